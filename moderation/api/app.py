@@ -1,0 +1,97 @@
+"""The Starlette application: routes, lifespan (Redis clients, the decision listener)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from moderation.api import articles, comments, health
+from moderation.api.errors import exception_handlers
+from moderation.auth import KeyCache
+from moderation.keys import Keys
+from moderation.messages import CommentRecord
+from moderation.queue import ensure_group
+from moderation.redis_client import api_client, listener_client
+from moderation.settings import Settings
+from moderation.store import Store
+from moderation.waiters import DecisionWaiters
+
+log = logging.getLogger("moderation.api")
+
+#: An admission check run before a comment is stored; raises a ModerationError to refuse.
+Gate = Callable[[Request, CommentRecord], Awaitable[None]]
+
+
+def _public(settings: Settings) -> list[Middleware]:
+    """CORS for the endpoints browsers call directly (counts, public comment lists)."""
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET"],
+            allow_headers=["If-None-Match"],
+            expose_headers=["ETag"],
+            max_age=86_400,
+        )
+    ]
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    public = _public(settings)
+    return [
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/v1/comments", comments.post_comment, methods=["POST"]),
+        Route("/v1/comments/{comment_id}", comments.get_comment, methods=["GET"]),
+        Route(
+            "/v1/articles/{article_id}/comments",
+            articles.list_article_comments,
+            methods=["GET"],
+            middleware=public,
+        ),
+        Route("/v1/counts", articles.counts, methods=["GET"], middleware=public),
+    ]
+
+
+def create_app(settings: Settings) -> Starlette:
+    keys = Keys(settings.key_prefix)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = api_client(settings)
+        app.state.redis = redis
+        app.state.store = Store(redis, keys)
+        app.state.key_cache = KeyCache(redis, keys, ttl_s=settings.key_cache_ttl_s)
+        waiters = DecisionWaiters(listener_client(settings), keys.decided_channel)
+        app.state.waiters = waiters
+        await waiters.start()
+        try:
+            # Comments accepted before any worker starts must still be scored: make sure the
+            # group exists from id 0. Redis may be down at start-up; the API starts anyway
+            # (503s until it is back) and the workers create the group too.
+            await ensure_group(redis, keys)
+        except (RedisError, OSError) as exc:
+            log.warning("redis not reachable at start-up: %s", exc)
+        try:
+            yield
+        finally:
+            await waiters.stop()
+            await redis.aclose()
+
+    app = Starlette(
+        routes=routes(settings),
+        exception_handlers=exception_handlers(settings.retry_after_s),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.gates = []
+    return app

@@ -1,0 +1,116 @@
+"""``POST /v1/comments`` and ``GET /v1/comments/{id}``."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moderation.api.auth import READERS, SITE, require
+from moderation.api.responses import JSON
+from moderation.api.validation import (
+    body_digest,
+    check_json_media_type,
+    decode_json,
+    query_float,
+    read_body,
+    to_record,
+)
+from moderation.api.views import comment_view
+from moderation.errors import NotFound, ValidationFailed
+from moderation.ids import is_comment_id, new_id
+from moderation.messages import CommentIn, Status, iso
+from moderation.settings import Settings
+from moderation.store import Store, now_ms
+from moderation.waiters import DecisionWaiters
+
+log = logging.getLogger("moderation.api")
+
+_MAX_IDEM_KEY = 255
+
+
+async def post_comment(request: Request) -> Response:
+    """Accept a comment: 202 while pending; with ``?wait=S``, the decision if it comes in time.
+
+    Status codes: 202 pending; 201 decided within the wait; 200 an idempotent replay (with the
+    comment's current state). The comment is durable in Redis before any 2xx is sent.
+    """
+    settings: Settings = request.app.state.settings
+    store: Store = request.app.state.store
+    key = await require(request, SITE)
+
+    wait_s = _wait_param(request, settings)
+    idem_key = request.headers.get("idempotency-key")
+    if idem_key is not None:
+        idem_key = idem_key.strip()
+        if not idem_key or len(idem_key) > _MAX_IDEM_KEY or not idem_key.isprintable():
+            raise ValidationFailed(
+                f"Idempotency-Key must be 1–{_MAX_IDEM_KEY} printable characters",
+                field="Idempotency-Key",
+            )
+
+    check_json_media_type(request)
+    body = await read_body(request, settings.max_body_bytes)
+    payload = decode_json(body, CommentIn)
+    created_at = now_ms()
+    record = to_record(
+        payload, settings, comment_id=new_id(created_at), site=key.name, created_at=created_at
+    )
+    # Admission checks before anything is stored (closed article, flood control, …).
+    for gate in request.app.state.gates:
+        await gate(request, record)
+
+    result = await store.submit(record, body_digest(payload), idem_key, settings.idempotency_ttl_s)
+    comment_id = result.comment_id
+    headers = {"Location": f"/v1/comments/{comment_id}"}
+    if not result.created:
+        headers["Idempotent-Replayed"] = "true"
+        stored = await store.get(comment_id)
+        if stored is None:  # the original expired or was purged: answer as accepted
+            return JSON({"id": comment_id, "status": Status.PENDING.value}, 202, headers)
+        code = 202 if stored.status is Status.PENDING else 200
+        return JSON(comment_view(stored, private=True), code, headers)
+
+    if wait_s:
+        waiters: DecisionWaiters = request.app.state.waiters
+        try:
+            status = await waiters.wait(comment_id, wait_s, lambda: store.status(comment_id))
+            if status is not None and status is not Status.PENDING:
+                stored = await store.get(comment_id)
+                if stored is not None:
+                    return JSON(comment_view(stored, private=True), 201, headers)
+        except (RedisError, OSError) as exc:
+            # The comment is stored; a failing wait must not turn that into an error the site
+            # would retry (and duplicate). Answer "pending".
+            log.warning("wait for %s interrupted: %s", comment_id, exc)
+
+    return JSON(
+        {
+            "id": comment_id,
+            "status": Status.PENDING.value,
+            "article_id": record.article_id,
+            "created_at": iso(record.created_at),
+            "links": {"self": f"/v1/comments/{comment_id}"},
+        },
+        202,
+        headers,
+    )
+
+
+async def get_comment(request: Request) -> Response:
+    store: Store = request.app.state.store
+    await require(request, READERS)
+    comment_id = request.path_params["comment_id"]
+    stored = await store.get(comment_id) if is_comment_id(comment_id) else None
+    if stored is None:
+        raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
+    return JSON(comment_view(stored, private=True))
+
+
+def _wait_param(request: Request, settings: Settings) -> float:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return 0.0
+    return query_float(raw, "wait", low_exclusive=0.0, high=settings.max_wait_s)

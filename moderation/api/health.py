@@ -1,0 +1,61 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (it can do its job)."""
+
+from __future__ import annotations
+
+import time
+
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moderation.api.responses import JSON
+from moderation.keys import Keys
+from moderation.settings import Settings
+
+
+async def healthz(request: Request) -> Response:
+    return JSON({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when Redis answers and at least one worker's heartbeat is fresh.
+
+    Reports scorer degradation (a fallback model standing in) without failing readiness:
+    comments are still decided, and the flag makes the degradation visible.
+    """
+    settings: Settings = request.app.state.settings
+    keys: Keys = request.app.state.keys
+    redis = request.app.state.redis
+    problems: list[str] = []
+    workers: list[dict[str, object]] = []
+    try:
+        await redis.ping()
+        names = await redis.zrangebyscore(
+            keys.workers, time.time() - settings.heartbeat_ttl_s, "+inf"
+        )
+        if names:
+            pipe = redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(keys.worker(name.decode()), "model", "device", "degraded")
+            for name, (model, device, degraded) in zip(names, await pipe.execute(), strict=True):
+                workers.append(
+                    {
+                        "name": name.decode(),
+                        "model": model.decode() if model else None,
+                        "device": device.decode() if device else None,
+                        "degraded": degraded == b"1",
+                    }
+                )
+        if not workers:
+            problems.append(f"no worker heartbeat in the last {settings.heartbeat_ttl_s:g}s")
+    except (RedisError, OSError) as exc:
+        problems.append(f"redis unreachable: {exc}")
+    degraded = sorted({f"scorer:{w['model']}" for w in workers if w["degraded"]})
+    body = {
+        "status": "ready" if not problems else "not_ready",
+        "problems": problems,
+        "degraded": degraded,
+        "workers": workers,
+    }
+    headers = {} if not problems else {"Retry-After": str(settings.retry_after_s)}
+    return JSON(body, status_code=200 if not problems else 503, headers=headers)

@@ -1,0 +1,232 @@
+"""Request-body reading and validation: every rejection names the offending field.
+
+Order of checks: size (413, before reading more than the limit), media type (415), JSON
+syntax and UTF-8 (400), shape and types (422, msgspec), then the rules msgspec cannot express
+(422): non-empty text within the length limit, id lengths, no control characters in ids, a
+valid IP address, encodable Unicode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import unicodedata
+from datetime import datetime
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from moderation.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from moderation.messages import Author, CommentIn, CommentRecord, Context
+from moderation.settings import Settings
+
+T = TypeVar("T")
+
+_AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_NAMED = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
+_encoder = msgspec.json.Encoder()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without buffering the excess."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _too_large(limit)
+        except ValueError:
+            raise InvalidJSON("Content-Length is not a number", field="Content-Length") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body exceeds {limit} bytes", field="body")
+
+
+def check_json_media_type(request: Request) -> None:
+    """Accept ``application/json`` (and ``…+json``); a missing Content-Type is taken as JSON."""
+    ctype = request.headers.get("content-type")
+    if ctype is None:
+        return
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {media or 'empty'}",
+            field="Content-Type",
+        )
+
+
+def decode_json(body: bytes, kind: type[T]) -> T:
+    """Decode ``body`` into ``kind``, turning msgspec's errors into named-field 4xx errors."""
+    if not body.strip():
+        raise InvalidJSON("request body is empty; expected a JSON object", field="body")
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise _validation_error(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        if "UTF-8" in message or "utf-8" in message:
+            raise InvalidJSON("request body is not valid UTF-8", field="body") from None
+        raise InvalidJSON(f"request body is not valid JSON: {message}", field="body") from None
+
+
+def _validation_error(message: str) -> ValidationFailed:
+    """msgspec says e.g. "Expected `str`, got `int` - at `$.author.id`"; name that field."""
+    path = ""
+    at = _AT.search(message)
+    if at:
+        path = at.group("path")
+        message = message[: at.start()]
+    named = _NAMED.search(message)
+    if named:
+        path = f"{path}.{named.group('name')}"
+    field = _dotted(path) or "body"
+    return ValidationFailed(f"{field}: {message}", field=field)
+
+
+def _dotted(path: str) -> str:
+    # "$.author.id" -> "author.id"; "$.items[0].x" stays readable as "items[0].x".
+    return path.lstrip(".")
+
+
+def body_digest(payload: msgspec.Struct) -> str:
+    """A digest of the decoded payload: key order and whitespace do not change it."""
+    return hashlib.sha256(_encoder.encode(payload)).hexdigest()
+
+
+# --- semantic checks --------------------------------------------------------------------------
+
+
+def _require(value: str, field: str, max_chars: int, *, is_id: bool) -> str:
+    if not value.strip():
+        raise ValidationFailed(f"{field} must not be empty", field=field)
+    if len(value) > max_chars:
+        raise ValidationFailed(
+            f"{field} is {len(value)} characters; the limit is {max_chars}", field=field
+        )
+    if is_id and any(unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"} for c in value):
+        raise ValidationFailed(f"{field} contains control characters", field=field)
+    _encodable(value, field)
+    return value
+
+
+def _optional(value: str | None, field: str, max_chars: int, *, is_id: bool = False) -> str | None:
+    if value is None:
+        return None
+    return _require(value, field, max_chars, is_id=is_id)
+
+
+def _encodable(value: str, field: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed(
+            f"{field} contains an unpaired surrogate (not valid Unicode)", field=field
+        ) from None
+
+
+def _epoch_ms(value: datetime | float | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValidationFailed(
+                "context.page_loaded_at needs a time zone (e.g. a trailing Z)",
+                field="context.page_loaded_at",
+            )
+        return int(value.timestamp() * 1000)
+    if not 0 <= value < 1e11:
+        raise ValidationFailed(
+            "context.page_loaded_at must be epoch seconds or an ISO-8601 timestamp",
+            field="context.page_loaded_at",
+        )
+    return int(value * 1000)
+
+
+def to_record(
+    payload: CommentIn, settings: Settings, *, comment_id: str, site: str, created_at: int
+) -> CommentRecord:
+    """Validate what msgspec could not and build the record to store (text verbatim)."""
+    s = settings
+    article_id = _require(payload.article_id, "article_id", s.max_id_chars, is_id=True)
+    text = payload.text
+    if not text.strip():
+        raise ValidationFailed("text must not be empty", field="text")
+    if len(text) > s.max_text_chars:
+        raise ValidationFailed(
+            f"text is {len(text)} characters; the limit is {s.max_text_chars}", field="text"
+        )
+    _encodable(text, "text")
+    author = Author(
+        id=_require(payload.author.id, "author.id", s.max_id_chars, is_id=True),
+        name=_require(payload.author.name, "author.name", s.max_name_chars, is_id=False),
+        email=_optional(payload.author.email, "author.email", 320),
+    )
+    if author.email is not None and "@" not in author.email:
+        raise ValidationFailed("author.email is not an email address", field="author.email")
+    parent_id = _optional(payload.parent_id, "parent_id", s.max_id_chars, is_id=True)
+    context = None
+    if payload.context is not None:
+        c = payload.context
+        ip = _optional(c.ip, "context.ip", 64)
+        if ip is not None:
+            try:
+                ip = str(ipaddress.ip_address(ip.strip()))
+            except ValueError:
+                raise ValidationFailed(
+                    "context.ip is not an IPv4 or IPv6 address", field="context.ip"
+                ) from None
+        context = Context(
+            ip=ip,
+            user_agent=_optional(c.user_agent, "context.user_agent", 1000),
+            referrer=_optional(c.referrer, "context.referrer", 2000),
+            page_loaded_at=_epoch_ms(c.page_loaded_at),
+            honeypot=c.honeypot if c.honeypot else None,
+        )
+        if context.honeypot is not None:
+            _optional(context.honeypot, "context.honeypot", 1000)
+    return CommentRecord(
+        id=comment_id,
+        article_id=article_id,
+        text=text,
+        author=author,
+        created_at=created_at,
+        site=site,
+        parent_id=parent_id,
+        context=context,
+    )
+
+
+def query_int(value: str | None, field: str, *, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationFailed(f"{field} must be an integer", field=field) from None
+    if not low <= number <= high:
+        raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
+    return number
+
+
+def query_float(value: str | None, field: str, *, low_exclusive: float, high: float) -> float:
+    assert value is not None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationFailed(f"{field} must be a number of seconds", field=field) from None
+    if not (low_exclusive < number <= high) or number != number:
+        raise ValidationFailed(
+            f"{field} must be greater than {low_exclusive:g} and at most {high:g}", field=field
+        )
+    return number

@@ -1,0 +1,81 @@
+"""The JSON shapes of comments as the API returns them.
+
+``private`` views (site, moderator) carry the author's email, the request context and the full
+explanation; ``public`` views (article listings readable by anyone) carry what a page shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moderation.messages import StoredComment, iso
+
+
+def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
+    r = stored.record
+    author: dict[str, Any] = {"id": r.author.id, "name": r.author.name}
+    view: dict[str, Any] = {
+        "id": r.id,
+        "article_id": r.article_id,
+        "parent_id": r.parent_id,
+        "text": r.text,
+        "author": author,
+        "status": stored.status.value,
+        "created_at": iso(r.created_at),
+    }
+    if not private:
+        return view
+    if r.author.email is not None:
+        author["email"] = r.author.email
+    d = stored.decision
+    view.update(
+        {
+            "updated_at": iso(stored.updated_at),
+            "decided_at": iso(d.decided_at) if d else None,
+            "decided_by": d.by if d else None,
+            "scores": d.scores if d else {},
+            "spam_score": d.spam.score if d and d.spam else None,
+            "spam_signals": d.spam.signals if d and d.spam else {},
+            "reasons": [
+                {
+                    k: v
+                    for k, v in (
+                        ("code", x.code),
+                        ("message", x.message),
+                        ("label", x.label),
+                        ("score", x.score),
+                        ("threshold", x.threshold),
+                    )
+                    if v is not None
+                }
+                for x in (d.reasons if d else [])
+            ],
+            "rules": d.rules if d else [],
+            "thresholds": d.thresholds if d else {},
+            "spam_threshold": d.spam_threshold if d else None,
+            "model": (
+                {
+                    "name": d.model.name,
+                    "version": d.model.version,
+                    "device": d.model.device,
+                    "degraded": d.model.degraded,
+                }
+                if d and d.model
+                else None
+            ),
+            "note": d.note if d else None,
+            "site": r.site,
+            "context": (
+                {
+                    "ip": r.context.ip,
+                    "user_agent": r.context.user_agent,
+                    "referrer": r.context.referrer,
+                    "page_loaded_at": iso(r.context.page_loaded_at),
+                    "honeypot_filled": bool(r.context.honeypot),
+                }
+                if r.context
+                else None
+            ),
+        }
+    )
+    return view

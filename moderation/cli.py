@@ -1,0 +1,253 @@
+"""The ``moderation`` command.
+
+``serve`` (API), ``worker`` (one scoring worker), ``run`` (all-in-one with an embedded Redis),
+``keys create|list|revoke``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from moderation.errors import ModerationError
+from moderation.settings import Settings
+
+log = logging.getLogger("moderation")
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+    )
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    processes = args.processes or settings.api_processes
+    uvicorn.run(
+        "moderation.api.asgi:app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=processes if processes > 1 else None,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+    return 0
+
+
+# --- worker -----------------------------------------------------------------------------------
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.redis_client import worker_client
+    from moderation.scoring.factory import load_scorer
+    from workers.scoring import serve_worker
+
+    scorer = load_scorer(settings)
+
+    async def main() -> None:
+        redis = worker_client(settings)
+        try:
+            await serve_worker(settings, scorer, redis)
+        finally:
+            await redis.aclose()
+
+    _run_async(main())
+    return 0
+
+
+def _run_async(coro: object) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep a plain fallback
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """API + worker(s) + (unless MODERATION_REDIS_URL is set) an embedded redis-server."""
+    from moderation.embedded_redis import EmbeddedRedis
+
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(data_dir, settings.redis_server)
+        url = embedded.start()
+        log.info("embedded redis-server at %s (data in %s)", url, embedded.dir)
+    settings = settings.with_overrides(redis_url=url)
+    child_env = {**os.environ, "MODERATION_REDIS_URL": url}
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        _print_credentials(settings, data_dir)
+        for _ in range(max(args.workers or settings.run_workers, 1)):
+            workers.append(
+                subprocess.Popen([sys.executable, "-m", "moderation", "worker"], env=child_env)
+            )
+        os.environ["MODERATION_REDIS_URL"] = url  # the API (same process) reads it at start
+        host, port = args.host or settings.host, args.port or settings.port
+        print(f"moderation: API on http://{host}:{port}  (Ctrl-C stops everything)", flush=True)
+        import uvicorn
+
+        uvicorn.run(
+            "moderation.api.asgi:app",
+            factory=True,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _print_credentials(settings: Settings, data_dir: Path) -> None:
+    """First run: create a site and a moderator key and keep them in ``data_dir/credentials``
+    (mode 600) so local use needs no extra step. Later runs print where they are."""
+    creds = data_dir / "credentials"
+    if creds.exists():
+        print(f"moderation: API keys for local use are in {creds}", flush=True)
+        return
+    from moderation.auth import create_key
+    from moderation.keys import Keys
+    from moderation.messages import Role
+    from moderation.redis_client import api_client
+
+    async def make() -> dict[str, str]:
+        redis = api_client(settings)
+        try:
+            out = {}
+            for role in (Role.SITE, Role.MODERATOR, Role.ADMIN):
+                out[role.value] = await create_key(
+                    redis, Keys(settings.key_prefix), f"local-{role.value}", role
+                )
+            return out
+        finally:
+            await redis.aclose()
+
+    made = asyncio.run(make())
+    lines = [f"{role}={secret}" for role, secret in made.items()]
+    creds.write_text("\n".join(lines) + "\n")
+    creds.chmod(0o600)
+    print(f"moderation: created local API keys (also saved in {creds}):", flush=True)
+    for line in lines:
+        print("  " + line, flush=True)
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation import auth
+    from moderation.keys import Keys
+    from moderation.messages import Role
+    from moderation.redis_client import api_client
+
+    keys = Keys(settings.key_prefix)
+
+    async def main() -> int:
+        redis = api_client(settings.with_overrides(redis_timeout_s=5.0))
+        try:
+            if args.keys_command == "create":
+                secret = await auth.create_key(redis, keys, args.name, Role(args.role))
+                print(secret)
+                print(
+                    f"created {args.role} key {args.name!r}; this is the only time it is shown",
+                    file=sys.stderr,
+                )
+            elif args.keys_command == "revoke":
+                await auth.revoke_key(redis, keys, args.name)
+                print(f"revoked {args.name!r}", file=sys.stderr)
+            else:
+                for info in await auth.list_keys(redis, keys):
+                    print(f"{info.name}\t{info.role.value}\t{info.created_at}")
+            return 0
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(main())
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moderation", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--processes", type=int, help="uvicorn worker processes")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("worker", help="run one scoring worker")
+    p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("run", help="API + worker(s) + embedded Redis, for local use")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("keys", help="manage API keys")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    k = ksub.add_parser("create", help="create a key; prints the secret once")
+    k.add_argument("--role", required=True, choices=["site", "moderator", "admin"])
+    k.add_argument("--name", required=True)
+    k = ksub.add_parser("revoke", help="revoke a key by name")
+    k.add_argument("--name", required=True)
+    ksub.add_parser("list", help="list keys (names and roles, never secrets)")
+    p.set_defaults(handler=cmd_keys)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        _setup_logging(settings)
+        return int(args.handler(settings, args))
+    except ModerationError as exc:
+        print(f"moderation: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Every Redis key and channel name the service uses, in one place.
+
+Keeping names here makes the layout reviewable at a glance and keeps a move to Redis Cluster
+(hash tags per article) a change to this module alone. All names start with the configured
+prefix (``mod`` by default) so one Redis can host several deployments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Consumer group of the scoring workers on the comment stream.
+SCORING_GROUP = "scorers"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "mod"
+
+    # --- comments ---------------------------------------------------------------------------
+    def comment(self, comment_id: str) -> str:
+        """Hash: the submission (verbatim), its status and its decision."""
+        return f"{self.prefix}:comment:{comment_id}"
+
+    def idempotency(self, key_name: str, idem_key: str) -> str:
+        """String ``<body digest> <comment id>``, scoped to the API key that used it."""
+        return f"{self.prefix}:idem:{key_name}:{idem_key}"
+
+    # --- the pipeline -----------------------------------------------------------------------
+    @property
+    def stream(self) -> str:
+        """Stream of comment ids waiting for an automatic decision."""
+        return f"{self.prefix}:stream:comments"
+
+    @property
+    def dead_letters(self) -> str:
+        """Stream of entries that failed ``max_deliveries`` times (their comments are held)."""
+        return f"{self.prefix}:stream:dead"
+
+    @property
+    def events(self) -> str:
+        """Stream of every status transition: the outbox for webhooks, live views and audit."""
+        return f"{self.prefix}:stream:events"
+
+    @property
+    def decided_channel(self) -> str:
+        """Pub/sub channel announcing ``<comment id> <status>`` after each transition."""
+        return f"{self.prefix}:chan:decided"
+
+    # --- per article ------------------------------------------------------------------------
+    def approved(self, article_id: str) -> str:
+        """Sorted set of an article's approved comment ids (all scores 0, ordered by id).
+
+        Comment ids sort by creation time, so lexicographic order is chronological order;
+        ``ZCARD`` of this set *is* the article's comment count, so counts cannot drift.
+        """
+        return f"{self.prefix}:article:{article_id}:approved"
+
+    def article_held(self, article_id: str) -> str:
+        """Sorted set of an article's held comment ids, scored by creation ms."""
+        return f"{self.prefix}:article:{article_id}:held"
+
+    def article_settings(self, article_id: str) -> str:
+        """Hash of per-article overrides (thresholds, pre-moderation, closed)."""
+        return f"{self.prefix}:article:{article_id}:settings"
+
+    # --- moderation queues ------------------------------------------------------------------
+    @property
+    def held(self) -> str:
+        """Sorted set of held comment ids, scored by creation time in ms (oldest first)."""
+        return f"{self.prefix}:queue:held"
+
+    @property
+    def held_risk(self) -> str:
+        """Sorted set of held comment ids, scored by risk (riskiest first)."""
+        return f"{self.prefix}:queue:held:risk"
+
+    @property
+    def pending(self) -> str:
+        """Sorted set of undecided comment ids scored by creation ms (oldest undecided age)."""
+        return f"{self.prefix}:queue:pending"
+
+    # --- authors ----------------------------------------------------------------------------
+    def author(self, author_id: str) -> str:
+        """Hash of an author's standing (``state``: banned|trusted|premoderated) and the
+        number of their comments in each status, maintained by ``transition.lua``."""
+        return f"{self.prefix}:author:{author_id}"
+
+    def author_comments(self, author_id: str) -> str:
+        """Sorted set of an author's comment ids scored by creation ms (their history)."""
+        return f"{self.prefix}:author:{author_id}:comments"
+
+    # --- access -----------------------------------------------------------------------------
+    def api_key(self, digest: str) -> str:
+        """Hash describing one API key, addressed by the SHA-256 of the secret."""
+        return f"{self.prefix}:apikey:{digest}"
+
+    @property
+    def api_key_index(self) -> str:
+        """Hash ``name -> digest`` of every key (names are unique)."""
+        return f"{self.prefix}:apikeys"
+
+    # --- runtime policy ---------------------------------------------------------------------
+    @property
+    def policy(self) -> str:
+        """Hash of site-wide policy overrides editable at run time (thresholds, spam level)."""
+        return f"{self.prefix}:policy"
+
+    # --- workers and stats ------------------------------------------------------------------
+    def worker(self, name: str) -> str:
+        """Hash of one worker's heartbeat and facts; its TTL removes it when the worker dies."""
+        return f"{self.prefix}:worker:{name}"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of worker names scored by last heartbeat (seconds since the epoch)."""
+        return f"{self.prefix}:workers"
+
+    @property
+    def counters(self) -> str:
+        """Hash of monotonic counters (accepted, decided:<status>, dead_lettered, …)."""
+        return f"{self.prefix}:stats:counters"
+
+    def minute_counters(self, minute: int) -> str:
+        """Hash of counters for one minute (``minute`` = epoch seconds // 60); expires."""
+        return f"{self.prefix}:stats:minute:{minute}"
+
+    @property
+    def auto_latency(self) -> str:
+        """List of recent automatic time-to-decision samples in ms (capped)."""
+        return f"{self.prefix}:stats:auto_latency"

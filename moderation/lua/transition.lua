@@ -1,0 +1,77 @@
+-- Move one comment from an expected status to a new one, atomically and idempotently.
+--
+-- Every status change of the service (automatic decision, dead letter, moderator action) goes
+-- through this script, so the comment's status, its membership of the article's approved set
+-- (the source of counts), the held queues, the event stream and the counters can never disagree.
+-- A call whose expected status no longer holds changes nothing and reports the current status:
+-- a redelivered stream entry or a second moderator's click is harmless.
+--
+-- KEYS[1] comment hash   KEYS[2] article approved zset   KEYS[3] held zset (by age)
+-- KEYS[4] held zset (by risk)   KEYS[5] pending zset   KEYS[6] events stream
+-- KEYS[7] counters hash   KEYS[8] this minute's counters hash   KEYS[9] auto-latency list
+-- KEYS[10] article held zset   KEYS[11] author hash
+-- ARGV[1] comment id   ARGV[2] expected statuses, comma-separated   ARGV[3] new status
+-- ARGV[4] decision JSON   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
+-- ARGV[8] actor kind: "auto" | "system" | "moderator"   ARGV[9] events max length (approx.)
+-- ARGV[10] minute-counter TTL (s)   ARGV[11] reason code for counters ("" = none)
+--
+-- Returns {"ok", previous status} | {"stale", current status} | {"missing", ""}.
+local current = redis.call("HGET", KEYS[1], "status")
+if not current then
+  return {"missing", ""}
+end
+local allowed = false
+for status in string.gmatch(ARGV[2], "[^,]+") do
+  if status == current then
+    allowed = true
+  end
+end
+if not allowed then
+  return {"stale", current}
+end
+
+local id, new, now, actor = ARGV[1], ARGV[3], ARGV[5], ARGV[8]
+redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
+if actor == "auto" or actor == "system" then
+  redis.call("HSET", KEYS[1], "auto_decision", ARGV[4])
+end
+redis.call("ZREM", KEYS[5], id)
+
+if new == "approved" then
+  redis.call("ZADD", KEYS[2], 0, id)
+else
+  redis.call("ZREM", KEYS[2], id)
+end
+if new == "held" then
+  local created = redis.call("HGET", KEYS[1], "created") or now
+  redis.call("ZADD", KEYS[3], created, id)
+  redis.call("ZADD", KEYS[4], ARGV[6], id)
+  redis.call("ZADD", KEYS[10], created, id)
+else
+  redis.call("ZREM", KEYS[3], id)
+  redis.call("ZREM", KEYS[4], id)
+  redis.call("ZREM", KEYS[10], id)
+end
+-- The author's per-status tallies move with the comment (their history cannot drift either).
+redis.call("HINCRBY", KEYS[11], current, -1)
+redis.call("HINCRBY", KEYS[11], new, 1)
+
+redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*",
+  "id", id, "from", current, "to", new, "by", actor, "at", now,
+  "article", redis.call("HGET", KEYS[1], "article") or "")
+
+redis.call("HINCRBY", KEYS[7], "decided:" .. new, 1)
+redis.call("HINCRBY", KEYS[7], actor .. ":" .. new, 1)
+redis.call("HINCRBY", KEYS[8], actor .. ":" .. new, 1)
+if ARGV[11] ~= "" then
+  redis.call("HINCRBY", KEYS[7], "reason:" .. ARGV[11], 1)
+end
+redis.call("EXPIRE", KEYS[8], ARGV[10])
+if current == "pending" then
+  local created = tonumber(redis.call("HGET", KEYS[1], "created") or now)
+  redis.call("LPUSH", KEYS[9], tonumber(now) - created)
+  redis.call("LTRIM", KEYS[9], 0, 999)
+end
+
+redis.call("PUBLISH", ARGV[7], id .. " " .. new)
+return {"ok", current}

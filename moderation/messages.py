@@ -1,0 +1,151 @@
+"""The typed shapes that cross a boundary: request bodies, stored records, decisions.
+
+msgspec structs decode and validate in one pass (unknown fields are refused) and encode
+deterministically, which the idempotency digest relies on.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    HELD = "held"
+    REJECTED = "rejected"
+
+
+class Role(enum.StrEnum):
+    SITE = "site"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+# --- what a site posts --------------------------------------------------------------------
+
+
+class AuthorIn(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    name: str
+    email: str | None = None
+
+
+class ContextIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What the site knows about the request that carried the comment (spam signals)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+    #: When the reader's page was loaded: epoch seconds or an ISO-8601 timestamp.
+    page_loaded_at: datetime | float | None = None
+    #: The value of a hidden form field humans never fill.
+    honeypot: str | None = None
+
+
+class CommentIn(msgspec.Struct, forbid_unknown_fields=True):
+    article_id: str
+    text: str
+    author: AuthorIn
+    parent_id: str | None = None
+    context: ContextIn | None = None
+
+
+# --- what is stored -----------------------------------------------------------------------
+
+
+class Author(msgspec.Struct, omit_defaults=True):
+    id: str
+    name: str
+    email: str | None = None
+
+
+class Context(msgspec.Struct, omit_defaults=True):
+    ip: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+    #: Epoch milliseconds.
+    page_loaded_at: int | None = None
+    honeypot: str | None = None
+
+
+class CommentRecord(msgspec.Struct, omit_defaults=True):
+    """The immutable submission, text verbatim, as stored in the comment hash's ``doc`` field."""
+
+    id: str
+    article_id: str
+    text: str
+    author: Author
+    created_at: int  # epoch ms
+    site: str  # name of the API key that posted it
+    parent_id: str | None = None
+    context: Context | None = None
+
+
+class Reason(msgspec.Struct, omit_defaults=True):
+    """One cause of a decision, human-readable and machine-checkable."""
+
+    code: str
+    message: str
+    label: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+
+
+class ModelInfo(msgspec.Struct, omit_defaults=True):
+    name: str
+    version: str
+    device: str = "cpu"
+    #: True when a fallback scorer stands in for the configured one.
+    degraded: bool = False
+
+
+class SpamResult(msgspec.Struct):
+    score: float
+    signals: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Decision(msgspec.Struct, omit_defaults=True):
+    """Everything needed to explain and reproduce one transition."""
+
+    status: Status
+    by: str  # "auto", "system" or "moderator:<name>"
+    decided_at: int  # epoch ms
+    reasons: list[Reason] = msgspec.field(default_factory=list)
+    scores: dict[str, float] = msgspec.field(default_factory=dict)
+    spam: SpamResult | None = None
+    thresholds: dict[str, float] = msgspec.field(default_factory=dict)
+    spam_threshold: float | None = None
+    model: ModelInfo | None = None
+    rules: list[str] = msgspec.field(default_factory=list)
+    note: str | None = None
+
+
+class StoredComment(msgspec.Struct):
+    """A comment as read back: the submission plus its current state."""
+
+    record: CommentRecord
+    status: Status
+    updated_at: int
+    decision: Decision | None = None
+    history: list[Decision] = msgspec.field(default_factory=list)
+
+
+def iso(ms: int | None) -> str | None:
+    """Epoch ms -> ISO-8601 UTC with millisecond precision (``None`` passes through)."""
+    if ms is None:
+        return None
+    from datetime import UTC
+
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+json_encoder = msgspec.json.Encoder()

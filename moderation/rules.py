@@ -1,0 +1,116 @@
+"""Explicit rules: author standing, article settings, link counts.
+
+The worker loads, in one round trip per batch, everything the rules need for the batch's
+comments (:func:`load_context`), then evaluates each comment with the pure function
+:func:`evaluate`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
+from moderation.messages import CommentRecord, SpamResult
+from moderation.policy import Policy
+
+
+class AuthorState(enum.StrEnum):
+    NORMAL = "normal"
+    BANNED = "banned"
+    TRUSTED = "trusted"
+    PREMODERATED = "premoderated"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorFacts:
+    state: AuthorState = AuthorState.NORMAL
+    approved: int = 0
+    rejected: int = 0
+    held: int = 0
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> AuthorFacts:
+        data = {_text(k): _text(v) for k, v in raw.items()}
+        try:
+            state = AuthorState(data.get("state", "normal"))
+        except ValueError:
+            state = AuthorState.NORMAL
+        return cls(
+            state=state,
+            approved=max(_int(data.get("approved")), 0),
+            rejected=max(_int(data.get("rejected")), 0),
+            held=max(_int(data.get("held")), 0),
+        )
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """Policies and author facts for the comments of one batch."""
+
+    policies: dict[str, Policy] = field(default_factory=dict)  # by article id
+    authors: dict[str, AuthorFacts] = field(default_factory=dict)  # by author id
+
+
+async def load_context(
+    redis: Redis, keys: Keys, base: Policy, records: Sequence[CommentRecord]
+) -> BatchContext:
+    """Site-wide overrides, per-article overrides and author facts, in one pipeline."""
+    articles = sorted({r.article_id for r in records})
+    authors = sorted({r.author.id for r in records})
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(keys.policy)
+    for aid in articles:
+        pipe.hgetall(keys.article_settings(aid))
+    for author_id in authors:
+        pipe.hgetall(keys.author(author_id))
+    replies = await pipe.execute()
+    site = base.overlay(replies[0], "site")
+    ctx = BatchContext()
+    for aid, raw in zip(articles, replies[1 : 1 + len(articles)], strict=True):
+        ctx.policies[aid] = site.overlay(raw, "article")
+    for author_id, raw in zip(authors, replies[1 + len(articles) :], strict=True):
+        ctx.authors[author_id] = AuthorFacts.from_hash(raw)
+    return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    holds: dict[str, str]
+    rejections: dict[str, str]
+    #: Trusted authors' comments skip the spam hold (toxicity thresholds still apply).
+    ignore_spam: bool = False
+
+
+def evaluate(
+    record: CommentRecord, policy: Policy, author: AuthorFacts, spam: SpamResult
+) -> RuleOutcome:
+    holds: dict[str, str] = {}
+    rejections: dict[str, str] = {}
+    if author.state is AuthorState.BANNED:
+        rejections["banned_author"] = f"author {record.author.id!r} is banned"
+    if author.state is AuthorState.PREMODERATED:
+        holds["premoderated_author"] = f"author {record.author.id!r} is pre-moderated"
+    if policy.premoderate and author.state is not AuthorState.TRUSTED:
+        holds["premoderated_article"] = f"article {record.article_id!r} is pre-moderated"
+    links = spam.signals.get("links", 0)
+    if isinstance(links, int) and links >= policy.max_links and policy.max_links > 0:
+        holds["too_many_links"] = f"{links} links (held at {policy.max_links} or more)"
+    return RuleOutcome(
+        holds=holds, rejections=rejections, ignore_spam=author.state is AuthorState.TRUSTED
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0

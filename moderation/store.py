@@ -1,0 +1,281 @@
+"""The comment store: accepting, reading, listing and counting comments in Redis.
+
+Every write that changes a comment's status goes through :meth:`Store.transition`, i.e. through
+``lua/transition.lua``; accepting a comment goes through ``lua/submit.lua``. Both are single
+atomic scripts, so a crash between steps cannot leave the store half-written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from moderation.errors import BadRequest, IdempotencyConflict
+from moderation.ids import is_comment_id
+from moderation.keys import Keys
+from moderation.messages import CommentRecord, Decision, Status, StoredComment
+
+#: Bounded length of the events stream (approximate trimming keeps XADD O(1)).
+EVENTS_MAXLEN = 100_000
+#: Minute counters live two hours: enough for "last 60 minutes" figures.
+MINUTE_TTL_S = 2 * 3600
+
+_record_decoder = msgspec.json.Decoder(CommentRecord)
+_decision_decoder = msgspec.json.Decoder(Decision)
+_encoder = msgspec.json.Encoder()
+
+
+def _script(name: str) -> str:
+    return resources.files("moderation").joinpath("lua", name).read_text("utf-8")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRef:
+    """What a transition needs to know of a comment to find every key it touches."""
+
+    id: str
+    article_id: str
+    author_id: str
+
+    @classmethod
+    def of(cls, record: CommentRecord) -> CommentRef:
+        return cls(record.id, record.article_id, record.author.id)
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionResult:
+    """Outcome of one transition: ``applied`` or not, and the status before the call."""
+
+    applied: bool
+    previous: Status | None  # None: the comment does not exist
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    comment_id: str
+    created: bool  # False: an idempotent replay of an earlier request
+
+
+class Store:
+    """Async access to comments. Callers own the Redis client and its lifecycle."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._submit: AsyncScript = redis.register_script(_script("submit.lua"))
+        self._transition: AsyncScript = redis.register_script(_script("transition.lua"))
+
+    # --- accepting --------------------------------------------------------------------------
+    async def submit(
+        self, record: CommentRecord, digest: str, idem_key: str | None, idem_ttl_s: int
+    ) -> SubmitResult:
+        """Store and enqueue a comment in one atomic step.
+
+        With ``idem_key``: a second call with the same key returns the first comment's id when
+        ``digest`` matches and raises :class:`IdempotencyConflict` otherwise.
+        """
+        keys = self.keys
+        minute = int(time.time()) // 60
+        result = await self._submit(
+            keys=[
+                keys.comment(record.id),
+                keys.stream,
+                keys.idempotency(record.site, idem_key) if idem_key else "",
+                keys.pending,
+                keys.counters,
+                keys.minute_counters(minute),
+                keys.author_comments(record.author.id),
+                keys.author(record.author.id),
+            ],
+            args=[
+                record.id,
+                _encoder.encode(record),
+                record.article_id,
+                record.created_at,
+                digest,
+                idem_ttl_s,
+                MINUTE_TTL_S,
+            ],
+        )
+        kind, value = _text(result[0]), _text(result[1])
+        if kind == "new":
+            return SubmitResult(value, created=True)
+        seen_digest, _, seen_id = value.partition(" ")
+        if seen_digest != digest:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with a different request body",
+                field="Idempotency-Key",
+                extra={"comment_id": seen_id},
+            )
+        return SubmitResult(seen_id, created=False)
+
+    # --- transitions ------------------------------------------------------------------------
+    def transition_call(
+        self,
+        ref: CommentRef,
+        expected: Iterable[Status],
+        decision: Decision,
+        *,
+        actor: str,
+        risk: float = 0.0,
+        reason_code: str = "",
+    ) -> tuple[list[str], list[Any]]:
+        """Keys and args of one ``transition.lua`` call (for batching in a pipeline)."""
+        keys = self.keys
+        now = decision.decided_at
+        comment_id = ref.id
+        return (
+            [
+                keys.comment(comment_id),
+                keys.approved(ref.article_id),
+                keys.held,
+                keys.held_risk,
+                keys.pending,
+                keys.events,
+                keys.counters,
+                keys.minute_counters(now // 60_000),
+                keys.auto_latency,
+                keys.article_held(ref.article_id),
+                keys.author(ref.author_id),
+            ],
+            [
+                comment_id,
+                ",".join(s.value for s in expected),
+                decision.status.value,
+                _encoder.encode(decision),
+                now,
+                risk,
+                keys.decided_channel,
+                actor,
+                EVENTS_MAXLEN,
+                MINUTE_TTL_S,
+                reason_code,
+            ],
+        )
+
+    async def transition(
+        self,
+        ref: CommentRef,
+        expected: Iterable[Status],
+        decision: Decision,
+        *,
+        actor: str,
+        risk: float = 0.0,
+        reason_code: str = "",
+    ) -> TransitionResult:
+        keys, args = self.transition_call(
+            ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code
+        )
+        return parse_transition(await self._transition(keys=keys, args=args))
+
+    async def transition_many(
+        self, calls: Sequence[tuple[list[str], list[Any]]], *, then: Any = None
+    ) -> list[TransitionResult]:
+        """Run several transitions in one round trip (each one atomic on its own).
+
+        ``then`` is an optional callable given the pipeline to queue more commands (the worker
+        queues its XACK there, so decisions and acks travel together).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            await self._transition(keys=keys, args=args, client=pipe)
+        if then is not None:
+            then(pipe)
+        replies = await pipe.execute()
+        return [parse_transition(r) for r in replies[: len(calls)]]
+
+    # --- reading ----------------------------------------------------------------------------
+    async def status(self, comment_id: str) -> Status | None:
+        raw = await self.redis.hget(self.keys.comment(comment_id), "status")
+        return Status(_text(raw)) if raw is not None else None
+
+    async def get(self, comment_id: str) -> StoredComment | None:
+        return (await self.get_many([comment_id]))[0]
+
+    async def get_many(self, comment_ids: Sequence[str]) -> list[StoredComment | None]:
+        if not comment_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in comment_ids:
+            pipe.hmget(self.keys.comment(cid), "doc", "status", "updated", "decision")
+        return [decode_stored(row) for row in await pipe.execute()]
+
+    async def list_approved(
+        self, article_id: str, *, limit: int, cursor: str | None, newest_first: bool
+    ) -> tuple[list[StoredComment], str | None]:
+        """One page of an article's approved comments and the cursor of the next page."""
+        after = decode_cursor(cursor) if cursor else None
+        key = self.keys.approved(article_id)
+        if newest_first:
+            start = f"({after}" if after else "+"
+            ids = await self.redis.zrange(
+                key, start, "-", bylex=True, desc=True, offset=0, num=limit + 1
+            )
+        else:
+            start = f"({after}" if after else "-"
+            ids = await self.redis.zrange(key, start, "+", bylex=True, offset=0, num=limit + 1)
+        page = [_text(i) for i in ids[:limit]]
+        next_cursor = encode_cursor(page[-1]) if len(ids) > limit and page else None
+        stored = await self.get_many(page)
+        return [s for s in stored if s is not None], next_cursor
+
+    async def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for aid in article_ids:
+            pipe.zcard(self.keys.approved(aid))
+        return dict(zip(article_ids, (int(n) for n in await pipe.execute()), strict=True))
+
+
+def parse_transition(reply: Any) -> TransitionResult:
+    kind, status = _text(reply[0]), _text(reply[1])
+    if kind == "missing":
+        return TransitionResult(False, None)
+    return TransitionResult(kind == "ok", Status(status))
+
+
+def decode_stored(row: Sequence[Any]) -> StoredComment | None:
+    """Decode an ``HMGET doc status updated decision`` row; ``None`` if the comment is absent.
+
+    Raises ``msgspec.DecodeError`` when the stored document is corrupt (the worker treats that as
+    a poison message).
+    """
+    doc, status, updated, decision = row
+    if doc is None or status is None:
+        return None
+    return StoredComment(
+        record=_record_decoder.decode(doc),
+        status=Status(_text(status)),
+        updated_at=int(updated or 0),
+        decision=_decision_decoder.decode(decision) if decision else None,
+    )
+
+
+def encode_cursor(comment_id: str) -> str:
+    return base64.urlsafe_b64encode(comment_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not is_comment_id(raw):
+        raise BadRequest("cursor is not one this service issued", field="cursor")
+    return raw
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,137 @@
+"""Waiting for decisions without a Redis connection per waiter.
+
+Each API process holds **one** pub/sub subscription to ``keys.decided_channel``; every
+``?wait=`` request registers an ``asyncio.Future`` here and sleeps on it. ``transition.lua``
+publishes ``<id> <status>`` after each change; the listener resolves the matching futures.
+Thousands of concurrent waiters therefore cost one connection and a dict entry each.
+
+Correctness does not depend on pub/sub delivery: a waiter registers *before* it reads the
+status (so a decision landing in between is not missed), and when the subscription drops and
+comes back every waiter is woken to re-read the status (decisions published during the gap are
+not lost). At its deadline a waiter reads the status one last time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from moderation.messages import Status
+
+log = logging.getLogger("moderation.waiters")
+
+#: Resolved value telling a waiter to re-read the status itself.
+RECHECK = "recheck"
+
+
+class DecisionWaiters:
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._waiting: dict[str, set[asyncio.Future[str]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self._waiting.values())
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="decision-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._wake_all()
+        await self._redis.aclose()
+
+    async def _listen(self) -> None:
+        delay = 0.05
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self.connected.set()
+                delay = 0.05
+                # Anything published while we were away was missed: let waiters re-check.
+                self._wake_all()
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is not None:
+                        self._dispatch(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if self.connected.is_set():
+                    log.warning("decision subscription lost: %s", exc)
+                self.connected.clear()
+                self._wake_all()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _dispatch(self, data: bytes | str) -> None:
+        text = data.decode() if isinstance(data, bytes) else data
+        comment_id, _, status = text.partition(" ")
+        for fut in self._waiting.pop(comment_id, ()):
+            if not fut.done():
+                fut.set_result(status)
+
+    def _wake_all(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for futures in waiting.values():
+            for fut in futures:
+                if not fut.done():
+                    fut.set_result(RECHECK)
+
+    def _register(self, comment_id: str) -> asyncio.Future[str]:
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(comment_id, set()).add(fut)
+        return fut
+
+    def _unregister(self, comment_id: str, fut: asyncio.Future[str]) -> None:
+        futures = self._waiting.get(comment_id)
+        if futures is not None:
+            futures.discard(fut)
+            if not futures:
+                del self._waiting[comment_id]
+
+    async def wait(
+        self,
+        comment_id: str,
+        timeout_s: float,
+        read_status: Callable[[], Awaitable[Status | None]],
+    ) -> Status | None:
+        """Wait until the comment leaves ``pending`` or ``timeout_s`` passes; returns the last
+        status read (``pending`` at the deadline)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            fut = self._register(comment_id)
+            try:
+                status = await read_status()
+                if status is not Status.PENDING:
+                    return status
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return status
+                try:
+                    result = await asyncio.wait_for(fut, remaining)
+                except TimeoutError:
+                    return await read_status()
+                if result not in (RECHECK, Status.PENDING.value):
+                    try:
+                        return Status(result)
+                    except ValueError:
+                        pass
+            finally:
+                self._unregister(comment_id, fut)

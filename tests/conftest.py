@@ -1,0 +1,250 @@
+"""Shared fixtures: a real redis-server per session (and per fault test), the ASGI app over
+real HTTP semantics (httpx + ASGITransport, lifespan run), in-process and subprocess workers.
+
+No fakes: every test talks to a redis-server binary started here on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from redis.asyncio import Redis as AsyncRedis
+
+from moderation.api.app import create_app
+from moderation.auth import create_key
+from moderation.embedded_redis import find_redis_server
+from moderation.keys import Keys
+from moderation.messages import Role
+from moderation.scoring.linear import LinearScorer
+from moderation.settings import Settings
+from workers.scoring import ScoringWorker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server process on a free port that tests may stop and restart."""
+
+    def __init__(self, *, appendonly: bool = False) -> None:
+        self.binary = find_redis_server(os.environ.get("MODERATION_REDIS_SERVER", ""))
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="mod-redis-"))
+        self.appendonly = appendonly
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", "always",
+                "--dir", str(self.dir),
+                "--maxmemory-policy", "noeviction",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A private redis-server for tests that stop or restart it."""
+    server = RedisServer(appendonly=True)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def make_settings(url: str, **overrides: Any) -> Settings:
+    base = Settings(
+        redis_url=url,
+        scorer="linear",
+        heartbeat_interval_s=0.2,
+        heartbeat_ttl_s=2.0,
+        block_ms=100,
+        batch_linger_ms=5,
+        reclaim_idle_ms=500,
+        reclaim_interval_s=0.2,
+        key_cache_ttl_s=0.0,
+    )
+    return base.with_overrides(**overrides)
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer) -> Iterator[Settings]:
+    redis.Redis(port=redis_server.port).flushall()
+    yield make_settings(redis_server.url)
+
+
+@pytest.fixture
+async def rds(settings: Settings) -> AsyncIterator[AsyncRedis]:
+    client = AsyncRedis.from_url(settings.resolved_redis_url())
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def keys(settings: Settings) -> Keys:
+    return Keys(settings.key_prefix)
+
+
+class Api:
+    """An httpx client bound to the app plus the API keys a test needs."""
+
+    def __init__(self, client: httpx.AsyncClient, site: str, moderator: str, admin: str) -> None:
+        self.client = client
+        self.site_key = site
+        self.moderator_key = moderator
+        self.admin_key = admin
+
+    def auth(self, role: str = "site") -> dict[str, str]:
+        key = {"site": self.site_key, "moderator": self.moderator_key, "admin": self.admin_key}
+        return {"Authorization": f"Bearer {key[role]}"}
+
+    async def post_comment(
+        self, body: dict[str, Any], *, wait: float | None = None, role: str = "site",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        params = {"wait": str(wait)} if wait is not None else None
+        return await self.client.post(
+            "/v1/comments", json=body, params=params, headers={**self.auth(role), **(headers or {})}
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        redis_client = app.state.redis
+        k = Keys(settings.key_prefix)
+        site = await create_key(redis_client, k, f"site-{os.urandom(4).hex()}", Role.SITE)
+        mod = await create_key(redis_client, k, f"mod-{os.urandom(4).hex()}", Role.MODERATOR)
+        adm = await create_key(redis_client, k, f"admin-{os.urandom(4).hex()}", Role.ADMIN)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client, site, mod, adm)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with running_api(settings) as a:
+        yield a
+
+
+_scorer: LinearScorer | None = None
+
+
+def linear_scorer() -> LinearScorer:
+    global _scorer
+    if _scorer is None:
+        _scorer = LinearScorer()
+    return _scorer
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings, name: str = "w1", **kw: Any) -> AsyncIterator[
+    ScoringWorker
+]:
+    client = AsyncRedis.from_url(settings.resolved_redis_url())
+    worker = ScoringWorker(settings, client, kw.pop("scorer", None) or linear_scorer(),
+                           name=name, **kw)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.request_stop()
+        await asyncio.wait_for(task, 15)
+        await client.aclose()
+
+
+@pytest.fixture
+async def worker(settings: Settings) -> AsyncIterator[ScoringWorker]:
+    async with running_worker(settings) as w:
+        yield w
+
+
+def comment(article: str = "a1", text: str = "A thoughtful reply about the budget.",
+            author: str = "u1", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "article_id": article,
+        "text": text,
+        "author": {"id": author, "name": f"Reader {author}"},
+    }
+    body.update(extra)
+    return body
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll an async predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def worker_subprocess(settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings_env, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "moderation", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )

@@ -1,0 +1,1 @@
+"""Worker processes' entry points (``moderation worker`` runs ``workers.scoring``)."""

@@ -1,0 +1,362 @@
+"""The scoring worker: stream in, decisions out.
+
+Lifecycle (one process, one asyncio loop):
+
+1. ``start``: ensure the consumer group exists, start the heartbeat task.
+2. Loop until asked to stop: every ``reclaim_interval_s`` reclaim orphaned entries
+   (``XAUTOCLAIM``; past ``max_deliveries`` they are dead-lettered and their comments held);
+   read a batch (``XREADGROUP``, block, then linger to fill); load the comments and the rules'
+   context in two pipelines; score toxicity in a thread (the loop stays free for heartbeats);
+   score spam; apply the policy; write every decision with ``transition.lua`` and ``XACK`` the
+   batch in the same pipeline.
+3. ``SIGTERM``/``SIGINT``: the batch in hand is finished and acked, the heartbeat removed, exit 0.
+
+An entry whose processing fails is simply not acked: it is retried after ``reclaim_idle_ms`` and
+dead-lettered after ``max_deliveries``. A batch-level scoring failure is retried item by item,
+so one poison comment cannot hold back its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from moderation.keys import Keys
+from moderation.messages import CommentRecord, Decision, Reason, SpamResult, Status
+from moderation.normalize import normalize
+from moderation.policy import Policy, decide, primary_reason
+from moderation.queue import CommentQueue, Entry
+from moderation.rules import BatchContext, evaluate, load_context
+from moderation.scoring.base import Scorer
+from moderation.settings import Settings
+from moderation.spam import SpamInput, SpamScorer
+from moderation.store import CommentRef, Store, now_ms
+
+log = logging.getLogger("moderation.worker")
+
+_record_decoder = msgspec.json.Decoder(CommentRecord)
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(slots=True)
+class _Loaded:
+    entry: Entry
+    record: CommentRecord
+
+
+class ScoringWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        scorer: Scorer,
+        *,
+        spam: SpamScorer | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.keys = Keys(settings.key_prefix)
+        self.name = name or settings.worker_name or default_worker_name()
+        self.store = Store(redis, self.keys)
+        self.queue = CommentQueue(redis, self.keys, self.name)
+        self.scorer = scorer
+        self.spam = spam or SpamScorer()
+        self.base_policy = Policy.from_settings(settings)
+        self.processed = 0
+        self.dead_lettered = 0
+        self.last_batch_size = 0
+        self.started_at = time.time()
+        self._stop = asyncio.Event()
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the loop to exit after the batch in hand (safe from a signal handler)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def run(self) -> None:
+        s = self.settings
+        await self._until_redis(self.queue.ensure_group)
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+        next_reclaim = 0.0
+        backoff = 0.1
+        log.info("worker %s started (model %s)", self.name, self.scorer.info.name)
+        try:
+            while not self._stop.is_set():
+                try:
+                    if time.monotonic() >= next_reclaim:
+                        await self.reclaim()
+                        next_reclaim = time.monotonic() + s.reclaim_interval_s
+                    entries = await self.queue.read(s.batch_size, s.block_ms, s.batch_linger_ms)
+                    if entries:
+                        await self.process(entries)
+                    backoff = 0.1
+                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                    log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._unregister()
+            log.info("worker %s stopped after %d comments", self.name, self.processed)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    async def _until_redis(self, action: Any) -> None:
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                await action()
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("waiting for redis (%s)", exc)
+                await self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --- heartbeat --------------------------------------------------------------------------
+    def facts(self) -> dict[str, str | int | float]:
+        info = self.scorer.info
+        return {
+            "name": self.name,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "model": info.name,
+            "model_version": info.version,
+            "device": info.device,
+            "degraded": int(info.degraded),
+            "batch_size": self.settings.batch_size,
+            "last_batch": self.last_batch_size,
+            "processed": self.processed,
+            "dead_lettered": self.dead_lettered,
+            "started_at": round(self.started_at, 3),
+            "last_beat": round(time.time(), 3),
+        }
+
+    async def beat(self) -> None:
+        now = time.time()
+        key = self.keys.worker(self.name)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping=cast(dict[Any, Any], self.facts()))
+        pipe.expire(key, max(int(self.settings.heartbeat_ttl_s * 3), 1))
+        pipe.zadd(self.keys.workers, {self.name: now})
+        # Forget workers silent for a day so the set stays small.
+        pipe.zremrangebyscore(self.keys.workers, "-inf", now - 86_400)
+        await pipe.execute()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.beat()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.debug("heartbeat failed: %s", exc)
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+
+    async def _unregister(self) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(self.keys.worker(self.name))
+            pipe.zrem(self.keys.workers, self.name)
+            await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            pass
+
+    # --- recovery ---------------------------------------------------------------------------
+    async def reclaim(self) -> int:
+        """Take over entries other (dead) workers left unacked; returns how many were handled."""
+        s = self.settings
+        claimed, deleted = await self.queue.reclaim(s.reclaim_idle_ms, s.batch_size)
+        await self.queue.ack_now(deleted)
+        if not claimed:
+            return 0
+        dead = [e for e in claimed if e.deliveries > s.max_deliveries]
+        live = [e for e in claimed if e.deliveries <= s.max_deliveries]
+        if dead:
+            await self.dead_letter(dead)
+        if live:
+            log.info("reclaimed %d orphaned entries", len(live))
+            await self.process(live)
+        return len(claimed)
+
+    async def dead_letter(self, entries: Sequence[Entry]) -> None:
+        """Move entries to the dead-letter stream and hold their comments (never approve)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for e in entries:
+            pipe.hmget(self.keys.comment(e.comment_id), "doc", "article")
+        rows = await pipe.execute()
+        now = now_ms()
+        calls = []
+        out = self.redis.pipeline(transaction=False)
+        for entry, (doc, article) in zip(entries, rows, strict=True):
+            message = f"automatic scoring failed {entry.deliveries - 1} times; held for a moderator"
+            self.queue.dead_letter(out, entry, message)
+            if doc is None and article is None:
+                continue
+            try:
+                ref = CommentRef.of(_record_decoder.decode(doc))
+            except (msgspec.DecodeError, TypeError):
+                ref = CommentRef(entry.comment_id, _text(article or b""), "")
+            decision = Decision(
+                status=Status.HELD,
+                by="system",
+                decided_at=now,
+                reasons=[Reason(code="dead_letter", message=message)],
+                model=self.scorer.info,
+            )
+            calls.append(
+                self.store.transition_call(
+                    ref,
+                    [Status.PENDING],
+                    decision,
+                    actor="system",
+                    risk=1.0,
+                    reason_code="dead_letter",
+                )
+            )
+        await out.execute()
+        await self.store.transition_many(
+            calls, then=lambda p: self.queue.ack(p, [e.entry_id for e in entries])
+        )
+        self.dead_lettered += len(entries)
+        log.error("dead-lettered %d entries: %s", len(entries), [e.comment_id for e in entries])
+
+    # --- the batch --------------------------------------------------------------------------
+    async def process(self, entries: Sequence[Entry]) -> None:
+        """Decide a batch. Entries that fail stay unacked (retried, then dead-lettered)."""
+        acks: list[str] = []
+        loaded: list[_Loaded] = []
+        pipe = self.redis.pipeline(transaction=False)
+        for e in entries:
+            pipe.hmget(self.keys.comment(e.comment_id), "doc", "status")
+        for entry, (doc, status) in zip(entries, await pipe.execute(), strict=True):
+            if doc is None or status is None:
+                log.warning(
+                    "stream entry %s names unknown comment %r", entry.entry_id, entry.comment_id
+                )
+                acks.append(entry.entry_id)
+            elif _text(status) != Status.PENDING.value:
+                acks.append(entry.entry_id)  # decided already: a redelivery, nothing to do
+            else:
+                try:
+                    loaded.append(_Loaded(entry, _record_decoder.decode(doc)))
+                except (msgspec.DecodeError, TypeError) as exc:
+                    log.error(
+                        "comment %s is unreadable (%s); leaving it for retry", entry.comment_id, exc
+                    )
+
+        calls = []
+        if loaded:
+            records = [item.record for item in loaded]
+            ctx = await load_context(self.redis, self.keys, self.base_policy, records)
+            texts = [normalize(r.text) for r in records]
+            toxicity = await self.score_isolated(texts)
+            spam = await self.spam.score(
+                [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
+            )
+            now = now_ms()
+            for item, scores, spam_result in zip(loaded, toxicity, spam, strict=True):
+                if scores is None:
+                    continue  # this text made the scorer fail: not acked, retried later
+                decision, risk, why = self.decide(item.record, scores, spam_result, ctx, now)
+                calls.append(
+                    self.store.transition_call(
+                        CommentRef.of(item.record),
+                        [Status.PENDING],
+                        decision,
+                        actor="auto",
+                        risk=risk,
+                        reason_code=why,
+                    )
+                )
+                acks.append(item.entry.entry_id)
+        await self.store.transition_many(calls, then=lambda p: self.queue.ack(p, acks))
+        self.processed += len(calls)
+        self.last_batch_size = len(entries)
+
+    def decide(
+        self,
+        record: CommentRecord,
+        scores: dict[str, float],
+        spam: SpamResult,
+        ctx: BatchContext,
+        now: int,
+    ) -> tuple[Decision, float, str]:
+        policy = ctx.policies[record.article_id]
+        outcome = evaluate(record, policy, ctx.authors[record.author.id], spam)
+        verdict = decide(
+            policy,
+            scores,
+            spam,
+            rule_hits=outcome.holds,
+            rejections=outcome.rejections,
+            ignore_spam=outcome.ignore_spam,
+        )
+        decision = Decision(
+            status=verdict.status,
+            by="auto",
+            decided_at=now,
+            reasons=verdict.reasons,
+            scores=scores,
+            spam=spam,
+            thresholds=dict(policy.thresholds),
+            spam_threshold=policy.spam_threshold,
+            model=self.scorer.info,
+            rules=verdict.rules,
+        )
+        return decision, verdict.risk, primary_reason(verdict)
+
+    async def score_isolated(self, texts: list[str]) -> list[dict[str, float] | None]:
+        """Score a batch in a worker thread; on failure, score one by one to isolate the
+        culprit (``None`` in its place)."""
+        try:
+            return list(await asyncio.to_thread(self.scorer.score, texts))
+        except Exception:
+            log.exception("batch of %d failed to score; isolating", len(texts))
+        out: list[dict[str, float] | None] = []
+        for text in texts:
+            try:
+                out.append((await asyncio.to_thread(self.scorer.score, [text]))[0])
+            except Exception:
+                log.exception("a comment failed to score on its own")
+                out.append(None)
+        return out
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def serve_worker(settings: Settings, scorer: Scorer, redis: Redis) -> ScoringWorker:
+    """Run a worker until SIGTERM/SIGINT; returns it (for its counters) once stopped."""
+    worker = ScoringWorker(settings, redis, scorer)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.request_stop)
+    try:
+        await worker.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    return worker
