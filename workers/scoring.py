@@ -77,7 +77,7 @@ class ScoringWorker:
         self.store = Store(redis, self.keys)
         self.queue = CommentQueue(redis, self.keys, self.name)
         self.scorer = scorer
-        self.spam = spam or SpamScorer()
+        self.spam = spam or SpamScorer(redis, self.keys, settings)
         self.base_policy = Policy.from_settings(settings)
         self.processed = 0
         self.dead_lettered = 0

@@ -10,7 +10,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
 from moderation.messages import CommentRecord, SpamResult
+from moderation.settings import Settings
 
 _LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
@@ -24,6 +28,11 @@ class SpamInput:
 
 class SpamScorer:
     """Signal-only spam score in [0, 1]."""
+
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
 
     async def score(self, items: Sequence[SpamInput]) -> list[SpamResult]:
         return [self._one(item) for item in items]
