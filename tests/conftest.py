@@ -239,8 +239,10 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02
         await asyncio.sleep(interval)
 
 
-def worker_subprocess(settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **settings_env, "PYTHONUNBUFFERED": "1"}
+def worker_subprocess(settings: Settings, **overrides: Any) -> subprocess.Popen[bytes]:
+    """``moderation worker`` in a child process (so tests can SIGKILL or SIGTERM it)."""
+    env = {**os.environ, **settings_env(settings.with_overrides(**overrides)),
+           "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "moderation", "worker"],
         env=env,
@@ -248,3 +250,49 @@ def worker_subprocess(settings_env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process read ``settings`` (the fields tests vary)."""
+    names = (
+        "redis_url", "scorer", "heartbeat_interval_s", "heartbeat_ttl_s", "block_ms",
+        "batch_linger_ms", "batch_size", "reclaim_idle_ms", "reclaim_interval_s",
+        "max_deliveries", "key_cache_ttl_s", "worker_name",
+    )
+    env = {}
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value != "":
+            env["MODERATION_" + name.upper()] = str(value)
+    return env
+
+
+@contextlib.contextmanager
+def served_api(settings: Settings, *extra: str) -> Iterator[str]:
+    """A real uvicorn serving the app in a child process; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1",
+           "MODERATION_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moderation", "serve", "--port", str(port), *extra],
+        env=env, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

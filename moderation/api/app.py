@@ -54,10 +54,10 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route(
             "/v1/articles/{article_id}/comments",
             articles.list_article_comments,
-            methods=["GET"],
+            methods=["GET", "OPTIONS"],  # OPTIONS: CORS preflights, answered by the middleware
             middleware=public,
         ),
-        Route("/v1/counts", articles.counts, methods=["GET"], middleware=public),
+        Route("/v1/counts", articles.counts, methods=["GET", "OPTIONS"], middleware=public),
     ]
 
 

@@ -73,6 +73,8 @@ def decode_json(body: bytes, kind: type[T]) -> T:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
         raise _validation_error(str(exc)) from None
+    except UnicodeDecodeError:
+        raise InvalidJSON("request body is not valid UTF-8", field="body") from None
     except msgspec.DecodeError as exc:
         message = str(exc)
         if "UTF-8" in message or "utf-8" in message:
