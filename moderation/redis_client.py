@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -14,15 +14,21 @@ def api_client(settings: Settings) -> Redis:
 
     No retries: the API turns a failure into a 503 with ``Retry-After`` at once, and the
     site retries; a retry inside the request would only make it hang longer.
+
+    The pool is bounded and *blocking*: a burst of requests queues for one of
+    ``redis_connections`` connections (each Redis call takes well under a millisecond) instead
+    of opening hundreds of sockets at once, which on a busy event loop would itself time out.
     """
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         settings.resolved_redis_url(),
+        max_connections=settings.redis_connections,
+        timeout=settings.redis_pool_timeout_s,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         retry=Retry(NoBackoff(), 0),
-        max_connections=256,
         health_check_interval=30,
     )
+    return Redis(connection_pool=pool)
 
 
 def listener_client(settings: Settings) -> Redis:

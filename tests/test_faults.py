@@ -1,0 +1,115 @@
+"""Redis unreachable: the API answers 503 + Retry-After fast, never hangs, and recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from moderation.settings import Settings
+from tests.conftest import (
+    RedisServer,
+    comment,
+    make_settings,
+    running_api,
+    running_worker,
+    wait_for,
+)
+
+
+async def test_redis_stopped_gives_fast_503_then_recovery(own_redis: RedisServer) -> None:
+    settings = make_settings(own_redis.url)
+    async with running_api(settings) as api, running_worker(settings):
+        ok = await api.post_comment(comment(text="before the outage"), wait=5)
+        assert ok.status_code == 201
+
+        own_redis.stop()
+        for attempt in range(3):
+            started = time.monotonic()
+            r = await api.post_comment(comment(text=f"during the outage {attempt}"))
+            elapsed = time.monotonic() - started
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"] == "1"
+            assert r.json()["error"]["code"] == "store_unavailable"
+            assert elapsed < 1.0
+        reads = [
+            await api.client.get("/v1/counts", params={"article": "a1"}),
+            await api.client.get("/v1/articles/a1/comments"),
+            await api.client.get(f"/v1/comments/{ok.json()['id']}", headers=api.auth()),
+        ]
+        assert [r.status_code for r in reads] == [503, 503, 503]
+        ready = await api.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
+        assert (await api.client.get("/healthz")).status_code == 200
+
+        own_redis.start()  # same port, same data (AOF)
+
+        async def accepted() -> httpx.Response | None:
+            r = await api.post_comment(comment(text="after the outage"), wait=5)
+            return r if r.status_code in (201, 202) else None
+
+        r = await wait_for(accepted, timeout=20, interval=0.2)
+        # The worker reconnected by itself too: the comment gets decided.
+        cid = r.json()["id"]
+
+        async def decided() -> bool:
+            got = await api.client.get(f"/v1/comments/{cid}", headers=api.auth())
+            return got.status_code == 200 and got.json()["status"] == "approved"
+
+        await wait_for(decided, timeout=20, interval=0.2)
+        await wait_for(lambda: _ready(api.client), timeout=10, interval=0.2)
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers (a hung Redis)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(512)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1])
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+async def test_hung_redis_times_out_into_503(black_hole: int) -> None:
+    settings = Settings(redis_url=f"redis://127.0.0.1:{black_hole}/0", key_cache_ttl_s=0)
+    async with running_api(settings, create_keys=False) as api:
+        started = time.monotonic()
+        r = await api.client.post(
+            "/v1/comments", json=comment(), headers={"Authorization": "Bearer mk_site_x"}
+        )
+        elapsed = time.monotonic() - started
+        assert r.status_code == 503
+        assert r.headers["retry-after"]
+        assert elapsed < 1.0
+        results = await asyncio.gather(
+            *(api.client.get("/v1/counts", params={"article": "a"}) for _ in range(20))
+        )
+        assert {x.status_code for x in results} == {503}
+

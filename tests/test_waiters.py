@@ -1,0 +1,81 @@
+"""``?wait=``: many concurrent waiters share one subscription, not a connection each."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from bench.httpclient import Connection
+from moderation.auth import create_key
+from moderation.keys import Keys
+from moderation.messages import Role
+from moderation.settings import Settings
+from tests.conftest import comment, linear_scorer, running_worker, served_api, wait_for
+
+WAITERS = 1000
+
+
+async def test_a_thousand_concurrent_waiters_on_one_api_process(
+    settings: Settings, rds: Redis
+) -> None:
+    key = await create_key(rds, Keys(), "bulk-site", Role.SITE)
+    linear_scorer()  # load the model now, not while the waiters' clocks run
+    headers = {"Authorization": f"Bearer {key}"}
+    with served_api(settings) as base:
+        connections = [Connection(base) for _ in range(WAITERS)]
+        try:
+            tasks = [
+                asyncio.create_task(
+                    conn.post_json(
+                        "/v1/comments?wait=10",
+                        comment(article=f"w{i % 10}", text=f"waiting comment {i}"),
+                        headers,
+                    )
+                )
+                for i, conn in enumerate(connections)
+            ]
+
+            async def all_queued() -> bool:
+                return int(await rds.xlen(Keys().stream)) == WAITERS
+
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            await wait_for(all_queued, timeout=30, interval=0.1)
+            print(f"queued {WAITERS} in {loop.time() - t0:.2f}s")
+            # Every request is now parked in the API waiting for its decision; count the
+            # connections Redis sees: at most the API's bounded pool (opened during the burst of
+            # submissions), its one subscription and this test's client, not one per waiter.
+            clients = await rds.client_list()
+            assert len(clients) <= settings.redis_connections + 3, len(clients)
+            subscribers = [c for c in clients if c.get("cmd") in ("subscribe", "ssubscribe")]
+            assert len(subscribers) == 1
+            assert not any(t.done() for t in tasks)
+
+            async with running_worker(settings.with_overrides(batch_size=256)):
+                replies = await asyncio.gather(*tasks)
+            print(f"all answered after {loop.time() - t0:.2f}s")
+        finally:
+            await asyncio.gather(*(c.close() for c in connections))
+    assert [r.status for r in replies] == [201] * WAITERS
+    assert {r.json()["status"] for r in replies} == {"approved"}
+    counts = {f"w{i}": 100 for i in range(10)}
+    for aid, n in counts.items():
+        assert await rds.zcard(Keys().approved(aid)) == n
+
+
+async def test_wait_wakes_as_soon_as_the_decision_lands(settings: Settings, rds: Redis) -> None:
+    from tests.conftest import running_api
+
+    async with running_api(settings) as api:
+        post = asyncio.create_task(api.post_comment(comment(text="patience"), wait=10))
+        await wait_for(lambda: rds.xlen(Keys().stream))
+        await asyncio.sleep(0.3)
+        assert not post.done()
+        loop = asyncio.get_running_loop()
+        async with running_worker(settings):
+            started = loop.time()
+            r = await post
+            woke_after = loop.time() - started
+    assert r.status_code == 201 and r.json()["status"] == "approved"
+    assert woke_after < 5  # woken by the decision, not by the 10 s deadline
