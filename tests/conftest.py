@@ -60,13 +60,20 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [
                 self.binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "yes" if self.appendonly else "no",
-                "--appendfsync", "always",
-                "--dir", str(self.dir),
-                "--maxmemory-policy", "noeviction",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.dir),
+                "--maxmemory-policy",
+                "noeviction",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -155,7 +162,11 @@ class Api:
         return {"Authorization": f"Bearer {key[role]}"}
 
     async def post_comment(
-        self, body: dict[str, Any], *, wait: float | None = None, role: str = "site",
+        self,
+        body: dict[str, Any],
+        *,
+        wait: float | None = None,
+        role: str = "site",
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         params = {"wait": str(wait)} if wait is not None else None
@@ -197,12 +208,13 @@ def linear_scorer() -> LinearScorer:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings, name: str = "w1", **kw: Any) -> AsyncIterator[
-    ScoringWorker
-]:
+async def running_worker(
+    settings: Settings, name: str = "w1", **kw: Any
+) -> AsyncIterator[ScoringWorker]:
     client = AsyncRedis.from_url(settings.resolved_redis_url())
-    worker = ScoringWorker(settings, client, kw.pop("scorer", None) or linear_scorer(),
-                           name=name, **kw)
+    worker = ScoringWorker(
+        settings, client, kw.pop("scorer", None) or linear_scorer(), name=name, **kw
+    )
     task = asyncio.create_task(worker.run())
     try:
         yield worker
@@ -218,8 +230,12 @@ async def worker(settings: Settings) -> AsyncIterator[ScoringWorker]:
         yield w
 
 
-def comment(article: str = "a1", text: str = "A thoughtful reply about the budget.",
-            author: str = "u1", **extra: Any) -> dict[str, Any]:
+def comment(
+    article: str = "a1",
+    text: str = "A thoughtful reply about the budget.",
+    author: str = "u1",
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "article_id": article,
         "text": text,
@@ -243,8 +259,11 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02
 
 def worker_subprocess(settings: Settings, **overrides: Any) -> subprocess.Popen[bytes]:
     """``moderation worker`` in a child process (so tests can SIGKILL or SIGTERM it)."""
-    env = {**os.environ, **settings_env(settings.with_overrides(**overrides)),
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **settings_env(settings.with_overrides(**overrides)),
+        "PYTHONUNBUFFERED": "1",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "moderation", "worker"],
         env=env,
@@ -257,9 +276,18 @@ def worker_subprocess(settings: Settings, **overrides: Any) -> subprocess.Popen[
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process read ``settings`` (the fields tests vary)."""
     names = (
-        "redis_url", "scorer", "heartbeat_interval_s", "heartbeat_ttl_s", "block_ms",
-        "batch_linger_ms", "batch_size", "reclaim_idle_ms", "reclaim_interval_s",
-        "max_deliveries", "key_cache_ttl_s", "worker_name",
+        "redis_url",
+        "scorer",
+        "heartbeat_interval_s",
+        "heartbeat_ttl_s",
+        "block_ms",
+        "batch_linger_ms",
+        "batch_size",
+        "reclaim_idle_ms",
+        "reclaim_interval_s",
+        "max_deliveries",
+        "key_cache_ttl_s",
+        "worker_name",
     )
     env = {}
     for name in names:
@@ -273,11 +301,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def served_api(settings: Settings, *extra: str) -> Iterator[str]:
     """A real uvicorn serving the app in a child process; yields its base URL."""
     port = free_port()
-    env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1",
-           "MODERATION_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        **settings_env(settings),
+        "PYTHONUNBUFFERED": "1",
+        "MODERATION_LOG_LEVEL": "WARNING",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "moderation", "serve", "--port", str(port), *extra],
-        env=env, cwd=ROOT,
+        env=env,
+        cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -138,14 +138,16 @@ async def test_counts_are_exact_and_cacheable(api: Api, worker: ScoringWorker) -
     await _post_approved(api, "c-b", 1)
     held = await api.post_comment(comment(article="c-b", text="fuck off you stupid idiot"), wait=5)
     assert held.json()["status"] == "held"
-    r = await api.client.get("/v1/counts", params=[("article", "c-a"), ("article", "c-b"),
-                                                    ("article", "c-none")])
+    r = await api.client.get(
+        "/v1/counts", params=[("article", "c-a"), ("article", "c-b"), ("article", "c-none")]
+    )
     assert r.status_code == 200
     assert r.json() == {"counts": {"c-a": 3, "c-b": 1, "c-none": 0}}
     assert r.headers["cache-control"].startswith("public, max-age=")
     etag = r.headers["etag"]
     again = await api.client.get(
-        "/v1/counts", params=[("article", "c-a"), ("article", "c-b"), ("article", "c-none")],
+        "/v1/counts",
+        params=[("article", "c-a"), ("article", "c-b"), ("article", "c-none")],
         headers={"If-None-Match": etag},
     )
     assert again.status_code == 304 and again.content == b""

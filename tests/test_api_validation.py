@@ -27,8 +27,13 @@ CASES: list[tuple[str, Any, int, str, str]] = [
     ("missing author", {"article_id": "a1", "text": "x"}, 422, "validation_failed", "author"),
     ("missing author.id", body(author={"name": "n"}), 422, "validation_failed", "author.id"),
     ("text not a string", body(text=42), 422, "validation_failed", "text"),
-    ("author.id wrong type", body(author={"id": 7, "name": "n"}), 422, "validation_failed",
-     "author.id"),
+    (
+        "author.id wrong type",
+        body(author={"id": 7, "name": "n"}),
+        422,
+        "validation_failed",
+        "author.id",
+    ),
     ("author not an object", body(author="me"), 422, "validation_failed", "author"),
     ("empty text", body(text=""), 422, "validation_failed", "text"),
     ("whitespace text", body(text="   \n\t "), 422, "validation_failed", "text"),
@@ -36,36 +41,70 @@ CASES: list[tuple[str, Any, int, str, str]] = [
     ("article id too long", body(article_id="a" * 201), 422, "validation_failed", "article_id"),
     ("empty article id", body(article_id=""), 422, "validation_failed", "article_id"),
     ("control char in id", body(article_id="a\nb"), 422, "validation_failed", "article_id"),
-    ("author id too long", body(author={"id": "u" * 201, "name": "n"}), 422,
-     "validation_failed", "author.id"),
-    ("empty author name", body(author={"id": "u", "name": " "}), 422, "validation_failed",
-     "author.name"),
+    (
+        "author id too long",
+        body(author={"id": "u" * 201, "name": "n"}),
+        422,
+        "validation_failed",
+        "author.id",
+    ),
+    (
+        "empty author name",
+        body(author={"id": "u", "name": " "}),
+        422,
+        "validation_failed",
+        "author.name",
+    ),
     ("parent id too long", body(parent_id="p" * 201), 422, "validation_failed", "parent_id"),
     ("unknown top field", body(score=1), 422, "validation_failed", "score"),
-    ("unknown author field", body(author={"id": "u", "name": "n", "age": 3}), 422,
-     "validation_failed", "author.age"),
-    ("unknown context field", body(context={"cookie": "x"}), 422, "validation_failed",
-     "context.cookie"),
+    (
+        "unknown author field",
+        body(author={"id": "u", "name": "n", "age": 3}),
+        422,
+        "validation_failed",
+        "author.age",
+    ),
+    (
+        "unknown context field",
+        body(context={"cookie": "x"}),
+        422,
+        "validation_failed",
+        "context.cookie",
+    ),
     ("bad ip", body(context={"ip": "999.1.1.1"}), 422, "validation_failed", "context.ip"),
-    ("bad page_loaded_at", body(context={"page_loaded_at": "yesterday"}), 422,
-     "validation_failed", "context.page_loaded_at"),
-    ("naive timestamp", body(context={"page_loaded_at": "2026-01-01T10:00:00"}), 422,
-     "validation_failed", "context.page_loaded_at"),
-    ("bad email", body(author={"id": "u", "name": "n", "email": "nope"}), 422,
-     "validation_failed", "author.email"),
+    (
+        "bad page_loaded_at",
+        body(context={"page_loaded_at": "yesterday"}),
+        422,
+        "validation_failed",
+        "context.page_loaded_at",
+    ),
+    (
+        "naive timestamp",
+        body(context={"page_loaded_at": "2026-01-01T10:00:00"}),
+        422,
+        "validation_failed",
+        "context.page_loaded_at",
+    ),
+    (
+        "bad email",
+        body(author={"id": "u", "name": "n", "email": "nope"}),
+        422,
+        "validation_failed",
+        "author.email",
+    ),
     ("array body", [1, 2], 422, "validation_failed", "body"),
     ("null body", None, 422, "validation_failed", "body"),
 ]
 
 
-@pytest.mark.parametrize(("case", "payload", "status", "code", "field"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "payload", "status", "code", "field"), CASES, ids=[c[0] for c in CASES]
+)
 async def test_validation_table(
     api: Api, rds: Redis, case: str, payload: Any, status: int, code: str, field: str
 ) -> None:
-    r = await api.client.post(
-        "/v1/comments", content=json.dumps(payload), headers=api.auth()
-    )
+    r = await api.client.post("/v1/comments", content=json.dumps(payload), headers=api.auth())
     assert r.status_code == status, r.text
     err = r.json()["error"]
     assert err["code"] == code
@@ -77,22 +116,53 @@ async def test_validation_table(
 RAW_CASES: list[tuple[str, bytes, dict[str, str], int, str, str]] = [
     ("bad json", b'{"article_id": "a1", "text": ', {}, 400, "invalid_json", "body"),
     ("empty body", b"", {}, 400, "invalid_json", "body"),
-    ("bad utf-8", b'{"article_id": "a1", "text": "\xff\xfe", "author": {"id": "u", "name": "n"}}',
-     {}, 400, "invalid_json", "body"),
-    ("lone surrogate", b'{"article_id": "a1", "text": "\\ud800", "author": {"id": "u", "name": "n"}}',
-     {}, 400, "invalid_json", "body"),
-    ("wrong content type", b"article_id=a1", {"Content-Type": "application/x-www-form-urlencoded"},
-     415, "unsupported_media_type", "Content-Type"),
-    ("body over 64 KiB", b'{"text": "' + b"x" * (64 * 1024) + b'"}', {}, 413,
-     "payload_too_large", "body"),
+    (
+        "bad utf-8",
+        b'{"article_id": "a1", "text": "\xff\xfe", "author": {"id": "u", "name": "n"}}',
+        {},
+        400,
+        "invalid_json",
+        "body",
+    ),
+    (
+        "lone surrogate",
+        b'{"article_id": "a1", "text": "\\ud800", "author": {"id": "u", "name": "n"}}',
+        {},
+        400,
+        "invalid_json",
+        "body",
+    ),
+    (
+        "wrong content type",
+        b"article_id=a1",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        415,
+        "unsupported_media_type",
+        "Content-Type",
+    ),
+    (
+        "body over 64 KiB",
+        b'{"text": "' + b"x" * (64 * 1024) + b'"}',
+        {},
+        413,
+        "payload_too_large",
+        "body",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "raw", "headers", "status", "code", "field"), RAW_CASES,
-                         ids=[c[0] for c in RAW_CASES])
+@pytest.mark.parametrize(
+    ("case", "raw", "headers", "status", "code", "field"), RAW_CASES, ids=[c[0] for c in RAW_CASES]
+)
 async def test_raw_body_table(
-    api: Api, rds: Redis, case: str, raw: bytes, headers: dict[str, str], status: int,
-    code: str, field: str,
+    api: Api,
+    rds: Redis,
+    case: str,
+    raw: bytes,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+    field: str,
 ) -> None:
     h = {"Content-Type": "application/json", **api.auth(), **headers}
     r = await api.client.post("/v1/comments", content=raw, headers=h)
@@ -135,8 +205,9 @@ AUTH_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "headers", "status", "code"), AUTH_CASES,
-                         ids=[c[0] for c in AUTH_CASES])
+@pytest.mark.parametrize(
+    ("case", "headers", "status", "code"), AUTH_CASES, ids=[c[0] for c in AUTH_CASES]
+)
 async def test_post_needs_a_site_key(
     api: Api, case: str, headers: dict[str, str], status: int, code: str
 ) -> None:

@@ -112,4 +112,3 @@ async def test_hung_redis_times_out_into_503(black_hole: int) -> None:
             *(api.client.get("/v1/counts", params={"article": "a"}) for _ in range(20))
         )
         assert {x.status_code for x in results} == {503}
-

@@ -47,7 +47,9 @@ async def test_toxic_comment_is_held_with_reason(api: Api, worker: ScoringWorker
     assert data["reasons"][0]["score"] >= data["reasons"][0]["threshold"]
 
 
-async def test_text_is_stored_verbatim_but_scored_normalised(api: Api, worker: ScoringWorker) -> None:
+async def test_text_is_stored_verbatim_but_scored_normalised(
+    api: Api, worker: ScoringWorker
+) -> None:
     evasive = "you are a f\u200bu\u200bc\u200bk\u200bi\u200bn\u200bg idiot, shut the ｆｕｃｋ up"
     r = await api.post_comment(comment(text=evasive), wait=5)
     data = r.json()
@@ -68,10 +70,13 @@ async def test_wait_returns_pending_at_deadline_without_worker(api: Api) -> None
 async def test_comments_accepted_before_any_worker_are_decided(
     api: Api, settings: Settings, rds: Redis
 ) -> None:
-    ids = [(await api.post_comment(comment(text=f"early comment {i}"))).json()["id"]
-           for i in range(5)]
+    ids = [
+        (await api.post_comment(comment(text=f"early comment {i}"))).json()["id"] for i in range(5)
+    ]
     async with running_worker(settings):
+
         async def all_done() -> bool:
             statuses = [await rds.hget(Keys().comment(i), "status") for i in ids]
             return all(s == b"approved" for s in statuses)
+
         await wait_for(all_done)

@@ -45,8 +45,10 @@ async def _pending_count(rds: Redis) -> int:
 
 async def _post_many(api: Api, n: int, article: str = "r1", prefix: str = "note") -> list[str]:
     replies = await asyncio.gather(
-        *(api.post_comment(comment(article=article, text=f"{prefix} {i}: agreed, good piece"))
-          for i in range(n))
+        *(
+            api.post_comment(comment(article=article, text=f"{prefix} {i}: agreed, good piece"))
+            for i in range(n)
+        )
     )
     assert all(r.status_code == 202 for r in replies)
     return [r.json()["id"] for r in replies]
@@ -63,8 +65,7 @@ async def test_worker_killed_mid_batch_is_recovered_exactly_once(
     ids = await _post_many(api, 12)
     # A worker that reads the batch and then lingers for more: SIGKILL it while it holds the
     # 12 entries read but unacknowledged.
-    proc = worker_subprocess(settings, worker_name="doomed", batch_size=100,
-                             batch_linger_ms=30_000)
+    proc = worker_subprocess(settings, worker_name="doomed", batch_size=100, batch_linger_ms=30_000)
     try:
         await wait_for(lambda: _dead_workers_pending(rds, "doomed"), timeout=30)
         assert await _dead_workers_pending(rds, "doomed") == 12
@@ -76,6 +77,7 @@ async def test_worker_killed_mid_batch_is_recovered_exactly_once(
     assert set(await _statuses(rds, ids)) == {"pending"}
 
     async with running_worker(settings, name="rescuer") as rescuer:
+
         async def all_decided() -> bool:
             return "pending" not in await _statuses(rds, ids)
 
@@ -91,9 +93,7 @@ async def test_worker_killed_mid_batch_is_recovered_exactly_once(
     assert int(await rds.hget(K.counters, "decided:approved")) == 12
 
 
-async def test_redelivered_entries_change_nothing(
-    api: Api, settings: Settings, rds: Redis
-) -> None:
+async def test_redelivered_entries_change_nothing(api: Api, settings: Settings, rds: Redis) -> None:
     async with running_worker(settings) as worker:
         ids = await _post_many(api, 5)
 
@@ -127,6 +127,7 @@ async def test_poison_message_is_dead_lettered_and_held(
     await rds.hset(K.comment(poison), "doc", b"\x00not json")
     s = settings.with_overrides(max_deliveries=2, reclaim_idle_ms=150, reclaim_interval_s=0.05)
     async with running_worker(s) as worker:
+
         async def poison_settled() -> bool:
             return (await _statuses(rds, [poison]))[0] != "pending"
 
@@ -149,8 +150,9 @@ async def test_dead_letter_reason_is_visible(api: Api, settings: Settings, rds: 
     # Simulate a worker that read the entry and died repeatedly: claim it max_deliveries times.
     for n in range(3):
         await rds.xreadgroup(SCORING_GROUP, f"ghost{n}", {K.stream: ">"}, count=10)
-        await rds.xclaim(K.stream, SCORING_GROUP, f"ghost{n}", 0,
-                         [e[0] for e in await rds.xrange(K.stream)])
+        await rds.xclaim(
+            K.stream, SCORING_GROUP, f"ghost{n}", 0, [e[0] for e in await rds.xrange(K.stream)]
+        )
     s = settings.with_overrides(max_deliveries=3, reclaim_idle_ms=0, reclaim_interval_s=0.05)
     async with running_worker(s):
         await wait_for(lambda: _is(rds, cid, "held"), timeout=10)
@@ -167,8 +169,7 @@ async def _is(rds: Redis, cid: str, status: str) -> bool:
 
 async def test_sigterm_finishes_the_batch_in_hand(api: Api, settings: Settings, rds: Redis) -> None:
     ids = await _post_many(api, 8)
-    proc = worker_subprocess(settings, worker_name="graceful", batch_size=100,
-                             batch_linger_ms=3000)
+    proc = worker_subprocess(settings, worker_name="graceful", batch_size=100, batch_linger_ms=3000)
     try:
         await wait_for(lambda: _dead_workers_pending(rds, "graceful"), timeout=30)
         assert await rds.exists(K.worker("graceful"))
@@ -196,6 +197,7 @@ async def test_accepted_comments_survive_a_redis_restart(own_redis: RedisServer)
     rds = Redis.from_url(own_redis.url)
     try:
         async with running_worker(settings):
+
             async def all_done() -> bool:
                 return set(await _statuses(rds, ids)) == {"approved"}
 
@@ -210,7 +212,12 @@ def test_worker_refuses_unknown_settings() -> None:
     import sys
 
     env = {**os.environ, "MODERATION_BATCHSIZE": "3"}
-    out = subprocess.run([sys.executable, "-m", "moderation", "worker"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "moderation", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "MODERATION_BATCHSIZE" in out.stderr
