@@ -200,6 +200,17 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+# --- config ---------------------------------------------------------------------------------
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the effective settings (after the environment) or the documentation table."""
+    from moderation.settings_doc import markdown_table
+
+    print(markdown_table(None if args.defaults else settings))
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
@@ -221,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("config", help="print the effective settings as a table")
+    p.add_argument("--defaults", action="store_true", help="the defaults, not this environment")
+    p.set_defaults(handler=cmd_config)
 
     p = sub.add_parser("keys", help="manage API keys")
     ksub = p.add_subparsers(dest="keys_command", required=True)

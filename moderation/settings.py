@@ -78,13 +78,19 @@ class Settings:
     log_level: str = "INFO"
 
     # --- HTTP API ----------------------------------------------------------------------------
+    #: Address the API listens on (``0.0.0.0`` in containers).
     host: str = "127.0.0.1"
+    #: Port the API listens on.
     port: int = 8000
     #: uvicorn worker processes for ``moderation serve``.
     api_processes: int = 1
+    #: Largest accepted request body (413 above).
     max_body_bytes: int = 64 * 1024
+    #: Longest accepted comment text, in characters.
     max_text_chars: int = 10_000
+    #: Longest accepted article, author, parent and comment id.
     max_id_chars: int = 200
+    #: Longest accepted author name.
     max_name_chars: int = 200
     #: Upper bound of ``?wait=`` in seconds.
     max_wait_s: float = 10.0
@@ -114,9 +120,12 @@ class Settings:
     reclaim_interval_s: float = 5.0
     #: After this many deliveries an entry is dead-lettered and its comment held.
     max_deliveries: int = 5
+    #: Seconds between a worker's heartbeats.
     heartbeat_interval_s: float = 2.0
     #: A worker whose heartbeat is older than this is considered gone (``/readyz``, stats).
     heartbeat_ttl_s: float = 10.0
+    #: A file the worker touches at every heartbeat (container health checks); empty = none.
+    heartbeat_file: str = ""
     #: Worker identity; empty = ``<host>-<pid>``.
     worker_name: str = ""
     #: Worker processes started by ``moderation run``.
@@ -133,6 +142,7 @@ class Settings:
     device: str = "auto"
     #: CPU inference threads; 0 = torch / onnxruntime default.
     threads: int = 0
+    #: Per-label hold thresholds, ``label=value,…``; given labels override the defaults.
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     #: Hold when the spam score reaches this.
     spam_threshold: float = 0.7

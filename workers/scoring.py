@@ -27,6 +27,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import msgspec
@@ -167,9 +168,14 @@ class ScoringWorker:
         await pipe.execute()
 
     async def _heartbeat_loop(self) -> None:
+        beat_file = Path(self.settings.heartbeat_file) if self.settings.heartbeat_file else None
         while True:
             try:
                 await self.beat()
+                if beat_file is not None:
+                    # Only after Redis accepted the beat: a worker cut off from Redis must look
+                    # unhealthy to its container runtime too.
+                    beat_file.touch()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.debug("heartbeat failed: %s", exc)
             await asyncio.sleep(self.settings.heartbeat_interval_s)

@@ -1,0 +1,176 @@
+"""The ``moderation`` command: keys, config, and ``run`` as the README's first command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from moderation.auth import digest_of
+from moderation.keys import Keys
+from moderation.settings import Settings
+from tests.conftest import ROOT, free_port, running_api
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "moderation", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
+    env = {"MODERATION_REDIS_URL": settings.resolved_redis_url()}
+    made = cli("keys", "create", "--role", "site", "--name", "www", env=env)
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("mk_site_") and len(secret) > 40
+    # Stored hashed: the secret itself appears nowhere in Redis.
+    assert await rds.get(Keys().api_key(digest_of(secret))) is not None
+    for key in await rds.keys("*"):
+        kind = await rds.type(key)
+        if kind == b"string":
+            assert secret.encode() not in (await rds.get(key) or b"")
+        elif kind == b"hash":
+            assert secret.encode() not in b"".join((await rds.hgetall(key)).values())
+
+    async with running_api(settings) as api:
+        r = await api.client.post(
+            "/v1/comments",
+            json={"article_id": "a", "text": "hi", "author": {"id": "u", "name": "n"}},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert r.status_code == 202
+
+        again = cli("keys", "create", "--role", "site", "--name", "www", env=env)
+        assert again.returncode == 2 and "already exists" in again.stderr
+
+        listed = cli("keys", "list", env=env)
+        assert "www\tsite" in listed.stdout and secret not in listed.stdout
+
+        assert cli("keys", "revoke", "--name", "www", env=env).returncode == 0
+        r = await api.client.post(
+            "/v1/comments",
+            json={"article_id": "a", "text": "hi", "author": {"id": "u", "name": "n"}},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert r.status_code == 401
+    assert cli("keys", "revoke", "--name", "www", env=env).returncode == 2
+
+
+def test_bad_role_is_refused() -> None:
+    out = cli("keys", "create", "--role", "root", "--name", "x")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_config_shows_the_environment() -> None:
+    out = cli("config", env={"MODERATION_BATCH_SIZE": "64"})
+    assert out.returncode == 0
+    assert "| `MODERATION_BATCH_SIZE` | `64` |" in out.stdout
+    bad = cli("config", env={"MODERATION_BATCH_SIZE": "many"})
+    assert bad.returncode == 2 and "MODERATION_BATCH_SIZE" in bad.stderr
+
+
+def _start_run(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
+    env.update(
+        {
+            "MODERATION_DATA_DIR": str(data_dir),
+            "MODERATION_SCORER": "linear",
+            "MODERATION_LOG_LEVEL": "WARNING",
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "moderation", "run", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "moderation run exited early"
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("moderation run never became ready")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+@pytest.mark.slow
+def test_run_starts_everything_and_keeps_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start_run(data_dir, port)
+    try:
+        _wait_ready(base, proc)
+        creds = dict(line.split("=", 1) for line in (data_dir / "credentials").read_text().split())
+        assert set(creds) == {"site", "moderator", "admin"}
+        assert (data_dir / "credentials").stat().st_mode & 0o777 == 0o600
+        r = httpx.post(
+            base + "/v1/comments?wait=5",
+            json={
+                "article_id": "run-1",
+                "text": "Works out of the box.",
+                "author": {"id": "u1", "name": "Una"},
+            },
+            headers={"Authorization": f"Bearer {creds['site']}"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        assert r.json()["status"] == "approved"
+        assert r.json()["model"]["degraded"] is False  # linear chosen explicitly
+    finally:
+        code = _stop(proc)
+    assert code == 0
+    assert (data_dir / "redis" / "appendonlydir").is_dir() or any(
+        p.name.startswith("appendonly") for p in (data_dir / "redis").iterdir()
+    )
+    # No orphans: the embedded redis-server is gone with its socket's owner.
+    assert (
+        subprocess.run(
+            ["pgrep", "-f", str(data_dir / "redis" / "redis.sock")], capture_output=True
+        ).returncode
+        != 0
+    )
+
+    # A second start finds the same data (AOF) and the same keys.
+    proc = _start_run(data_dir, port)
+    try:
+        _wait_ready(base, proc)
+        got = httpx.get(
+            f"{base}/v1/comments/{cid}",
+            headers={"Authorization": f"Bearer {creds['site']}"},
+            timeout=5,
+        )
+        assert got.status_code == 200 and got.json()["status"] == "approved"
+        counts = httpx.get(f"{base}/v1/counts", params={"article": "run-1"}, timeout=5)
+        assert counts.json() == {"counts": {"run-1": 1}}
+    finally:
+        assert _stop(proc) == 0
