@@ -12,16 +12,14 @@ import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
+_SHIFTS = tuple(range(125, -1, -5))
 
 
 def new_id(now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # 130 bits = 26 base32 digits; the two top bits are always zero.
+    return "".join(_ALPHABET[(value >> shift) & 31] for shift in _SHIFTS)
 
 
 def id_time_ms(comment_id: str) -> int:

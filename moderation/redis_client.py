@@ -1,4 +1,8 @@
-"""Redis clients configured for each role: fast-failing for the API, patient for workers."""
+"""Redis clients configured for each role: fast-failing for the API, patient for workers.
+
+Each client names its connections (``CLIENT LIST`` shows ``moderation-api``,
+``moderation-api-listener``, ``moderation-worker``), so operators can tell them apart.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ def api_client(settings: Settings) -> Redis:
         socket_connect_timeout=settings.redis_timeout_s,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
+        client_name="moderation-api",
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it too
 
 
 def listener_client(settings: Settings) -> Redis:
@@ -38,6 +43,7 @@ def listener_client(settings: Settings) -> Redis:
         socket_timeout=None,
         socket_connect_timeout=settings.redis_timeout_s,
         retry=Retry(NoBackoff(), 0),
+        client_name="moderation-api-listener",
     )
 
 
@@ -50,4 +56,5 @@ def worker_client(settings: Settings) -> Redis:
         socket_connect_timeout=2.0,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
+        client_name="moderation-worker",
     )

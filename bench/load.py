@@ -1,0 +1,282 @@
+"""End-to-end load: post N comments to a running service, wait for every decision, verify.
+
+Starts a redis-server (AOF, ``appendfsync everysec``, like production), the API
+(``moderation serve``) and scoring workers (``moderation worker``) as separate processes, then:
+
+1. posts N comments over C keep-alive connections to ``POST /v1/comments`` (spread over many
+   articles and authors, a share of them toxic), timing acceptance;
+2. waits until no comment is pending, timing the decisions;
+3. verifies that every accepted comment has exactly one automatic decision (one transition out
+   of ``pending`` in the event stream, a final status on the comment) and that every article's
+   count from ``GET /v1/counts`` equals a recount of its approved comments.
+
+Prints comments/s accepted, comments/s decided and seconds to drain (from the last acceptance to
+the last decision). Exits non-zero if any check fails. Not a test: figures vary with the machine.
+
+    python bench/load.py                   # 10,000 comments, linear scorer
+    python bench/load.py -n 2000 --quick   # smaller, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.httpclient import Connection  # noqa: E402
+from moderation.embedded_redis import find_redis_server  # noqa: E402
+from moderation.keys import Keys  # noqa: E402
+
+K = Keys()
+CLEAN = [
+    "Thanks for explaining the budget so clearly.",
+    "I disagree with the council here, but the reporting is fair.",
+    "Does anyone know when the new bridge opens?",
+    "Great photos of the festival, brought back memories.",
+    "The numbers in the third paragraph don't add up to me; could you check them?",
+    "My grandmother worked at that factory for thirty years. Sad to see it close.",
+]
+TOXIC = [
+    "you are a fucking idiot and so is everyone who agrees with you",
+    "shut the fuck up, moron",
+    "what a load of shit, the writer is a stupid bitch",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
+    toxic = rng.random() < 0.1
+    text = rng.choice(TOXIC if toxic else CLEAN)
+    return {
+        "article_id": f"bench-{i % articles}",
+        "text": f"{text} (#{i})",
+        "author": {"id": f"reader-{rng.randrange(2000)}", "name": "Bench Reader"},
+        "context": {"ip": f"198.51.100.{rng.randrange(1, 255)}"},
+    }
+
+
+async def post_all(base: str, key: str, n: int, concurrency: int, articles: int,
+                   wait_s: float) -> tuple[list[str], float]:
+    rng = random.Random(7)
+    payloads = [make_comment(i, rng, articles) for i in range(n)]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    ids: list[str] = [""] * n
+    headers = {"Authorization": f"Bearer {key}"}
+    path = "/v1/comments" + (f"?wait={wait_s}" if wait_s else "")
+
+    async def client() -> None:
+        conn = Connection(base)
+        try:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                for attempt in range(5):
+                    reply = await conn.post_json(
+                        path, payloads[i], {**headers, "Idempotency-Key": f"bench-{i}"}
+                    )
+                    if reply.status in (201, 202):
+                        ids[i] = reply.json()["id"]
+                        break
+                    if reply.status in (429, 503):
+                        await asyncio.sleep(float(reply.headers.get("retry-after", "1")))
+                        continue
+                    raise SystemExit(f"unexpected {reply.status}: {reply.body[:200]!r}")
+                else:
+                    raise SystemExit(f"comment {i} never accepted")
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return ids, time.perf_counter() - started
+
+
+def verify(r: redis.Redis, base: str, ids: list[str], articles: int) -> list[str]:
+    problems: list[str] = []
+    if len(set(ids)) != len(ids):
+        problems.append("duplicate comment ids were returned")
+    pipe = r.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hmget(K.comment(cid), "status", "article")
+    rows = pipe.execute()
+    approved_by_article: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for cid, (status, article) in zip(ids, rows, strict=True):
+        if status is None:
+            problems.append(f"comment {cid} is missing")
+            continue
+        statuses[status.decode()] += 1
+        if status == b"approved":
+            approved_by_article[article.decode()] += 1
+    if statuses.get("pending"):
+        problems.append(f"{statuses['pending']} comments still pending")
+
+    decisions: Counter[str] = Counter()
+    last = "-"
+    while True:
+        batch = r.xrange(K.events, min=last, count=10_000)
+        if last != "-":
+            batch = batch[1:]
+        if not batch:
+            break
+        for _, fields in batch:
+            if fields[b"from"] == b"pending":
+                decisions[fields[b"id"].decode()] += 1
+        last = batch[-1][0].decode()
+    wanted = set(ids)
+    multiple = [cid for cid, n in decisions.items() if cid in wanted and n != 1]
+    missing = [cid for cid in ids if decisions[cid] == 0]
+    if multiple:
+        problems.append(f"{len(multiple)} comments decided more than once")
+    if missing:
+        problems.append(f"{len(missing)} comments have no decision event")
+
+    import httpx
+
+    names = [f"bench-{a}" for a in range(articles)]
+    for start in range(0, len(names), 100):
+        chunk = names[start : start + 100]
+        got = httpx.get(f"{base}/v1/counts", params=[("article", a) for a in chunk],
+                        timeout=10).json()["counts"]
+        for a in chunk:
+            if got[a] != approved_by_article[a]:
+                problems.append(f"count of {a}: API {got[a]} != recount {approved_by_article[a]}")
+    print(f"statuses: {dict(statuses)}")
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--comments", type=int, default=10_000)
+    ap.add_argument("-c", "--concurrency", type=int, default=64)
+    ap.add_argument("--articles", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--api-processes", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--scorer", default="linear")
+    ap.add_argument("--wait", type=float, default=0.0, help="?wait= on every POST")
+    ap.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    args = ap.parse_args()
+    if args.quick:
+        args.comments = min(args.comments, 500)
+        args.articles = min(args.articles, 50)
+
+    tmp = Path(tempfile.mkdtemp(prefix="mod-bench-"))
+    redis_port, api_port = free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(subprocess.Popen(
+            [find_redis_server(), "--port", str(redis_port), "--bind", "127.0.0.1",
+             "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", "everysec",
+             "--save", "", "--maxmemory-policy", "noeviction"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+        url = f"redis://127.0.0.1:{redis_port}/0"
+        r = redis.Redis.from_url(url)
+        wait_until(r.ping, 10, "redis")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
+        env.update({
+            "MODERATION_REDIS_URL": url,
+            "MODERATION_SCORER": args.scorer,
+            "MODERATION_BATCH_SIZE": str(args.batch_size),
+            "MODERATION_LOG_LEVEL": "WARNING",
+            "MODERATION_KEY_CACHE_TTL_S": "60",
+        })
+        key = subprocess.run(
+            [sys.executable, "-m", "moderation", "keys", "create", "--role", "site",
+             "--name", "bench"], env=env, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "moderation", "serve", "--port", str(api_port),
+             "--processes", str(args.api_processes)], env=env,
+        ))
+        for _ in range(args.workers):
+            procs.append(subprocess.Popen([sys.executable, "-m", "moderation", "worker"],
+                                          env=env))
+        base = f"http://127.0.0.1:{api_port}"
+        import httpx
+
+        wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, 120,
+                   "the API and a worker")
+
+        print(f"posting {args.comments} comments over {args.concurrency} connections "
+              f"({args.api_processes} API process(es), {args.workers} worker(s), "
+              f"scorer {args.scorer}, batch {args.batch_size})")
+        t0 = time.perf_counter()
+        ids, accept_s = asyncio.run(
+            post_all(base, key, args.comments, args.concurrency, args.articles, args.wait)
+        )
+        accepted_at = time.perf_counter()
+        wait_until(lambda: r.zcard(K.pending) == 0, 3600, "every decision")
+        decided_at = time.perf_counter()
+        drain_s = decided_at - accepted_at
+        total_s = decided_at - t0
+
+        problems = verify(r, base, ids, args.articles)
+        latencies = sorted(int(x) for x in r.lrange(K.auto_latency, 0, -1))
+        print(f"accepted:  {len(ids)} in {accept_s:.2f}s = {len(ids) / accept_s:,.0f} comments/s")
+        print(f"decided:   {len(ids)} in {total_s:.2f}s from the first POST = "
+              f"{len(ids) / total_s:,.0f} comments/s")
+        print(f"drain:     {drain_s:.2f}s after the last acceptance")
+        if latencies:
+            print(f"auto time-to-decision (last {len(latencies)}): "
+                  f"p50 {latencies[len(latencies) // 2]} ms, "
+                  f"p99 {latencies[int(len(latencies) * 0.99) - 1]} ms")
+        if problems:
+            print("FAILED checks:")
+            for p in problems[:20]:
+                print("  -", p)
+            return 1
+        print("verified: every comment has exactly one decision; every article count equals "
+              "a recount")
+        return 0
+    finally:
+        for proc in reversed(procs):  # workers and API first, Redis last
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
