@@ -211,6 +211,15 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- stats ----------------------------------------------------------------------------------
+
+
+def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.stats_cli import run
+
+    return run(settings, watch=args.watch, as_json=args.json)
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
@@ -236,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the effective settings as a table")
     p.add_argument("--defaults", action="store_true", help="the defaults, not this environment")
     p.set_defaults(handler=cmd_config)
+
+    p = sub.add_parser("stats", help="queue and decision statistics")
+    p.add_argument("--watch", type=float, nargs="?", const=2.0, metavar="SECONDS",
+                   help="refresh every SECONDS (default 2)")
+    p.add_argument("--json", action="store_true", help="the /v1/stats document as JSON")
+    p.set_defaults(handler=cmd_stats)
 
     p = sub.add_parser("keys", help="manage API keys")
     ksub = p.add_subparsers(dest="keys_command", required=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 #: Consumer group of the scoring workers on the comment stream.
 SCORING_GROUP = "scorers"
+#: Consumer group of the webhook senders on the events stream.
+WEBHOOK_GROUP = "webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,11 @@ class Keys:
     def events(self) -> str:
         """Stream of every status transition: the outbox for webhooks, live views and audit."""
         return f"{self.prefix}:stream:events"
+
+    @property
+    def webhook_dead(self) -> str:
+        """Stream of webhook deliveries that failed every attempt."""
+        return f"{self.prefix}:stream:webhook-dead"
 
     @property
     def decided_channel(self) -> str:
@@ -129,3 +136,13 @@ class Keys:
     def auto_latency(self) -> str:
         """List of recent automatic time-to-decision samples in ms (capped)."""
         return f"{self.prefix}:stats:auto_latency"
+
+    @property
+    def metrics(self) -> str:
+        """Hash of cluster-wide Prometheus counters and histogram buckets (``metrics.Recorder``)."""
+        return f"{self.prefix}:stats:metrics"
+
+    @property
+    def human_latency(self) -> str:
+        """List of recent held-to-moderator-decision samples in ms (capped)."""
+        return f"{self.prefix}:stats:human_latency"

@@ -7,7 +7,6 @@ deterministically, which the idempotency digest relies on.
 from __future__ import annotations
 
 import enum
-import time
 from datetime import datetime
 from typing import Any
 

@@ -150,6 +150,7 @@ class Store:
                 keys.auto_latency,
                 keys.article_held(ref.article_id),
                 keys.author(ref.author_id),
+                keys.human_latency,
             ],
             [
                 comment_id,

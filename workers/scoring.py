@@ -297,8 +297,15 @@ class ScoringWorker:
                     )
                 )
                 acks.append(item.entry.entry_id)
-        await self.store.transition_many(calls, then=lambda p: self.queue.ack(p, acks))
-        self.processed += len(calls)
+        processed = self.processed + len(calls)
+
+        def ack_and_count(pipe: Any) -> None:
+            self.queue.ack(pipe, acks)
+            # Same round trip: the worker's tally in its heartbeat hash is exact at all times.
+            pipe.hset(self.keys.worker(self.name), "processed", processed)
+
+        await self.store.transition_many(calls, then=ack_and_count)
+        self.processed = processed
         self.last_batch_size = len(entries)
 
     def decide(

@@ -13,11 +13,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from moderation.api import articles, comments, health
+from moderation.api import articles, comments, health, ops
 from moderation.api.errors import exception_handlers
+from moderation.api.instrument import InstrumentMiddleware
 from moderation.auth import KeyCache
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
+from moderation.metrics import Recorder
 from moderation.queue import ensure_group
 from moderation.redis_client import api_client, listener_client
 from moderation.settings import Settings
@@ -58,6 +60,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
             middleware=public,
         ),
         Route("/v1/counts", articles.counts, methods=["GET", "OPTIONS"], middleware=public),
+        Route("/v1/stats", ops.stats, methods=["GET"]),
+        Route("/metrics", ops.metrics, methods=["GET"]),
     ]
 
 
@@ -73,6 +77,9 @@ def create_app(settings: Settings) -> Starlette:
         waiters = DecisionWaiters(listener_client(settings), keys.decided_channel)
         app.state.waiters = waiters
         await waiters.start()
+        recorder = Recorder(redis, keys)
+        app.state.recorder = recorder
+        await recorder.start()
         try:
             # Comments accepted before any worker starts must still be scored: make sure the
             # group exists from id 0. Redis may be down at start-up; the API starts anyway
@@ -83,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await recorder.stop()
             await waiters.stop()
             await redis.aclose()
 
@@ -91,6 +99,8 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=exception_handlers(settings.retry_after_s),
         lifespan=lifespan,
     )
+    # Outermost, so it sees the final status of every request, errors included.
+    app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings
     app.state.keys = keys
     app.state.gates = []

@@ -9,10 +9,11 @@
 -- KEYS[1] comment hash   KEYS[2] article approved zset   KEYS[3] held zset (by age)
 -- KEYS[4] held zset (by risk)   KEYS[5] pending zset   KEYS[6] events stream
 -- KEYS[7] counters hash   KEYS[8] this minute's counters hash   KEYS[9] auto-latency list
--- KEYS[10] article held zset   KEYS[11] author hash
+-- KEYS[10] article held zset   KEYS[11] author hash   KEYS[12] human-latency list
 -- ARGV[1] comment id   ARGV[2] expected statuses, comma-separated   ARGV[3] new status
 -- ARGV[4] decision JSON   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
--- ARGV[8] actor kind: "auto" | "system" | "moderator"   ARGV[9] events max length (approx.)
+-- ARGV[8] actor: "auto" | "system" | "moderator:<name>" | "admin:<name>"
+-- ARGV[9] events max length (approx.)
 -- ARGV[10] minute-counter TTL (s)   ARGV[11] reason code for counters ("" = none)
 --
 -- Returns {"ok", previous status} | {"stale", current status} | {"missing", ""}.
@@ -31,8 +32,11 @@ if not allowed then
 end
 
 local id, new, now, actor = ARGV[1], ARGV[3], ARGV[5], ARGV[8]
+-- Counters aggregate by kind of actor ("moderator"), not by person.
+local kind = string.match(actor, "^[^:]+") or actor
+local previous_update = tonumber(redis.call("HGET", KEYS[1], "updated") or now)
 redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
-if actor == "auto" or actor == "system" then
+if kind == "auto" or kind == "system" then
   redis.call("HSET", KEYS[1], "auto_decision", ARGV[4])
 end
 redis.call("ZREM", KEYS[5], id)
@@ -57,12 +61,12 @@ redis.call("HINCRBY", KEYS[11], current, -1)
 redis.call("HINCRBY", KEYS[11], new, 1)
 
 redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*",
-  "id", id, "from", current, "to", new, "by", actor, "at", now,
+  "id", id, "from", current, "to", new, "by", actor, "at", now, "reason", ARGV[11],
   "article", redis.call("HGET", KEYS[1], "article") or "")
 
 redis.call("HINCRBY", KEYS[7], "decided:" .. new, 1)
-redis.call("HINCRBY", KEYS[7], actor .. ":" .. new, 1)
-redis.call("HINCRBY", KEYS[8], actor .. ":" .. new, 1)
+redis.call("HINCRBY", KEYS[7], kind .. ":" .. new, 1)
+redis.call("HINCRBY", KEYS[8], kind .. ":" .. new, 1)
 if ARGV[11] ~= "" then
   redis.call("HINCRBY", KEYS[7], "reason:" .. ARGV[11], 1)
 end
@@ -71,6 +75,10 @@ if current == "pending" then
   local created = tonumber(redis.call("HGET", KEYS[1], "created") or now)
   redis.call("LPUSH", KEYS[9], tonumber(now) - created)
   redis.call("LTRIM", KEYS[9], 0, 999)
+elseif current == "held" and kind ~= "auto" and kind ~= "system" then
+  -- Human time-to-decision: from entering the held queue to a person's decision.
+  redis.call("LPUSH", KEYS[12], tonumber(now) - previous_update)
+  redis.call("LTRIM", KEYS[12], 0, 999)
 end
 
 redis.call("PUBLISH", ARGV[7], id .. " " .. new)

@@ -1,0 +1,28 @@
+"""Operations endpoints: ``GET /v1/stats`` (moderators, admins) and ``GET /metrics``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moderation.api.auth import MODERATORS, require
+from moderation.api.responses import JSON
+from moderation.metrics import render
+from moderation.settings import Settings
+from moderation.stats import read_state, snapshot, summarize
+
+#: Content type of the Prometheus text exposition format.
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def stats(request: Request) -> Response:
+    await require(request, MODERATORS)
+    settings: Settings = request.app.state.settings
+    state = await read_state(request.app.state.redis, request.app.state.keys, settings)
+    return JSON(summarize(state, settings), headers={"Cache-Control": "no-store"})
+
+
+async def metrics(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    state = await read_state(request.app.state.redis, request.app.state.keys, settings)
+    return Response(render(snapshot(state, settings)), media_type=PROMETHEUS_TEXT)

@@ -1,0 +1,302 @@
+"""Queue and decision statistics, computed from Redis with bounded work.
+
+One pipeline reads everything (``read_state``): counters, the last 61 minute buckets, the
+consumer groups, queue heads, the capped latency samples and the live workers. Every command in
+it is O(1) or bounded (61 minutes, 1,000 samples, the worker set), so a stats call costs the
+same with ten comments or ten million. ``/v1/stats``, ``/metrics``, ``moderation stats`` and the
+dashboard all read through here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from moderation.keys import SCORING_GROUP, WEBHOOK_GROUP, Keys
+from moderation.metrics import Snapshot, _decode
+from moderation.settings import Settings
+
+MINUTES = 61
+
+
+@dataclass(slots=True)
+class State:
+    now: float
+    counters: dict[str, int]
+    minutes: list[dict[str, int]]  # index 0 = the current minute, 1 = the one before, …
+    stream_length: int
+    undelivered: int
+    unacked: int
+    undecided: int
+    oldest_undecided_ms: int | None
+    held: int
+    oldest_held_ms: int | None
+    dead_letters: int
+    auto_latency_ms: list[int]
+    human_latency_ms: list[int]
+    workers: list[dict[str, str]]
+    webhook_backlog: int
+    webhook_dead: int
+    recorded: dict[str, str]
+
+
+def _ints(raw: Mapping[Any, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in _decode(raw).items():
+        try:
+            out[k] = int(float(v))
+        except ValueError:
+            continue
+    return out
+
+
+def _group(groups: Any, name: str) -> tuple[int, int, str]:
+    """(lag, pending, last-delivered-id) of a consumer group; zeros if absent."""
+    if not isinstance(groups, list):
+        return 0, 0, "0-0"
+    for g in groups:
+        gname = g.get("name")
+        if (gname.decode() if isinstance(gname, bytes) else gname) == name:
+            lag = g.get("lag")
+            last = g.get("last-delivered-id", b"0-0")
+            return (
+                int(lag) if lag is not None else -1,
+                int(g.get("pending", 0)),
+                last.decode() if isinstance(last, bytes) else str(last),
+            )
+    return 0, 0, "0-0"
+
+
+async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
+    now = time.time()
+    minute = int(now) // 60
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(keys.counters)  # 0
+    for m in range(MINUTES):  # 1 .. 61
+        pipe.hgetall(keys.minute_counters(minute - m))
+    pipe.xlen(keys.stream)  # 62
+    pipe.xinfo_groups(keys.stream)  # 63
+    pipe.zcard(keys.pending)  # 64
+    pipe.zrange(keys.pending, 0, 0, withscores=True)  # 65
+    pipe.zcard(keys.held)  # 66
+    pipe.zrange(keys.held, 0, 0, withscores=True)  # 67
+    pipe.xlen(keys.dead_letters)  # 68
+    pipe.lrange(keys.auto_latency, 0, -1)  # 69
+    pipe.lrange(keys.human_latency, 0, -1)  # 70
+    pipe.zrangebyscore(keys.workers, now - settings.heartbeat_ttl_s * 6, "+inf")  # 71
+    pipe.xinfo_groups(keys.events)  # 72
+    pipe.xlen(keys.webhook_dead)  # 73
+    pipe.hgetall(keys.metrics)  # 74
+    r = await pipe.execute(raise_on_error=False)
+    worker_names = [n.decode() for n in r[71]] if isinstance(r[71], list) else []
+    workers: list[dict[str, str]] = []
+    if worker_names:
+        wp = redis.pipeline(transaction=False)
+        for name in worker_names:
+            wp.hgetall(keys.worker(name))
+        for name, raw in zip(worker_names, await wp.execute(), strict=True):
+            if raw:
+                workers.append({"name": name, **_decode(raw)})
+    lag, unacked, _ = _group(r[63], SCORING_GROUP)
+    if lag < 0:  # Redis 6 has no lag: all unread entries count, approximately the undecided
+        lag = max(_int(r[64]) - unacked, 0)
+    webhook_lag, webhook_pending, _ = _group(r[72], WEBHOOK_GROUP)
+    return State(
+        now=now,
+        counters=_ints(r[0]),
+        minutes=[_ints(x) for x in r[1 : 1 + MINUTES]],
+        stream_length=_int(r[62]),
+        undelivered=lag,
+        unacked=unacked,
+        undecided=_int(r[64]),
+        oldest_undecided_ms=_head(r[65]),
+        held=_int(r[66]),
+        oldest_held_ms=_head(r[67]),
+        dead_letters=_int(r[68]),
+        auto_latency_ms=[int(x) for x in r[69]] if isinstance(r[69], list) else [],
+        human_latency_ms=[int(x) for x in r[70]] if isinstance(r[70], list) else [],
+        workers=workers,
+        webhook_backlog=max(webhook_lag, 0) + webhook_pending,
+        webhook_dead=_int(r[73]),
+        recorded=_decode(r[74]) if isinstance(r[74], dict) else {},
+    )
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | bytes | str) else 0
+
+
+def _head(rows: Any) -> int | None:
+    if isinstance(rows, list) and rows:
+        return int(rows[0][1])
+    return None
+
+
+def percentile(samples: Sequence[int], q: float) -> float | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return float(ordered[index])
+
+
+def per_minute(state: State, field: str, window: int) -> float:
+    """Average per minute of ``field`` over the last ``window`` minutes (the current minute
+    counts for the part of it that has passed; the oldest bucket for the rest)."""
+    elapsed = (state.now % 60) / 60
+    total: float = sum(state.minutes[m].get(field, 0) for m in range(window))
+    if window < MINUTES:
+        total += state.minutes[window].get(field, 0) * (1 - elapsed)
+    return round(total / window, 2)
+
+
+def _sum_fields(state: State, prefix: str, window: int) -> int:
+    return sum(
+        v for m in range(window) for k, v in state.minutes[m].items() if k.startswith(prefix)
+    )
+
+
+def summarize(state: State, settings: Settings) -> dict[str, Any]:
+    """The ``/v1/stats`` document."""
+    c = state.counters
+    now_ms = state.now * 1000
+
+    def decided(*kinds: str) -> dict[str, float]:
+        return {
+            f"{w}m": round(
+                sum(
+                    per_minute(state, f"{kind}:{s}", w)
+                    for kind in kinds
+                    for s in ("approved", "held", "rejected")
+                ),
+                2,
+            )
+            for w in (1, 5, 60)
+        }
+
+    auto_total = sum(c.get(f"auto:{s}", 0) for s in ("approved", "held", "rejected"))
+    auto_hour = {
+        s: sum(state.minutes[m].get(f"auto:{s}", 0) for m in range(60))
+        for s in ("approved", "held", "rejected")
+    }
+    hour_total = sum(auto_hour.values())
+    workers = []
+    for w in state.workers:
+        last = float(w.get("last_beat", 0) or 0)
+        workers.append(
+            {
+                "id": w["name"],
+                "host": w.get("host"),
+                "pid": int(w.get("pid", 0) or 0),
+                "model": w.get("model"),
+                "model_version": w.get("model_version"),
+                "device": w.get("device"),
+                "batch_size": int(w.get("batch_size", 0) or 0),
+                "processed": int(w.get("processed", 0) or 0),
+                "dead_lettered": int(w.get("dead_lettered", 0) or 0),
+                "last_heartbeat_age_s": round(state.now - last, 2),
+                "stale": state.now - last > settings.heartbeat_ttl_s,
+                "degraded": w.get("degraded") == "1",
+            }
+        )
+    return {
+        "generated_at": round(state.now, 3),
+        "queue": {
+            "stream_length": state.stream_length,
+            "undelivered": state.undelivered,
+            "pending": state.unacked,
+            "undecided": state.undecided,
+            "oldest_undecided_age_s": _age(state.oldest_undecided_ms, now_ms),
+        },
+        "throughput": {
+            "accepted_per_minute": {f"{w}m": per_minute(state, "accepted", w) for w in (1, 5, 60)},
+            # Automatic decisions (the pipeline's throughput), dead-lettered ones included.
+            "decided_per_minute": decided("auto", "system"),
+            "moderator_decisions_per_minute": decided("moderator", "admin"),
+        },
+        "decisions": {
+            "total": {s: c.get(f"decided:{s}", 0) for s in ("approved", "held", "rejected")},
+            "auto": {s: c.get(f"auto:{s}", 0) for s in ("approved", "held", "rejected")},
+            "auto_last_hour": auto_hour,
+            "moderator": {
+                s: c.get(f"moderator:{s}", 0) + c.get(f"admin:{s}", 0)
+                for s in ("approved", "rejected")
+            },
+            "by_reason": {
+                k[len("reason:") :]: v for k, v in sorted(c.items()) if k.startswith("reason:")
+            },
+        },
+        "hold_rate": {
+            "all_time": round(c.get("auto:held", 0) / auto_total, 4) if auto_total else None,
+            "last_hour": round(auto_hour["held"] / hour_total, 4) if hour_total else None,
+        },
+        "held": {
+            "backlog": state.held,
+            "oldest_age_s": _age(state.oldest_held_ms, now_ms),
+        },
+        "moderators": {
+            "actions_last_hour": _sum_fields(state, "moderator:", 60)
+            + _sum_fields(state, "admin:", 60),
+            "time_to_decision_s": {
+                "p50": _seconds(percentile(state.human_latency_ms, 0.5)),
+                "p90": _seconds(percentile(state.human_latency_ms, 0.9)),
+                "samples": len(state.human_latency_ms),
+            },
+        },
+        "auto_time_to_decision_ms": {
+            "p50": percentile(state.auto_latency_ms, 0.5),
+            "p99": percentile(state.auto_latency_ms, 0.99),
+            "samples": len(state.auto_latency_ms),
+        },
+        "dead_letters": state.dead_letters,
+        "webhooks": {
+            "backlog": state.webhook_backlog,
+            "failures": state.webhook_dead,
+        },
+        "rate_limited": {
+            "total": c.get("rate_limited", 0),
+            "last_hour": sum(state.minutes[m].get("rate_limited", 0) for m in range(60)),
+        },
+        "workers": workers,
+        "degraded": sorted(
+            {f"scorer:{w['model']}" for w in workers if w["degraded"] and not w["stale"]}
+        ),
+    }
+
+
+def _age(ms: int | None, now_ms: float) -> float | None:
+    return round(max(now_ms - ms, 0) / 1000, 3) if ms is not None else None
+
+
+def _seconds(ms: float | None) -> float | None:
+    return round(ms / 1000, 3) if ms is not None else None
+
+
+def snapshot(state: State, settings: Settings) -> Snapshot:
+    """The ``/metrics`` view of the same state."""
+    now_ms = state.now * 1000
+    fresh = [
+        w
+        for w in state.workers
+        if state.now - float(w.get("last_beat", 0) or 0) <= settings.heartbeat_ttl_s
+    ]
+    return Snapshot(
+        recorded=state.recorded,
+        counters=state.counters,
+        gauges={
+            "moderation_queue_undelivered": state.undelivered,
+            "moderation_queue_unacked": state.unacked,
+            "moderation_queue_undecided": state.undecided,
+            "moderation_queue_oldest_age_seconds": _age(state.oldest_undecided_ms, now_ms) or 0,
+            "moderation_held_backlog": state.held,
+            "moderation_held_oldest_age_seconds": _age(state.oldest_held_ms, now_ms) or 0,
+            "moderation_dead_letter_stream_length": state.dead_letters,
+            "moderation_webhook_backlog": state.webhook_backlog,
+            "moderation_workers": len(fresh),
+        },
+        workers=fresh,
+    )
