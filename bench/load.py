@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ async def post_all(base: str, key: str, n: int, concurrency: int, articles: int,
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                for attempt in range(5):
+                for _attempt in range(5):
                     reply = await conn.post_json(
                         path, payloads[i], {**headers, "Idempotency-Key": f"bench-{i}"}
                     )
