@@ -71,6 +71,26 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.errors import ConfigError
+    from moderation.redis_client import worker_client
+    from workers.scoring import default_worker_name
+    from workers.webhooks import serve_webhooks
+
+    if not settings.webhook_url:
+        raise ConfigError("set MODERATION_WEBHOOK_URL (and MODERATION_WEBHOOK_SECRET) first")
+
+    async def main() -> None:
+        redis = worker_client(settings)
+        try:
+            await serve_webhooks(settings, redis, settings.worker_name or default_worker_name())
+        finally:
+            await redis.aclose()
+
+    _run_async(main())
+    return 0
+
+
 def _run_async(coro: object) -> None:
     try:
         import uvloop
@@ -103,6 +123,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         for _ in range(max(args.workers or settings.run_workers, 1)):
             workers.append(
                 subprocess.Popen([sys.executable, "-m", "moderation", "worker"], env=child_env)
+            )
+        if settings.webhook_url:
+            workers.append(
+                subprocess.Popen([sys.executable, "-m", "moderation", "webhooks"], env=child_env)
             )
         os.environ["MODERATION_REDIS_URL"] = url  # the API (same process) reads it at start
         host, port = args.host or settings.host, args.port or settings.port
@@ -235,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run one scoring worker")
     p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("webhooks", help="send signed webhooks for status changes")
+    p.set_defaults(handler=cmd_webhooks)
 
     p = sub.add_parser("run", help="API + worker(s) + embedded Redis, for local use")
     p.add_argument("--host")

@@ -131,6 +131,20 @@ class Settings:
     #: Worker processes started by ``moderation run``.
     run_workers: int = 1
 
+    # --- Webhooks ----------------------------------------------------------------------------
+    #: Where ``moderation webhooks`` POSTs status changes; empty = no webhooks.
+    webhook_url: str = ""
+    #: HMAC-SHA256 key for the ``Moderation-Signature`` header (required with a URL).
+    webhook_secret: str = ""
+    #: Statuses whose transitions are sent.
+    webhook_statuses: tuple[str, ...] = ("approved", "held", "rejected")
+    #: Per-request timeout.
+    webhook_timeout_s: float = 5.0
+    #: Attempts before a delivery is recorded as failed (exponential backoff in between).
+    webhook_max_attempts: int = 8
+    #: First retry delay; doubles each attempt, at most 60 s.
+    webhook_backoff_s: float = 1.0
+
     # --- Scoring and policy -------------------------------------------------------------------
     #: ``auto`` (Detoxify when its weights are present, else ``linear``), ``detoxify``, ``linear``.
     scorer: str = "auto"
@@ -193,6 +207,8 @@ class Settings:
         for name in ("batch_size", "max_deliveries", "max_body_bytes", "max_text_chars", "port"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
+        if self.webhook_url and not self.webhook_secret:
+            raise ConfigError("MODERATION_WEBHOOK_SECRET is required with MODERATION_WEBHOOK_URL")
         if not 0.0 <= self.spam_threshold <= 1.0:
             raise ConfigError("MODERATION_SPAM_THRESHOLD must be within [0, 1]")
 
