@@ -149,13 +149,13 @@ async def test_backlog_is_visible_while_the_endpoint_is_down(api: Api, settings:
     async with receiver() as rec:
         url = rec.url
     # The receiver is gone: deliveries fail slowly, the events wait in the backlog.
-    async with sender(settings, url, webhook_max_attempts=50, webhook_backoff_s=0.2):
-        async with running_worker(settings):
-            for i in range(3):
-                await api.post_comment(comment(text=f"backlog {i}"), wait=5)
+    slow = {"webhook_max_attempts": 50, "webhook_backoff_s": 0.2}
+    async with sender(settings, url, **slow), running_worker(settings):
+        for i in range(3):
+            await api.post_comment(comment(text=f"backlog {i}"), wait=5)
 
-            async def backlog() -> int:
-                r = await api.client.get("/v1/stats", headers=api.auth("moderator"))
-                return int(r.json()["webhooks"]["backlog"])
+        async def backlog() -> int:
+            r = await api.client.get("/v1/stats", headers=api.auth("moderator"))
+            return int(r.json()["webhooks"]["backlog"])
 
-            assert await wait_for(backlog) >= 1
+        assert await wait_for(backlog) >= 1
