@@ -180,6 +180,8 @@ class Snapshot:
     counters: Mapping[str, int]
     gauges: Mapping[str, float]
     workers: Sequence[Mapping[str, str]]
+    #: Quantiles (0.5, 0.9, 0.99) of recent automatic and human time-to-decision, seconds.
+    latency: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
 
 
 def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
@@ -305,6 +307,17 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
     for labels, n in sorted(models.items()):
         model.add_metric(list(labels), n)
     gauges += [build, model]
+    for kind, help_text in (
+        ("auto", "Recent automatic time-to-decision (last 1,000 comments), by quantile."),
+        ("human", "Recent held-to-moderator time-to-decision (last 1,000), by quantile."),
+    ):
+        latency = GaugeMetricFamily(
+            f"moderation_{kind}_time_to_decision_seconds", help_text, labels=["quantile"]
+        )
+        for q, seconds in sorted(snapshot.latency.get(kind, {}).items()):
+            if seconds is not None:
+                latency.add_metric([q], seconds)
+        gauges.append(latency)
     return gauges
 
 

@@ -299,4 +299,10 @@ def snapshot(state: State, settings: Settings) -> Snapshot:
             "moderation_workers": len(fresh),
         },
         workers=fresh,
+        latency={
+            "auto": {q: _seconds(percentile(state.auto_latency_ms, float(q)))
+                     for q in ("0.5", "0.9", "0.99")},
+            "human": {q: _seconds(percentile(state.human_latency_ms, float(q)))
+                      for q in ("0.5", "0.9", "0.99")},
+        },
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -78,3 +80,60 @@ def test_readme_settings_table_is_current() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert table == markdown_table(), "run `make docs` to regenerate the README table"
+
+
+METRIC = re.compile(r"\bmoderation_[a-z_]+\b")
+
+
+def _referenced_metrics() -> set[str]:
+    text = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
+    dashboard = json.loads(
+        (ROOT / "deploy" / "grafana" / "dashboards" / "moderation.json").read_text()
+    )
+    for panel in dashboard["panels"]:
+        text += "\n".join(t["expr"] for t in panel.get("targets", []))
+    return set(METRIC.findall(text))
+
+
+async def test_alerts_and_dashboard_use_metrics_we_export(api: Any, settings: Any) -> None:
+    from tests.conftest import running_worker
+
+    async with running_worker(settings):
+        await api.post_comment(
+            {"article_id": "a", "text": "hi", "author": {"id": "u", "name": "n"}}, wait=5
+        )
+    exported: set[str] = set()
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families((await api.client.get("/metrics")).text):
+        exported.add(family.name)
+        exported.update(s.name for s in family.samples)
+    # Recorded metrics appear once observed; the declarations are the source of truth.
+    from moderation.metrics import RECORDED
+
+    for d in RECORDED:
+        exported.add(d.name + ("_total" if d.kind == "counter" else ""))
+        if d.kind == "histogram":
+            exported.update({d.name + "_bucket", d.name + "_sum", d.name + "_count"})
+    missing = _referenced_metrics() - exported
+    assert not missing, f"referenced but not exported: {sorted(missing)}"
+
+
+def test_monitoring_profile_mounts_the_deploy_files() -> None:
+    services = _compose()["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+        for volume in services[name]["volumes"]:
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+    prom = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert prom["scrape_configs"][0]["static_configs"][0]["targets"] == ["api:8000"]
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    names = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+    assert {
+        "ModerationQueueStuck",
+        "ModerationNoWorkers",
+        "ModerationHighHoldRate",
+        "ModerationWebhookFailures",
+    } <= names
