@@ -13,7 +13,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from moderation.api import articles, comments, health
+from moderation import ui
+from moderation.api import articles, comments, health, moderation
 from moderation.api.errors import exception_handlers
 from moderation.auth import KeyCache
 from moderation.keys import Keys
@@ -58,6 +59,9 @@ def routes(settings: Settings) -> list[BaseRoute]:
             middleware=public,
         ),
         Route("/v1/counts", articles.counts, methods=["GET"], middleware=public),
+        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
+        *moderation.routes(),
+        *ui.routes(),
     ]
 
 
@@ -94,4 +98,5 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.keys = keys
     app.state.gates = []
+    app.state.gates.append(moderation.article_closed_gate)  # closed articles refuse comments
     return app
