@@ -34,8 +34,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from moderation.api.access import Principal, SignInRequired, require_session
+from moderation.api.access import Principal, SignInRequired, current_session, require_session
 from moderation.api.auth import ADMINS, MODERATORS
+from moderation.audit import Actor
 from moderation.errors import ModerationError
 from moderation.messages import Role, iso
 
@@ -170,6 +171,11 @@ def ui_page(roles: frozenset[Role]) -> Callable[[Handler], Endpoint]:
         async def page(request: Request) -> Response:
             principal: Principal | None = None
             try:
+                session = await current_session(request)
+                if session is not None:
+                    principal = Principal(
+                        Actor(session.name, session.role, "session"), session.csrf, session
+                    )
                 principal = await require_session(request, roles)
                 request.state.held_count = await request.app.state.redis.zcard(
                     request.app.state.keys.held
