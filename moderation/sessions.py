@@ -101,14 +101,13 @@ async def load_session(
     except (KeyError, ValueError):
         await redis.delete(key)
         return None
-    now = int(time.time() * 1000)
-    remaining_s = (session.expires_at - now) // 1000
-    if remaining_s <= 0:
+    remaining_ms = session.expires_at - int(time.time() * 1000)
+    if remaining_ms <= 0:
         await redis.delete(key)
         return None
     pipe = redis.pipeline(transaction=False)
     pipe.get(keys.api_key(session.key_digest))
-    pipe.expire(key, max(1, min(settings.session_idle_s, remaining_s)))
+    pipe.pexpire(key, min(settings.session_idle_s * 1000, remaining_ms))
     key_raw, _ = await pipe.execute()
     if key_raw is None:  # the key was revoked: its sessions end with it
         await redis.delete(key)

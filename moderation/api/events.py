@@ -200,9 +200,10 @@ async def events(request: Request) -> Response:
     redis: Redis = request.app.state.redis
 
     async def stream() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
         delivered = after
         async with hub.subscribe() as queue:
+            # Sent once subscribed: a client that has seen it misses nothing published later.
+            yield "retry: 2000\n\n"
             if after is not None:
                 rows: Any = await redis.xrange(keys.events, f"({after}", "+", count=CATCH_UP)
                 for entry_id, fields in rows:

@@ -288,7 +288,8 @@ def describe(entry: dict[str, Any]) -> str:
         frm, to = before.get("status"), after.get("status")
         if frm == "approved" and to == "rejected":
             return "removed (was published)"
-        return f"{action.split('.', 1)[1]}d ({frm} → {to})" if frm else action
+        verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
+        return f"{verb} ({frm} → {to})" if frm else verb
     if action == "author.state":
         return f"state {before.get('state')} → {after.get('state')}"
     if action == "words.update":
