@@ -11,9 +11,12 @@ Only segments are produced here; the template escapes every one of them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from markupsafe import Markup, escape
 
 from moderation.wordlists import words_of
 
@@ -59,40 +62,72 @@ def segments(text: str, matched: Mapping[str, Sequence[str]] | None = None) -> l
     return out
 
 
+def to_html(parts: list[Segment]) -> Markup:
+    """Segments as HTML: every piece of text escaped, highlights as ``<mark>`` elements.
+
+    Built here rather than in a template loop because a queue page renders hundreds of these.
+    """
+    out: list[str] = []
+    for seg in parts:
+        if seg.kind is None:
+            out.append(escape(seg.text))
+        else:
+            out.append(
+                f'<mark class="hl hl-{escape(seg.kind)}" title="{escape(seg.kind)}: '
+                f'{escape(seg.term)}">{escape(seg.text)}</mark>'
+            )
+    return Markup("".join(out))
+
+
 def _word_spans(text: str, kind: str, entries: Sequence[str]) -> list[tuple[int, int, str, str]]:
     wanted = {tuple(e.split(" ")): e for e in entries if e}
     if not wanted:
         return []
     longest = max(len(t) for t in wanted)
-    chunks = [(m.start(), m.end(), words_of(m.group(0))) for m in _CHUNK.finditer(text)]
+    chunks = [(m.start(), m.end(), _chunk_words(m.group(0))) for m in _CHUNK.finditer(text)]
     # The flat word sequence, each word remembering the chunk it came from.
     flat: list[tuple[str, int]] = [(w, ci) for ci, (_, _, ws) in enumerate(chunks) for w in ws]
     spans: list[tuple[int, int, str, str]] = []
-    for i in range(len(flat)):
-        for n in range(1, min(longest, len(flat) - i) + 1):
-            gram = tuple(w for w, _ in flat[i : i + n])
-            entry = wanted.get(gram)
+    singles = {t[0]: e for t, e in wanted.items() if len(t) == 1}
+    for i, (word, ci) in enumerate(flat):
+        entry = singles.get(word)
+        if entry is not None:
+            spans.append(_trimmed(text, chunks[ci][0], chunks[ci][1], kind, entry))
+        for n in range(2, min(longest, len(flat) - i) + 1):
+            entry = wanted.get(tuple(w for w, _ in flat[i : i + n]))
             if entry is not None:
-                first, last = flat[i][1], flat[i + n - 1][1]
+                first, last = ci, flat[i + n - 1][1]
                 spans.append(_trimmed(text, chunks[first][0], chunks[last][1], kind, entry))
     spans.extend(_spelled_spans(text, chunks, kind, wanted))
     return spans
 
 
+@functools.lru_cache(maxsize=65_536)
+def _chunk_words(chunk: str) -> tuple[str, ...]:
+    # Chunks repeat a lot across comments ("the", "you", names): normalise each once.
+    return tuple(words_of(chunk))
+
+
 def _spelled_spans(
     text: str,
-    chunks: list[tuple[int, int, list[str]]],
+    chunks: list[tuple[int, int, tuple[str, ...]]],
     kind: str,
     wanted: Mapping[tuple[str, ...], str],
 ) -> list[tuple[int, int, str, str]]:
     """Entries spelled out over runs of one- or two-character chunks (``f u c k``)."""
     spans: list[tuple[int, int, str, str]] = []
+    joined = ["".join(t) for t in wanted]
     i = 0
     while i < len(chunks):
         j = i
         while j < len(chunks) and chunks[j][1] - chunks[j][0] <= 2 and j - i < _MAX_SPELLED:
             j += 1
-        if j - i >= 2:
+        # Only a run whose letters contain an entry's letters can spell it: one check per run
+        # before trying its sub-runs.
+        if j - i >= 2 and any(
+            letters in "".join(words_of(text[chunks[i][0] : chunks[j - 1][1]]))
+            for letters in joined
+        ):
             for a in range(i, j):
                 for b in range(a + 2, j + 1):
                     words = tuple(words_of(text[chunks[a][0] : chunks[b - 1][1]]))

@@ -3,12 +3,15 @@ standing, for many comments in two round trips; and their JSON view."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from moderation.api.views import comment_view
 from moderation.keys import Keys
@@ -17,6 +20,8 @@ from moderation.store import decode_stored
 
 _decision_decoder = msgspec.json.Decoder(Decision)
 
+#: Who decides automatically (their decision is the automatic one).
+_MACHINES = frozenset({"auto", "system"})
 #: Fields of the author hash a reviewer sees.
 _AUTHOR_FIELDS = ("state", "pending", "approved", "held", "rejected")
 
@@ -85,30 +90,69 @@ class ReviewItem:
         return out
 
 
+_HMGET_MANY = resources.files("moderation").joinpath("lua", "hmget_many.lua").read_text("utf-8")
+_HMGET_MANY_SHA = hashlib.sha1(_HMGET_MANY.encode()).hexdigest()
+#: Hashes read per script call (bounds the time one call holds Redis).
+_CHUNK = 500
+_COMMENT_FIELDS = ("doc", "status", "updated", "decision")
+
+
+async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -> list[Any]:
+    """``HMGET`` of ``fields`` on every hash of ``keys``, in as few round trips as possible.
+
+    One script call returns all rows in a single reply: for a page of 500 comments that is
+    several times cheaper for the client than a pipeline of 500 replies.
+    """
+    rows: list[Any] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = list(keys[i : i + _CHUNK])
+        try:
+            rows.extend(await redis.evalsha(_HMGET_MANY_SHA, len(chunk), *chunk, *fields))
+        except NoScriptError:
+            rows.extend(await redis.eval(_HMGET_MANY, len(chunk), *chunk, *fields))
+    return rows
+
+
 async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[ReviewItem | None]:
     """Items in the order of ``ids`` (``None`` where a comment does not exist)."""
     if not ids:
         return []
-    pipe = redis.pipeline(transaction=False)
-    for cid in ids:
-        pipe.hmget(keys.comment(cid), "doc", "status", "updated", "decision", "auto_decision")
-    pipe.zmscore(keys.held_risk, list(ids))
-    replies = await pipe.execute()
-    rows, risks = replies[:-1], replies[-1]
-    stored: list[tuple[StoredComment, Decision | None, float | None] | None] = []
+    rows = await hmget_many(redis, [keys.comment(cid) for cid in ids], _COMMENT_FIELDS)
+    risks = await redis.zmscore(keys.held_risk, list(ids))
+    stored: list[tuple[StoredComment, float | None] | None] = []
     for row, risk in zip(rows, risks, strict=True):
         try:
-            s = decode_stored(row[:4])
-            auto = _decision_decoder.decode(row[4]) if row[4] else None
+            s = decode_stored(row)
         except msgspec.DecodeError:
             s = None  # a corrupt document is shown nowhere rather than breaking the page
-        stored.append((s, auto, float(risk) if risk is not None else None) if s else None)
+        stored.append((s, float(risk) if risk is not None else None) if s else None)
+    # A human decision replaced the automatic one in "decision"; fetch that one separately
+    # (never needed for the held queue, where every decision is automatic).
+    human = [
+        s[0].record.id
+        for s in stored
+        if s is not None and s[0].decision is not None and s[0].decision.by not in _MACHINES
+    ]
+    autos: dict[str, Decision | None] = {}
+    if human:
+        raw = await hmget_many(redis, [keys.comment(cid) for cid in human], ("auto_decision",))
+        for cid, (value,) in zip(human, raw, strict=True):
+            try:
+                autos[cid] = _decision_decoder.decode(value) if value else None
+            except msgspec.DecodeError:
+                autos[cid] = None
     authors = sorted({s[0].record.author.id for s in stored if s is not None})
     standings = await load_standings(redis, keys, authors)
-    return [
-        ReviewItem(s[0], s[1], s[2], standings[s[0].record.author.id]) if s else None
-        for s in stored
-    ]
+    out: list[ReviewItem | None] = []
+    for entry in stored:
+        if entry is None:
+            out.append(None)
+            continue
+        comment, risk = entry
+        cid = comment.record.id
+        auto = autos.get(cid, comment.decision)
+        out.append(ReviewItem(comment, auto, risk, standings[comment.record.author.id]))
+    return out
 
 
 async def load_standings(
@@ -116,13 +160,8 @@ async def load_standings(
 ) -> dict[str, Standing]:
     if not author_ids:
         return {}
-    pipe = redis.pipeline(transaction=False)
-    for aid in author_ids:
-        pipe.hmget(keys.author(aid), *_AUTHOR_FIELDS)
-    return {
-        aid: Standing.from_row(row)
-        for aid, row in zip(author_ids, await pipe.execute(), strict=True)
-    }
+    rows = await hmget_many(redis, [keys.author(a) for a in author_ids], _AUTHOR_FIELDS)
+    return {aid: Standing.from_row(row) for aid, row in zip(author_ids, rows, strict=True)}
 
 
 def item_view(item: ReviewItem) -> dict[str, Any]:
