@@ -43,8 +43,9 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """How decisions name this person (``Decision.by``)."""
-        return f"moderator:{self.name}"
+        """How decisions and transitions name this person: ``moderator:<name>`` or
+        ``admin:<name>`` (``Decision.by``, the transition's actor, the events' ``by``)."""
+        return f"{self.role.value}:{self.name}"
 
 
 class AuditEntry(msgspec.Struct, omit_defaults=True, kw_only=True):

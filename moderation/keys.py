@@ -108,12 +108,6 @@ class Keys:
 
     # --- moderation: review queue, sessions, word lists, audit ---------------------------
     @property
-    def held_articles(self) -> str:
-        """Set of article ids with at least one held comment (maintained by ``transition.lua``;
-        each article's held count is ``ZCARD`` of :meth:`article_held`, so it cannot drift)."""
-        return f"{self.prefix}:queue:held:articles"
-
-    @property
     def configured_articles(self) -> str:
         """Set of article ids whose settings hash holds at least one override."""
         return f"{self.prefix}:articles:configured"

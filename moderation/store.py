@@ -166,7 +166,6 @@ class Store:
                 keys.auto_latency,
                 keys.article_held(ref.article_id),
                 keys.author(ref.author_id),
-                keys.held_articles,
             ],
             [
                 comment_id,
@@ -183,8 +182,9 @@ class Store:
             ],
         )
         if audit is not None:
+            first = len(call[0]) + 1  # Lua counts from 1
             call[0].extend([audit.stream, *audit.indexes])
-            call[1].extend([audit.doc, audit.maxlen, audit.index_cap])
+            call[1].extend([audit.doc, audit.maxlen, audit.index_cap, first])
         return call
 
     async def transition(

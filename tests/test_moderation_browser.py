@@ -70,9 +70,7 @@ class Site:
         assert r.status_code == 200, r.text
 
     def post(self, text: str, **kw: Any) -> str:
-        body = comment(
-            text=text, article=kw.get("article", "a1"), author=kw.get("author", "u1")
-        )
+        body = comment(text=text, article=kw.get("article", "a1"), author=kw.get("author", "u1"))
         if "name" in kw:
             body["author"]["name"] = kw["name"]
         r = self.http.post("/v1/comments", json=body, headers=self.auth("site"))
@@ -260,7 +258,7 @@ XSS = [
     "<a href=\"javascript:window.__xss='link'\">click</a> javascript:window.__xss='bare'",
     "<svg><script>window.__xss='svg-script'</script></svg>",
     "<svg onload=\"window.__xss='svg'\"></svg>",
-    "\"><img src=x onerror=alert(1)>",
+    '"><img src=x onerror=alert(1)>',
     "'><script>alert(1)</script>",
 ]
 

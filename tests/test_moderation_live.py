@@ -35,7 +35,7 @@ class Event:
     data: dict[str, str] = field(default_factory=dict)
 
 
-async def next_event(lines: AsyncIterator[str], timeout: float = 10.0) -> Event:
+async def next_event(lines: AsyncIterator[str]) -> Event:
     async def read() -> Event:
         event = Event()
         seen = False
@@ -56,7 +56,7 @@ async def next_event(lines: AsyncIterator[str], timeout: float = 10.0) -> Event:
                 event.data = json.loads(value)
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(read(), timeout)
+    return await asyncio.wait_for(read(), 10.0)
 
 
 async def wait_subscribed(lines: AsyncIterator[str]) -> None:
@@ -111,7 +111,7 @@ async def test_event_stream_roles_live_events_and_resume(live: LiveServer, rds: 
             assert r.status_code == 200
             decided = await next_event(lines)
             assert (decided.name, decided.data["id"]) == ("decided", held_id)
-            assert (decided.data["to"], decided.data["by"]) == ("rejected", "moderator")
+            assert (decided.data["to"], decided.data["by"]) == ("rejected", "admin:admin")
 
         # A reconnecting client names the last event it saw and gets what it missed first.
         headers = {**bearer(admin), "Last-Event-ID": arrived.id}

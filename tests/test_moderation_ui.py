@@ -105,7 +105,11 @@ async def test_session_requests_need_the_csrf_token(api: Api, rds: Redis) -> Non
     )
     assert r.status_code == 200, r.text
     entry = (await api.client.get(f"{M}/audit")).json()["entries"][0]
-    assert (entry["action"], entry["via"], entry["role"]) == ("comment.approve", "session", "moderator")
+    assert (entry["action"], entry["via"], entry["role"]) == (
+        "comment.approve",
+        "session",
+        "moderator",
+    )
 
     # A moderator's session cannot do what needs an admin, token or not.
     r = await api.client.patch(
@@ -155,9 +159,7 @@ PAYLOADS = [
 ]
 
 
-async def test_pages_escape_comment_text_author_names_and_article_ids(
-    api: Api, rds: Redis
-) -> None:
+async def test_pages_escape_comment_text_author_names_and_article_ids(api: Api, rds: Redis) -> None:
     ids = [
         await held(api, rds, text=f"look {p} here", name=p, article=f"a-{p}", author=f"u-{i}")
         for i, p in enumerate(PAYLOADS)

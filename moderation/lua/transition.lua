@@ -14,12 +14,13 @@
 -- ARGV[4] decision JSON   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
 -- ARGV[8] actor kind: "auto" | "system" | "moderator"   ARGV[9] events max length (approx.)
 -- ARGV[10] minute-counter TTL (s)   ARGV[11] reason code for counters ("" = none)
--- KEYS[12] set of articles with held comments (an article leaves it with its last held one)
--- Optional audit entry, written only when the transition applies (a moderator's action and its
--- audit record cannot disagree): KEYS[13] audit stream, KEYS[14..] audit index lists;
--- ARGV[12] audit JSON doc   ARGV[13] audit max length (0 = untrimmed)   ARGV[14] index cap
 --
 -- Returns {"ok", previous status} | {"stale", current status} | {"missing", ""}.
+--
+-- Optional audit entry of a moderator's action, appended only when the transition applies (so
+-- an action and its audit record cannot disagree): ARGV[12] entry JSON ("" = none)
+-- ARGV[13] audit stream max length (0 = untrimmed)   ARGV[14] index list cap
+-- ARGV[15] position in KEYS of the audit stream; the index lists follow it to the end of KEYS.
 local current = redis.call("HGET", KEYS[1], "status")
 if not current then
   return {"missing", ""}
@@ -35,7 +36,6 @@ if not allowed then
 end
 
 local id, new, now, actor = ARGV[1], ARGV[3], ARGV[5], ARGV[8]
-local article = redis.call("HGET", KEYS[1], "article") or ""
 redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
 if actor == "auto" or actor == "system" then
   redis.call("HSET", KEYS[1], "auto_decision", ARGV[4])
@@ -52,14 +52,10 @@ if new == "held" then
   redis.call("ZADD", KEYS[3], created, id)
   redis.call("ZADD", KEYS[4], ARGV[6], id)
   redis.call("ZADD", KEYS[10], created, id)
-  redis.call("SADD", KEYS[12], article)
 else
   redis.call("ZREM", KEYS[3], id)
   redis.call("ZREM", KEYS[4], id)
   redis.call("ZREM", KEYS[10], id)
-  if current == "held" and redis.call("ZCARD", KEYS[10]) == 0 then
-    redis.call("SREM", KEYS[12], article)
-  end
 end
 -- The author's per-status tallies move with the comment (their history cannot drift either).
 redis.call("HINCRBY", KEYS[11], current, -1)
@@ -67,21 +63,7 @@ redis.call("HINCRBY", KEYS[11], new, 1)
 
 redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*",
   "id", id, "from", current, "to", new, "by", actor, "at", now,
-  "article", article)
-
-if #KEYS >= 13 then
-  local entry
-  if tonumber(ARGV[13]) > 0 then
-    entry = redis.call("XADD", KEYS[13], "MAXLEN", "~", ARGV[13], "*",
-      "doc", ARGV[12], "from", current, "to", new)
-  else
-    entry = redis.call("XADD", KEYS[13], "*", "doc", ARGV[12], "from", current, "to", new)
-  end
-  for i = 14, #KEYS do
-    redis.call("LPUSH", KEYS[i], entry)
-    redis.call("LTRIM", KEYS[i], 0, tonumber(ARGV[14]) - 1)
-  end
-end
+  "article", redis.call("HGET", KEYS[1], "article") or "")
 
 redis.call("HINCRBY", KEYS[7], "decided:" .. new, 1)
 redis.call("HINCRBY", KEYS[7], actor .. ":" .. new, 1)
@@ -97,4 +79,19 @@ if current == "pending" then
 end
 
 redis.call("PUBLISH", ARGV[7], id .. " " .. new)
+
+if ARGV[12] and ARGV[12] ~= "" then
+  local first = tonumber(ARGV[15])
+  local entry
+  if tonumber(ARGV[13]) > 0 then
+    entry = redis.call("XADD", KEYS[first], "MAXLEN", "~", ARGV[13], "*",
+      "doc", ARGV[12], "from", current, "to", new)
+  else
+    entry = redis.call("XADD", KEYS[first], "*", "doc", ARGV[12], "from", current, "to", new)
+  end
+  for i = first + 1, #KEYS do
+    redis.call("LPUSH", KEYS[i], entry)
+    redis.call("LTRIM", KEYS[i], 0, tonumber(ARGV[14]) - 1)
+  end
+end
 return {"ok", current}

@@ -165,7 +165,7 @@ async def _reject_waiting(review: Review, author_id: str, actor: Actor, note: st
                 CommentRef.of(record),
                 [status],
                 decision,
-                actor="moderator",
+                actor=actor.label,
                 reason_code="moderator:banned_author",
                 audit=audit.for_transition(keys, review.settings, entry),
             )

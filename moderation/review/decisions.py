@@ -146,7 +146,7 @@ def _call(review: Review, item: ReviewItem, ask: Ask, actor: Actor, now: int, bu
         CommentRef.of(record),
         [ask.expected],
         _decision(item, ask, actor, now),
-        actor="moderator",
+        actor=actor.label,
         reason_code=f"moderator:{ask.reason}" if ask.reason else "",
         audit=audit.for_transition(review.keys, review.settings, entry),
     )

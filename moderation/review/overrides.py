@@ -29,6 +29,7 @@ from moderation.policy import (
     Policy,
 )
 from moderation.review.context import Review
+from moderation.review.queue import held_per_article
 from moderation.review.txn import watched
 from moderation.settings import DEFAULT_THRESHOLDS, Settings
 
@@ -219,11 +220,9 @@ async def article_overview(review: Review, article_id: str) -> dict[str, Any]:
 async def articles_overview(review: Review, *, limit: int = 500) -> list[dict[str, Any]]:
     """Articles with held comments or overrides, most held first."""
     keys = review.keys
-    pipe = review.redis.pipeline(transaction=False)
-    pipe.smembers(keys.held_articles)
-    pipe.smembers(keys.configured_articles)
-    held_ids, configured = await pipe.execute()
-    ids = sorted({_text(a) for a in held_ids} | {_text(a) for a in configured})[: limit * 4]
+    held, _ = await held_per_article(review.redis, keys)
+    configured = await review.redis.smembers(keys.configured_articles)
+    ids = sorted(set(held) | {_text(a) for a in configured})[: limit * 4]
     if not ids:
         return []
     pipe = review.redis.pipeline(transaction=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +27,11 @@ from redis.asyncio import Redis
 from moderation.errors import BadRequest, ValidationFailed
 from moderation.keys import Keys
 from moderation.messages import Status
-from moderation.review.items import ReviewItem, load_items
+from moderation.review.items import ReviewItem, hmget_many, load_items
 
 ORDERS = ("oldest", "newest", "riskiest")
+#: Held comments counted at most for the per-article counts (the oldest ones).
+COUNT_SCAN_CAP = 50_000
 SCAN_BUDGET = 5_000
 #: Most members a filtered (intersected) source may have.
 INTERSECT_CAP = 20_000
@@ -237,31 +240,30 @@ async def queue_page(redis: Redis, keys: Keys, q: QueueQuery) -> QueuePage:
     return page
 
 
+async def held_per_article(redis: Redis, keys: Keys) -> tuple[dict[str, int], bool]:
+    """Held comments per article, counted over the held queue itself (so it cannot drift),
+    and whether the count is partial (only the oldest :data:`COUNT_SCAN_CAP` are counted)."""
+    ids = [_text(m) for m in await redis.zrange(keys.held, 0, COUNT_SCAN_CAP)]
+    partial = len(ids) > COUNT_SCAN_CAP
+    rows = await hmget_many(redis, [keys.comment(cid) for cid in ids[:COUNT_SCAN_CAP]], ["article"])
+    return dict(Counter(_text(row[0]) for row in rows if row[0] is not None)), partial
+
+
 async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str, Any]:
     """Held and pending totals, and held per article (largest first, at most ``top``)."""
     pipe = redis.pipeline(transaction=False)
     pipe.zcard(keys.held)
     pipe.zcard(keys.pending)
-    pipe.smembers(keys.held_articles)
     pipe.zrange(keys.held, 0, 0, withscores=True)
-    held, pending, articles, oldest = await pipe.execute()
-    article_ids = sorted(_text(a) for a in articles)
-    per_article: list[tuple[str, int]] = []
-    if article_ids:
-        pipe = redis.pipeline(transaction=False)
-        for aid in article_ids:
-            pipe.zcard(keys.article_held(aid))
-        per_article = [
-            (aid, int(n))
-            for aid, n in zip(article_ids, await pipe.execute(), strict=True)
-            if int(n) > 0
-        ]
-    per_article.sort(key=lambda p: (-p[1], p[0]))
+    held, pending, oldest = await pipe.execute()
+    counts, partial = await held_per_article(redis, keys)
+    per_article = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
     return {
         "held": int(held),
         "pending": int(pending),
         "oldest_held_ms": int(oldest[0][1]) if oldest else None,
         "articles_with_held": len(per_article),
+        "articles_partial": partial,
         "articles": [{"article_id": a, "held": n} for a, n in per_article[:top]],
     }
 

@@ -143,7 +143,8 @@
     onKey(e) {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
       const t = e.target;
-      if (t.closest && t.closest("input, textarea, select, [contenteditable]")) {
+      // Keys type into text fields; on checkboxes and buttons they stay shortcuts.
+      if (t.closest && t.closest('textarea, select, [contenteditable], input:not([type="checkbox"]):not([type="radio"])')) {
         if (e.key === "Escape") t.blur();
         return;
       }
@@ -370,7 +371,7 @@
       this.setCount(-1);
       const item = document.getElementById(`c-${event.id}`);
       if (!item || item.dataset.busy) return; // our own decision removes it itself
-      const by = event.by === "moderator" ? "another moderator" : event.by;
+      const by = event.by || "someone else";
       this.remove(item, `A comment by ${item.dataset.authorName || "an author"} was ${event.to} by ${by}.`);
     },
   };
