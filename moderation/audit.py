@@ -157,9 +157,7 @@ class AuditLog:
             ids = await self._index(self.keys.audit_index("actor", actor), before)
         else:
             start = f"({before}" if before else "+"
-            rows: Any = await self.redis.xrevrange(
-                self.keys.audit, start, "-", count=limit + 1
-            )
+            rows: Any = await self.redis.xrevrange(self.keys.audit, start, "-", count=limit + 1)
             decoded = [_decode(r) for r in rows]
             newest = [e for e in decoded if e is not None][:limit]
             more = len(rows) > limit

@@ -13,8 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from moderation import ui
-from moderation.api import articles, comments, health, moderation
+from moderation.api import articles, comments, health
 from moderation.api.errors import exception_handlers
 from moderation.auth import KeyCache
 from moderation.keys import Keys
@@ -47,7 +46,13 @@ def _public(settings: Settings) -> list[Middleware]:
 
 def routes(settings: Settings) -> list[BaseRoute]:
     public = _public(settings)
+    # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
+    from moderation import ui
+    from moderation.api import moderation
+
     return [
+        *moderation.routes(),
+        *ui.routes(),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/comments", comments.post_comment, methods=["POST"]),
@@ -59,9 +64,6 @@ def routes(settings: Settings) -> list[BaseRoute]:
             middleware=public,
         ),
         Route("/v1/counts", articles.counts, methods=["GET"], middleware=public),
-        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
-        *moderation.routes(),
-        *ui.routes(),
     ]
 
 
@@ -98,5 +100,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.keys = keys
     app.state.gates = []
-    app.state.gates.append(moderation.article_closed_gate)  # closed articles refuse comments
+    from moderation.api.moderation import article_closed_gate
+
+    app.state.gates.append(article_closed_gate)  # closed articles refuse new comments
     return app

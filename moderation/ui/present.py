@@ -132,6 +132,8 @@ def _text_html(text: str, matched: tuple[tuple[str, tuple[str, ...]], ...]) -> M
     """The highlighted, escaped text; a pure function of its arguments, so a queue reloaded
     by its moderators highlights each comment once."""
     return to_html(segments(text, dict(matched)))
+
+
 REASON_CHOICES = list(REJECT_REASONS.items())
 
 
