@@ -351,3 +351,30 @@ def test_layout_fits_laptop_and_phone(browser: Any, site: Site, size: tuple[int,
         sync_api.expect(item(pg, cid)).to_have_count(0)
     finally:
         context.close()
+
+
+def test_clearing_a_long_queue_with_the_keyboard_loads_the_next_pages(
+    page: Any, settings: Settings
+) -> None:
+    server = LiveServer(settings.with_overrides(queue_page_size=3)).start()
+    try:
+        site = Site(server)
+        ids = site.held(8)
+        sign_in(page, site)
+        sync_api.expect(page.locator("#queue-list .item")).to_have_count(3)
+        sync_api.expect(page.locator("#load-more")).to_be_visible()
+        for n in range(8):
+            sync_api.expect(page.locator("#queue-list .item.current")).to_have_count(1)
+            page.keyboard.press("a")
+            sync_api.expect(page.locator("#flash")).to_contain_text("Approved")
+            # Let this decision land before the next key press.
+            deadline = time.monotonic() + 10
+            while sum(site.comment(c)["status"] == "approved" for c in ids) < n + 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        sync_api.expect(page.locator("#queue-empty")).to_be_visible()
+        sync_api.expect(page.locator("#load-more")).to_be_hidden()
+        assert all(site.comment(cid)["status"] == "approved" for cid in ids)
+        site.http.close()
+    finally:
+        server.stop()
