@@ -266,6 +266,7 @@ XSS = [
 def test_xss_payloads_never_execute(page: Any, site: Site) -> None:
     site.hold_everything()
     sign_in(page, site, role="admin")
+    sync_api.expect(page.locator("#live")).to_have_text("Live")
     # Half arrive live (rendered into the open page), half are loaded with the page.
     live_ids = [
         site.post(p, name=p, article=f"story-{p}", author=f"x{i}") for i, p in enumerate(XSS)

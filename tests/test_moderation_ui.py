@@ -207,6 +207,9 @@ async def test_queue_page_content_and_empty_states(api: Api, rds: Redis) -> None
     assert 'class="triggered"' in page
     assert '<mark class="hl hl-link" title="link: www.example.com">www.example.com</mark>' in page
     assert "1 held" in page
+    # The live feed resumes from the last transition before the page was read.
+    newest = (await rds.xrevrange(Keys().events, "+", "-", count=1))[0][0].decode()
+    assert f'data-events-after="{newest}"' in page
     filtered = await api.client.get("/moderate/queue", params={"article": "elsewhere"})
     assert "No held comments match these filters." in filtered.text
 

@@ -339,7 +339,9 @@
     live() {
       const indicator = $("#live");
       if (!window.EventSource) return;
-      const source = new EventSource("/v1/moderation/events");
+      // Resume from where the stream stood when the page was rendered: nothing is missed.
+      const after = this.list.dataset.eventsAfter;
+      const source = new EventSource(`/v1/moderation/events${after ? `?after=${encodeURIComponent(after)}` : ""}`);
       const setState = (state, text) => { indicator.dataset.state = state; indicator.textContent = text; };
       source.onopen = () => setState("on", "Live");
       source.onerror = () => setState("off", "Reconnecting…");
@@ -353,8 +355,8 @@
     },
 
     async onHeld(event) {
+      if (document.getElementById(`c-${event.id}`)) return; // shown (and counted) already
       this.setCount(+1);
-      if (document.getElementById(`c-${event.id}`)) return;
       // Comments older than the end of a partly loaded list arrive with paging instead.
       if (this.order === "oldest" && this.nextCursor) return;
       const result = await this.fetchItems({ ids: event.id });

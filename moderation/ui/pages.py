@@ -53,6 +53,10 @@ async def queue(request: Request, principal: Principal) -> Response:
     review = review_of(request)
     q = queue_query(request, default_limit=settings.queue_page_size)
     started = time.perf_counter()
+    # Where the events stream stands *before* the queue is read: the page's live feed resumes
+    # from here, so a comment held while the page loads still arrives.
+    newest: Any = await review.redis.xrevrange(review.keys.events, "+", "-", count=1)
+    events_after = _text(newest[0][0]) if newest else "0-0"
     page = await queue_page(review.redis, review.keys, q)
     counts = await queue_counts(review.redis, review.keys, top=20)
     loaded = time.perf_counter()
@@ -76,6 +80,7 @@ async def queue(request: Request, principal: Principal) -> Response:
             "labels": overrides.known_labels(settings),
             "reasons": REASON_CHOICES,
             "limit": q.limit,
+            "events_after": events_after,
         },
     )
     rendered = time.perf_counter()
@@ -329,3 +334,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 ENV.filters["describe"] = describe
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
