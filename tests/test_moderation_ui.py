@@ -255,3 +255,30 @@ async def test_every_page_renders(api: Api, rds: Redis) -> None:
         else:
             assert r.status_code == 200, (path, r.text[:300])
             assert expect in r.text, path
+
+
+async def test_page_roles(api: Api, rds: Redis) -> None:
+    cid = await held(api, rds)
+    pages = {
+        "/moderate/queue": False,
+        f"/moderate/comments/{cid}": False,
+        "/moderate/authors/u1": False,
+        "/moderate/articles": False,
+        "/moderate/articles/a1": False,
+        "/moderate/audit": False,
+        "/moderate/words": True,  # admin only
+        "/moderate/policy": True,
+    }
+    for path in pages:
+        assert (await api.client.get(path)).status_code == 303, path
+    await sign_in(api.client, api.moderator_key)
+    for path, admin_only in pages.items():
+        r = await api.client.get(path)
+        assert r.status_code == (403 if admin_only else 200), path
+        # Moderators are not shown links they cannot follow.
+        assert ('href="/moderate/words"' in r.text) is False, path
+    await sign_in(api.client, api.admin_key)
+    for path in pages:
+        r = await api.client.get(path)
+        assert r.status_code == 200, path
+        assert 'href="/moderate/words"' in r.text
