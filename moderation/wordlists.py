@@ -34,11 +34,12 @@ MAX_ENTRIES = 5_000
 MAX_PHRASE_WORDS = 6
 
 _WORD = re.compile(r"\w+")
-#: One ASCII word, perhaps with plain punctuation around it (none of it leet, none able to
-#: separate spelled-out letters): if no letter appears three times in a row, ``normalize``
-#: provably leaves its word unchanged (nothing to fold, join, cut or collapse), so the word can
-#: be read off directly. Most words of most comments look like this.
-_PLAIN_WORD = re.compile(r"[\"'(\[]?([A-Za-z]+)[,.;:?\"')\]]*")
+#: One ASCII word (apostrophes inside allowed), perhaps with plain punctuation around it (none
+#: of it leet, none able to separate spelled-out letters): if no letter appears three times in
+#: a row, ``normalize`` provably leaves its letters unchanged (nothing to fold, join, cut or
+#: collapse), so its words can be read off directly. Most words of most comments look like this.
+_PLAIN_WORD = re.compile(r"[\"'(\[#]*([A-Za-z]+(?:['’][A-Za-z]+)*)[,.;:?\"'’)\]]*")
+_APOSTROPHE = re.compile(r"['’]")
 _RUN3 = re.compile(r"(.)\1\1")
 
 
@@ -46,7 +47,8 @@ def words_of(text: str) -> list[str]:
     """The comparable words of ``text``: normalised, case-folded, punctuation dropped."""
     word = _PLAIN_WORD.fullmatch(text)
     if word is not None and not _RUN3.search(word.group(1)):
-        return [word.group(1).casefold()]  # same result as below, without its cost
+        # Same result as below, without its cost.
+        return _APOSTROPHE.split(word.group(1).casefold())
     return _WORD.findall(normalize(text).casefold())
 
 

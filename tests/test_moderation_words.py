@@ -23,11 +23,11 @@ def slow_words(text: str) -> list[str]:
 
 def test_fast_path_gives_the_normalisers_words() -> None:
     rng = random.Random(7)
-    alphabet = string.ascii_letters + "0123456789.,;:!?'\"()[]@$|-_* \u200b"
+    alphabet = string.ascii_letters + "0123456789.,;:!?'’#\"()[]@$|-_* \u200b"
     samples = [
         "idiot", "idiot,", "(idiot)", '"Idiot"', "[x]", "a.", "f.u.c.k", "f.u.", "baaad",
         "Baaad.", "sh1t", "@ss", "a$$", "it's", "I", "ok?!", "ｆｕｃｋ", "d\u200burian",
-        "a b c", "hello world", "AAAh", "aAAa",
+        "a b c", "hello world", "AAAh", "aAAa", "don't", "#tag", "'it’s'", "o'o'o",
     ]  # fmt: skip
     samples += ["".join(rng.choices(alphabet, k=rng.randint(1, 8))) for _ in range(20_000)]
     for text in samples:

@@ -117,16 +117,22 @@ def _spelled_spans(
     """Entries spelled out over runs of one- or two-character chunks (``f u c k``)."""
     spans: list[tuple[int, int, str, str]] = []
     joined = ["".join(t) for t in wanted]
+    # Each letter normalisation yields comes from at least one character of the input (NFKC
+    # ligatures aside), so a run with fewer non-space characters than the shortest entry has
+    # letters cannot spell one; most runs ("is a", "I am") end there, unnormalised.
+    shortest = min(len(j) for j in joined)
     i = 0
     while i < len(chunks):
         j = i
         while j < len(chunks) and chunks[j][1] - chunks[j][0] <= 2 and j - i < _MAX_SPELLED:
             j += 1
+        run = text[chunks[i][0] : chunks[j - 1][1]] if j - i >= 2 else ""
         # Only a run whose letters contain an entry's letters can spell it: one check per run
         # before trying its sub-runs.
-        if j - i >= 2 and any(
-            letters in "".join(words_of(text[chunks[i][0] : chunks[j - 1][1]]))
-            for letters in joined
+        if (
+            run
+            and len(run) - run.count(" ") >= shortest
+            and any(letters in "".join(words_of(run)) for letters in joined)
         ):
             for a in range(i, j):
                 for b in range(a + 2, j + 1):
