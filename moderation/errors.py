@@ -87,6 +87,24 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_key_reused"
 
 
+class DecisionConflict(Conflict):
+    """A moderator decided a comment that is no longer in the status they saw."""
+
+    code = "already_decided"
+
+
+class ArticleClosed(Conflict):
+    """The article is closed to new comments."""
+
+    code = "article_closed"
+
+
+class CSRFFailed(Forbidden):
+    """A state-changing request from a web session without the session's CSRF token."""
+
+    code = "csrf_failed"
+
+
 class PayloadTooLarge(ModerationError):
     status = 413
     code = "payload_too_large"

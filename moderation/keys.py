@@ -113,6 +113,38 @@ class Keys:
         """Hash of site-wide policy overrides editable at run time (thresholds, spam level)."""
         return f"{self.prefix}:policy"
 
+    # --- moderation: review queue, sessions, word lists, audit ---------------------------
+    @property
+    def configured_articles(self) -> str:
+        """Set of article ids whose settings hash holds at least one override."""
+        return f"{self.prefix}:articles:configured"
+
+    @property
+    def audit(self) -> str:
+        """Stream of every moderator and admin action (who, when, what, why, before/after)."""
+        return f"{self.prefix}:stream:audit"
+
+    def audit_index(self, kind: str, value: str) -> str:
+        """List of audit stream ids about one target or by one actor, newest first (capped).
+
+        ``kind`` is ``comment``, ``author``, ``article``, ``policy``, ``words``, ``session`` or
+        ``actor``.
+        """
+        return f"{self.prefix}:audit:{kind}:{value}"
+
+    def session(self, digest: str) -> str:
+        """Hash of one signed-in web session, addressed by the SHA-256 of its cookie value."""
+        return f"{self.prefix}:session:{digest}"
+
+    def words(self, kind: str) -> str:
+        """Set of normalised entries of a word list (``kind``: ``banned`` or ``suspect``)."""
+        return f"{self.prefix}:words:{kind}"
+
+    @property
+    def words_version(self) -> str:
+        """String changed on every word-list edit; workers reload the lists when it changes."""
+        return f"{self.prefix}:words:version"
+
     # --- workers and stats ------------------------------------------------------------------
     def worker(self, name: str) -> str:
         """Hash of one worker's heartbeat and facts; its TTL removes it when the worker dies."""

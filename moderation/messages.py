@@ -94,6 +94,8 @@ class Reason(msgspec.Struct, omit_defaults=True):
     label: str | None = None
     score: float | None = None
     threshold: float | None = None
+    #: The word-list entries that matched (banned/suspect word rules), for highlighting.
+    words: list[str] | None = None
 
 
 class ModelInfo(msgspec.Struct, omit_defaults=True):

@@ -106,20 +106,23 @@ def decide(
     scores: Mapping[str, float],
     spam: SpamResult,
     *,
-    rule_hits: Mapping[str, str] | None = None,
-    rejections: Mapping[str, str] | None = None,
+    rule_hits: Mapping[str, str | Reason] | None = None,
+    rejections: Mapping[str, str | Reason] | None = None,
     ignore_spam: bool = False,
 ) -> Verdict:
     """Apply the policy. ``rule_hits`` hold; ``rejections`` reject (explicit rules only).
 
-    Both map a rule name to a human-readable explanation. Toxicity labels at or above their
-    threshold hold; spam at or above ``spam_threshold`` holds and at or above ``spam_reject``
+    Both map a rule name to a human-readable explanation (or to a ready :class:`Reason`, when
+    the rule has more to say, e.g. the words a word list matched). Toxicity labels at or above
+    their threshold hold; spam at or above ``spam_threshold`` holds and at or above ``spam_reject``
     rejects. With no reason the comment is approved.
     """
     reasons: list[Reason] = []
     rules: list[str] = []
     for rule, message in (rejections or {}).items():
-        reasons.append(Reason(code=rule, message=message))
+        reasons.append(
+            message if isinstance(message, Reason) else Reason(code=rule, message=message)
+        )
         rules.append(rule)
     for label, score in sorted(scores.items()):
         threshold = policy.thresholds.get(label)
@@ -155,7 +158,9 @@ def decide(
             )
         )
     for rule, message in (rule_hits or {}).items():
-        reasons.append(Reason(code=rule, message=message))
+        reasons.append(
+            message if isinstance(message, Reason) else Reason(code=rule, message=message)
+        )
         rules.append(rule)
 
     if rejections or "spam_blatant" in rules:

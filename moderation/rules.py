@@ -15,8 +15,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.messages import CommentRecord, SpamResult
+from moderation.messages import CommentRecord, Reason, SpamResult
 from moderation.policy import Policy
+from moderation.wordlists import EMPTY, WordMatcher, matcher_cache
 
 
 class AuthorState(enum.StrEnum):
@@ -54,12 +55,15 @@ class BatchContext:
 
     policies: dict[str, Policy] = field(default_factory=dict)  # by article id
     authors: dict[str, AuthorFacts] = field(default_factory=dict)  # by author id
+    #: The banned/suspect word lists in force (see ``moderation.wordlists``).
+    words: WordMatcher = EMPTY
 
 
 async def load_context(
     redis: Redis, keys: Keys, base: Policy, records: Sequence[CommentRecord]
 ) -> BatchContext:
-    """Site-wide overrides, per-article overrides and author facts, in one pipeline."""
+    """Site-wide overrides, per-article overrides, author facts and the word lists' version,
+    in one pipeline (the word lists themselves are reloaded only when their version changes)."""
     articles = sorted({r.article_id for r in records})
     authors = sorted({r.author.id for r in records})
     pipe = redis.pipeline(transaction=False)
@@ -68,29 +72,35 @@ async def load_context(
         pipe.hgetall(keys.article_settings(aid))
     for author_id in authors:
         pipe.hgetall(keys.author(author_id))
+    pipe.get(keys.words_version)
     replies = await pipe.execute()
     site = base.overlay(replies[0], "site")
     ctx = BatchContext()
     for aid, raw in zip(articles, replies[1 : 1 + len(articles)], strict=True):
         ctx.policies[aid] = site.overlay(raw, "article")
-    for author_id, raw in zip(authors, replies[1 + len(articles) :], strict=True):
+    for author_id, raw in zip(authors, replies[1 + len(articles) : -1], strict=True):
         ctx.authors[author_id] = AuthorFacts.from_hash(raw)
+    ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
     return ctx
 
 
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
-    holds: dict[str, str]
-    rejections: dict[str, str]
+    holds: dict[str, str | Reason]
+    rejections: dict[str, str | Reason]
     #: Trusted authors' comments skip the spam hold (toxicity thresholds still apply).
     ignore_spam: bool = False
 
 
 def evaluate(
-    record: CommentRecord, policy: Policy, author: AuthorFacts, spam: SpamResult
+    record: CommentRecord,
+    policy: Policy,
+    author: AuthorFacts,
+    spam: SpamResult,
+    words: WordMatcher = EMPTY,
 ) -> RuleOutcome:
-    holds: dict[str, str] = {}
-    rejections: dict[str, str] = {}
+    holds: dict[str, str | Reason] = {}
+    rejections: dict[str, str | Reason] = {}
     if author.state is AuthorState.BANNED:
         rejections["banned_author"] = f"author {record.author.id!r} is banned"
     if author.state is AuthorState.PREMODERATED:
@@ -100,6 +110,15 @@ def evaluate(
     links = spam.signals.get("links", 0)
     if isinstance(links, int) and links >= policy.max_links and policy.max_links > 0:
         holds["too_many_links"] = f"{links} links (held at {policy.max_links} or more)"
+    banned, suspect = words.match(record.text)
+    if banned:
+        rejections["banned_words"] = Reason(
+            code="banned_words", message=f"banned {_quoted(banned)}", words=banned
+        )
+    if suspect:
+        holds["suspect_words"] = Reason(
+            code="suspect_words", message=f"suspect {_quoted(suspect)}", words=suspect
+        )
     return RuleOutcome(
         holds=holds, rejections=rejections, ignore_spam=author.state is AuthorState.TRUSTED
     )
@@ -114,3 +133,8 @@ def _int(value: str | None) -> int:
         return int(value) if value is not None else 0
     except ValueError:
         return 0
+
+
+def _quoted(entries: list[str]) -> str:
+    noun = "word" if len(entries) == 1 else "words"
+    return f"{noun}: " + ", ".join(f"“{e}”" for e in entries)

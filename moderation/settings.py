@@ -163,6 +163,20 @@ class Settings:
     #: Hold when a comment carries at least this many links.
     max_links: int = 3
 
+    # --- Moderation: web sessions, review queue, audit ---------------------------------------
+    #: A moderator's web session ends after this many seconds without a request…
+    session_idle_s: int = 2 * 3600
+    #: …and at the latest this many seconds after sign-in, active or not.
+    session_max_s: int = 12 * 3600
+    #: Audit entries kept in the audit stream (approximate trimming); 0 keeps every entry.
+    audit_max_entries: int = 1_000_000
+    #: Most comments one bulk decision may name.
+    max_bulk: int = 500
+    #: Comments on one page of the review queue page (``?limit=`` may ask up to the next one).
+    queue_page_size: int = 100
+    #: Largest ``?limit=`` of the review queue page and the queue API.
+    max_queue_page: int = 500
+
     def resolved_redis_url(self) -> str:
         return self.redis_url or "redis://127.0.0.1:6379/0"
 
@@ -211,6 +225,13 @@ class Settings:
             raise ConfigError("MODERATION_WEBHOOK_SECRET is required with MODERATION_WEBHOOK_URL")
         if not 0.0 <= self.spam_threshold <= 1.0:
             raise ConfigError("MODERATION_SPAM_THRESHOLD must be within [0, 1]")
+        for name in ("session_idle_s", "session_max_s", "max_bulk", "queue_page_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"MODERATION_{name.upper()} must be positive")
+        if not self.queue_page_size <= self.max_queue_page:
+            raise ConfigError(
+                "MODERATION_QUEUE_PAGE_SIZE must not exceed MODERATION_MAX_QUEUE_PAGE"
+            )
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

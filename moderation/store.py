@@ -64,6 +64,21 @@ class TransitionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditAppend:
+    """An audit entry that ``transition.lua`` appends only if the transition applies.
+
+    ``doc`` is the encoded entry; the script adds the ``from``/``to`` statuses it observed, and
+    pushes the new stream id onto each of ``indexes`` (lists capped at ``index_cap``).
+    """
+
+    stream: str
+    doc: bytes
+    indexes: tuple[str, ...]
+    maxlen: int
+    index_cap: int
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitResult:
     comment_id: str
     created: bool  # False: an idempotent replay of an earlier request
@@ -132,12 +147,13 @@ class Store:
         actor: str,
         risk: float = 0.0,
         reason_code: str = "",
+        audit: AuditAppend | None = None,
     ) -> tuple[list[str], list[Any]]:
         """Keys and args of one ``transition.lua`` call (for batching in a pipeline)."""
         keys = self.keys
         now = decision.decided_at
         comment_id = ref.id
-        return (
+        call: tuple[list[str], list[Any]] = (
             [
                 keys.comment(comment_id),
                 keys.approved(ref.article_id),
@@ -166,6 +182,11 @@ class Store:
                 reason_code,
             ],
         )
+        if audit is not None:
+            first = len(call[0]) + 1  # Lua counts from 1
+            call[0].extend([audit.stream, *audit.indexes])
+            call[1].extend([audit.doc, audit.maxlen, audit.index_cap, first])
+        return call
 
     async def transition(
         self,
@@ -176,9 +197,10 @@ class Store:
         actor: str,
         risk: float = 0.0,
         reason_code: str = "",
+        audit: AuditAppend | None = None,
     ) -> TransitionResult:
         keys, args = self.transition_call(
-            ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code
+            ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code, audit=audit
         )
         return parse_transition(await self._transition(keys=keys, args=args))
 

@@ -317,7 +317,7 @@ class ScoringWorker:
         now: int,
     ) -> tuple[Decision, float, str]:
         policy = ctx.policies[record.article_id]
-        outcome = evaluate(record, policy, ctx.authors[record.author.id], spam)
+        outcome = evaluate(record, policy, ctx.authors[record.author.id], spam, ctx.words)
         verdict = decide(
             policy,
             scores,

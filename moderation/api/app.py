@@ -48,7 +48,13 @@ def _public(settings: Settings) -> list[Middleware]:
 
 def routes(settings: Settings) -> list[BaseRoute]:
     public = _public(settings)
+    # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
+    from moderation import ui
+    from moderation.api import moderation
+
     return [
+        *moderation.routes(),
+        *ui.routes(),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/comments", comments.post_comment, methods=["POST"]),
@@ -104,4 +110,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.keys = keys
     app.state.gates = []
+    from moderation.api.moderation import article_closed_gate
+
+    app.state.gates.append(article_closed_gate)  # closed articles refuse new comments
     return app

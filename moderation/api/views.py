@@ -45,6 +45,7 @@ def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
                         ("label", x.label),
                         ("score", x.score),
                         ("threshold", x.threshold),
+                        ("words", x.words),
                     )
                     if v is not None
                 }

@@ -17,6 +17,11 @@
 -- ARGV[10] minute-counter TTL (s)   ARGV[11] reason code for counters ("" = none)
 --
 -- Returns {"ok", previous status} | {"stale", current status} | {"missing", ""}.
+--
+-- Optional audit entry of a moderator's action, appended only when the transition applies (so
+-- an action and its audit record cannot disagree): ARGV[12] entry JSON ("" = none)
+-- ARGV[13] audit stream max length (0 = untrimmed)   ARGV[14] index list cap
+-- ARGV[15] position in KEYS of the audit stream; the index lists follow it to the end of KEYS.
 local current = redis.call("HGET", KEYS[1], "status")
 if not current then
   return {"missing", ""}
@@ -82,4 +87,19 @@ elseif current == "held" and kind ~= "auto" and kind ~= "system" then
 end
 
 redis.call("PUBLISH", ARGV[7], id .. " " .. new)
+
+if ARGV[12] and ARGV[12] ~= "" then
+  local first = tonumber(ARGV[15])
+  local entry
+  if tonumber(ARGV[13]) > 0 then
+    entry = redis.call("XADD", KEYS[first], "MAXLEN", "~", ARGV[13], "*",
+      "doc", ARGV[12], "from", current, "to", new)
+  else
+    entry = redis.call("XADD", KEYS[first], "*", "doc", ARGV[12], "from", current, "to", new)
+  end
+  for i = first + 1, #KEYS do
+    redis.call("LPUSH", KEYS[i], entry)
+    redis.call("LTRIM", KEYS[i], 0, tonumber(ARGV[14]) - 1)
+  end
+end
 return {"ok", current}

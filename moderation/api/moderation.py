@@ -1,0 +1,369 @@
+"""The review API, ``/v1/moderation/…``: queue, decisions, authors, articles, policy, word
+lists, audit. Moderators and admins; site-wide policy and word lists need an admin.
+
+Callers authenticate with a Bearer key or a web session (+ CSRF token), see
+``moderation.api.access``. Every handler is thin: parse, check, call ``moderation.review``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from moderation.api.access import require_principal
+from moderation.api.auth import ADMINS, MODERATORS
+from moderation.api.responses import JSON
+from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
+from moderation.audit import entry_view
+from moderation.errors import ArticleClosed, NotFound, ValidationFailed
+from moderation.ids import is_comment_id
+from moderation.keys import Keys
+from moderation.messages import CommentRecord
+from moderation.policy import CLOSED
+from moderation.review import authors, decisions, overrides, words
+from moderation.review.context import Review
+from moderation.review.items import item_view, load_items
+from moderation.review.queue import QueueQuery, queue_counts, queue_page
+from moderation.settings import Settings
+from moderation.wordlists import KINDS, check_kind, load_lists
+
+T = TypeVar("T")
+
+AUDIT_TARGETS = ("comment", "author", "article", "policy", "words", "session")
+
+
+def review_of(request: Request) -> Review:
+    """The app's :class:`Review`, made once (the Redis client exists only after start-up)."""
+    state = request.app.state
+    review: Review | None = getattr(state, "review", None)
+    if review is None or review.redis is not state.redis:
+        review = Review(state.redis, state.keys, state.settings, state.store)
+        state.review = review
+    return review
+
+
+async def _body(request: Request, kind: type[T]) -> T:
+    settings: Settings = request.app.state.settings
+    check_json_media_type(request)
+    return decode_json(await read_body(request, settings.max_body_bytes), kind)
+
+
+def _id_param(request: Request, name: str) -> str:
+    settings: Settings = request.app.state.settings
+    return authors.check_id(request.path_params[name], settings.max_id_chars, name)
+
+
+def query_unit(value: str | None, field: str) -> float | None:
+    """An optional number within [0, 1] from the query string."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationFailed(f"{field} must be a number within [0, 1]", field=field) from None
+    if math.isnan(number) or not 0.0 <= number <= 1.0:
+        raise ValidationFailed(f"{field} must be a number within [0, 1]", field=field)
+    return number
+
+
+def queue_query(request: Request, *, default_limit: int) -> QueueQuery:
+    """The queue filters of a request's query string (shared by the API and the page)."""
+    settings: Settings = request.app.state.settings
+    q = request.query_params
+    article = q.get("article") or None
+    author = q.get("author") or None
+    if article is not None:
+        authors.check_id(article, settings.max_id_chars, "article")
+    if author is not None:
+        authors.check_id(author, settings.max_id_chars, "author")
+    reason = q.get("reason") or None
+    if reason is not None and (len(reason) > 100 or not reason.isprintable()):
+        raise ValidationFailed("reason is not a reason code", field="reason")
+    return QueueQuery(
+        order=q.get("order") or "oldest",
+        article=article,
+        author=author,
+        reason=reason,
+        min_score=query_unit(q.get("min_score"), "min_score"),
+        max_score=query_unit(q.get("max_score"), "max_score"),
+        limit=query_int(
+            q.get("limit"), "limit", default=default_limit, low=1, high=settings.max_queue_page
+        ),
+        cursor=q.get("cursor") or None,
+    )
+
+
+# --- queue and decisions ------------------------------------------------------------------
+
+
+async def get_queue(request: Request) -> Response:
+    """``GET /v1/moderation/queue?order=&article=&author=&reason=&min_score=&max_score=``"""
+    await require_principal(request, MODERATORS)
+    review = review_of(request)
+    page = await queue_page(review.redis, review.keys, queue_query(request, default_limit=50))
+    return JSON({"comments": [item_view(i) for i in page.items], "next_cursor": page.next_cursor})
+
+
+async def get_counts(request: Request) -> Response:
+    await require_principal(request, MODERATORS)
+    review = review_of(request)
+    return JSON(await queue_counts(review.redis, review.keys))
+
+
+async def get_comment(request: Request) -> Response:
+    await require_principal(request, MODERATORS)
+    review = review_of(request)
+    comment_id = request.path_params["comment_id"]
+    item = None
+    if is_comment_id(comment_id):
+        item = (await load_items(review.redis, review.keys, [comment_id]))[0]
+    if item is None:
+        raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
+    entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
+    view = item_view(item)
+    view["audit"] = [entry_view(e) for e in entries]
+    return JSON(view)
+
+
+async def post_decision(request: Request) -> Response:
+    """``POST /v1/moderation/comments/{id}/decision`` ``{"action", "reason", "note"}``"""
+    principal = await require_principal(request, MODERATORS)
+    body = await _body(request, decisions.DecisionIn)
+    ask = decisions.validate(body.action, body.reason, body.note, body.expected_status)
+    item, previous = await decisions.decide(
+        review_of(request), request.path_params["comment_id"], ask, principal.actor
+    )
+    return JSON({"previous_status": previous.value, "comment": item_view(item)})
+
+
+async def post_bulk(request: Request) -> Response:
+    """``POST /v1/moderation/decisions`` ``{"ids": [...], "action", "reason", "note"}``"""
+    principal = await require_principal(request, MODERATORS)
+    body = await _body(request, decisions.BulkDecisionIn)
+    ask = decisions.validate(body.action, body.reason, body.note, body.expected_status)
+    outcomes = await decisions.decide_many(review_of(request), body.ids, ask, principal.actor)
+    tally = {"applied": 0, "conflict": 0, "not_found": 0}
+    for o in outcomes:
+        tally[o.outcome] += 1
+    return JSON(
+        {
+            "results": [
+                {
+                    "id": o.id,
+                    "outcome": o.outcome,
+                    "status": o.status,
+                    "previous_status": o.previous,
+                    "decided_by": o.decided_by,
+                }
+                for o in outcomes
+            ],
+            "applied": tally["applied"],
+            "conflicts": tally["conflict"],
+            "not_found": tally["not_found"],
+        }
+    )
+
+
+# --- authors -------------------------------------------------------------------------------
+
+
+async def get_author(request: Request) -> Response:
+    await require_principal(request, MODERATORS)
+    review = review_of(request)
+    author_id = _id_param(request, "author_id")
+    q = request.query_params
+    limit = query_int(q.get("limit"), "limit", default=20, low=1, high=100)
+    page = await authors.author_page(review, author_id, limit=limit, cursor=q.get("cursor"))
+    entries, _ = await review.audit.read(limit=20, target_type="author", target=author_id)
+    return JSON(
+        {
+            "author": {"id": author_id, "name": page.name, "standing": page.standing.view()},
+            "comments": [item_view(i) for i in page.history],
+            "next_cursor": page.next_cursor,
+            "audit": [entry_view(e) for e in entries],
+        }
+    )
+
+
+async def post_author_state(request: Request) -> Response:
+    """``POST /v1/moderation/authors/{id}/state`` ``{"state", "note", "reject_pending"}``"""
+    principal = await require_principal(request, MODERATORS)
+    author_id = _id_param(request, "author_id")
+    body = await _body(request, authors.AuthorStateIn)
+    before, after, swept = await authors.set_state(
+        review_of(request), author_id, body, principal.actor
+    )
+    return JSON(
+        {"author_id": author_id, "previous_state": before, "state": after, "rejected": swept}
+    )
+
+
+# --- articles and site policy ---------------------------------------------------------------
+
+
+async def get_articles(request: Request) -> Response:
+    await require_principal(request, MODERATORS)
+    return JSON({"articles": await overrides.articles_overview(review_of(request))})
+
+
+async def get_article(request: Request) -> Response:
+    await require_principal(request, MODERATORS)
+    review = review_of(request)
+    article_id = _id_param(request, "article_id")
+    view = await overrides.article_overview(review, article_id)
+    entries, _ = await review.audit.read(limit=20, target_type="article", target=article_id)
+    view["audit"] = [entry_view(e) for e in entries]
+    return JSON(view)
+
+
+async def patch_article(request: Request) -> Response:
+    """``PATCH /v1/moderation/articles/{id}/settings``: pre-moderate, close, thresholds."""
+    principal = await require_principal(request, MODERATORS)
+    review = review_of(request)
+    article_id = _id_param(request, "article_id")
+    edit = await _body(request, overrides.OverridesIn)
+    await overrides.apply(
+        review,
+        review.keys.article_settings(article_id),
+        edit,
+        principal.actor,
+        action="article.settings",
+        target_type="article",
+        target=article_id,
+        index_set=review.keys.configured_articles,
+    )
+    return JSON(await overrides.article_overview(review, article_id))
+
+
+async def _policy_view(review: Review) -> dict[str, Any]:
+    raw, policy = await overrides.site_policy(review)
+    s = review.settings
+    return {
+        "defaults": {
+            "thresholds": dict(sorted(s.thresholds.items())),
+            "spam_threshold": s.spam_threshold,
+            "max_links": s.max_links,
+        },
+        "overrides": overrides.parse(raw),
+        "effective": overrides.effective(policy),
+        "labels": overrides.known_labels(s),
+    }
+
+
+async def get_policy(request: Request) -> Response:
+    await require_principal(request, MODERATORS)
+    return JSON(await _policy_view(review_of(request)))
+
+
+async def patch_policy(request: Request) -> Response:
+    """``PATCH /v1/moderation/policy`` (admin): site-wide overrides."""
+    principal = await require_principal(request, ADMINS)
+    review = review_of(request)
+    edit = await _body(request, overrides.OverridesIn)
+    await overrides.apply(
+        review,
+        review.keys.policy,
+        edit,
+        principal.actor,
+        action="policy.update",
+        target_type="policy",
+        target="site",
+    )
+    return JSON(await _policy_view(review))
+
+
+async def article_closed_gate(request: Request, record: CommentRecord) -> None:
+    """Admission gate: refuse comments on a closed article (or while the site is closed)."""
+    keys: Keys = request.app.state.keys
+    pipe = request.app.state.redis.pipeline(transaction=False)
+    pipe.hget(keys.article_settings(record.article_id), CLOSED)
+    pipe.hget(keys.policy, CLOSED)
+    article_closed, site_closed = await pipe.execute()
+    if article_closed == b"1" or site_closed == b"1":
+        raise ArticleClosed(
+            f"comments on article {record.article_id!r} are closed",
+            field="article_id",
+            extra={"article_id": record.article_id},
+        )
+
+
+# --- word lists -----------------------------------------------------------------------------
+
+
+async def get_words(request: Request) -> Response:
+    await require_principal(request, ADMINS)
+    review = review_of(request)
+    lists = await load_lists(review.redis, review.keys)
+    version = await review.redis.get(review.keys.words_version)
+    return JSON(
+        {
+            **{kind: lists[kind] for kind in KINDS},
+            "version": version.decode() if isinstance(version, bytes) else version,
+        }
+    )
+
+
+async def patch_words(request: Request) -> Response:
+    """``PATCH /v1/moderation/words/{kind}`` (admin) ``{"add": [...], "remove": [...]}``"""
+    principal = await require_principal(request, ADMINS)
+    kind = check_kind(request.path_params["kind"])
+    edit = await _body(request, words.WordsEditIn)
+    return JSON(await words.edit_words(review_of(request), kind, edit, principal.actor))
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+async def get_audit(request: Request) -> Response:
+    """``GET /v1/moderation/audit?target_type=&target=&actor=&limit=&cursor=`` newest first."""
+    await require_principal(request, MODERATORS)
+    settings: Settings = request.app.state.settings
+    q = request.query_params
+    target_type = q.get("target_type") or None
+    target = q.get("target") or None
+    if target_type is not None and target_type not in AUDIT_TARGETS:
+        raise ValidationFailed(
+            f"target_type must be one of {', '.join(AUDIT_TARGETS)}", field="target_type"
+        )
+    if (target_type is None) != (target is None):
+        raise ValidationFailed("give target_type and target together", field="target")
+    actor = q.get("actor") or None
+    for name, value in (("target", target), ("actor", actor)):
+        if value is not None:
+            authors.check_id(value, settings.max_id_chars, name)
+    entries, next_cursor = await review_of(request).audit.read(
+        limit=query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size),
+        cursor=q.get("cursor") or None,
+        target_type=target_type,
+        target=target,
+        actor=actor,
+    )
+    return JSON({"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor})
+
+
+def routes() -> list[BaseRoute]:
+    from moderation.api.events import events
+
+    p = "/v1/moderation"
+    return [
+        Route(f"{p}/queue", get_queue, methods=["GET"]),
+        Route(f"{p}/queue/counts", get_counts, methods=["GET"]),
+        Route(f"{p}/events", events, methods=["GET"]),
+        Route(f"{p}/comments/{{comment_id}}", get_comment, methods=["GET"]),
+        Route(f"{p}/comments/{{comment_id}}/decision", post_decision, methods=["POST"]),
+        Route(f"{p}/decisions", post_bulk, methods=["POST"]),
+        Route(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
+        Route(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
+        Route(f"{p}/articles", get_articles, methods=["GET"]),
+        Route(f"{p}/articles/{{article_id:path}}/settings", patch_article, methods=["PATCH"]),
+        Route(f"{p}/articles/{{article_id:path}}", get_article, methods=["GET"]),
+        Route(f"{p}/policy", get_policy, methods=["GET"]),
+        Route(f"{p}/policy", patch_policy, methods=["PATCH"]),
+        Route(f"{p}/words", get_words, methods=["GET"]),
+        Route(f"{p}/words/{{kind}}", patch_words, methods=["PATCH"]),
+        Route(f"{p}/audit", get_audit, methods=["GET"]),
+    ]

@@ -1,0 +1,247 @@
+"""The audit trail: every moderator and admin action, who, when, what, why, before and after.
+
+Entries go to one Redis stream (``keys.audit``) and their ids to capped per-target and per-actor
+index lists, so "everything about this author" or "everything alice did" is a short read. An
+entry is always written **together with** the change it records: a comment decision appends it
+from inside ``transition.lua`` (only if the transition applies); other edits append it with
+``audit.lua`` inside the same MULTI/EXEC as the edit.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from moderation.errors import BadRequest
+from moderation.keys import Keys
+from moderation.messages import Role, iso
+from moderation.settings import Settings
+from moderation.store import AuditAppend
+
+#: Entries kept per index list (per comment, author, article, actor).
+INDEX_CAP = 1_000
+#: Audit entries scanned at most by one unindexed, filtered read.
+SCAN_BUDGET = 5_000
+
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A person acting through a moderator or admin key (directly, or via a web session)."""
+
+    name: str
+    role: Role
+    via: str = "key"  # "key" | "session"
+
+    @property
+    def label(self) -> str:
+        """How decisions and transitions name this person: ``moderator:<name>`` or
+        ``admin:<name>`` (``Decision.by``, the transition's actor, the events' ``by``)."""
+        return f"{self.role.value}:{self.name}"
+
+
+class AuditEntry(msgspec.Struct, omit_defaults=True, kw_only=True):
+    at: int  # epoch ms
+    actor: str  # key name
+    role: str
+    via: str
+    #: ``comment.approve``, ``comment.reject``, ``author.state``, ``article.settings``,
+    #: ``policy.update``, ``words.update``, ``session.sign_in``, ``session.sign_out``.
+    action: str
+    target_type: str  # comment | author | article | policy | words | session
+    target: str
+    reason: str | None = None
+    note: str | None = None
+    before: dict[str, Any] = msgspec.field(default_factory=dict)
+    after: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: Extra facts (e.g. the article of a decided comment, the size of a bulk action).
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The stream id; set when read back.
+    id: str = ""
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AuditEntry)
+
+
+def new_entry(
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target: str,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        at=int(time.time() * 1000),
+        actor=actor.name,
+        role=actor.role.value,
+        via=actor.via,
+        action=action,
+        target_type=target_type,
+        target=target,
+        reason=reason,
+        note=note,
+        before=before or {},
+        after=after or {},
+        detail=detail or {},
+    )
+
+
+def _indexes(keys: Keys, entry: AuditEntry) -> tuple[str, ...]:
+    return (
+        keys.audit_index(entry.target_type, entry.target),
+        keys.audit_index("actor", entry.actor),
+    )
+
+
+def for_transition(keys: Keys, settings: Settings, entry: AuditEntry) -> AuditAppend:
+    """The audit part of a ``Store.transition`` call (written only if the transition applies)."""
+    return AuditAppend(
+        stream=keys.audit,
+        doc=_encoder.encode(entry),
+        indexes=_indexes(keys, entry),
+        maxlen=settings.audit_max_entries,
+        index_cap=INDEX_CAP,
+    )
+
+
+class AuditLog:
+    """Appending (inside a caller's MULTI) and reading the audit trail."""
+
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        source = resources.files("moderation").joinpath("lua", "audit.lua").read_text("utf-8")
+        self._append = redis.register_script(source)
+
+    async def append(self, entry: AuditEntry, pipe: Pipeline | None = None) -> Any:
+        """Append ``entry``; with ``pipe``, queue it there (e.g. in the edit's MULTI)."""
+        return await self._append(
+            keys=[self.keys.audit, *_indexes(self.keys, entry)],
+            args=[_encoder.encode(entry), self.settings.audit_max_entries, INDEX_CAP],
+            client=pipe,
+        )
+
+    async def read(
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        target_type: str | None = None,
+        target: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[list[AuditEntry], str | None]:
+        """Newest first. ``cursor`` is the id of the last entry of the previous page.
+
+        A target (``target_type`` + ``target``) or an ``actor`` reads that index list; with no
+        filter the stream itself is read backwards.
+        """
+        before = _check_cursor(cursor)
+        if target_type and target:
+            ids = await self._index(self.keys.audit_index(target_type, target), before)
+        elif actor:
+            ids = await self._index(self.keys.audit_index("actor", actor), before)
+        else:
+            start = f"({before}" if before else "+"
+            rows: Any = await self.redis.xrevrange(self.keys.audit, start, "-", count=limit + 1)
+            decoded = [_decode(r) for r in rows]
+            newest = [e for e in decoded if e is not None][:limit]
+            more = len(rows) > limit
+            return newest, (newest[-1].id if more and newest else None)
+        # Index lists hold the newest entries first; read their stream entries in one pipeline.
+        entries: list[AuditEntry] = []
+        scanned = 0
+        for chunk_start in range(0, len(ids), max(limit * 2, 50)):
+            chunk = ids[chunk_start : chunk_start + max(limit * 2, 50)]
+            pipe = self.redis.pipeline(transaction=False)
+            for sid in chunk:
+                pipe.xrange(self.keys.audit, sid, sid)
+            for rows in await pipe.execute():
+                scanned += 1
+                entry = _decode(rows[0]) if rows else None  # trimmed away: skip
+                if entry is None:
+                    continue
+                if actor and entry.actor != actor:
+                    continue
+                entries.append(entry)
+                if len(entries) > limit:
+                    break
+            if len(entries) > limit or scanned >= SCAN_BUDGET:
+                break
+        page = entries[:limit]
+        more = len(entries) > limit
+        return page, (page[-1].id if more and page else None)
+
+    async def _index(self, key: str, before: str | None) -> list[str]:
+        ids = [_text(i) for i in await self.redis.lrange(key, 0, INDEX_CAP - 1)]
+        if before is None:
+            return ids
+        cut = _id_tuple(before)
+        return [i for i in ids if _id_tuple(i) < cut]
+
+
+def entry_view(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": iso(entry.at),
+        "actor": entry.actor,
+        "role": entry.role,
+        "via": entry.via,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target": entry.target,
+        "reason": entry.reason,
+        "note": entry.note,
+        "before": entry.before,
+        "after": entry.after,
+        "detail": entry.detail,
+    }
+
+
+def _decode(row: Any) -> AuditEntry | None:
+    sid, fields = row
+    fields = {_text(k): v for k, v in fields.items()}
+    doc = fields.get("doc")
+    if doc is None:
+        return None
+    try:
+        entry = _decoder.decode(doc)
+    except msgspec.DecodeError:
+        return None
+    entry.id = _text(sid)
+    # Transitions record the statuses they observed next to the entry (transition.lua).
+    if "from" in fields:
+        entry.before = {**entry.before, "status": _text(fields["from"])}
+        entry.after = {**entry.after, "status": _text(fields["to"])}
+    return entry
+
+
+def _check_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    if not _STREAM_ID.match(cursor):
+        raise BadRequest("cursor is not one this service issued", field="cursor")
+    return cursor
+
+
+def _id_tuple(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

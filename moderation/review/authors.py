@@ -1,0 +1,178 @@
+"""Authors: standing (normal, banned, pre-moderated, trusted) and history.
+
+The state lives in the author hash's ``state`` field, which the worker's rules read for every
+comment (``moderation.rules``): banned → rejected, pre-moderated → held, trusted → the spam hold
+is skipped. Banning can also reject what the author has waiting (pending and held), each one an
+ordinary audited transition.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from redis.asyncio.client import Pipeline
+
+from moderation import audit
+from moderation.audit import Actor
+from moderation.errors import ValidationFailed
+from moderation.messages import Decision, Reason, Status
+from moderation.review.context import Review
+from moderation.review.items import ReviewItem, Standing, load_items, load_standings
+from moderation.review.queue import decode_cursor, encode_cursor
+from moderation.review.txn import watched
+from moderation.rules import AuthorState
+from moderation.store import CommentRef, now_ms
+
+STATES = tuple(s.value for s in AuthorState)
+#: Most waiting comments one ban rejects in a single request.
+MAX_SWEEP = 5_000
+
+
+class AuthorStateIn(msgspec.Struct, forbid_unknown_fields=True):
+    state: str
+    note: str | None = None
+    #: With ``banned``: also reject the author's pending and held comments.
+    reject_pending: bool = False
+
+
+def check_id(value: str, max_chars: int, field: str = "author_id") -> str:
+    if not value.strip() or len(value) > max_chars:
+        raise ValidationFailed(f"{field} must be 1–{max_chars} characters", field=field)
+    if any(unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"} for c in value):
+        raise ValidationFailed(f"{field} contains control characters", field=field)
+    return value
+
+
+@dataclass(slots=True)
+class AuthorPage:
+    author_id: str
+    name: str | None
+    standing: Standing
+    history: list[ReviewItem]
+    next_cursor: str | None
+
+
+async def author_page(
+    review: Review, author_id: str, *, limit: int, cursor: str | None
+) -> AuthorPage:
+    """The author's standing and their comments, newest first."""
+    key = review.keys.author_comments(author_id)
+    high: Any = "+inf"
+    after = decode_cursor(cursor, "history") if cursor else None
+    if after is not None:
+        high = after[0]
+    rows: list[Any] = await review.redis.zrange(
+        key, high, "-inf", byscore=True, desc=True, offset=0, num=limit + 50, withscores=True
+    )
+    pairs = [(_text(m), float(s)) for m, s in rows]
+    if after is not None:
+        pairs = [p for p in pairs if (p[1], p[0]) < after]
+    page = pairs[:limit]
+    items = [i for i in await load_items(review.redis, review.keys, [m for m, _ in page]) if i]
+    standing = (await load_standings(review.redis, review.keys, [author_id]))[author_id]
+    name = items[0].stored.record.author.name if items else None
+    if name is None:
+        newest = await review.redis.zrange(key, 0, 0, desc=True)
+        if newest:
+            first = (await load_items(review.redis, review.keys, [_text(newest[0])]))[0]
+            name = first.stored.record.author.name if first else None
+    more = len(pairs) > limit or (len(rows) == limit + 50)
+    next_cursor = encode_cursor("history", page[-1][1], page[-1][0]) if more and page else None
+    return AuthorPage(author_id, name, standing, items, next_cursor)
+
+
+async def set_state(
+    review: Review, author_id: str, body: AuthorStateIn, actor: Actor
+) -> tuple[str, str, int]:
+    """Set the author's state; returns ``(before, after, comments rejected)``."""
+    if body.state not in STATES:
+        raise ValidationFailed(f"state must be one of {', '.join(STATES)}", field="state")
+    if body.reject_pending and body.state != AuthorState.BANNED.value:
+        raise ValidationFailed("reject_pending applies only to a ban", field="reject_pending")
+    note = (body.note or "").strip() or None
+    key = review.keys.author(author_id)
+
+    async def read(pipe: Pipeline) -> str:
+        raw = await pipe.hget(key, "state")
+        return _text(raw) if raw is not None else AuthorState.NORMAL.value
+
+    async def write(pipe: Pipeline, before: str) -> str:
+        if body.state == AuthorState.NORMAL.value:
+            pipe.hdel(key, "state")
+        else:
+            pipe.hset(key, "state", body.state)
+        entry = audit.new_entry(
+            actor,
+            "author.state",
+            "author",
+            author_id,
+            note=note,
+            before={"state": before},
+            after={"state": body.state},
+        )
+        await review.audit.append(entry, pipe)
+        return before
+
+    before = await watched(review.redis, [key], read, write)
+    swept = 0
+    if body.reject_pending:
+        swept = await _reject_waiting(review, author_id, actor, note)
+    return before, body.state, swept
+
+
+async def _reject_waiting(review: Review, author_id: str, actor: Actor, note: str | None) -> int:
+    """Reject the author's pending and held comments (after a ban)."""
+    keys = review.keys
+    history = keys.author_comments(author_id)
+    waiting: list[tuple[str, Status]] = []
+    for source, status in ((keys.held, Status.HELD), (keys.pending, Status.PENDING)):
+        rows = await review.redis.zinter({source: 0, history: 0})
+        waiting.extend((_text(m), status) for m in rows[:MAX_SWEEP])
+    if not waiting:
+        return 0
+    items = await load_items(review.redis, keys, [cid for cid, _ in waiting])
+    now = now_ms()
+    calls = []
+    for (_, status), item in zip(waiting, items, strict=True):
+        if item is None:
+            continue
+        record = item.stored.record
+        entry = audit.new_entry(
+            actor,
+            "comment.reject",
+            "comment",
+            record.id,
+            reason="banned_author",
+            note=note,
+            detail={"article_id": record.article_id, "author_id": author_id, "sweep": True},
+        )
+        basis = item.evidence
+        decision = Decision(
+            status=Status.REJECTED,
+            by=actor.label,
+            decided_at=now,
+            reasons=[Reason(code="banned_author", message=f"author {author_id!r} was banned")],
+            scores=basis.scores if basis else {},
+            spam=basis.spam if basis else None,
+            model=basis.model if basis else None,
+            note=note,
+        )
+        calls.append(
+            review.store.transition_call(
+                CommentRef.of(record),
+                [status],
+                decision,
+                actor=actor.label,
+                reason_code="moderator:banned_author",
+                audit=audit.for_transition(keys, review.settings, entry),
+            )
+        )
+    results = await review.store.transition_many(calls)
+    return sum(1 for r in results if r.applied)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

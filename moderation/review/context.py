@@ -1,0 +1,24 @@
+"""What every review operation needs, bundled once per application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from moderation.audit import AuditLog
+from moderation.keys import Keys
+from moderation.settings import Settings
+from moderation.store import Store
+
+
+@dataclass(slots=True)
+class Review:
+    redis: Redis
+    keys: Keys
+    settings: Settings
+    store: Store
+    audit: AuditLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditLog(self.redis, self.keys, self.settings)

@@ -1,0 +1,197 @@
+"""Loading comments for review: the comment, its automatic decision, its risk and its author's
+standing, for many comments in two round trips; and their JSON view."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from moderation.api.views import comment_view
+from moderation.keys import Keys
+from moderation.messages import Decision, StoredComment
+from moderation.store import decode_stored
+
+_decision_decoder = msgspec.json.Decoder(Decision)
+
+#: Who decides automatically (their decision is the automatic one).
+_MACHINES = frozenset({"auto", "system"})
+#: Fields of the author hash a reviewer sees.
+_AUTHOR_FIELDS = ("state", "pending", "approved", "held", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """An author's state and the number of their comments in each status."""
+
+    state: str = "normal"
+    pending: int = 0
+    approved: int = 0
+    held: int = 0
+    rejected: int = 0
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Standing:
+        state, *counts = (_text(v) if v is not None else None for v in row)
+        numbers = [max(_int(c), 0) for c in counts]
+        return cls(state or "normal", *numbers)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "pending": self.pending,
+            "approved": self.approved,
+            "held": self.held,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    stored: StoredComment
+    #: The automatic decision (the one that held it), kept when a moderator decides.
+    auto: Decision | None
+    #: The held queue's risk score (None once the comment left the held queue).
+    risk: float | None
+    author: Standing
+
+    @property
+    def id(self) -> str:
+        return self.stored.record.id
+
+    @property
+    def evidence(self) -> Decision | None:
+        """The decision whose scores and reasons explain the comment (automatic first)."""
+        return self.auto or self.stored.decision
+
+    def reason_codes(self) -> set[str]:
+        """Codes a queue filter can name: ``toxicity``, ``toxicity:insult``, ``spam``, …"""
+        d = self.evidence
+        out: set[str] = set()
+        for r in d.reasons if d else []:
+            out.add(r.code)
+            if r.label:
+                out.add(f"{r.code}:{r.label}")
+        return out
+
+    def matched_words(self) -> dict[str, list[str]]:
+        """Word-list entries the automatic decision matched, by kind (banned, suspect)."""
+        out: dict[str, list[str]] = {}
+        d = self.evidence
+        for r in d.reasons if d else []:
+            if r.words and r.code in ("banned_words", "suspect_words"):
+                out.setdefault(r.code.removesuffix("_words"), []).extend(r.words)
+        return out
+
+
+_HMGET_MANY = resources.files("moderation").joinpath("lua", "hmget_many.lua").read_text("utf-8")
+_HMGET_MANY_SHA = hashlib.sha1(_HMGET_MANY.encode()).hexdigest()
+#: Hashes read per script call (bounds the time one call holds Redis).
+_CHUNK = 500
+_COMMENT_FIELDS = ("doc", "status", "updated", "decision")
+
+
+async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -> list[Any]:
+    """``HMGET`` of ``fields`` on every hash of ``keys``, in as few round trips as possible.
+
+    One script call returns all rows in a single reply: for a page of 500 comments that is
+    several times cheaper for the client than a pipeline of 500 replies.
+    """
+    rows: list[Any] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = list(keys[i : i + _CHUNK])
+        try:
+            rows.extend(await redis.evalsha(_HMGET_MANY_SHA, len(chunk), *chunk, *fields))
+        except NoScriptError:
+            rows.extend(await redis.eval(_HMGET_MANY, len(chunk), *chunk, *fields))
+    return rows
+
+
+async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[ReviewItem | None]:
+    """Items in the order of ``ids`` (``None`` where a comment does not exist)."""
+    if not ids:
+        return []
+    rows = await hmget_many(redis, [keys.comment(cid) for cid in ids], _COMMENT_FIELDS)
+    risks = await redis.zmscore(keys.held_risk, list(ids))
+    stored: list[tuple[StoredComment, float | None] | None] = []
+    for row, risk in zip(rows, risks, strict=True):
+        try:
+            s = decode_stored(row)
+        except msgspec.DecodeError:
+            s = None  # a corrupt document is shown nowhere rather than breaking the page
+        stored.append((s, float(risk) if risk is not None else None) if s else None)
+    # A human decision replaced the automatic one in "decision"; fetch that one separately
+    # (never needed for the held queue, where every decision is automatic).
+    human = [
+        s[0].record.id
+        for s in stored
+        if s is not None and s[0].decision is not None and s[0].decision.by not in _MACHINES
+    ]
+    autos: dict[str, Decision | None] = {}
+    if human:
+        raw = await hmget_many(redis, [keys.comment(cid) for cid in human], ("auto_decision",))
+        for cid, (value,) in zip(human, raw, strict=True):
+            try:
+                autos[cid] = _decision_decoder.decode(value) if value else None
+            except msgspec.DecodeError:
+                autos[cid] = None
+    authors = sorted({s[0].record.author.id for s in stored if s is not None})
+    standings = await load_standings(redis, keys, authors)
+    out: list[ReviewItem | None] = []
+    for entry in stored:
+        if entry is None:
+            out.append(None)
+            continue
+        comment, risk = entry
+        cid = comment.record.id
+        auto = autos.get(cid, comment.decision)
+        out.append(ReviewItem(comment, auto, risk, standings[comment.record.author.id]))
+    return out
+
+
+async def load_standings(
+    redis: Redis, keys: Keys, author_ids: Sequence[str]
+) -> dict[str, Standing]:
+    if not author_ids:
+        return {}
+    rows = await hmget_many(redis, [keys.author(a) for a in author_ids], _AUTHOR_FIELDS)
+    return {aid: Standing.from_row(row) for aid, row in zip(author_ids, rows, strict=True)}
+
+
+def item_view(item: ReviewItem) -> dict[str, Any]:
+    """A comment as the review API returns it: the private comment view plus risk, the author's
+    standing and the automatic decision's reasons (which stay visible after a moderator's)."""
+    view = comment_view(item.stored, private=True)
+    view["risk"] = item.risk
+    view["author"]["standing"] = item.author.view()
+    auto = item.auto
+    view["auto_decision"] = (
+        {
+            "status": auto.status.value,
+            "by": auto.by,
+            "reasons": [msgspec.to_builtins(r) for r in auto.reasons],
+            "scores": auto.scores,
+            "spam_score": auto.spam.score if auto.spam else None,
+        }
+        if auto
+        else None
+    )
+    view["matched_words"] = item.matched_words()
+    return view
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0

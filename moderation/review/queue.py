@@ -1,0 +1,272 @@
+"""The held queue: filtered, ordered, cursor-paginated pages, and queue counts.
+
+Sources (all maintained atomically by ``transition.lua``): ``keys.held`` (score: creation ms),
+``keys.held_risk`` (score: risk), ``keys.article_held(aid)`` (creation ms) and, for an author,
+``keys.author_comments(id)`` intersected with the held set. A cursor is the position
+``(score, id)`` of the last item returned, so pages stay stable while comments come and go:
+nothing is skipped or repeated because an earlier item was decided meanwhile.
+
+Filters the sets cannot express (reason, score range outside the risk order) are applied after
+loading; one request scans at most :data:`SCAN_BUDGET` candidates, so a page may come back short
+(even empty) with a ``next_cursor``: keep following it until it is ``None``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from moderation.errors import BadRequest, ValidationFailed
+from moderation.keys import Keys
+from moderation.messages import Status
+from moderation.review.items import ReviewItem, hmget_many, load_items
+
+ORDERS = ("oldest", "newest", "riskiest")
+#: Held comments counted at most for the per-article counts (the oldest ones).
+COUNT_SCAN_CAP = 50_000
+SCAN_BUDGET = 5_000
+#: Most members a filtered (intersected) source may have.
+INTERSECT_CAP = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    order: str = "oldest"
+    article: str | None = None
+    author: str | None = None
+    #: A reason code (``toxicity``, ``spam``, ``suspect_words``…) or ``code:label``.
+    reason: str | None = None
+    #: Risk range, inclusive.
+    min_score: float | None = None
+    max_score: float | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise ValidationFailed(f"order must be one of {', '.join(ORDERS)}", field="order")
+        for name in ("min_score", "max_score"):
+            v = getattr(self, name)
+            if v is not None and not 0.0 <= v <= 1.0:
+                raise ValidationFailed(f"{name} must be within [0, 1]", field=name)
+        if (
+            self.min_score is not None
+            and self.max_score is not None
+            and self.min_score > self.max_score
+        ):
+            raise ValidationFailed("min_score must not exceed max_score", field="min_score")
+
+    @property
+    def descending(self) -> bool:
+        return self.order != "oldest"
+
+    def matches(self, item: ReviewItem) -> bool:
+        if item.stored.status is not Status.HELD:
+            return False
+        if self.reason and self.reason not in item.reason_codes():
+            return False
+        risk = item.risk if item.risk is not None else 0.0
+        if self.min_score is not None and risk < self.min_score:
+            return False
+        return not (self.max_score is not None and risk > self.max_score)
+
+
+@dataclass(slots=True)
+class QueuePage:
+    items: list[ReviewItem] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def encode_cursor(order: str, score: float, member: str) -> str:
+    raw = msgspec.json.encode([order, score, member])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, score, member = msgspec.json.decode(raw, type=tuple[str, float, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise BadRequest("cursor is not one this service issued", field="cursor") from None
+    if kind != order:
+        raise BadRequest("cursor belongs to another order; start again without it", field="cursor")
+    return score, member
+
+
+def _after(pos: tuple[float, str], cursor: tuple[float, str] | None, desc: bool) -> bool:
+    if cursor is None:
+        return True
+    return pos < cursor if desc else pos > cursor
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+async def _scan_zset(
+    redis: Redis,
+    key: str,
+    *,
+    desc: bool,
+    lo: float | None,
+    hi: float | None,
+    cursor: tuple[float, str] | None,
+    chunk: int,
+) -> AsyncIterator[list[tuple[str, float]]]:
+    """Chunks of ``(member, score)`` strictly after ``cursor`` in (score, member) order.
+
+    Redis orders equal scores by member (reversed with REV), which is the cursor's tie-break,
+    so starting at the cursor's score (inclusive) and skipping what is not after it is exact.
+    """
+    low = lo if lo is not None else float("-inf")
+    high = hi if hi is not None else float("inf")
+    if cursor is not None:
+        if desc:
+            high = min(high, cursor[0])
+        else:
+            low = max(low, cursor[0])
+    if low > high:
+        return
+    offset = 0
+    while True:
+        if desc:
+            rows: list[Any] = await redis.zrange(
+                key, _bound(high), _bound(low), byscore=True, desc=True,
+                offset=offset, num=chunk, withscores=True,
+            )  # fmt: skip
+        else:
+            rows = await redis.zrange(
+                key, _bound(low), _bound(high), byscore=True,
+                offset=offset, num=chunk, withscores=True,
+            )  # fmt: skip
+        offset += len(rows)
+        batch = [(_text(m), float(s)) for m, s in rows]
+        batch = [(m, s) for m, s in batch if _after((s, m), cursor, desc)]
+        if batch:
+            yield batch
+        if len(rows) < chunk:
+            return
+
+
+async def _intersection(
+    redis: Redis, sources: Sequence[str], *, desc: bool, cursor: tuple[float, str] | None,
+    lo: float | None, hi: float | None,
+) -> list[tuple[str, float]]:  # fmt: skip
+    """Members of all ``sources``, scored by the first one, sorted, after ``cursor``."""
+    # Weights 1, 0, 0…: the intersection keeps the first source's scores.
+    weighted = {key: (1 if i == 0 else 0) for i, key in enumerate(sources)}
+    rows: list[Any] = await redis.zinter(weighted, aggregate="SUM", withscores=True)
+    pairs = [(_text(m), float(s)) for m, s in rows[:INTERSECT_CAP]]
+    if lo is not None:
+        pairs = [p for p in pairs if p[1] >= lo]
+    if hi is not None:
+        pairs = [p for p in pairs if p[1] <= hi]
+    pairs.sort(key=lambda p: (p[1], p[0]), reverse=desc)
+    return [p for p in pairs if _after((p[1], p[0]), cursor, desc)]
+
+
+def _bound(value: float) -> str | float:
+    if value == float("inf"):
+        return "+inf"
+    if value == float("-inf"):
+        return "-inf"
+    return value
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+async def queue_page(redis: Redis, keys: Keys, q: QueueQuery) -> QueuePage:
+    """One page of the held queue for ``q``."""
+    desc = q.descending
+    cursor = decode_cursor(q.cursor, q.order) if q.cursor else None
+    by_risk = q.order == "riskiest"
+    # The score range is a risk range: it bounds the scan only when the source is scored by
+    # risk; otherwise it filters loaded items.
+    lo = q.min_score if by_risk else None
+    hi = q.max_score if by_risk else None
+    ordered = keys.held_risk if by_risk else keys.held
+    narrow = [keys.article_held(q.article)] if q.article else []
+    if q.author:
+        narrow.append(keys.author_comments(q.author))
+    post_filter = bool(q.reason) or (
+        not by_risk and (q.min_score is not None or q.max_score is not None)
+    )
+    chunk = q.limit + 1 if not post_filter else max(q.limit * 2, 100)
+
+    async def chunks() -> AsyncIterator[list[tuple[str, float]]]:
+        if narrow:
+            pairs = await _intersection(
+                redis, [ordered, *narrow], desc=desc, cursor=cursor, lo=lo, hi=hi
+            )
+            for i in range(0, len(pairs), chunk):
+                yield pairs[i : i + chunk]
+        else:
+            async for batch in _scan_zset(
+                redis, ordered, desc=desc, lo=lo, hi=hi, cursor=cursor, chunk=chunk
+            ):
+                yield batch
+
+    page = QueuePage()
+    scanned = 0
+    last: tuple[float, str] | None = None
+    more = False
+    async with contextlib.aclosing(chunks()) as source:  # type: ignore[type-var]
+        async for batch in source:
+            items = await load_items(redis, keys, [m for m, _ in batch])
+            for (member, score), item in zip(batch, items, strict=True):
+                if len(page.items) == q.limit:
+                    more = True
+                    break
+                scanned += 1
+                last = (score, member)
+                if item is not None and q.matches(item):
+                    page.items.append(item)
+            if more or scanned >= SCAN_BUDGET:
+                more = True
+                break
+    if more and last is not None:
+        page.next_cursor = encode_cursor(q.order, last[0], last[1])
+    return page
+
+
+async def held_per_article(redis: Redis, keys: Keys) -> tuple[dict[str, int], bool]:
+    """Held comments per article, counted over the held queue itself (so it cannot drift),
+    and whether the count is partial (only the oldest :data:`COUNT_SCAN_CAP` are counted)."""
+    ids = [_text(m) for m in await redis.zrange(keys.held, 0, COUNT_SCAN_CAP)]
+    partial = len(ids) > COUNT_SCAN_CAP
+    rows = await hmget_many(redis, [keys.comment(cid) for cid in ids[:COUNT_SCAN_CAP]], ["article"])
+    return dict(Counter(_text(row[0]) for row in rows if row[0] is not None)), partial
+
+
+async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str, Any]:
+    """Held and pending totals, and held per article (largest first, at most ``top``)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.zcard(keys.held)
+    pipe.zcard(keys.pending)
+    pipe.zrange(keys.held, 0, 0, withscores=True)
+    held, pending, oldest = await pipe.execute()
+    counts, partial = await held_per_article(redis, keys)
+    per_article = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
+    return {
+        "held": int(held),
+        "pending": int(pending),
+        "oldest_held_ms": int(oldest[0][1]) if oldest else None,
+        "articles_with_held": len(per_article),
+        "articles_partial": partial,
+        "articles": [{"article_id": a, "held": n} for a, n in per_article[:top]],
+    }
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,340 @@
+"""The moderators' web pages: queue, one comment, an author, articles, an article's settings,
+site policy, word lists, audit log. Server-rendered; the small script in ``static/app.js``
+calls the JSON API (``/v1/moderation``) with the session's CSRF token for every action."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from moderation.api.access import Principal, require_session
+from moderation.api.auth import ADMINS, MODERATORS
+from moderation.api.moderation import AUDIT_TARGETS, queue_query, review_of
+from moderation.api.responses import JSON
+from moderation.api.validation import query_int
+from moderation.audit import entry_view
+from moderation.errors import NotFound, ValidationFailed
+from moderation.ids import is_comment_id
+from moderation.review import authors, overrides
+from moderation.review.items import load_items
+from moderation.review.queue import QueueQuery, queue_counts, queue_page
+from moderation.settings import Settings
+from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
+from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
+from moderation.wordlists import KINDS, load_lists
+
+
+def _filters(q: QueueQuery) -> dict[str, str]:
+    """The query's filters as query-string values (no cursor, no limit)."""
+    out = {"order": q.order}
+    for name in ("article", "author", "reason"):
+        value = getattr(q, name)
+        if value:
+            out[name] = value
+    for name in ("min_score", "max_score"):
+        value = getattr(q, name)
+        if value is not None:
+            out[name] = f"{value:g}"
+    return out
+
+
+@ui_page(MODERATORS)
+async def home(request: Request, principal: Principal) -> Response:
+    return RedirectResponse(f"{BASE}/queue", 303, headers=SECURITY_HEADERS)
+
+
+@ui_page(MODERATORS)
+async def queue(request: Request, principal: Principal) -> Response:
+    settings: Settings = request.app.state.settings
+    review = review_of(request)
+    q = queue_query(request, default_limit=settings.queue_page_size)
+    started = time.perf_counter()
+    # Where the events stream stands *before* the queue is read: the page's live feed resumes
+    # from here, so a comment held while the page loads still arrives.
+    newest: Any = await review.redis.xrevrange(review.keys.events, "+", "-", count=1)
+    events_after = _text(newest[0][0]) if newest else "0-0"
+    page = await queue_page(review.redis, review.keys, q)
+    counts = await queue_counts(review.redis, review.keys, top=20)
+    loaded = time.perf_counter()
+    items = [present(i) for i in page.items]
+    presented = time.perf_counter()
+    filters = _filters(q)
+    response = render(
+        request,
+        principal,
+        "queue.html",
+        {
+            "title": "Review queue",
+            "items": items,
+            "next_cursor": page.next_cursor,
+            "counts": counts,
+            "q": q,
+            "filters": filters,
+            "filter_query": urlencode(filters),
+            "filtered": any(k != "order" for k in filters),
+            "reason_filters": FILTER_REASONS,
+            "labels": overrides.known_labels(settings),
+            "reasons": REASON_CHOICES,
+            "limit": q.limit,
+            "events_after": events_after,
+        },
+    )
+    rendered = time.perf_counter()
+    # Server-Timing lets anyone see where the time of this page goes (browser dev tools).
+    response.headers["Server-Timing"] = ", ".join(
+        f"{name};dur={ms:.1f}"
+        for name, ms in (
+            ("load", (loaded - started) * 1000),
+            ("present", (presented - loaded) * 1000),
+            ("template", (rendered - presented) * 1000),
+        )
+    )
+    return response
+
+
+async def queue_items(request: Request) -> Response:
+    """JSON ``{"html", "ids", "next_cursor"}``: queue items rendered for the page's script
+    (the next page, or named comments that arrived live and match the page's filters)."""
+    await require_session(request, MODERATORS)
+    settings: Settings = request.app.state.settings
+    review = review_of(request)
+    q = queue_query(request, default_limit=settings.queue_page_size)
+    raw_ids = request.query_params.get("ids")
+    next_cursor = None
+    if raw_ids:
+        ids = [i for i in raw_ids.split(",") if is_comment_id(i)][:100]
+        loaded = [i for i in await load_items(review.redis, review.keys, ids) if i is not None]
+        items = [
+            i
+            for i in loaded
+            if q.matches(i)
+            and (q.article is None or i.stored.record.article_id == q.article)
+            and (q.author is None or i.stored.record.author.id == q.author)
+        ]
+    else:
+        page = await queue_page(review.redis, review.keys, q)
+        items, next_cursor = page.items, page.next_cursor
+    html = ENV.get_template("_items.html").render(
+        {"items": [present(i) for i in items], "reasons": REASON_CHOICES, "BASE": BASE}
+    )
+    return JSON(
+        {"html": html, "ids": [i.id for i in items], "next_cursor": next_cursor},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@ui_page(MODERATORS)
+async def comment(request: Request, principal: Principal) -> Response:
+    review = review_of(request)
+    comment_id = request.path_params["comment_id"]
+    item = None
+    if is_comment_id(comment_id):
+        item = (await load_items(review.redis, review.keys, [comment_id]))[0]
+    if item is None:
+        raise NotFound(f"There is no comment with id {comment_id}.")
+    entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
+    record = item.stored.record
+    return render(
+        request,
+        principal,
+        "comment.html",
+        {
+            "title": f"Comment by {record.author.name}",
+            "v": present(item),
+            "record": record,
+            "decision": item.stored.decision,
+            "auto": item.auto,
+            "audit": [entry_view(e) for e in entries],
+            "reasons": REASON_CHOICES,
+        },
+    )
+
+
+@ui_page(MODERATORS)
+async def author(request: Request, principal: Principal) -> Response:
+    settings: Settings = request.app.state.settings
+    review = review_of(request)
+    author_id = authors.check_id(request.path_params["author_id"], settings.max_id_chars)
+    page = await authors.author_page(
+        review, author_id, limit=30, cursor=request.query_params.get("cursor") or None
+    )
+    entries, _ = await review.audit.read(limit=30, target_type="author", target=author_id)
+    return render(
+        request,
+        principal,
+        "author.html",
+        {
+            "title": f"Author {page.name or author_id}",
+            "author_id": author_id,
+            "page": page,
+            "history": [present(i) for i in page.history],
+            "audit": [entry_view(e) for e in entries],
+            "states": authors.STATES,
+        },
+    )
+
+
+@ui_page(MODERATORS)
+async def articles(request: Request, principal: Principal) -> Response:
+    wanted = request.query_params.get("id", "").strip()
+    if wanted:  # the "open an article by id" form
+        return RedirectResponse(f"{BASE}/articles/{urlpart(wanted)}", 303, SECURITY_HEADERS)
+    rows = await overrides.articles_overview(review_of(request))
+    return render(request, principal, "articles.html", {"title": "Articles", "rows": rows})
+
+
+@ui_page(MODERATORS)
+async def article(request: Request, principal: Principal) -> Response:
+    settings: Settings = request.app.state.settings
+    review = review_of(request)
+    article_id = authors.check_id(
+        request.path_params["article_id"], settings.max_id_chars, "article_id"
+    )
+    view = await overrides.article_overview(review, article_id)
+    entries, _ = await review.audit.read(limit=30, target_type="article", target=article_id)
+    return render(
+        request,
+        principal,
+        "article.html",
+        {
+            "title": f"Article {article_id}",
+            "view": view,
+            "audit": [entry_view(e) for e in entries],
+        },
+    )
+
+
+@ui_page(ADMINS)
+async def policy(request: Request, principal: Principal) -> Response:
+    review = review_of(request)
+    raw, effective_policy = await overrides.site_policy(review)
+    s = review.settings
+    entries, _ = await review.audit.read(limit=30, target_type="policy", target="site")
+    return render(
+        request,
+        principal,
+        "policy.html",
+        {
+            "title": "Site policy",
+            "overrides": overrides.parse(raw),
+            "effective": overrides.effective(effective_policy),
+            "defaults": {
+                "thresholds": dict(s.thresholds),
+                "spam_threshold": s.spam_threshold,
+                "max_links": s.max_links,
+            },
+            "labels": overrides.known_labels(s),
+            "audit": [entry_view(e) for e in entries],
+        },
+    )
+
+
+@ui_page(ADMINS)
+async def words(request: Request, principal: Principal) -> Response:
+    review = review_of(request)
+    lists = await load_lists(review.redis, review.keys)
+    entries, _ = await review.audit.read(limit=30, target_type="words", target="banned")
+    suspect_entries, _ = await review.audit.read(limit=30, target_type="words", target="suspect")
+    merged = sorted(entries + suspect_entries, key=lambda e: e.id, reverse=True)[:30]
+    return render(
+        request,
+        principal,
+        "words.html",
+        {
+            "title": "Word lists",
+            "lists": lists,
+            "kinds": KINDS,
+            "audit": [entry_view(e) for e in merged],
+        },
+    )
+
+
+@ui_page(MODERATORS)
+async def audit_log(request: Request, principal: Principal) -> Response:
+    settings: Settings = request.app.state.settings
+    q = request.query_params
+    target_type = q.get("target_type") or None
+    target = q.get("target") or None
+    actor = q.get("actor") or None
+    if target_type is not None and target_type not in AUDIT_TARGETS:
+        raise ValidationFailed(f"target type must be one of {', '.join(AUDIT_TARGETS)}")
+    if target_type is None or target is None:
+        target_type = target = None
+    for value in (target, actor):
+        if value is not None:
+            authors.check_id(value, settings.max_id_chars, "filter")
+    limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
+    entries, next_cursor = await review_of(request).audit.read(
+        limit=limit,
+        cursor=q.get("cursor") or None,
+        target_type=target_type,
+        target=target,
+        actor=actor,
+    )
+    filters = {
+        k: v for k, v in (("target_type", target_type), ("target", target), ("actor", actor)) if v
+    }
+    return render(
+        request,
+        principal,
+        "audit.html",
+        {
+            "title": "Audit log",
+            "audit": [entry_view(e) for e in entries],
+            "next_query": urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,
+            "filters": filters,
+            "targets": AUDIT_TARGETS,
+        },
+    )
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One line for an audit entry ("approved", "banned", …) used by the templates."""
+    action = str(entry["action"])
+    before, after = entry["before"], entry["after"]
+    if action.startswith("comment."):
+        frm, to = before.get("status"), after.get("status")
+        if frm == "approved" and to == "rejected":
+            return "removed (was published)"
+        verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
+        return f"{verb} ({frm} → {to})" if frm else verb
+    if action == "author.state":
+        return f"state {before.get('state')} → {after.get('state')}"
+    if action == "words.update":
+        added, removed = after.get("added") or [], after.get("removed") or []
+        parts = []
+        if added:
+            parts.append("added " + ", ".join(added))
+        if removed:
+            parts.append("removed " + ", ".join(removed))
+        return "; ".join(parts) or "no change"
+    if action in ("article.settings", "policy.update"):
+        return _diff(before, after)
+    return action.replace(".", " ").replace("_", " ")
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
+    def flat(d: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in d.items() if k != "thresholds"}
+        out.update({f"threshold {k}": v for k, v in (d.get("thresholds") or {}).items()})
+        return out
+
+    b, a = flat(before), flat(after)
+    parts = []
+    for key in sorted(set(b) | set(a)):
+        if b.get(key) != a.get(key):
+            old = b.get(key, "default")
+            new = a.get(key, "default")
+            parts.append(f"{key}: {old} → {new}")
+    return "; ".join(parts) or "no change"
+
+
+ENV.filters["describe"] = describe
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
