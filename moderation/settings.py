@@ -131,6 +131,13 @@ class Settings:
     #: Worker processes started by ``moderation run``.
     run_workers: int = 1
 
+    # --- Operations ----------------------------------------------------------------------------
+    #: The dashboard (and stats' ``alerts``) call the queue stuck when the oldest undecided
+    #: comment is older than this.
+    stuck_queue_s: float = 120.0
+    #: Seconds between dashboard updates pushed over SSE.
+    dashboard_interval_s: float = 2.0
+
     # --- Webhooks ----------------------------------------------------------------------------
     #: Where ``moderation webhooks`` POSTs status changes; empty = no webhooks.
     webhook_url: str = ""

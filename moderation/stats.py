@@ -265,6 +265,68 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
         "degraded": sorted(
             {f"scorer:{w['model']}" for w in workers if w["degraded"] and not w["stale"]}
         ),
+        "alerts": alerts(state, settings, workers),
+    }
+
+
+def alerts(
+    state: State, settings: Settings, workers: Sequence[Mapping[str, Any]]
+) -> list[dict[str, str]]:
+    """What an operator must look at now (the dashboard's red banner)."""
+    out: list[dict[str, str]] = []
+    oldest = _age(state.oldest_undecided_ms, state.now * 1000)
+    if oldest is not None and oldest > settings.stuck_queue_s:
+        out.append(
+            {
+                "code": "queue_stuck",
+                "message": f"Queue stuck: the oldest undecided comment is {oldest:.0f} s old "
+                f"(limit {settings.stuck_queue_s:.0f} s)",
+            }
+        )
+    live = [w for w in workers if not w["stale"]]
+    if not live:
+        out.append({"code": "no_workers", "message": "No scoring worker is running"})
+    for w in workers:
+        if w["stale"]:
+            out.append(
+                {
+                    "code": "worker_stale",
+                    "message": f"Worker {w['id']} has not sent a heartbeat for "
+                    f"{w['last_heartbeat_age_s']:.0f} s",
+                }
+            )
+    for w in live:
+        if w["degraded"]:
+            out.append(
+                {
+                    "code": "scorer_degraded",
+                    "message": f"Worker {w['id']} scores with the fallback model {w['model']} "
+                    "(Detoxify weights missing)",
+                }
+            )
+    return out
+
+
+def history(state: State) -> dict[str, Any]:
+    """Per-minute series of the last hour, oldest first, for the dashboard's charts."""
+    start = (int(state.now) // 60) * 60 - (MINUTES - 2) * 60
+    minutes = list(reversed(state.minutes[: MINUTES - 1]))
+
+    def series(*fields: str) -> list[int]:
+        return [sum(m.get(f, 0) for f in fields) for m in minutes]
+
+    auto = [f"{k}:{s}" for k in ("auto", "system") for s in ("approved", "held", "rejected")]
+    human = [f"{k}:{s}" for k in ("moderator", "admin") for s in ("approved", "rejected")]
+    return {
+        "start": start,
+        "step": 60,
+        "accepted": series("accepted"),
+        "decided": series(*auto),
+        "approved": series("auto:approved"),
+        "held": series("auto:held", "system:held"),
+        "rejected": series("auto:rejected"),
+        "moderated": series(*human),
+        "rate_limited": series("rate_limited"),
     }
 
 

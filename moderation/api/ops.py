@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moderation.api.auth import MODERATORS, require
+from moderation.api.access import require_principal
+from moderation.api.auth import MODERATORS
 from moderation.api.responses import JSON
 from moderation.metrics import render
 from moderation.settings import Settings
@@ -16,7 +17,7 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def stats(request: Request) -> Response:
-    await require(request, MODERATORS)
+    await require_principal(request, MODERATORS)  # a key, or a moderator's signed-in session
     settings: Settings = request.app.state.settings
     state = await read_state(request.app.state.redis, request.app.state.keys, settings)
     return JSON(summarize(state, settings), headers={"Cache-Control": "no-store"})

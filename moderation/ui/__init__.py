@@ -12,7 +12,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from moderation.ui import pages, session
+from moderation.ui import dashboard, pages, session
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -33,5 +33,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/policy", pages.policy, methods=["GET"]),
         Route(f"{BASE}/words", pages.words, methods=["GET"]),
         Route(f"{BASE}/audit", pages.audit_log, methods=["GET"]),
+        Route(f"{BASE}/dashboard", dashboard.dashboard, methods=["GET"]),
+        Route(f"{BASE}/dashboard/stream", dashboard.dashboard_stream, methods=["GET"]),
         Mount(STATIC_PATH, app=StaticFiles(directory=static), name="moderation-static"),
     ]
