@@ -435,16 +435,23 @@ def plot(results: Sequence[ModeResult], path: Path, title: str) -> None:
 
 
 def _curves(outcomes: Sequence[Outcome]) -> tuple[list[int], list[float], list[float]]:
+    """Cumulative F1 and F1 over a sliding window, from prefix sums (one pass)."""
     window = max(50, min(300, len(outcomes) // 8))
-    xs: list[int] = []
-    cumulative: list[float] = []
-    rolling: list[float] = []
+    tp = [0]
+    fp = [0]
+    fn = [0]
+    for o in outcomes:
+        tp.append(tp[-1] + (o.flagged and o.is_spam))
+        fp.append(fp[-1] + (o.flagged and not o.is_spam))
+        fn.append(fn[-1] + (not o.flagged and o.is_spam))
+
+    def f1(lo: int, hi: int) -> float:
+        t, f, m = tp[hi] - tp[lo], fp[hi] - fp[lo], fn[hi] - fn[lo]
+        return 2 * t / (2 * t + f + m) if t else 0.0
+
     step = max(1, len(outcomes) // 300)
-    for i in range(step, len(outcomes) + 1, step):
-        xs.append(i)
-        cumulative.append(Metrics.of(outcomes[:i]).f1)
-        rolling.append(Metrics.of(outcomes[max(0, i - window) : i]).f1)
-    return xs, cumulative, rolling
+    xs = list(range(step, len(outcomes) + 1, step))
+    return xs, [f1(0, i) for i in xs], [f1(max(0, i - window), i) for i in xs]
 
 
 # --- the command ------------------------------------------------------------------------------

@@ -8,19 +8,17 @@
 -- KEYS[1] weights hash   KEYS[2] squared-gradient hash   KEYS[3] model counters hash
 -- ARGV[1] label: 1 spam, 0 ham   ARGV[2] learning rate   ARGV[3] damping of signal features
 -- ARGV[4] damping of text features   ARGV[5] first text feature index   ARGV[6] logit clip
--- ARGV[7..] triples: feature index, feature value, prior weight
+-- ARGV[7] msgpack array of feature indices   ARGV[8] msgpack array of their values
+-- ARGV[9] msgpack array of their prior weights
 --
 -- Returns the probability the model gave the example before the step (a string).
 local y, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
 local signal_damping, text_damping = tonumber(ARGV[3]), tonumber(ARGV[4])
 local text_offset, clip = tonumber(ARGV[5]), tonumber(ARGV[6])
-local n = (#ARGV - 6) / 3
-local index, value, prior = {}, {}, {}
-for k = 1, n do
-  index[k] = ARGV[4 + 3 * k]
-  value[k] = tonumber(ARGV[5 + 3 * k])
-  prior[k] = tonumber(ARGV[6 + 3 * k])
-end
+local index = cmsgpack.unpack(ARGV[7])
+local value = cmsgpack.unpack(ARGV[8])
+local prior = cmsgpack.unpack(ARGV[9])
+local n = #index
 
 -- HMGET in chunks: Lua's unpack() has a stack limit.
 local function hmget(key)
@@ -51,7 +49,7 @@ if rate > 0 then
     if grad ~= 0 then
       local acc = squares[k] + grad * grad
       local damping = text_damping
-      if tonumber(index[k]) < text_offset then
+      if index[k] < text_offset then
         damping = signal_damping
       end
       new_w[#new_w + 1] = index[k]

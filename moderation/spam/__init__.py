@@ -144,7 +144,7 @@ class SpamScorer:
         for p in prepared:
             if p is not None:
                 wanted.update(p.text_x)
-        order = self.model.queue_read(pipe, wanted)
+        order = await self.model.queue_read(pipe, self.redis, wanted)
         replies = await pipe.execute()
 
         state = OnlineModel.parse(order, replies[-2], replies[-1])

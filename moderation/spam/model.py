@@ -3,7 +3,8 @@
 State lives in two Redis hashes shared by every worker and API process: the learned weight of
 each feature (``keys.spam_weights``, stored as an offset from the feature's prior) and the sum of
 its squared gradients (``keys.spam_gradients``). Workers read the weights of a batch's features
-with one ``HMGET`` per batch; a moderator's label is learned by one Lua script
+with one call per batch (``lua/spam_weights.lua``, indices and weights msgpack-encoded so a
+batch's thousands of features cost one argument); a moderator's label is learned by one Lua script
 (``lua/spam_learn.lua``) that reads, steps and writes atomically, so labels given at the same
 moment by several moderators are applied one after the other, never interleaved or lost.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
@@ -33,6 +35,7 @@ SIGNAL_DAMPING = 4.0
 #: The same for text features: small, so the first examples of a word count.
 TEXT_DAMPING = 0.01
 _LEARN = resources.files("moderation").joinpath("lua", "spam_learn.lua").read_text("utf-8")
+_WEIGHTS = resources.files("moderation").joinpath("lua", "spam_weights.lua").read_text("utf-8")
 
 #: Logits are clipped here: a probability of 1 - 1e-9 explains nothing more than 0.9999.
 MAX_LOGIT = 20.0
@@ -71,24 +74,26 @@ class OnlineModel:
         self.learning_rate = learning_rate
 
     # --- reading ------------------------------------------------------------------------------
-    def queue_read(self, pipe: Pipeline, indices: Iterable[int]) -> list[int]:
+    async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> list[int]:
         """Queue the reads of ``indices`` (two replies); returns the index order used."""
         order = sorted(set(indices))
-        pipe.hmget(self.keys.spam_weights, [str(i) for i in order] or ["0"])
+        script: AsyncScript = redis.register_script(_WEIGHTS)
+        await script(
+            keys=[self.keys.spam_weights], args=[msgspec.msgpack.encode(order)], client=pipe
+        )
         pipe.hmget(self.keys.spam_model_meta, ["spam", "ham"])
         return order
 
     @staticmethod
     def parse(order: list[int], weights_reply: Any, meta_reply: Any) -> ModelState:
-        weights = {
-            i: float(raw) for i, raw in zip(order, weights_reply, strict=False) if raw is not None
-        }
+        values = msgspec.msgpack.decode(weights_reply) if weights_reply else []
+        weights = {i: float(w) for i, w in zip(order, values, strict=False) if w}
         spam, ham = (int(v) if v is not None else 0 for v in meta_reply)
         return ModelState(weights, spam, ham)
 
     async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:
         pipe = redis.pipeline(transaction=False)
-        order = self.queue_read(pipe, indices)
+        order = await self.queue_read(pipe, redis, indices)
         weights_reply, meta_reply = await pipe.execute()
         return self.parse(order, weights_reply, meta_reply)
 
@@ -104,8 +109,10 @@ class OnlineModel:
             TEXT_OFFSET,
             MAX_LOGIT,
         ]
-        for i in sorted(x):
-            args.extend((i, repr(x[i]), repr(PRIORS.get(i, 0.0))))
+        order = sorted(x)
+        args.append(msgspec.msgpack.encode(order))
+        args.append(msgspec.msgpack.encode([x[i] for i in order]))
+        args.append(msgspec.msgpack.encode([PRIORS.get(i, 0.0) for i in order]))
         keys = [self.keys.spam_weights, self.keys.spam_gradients, self.keys.spam_model_meta]
         script: AsyncScript = redis.register_script(_LEARN)
         return float(await script(keys=keys, args=args))

@@ -39,6 +39,14 @@ _HIDDEN_INSIDE = re.compile(
     r"(?<=\S)[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+(?=\S)"
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+# Letters and digits that NFKC folds to ASCII ones: full-width, mathematical alphanumerics
+# (bold, script, double-struck…), circled and squared letters.
+_LOOKALIKE = re.compile(
+    "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d7ff\u2460-\u24ff"
+    "\U0001f130-\U0001f189]"
+)
+# A word with both Latin letters and Cyrillic or Greek ones (homoglyph salting).
+_MIXED_SCRIPT = re.compile(r"(?<!\w)(?=\w*[a-zA-Z])(?=\w*[\u0370-\u03ff\u0400-\u052f])\w+")
 
 _TLD_ALT = "|".join(sorted(BARE_TLDS | WORDLIKE_TLDS, key=len, reverse=True))
 _BARE_ALT = "|".join(sorted(BARE_TLDS, key=len, reverse=True))
@@ -66,23 +74,20 @@ _EMAIL = re.compile(r"[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}", re.I)
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d \t().\-/]{6,}\d(?!\d)")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
 _WORD = re.compile(r"\w+")
-# Every pattern and phrase at every word start, overlapping: "check out my new video" finds
-# both "check out my" and "my new video". At one start the first alternative that matches
-# wins: the patterns, then the phrases longest first. Group ``g<n>`` is entry n of _WEIGHTS.
-_PROMO_ENTRIES: list[tuple[str, int]] = [
-    *PROMO_PATTERNS,
-    *(
-        (re.escape(p).replace(r"\ ", r"\s+"), w)
-        for p, w in sorted(PROMO_PHRASES.items(), key=lambda kv: len(kv[0]), reverse=True)
-    ),
-]
-_WEIGHTS: list[int] = [w for _, w in _PROMO_ENTRIES]
-_PROMO = re.compile(
-    r"(?<!\w)(?=(?:"
-    + "|".join(f"(?P<g{n}>{pattern})" for n, (pattern, _) in enumerate(_PROMO_ENTRIES))
-    + r")(?!\w))"
+# Promotional phrases are found by looking up the word n-grams starting at every word in a
+# dict (fast whatever the lexicon's size); the few patterns run as regular expressions. At one
+# word start the patterns come first, then the longest phrase: "check out my new video" finds
+# "check out my" and "my new video", overlapping, but never "check out" besides "check out my".
+_PHRASE_TOKEN = re.compile(r"\w+|[$€£]")
+_PHRASES: dict[tuple[str, ...], tuple[str, int]] = {
+    tuple(_PHRASE_TOKEN.findall(p)): (p, w) for p, w in PROMO_PHRASES.items()
+}
+_LONGEST_PHRASE = max(len(k) for k in _PHRASES)
+_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = tuple(
+    (re.compile(rf"(?<!\w)(?=({pattern})(?!\w))"), w) for pattern, w in PROMO_PATTERNS
 )
-_ORDINARY_PUNCT = frozenset(".,;:!?'\"-()…’‘“”/&%@#")
+# Symbols: neither letters, digits, spaces nor ordinary punctuation (box drawing, emoji, ★).
+_SYMBOL = re.compile(r"[^\w\s.,;:!?'\"\-()…’‘“”/&%@#]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,17 +190,7 @@ def text_signals(
         if _listed(host, lists.deny):
             denied += 1
 
-    promo: list[str] = []
-    strong = weak = 0
-    for match in _PROMO.finditer(normalized.lower()):
-        group = match.lastgroup
-        if group is None:  # pragma: no cover - every alternative is a named group
-            continue
-        promo.append(" ".join(match.group(group).split())[:60])
-        if _WEIGHTS[int(group[1:])] >= 2:
-            strong += 1
-        else:
-            weak += 1
+    promo, promo_score = _promo(normalized.lower())
     return TextSignals(
         links=links,
         links_allowed=allowed,
@@ -207,7 +202,7 @@ def text_signals(
         emails=len(emails),
         phones=_count_phones(without_emails),
         promo=tuple(promo),
-        promo_score=2 * strong + (1 if weak else 0),
+        promo_score=promo_score,
         caps=_caps(clean),
         noise=_noise(clean),
         evasion=evasion,
@@ -227,6 +222,29 @@ def registrable(host: str) -> str:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
+    """Promotional phrases found and their strength: 2 points per strong one, plus 1 if any
+    weak one."""
+    found: dict[int, tuple[str, int]] = {}
+    for pattern, weight in _PATTERNS:
+        for match in pattern.finditer(lowered):
+            found.setdefault(match.start(), (" ".join(match.group(1).split())[:60], weight))
+    tokens = list(_PHRASE_TOKEN.finditer(lowered))
+    words = [t.group(0) for t in tokens]
+    for i, token in enumerate(tokens):
+        if token.start() in found:
+            continue
+        for n in range(min(_LONGEST_PHRASE, len(words) - i), 0, -1):
+            hit = _PHRASES.get(tuple(words[i : i + n]))
+            if hit is not None:
+                found[token.start()] = hit
+                break
+    hits = [found[k] for k in sorted(found)]
+    strong = sum(1 for _, w in hits if w >= 2)
+    weak = len(hits) - strong
+    return tuple(p for p, _ in hits), 2 * strong + (1 if weak else 0)
+
+
 def _strip_invisible(text: str) -> str:
     if text.isascii():
         return text
@@ -239,34 +257,11 @@ def _evasion(raw: str) -> tuple[str, ...]:
     kinds: list[str] = []
     if _HIDDEN_INSIDE.search(raw):
         kinds.append("zero_width")
-    if not _CJK.search(raw):
-        lookalike = 0
-        for ch in raw:
-            if ch.isascii():
-                continue
-            folded = unicodedata.normalize("NFKC", ch)
-            if len(folded) == 1 and folded.isascii() and folded.isalnum():
-                lookalike += 1
-        if lookalike >= 2:
-            kinds.append("full_width")
-    if _mixed_script(raw):
+    if not _CJK.search(raw) and len(_LOOKALIKE.findall(raw)) >= 2:
+        kinds.append("full_width")
+    if _MIXED_SCRIPT.search(raw):
         kinds.append("mixed_script")
     return tuple(kinds)
-
-
-def _mixed_script(text: str) -> bool:
-    """A word of Latin letters with Cyrillic or Greek letters in it (homoglyph salting)."""
-    for word in _WORD.findall(text):
-        if word.isascii():
-            continue
-        scripts = set()
-        for ch in word:
-            if ch.isalpha():
-                name = unicodedata.name(ch, "")
-                scripts.add(name.split(" ", 1)[0])
-        if "LATIN" in scripts and scripts & {"CYRILLIC", "GREEK"}:
-            return True
-    return False
 
 
 def _deobfuscate(text: str) -> tuple[str, int]:
@@ -317,22 +312,11 @@ def _count_phones(text: str) -> int:
 
 
 def _caps(text: str) -> float:
-    upper = lower = 0
-    for ch in text:
-        if ch.isupper():
-            upper += 1
-        elif ch.islower():
-            lower += 1
-    cased = upper + lower
+    upper = sum(map(str.isupper, text))
+    cased = upper + sum(map(str.islower, text))
     return upper / cased if cased >= CAPS_MIN_LETTERS else 0.0
 
 
 def _noise(text: str) -> float:
-    visible = symbols = 0
-    for ch in text:
-        if ch.isspace():
-            continue
-        visible += 1
-        if not ch.isalnum() and ch not in _ORDINARY_PUNCT:
-            symbols += 1
-    return symbols / visible if visible else 0.0
+    visible = len(text) - sum(map(str.isspace, text))
+    return len(_SYMBOL.findall(text)) / visible if visible else 0.0
