@@ -119,6 +119,10 @@ def make_settings(url: str, **overrides: Any) -> Settings:
         reclaim_idle_ms=500,
         reclaim_interval_s=0.2,
         key_cache_ttl_s=0.0,
+        # Flood control off: tests post many comments as one author; test_spam_flood turns
+        # it on.
+        flood_author_interval_s=0.0,
+        flood_ip_interval_s=0.0,
     )
     return base.with_overrides(**overrides)
 

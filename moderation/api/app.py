@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from moderation.api import articles, comments, health
 from moderation.api.errors import exception_handlers
+from moderation.api.flood import flood_gate
 from moderation.auth import KeyCache
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
@@ -94,4 +95,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.keys = keys
     app.state.gates = []
+    # Flood control: per-author and per-IP rate limits (see moderation.api.flood).
+    app.state.gates.append(flood_gate(settings, keys))
     return app

@@ -132,6 +132,7 @@ class SpamScorer:
                 prepared.append(None)
 
         pipe = self.redis.pipeline(transaction=False)
+        cursor = self.velocity.queue_writes(pipe, [p.record for p in prepared if p is not None])
         layout: list[tuple[bool, int]] = []
         for p in prepared:
             if p is None:
@@ -148,7 +149,6 @@ class SpamScorer:
         replies = await pipe.execute()
 
         state = OnlineModel.parse(order, replies[-2], replies[-1])
-        cursor = 0
         probes: list[Probe] = []
         candidates: list[list[Any]] = []
         velocity: list[dict[str, Any]] = []

@@ -129,6 +129,24 @@ PROMO_PATTERNS: tuple[tuple[str, int], ...] = (
     (r"i\s+(?:will\s+|'ll\s+)?(?:subscribe|sub)\s+(?:to\s+)?(?:you|u)", 2),
 )
 
+#: The words a pattern above can start with (patterns are only tried at these words).
+PROMO_PATTERN_STARTS: frozenset[str] = frozenset(
+    {
+        "check",
+        "checkout",
+        "visit",
+        "watch",
+        "listen",
+        "view",
+        "subscribe",
+        "sub",
+        "follow",
+        "my",
+        "our",
+        "i",
+    }
+)
+
 #: Literal promotional phrases and their weight: 2 for offers and lures that are spam almost
 #: wherever they appear, 1 for words that are merely frequent in spam.
 #: Matched on cleaned, lower-cased text at word boundaries; ``\s+`` between words.

@@ -23,6 +23,7 @@ from typing import Any
 from moderation.normalize import normalize
 from moderation.spam.lexicon import (
     BARE_TLDS,
+    PROMO_PATTERN_STARTS,
     PROMO_PATTERNS,
     PROMO_PHRASES,
     SECOND_LEVEL,
@@ -51,17 +52,30 @@ _MIXED_SCRIPT = re.compile(r"(?<!\w)(?=\w*[a-zA-Z])(?=\w*[\u0370-\u03ff\u0400-\u
 _TLD_ALT = "|".join(sorted(BARE_TLDS | WORDLIKE_TLDS, key=len, reverse=True))
 _BARE_ALT = "|".join(sorted(BARE_TLDS, key=len, reverse=True))
 # ---- de-obfuscation rewrites (each counted) -----------------------------------------------
-_REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bhxxp(s?)\b", re.I), r"http\1"),
-    (re.compile(r"\bh\s+t\s+t\s+p\s*(s?)\s*:\s*/\s*/\s*", re.I), r"http\1://"),
-    (re.compile(r"\bhttp(s?)\s+:\s*//|\bhttp(s?):\s+//", re.I), r"http\1\2://"),
-    (re.compile(r"\bw\s+w\s+w\s*\.\s*", re.I), "www."),
-    (re.compile(r"(?<=\w)\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*(?=\w)", re.I), "."),
-    (re.compile(rf"(?<=\w)\s+dot\s+(?=(?:{_TLD_ALT})\b)", re.I), "."),
+_REWRITES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    # (pattern, replacement, substrings one of which must be present for it to apply)
+    (re.compile(r"\bhxxp(s?)\b", re.I), r"http\1", ("xxp", "XXP")),
+    (re.compile(r"\bh\s+t\s+t\s+p\s*(s?)\s*:\s*/\s*/\s*", re.I), r"http\1://", ("t t", "T T")),
+    (re.compile(r"\bhttp(s?)\s+:\s*//|\bhttp(s?):\s+//", re.I), r"http\1\2://", (": /", " :")),
+    (re.compile(r"\bw\s+w\s+w\s*\.\s*", re.I), "www.", ("w w", "W W")),
+    (
+        re.compile(r"(?<=\w)\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*(?=\w)", re.I),
+        ".",
+        ("[", "(", "{", "<"),
+    ),
+    (re.compile(rf"(?<=\w)\s+dot\s+(?=(?:{_TLD_ALT})\b)", re.I), ".", ("dot", "DOT", "Dot")),
     # "name . com", "name. com": only lower-case, unambiguous endings ("opinion. It's" and
     # "done. Net result" are sentences).
-    (re.compile(rf"(?<=\w)(?:\s+\.\s*|\s*\.\s+)(?=(?:{_BARE_ALT})(?:[\s/]|$))"), "."),
-    (re.compile(r"(?<=\w)\s*[\[({<]\s*(?:@|at)\s*[\])}>]\s*(?=\w)", re.I), "@"),
+    (
+        re.compile(rf"(?<=\w)(?:\s+\.\s*|\s*\.\s+)(?=(?:{_BARE_ALT})(?:[\s/]|$))"),
+        ".",
+        (" .", ". "),
+    ),
+    (
+        re.compile(r"(?<=\w)\s*[\[({<]\s*(?:@|at)\s*[\])}>]\s*(?=\w)", re.I),
+        "@",
+        ("[", "(", "{", "<"),
+    ),
 )
 # ---- detection ---------------------------------------------------------------------------
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+", re.I)
@@ -79,12 +93,15 @@ _WORD = re.compile(r"\w+")
 # word start the patterns come first, then the longest phrase: "check out my new video" finds
 # "check out my" and "my new video", overlapping, but never "check out" besides "check out my".
 _PHRASE_TOKEN = re.compile(r"\w+|[$€£]")
-_PHRASES: dict[tuple[str, ...], tuple[str, int]] = {
-    tuple(_PHRASE_TOKEN.findall(p)): (p, w) for p, w in PROMO_PHRASES.items()
-}
-_LONGEST_PHRASE = max(len(k) for k in _PHRASES)
+# Phrases indexed by their first token, longest first.
+_PHRASES: dict[str, list[tuple[tuple[str, ...], str, int]]] = {}
+for _phrase, _weight in PROMO_PHRASES.items():
+    _tokens = tuple(_PHRASE_TOKEN.findall(_phrase))
+    _PHRASES.setdefault(_tokens[0], []).append((_tokens, _phrase, _weight))
+for _entries in _PHRASES.values():
+    _entries.sort(key=lambda e: -len(e[0]))
 _PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = tuple(
-    (re.compile(rf"(?<!\w)(?=({pattern})(?!\w))"), w) for pattern, w in PROMO_PATTERNS
+    (re.compile(rf"(?:{pattern})(?!\w)"), w) for pattern, w in PROMO_PATTERNS
 )
 # Symbols: neither letters, digits, spaces nor ordinary punctuation (box drawing, emoji, ★).
 _SYMBOL = re.compile(r"[^\w\s.,;:!?'\"\-()…’‘“”/&%@#]")
@@ -224,22 +241,34 @@ def registrable(host: str) -> str:
 
 def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
     """Promotional phrases found and their strength: 2 points per strong one, plus 1 if any
-    weak one."""
-    found: dict[int, tuple[str, int]] = {}
-    for pattern, weight in _PATTERNS:
-        for match in pattern.finditer(lowered):
-            found.setdefault(match.start(), (" ".join(match.group(1).split())[:60], weight))
+    weak one.
+
+    Every word start is tried, so matches may overlap ("check out my new video" finds "check
+    out my" and "my new video"); at one start the patterns come first, then the longest
+    phrase. Only starts whose word can begin an entry are tried, by dict lookup: the cost
+    grows with the text, not with the lexicon.
+    """
     tokens = list(_PHRASE_TOKEN.finditer(lowered))
     words = [t.group(0) for t in tokens]
-    for i, token in enumerate(tokens):
-        if token.start() in found:
-            continue
-        for n in range(min(_LONGEST_PHRASE, len(words) - i), 0, -1):
-            hit = _PHRASES.get(tuple(words[i : i + n]))
-            if hit is not None:
-                found[token.start()] = hit
+    hits: list[tuple[str, int]] = []
+    for i, word in enumerate(words):
+        if word in PROMO_PATTERN_STARTS:
+            start = tokens[i].start()
+            match = next(
+                (
+                    (m, w)
+                    for pattern, w in _PATTERNS
+                    if (m := pattern.match(lowered, start)) is not None
+                ),
+                None,
+            )
+            if match is not None:
+                hits.append((" ".join(match[0].group(0).split())[:60], match[1]))
+                continue
+        for entry, phrase, weight in _PHRASES.get(word, ()):
+            if tuple(words[i : i + len(entry)]) == entry:
+                hits.append((phrase, weight))
                 break
-    hits = [found[k] for k in sorted(found)]
     strong = sum(1 for _, w in hits if w >= 2)
     weak = len(hits) - strong
     return tuple(p for p, _ in hits), 2 * strong + (1 if weak else 0)
@@ -266,9 +295,10 @@ def _evasion(raw: str) -> tuple[str, ...]:
 
 def _deobfuscate(text: str) -> tuple[str, int]:
     count = 0
-    for pattern, replacement in _REWRITES:
-        text, n = pattern.subn(replacement, text)
-        count += n
+    for pattern, replacement, needles in _REWRITES:
+        if any(needle in text for needle in needles):
+            text, n = pattern.subn(replacement, text)
+            count += n
     return text, count
 
 

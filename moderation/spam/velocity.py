@@ -2,10 +2,11 @@
 
 *Author velocity* reads ``keys.author_comments(author)``, the sorted set of an author's comment
 ids by creation time that ``submit.lua`` maintains for every accepted comment (so it cannot
-drift from what was posted). *IP velocity* needs its own set (``keys.spam_ip_posts``), added to
-here, trimmed to the window and expiring. Both count the *other* comments within ± the window
-around this one's creation time: a burst of ten arriving in one batch marks all ten, not only
-the last, and replayed comments are counted by when they were written, not when scored.
+drift from what was posted). *IP velocity* needs its own set (``keys.spam_ip_posts``), written
+here for a whole batch before any read, trimmed to the window and expiring. Both count the
+*other* comments within ± the window around this one's creation time: a burst of ten arriving
+in one batch marks all ten, not only the last, and replayed comments are counted by when they
+were written, not when scored.
 
 The track record is the author's per-status tallies (``keys.author``: approved, rejected) kept
 by ``transition.lua``; moderators' rejections make an author's next comments suspect.
@@ -13,6 +14,7 @@ by ``transition.lua``; moderators' rejections make an author's next comments sus
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +51,25 @@ class Velocity:
         self.window_ms = int(window_s * 1000)
         self.ttl_s = max(int(window_s) * 2, 60)
 
+    def queue_writes(self, pipe: Pipeline, records: Sequence[CommentRecord]) -> int:
+        """Queue the recording of every comment's IP address; returns the number of replies.
+
+        Queued for the whole batch before any read, so comments of one batch see each other
+        (as they see each other in the author sets, written when they were accepted).
+        """
+        replies = 0
+        for record in records:
+            ip = record.context.ip if record.context else None
+            if ip:
+                t, key = record.created_at, self.keys.spam_ip_posts(ip)
+                pipe.zadd(key, {record.id: t})
+                pipe.zremrangebyscore(key, "-inf", f"({t - self.window_ms}")
+                pipe.expire(key, self.ttl_s)
+                replies += 3
+        return replies
+
     def queue(self, pipe: Pipeline, record: CommentRecord) -> int:
-        """Queue one comment's commands; returns how many replies they will produce."""
+        """Queue one comment's reads; returns how many replies they will produce."""
         t, w = record.created_at, self.window_ms
         pipe.zrange(
             self.keys.author_comments(record.author.id),
@@ -65,11 +84,8 @@ class Velocity:
         ip = record.context.ip if record.context else None
         if ip:
             key = self.keys.spam_ip_posts(ip)
-            pipe.zadd(key, {record.id: t})
-            pipe.zremrangebyscore(key, "-inf", f"({t - w}")
-            pipe.expire(key, self.ttl_s)
             pipe.zrange(key, t + w, t - w, byscore=True, desc=True, offset=0, num=MAX_COUNT + 1)
-            return 6
+            return 3
         return 2
 
     def parse(self, record: CommentRecord, replies: list[Any]) -> VelocitySignals:
@@ -78,7 +94,7 @@ class Velocity:
         approved, rejected = (_int(v) for v in tallies)
         return VelocitySignals(
             author_rate=_others(author_ids, record.id),
-            ip_rate=_others(replies[5], record.id) if len(replies) == 6 else 0,
+            ip_rate=_others(replies[2], record.id) if len(replies) == 3 else 0,
             author_approved=max(approved, 0),
             author_rejected=max(rejected, 0),
         )
