@@ -257,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--redis-url", help="use this Redis (default: a private redis-server)")
     e.add_argument("--out", type=Path, default=Path("var/eval"), help="where the PNG goes")
     e.add_argument("--show-errors", type=int, default=0, metavar="N", help="list N mistakes")
+    e.add_argument(
+        "--feedback",
+        choices=["all", "reviewed"],
+        default="all",
+        help="prequential labels: every comment, or only what moderators would review",
+    )
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     e.set_defaults(handler=cmd_eval_spam)
 

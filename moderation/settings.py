@@ -130,8 +130,10 @@ class Settings:
     #: CPU inference threads; 0 = torch / onnxruntime default.
     threads: int = 0
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    #: Hold when the spam score reaches this.
-    spam_threshold: float = 0.7
+    #: Hold when the spam score reaches this. The score is a calibrated probability (see
+    #: moderation.spam), and a hold only asks a moderator to look, so hold when spam is more
+    #: likely than not.
+    spam_threshold: float = 0.5
     #: Hold when a comment carries at least this many links.
     max_links: int = 3
 

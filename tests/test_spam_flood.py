@@ -82,6 +82,17 @@ async def test_ip_limit_spans_authors(settings: Settings, rds: Redis, keys: Keys
     assert await rds.hget(keys.counters, "rate_limited:ip") == b"1"
 
 
+async def test_ipv6_addresses_count_per_64_network(settings: Settings) -> None:
+    s = limited(settings, flood_author_interval_s=0.0, flood_ip_interval_s=5.0, flood_ip_burst=1)
+    async with running_api(s) as api:
+        first = comment(text="hi", author="v6-a", context={"ip": "2001:db8:1:2::1"})
+        assert (await api.post_comment(first)).status_code == 202
+        same_net = comment(text="hi", author="v6-b", context={"ip": "2001:db8:1:2:ffff::9"})
+        assert (await api.post_comment(same_net)).status_code == 429
+        other_net = comment(text="hi", author="v6-c", context={"ip": "2001:db8:1:3::1"})
+        assert (await api.post_comment(other_net)).status_code == 202
+
+
 async def test_a_refusal_by_one_limit_does_not_use_up_the_other(settings: Settings) -> None:
     s = limited(settings, flood_author_burst=1, flood_ip_interval_s=60.0, flood_ip_burst=2)
     async with running_api(s) as api:

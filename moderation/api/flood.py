@@ -2,10 +2,11 @@
 
 Each author may post a burst of ``flood_author_burst`` comments, then one every
 ``flood_author_interval_s`` seconds; each IP address likewise with its own (looser) limits,
-since readers share addresses behind NATs and proxies. A comment over either limit is refused
-with ``429 rate_limited`` and a ``Retry-After`` header saying when it would be accepted; nothing
-is stored. Refusals are counted in the counters hash (``rate_limited``, ``rate_limited:author``,
-``rate_limited:ip``) and the minute counters (``rate_limited``), for the stats.
+since readers share addresses behind NATs and proxies (an IPv6 address counts as its /64). A
+comment over either limit is refused with ``429 rate_limited`` and a ``Retry-After`` header
+saying when it would be accepted; nothing is stored. Refusals are counted in the counters hash
+(``rate_limited``, ``rate_limited:author``, ``rate_limited:ip``) and the minute counters
+(``rate_limited``), for the stats.
 
 The check-and-consume is one Lua script (``lua/flood.lua``) on Redis' clock, so every API
 process shares the limits exactly. Trusted authors are not limited, and a request replaying an
@@ -28,6 +29,7 @@ from moderation.errors import RateLimited
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
 from moderation.settings import Settings
+from moderation.spam.velocity import ip_bucket
 from moderation.store import MINUTE_TTL_S
 
 _SCRIPT = resources.files("moderation").joinpath("lua", "flood.lua").read_text("utf-8")
@@ -39,21 +41,17 @@ def flood_gate(
     """The gate for ``app.state.gates`` (a no-op when both limits are off)."""
     author_ms = int(settings.flood_author_interval_s * 1000)
     ip_ms = int(settings.flood_ip_interval_s * 1000)
-    scripts: dict[int, AsyncScript] = {}
 
     async def gate(request: Request, record: CommentRecord) -> None:
         if author_ms <= 0 and ip_ms <= 0:
             return
-        redis = request.app.state.redis
-        script = scripts.get(id(redis))
-        if script is None:
-            script = scripts[id(redis)] = redis.register_script(_SCRIPT)
+        script: AsyncScript = request.app.state.redis.register_script(_SCRIPT)
         ip = record.context.ip if record.context else None
         idem = (request.headers.get("idempotency-key") or "").strip()
         reply: Any = await script(
             keys=[
                 keys.flood("author", record.author.id),
-                keys.flood("ip", ip) if ip else "",
+                keys.flood("ip", ip_bucket(ip)) if ip else "",
                 keys.author(record.author.id),
                 keys.counters,
                 keys.minute_counters(int(time.time()) // 60),

@@ -166,8 +166,14 @@ async def replay(
     url: str,
     *,
     progress: bool,
+    feedback: str = "all",
 ) -> ModeResult:
-    """Run ``data`` through the real pipeline in one mode; returns every decision's outcome."""
+    """Run ``data`` through the real pipeline in one mode; returns every decision's outcome.
+
+    ``feedback`` (prequential only): ``all`` labels every comment after its decision (the
+    textbook protocol); ``reviewed`` only what moderators would see in practice: held
+    comments, and spam that was published (reported by readers, then removed).
+    """
     from tqdm import tqdm
 
     from workers.scoring import ScoringWorker
@@ -217,7 +223,8 @@ async def replay(
                         _why(spam.signals),
                     )
                 )
-                if learn:
+                reviewed = comment.status is Status.HELD or item.is_spam
+                if learn and (feedback == "all" or reviewed):
                     await _moderate(store, redis, keys, settings, record, comment.status, item)
             bar.update(len(chunk))
         bar.close()
@@ -403,6 +410,18 @@ def errors(result: ModeResult, limit: int) -> str:
     return "\n".join(lines)
 
 
+def data_label(paths: Sequence[Path]) -> str:
+    """A short name for the data: folder names, or file names when files come from
+    different folders ("youtube-spam-collection", "SMSSpamCollection")."""
+    parents = {p.parent for p in paths if p.is_file()}
+    if len(paths) > 1 and len(parents) == 1 and all(p.is_file() for p in paths):
+        names = [next(iter(parents)).name]
+    else:
+        names = [p.name if p.is_dir() else p.stem for p in paths]
+    label = "+".join(dict.fromkeys(names))
+    return "".join(c if c.isalnum() or c in "+-_." else "-" for c in label)[:80] or "data"
+
+
 def plot(results: Sequence[ModeResult], path: Path, title: str) -> None:
     """Cumulative and rolling F1 against comments seen, one line pair per mode."""
     import logging
@@ -468,10 +487,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     spam = sum(c.is_spam for c in data)
     names = ", ".join(sorted({c.source.split(":")[0] for c in data}))
     print(f"spam eval: {len(data)} comments ({spam} spam) from {names}", flush=True)
-    print(f"spam threshold {settings.spam_threshold}", flush=True)
+    print(
+        f"spam threshold {settings.spam_threshold}; prequential feedback: {args.feedback}",
+        flush=True,
+    )
 
     async def all_modes(url: str) -> list[ModeResult]:
-        return [await replay(data, mode, settings, url, progress=progress) for mode in modes]
+        return [
+            await replay(data, mode, settings, url, progress=progress, feedback=args.feedback)
+            for mode in modes
+        ]
 
     if args.redis_url:
         results = asyncio.run(all_modes(args.redis_url))
@@ -491,9 +516,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         if args.show_errors:
             print()
             print(errors(r, args.show_errors))
-    stem = "-".join(sorted({c.source.split(":")[0].split(".")[0] for c in data}))[:80]
-    png = args.out / f"spam-learning-curve-{stem}.png"
-    plot(results, png, f"spam: {len(data)} comments from {names}"[:100])
+    label = data_label(args.data)
+    png = args.out / f"spam-learning-curve-{label}.png"
+    plot(
+        results,
+        png,
+        f"spam scorer on {label}: {len(data)} comments, threshold {settings.spam_threshold}",
+    )
     print(f"\nlearning curve: {png}")
     for r in results:
         print(summary_line(r), flush=True)

@@ -130,61 +130,58 @@ class SpamScorer:
                 log.exception("spam signals failed for comment %s", item.record.id)
                 failures[n] = f"spam signals failed: {type(exc).__name__}"
                 prepared.append(None)
+        ready = [p for p in prepared if p is not None]
+        state, shared = await self._shared_state(ready)
 
-        pipe = self.redis.pipeline(transaction=False)
-        cursor = self.velocity.queue_writes(pipe, [p.record for p in prepared if p is not None])
-        layout: list[tuple[bool, int]] = []
-        for p in prepared:
+        results = []
+        for n, p in enumerate(prepared):
             if p is None:
-                layout.append((False, 0))
+                results.append(SpamResult(score=0.0, signals={"error": failures[n]}))
                 continue
+            signals: dict[str, Any] = {**p.text.as_dict(), **p.context, **shared[p.record.id]}
+            x = signal_vector(signals) | p.text_x
+            probability, why = explain(x, state)
+            signals.update(why)
+            results.append(SpamResult(score=round(probability, 4), signals=signals))
+        return results
+
+    async def _shared_state(
+        self, prepared: Sequence[_Prepared]
+    ) -> tuple[ModelState, dict[str, dict[str, Any]]]:
+        """The model weights of the batch's features, and each comment's signals from shared
+        state (near duplicates, velocity, history), in two round trips for the whole batch."""
+        pipe = self.redis.pipeline(transaction=False)
+        cursor = self.velocity.queue_writes(pipe, [p.record for p in prepared])
+        replies_per_comment = []
+        for p in prepared:
             if p.probe is not None:
                 await self.duplicates.queue_index(pipe, p.probe)
-            layout.append((p.probe is not None, self.velocity.queue(pipe, p.record)))
+            replies_per_comment.append(self.velocity.queue(pipe, p.record))
         wanted: set[int] = set(PRIORS)
         for p in prepared:
-            if p is not None:
-                wanted.update(p.text_x)
+            wanted.update(p.text_x)
         order = await self.model.queue_read(pipe, self.redis, wanted)
         replies = await pipe.execute()
 
         state = OnlineModel.parse(order, replies[-2], replies[-1])
         probes: list[Probe] = []
         candidates: list[list[Any]] = []
-        velocity: list[dict[str, Any]] = []
-        for p, (indexed, n_replies) in zip(prepared, layout, strict=True):
-            if p is None:
-                velocity.append({})
-                continue
-            if indexed:
-                assert p.probe is not None
+        velocity: dict[str, dict[str, Any]] = {}
+        for p, n_replies in zip(prepared, replies_per_comment, strict=True):
+            if p.probe is not None:
                 probes.append(p.probe)
                 candidates.append(list(replies[cursor] or []))
                 cursor += 1
-            velocity.append(
-                self.velocity.parse(p.record, replies[cursor : cursor + n_replies]).as_dict()
-            )
+            found = self.velocity.parse(p.record, replies[cursor : cursor + n_replies])
+            velocity[p.record.id] = found.as_dict()
             cursor += n_replies
         confirmed = await self.duplicates.confirm(self.redis, probes, candidates)
         dups = {probe.comment_id: dup for probe, dup in zip(probes, confirmed, strict=True)}
-
-        results = []
-        for n, (p, vel) in enumerate(zip(prepared, velocity, strict=True)):
-            if p is None:
-                results.append(SpamResult(score=0.0, signals={"error": failures[n]}))
-                continue
-            dup = dups.get(p.record.id, DupSignals())
-            signals: dict[str, Any] = {
-                **p.text.as_dict(),
-                **p.context,
-                **dup.as_dict(),
-                **vel,
-            }
-            x = signal_vector(signals) | p.text_x
-            probability, why = explain(x, state)
-            signals.update(why)
-            results.append(SpamResult(score=round(probability, 4), signals=signals))
-        return results
+        shared = {
+            p.record.id: {**dups.get(p.record.id, DupSignals()).as_dict(), **velocity[p.record.id]}
+            for p in prepared
+        }
+        return state, shared
 
     def _prepare(self, item: SpamInput) -> _Prepared:
         record = item.record

@@ -14,6 +14,7 @@ by ``transition.lua``; moderators' rejections make an author's next comments sus
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,18 @@ from moderation.messages import CommentRecord
 
 #: Counting stops here: past it, "many" is all the signal needs to say.
 MAX_COUNT = 100
+
+
+def ip_bucket(ip: str) -> str:
+    """The unit an address is counted in: itself for IPv4, its /64 network for IPv6 (one
+    subscriber usually holds a whole /64 and can pick any address in it)."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +74,7 @@ class Velocity:
         for record in records:
             ip = record.context.ip if record.context else None
             if ip:
-                t, key = record.created_at, self.keys.spam_ip_posts(ip)
+                t, key = record.created_at, self.keys.spam_ip_posts(ip_bucket(ip))
                 pipe.zadd(key, {record.id: t})
                 pipe.zremrangebyscore(key, "-inf", f"({t - self.window_ms}")
                 pipe.expire(key, self.ttl_s)
@@ -83,7 +96,7 @@ class Velocity:
         pipe.hmget(self.keys.author(record.author.id), ["approved", "rejected"])
         ip = record.context.ip if record.context else None
         if ip:
-            key = self.keys.spam_ip_posts(ip)
+            key = self.keys.spam_ip_posts(ip_bucket(ip))
             pipe.zrange(key, t + w, t - w, byscore=True, desc=True, offset=0, num=MAX_COUNT + 1)
             return 3
         return 2
