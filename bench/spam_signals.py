@@ -55,6 +55,30 @@ def corpus() -> list[tuple[str, bool]]:
     ]
 
 
+def adversarial(size: int) -> dict[str, str]:
+    """Inputs that make careless regular expressions backtrack (one long word, endless dots,
+    digits, look-alike letters, obfuscation patterns repeated)."""
+    units = {
+        "one long word": "a",
+        "dots": "a.",
+        "at signs": "a@",
+        "digits": "1",
+        "spaced digits": "1 ",
+        "hyphens": "a-",
+        "spaced dot com": "x. com ",
+        "bracket dots": "a[.]",
+        "address-like": "ab.cd@ef.gh ",
+        "hxxp": "hxxp://a.b ",
+        "spaced http": "h t t p : / / ",
+        "cyrillic": "привет мир ",
+        "salted latin": "frее ",
+        "zero width": "a\u200b",
+        "full width": "ｆ",
+        "emoji": "😀",
+    }
+    return {name: (unit * (size // len(unit) + 1))[:size] for name, unit in units.items()}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -125,6 +149,16 @@ async def run(url: str, batches: int, size: int) -> None:
     await scorer.score(long_items)
     long_batch = (time.perf_counter() - t) / len(long_items)
 
+    # Adversarial texts of the maximum length: regular expressions must stay linear.
+    worst, worst_name = 0.0, ""
+    for name, text in adversarial(settings.max_text_chars).items():
+        item = SpamInput(record(text, 0, now), normalize(text))
+        t = time.perf_counter()
+        scorer._prepare(item)
+        spent = time.perf_counter() - t
+        if spent > worst:
+            worst, worst_name = spent, name
+
     ms = 1000.0
     p99 = percentile(per_comment_batch, 99) * ms
     ping = statistics.median(pings) * ms
@@ -141,6 +175,10 @@ async def run(url: str, batches: int, size: int) -> None:
     print(
         f"  {len(long_text)}-character comments: pure {statistics.median(long_pure) * ms:.3f} ms, "
         f"in a batch {long_batch * ms:.3f} ms per comment"
+    )
+    print(
+        f"  worst adversarial {settings.max_text_chars}-character text: {worst * ms:.1f} ms "
+        f"({worst_name})"
     )
     print(f"  baselines: redis round trip {ping:.3f} ms, normalize() per comment {norm:.3f} ms")
     print(

@@ -46,8 +46,8 @@ _LOOKALIKE = re.compile(
     "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\U0001d400-\U0001d7ff\u2460-\u24ff"
     "\U0001f130-\U0001f189]"
 )
-# A word with both Latin letters and Cyrillic or Greek ones (homoglyph salting).
-_MIXED_SCRIPT = re.compile(r"(?<!\w)(?=\w*[a-zA-Z])(?=\w*[\u0370-\u03ff\u0400-\u052f])\w+")
+_LATIN = re.compile(r"[a-zA-Z]")
+_CYRILLIC_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 
 _TLD_ALT = "|".join(sorted(BARE_TLDS | WORDLIKE_TLDS, key=len, reverse=True))
 _BARE_ALT = "|".join(sorted(BARE_TLDS, key=len, reverse=True))
@@ -84,7 +84,11 @@ _BARE = re.compile(
     r"(?=([/\\][^\s]*)?)(?![\w\-])",
     re.I,
 )
-_EMAIL = re.compile(r"[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}", re.I)
+# Starts only where a run of address characters starts, and the local part is bounded: a
+# 10,000-letter word must cost one scan, not one per position.
+_EMAIL = re.compile(
+    r"(?<![\w.+\-])[\w.+\-]{1,64}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63})*\.[a-z]{2,}", re.I
+)
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d \t().\-/]{6,}\d(?!\d)")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
 _WORD = re.compile(r"\w+")
@@ -288,8 +292,11 @@ def _evasion(raw: str) -> tuple[str, ...]:
         kinds.append("zero_width")
     if not _CJK.search(raw) and len(_LOOKALIKE.findall(raw)) >= 2:
         kinds.append("full_width")
-    if _MIXED_SCRIPT.search(raw):
-        kinds.append("mixed_script")
+    if any(
+        not w.isascii() and _LATIN.search(w) and _CYRILLIC_GREEK.search(w)
+        for w in _WORD.findall(raw)
+    ):
+        kinds.append("mixed_script")  # Latin words salted with look-alike letters
     return tuple(kinds)
 
 
