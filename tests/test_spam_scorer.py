@@ -280,7 +280,7 @@ async def test_feedback_is_idempotent_per_label(
     # A moderator changing their mind is learned.
     assert await record_feedback(rds, keys, record, "ham", settings=settings) is True
     assert await rds.hgetall(keys.spam_weights) != weights
-    assert await rds.hgetall(keys.spam_model_meta) == {b"spam": b"1", b"ham": b"1"}
+    assert await rds.hmget(keys.spam_model_meta, ["spam", "ham", "version"]) == [b"1", b"1", b"2"]
 
 
 async def test_concurrent_feedback_is_never_lost(
@@ -317,6 +317,48 @@ async def test_concurrent_feedback_is_never_lost(
     )
     assert result.signals["learned_from"] == 20
     assert result.score > 0.9
+
+
+async def test_worker_weight_cache_follows_the_model_version(
+    rds: Redis, keys: Keys, settings: Settings
+) -> None:
+    """A worker caches weights between batches, but never scores with weights older than
+    the model version it read: feedback from anywhere invalidates the cache."""
+    scorer = SpamScorer(rds, keys, settings)
+    text = "Cheap replica handbags, designer quality, free shipping worldwide"
+    record = CommentRecord(
+        id="01N" + "0" * 23,
+        article_id="a",
+        text=text,
+        author=_author("u"),
+        created_at=1_700_000_000_000,
+        site="t",
+    )
+    item = SpamInput(record, normalize(text))
+    [first] = await scorer.score([item])
+    # Nothing learned since: the second batch reads no weights at all.
+    pipe = rds.pipeline(transaction=False)
+    pending = await scorer.model.queue_read(pipe, rds, scorer.model._cache.keys())
+    assert pending.missing == [] and pending.replies == 1
+    await pipe.execute()
+    # Another process (a moderator's request) teaches the model; this scorer must see it.
+    other = Redis.from_url(settings.resolved_redis_url())
+    try:
+        for n in range(3):
+            similar = CommentRecord(
+                id=f"01P{n:023d}",
+                article_id="a",
+                text=f"Replica designer handbags, cheap, free shipping {n}",
+                author=_author(f"s{n}"),
+                created_at=1_700_000_000_000 + n,
+                site="t",
+            )
+            await record_feedback(other, keys, similar, "spam", settings=settings)
+    finally:
+        await other.aclose()
+    [second] = await scorer.score([item])
+    assert second.signals["learned_from"] == 3
+    assert second.score > first.score + 0.2
 
 
 async def test_scoring_costs_two_round_trips_per_batch(

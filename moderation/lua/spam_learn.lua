@@ -69,4 +69,6 @@ if y == 1 then
 else
   redis.call("HINCRBY", KEYS[3], "ham", 1)
 end
+-- Workers cache weights per version: any change must bump it.
+redis.call("HINCRBY", KEYS[3], "version", 1)
 return string.format("%.17g", p)

@@ -47,6 +47,8 @@ log = logging.getLogger("moderation.spam")
 
 __all__ = ["SpamInput", "SpamScorer", "context_signals", "explain"]
 
+#: Feature weights a worker keeps in memory between batches (see OnlineModel; ~10 MB).
+MODEL_CACHE = 100_000
 #: A page-load time this far after the submission is clock skew, not information.
 _SKEW_MS = 5_000
 
@@ -116,7 +118,7 @@ class SpamScorer:
             redis, keys, settings.spam_dup_window_s, settings.spam_dup_similarity
         )
         self.velocity = Velocity(keys, settings.spam_velocity_window_s)
-        self.model = OnlineModel(keys, settings.spam_learning_rate)
+        self.model = OnlineModel(keys, settings.spam_learning_rate, cache_limit=MODEL_CACHE)
 
     async def score(self, items: Sequence[SpamInput]) -> list[SpamResult]:
         if not items:
@@ -160,10 +162,10 @@ class SpamScorer:
         wanted: set[int] = set(PRIORS)
         for p in prepared:
             wanted.update(p.text_x)
-        order = await self.model.queue_read(pipe, self.redis, wanted)
+        pending = await self.model.queue_read(pipe, self.redis, wanted)
         replies = await pipe.execute()
 
-        state = OnlineModel.parse(order, replies[-2], replies[-1])
+        state = await self.model.finish_read(self.redis, pending, replies[-pending.replies :])
         probes: list[Probe] = []
         candidates: list[list[Any]] = []
         velocity: dict[str, dict[str, Any]] = {}

@@ -39,7 +39,7 @@ NUM_PERM = 32
 BANDS = 8
 ROWS = NUM_PERM // BANDS
 #: Candidates read per band and comment: bounds the work a huge campaign can cause.
-CANDIDATES_PER_BAND = 20
+CANDIDATES_PER_BAND = 10
 
 # Multiply-shift hash family: h_k(x) = (a_k * x + b_k) >> 32 (mod 2^64), a_k odd. Fixed seed:
 # every process must compute the same signatures.

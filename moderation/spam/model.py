@@ -68,34 +68,97 @@ def logit(x: Mapping[int, float], weights: Mapping[int, float]) -> float:
     return sum(contributions(x, weights).values())
 
 
+def _decode(raw: Any) -> list[float]:
+    return [float(w) for w in msgspec.msgpack.decode(raw)] if raw else []
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A read queued on a pipeline by :meth:`OnlineModel.queue_read`."""
+
+    wanted: set[int]
+    #: The indices whose weights were queued (those not known from the cache).
+    missing: list[int]
+    #: How many replies the pipeline will carry for this read (they come last).
+    replies: int
+
+
 class OnlineModel:
-    def __init__(self, keys: Keys, learning_rate: float) -> None:
+    """Reads and trains the shared model.
+
+    With ``cache_limit`` > 0 (workers), weights already read are kept in memory together with
+    the model's version, which every learning step increments: each batch reads the version
+    and only the weights it has not seen, and a changed version discards the cache. So a
+    worker never scores with weights older than the version it read, while the common case,
+    no feedback since the last batch, costs Redis almost nothing (reading thousands of
+    weights per batch otherwise dominates Redis' time).
+    """
+
+    def __init__(self, keys: Keys, learning_rate: float, *, cache_limit: int = 0) -> None:
         self.keys = keys
         self.learning_rate = learning_rate
+        self.cache_limit = cache_limit
+        self._cache: dict[int, float] = {}
+        self._version: Any = None
+        self._cached = False
 
     # --- reading ------------------------------------------------------------------------------
-    async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> list[int]:
-        """Queue the reads of ``indices`` (two replies); returns the index order used."""
-        order = sorted(set(indices))
+    async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> PendingRead:
+        """Queue the model counters and the weights of ``indices`` not cached."""
+        wanted = set(indices)
+        known = self._cache.keys() if self._cached else set()
+        missing = sorted(wanted - known)
+        # The version is read first: weights read after it are at least that new.
+        pipe.hmget(self.keys.spam_model_meta, ["spam", "ham", "version"])
+        if missing:
+            await self._queue_weights(pipe, redis, missing)
+        return PendingRead(wanted, missing, 2 if missing else 1)
+
+    async def finish_read(
+        self, redis: Redis, pending: PendingRead, replies: list[Any]
+    ) -> ModelState:
+        """The weights of ``pending.wanted`` from the replies of :meth:`queue_read` (one more
+        round trip only when the model changed since the cache was filled)."""
+        spam, ham, version = replies[0]
+        fresh = dict(
+            zip(pending.missing, _decode(replies[1]) if pending.missing else [], strict=True)
+        )
+        if self._cached and version != self._version:
+            self._cache.clear()  # learned since: every cached weight may be stale
+            rest = sorted(pending.wanted - fresh.keys())
+            if rest:
+                pipe = redis.pipeline(transaction=False)
+                await self._queue_weights(pipe, redis, rest)
+                [raw] = await pipe.execute()
+                fresh.update(zip(rest, _decode(raw), strict=True))
+        if self.cache_limit > 0:
+            if len(self._cache) + len(fresh) > self.cache_limit:
+                self._cache.clear()
+            self._cache.update(fresh)
+            self._version, self._cached = version, True
+            source: Mapping[int, float] = self._cache
+        else:
+            source = fresh
+        weights = {i: w for i in pending.wanted if (w := source.get(i, 0.0))}
+        return ModelState(weights, _int(spam), _int(ham))
+
+    async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:
+        pipe = redis.pipeline(transaction=False)
+        pending = await self.queue_read(pipe, redis, indices)
+        return await self.finish_read(redis, pending, await pipe.execute())
+
+    async def _queue_weights(self, pipe: Pipeline, redis: Redis, order: list[int]) -> None:
         script: AsyncScript = redis.register_script(_WEIGHTS)
         await script(
             keys=[self.keys.spam_weights], args=[msgspec.msgpack.encode(order)], client=pipe
         )
-        pipe.hmget(self.keys.spam_model_meta, ["spam", "ham"])
-        return order
-
-    @staticmethod
-    def parse(order: list[int], weights_reply: Any, meta_reply: Any) -> ModelState:
-        values = msgspec.msgpack.decode(weights_reply) if weights_reply else []
-        weights = {i: float(w) for i, w in zip(order, values, strict=False) if w}
-        spam, ham = (int(v) if v is not None else 0 for v in meta_reply)
-        return ModelState(weights, spam, ham)
-
-    async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:
-        pipe = redis.pipeline(transaction=False)
-        order = await self.queue_read(pipe, redis, indices)
-        weights_reply, meta_reply = await pipe.execute()
-        return self.parse(order, weights_reply, meta_reply)
 
     # --- learning ------------------------------------------------------------------------------
     async def learn(self, redis: Redis, x: Mapping[int, float], is_spam: bool) -> float:
