@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from redis.asyncio import Redis
 
+from moderation.errors import ConfigError
 from moderation.keys import Keys
 from moderation.settings import Settings
 from tests.conftest import comment, running_api
@@ -148,3 +150,28 @@ async def test_concurrent_bursts_admit_exactly_the_burst(settings: Settings) -> 
         )
     codes = sorted(r.status_code for r in replies)
     assert codes == [202] * 3 + [429] * 7
+
+
+def test_flood_and_spam_settings_from_the_environment() -> None:
+    s = Settings.from_env(
+        {
+            "MODERATION_FLOOD_AUTHOR_INTERVAL_S": "15",
+            "MODERATION_FLOOD_AUTHOR_BURST": "2",
+            "MODERATION_FLOOD_IP_INTERVAL_S": "0",
+            "MODERATION_SPAM_ALLOW_DOMAINS": "example.com, news.example.org",
+            "MODERATION_SPAM_REJECT": "0.97",
+        }
+    )
+    assert s.flood_author_interval_s == 15.0 and s.flood_author_burst == 2
+    assert s.flood_ip_interval_s == 0.0
+    assert s.spam_allow_domains == ("example.com", "news.example.org")
+    assert s.spam_reject == 0.97
+    for bad in (
+        {"MODERATION_FLOOD_AUTHOR_BURST": "0"},
+        {"MODERATION_FLOOD_IP_INTERVAL_S": "-1"},
+        {"MODERATION_SPAM_REJECT": "2"},
+        {"MODERATION_SPAM_DUP_SIMILARITY": "1.5"},
+    ):
+        with pytest.raises(ConfigError) as err:
+            Settings.from_env(bad)
+        assert next(iter(bad)) in err.value.message

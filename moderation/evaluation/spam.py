@@ -476,7 +476,19 @@ def _curves(outcomes: Sequence[Outcome]) -> tuple[list[int], list[float], list[f
 # --- the command ------------------------------------------------------------------------------
 
 
+def _require_reporting_packages() -> None:
+    try:
+        import matplotlib  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"the evaluation needs {exc.name}: pip install 'moderation[dev]' "
+            "(or pip install matplotlib tqdm)"
+        ) from None
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    _require_reporting_packages()
     data = load(args.data, shuffle_seed=args.shuffle)
     if args.limit is not None:
         if args.limit < 1:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from moderation.normalize import normalize
@@ -31,6 +31,8 @@ from moderation.spam.lexicon import (
     WORDLIKE_TLDS,
 )
 
+#: Domains listed in the explanation (all links are counted).
+MAX_DOMAINS = 20
 #: Fewer cased letters than this and the share of capitals says nothing ("OK", "LOL").
 CAPS_MIN_LETTERS = 12
 
@@ -136,7 +138,8 @@ class TextSignals:
     #: Share of the text's visible characters that are links: a comment that is little more
     #: than a link is promotion; one that cites a source in passing is not.
     link_share: float = 0.0
-    #: Distinct registrable domains linked (allow-listed ones left out), in order of appearance.
+    #: Distinct registrable domains linked (allow-listed ones left out), in order of appearance
+    #: (the first :data:`MAX_DOMAINS`).
     domains: tuple[str, ...] = ()
     shorteners: int = 0
     denied_domains: int = 0
@@ -155,8 +158,6 @@ class TextSignals:
     #: Kinds of character-level evasion found: zero_width, full_width, mixed_script.
     evasion: tuple[str, ...] = ()
     words: int = 0
-    #: The cleaned text (invisible characters dropped, NFKC, links restored); not stored.
-    clean: str = field(default="", repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -204,7 +205,7 @@ def text_signals(
             continue
         links += 1
         link_chars += size
-        if domain not in domains:
+        if domain not in domains and len(domains) < MAX_DOMAINS:
             domains.append(domain)
         if domain in SHORTENERS or host in SHORTENERS:
             shorteners += 1
@@ -228,7 +229,6 @@ def text_signals(
         noise=_noise(clean),
         evasion=evasion,
         words=len(_WORD.findall(clean)),
-        clean=clean,
     )
 
 
