@@ -17,7 +17,7 @@ from moderation.evaluation.datasets import SMS_EPOCH_MS, html_to_text, load
 from moderation.settings import Settings
 from tests.conftest import ROOT
 
-DATA = Path(os.environ.get("MODERATION_TEST_DATA", ROOT.parent / "shared" / "data"))
+DATA = Path(os.environ.get("EVAL_DATA_DIR", ROOT.parent / "shared" / "data"))
 YOUTUBE = DATA / "youtube-spam-collection"
 SMS = DATA / "sms-spam-collection" / "SMSSpamCollection"
 LINE = re.compile(
