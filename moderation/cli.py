@@ -242,6 +242,13 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from moderation.stats_cli import run
 
     return run(settings, watch=args.watch, as_json=args.json)
+# --- eval -------------------------------------------------------------------------------------
+
+
+def cmd_eval_spam(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.evaluation import spam
+
+    return spam.run(settings, args)
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -288,6 +295,31 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--name", required=True)
     ksub.add_parser("list", help="list keys (names and roles, never secrets)")
     p.set_defaults(handler=cmd_keys)
+
+    p = sub.add_parser("eval", help="evaluate scorers on labelled data")
+    esub = p.add_subparsers(dest="eval_command", required=True)
+    e = esub.add_parser("spam", help="spam scorer: zero-shot and prequential (learning) figures")
+    e.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        type=Path,
+        help="YouTube Spam Collection CSVs and/or the SMS Spam Collection file (or directories)",
+    )
+    e.add_argument("--mode", choices=["zero-shot", "prequential", "both"], default="both")
+    e.add_argument("--limit", type=int, help="replay only the first N comments (time order)")
+    e.add_argument("--shuffle", type=int, metavar="SEED", help="replay in a seeded random order")
+    e.add_argument("--redis-url", help="use this Redis (default: a private redis-server)")
+    e.add_argument("--out", type=Path, default=Path("var/eval"), help="where the PNG goes")
+    e.add_argument("--show-errors", type=int, default=0, metavar="N", help="list N mistakes")
+    e.add_argument(
+        "--feedback",
+        choices=["all", "reviewed"],
+        default="all",
+        help="prequential labels: every comment, or only what moderators would review",
+    )
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.set_defaults(handler=cmd_eval_spam)
 
     return parser
 

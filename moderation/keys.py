@@ -178,3 +178,40 @@ class Keys:
     def human_latency(self) -> str:
         """List of recent held-to-moderator-decision samples in ms (capped)."""
         return f"{self.prefix}:stats:human_latency"
+
+    # --- spam -------------------------------------------------------------------------------
+    @property
+    def spam_weights(self) -> str:
+        """Hash ``feature index -> learned weight`` of the online spam model (see spam.model)."""
+        return f"{self.prefix}:spam:model:v1:w"
+
+    @property
+    def spam_gradients(self) -> str:
+        """Hash ``feature index -> sum of squared gradients`` (the model's per-feature step)."""
+        return f"{self.prefix}:spam:model:v1:g2"
+
+    @property
+    def spam_model_meta(self) -> str:
+        """Hash of the spam model's counters (``spam``/``ham`` examples learned)."""
+        return f"{self.prefix}:spam:model:v1:meta"
+
+    def spam_band(self, band: int, bucket: str) -> str:
+        """Sorted set of comment ids whose MinHash band ``band`` hashes to ``bucket``, scored
+        by creation ms (near-duplicate candidates; trimmed to the window, expires)."""
+        return f"{self.prefix}:spam:lsh:{band}:{bucket}"
+
+    def spam_signature(self, comment_id: str) -> str:
+        """String: a comment's MinHash signature, author and article (expires with the window)."""
+        return f"{self.prefix}:spam:sig:{comment_id}"
+
+    def spam_ip_posts(self, ip: str) -> str:
+        """Sorted set of comment ids from one IP address scored by creation ms (velocity)."""
+        return f"{self.prefix}:spam:ip:{ip}"
+
+    def spam_learned(self, comment_id: str) -> str:
+        """String: the label the spam model last learned for a comment (feedback idempotency)."""
+        return f"{self.prefix}:spam:learned:{comment_id}"
+
+    def flood(self, kind: str, value: str) -> str:
+        """String: the flood-control state (theoretical arrival time, ms) of one author or IP."""
+        return f"{self.prefix}:flood:{kind}:{value}"

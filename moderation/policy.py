@@ -42,6 +42,7 @@ class Policy:
         return cls(
             thresholds=dict(settings.thresholds),
             spam_threshold=settings.spam_threshold,
+            spam_reject=settings.spam_reject or None,
             max_links=settings.max_links,
         )
 

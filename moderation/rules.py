@@ -107,6 +107,9 @@ def evaluate(
         holds["premoderated_author"] = f"author {record.author.id!r} is pre-moderated"
     if policy.premoderate and author.state is not AuthorState.TRUSTED:
         holds["premoderated_article"] = f"article {record.article_id!r} is pre-moderated"
+    if "error" in spam.signals:
+        # The spam signals could not be computed: fail safe, visibly.
+        holds["spam_unavailable"] = str(spam.signals["error"])
     links = spam.signals.get("links", 0)
     if isinstance(links, int) and links >= policy.max_links and policy.max_links > 0:
         holds["too_many_links"] = f"{links} links (held at {policy.max_links} or more)"

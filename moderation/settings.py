@@ -165,8 +165,10 @@ class Settings:
     threads: int = 0
     #: Per-label hold thresholds, ``label=value,…``; given labels override the defaults.
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    #: Hold when the spam score reaches this.
-    spam_threshold: float = 0.7
+    #: Hold when the spam score reaches this. The score is a calibrated probability (see
+    #: moderation.spam), and a hold only asks a moderator to look, so hold when spam is more
+    #: likely than not.
+    spam_threshold: float = 0.5
     #: Hold when a comment carries at least this many links.
     max_links: int = 3
 
@@ -183,6 +185,33 @@ class Settings:
     queue_page_size: int = 100
     #: Largest ``?limit=`` of the review queue page and the queue API.
     max_queue_page: int = 500
+
+    # --- Spam (moderation.spam) and flood control ---------------------------------------------
+    #: Spam score at or above which a comment is rejected outright; 0 = never (hold only).
+    spam_reject: float = 0.0
+    #: Domains (and their subdomains) whose links are not counted as suspicious: the site's own.
+    spam_allow_domains: tuple[str, ...] = ()
+    #: Domains (and their subdomains) whose links are strong spam evidence.
+    spam_deny_domains: tuple[str, ...] = ()
+    #: Sliding window in which repeated or near-duplicate text is recognised across workers.
+    spam_dup_window_s: int = 24 * 3600
+    #: Estimated Jaccard similarity (character shingles) from which two texts are near duplicates.
+    spam_dup_similarity: float = 0.7
+    #: Texts shorter than this (after clean-up) are not compared: "great article" is no campaign.
+    spam_dup_min_chars: int = 24
+    #: Window of the posting-velocity signals (comments per author and per IP within it).
+    spam_velocity_window_s: int = 600
+    #: A form submitted this soon after the page loaded is probably a bot.
+    spam_min_submit_s: float = 3.0
+    #: Step size of the online spam model (per-coordinate AdaGrad); 0 = never learn.
+    spam_learning_rate: float = 0.5
+    #: Flood control at the API: sustained rate of one comment per this many seconds per author
+    #: (0 = off), with bursts of ``flood_author_burst`` comments.
+    flood_author_interval_s: float = 10.0
+    flood_author_burst: int = 3
+    #: The same per IP address (looser: readers share addresses behind NATs and proxies).
+    flood_ip_interval_s: float = 3.0
+    flood_ip_burst: int = 10
 
     def resolved_redis_url(self) -> str:
         return self.redis_url or "redis://127.0.0.1:6379/0"
@@ -239,6 +268,22 @@ class Settings:
             raise ConfigError(
                 "MODERATION_QUEUE_PAGE_SIZE must not exceed MODERATION_MAX_QUEUE_PAGE"
             )
+        for name in ("spam_reject", "spam_dup_similarity"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"MODERATION_{name.upper()} must be within [0, 1]")
+        for name in (
+            "spam_dup_window_s",
+            "spam_velocity_window_s",
+            "spam_min_submit_s",
+            "spam_learning_rate",
+            "flood_author_interval_s",
+            "flood_ip_interval_s",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"MODERATION_{name.upper()} must not be negative")
+        for name in ("flood_author_burst", "flood_ip_burst"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

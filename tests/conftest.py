@@ -126,6 +126,10 @@ def make_settings(url: str, **overrides: Any) -> Settings:
         reclaim_idle_ms=500,
         reclaim_interval_s=0.2,
         key_cache_ttl_s=0.0,
+        # Flood control off: tests post many comments as one author; test_spam_flood turns
+        # it on.
+        flood_author_interval_s=0.0,
+        flood_ip_interval_s=0.0,
     )
     return base.with_overrides(**overrides)
 
@@ -245,6 +249,86 @@ def comment(
     return body
 
 
+# Four parts of similar length from lists of 11, 13, 17 and 19 entries, chosen by ``i`` modulo
+# each size: two indices below 2,431 (11 * 13 * 17) share at most two parts, i.e. about half
+# their text, which keeps ordinary test comments clear of the near-duplicate spam signal.
+_PARTS = [
+    [
+        "Thanks for the budget story.",
+        "Good piece on school lunches.",
+        "Nice work on the harbour.",
+        "Useful explainer on bus fares.",
+        "I liked the library report.",
+        "Rent prices are brutal.",
+        "Parking at the hospital, ugh.",
+        "The cycling lanes look good.",
+        "Flood defences matter.",
+        "Great match report today.",
+        "Fair take on the debate.",
+    ],
+    [
+        "My street agrees with you.",
+        "The numbers look plausible.",
+        "Sources would help though.",
+        "I disagree with the ending.",
+        "Hoping for a follow-up.",
+        "The headline oversells it.",
+        "My family was affected too.",
+        "The map was hard to read.",
+        "Council replies were vague.",
+        "Timeline was very clear.",
+        "Some quotes felt selective.",
+        "Shared it with my friends.",
+        "Older folks may differ.",
+    ],
+    [
+        "Keep it up, newsroom.",
+        "Cheers from the east side.",
+        "More of this, please.",
+        "Well done to the reporter.",
+        "Just my two cents here.",
+        "Looking forward to part two.",
+        "Happy to be corrected.",
+        "Regards from a long-time reader.",
+        "Thanks again, truly.",
+        "Interesting times ahead.",
+        "We shall see what happens.",
+        "Nice photography as well.",
+        "Curious what others think.",
+        "That is all from me.",
+        "Good weekend, everyone.",
+        "First comment in years.",
+        "Stay well, all of you.",
+    ],
+    [
+        "Posted from the bus.",
+        "Written over breakfast.",
+        "Typed on my phone, sorry.",
+        "Read it twice already.",
+        "My neighbour sent it to me.",
+        "Found it via the newsletter.",
+        "Saw it on the front page.",
+        "Read it during lunch.",
+        "My daughter showed me this.",
+        "Came back to reread it.",
+        "Printed it for my dad.",
+        "Read it aloud at dinner.",
+        "Bookmarked for later.",
+        "Discussed it at work.",
+        "Commenting from the library.",
+        "Late to this one, I know.",
+        "Third visit to this page.",
+        "Sent it to my MP.",
+        "Noticed it on the radio too.",
+    ],
+]
+
+
+def prose(i: int) -> str:
+    """A distinct, ordinary comment for index ``i`` (see ``_PARTS``)."""
+    return " ".join(part[i % len(part)] for part in _PARTS)
+
+
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
     """Poll an async predicate until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -274,26 +358,18 @@ def worker_subprocess(settings: Settings, **overrides: Any) -> subprocess.Popen[
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process read ``settings`` (the fields tests vary)."""
-    names = (
-        "redis_url",
-        "scorer",
-        "heartbeat_interval_s",
-        "heartbeat_ttl_s",
-        "block_ms",
-        "batch_linger_ms",
-        "batch_size",
-        "reclaim_idle_ms",
-        "reclaim_interval_s",
-        "max_deliveries",
-        "key_cache_ttl_s",
-        "worker_name",
-    )
+    """The environment that makes a child process read ``settings``: every field that differs
+    from the default, rendered as ``moderation config`` would."""
+    from dataclasses import fields
+
+    from moderation.settings_doc import render_value
+
+    defaults = Settings()
     env = {}
-    for name in names:
-        value = getattr(settings, name)
-        if value is not None and value != "":
-            env["MODERATION_" + name.upper()] = str(value)
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if value != getattr(defaults, f.name) and value is not None:
+            env["MODERATION_" + f.name.upper()] = render_value(value)
     return env
 
 

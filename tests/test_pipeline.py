@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.settings import Settings
-from tests.conftest import Api, comment, running_worker, wait_for
+from tests.conftest import Api, comment, prose, running_worker, wait_for
 from workers.scoring import ScoringWorker
 
 
@@ -71,7 +71,8 @@ async def test_comments_accepted_before_any_worker_are_decided(
     api: Api, settings: Settings, rds: Redis
 ) -> None:
     ids = [
-        (await api.post_comment(comment(text=f"early comment {i}"))).json()["id"] for i in range(5)
+        (await api.post_comment(comment(text=prose(i), author=f"e{i}"))).json()["id"]
+        for i in range(5)
     ]
     async with running_worker(settings):
 

@@ -16,6 +16,7 @@ from tests.conftest import (
     RedisServer,
     comment,
     make_settings,
+    prose,
     running_api,
     running_worker,
     wait_for,
@@ -43,10 +44,12 @@ async def _pending_count(rds: Redis) -> int:
     return int(info["pending"])
 
 
-async def _post_many(api: Api, n: int, article: str = "r1", prefix: str = "note") -> list[str]:
+async def _post_many(api: Api, n: int, article: str = "r1", offset: int = 0) -> list[str]:
     replies = await asyncio.gather(
         *(
-            api.post_comment(comment(article=article, text=f"{prefix} {i}: agreed, good piece"))
+            api.post_comment(
+                comment(article=article, text=prose(offset + i), author=f"r{offset + i}")
+            )
             for i in range(n)
         )
     )
@@ -121,7 +124,7 @@ async def _stream_drained(rds: Redis) -> bool:
 async def test_poison_message_is_dead_lettered_and_held(
     api: Api, settings: Settings, rds: Redis
 ) -> None:
-    good = await _post_many(api, 3, prefix="good")
+    good = await _post_many(api, 3, offset=100)
     poison = (await api.post_comment(comment(article="r1", text="poison"))).json()["id"]
     # Corrupt the stored document: every attempt to process it fails.
     await rds.hset(K.comment(poison), "doc", b"\x00not json")
@@ -189,7 +192,9 @@ async def test_accepted_comments_survive_a_redis_restart(own_redis: RedisServer)
     settings = make_settings(own_redis.url)
     async with running_api(settings) as api:
         ids = [
-            (await api.post_comment(comment(article="aof", text=f"kept {i}"))).json()["id"]
+            (await api.post_comment(comment(article="aof", text=prose(i), author=f"k{i}"))).json()[
+                "id"
+            ]
             for i in range(10)
         ]
     own_redis.stop()  # SIGTERM: redis flushes its append-only file

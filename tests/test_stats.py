@@ -15,6 +15,7 @@ from moderation.store import CommentRef, Store, now_ms
 from tests.conftest import (
     Api,
     comment,
+    prose,
     running_worker,
     wait_for,
     worker_subprocess,
@@ -62,8 +63,9 @@ async def test_stats_follow_a_scripted_scenario(api: Api, settings: Settings, rd
     # 1. Seven fine comments and three toxic ones, no worker yet: all undecided.
     ids = []
     for i in range(10):
-        text = TOXIC if i < 3 else f"Measured and fair, thank you ({i})."
-        ids.append((await api.post_comment(comment(article=f"s{i % 2}", text=text))).json()["id"])
+        text = f"{TOXIC} ({i})" if i < 3 else prose(i)
+        posted = await api.post_comment(comment(article=f"s{i % 2}", text=text, author=f"s{i}"))
+        ids.append(posted.json()["id"])
     s = await _stats(api)
     assert s["queue"]["undecided"] == 10
     assert s["queue"]["undelivered"] == 10
@@ -147,8 +149,9 @@ async def test_metrics_parse_and_move(api: Api, settings: Settings) -> None:
 
     async with running_worker(settings, name="m-w"):
         for i in range(4):
-            text = TOXIC if i == 0 else f"Fine comment {i}"
-            assert (await api.post_comment(comment(text=text), wait=5)).status_code == 201
+            text = TOXIC if i == 0 else prose(i)
+            posted = await api.post_comment(comment(text=text, author=f"m{i}"), wait=5)
+            assert posted.status_code == 201
 
         async def flushed() -> dict[Any, float] | None:
             m = _metrics((await api.client.get("/metrics")).text)

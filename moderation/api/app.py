@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from moderation.api import articles, comments, health, ops
 from moderation.api.errors import exception_handlers
+from moderation.api.flood import flood_gate
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.auth import KeyCache
 from moderation.keys import Keys
@@ -113,4 +114,6 @@ def create_app(settings: Settings) -> Starlette:
     from moderation.api.moderation import article_closed_gate
 
     app.state.gates.append(article_closed_gate)  # closed articles refuse new comments
+    # Flood control: per-author and per-IP rate limits (see moderation.api.flood).
+    app.state.gates.append(flood_gate(settings, keys))
     return app

@@ -161,7 +161,9 @@ async def _feedback(review: Review, item: ReviewItem, ask: Ask, previous: Status
     if label is None:
         return
     try:
-        await record_feedback(review.redis, review.keys, item.stored.record, label)
+        await record_feedback(
+            review.redis, review.keys, item.stored.record, label, settings=review.settings
+        )
     except Exception:  # the decision stands even if the learner is unavailable
         log.exception("spam feedback for %s failed", item.id)
 

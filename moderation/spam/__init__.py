@@ -1,22 +1,56 @@
-"""Spam scoring: local signals now; the learned model arrives with the spam issue.
+"""Spam scoring: local signals plus an online model that learns from moderators.
 
-:class:`SpamScorer` is the worker's entry point. It is async because later signals (near
-duplicates, velocity, author history) read shared state from Redis.
+:class:`SpamScorer` is the worker's entry point: ``await scorer.score(items)`` gives one
+:class:`~moderation.messages.SpamResult` per comment, a probability in [0, 1] with the signals
+that explain it. Per batch it makes two Redis round trips whatever the batch size: one pipeline
+that indexes every comment for near-duplicate detection (:mod:`.duplicates`), reads posting
+velocity and author history (:mod:`.velocity`) and the model weights of every feature in the
+batch (:mod:`.model`); and one that confirms near-duplicate candidates. Everything else is pure
+computation (:mod:`.signals`, :mod:`.features`).
+
+The score is the model's probability: a logistic combination of the signals (weighted by priors
+until moderators teach it otherwise) and the hashed text, learned from moderator decisions
+through :func:`moderation.spam.feedback.record_feedback`.
+
+If computing the signals of one comment fails, that comment gets a ``SpamResult`` with an
+``error`` signal (the rules hold it, saying why) and the rest of the batch is scored normally.
+Redis errors propagate: the worker retries the whole batch.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, SpamResult
 from moderation.settings import Settings
+from moderation.spam.duplicates import DuplicateIndex, DupSignals, Probe, signature
+from moderation.spam.features import (
+    PRIORS,
+    SIGNAL_NAMES,
+    TEXT_OFFSET,
+    Tokens,
+    signal_vector,
+    text_vector,
+    tokenize,
+)
+from moderation.spam.model import ModelState, OnlineModel, contributions, sigmoid
+from moderation.spam.signals import DomainLists, TextSignals, text_signals
+from moderation.spam.velocity import Velocity
 
-_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+log = logging.getLogger("moderation.spam")
+
+__all__ = ["SpamInput", "SpamScorer", "context_signals", "explain"]
+
+#: Feature weights a worker keeps in memory between batches (see OnlineModel; ~10 MB).
+MODEL_CACHE = 100_000
+#: A page-load time this far after the submission is clock skew, not information.
+_SKEW_MS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,25 +60,149 @@ class SpamInput:
     text: str
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """The pure part of one comment's assessment, computed before any Redis call."""
+
+    record: CommentRecord
+    text: TextSignals
+    context: dict[str, Any]
+    tokens: Tokens
+    text_x: dict[int, float]
+    probe: Probe | None
+
+
+def context_signals(record: CommentRecord, min_submit_s: float) -> dict[str, Any]:
+    """Honeypot and time-to-submit, from what the site reported about the request."""
+    ctx = record.context
+    honeypot = bool(ctx and ctx.honeypot and ctx.honeypot.strip())
+    submit_s: float | None = None
+    if ctx and ctx.page_loaded_at is not None:
+        elapsed = record.created_at - ctx.page_loaded_at
+        if elapsed >= -_SKEW_MS:
+            submit_s = round(max(elapsed, 0) / 1000, 3)
+    return {
+        "honeypot": honeypot,
+        "submit_s": submit_s,
+        "too_fast": submit_s is not None and submit_s < min_submit_s,
+    }
+
+
+def explain(x: dict[int, float], state: ModelState) -> tuple[float, dict[str, Any]]:
+    """The spam probability of feature vector ``x`` and how it came about.
+
+    The explanation lists each signal feature's contribution to the log-odds (prior plus what
+    feedback taught), the text's contribution as one number, and how many labelled examples
+    the model has learned from.
+    """
+    parts = contributions(x, state.weights)
+    text = sum(v for i, v in parts.items() if i >= TEXT_OFFSET)
+    named = {SIGNAL_NAMES[i]: round(v, 3) for i, v in sorted(parts.items()) if i < TEXT_OFFSET}
+    probability = sigmoid(sum(parts.values()))
+    return probability, {
+        "contributions": named,
+        "text_logit": round(text, 3),
+        "learned_from": state.examples,
+    }
+
+
 class SpamScorer:
-    """Signal-only spam score in [0, 1]."""
+    """Spam probability in [0, 1] per comment, explained by named signals."""
 
     def __init__(self, redis: Redis, keys: Keys, settings: Settings) -> None:
         self.redis = redis
         self.keys = keys
         self.settings = settings
+        self.lists = DomainLists.of(settings.spam_allow_domains, settings.spam_deny_domains)
+        self.duplicates = DuplicateIndex(
+            redis, keys, settings.spam_dup_window_s, settings.spam_dup_similarity
+        )
+        self.velocity = Velocity(keys, settings.spam_velocity_window_s)
+        self.model = OnlineModel(keys, settings.spam_learning_rate, cache_limit=MODEL_CACHE)
 
     async def score(self, items: Sequence[SpamInput]) -> list[SpamResult]:
-        return [self._one(item) for item in items]
+        if not items:
+            return []
+        prepared: list[_Prepared | None] = []
+        failures: dict[int, str] = {}
+        for n, item in enumerate(items):
+            try:
+                prepared.append(self._prepare(item))
+            except Exception as exc:  # one odd text must not fail its batch
+                log.exception("spam signals failed for comment %s", item.record.id)
+                failures[n] = f"spam signals failed: {type(exc).__name__}"
+                prepared.append(None)
+        ready = [p for p in prepared if p is not None]
+        state, shared = await self._shared_state(ready)
 
-    def _one(self, item: SpamInput) -> SpamResult:
-        links = len(_LINK.findall(item.text))
-        ctx = item.record.context
-        honeypot = bool(ctx and ctx.honeypot)
-        signals: dict[str, object] = {"links": links, "honeypot": honeypot}
-        score = 0.0
-        if honeypot:
-            score = 0.99
-        elif links:
-            score = min(0.3 * links, 0.9)
-        return SpamResult(score=round(score, 4), signals=signals)
+        results = []
+        for n, p in enumerate(prepared):
+            if p is None:
+                results.append(SpamResult(score=0.0, signals={"error": failures[n]}))
+                continue
+            signals: dict[str, Any] = {**p.text.as_dict(), **p.context, **shared[p.record.id]}
+            x = signal_vector(signals) | p.text_x
+            probability, why = explain(x, state)
+            signals.update(why)
+            results.append(SpamResult(score=round(probability, 4), signals=signals))
+        return results
+
+    async def _shared_state(
+        self, prepared: Sequence[_Prepared]
+    ) -> tuple[ModelState, dict[str, dict[str, Any]]]:
+        """The model weights of the batch's features, and each comment's signals from shared
+        state (near duplicates, velocity, history), in two round trips for the whole batch."""
+        pipe = self.redis.pipeline(transaction=False)
+        cursor = self.velocity.queue_writes(pipe, [p.record for p in prepared])
+        replies_per_comment = []
+        for p in prepared:
+            if p.probe is not None:
+                await self.duplicates.queue_index(pipe, p.probe)
+            replies_per_comment.append(self.velocity.queue(pipe, p.record))
+        wanted: set[int] = set(PRIORS)
+        for p in prepared:
+            wanted.update(p.text_x)
+        pending = await self.model.queue_read(pipe, self.redis, wanted)
+        replies = await pipe.execute()
+
+        state = await self.model.finish_read(self.redis, pending, replies[-pending.replies :])
+        probes: list[Probe] = []
+        candidates: list[list[Any]] = []
+        velocity: dict[str, dict[str, Any]] = {}
+        for p, n_replies in zip(prepared, replies_per_comment, strict=True):
+            if p.probe is not None:
+                probes.append(p.probe)
+                candidates.append(list(replies[cursor] or []))
+                cursor += 1
+            found = self.velocity.parse(p.record, replies[cursor : cursor + n_replies])
+            velocity[p.record.id] = found.as_dict()
+            cursor += n_replies
+        confirmed = await self.duplicates.confirm(self.redis, probes, candidates)
+        dups = {probe.comment_id: dup for probe, dup in zip(probes, confirmed, strict=True)}
+        shared = {
+            p.record.id: {**dups.get(p.record.id, DupSignals()).as_dict(), **velocity[p.record.id]}
+            for p in prepared
+        }
+        return state, shared
+
+    def _prepare(self, item: SpamInput) -> _Prepared:
+        record = item.record
+        text = text_signals(record.text, item.text, self.lists)
+        tokens = tokenize(item.text)
+        probe = None
+        if len(tokens.joined) >= self.settings.spam_dup_min_chars and len(tokens.grams):
+            probe = Probe(
+                record.id,
+                record.author.id,
+                record.article_id,
+                record.created_at,
+                signature(tokens.grams),
+            )
+        return _Prepared(
+            record=record,
+            text=text,
+            context=context_signals(record, self.settings.spam_min_submit_s),
+            tokens=tokens,
+            text_x=text_vector(tokens, text.domains),
+            probe=probe,
+        )

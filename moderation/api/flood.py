@@ -1,0 +1,80 @@
+"""Flood control: an admission gate limiting how fast one author or one IP address may post.
+
+Each author may post a burst of ``flood_author_burst`` comments, then one every
+``flood_author_interval_s`` seconds; each IP address likewise with its own (looser) limits,
+since readers share addresses behind NATs and proxies (an IPv6 address counts as its /64). A
+comment over either limit is refused with ``429 rate_limited`` and a ``Retry-After`` header
+saying when it would be accepted; nothing is stored. Refusals are counted in the counters hash
+(``rate_limited``, ``rate_limited:author``, ``rate_limited:ip``) and the minute counters
+(``rate_limited``), for the stats.
+
+The check-and-consume is one Lua script (``lua/flood.lua``) on Redis' clock, so every API
+process shares the limits exactly. Trusted authors are not limited, and a request replaying an
+``Idempotency-Key`` that was already accepted passes (it was counted the first time, and it
+stores nothing new).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from starlette.requests import Request
+
+from moderation.errors import RateLimited
+from moderation.keys import Keys
+from moderation.messages import CommentRecord
+from moderation.settings import Settings
+from moderation.spam.velocity import ip_bucket
+from moderation.store import MINUTE_TTL_S
+
+_SCRIPT = resources.files("moderation").joinpath("lua", "flood.lua").read_text("utf-8")
+
+
+def flood_gate(
+    settings: Settings, keys: Keys
+) -> Callable[[Request, CommentRecord], Awaitable[None]]:
+    """The gate for ``app.state.gates`` (a no-op when both limits are off)."""
+    author_ms = int(settings.flood_author_interval_s * 1000)
+    ip_ms = int(settings.flood_ip_interval_s * 1000)
+
+    async def gate(request: Request, record: CommentRecord) -> None:
+        if author_ms <= 0 and ip_ms <= 0:
+            return
+        script: AsyncScript = request.app.state.redis.register_script(_SCRIPT)
+        ip = record.context.ip if record.context else None
+        idem = (request.headers.get("idempotency-key") or "").strip()
+        reply: Any = await script(
+            keys=[
+                keys.flood("author", record.author.id),
+                keys.flood("ip", ip_bucket(ip)) if ip else "",
+                keys.author(record.author.id),
+                keys.counters,
+                keys.minute_counters(int(time.time()) // 60),
+                keys.idempotency(record.site, idem) if idem else "",
+            ],
+            args=[
+                author_ms,
+                settings.flood_author_burst,
+                ip_ms,
+                settings.flood_ip_burst,
+                MINUTE_TTL_S,
+            ],
+        )
+        if int(reply[0]) == 0:
+            return
+        retry_s = max(1, math.ceil(int(reply[1]) / 1000))
+        kind = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
+        who = "this author" if kind == "author" else "this IP address"
+        raise RateLimited(
+            f"too many comments from {who}; retry in {retry_s} s",
+            field="author.id" if kind == "author" else "context.ip",
+            headers={"Retry-After": str(retry_s)},
+            extra={"retry_after_s": retry_s, "limit": kind},
+        )
+
+    return gate

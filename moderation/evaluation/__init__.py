@@ -1,0 +1,1 @@
+"""Offline evaluation of the scorers against labelled data sets (``moderation eval``)."""

@@ -1,0 +1,185 @@
+"""Repeated and near-duplicate text across articles and authors, shared through Redis.
+
+Each comment long enough to compare gets a MinHash signature of its character 4-gram shingles
+(:data:`NUM_PERM` values). Two texts' signatures agree in a fraction of positions that
+estimates the Jaccard similarity of their shingle sets, so a changed word or a different link
+at the end still leaves two copies of a template close together (robust to small edits).
+
+Finding candidates without comparing against everything uses locality-sensitive hashing: the
+signature is cut into :data:`BANDS` bands of :data:`ROWS` values; each band is hashed to a
+bucket, and each bucket is a Redis sorted set of comment ids scored by creation time, trimmed to
+the sliding window and expiring with it. Texts sharing any bucket are candidates (likely from
+a similarity of about (1/BANDS)^(1/ROWS) ≈ 0.6 up); candidates are then confirmed by comparing
+full signatures against ``spam_dup_similarity``. Indexing and candidate lookup are one Lua call
+per comment, queued in the batch's pipeline; confirming is one more pipeline of ``GET``s per
+batch. Every worker indexes into the same sets, so a text pasted under ten articles is seen
+whichever workers score the copies.
+
+Window bounds use the comments' creation times, so replaying old comments (the evaluation)
+behaves as it did live; the keys' TTLs only collect garbage.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+
+from moderation.keys import Keys
+
+NUM_PERM = 32
+BANDS = 8
+ROWS = NUM_PERM // BANDS
+#: Candidates read per band and comment: bounds the work a huge campaign can cause.
+CANDIDATES_PER_BAND = 10
+
+# Multiply-shift hash family: h_k(x) = (a_k * x + b_k) >> 32 (mod 2^64), a_k odd. Fixed seed:
+# every process must compute the same signatures.
+_rng = np.random.default_rng(20_240_611)
+_A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
+_B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
+_SEP = b"\x1f"
+
+
+def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
+    """The MinHash signature of a non-empty set of 64-bit shingle hashes."""
+    hashed = (shingles[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+    out: npt.NDArray[np.uint32] = hashed.min(axis=0).astype(np.uint32)
+    return out
+
+
+def band_buckets(sig: npt.NDArray[np.uint32]) -> list[str]:
+    return [
+        format(zlib.crc32(sig[b * ROWS : (b + 1) * ROWS].astype("<u4").tobytes()), "08x")
+        for b in range(BANDS)
+    ]
+
+
+def similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
+    """Estimated Jaccard similarity of the two shingle sets."""
+    return float(np.count_nonzero(a == b)) / NUM_PERM
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One comment to index: its id, who posted it where and when, and its signature."""
+
+    comment_id: str
+    author_id: str
+    article_id: str
+    created_ms: int
+    signature: npt.NDArray[np.uint32]
+
+    def stored(self) -> bytes:
+        head = self.signature.astype("<u4").tobytes()
+        return head + self.author_id.encode() + _SEP + self.article_id.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class DupSignals:
+    #: Other comments within the window that are near duplicates of this one.
+    dup_count: int = 0
+    #: Distinct other authors among them (a campaign, or copy-paste by many accounts).
+    dup_authors: int = 0
+    #: Distinct other articles among them.
+    dup_articles: int = 0
+    #: Near duplicates by the same author under other articles (cross-posting).
+    dup_cross_post: int = 0
+    #: Highest estimated similarity among them (0 when none).
+    dup_similarity: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dup_count": self.dup_count,
+            "dup_authors": self.dup_authors,
+            "dup_articles": self.dup_articles,
+            "dup_cross_post": self.dup_cross_post,
+            "dup_similarity": round(self.dup_similarity, 3),
+        }
+
+
+def _decode(value: bytes) -> tuple[npt.NDArray[np.uint32], str, str] | None:
+    size = NUM_PERM * 4
+    if len(value) < size:
+        return None
+    sig = np.frombuffer(value[:size], dtype="<u4").astype(np.uint32)
+    author, _, article = value[size:].partition(_SEP)
+    return sig, author.decode(errors="replace"), article.decode(errors="replace")
+
+
+class DuplicateIndex:
+    def __init__(self, redis: Redis, keys: Keys, window_s: int, threshold: float) -> None:
+        self.keys = keys
+        self.window_ms = int(window_s * 1000)
+        # Expire a little after the window closes: a key is kept alive by every new entry.
+        self.ttl_s = max(int(window_s) * 2, 60)
+        self.threshold = threshold
+        source = resources.files("moderation").joinpath("lua", "spam_lsh.lua").read_text("utf-8")
+        self._index: AsyncScript = redis.register_script(source)
+
+    async def queue_index(self, pipe: Pipeline, probe: Probe) -> None:
+        """Queue the indexing of ``probe``; its reply is the list of candidate ids."""
+        buckets = band_buckets(probe.signature)
+        keys = [self.keys.spam_band(band, bucket) for band, bucket in enumerate(buckets)]
+        keys.append(self.keys.spam_signature(probe.comment_id))
+        await self._index(
+            keys=keys,
+            args=[
+                probe.comment_id,
+                probe.created_ms,
+                self.window_ms,
+                self.ttl_s,
+                probe.stored(),
+                CANDIDATES_PER_BAND,
+            ],
+            client=pipe,
+        )
+
+    async def confirm(
+        self, redis: Redis, probes: Sequence[Probe], candidates: Sequence[Sequence[Any]]
+    ) -> list[DupSignals]:
+        """Compare each probe with its candidates' signatures (one pipeline for the batch)."""
+        wanted = sorted({_text(c) for cands in candidates for c in cands})
+        if not wanted:
+            return [DupSignals() for _ in probes]
+        pipe = redis.pipeline(transaction=False)
+        for cid in wanted:
+            pipe.get(self.keys.spam_signature(cid))
+        stored = dict(zip(wanted, await pipe.execute(), strict=True))
+        out = []
+        for probe, cands in zip(probes, candidates, strict=True):
+            count, best = 0, 0.0
+            authors: set[str] = set()
+            articles: set[str] = set()
+            cross = 0
+            for raw_id in cands:
+                value = stored.get(_text(raw_id))
+                decoded = _decode(value) if value is not None else None
+                if decoded is None:
+                    continue  # expired between the two round trips
+                sig, author, article = decoded
+                sim = similarity(probe.signature, sig)
+                if sim < self.threshold:
+                    continue
+                count += 1
+                best = max(best, sim)
+                if author != probe.author_id:
+                    authors.add(author)
+                if article != probe.article_id:
+                    articles.add(article)
+                    if author == probe.author_id:
+                        cross += 1
+            out.append(DupSignals(count, len(authors), len(articles), cross, best))
+        return out
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

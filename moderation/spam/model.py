@@ -1,0 +1,181 @@
+"""The online spam model: logistic regression over :mod:`moderation.spam.features`, in Redis.
+
+State lives in two Redis hashes shared by every worker and API process: the learned weight of
+each feature (``keys.spam_weights``, stored as an offset from the feature's prior) and the sum of
+its squared gradients (``keys.spam_gradients``). Workers read the weights of a batch's features
+with one call per batch (``lua/spam_weights.lua``, indices and weights msgpack-encoded so a
+batch's thousands of features cost one argument); a moderator's label is learned by one Lua script
+(``lua/spam_learn.lua``) that reads, steps and writes atomically, so labels given at the same
+moment by several moderators are applied one after the other, never interleaved or lost.
+
+Learning is per-coordinate AdaGrad on log loss: a feature's step shrinks as evidence about it
+accumulates, so rare words learn fast from their first examples and frequent ones settle. The
+signal features start with a larger accumulator (:data:`SIGNAL_DAMPING`): their priors encode
+real knowledge, so a handful of labels nudges them rather than overturning them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+
+from moderation.keys import Keys
+from moderation.spam.features import PRIORS, TEXT_OFFSET
+
+#: Initial squared-gradient sum of the signal features (bigger = more trust in the prior).
+SIGNAL_DAMPING = 4.0
+#: The same for text features: small, so the first examples of a word count.
+TEXT_DAMPING = 0.01
+_LEARN = resources.files("moderation").joinpath("lua", "spam_learn.lua").read_text("utf-8")
+_WEIGHTS = resources.files("moderation").joinpath("lua", "spam_weights.lua").read_text("utf-8")
+
+#: Logits are clipped here: a probability of 1 - 1e-9 explains nothing more than 0.9999.
+MAX_LOGIT = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    """The learned weights of some features, as read for one batch."""
+
+    weights: Mapping[int, float]
+    spam_examples: int = 0
+    ham_examples: int = 0
+
+    @property
+    def examples(self) -> int:
+        return self.spam_examples + self.ham_examples
+
+
+def sigmoid(z: float) -> float:
+    z = max(min(z, MAX_LOGIT), -MAX_LOGIT)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def contributions(x: Mapping[int, float], weights: Mapping[int, float]) -> dict[int, float]:
+    """Each feature's share of the logit: (prior + learned weight) × value."""
+    return {i: (PRIORS.get(i, 0.0) + weights.get(i, 0.0)) * v for i, v in x.items()}
+
+
+def logit(x: Mapping[int, float], weights: Mapping[int, float]) -> float:
+    return sum(contributions(x, weights).values())
+
+
+def _decode(raw: Any) -> list[float]:
+    return [float(w) for w in msgspec.msgpack.decode(raw)] if raw else []
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(slots=True)
+class PendingRead:
+    """A read queued on a pipeline by :meth:`OnlineModel.queue_read`."""
+
+    wanted: set[int]
+    #: The indices whose weights were queued (those not known from the cache).
+    missing: list[int]
+    #: How many replies the pipeline will carry for this read (they come last).
+    replies: int
+
+
+class OnlineModel:
+    """Reads and trains the shared model.
+
+    With ``cache_limit`` > 0 (workers), weights already read are kept in memory together with
+    the model's version, which every learning step increments: each batch reads the version
+    and only the weights it has not seen, and a changed version discards the cache. So a
+    worker never scores with weights older than the version it read, while the common case,
+    no feedback since the last batch, costs Redis almost nothing (reading thousands of
+    weights per batch otherwise dominates Redis' time).
+    """
+
+    def __init__(self, keys: Keys, learning_rate: float, *, cache_limit: int = 0) -> None:
+        self.keys = keys
+        self.learning_rate = learning_rate
+        self.cache_limit = cache_limit
+        self._cache: dict[int, float] = {}
+        self._version: Any = None
+        self._cached = False
+
+    # --- reading ------------------------------------------------------------------------------
+    async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> PendingRead:
+        """Queue the model counters and the weights of ``indices`` not cached."""
+        wanted = set(indices)
+        known = self._cache.keys() if self._cached else set()
+        missing = sorted(wanted - known)
+        # The version is read first: weights read after it are at least that new.
+        pipe.hmget(self.keys.spam_model_meta, ["spam", "ham", "version"])
+        if missing:
+            await self._queue_weights(pipe, redis, missing)
+        return PendingRead(wanted, missing, 2 if missing else 1)
+
+    async def finish_read(
+        self, redis: Redis, pending: PendingRead, replies: list[Any]
+    ) -> ModelState:
+        """The weights of ``pending.wanted`` from the replies of :meth:`queue_read` (one more
+        round trip only when the model changed since the cache was filled)."""
+        spam, ham, version = replies[0]
+        fresh = dict(
+            zip(pending.missing, _decode(replies[1]) if pending.missing else [], strict=True)
+        )
+        if self._cached and version != self._version:
+            self._cache.clear()  # learned since: every cached weight may be stale
+            rest = sorted(pending.wanted - fresh.keys())
+            if rest:
+                pipe = redis.pipeline(transaction=False)
+                await self._queue_weights(pipe, redis, rest)
+                [raw] = await pipe.execute()
+                fresh.update(zip(rest, _decode(raw), strict=True))
+        if self.cache_limit > 0:
+            if len(self._cache) + len(fresh) > self.cache_limit:
+                self._cache.clear()
+            self._cache.update(fresh)
+            self._version, self._cached = version, True
+            source: Mapping[int, float] = self._cache
+        else:
+            source = fresh
+        weights = {i: w for i in pending.wanted if (w := source.get(i, 0.0))}
+        return ModelState(weights, _int(spam), _int(ham))
+
+    async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:
+        pipe = redis.pipeline(transaction=False)
+        pending = await self.queue_read(pipe, redis, indices)
+        return await self.finish_read(redis, pending, await pipe.execute())
+
+    async def _queue_weights(self, pipe: Pipeline, redis: Redis, order: list[int]) -> None:
+        script: AsyncScript = redis.register_script(_WEIGHTS)
+        await script(
+            keys=[self.keys.spam_weights], args=[msgspec.msgpack.encode(order)], client=pipe
+        )
+
+    # --- learning ------------------------------------------------------------------------------
+    async def learn(self, redis: Redis, x: Mapping[int, float], is_spam: bool) -> float:
+        """One AdaGrad step towards ``is_spam`` on example ``x`` (atomic, in Redis); returns
+        the probability the model gave the example just before the step."""
+        args: list[Any] = [
+            1 if is_spam else 0,
+            self.learning_rate,
+            SIGNAL_DAMPING,
+            TEXT_DAMPING,
+            TEXT_OFFSET,
+            MAX_LOGIT,
+        ]
+        order = sorted(x)
+        args.append(msgspec.msgpack.encode(order))
+        args.append(msgspec.msgpack.encode([x[i] for i in order]))
+        args.append(msgspec.msgpack.encode([PRIORS.get(i, 0.0) for i in order]))
+        keys = [self.keys.spam_weights, self.keys.spam_gradients, self.keys.spam_model_meta]
+        script: AsyncScript = redis.register_script(_LEARN)
+        return float(await script(keys=keys, args=args))
