@@ -47,29 +47,74 @@ K = Keys()
 # Ordinary comments are assembled from four parts (lists of coprime lengths), so that they
 # differ from each other as real comments do: the spam checks must not see a campaign.
 PARTS = [
-    ["Thanks for explaining the budget.", "Good piece on school lunches.",
-     "Nice work on the harbour plans.", "Useful explainer on bus fares.",
-     "I liked the library report.", "Rent prices here are brutal.",
-     "Parking at the hospital is awful.", "The cycling lanes look good.",
-     "Flood defences matter a lot.", "Great match report today.", "Fair take on the debate."],
-    ["My street agrees with you.", "The numbers look plausible.", "Sources would help though.",
-     "I disagree with the ending.", "Hoping for a follow-up.", "The headline oversells it.",
-     "My family was affected too.", "The map was hard to read.",
-     "Council replies were vague.", "Timeline was very clear.", "Some quotes felt selective.",
-     "Shared it with my friends.", "Older folks may differ."],
-    ["Keep it up, newsroom.", "Cheers from the east side.", "More of this, please.",
-     "Well done to the reporter.", "Just my two cents here.", "Looking forward to part two.",
-     "Happy to be corrected.", "Regards from a long-time reader.", "Thanks again, truly.",
-     "Interesting times ahead.", "We shall see what happens.", "Nice photography as well.",
-     "Curious what others think.", "That is all from me.", "Good weekend, everyone.",
-     "First comment in years.", "Stay well, all of you."],
-    ["Posted from the bus.", "Written over breakfast.", "Typed on my phone, sorry.",
-     "Read it twice already.", "My neighbour sent it to me.", "Found it via the newsletter.",
-     "Saw it on the front page.", "Read it during lunch.", "My daughter showed me this.",
-     "Came back to reread it.", "Printed it for my dad.", "Read it aloud at dinner.",
-     "Bookmarked for later.", "Discussed it at work.", "Commenting from the library.",
-     "Late to this one, I know.", "Third visit to this page.", "Sent it to my MP.",
-     "Noticed it on the radio too."],
+    [
+        "Thanks for explaining the budget.",
+        "Good piece on school lunches.",
+        "Nice work on the harbour plans.",
+        "Useful explainer on bus fares.",
+        "I liked the library report.",
+        "Rent prices here are brutal.",
+        "Parking at the hospital is awful.",
+        "The cycling lanes look good.",
+        "Flood defences matter a lot.",
+        "Great match report today.",
+        "Fair take on the debate.",
+    ],
+    [
+        "My street agrees with you.",
+        "The numbers look plausible.",
+        "Sources would help though.",
+        "I disagree with the ending.",
+        "Hoping for a follow-up.",
+        "The headline oversells it.",
+        "My family was affected too.",
+        "The map was hard to read.",
+        "Council replies were vague.",
+        "Timeline was very clear.",
+        "Some quotes felt selective.",
+        "Shared it with my friends.",
+        "Older folks may differ.",
+    ],
+    [
+        "Keep it up, newsroom.",
+        "Cheers from the east side.",
+        "More of this, please.",
+        "Well done to the reporter.",
+        "Just my two cents here.",
+        "Looking forward to part two.",
+        "Happy to be corrected.",
+        "Regards from a long-time reader.",
+        "Thanks again, truly.",
+        "Interesting times ahead.",
+        "We shall see what happens.",
+        "Nice photography as well.",
+        "Curious what others think.",
+        "That is all from me.",
+        "Good weekend, everyone.",
+        "First comment in years.",
+        "Stay well, all of you.",
+    ],
+    [
+        "Posted from the bus.",
+        "Written over breakfast.",
+        "Typed on my phone, sorry.",
+        "Read it twice already.",
+        "My neighbour sent it to me.",
+        "Found it via the newsletter.",
+        "Saw it on the front page.",
+        "Read it during lunch.",
+        "My daughter showed me this.",
+        "Came back to reread it.",
+        "Printed it for my dad.",
+        "Read it aloud at dinner.",
+        "Bookmarked for later.",
+        "Discussed it at work.",
+        "Commenting from the library.",
+        "Late to this one, I know.",
+        "Third visit to this page.",
+        "Sent it to my MP.",
+        "Noticed it on the radio too.",
+    ],
 ]
 TOXIC = [
     "you are a fucking idiot and so is everyone who agrees with you",
@@ -109,8 +154,9 @@ def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
     }
 
 
-async def post_all(base: str, key: str, n: int, concurrency: int, articles: int,
-                   wait_s: float) -> tuple[list[str], float]:
+async def post_all(
+    base: str, key: str, n: int, concurrency: int, articles: int, wait_s: float
+) -> tuple[list[str], float]:
     rng = random.Random(7)
     payloads = [make_comment(i, rng, articles) for i in range(n)]
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -194,8 +240,9 @@ def verify(r: redis.Redis, base: str, ids: list[str], articles: int) -> list[str
     names = [f"bench-{a}" for a in range(articles)]
     for start in range(0, len(names), 100):
         chunk = names[start : start + 100]
-        got = httpx.get(f"{base}/v1/counts", params=[("article", a) for a in chunk],
-                        timeout=10).json()["counts"]
+        got = httpx.get(
+            f"{base}/v1/counts", params=[("article", a) for a in chunk], timeout=10
+        ).json()["counts"]
         for a in chunk:
             if got[a] != approved_by_article[a]:
                 problems.append(f"count of {a}: API {got[a]} != recount {approved_by_article[a]}")
@@ -223,48 +270,95 @@ def main() -> int:
     redis_port, api_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        procs.append(subprocess.Popen(
-            [find_redis_server(), "--port", str(redis_port), "--bind", "127.0.0.1",
-             "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--save", "", "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    find_redis_server(),
+                    "--port",
+                    str(redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(tmp),
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--save",
+                    "",
+                    "--maxmemory-policy",
+                    "noeviction",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         url = f"redis://127.0.0.1:{redis_port}/0"
         r = redis.Redis.from_url(url)
         wait_until(r.ping, 10, "redis")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
-        env.update({
-            "MODERATION_REDIS_URL": url,
-            "MODERATION_SCORER": args.scorer,
-            "MODERATION_BATCH_SIZE": str(args.batch_size),
-            "MODERATION_LOG_LEVEL": "WARNING",
-            "MODERATION_KEY_CACHE_TTL_S": "60",
-            # The load comes from one machine at thousands of comments per second: flood
-            # control (per author and IP) would rightly refuse most of it. This measures the
-            # pipeline, so it is off here.
-            "MODERATION_FLOOD_AUTHOR_INTERVAL_S": "0",
-            "MODERATION_FLOOD_IP_INTERVAL_S": "0",
-        })
+        env.update(
+            {
+                "MODERATION_REDIS_URL": url,
+                "MODERATION_SCORER": args.scorer,
+                "MODERATION_BATCH_SIZE": str(args.batch_size),
+                "MODERATION_LOG_LEVEL": "WARNING",
+                "MODERATION_KEY_CACHE_TTL_S": "60",
+                # The load comes from one machine at thousands of comments per second: flood
+                # control (per author and IP) would rightly refuse most of it. This measures the
+                # pipeline, so it is off here.
+                "MODERATION_FLOOD_AUTHOR_INTERVAL_S": "0",
+                "MODERATION_FLOOD_IP_INTERVAL_S": "0",
+            }
+        )
         key = subprocess.run(
-            [sys.executable, "-m", "moderation", "keys", "create", "--role", "site",
-             "--name", "bench"], env=env, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "moderation",
+                "keys",
+                "create",
+                "--role",
+                "site",
+                "--name",
+                "bench",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "moderation", "serve", "--port", str(api_port),
-             "--processes", str(args.api_processes)], env=env,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "moderation",
+                    "serve",
+                    "--port",
+                    str(api_port),
+                    "--processes",
+                    str(args.api_processes),
+                ],
+                env=env,
+            )
+        )
         for _ in range(args.workers):
-            procs.append(subprocess.Popen([sys.executable, "-m", "moderation", "worker"],
-                                          env=env))
+            procs.append(subprocess.Popen([sys.executable, "-m", "moderation", "worker"], env=env))
         base = f"http://127.0.0.1:{api_port}"
         import httpx
 
-        wait_until(lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200, 120,
-                   "the API and a worker")
+        wait_until(
+            lambda: httpx.get(base + "/readyz", timeout=1).status_code == 200,
+            120,
+            "the API and a worker",
+        )
 
-        print(f"posting {args.comments} comments over {args.concurrency} connections "
-              f"({args.api_processes} API process(es), {args.workers} worker(s), "
-              f"scorer {args.scorer}, batch {args.batch_size})")
+        print(
+            f"posting {args.comments} comments over {args.concurrency} connections "
+            f"({args.api_processes} API process(es), {args.workers} worker(s), "
+            f"scorer {args.scorer}, batch {args.batch_size})"
+        )
         t0 = time.perf_counter()
         ids, accept_s = asyncio.run(
             post_all(base, key, args.comments, args.concurrency, args.articles, args.wait)
@@ -278,20 +372,25 @@ def main() -> int:
         problems = verify(r, base, ids, args.articles)
         latencies = sorted(int(x) for x in r.lrange(K.auto_latency, 0, -1))
         print(f"accepted:  {len(ids)} in {accept_s:.2f}s = {len(ids) / accept_s:,.0f} comments/s")
-        print(f"decided:   {len(ids)} in {total_s:.2f}s from the first POST = "
-              f"{len(ids) / total_s:,.0f} comments/s")
+        print(
+            f"decided:   {len(ids)} in {total_s:.2f}s from the first POST = "
+            f"{len(ids) / total_s:,.0f} comments/s"
+        )
         print(f"drain:     {drain_s:.2f}s after the last acceptance")
         if latencies:
-            print(f"auto time-to-decision (last {len(latencies)}): "
-                  f"p50 {latencies[len(latencies) // 2]} ms, "
-                  f"p99 {latencies[int(len(latencies) * 0.99) - 1]} ms")
+            print(
+                f"auto time-to-decision (last {len(latencies)}): "
+                f"p50 {latencies[len(latencies) // 2]} ms, "
+                f"p99 {latencies[int(len(latencies) * 0.99) - 1]} ms"
+            )
         if problems:
             print("FAILED checks:")
             for p in problems[:20]:
                 print("  -", p)
             return 1
-        print("verified: every comment has exactly one decision; every article count equals "
-              "a recount")
+        print(
+            "verified: every comment has exactly one decision; every article count equals a recount"
+        )
         return 0
     finally:
         for proc in reversed(procs):  # workers and API first, Redis last

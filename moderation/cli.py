@@ -242,6 +242,8 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from moderation.stats_cli import run
 
     return run(settings, watch=args.watch, as_json=args.json)
+
+
 # --- eval -------------------------------------------------------------------------------------
 
 
@@ -281,8 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_config)
 
     p = sub.add_parser("stats", help="queue and decision statistics")
-    p.add_argument("--watch", type=float, nargs="?", const=2.0, metavar="SECONDS",
-                   help="refresh every SECONDS (default 2)")
+    p.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=2.0,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 2)",
+    )
     p.add_argument("--json", action="store_true", help="the /v1/stats document as JSON")
     p.set_defaults(handler=cmd_stats)
 

@@ -362,9 +362,13 @@ def snapshot(state: State, settings: Settings) -> Snapshot:
         },
         workers=fresh,
         latency={
-            "auto": {q: _seconds(percentile(state.auto_latency_ms, float(q)))
-                     for q in ("0.5", "0.9", "0.99")},
-            "human": {q: _seconds(percentile(state.human_latency_ms, float(q)))
-                      for q in ("0.5", "0.9", "0.99")},
+            "auto": {
+                q: _seconds(percentile(state.auto_latency_ms, float(q)))
+                for q in ("0.5", "0.9", "0.99")
+            },
+            "human": {
+                q: _seconds(percentile(state.human_latency_ms, float(q)))
+                for q in ("0.5", "0.9", "0.99")
+            },
         },
     )

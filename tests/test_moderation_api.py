@@ -442,7 +442,11 @@ async def test_decisions_feed_the_spam_feedback_hook(api: Api, rds: Redis) -> No
         headers=api.auth(MOD),
     )
     assert [await learned(c) for c in (spam, ham, toxic, *bulk)] == [
-        "spam", "ham", None, "spam", "spam"
+        "spam",
+        "ham",
+        None,
+        "spam",
+        "spam",
     ]
     assert await counts() == (3, 1)
 
