@@ -1,7 +1,7 @@
 """The ``moderation`` command.
 
 ``serve`` (API), ``worker`` (one scoring worker), ``run`` (all-in-one with an embedded Redis),
-``keys create|list|revoke``.
+``keys create|list|revoke``, ``models pull|list|synth``, ``eval spam|toxicity``, ``stats``.
 """
 
 from __future__ import annotations
@@ -253,7 +253,73 @@ def cmd_eval_spam(settings: Settings, args: argparse.Namespace) -> int:
     return spam.run(settings, args)
 
 
+def cmd_eval_toxicity(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.evaluation import toxicity
+
+    return toxicity.run(settings, args)
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.scoring import catalog
+    from moderation.scoring.weights import ModelFiles
+
+    model_dir: Path = args.dir or settings.model_dir
+    if args.models_command == "list":
+        for name, spec in catalog.MODELS.items():
+            files = ModelFiles.at(model_dir, name)
+            state = "pulled" if files.present() else "absent"
+            sha = str(files.manifest().get("sha256", ""))[:12]
+            print(f"{name:<15} {state:<7} {sha:<13} {spec.description}")
+        print(f"(in {model_dir}; MODERATION_TOXICITY_MODEL={settings.toxicity_model})")
+        return 0
+    if args.models_command == "pull":
+        from moderation.scoring.pull import pull
+
+        pull(
+            args.model,
+            model_dir,
+            checkpoint_url=args.checkpoint_url,
+            hub_url=args.hub_url or settings.model_hub_url,
+            export_onnx=not args.no_onnx,
+            int8_tolerance=settings.onnx_int8_tolerance,
+        )
+        return 0
+    # synth: a random-weight stand-in, installed through the same code as a real pull.
+    import tempfile
+
+    from moderation.scoring import synthetic
+    from moderation.scoring.pull import pull
+
+    with tempfile.TemporaryDirectory(prefix="moderation-synth-") as tmp:
+        made = synthetic.build(
+            args.model, Path(tmp), size=args.size, vocab=args.vocab, seed=args.seed
+        )
+        pull(
+            args.model,
+            model_dir,
+            checkpoint_url=made.checkpoint.as_uri(),
+            hub_url=made.hub.as_uri(),
+            export_onnx=not args.no_onnx,
+            int8_tolerance=settings.onnx_int8_tolerance,
+        )
+    print(
+        f"WARNING: {model_dir / args.model} holds RANDOM weights: its scores mean nothing. "
+        "For tests and benchmarks only.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------------
+
+
+def _model_names() -> tuple[str, ...]:
+    from moderation.scoring.catalog import MODELS
+
+    return tuple(MODELS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,6 +394,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     e.set_defaults(handler=cmd_eval_spam)
+
+    e = esub.add_parser("toxicity", help="toxicity scorer: ROC AUC, precision/recall at the policy")
+    e.add_argument("--data", required=True, type=Path, help="a CSV file with a header")
+    e.add_argument("--text-column", required=True, help="the column holding the comment text")
+    e.add_argument("--label-column", required=True, help="the column holding the label")
+    e.add_argument(
+        "--positive",
+        action="append",
+        default=[],
+        metavar="VALUES",
+        help="label values meaning toxic, comma-separated (default: 1,true,yes,toxic); "
+        "for Davidson's class column: --positive 0,1 (hate, offensive)",
+    )
+    e.add_argument("--limit", type=int, help="only the first N rows")
+    e.add_argument("--batch-size", type=int, default=32, help="comments per scoring batch")
+    e.add_argument("--out", type=Path, default=Path("var/eval"), help="folder for the PNG plots")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.set_defaults(handler=cmd_eval_toxicity)
+
+    p = sub.add_parser("models", help="Detoxify weights: pull them once, then run offline")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    m = msub.add_parser("list", help="the known models and which are pulled")
+    m.add_argument("--dir", type=Path, help="model folder (default MODERATION_MODEL_DIR)")
+    m = msub.add_parser("pull", help="download a model's checkpoint, config and tokenizer")
+    m.add_argument("model", choices=list(_model_names()))
+    m.add_argument("--dir", type=Path, help="model folder (default MODERATION_MODEL_DIR)")
+    m.add_argument("--checkpoint-url", help="fetch the checkpoint from here (a mirror)")
+    m.add_argument(
+        "--hub-url", help="Hugging Face Hub or mirror (default MODERATION_MODEL_HUB_URL)"
+    )
+    m.add_argument("--no-onnx", action="store_true", help="skip the ONNX export (done at start)")
+    m = msub.add_parser(
+        "synth", help="install RANDOM weights of a model's shape (tests and benchmarks only)"
+    )
+    m.add_argument("model", choices=list(_model_names()))
+    m.add_argument("--dir", type=Path, help="model folder (default MODERATION_MODEL_DIR)")
+    m.add_argument("--size", choices=["tiny", "base"], default="tiny")
+    m.add_argument("--vocab", type=Path, help="a WordPiece vocab.txt for BERT (realistic tokens)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    p.set_defaults(handler=cmd_models)
 
     return parser
 

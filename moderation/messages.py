@@ -104,6 +104,8 @@ class ModelInfo(msgspec.Struct, omit_defaults=True):
     device: str = "cpu"
     #: True when a fallback scorer stands in for the configured one.
     degraded: bool = False
+    #: How the model ran: ``torch-fp32``, ``torch-bf16``, ``onnx-int8``, ... (None: n/a).
+    runtime: str | None = None
 
 
 class SpamResult(msgspec.Struct):

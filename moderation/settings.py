@@ -161,8 +161,28 @@ class Settings:
     model_dir: Path = Path("var/models")
     #: ``auto``, ``cpu`` or ``cuda``.
     device: str = "auto"
-    #: CPU inference threads; 0 = torch / onnxruntime default.
+    #: CPU inference threads; 0 = torch / onnxruntime default (one per core).
     threads: int = 0
+    #: How Detoxify runs: ``auto`` (CUDA: PyTorch; CPU: int8 ONNX where it agrees with PyTorch
+    #: within ``onnx_int8_tolerance``, else fp32 ONNX), ``torch``, ``onnx`` (fp32), ``onnx-int8``.
+    toxicity_runtime: str = "auto"
+    #: PyTorch weights' precision: ``auto`` (bf16 on GPUs that have it, else fp16; fp32 on CPU),
+    #: ``fp32``, ``bf16``, ``fp16`` (CUDA only).
+    toxicity_precision: str = "auto"
+    #: Padded tokens per forward pass (rows × length); 0 = 8,192 on CPU, 131,072 on GPU.
+    toxicity_token_budget: int = 0
+    #: Pad lengths up to a multiple of this; 0 = 8 on CPU, 32 on GPU (few recurring shapes).
+    toxicity_pad_multiple: int = 0
+    #: Texts longer than the model's 512-token window: ``windows`` (score overlapping windows,
+    #: keep each label's maximum) or ``truncate`` (score the first window only).
+    toxicity_long_text: str = "windows"
+    #: Tokens consecutive windows share, so a phrase across a boundary is seen whole.
+    toxicity_window_stride: int = 64
+    #: Largest score difference from PyTorch fp32 (on probe comments) the int8 model may show
+    #: to be used; above it fp32 ONNX runs instead.
+    onnx_int8_tolerance: float = 0.02
+    #: Where ``moderation models pull`` fetches Hugging Face config and tokenizer files.
+    model_hub_url: str = "https://huggingface.co"
     #: Per-label hold thresholds, ``label=value,…``; given labels override the defaults.
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     #: Hold when the spam score reaches this. The score is a calibrated probability (see
@@ -254,6 +274,29 @@ class Settings:
             )
         if self.device not in {"auto", "cpu", "cuda"}:
             raise ConfigError(f"MODERATION_DEVICE must be auto, cpu or cuda, not {self.device!r}")
+        choices = {
+            "toxicity_runtime": ("auto", "torch", "onnx", "onnx-int8"),
+            "toxicity_precision": ("auto", "fp32", "bf16", "fp16"),
+            "toxicity_long_text": ("windows", "truncate"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"MODERATION_{name.upper()} must be one of {', '.join(allowed)}, "
+                    f"not {getattr(self, name)!r}"
+                )
+        from moderation.scoring.catalog import MODELS
+
+        if self.toxicity_model not in MODELS:
+            raise ConfigError(
+                f"MODERATION_TOXICITY_MODEL must be one of {', '.join(MODELS)}, "
+                f"not {self.toxicity_model!r}"
+            )
+        for name in ("toxicity_token_budget", "toxicity_pad_multiple", "toxicity_window_stride"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"MODERATION_{name.upper()} must not be negative")
+        if not 0.0 <= self.onnx_int8_tolerance <= 1.0:
+            raise ConfigError("MODERATION_ONNX_INT8_TOLERANCE must be within [0, 1]")
         for name in ("batch_size", "max_deliveries", "max_body_bytes", "max_text_chars", "port"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")

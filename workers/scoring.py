@@ -6,10 +6,15 @@ Lifecycle (one process, one asyncio loop):
 2. Loop until asked to stop: every ``reclaim_interval_s`` reclaim orphaned entries
    (``XAUTOCLAIM``; past ``max_deliveries`` they are dead-lettered and their comments held);
    read a batch (``XREADGROUP``, block, then linger to fill); load the comments and the rules'
-   context in two pipelines; score toxicity in a thread (the loop stays free for heartbeats);
-   score spam; apply the policy; write every decision with ``transition.lua`` and ``XACK`` the
-   batch in the same pipeline.
-3. ``SIGTERM``/``SIGINT``: the batch in hand is finished and acked, the heartbeat removed, exit 0.
+   context in two pipelines; score toxicity in the scoring thread while spam is scored on the
+   loop; apply the policy; write every decision with ``transition.lua`` and ``XACK`` the batch
+   in the same pipeline.
+3. ``SIGTERM``/``SIGINT``: the batches in hand are finished and acked, the heartbeat removed,
+   exit 0.
+
+Two batches are in flight at most: while the model scores batch *n* in the (single) scoring
+thread, the loop writes the decisions of batch *n − 1* and reads and loads batch *n + 1*, so the
+model (on a GPU above all) is not left idle during Redis round trips and spam scoring.
 
 An entry whose processing fails is simply not acked: it is retried after ``reclaim_idle_ms`` and
 dead-lettered after ``max_deliveries``. A batch-level scoring failure is retried item by item,
@@ -26,6 +31,7 @@ import signal
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -85,6 +91,9 @@ class ScoringWorker:
         self.last_batch_size = 0
         self.started_at = time.time()
         self._stop = asyncio.Event()
+        # One thread: batches are scored one after another (two at once would only fight over
+        # the cores or the GPU), but off the loop, so Redis work overlaps with the model.
+        self._scoring_thread = ThreadPoolExecutor(1, thread_name_prefix="scoring")
 
     # --- lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -101,24 +110,49 @@ class ScoringWorker:
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
         next_reclaim = 0.0
         backoff = 0.1
-        log.info("worker %s started (model %s)", self.name, self.scorer.info.name)
+        info = self.scorer.info
+        log.info(
+            "worker %s started (model %s %s on %s%s)",
+            self.name,
+            info.name,
+            info.runtime or "",
+            info.device,
+            ", DEGRADED fallback" if info.degraded else "",
+        )
+        in_flight: asyncio.Task[None] | None = None
         try:
             while not self._stop.is_set():
                 try:
                     if time.monotonic() >= next_reclaim:
+                        # Reclaim only once the batch in hand is written, so it sees only what
+                        # is truly unacknowledged.
+                        previous, in_flight = in_flight, None
+                        if previous is not None:
+                            await previous
                         await self.reclaim()
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
                     entries = await self.queue.read(s.batch_size, s.block_ms, s.batch_linger_ms)
-                    if entries:
-                        await self.process(entries)
+                    # The slot is cleared before awaiting: a batch whose writes failed (Redis
+                    # gone) is left unacked for redelivery, never awaited twice.
+                    previous, in_flight = (
+                        in_flight,
+                        asyncio.create_task(self.process(entries)) if entries else None,
+                    )
+                    if previous is not None:
+                        await previous
                     backoff = 0.1
                 except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                     log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
+            if in_flight is not None:
+                # Finish (and acknowledge) the batch in hand before leaving.
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await in_flight
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            self._scoring_thread.shutdown(wait=False)
             await self._unregister()
             log.info("worker %s stopped after %d comments", self.name, self.processed)
 
@@ -147,6 +181,7 @@ class ScoringWorker:
             "model": info.name,
             "model_version": info.version,
             "device": info.device,
+            "runtime": info.runtime or "",
             "degraded": int(info.degraded),
             "batch_size": self.settings.batch_size,
             "last_batch": self.last_batch_size,
@@ -277,10 +312,13 @@ class ScoringWorker:
             records = [item.record for item in loaded]
             ctx = await load_context(self.redis, self.keys, self.base_policy, records)
             texts = [normalize(r.text) for r in records]
-            toxicity = await self.score_isolated(texts)
-            spam = await self.spam.score(
-                [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
-            )
+            scoring = asyncio.create_task(self.score_isolated(texts))
+            try:
+                spam = await self.spam.score(
+                    [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
+                )
+            finally:
+                toxicity = await scoring
             now = now_ms()
             for item, scores, spam_result in zip(loaded, toxicity, spam, strict=True):
                 if scores is None:
@@ -297,15 +335,16 @@ class ScoringWorker:
                     )
                 )
                 acks.append(item.entry.entry_id)
-        processed = self.processed + len(calls)
+        decided = len(calls)
 
         def ack_and_count(pipe: Any) -> None:
             self.queue.ack(pipe, acks)
-            # Same round trip: the worker's tally in its heartbeat hash is exact at all times.
-            pipe.hset(self.keys.worker(self.name), "processed", processed)
+            # Same round trip: the worker's tally in its heartbeat hash moves with the decisions
+            # (an increment, so two batches in flight cannot overwrite each other's count).
+            pipe.hincrby(self.keys.worker(self.name), "processed", decided)
 
         await self.store.transition_many(calls, then=ack_and_count)
-        self.processed = processed
+        self.processed += decided
         self.last_batch_size = len(entries)
 
     def decide(
@@ -343,14 +382,19 @@ class ScoringWorker:
     async def score_isolated(self, texts: list[str]) -> list[dict[str, float] | None]:
         """Score a batch in a worker thread; on failure, score one by one to isolate the
         culprit (``None`` in its place)."""
+        loop = asyncio.get_running_loop()
+
+        async def score(batch: list[str]) -> list[dict[str, float]]:
+            return await loop.run_in_executor(self._scoring_thread, self.scorer.score, batch)
+
         try:
-            return list(await asyncio.to_thread(self.scorer.score, texts))
+            return list(await score(texts))
         except Exception:
             log.exception("batch of %d failed to score; isolating", len(texts))
         out: list[dict[str, float] | None] = []
         for text in texts:
             try:
-                out.append((await asyncio.to_thread(self.scorer.score, [text]))[0])
+                out.append((await score([text]))[0])
             except Exception:
                 log.exception("a comment failed to score on its own")
                 out.append(None)

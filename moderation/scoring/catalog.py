@@ -1,0 +1,97 @@
+"""The Detoxify models we know how to fetch, and the Hugging Face files each one needs.
+
+Detoxify publishes each model as one PyTorch Lightning checkpoint on its GitHub releases. The
+checkpoint carries the trained weights and its own training config (architecture class, the
+Hugging Face base model to build it from, tokenizer class, label names) but no Hugging Face
+config or tokenizer files: detoxify normally fetches those from the Hub at load time. To run
+offline, ``moderation models pull`` stores both next to each other (see
+``moderation.scoring.weights``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Where detoxify's own code downloads its checkpoints from.
+RELEASE_URL = "https://github.com/unitaryai/detoxify/releases/download/"
+#: The Hugging Face Hub (``--hub-url`` / ``HF_ENDPOINT`` point elsewhere, e.g. a mirror).
+HUB_URL = "https://huggingface.co"
+
+
+@dataclass(frozen=True, slots=True)
+class DetoxifyModel:
+    """One released Detoxify model."""
+
+    name: str
+    #: Path of the checkpoint under :data:`RELEASE_URL` (its file name carries a SHA-256 prefix).
+    release_path: str
+    base: str
+    description: str
+    #: Data sets the model was trained on, so an evaluation can warn about overlap.
+    trained_on: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        return RELEASE_URL + self.release_path
+
+
+MODELS: dict[str, DetoxifyModel] = {
+    m.name: m
+    for m in (
+        DetoxifyModel(
+            "original",
+            "v0.1-alpha/toxic_original-c1212f89.ckpt",
+            "bert-base-uncased",
+            "BERT base, Jigsaw Toxic Comment Classification (Wikipedia talk pages), 6 labels",
+            ("jigsaw-toxic-comment",),
+        ),
+        DetoxifyModel(
+            "unbiased",
+            "v0.3-alpha/toxic_debiased-c7548aa0.ckpt",
+            "roberta-base",
+            "RoBERTa base, Jigsaw Unintended Bias (Civil Comments), 7 labels",
+            ("jigsaw-unintended-bias", "civil-comments"),
+        ),
+        DetoxifyModel(
+            "multilingual",
+            "v0.4-alpha/multilingual_debiased-0b549669.ckpt",
+            "xlm-roberta-base",
+            "XLM-RoBERTa base, Jigsaw Multilingual (7 languages), 7 labels",
+            ("jigsaw-multilingual", "jigsaw-unintended-bias", "civil-comments"),
+        ),
+        DetoxifyModel(
+            "original-small",
+            "v0.1.2/original-albert-0e1d6498.ckpt",
+            "albert-base-v2",
+            "ALBERT base, Jigsaw Toxic Comment Classification, 6 labels (smaller, faster)",
+            ("jigsaw-toxic-comment",),
+        ),
+        DetoxifyModel(
+            "unbiased-small",
+            "v0.1.2/unbiased-albert-c8519128.ckpt",
+            "albert-base-v2",
+            "ALBERT base, Jigsaw Unintended Bias (Civil Comments), 7 labels (smaller, faster)",
+            ("jigsaw-unintended-bias", "civil-comments"),
+        ),
+    )
+}
+
+#: Detoxify's label renames, applied to the checkpoint's class names (as detoxify does).
+LABEL_RENAMES = {
+    "toxic": "toxicity",
+    "identity_hate": "identity_attack",
+    "severe_toxic": "severe_toxicity",
+}
+
+#: Longest input (tokens, special tokens included) of every Detoxify architecture.
+MODEL_MAX_LENGTH = 512
+
+
+def get_model(name: str) -> DetoxifyModel:
+    """The catalogue entry, or a :class:`KeyError` whose message lists the valid names."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown Detoxify model {name!r}; choose one of {', '.join(MODELS)}"
+        ) from None
