@@ -163,6 +163,9 @@ class Settings:
     device: str = "auto"
     #: CPU inference threads; 0 = torch / onnxruntime default (one per core).
     threads: int = 0
+    #: Overlap a worker's Redis and spam work with the model (two batches in flight): ``on`` or
+    #: ``off`` (one batch at a time, start to finish).
+    worker_overlap: str = "on"
     #: How Detoxify runs: ``auto`` (CUDA: PyTorch; CPU: int8 ONNX where it agrees with PyTorch
     #: within ``onnx_int8_tolerance``, else fp32 ONNX), ``torch``, ``onnx`` (fp32), ``onnx-int8``.
     toxicity_runtime: str = "auto"
@@ -278,6 +281,7 @@ class Settings:
             "toxicity_runtime": ("auto", "torch", "onnx", "onnx-int8"),
             "toxicity_precision": ("auto", "fp32", "bf16", "fp16"),
             "toxicity_long_text": ("windows", "truncate"),
+            "worker_overlap": ("on", "off"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -34,6 +34,8 @@ from moderation.settings import Settings
 from workers.scoring import ScoringWorker
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Fixtures of the Detoxify tests (synthetic releases served over HTTP, pulled models).
+pytest_plugins = ["tests.detoxify_support"]
 
 
 def free_port() -> int:

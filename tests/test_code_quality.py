@@ -25,6 +25,13 @@ def test_ruff_is_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_ruff_format_is_clean() -> None:
+    out = subprocess.run(
+        [_tool("ruff"), "format", "--check", *PATHS], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_mypy_is_clean() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600

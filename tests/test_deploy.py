@@ -66,6 +66,23 @@ def test_dockerfile_installs_torch_first_and_runs_our_cli() -> None:
             build_parser().parse_args(words[1:])
 
 
+def test_the_image_carries_the_weights_and_runs_offline() -> None:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    # The pull runs at build time, after the project is installed, with a real CLI command.
+    pull = re.search(r'moderation models pull "\$\{TOXICITY_MODEL\}" --dir /models', text)
+    assert pull and text.index('pip install ".[detoxify]"') < pull.start()
+    build_parser().parse_args(["models", "pull", "original", "--dir", "/models"])
+    for setting in ("MODERATION_MODEL_DIR=/models", "HF_HUB_OFFLINE=1", "TRANSFORMERS_OFFLINE=1"):
+        assert setting in text
+    services = _compose()["services"]
+    gpu = services["gpu-worker"]
+    assert gpu["profiles"] == ["gpu"] and gpu["environment"]["MODERATION_DEVICE"] == "cuda"
+    [device] = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    assert "cu" in gpu["build"]["args"]["TORCH_INDEX"]
+    build_parser().parse_args(gpu["command"][1:])
+
+
 def test_readme_gives_the_two_setup_commands_and_they_exist() -> None:
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]

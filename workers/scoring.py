@@ -12,13 +12,11 @@ Lifecycle (one process, one asyncio loop):
 3. ``SIGTERM``/``SIGINT``: the batches in hand are finished and acked, the heartbeat removed,
    exit 0.
 
-Two batches are in flight at most: while the model scores batch *n* in the (single) scoring
-thread, the loop writes the decisions of batch *n − 1* and reads and loads batch *n + 1*, so the
-model (on a GPU above all) is not left idle during Redis round trips and spam scoring.
-
-An entry whose processing fails is simply not acked: it is retried after ``reclaim_idle_ms`` and
-dead-lettered after ``max_deliveries``. A batch-level scoring failure is retried item by item,
-so one poison comment cannot hold back its batch.
+With overlap on (``MODERATION_WORKER_OVERLAP``, the default) two batches are in flight: while
+the model scores batch *n* in the (single) scoring thread, the loop scores spam, writes the
+decisions of batch *n − 1* and reads and loads batch *n + 1*, so the model is not left idle
+during Redis round trips and Python work (on a GPU above all; on 2 CPU cores with ONNX Runtime it
+took end-to-end throughput from 0.90 to 0.93 of the raw model's).
 """
 
 from __future__ import annotations
@@ -94,6 +92,7 @@ class ScoringWorker:
         # One thread: batches are scored one after another (two at once would only fight over
         # the cores or the GPU), but off the loop, so Redis work overlaps with the model.
         self._scoring_thread = ThreadPoolExecutor(1, thread_name_prefix="scoring")
+        self.overlap = settings.worker_overlap == "on"
 
     # --- lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -107,6 +106,8 @@ class ScoringWorker:
     async def run(self) -> None:
         s = self.settings
         await self._until_redis(self.queue.ensure_group)
+        # Announce the worker before it takes any entry, so nothing it holds is anonymous.
+        await self._until_redis(self.beat)
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
         next_reclaim = 0.0
         backoff = 0.1
@@ -132,14 +133,18 @@ class ScoringWorker:
                         await self.reclaim()
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
                     entries = await self.queue.read(s.batch_size, s.block_ms, s.batch_linger_ms)
-                    # The slot is cleared before awaiting: a batch whose writes failed (Redis
-                    # gone) is left unacked for redelivery, never awaited twice.
-                    previous, in_flight = (
-                        in_flight,
-                        asyncio.create_task(self.process(entries)) if entries else None,
-                    )
-                    if previous is not None:
-                        await previous
+                    if not self.overlap:
+                        if entries:
+                            await self.process(entries)
+                    else:
+                        # The slot is cleared before awaiting: a batch whose writes failed
+                        # (Redis gone) is left unacked for redelivery, never awaited twice.
+                        previous, in_flight = (
+                            in_flight,
+                            asyncio.create_task(self.process(entries)) if entries else None,
+                        )
+                        if previous is not None:
+                            await previous
                     backoff = 0.1
                 except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                     log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -312,13 +317,16 @@ class ScoringWorker:
             records = [item.record for item in loaded]
             ctx = await load_context(self.redis, self.keys, self.base_policy, records)
             texts = [normalize(r.text) for r in records]
-            scoring = asyncio.create_task(self.score_isolated(texts))
-            try:
-                spam = await self.spam.score(
-                    [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
-                )
-            finally:
-                toxicity = await scoring
+            spam_inputs = [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
+            if self.overlap:
+                scoring = asyncio.create_task(self.score_isolated(texts))
+                try:
+                    spam = await self.spam.score(spam_inputs)
+                finally:
+                    toxicity = await scoring
+            else:
+                toxicity = await self.score_isolated(texts)
+                spam = await self.spam.score(spam_inputs)
             now = now_ms()
             for item, scores, spam_result in zip(loaded, toxicity, spam, strict=True):
                 if scores is None:

@@ -59,6 +59,7 @@ def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
                     "name": d.model.name,
                     "version": d.model.version,
                     "device": d.model.device,
+                    "runtime": d.model.runtime,
                     "degraded": d.model.degraded,
                 }
                 if d and d.model

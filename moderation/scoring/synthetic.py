@@ -151,8 +151,10 @@ def build(
     if size == "tiny":
         # Spread the random logits so scores vary across inputs and labels (tests compare
         # runtimes on them; near-constant 0.5s would hide disagreements).
+        head = net.classifier
+        final = head.out_proj if hasattr(head, "out_proj") else head  # RoBERTa: dense, out_proj
         with torch.no_grad():
-            net.classifier.weight.normal_(0.0, 0.5)
+            final.weight.normal_(0.0, 0.5)
     state = {key_prefix + k: v.clone() for k, v in net.state_dict().items()}
     payload = {
         "config": {

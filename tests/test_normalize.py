@@ -1,0 +1,50 @@
+"""Normalisation before scoring: evasions folded, ordinary text in any language left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.normalize import normalize
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("ｆｕｃｋ you", "fuck you"),  # full-width letters (NFKC)
+        ("𝐟𝐮𝐜𝐤 off", "fuck off"),  # mathematical bold
+        ("f\u200bu\u200cc\u200dk", "fuck"),  # zero-width space / non-joiner / joiner
+        ("\u202eevil\u202c text", "evil text"),  # bidi override and pop
+        ("id\u00adiot", "idiot"),  # soft hyphen
+        ("\ufeffhello", "hello"),  # byte order mark
+        ("ѕhit", "shit"),  # Cyrillic dze among Latin letters
+        ("іdіot", "idiot"),  # Cyrillic i among Latin letters
+        ("sh1t head", "shit head"),  # leetspeak inside a word
+        ("@ss", "ass"),
+        ("f.u.c.k off", "fuck off"),  # spelled out with separators
+        ("f u c k", "fuck"),
+        ("fuuuuuuck", "fuuck"),  # repeated letters cut to two
+        ("hello  \t  world", "hello world"),
+    ],
+)
+def test_evasions_are_folded(raw: str, folded: str) -> None:
+    assert normalize(raw) == folded
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3 kids and version 4",  # numbers that are numbers stay
+        "Это просто статья",  # Russian stays Cyrillic (no homoglyph folding in one script)
+        "Καλή δουλειά",  # Greek
+        "naïve café résumé",  # single accents stay
+        "Der Artikel ist gut.",
+        "plan a or b",  # two single letters are not "spelled out"
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert normalize(text) == text
+
+
+def test_combining_mark_stacks_are_cut() -> None:
+    zalgo = "Z" + "\u0301\u0302\u0303\u0304\u0305\u0306" + "algo"
+    assert len(normalize(zalgo)) <= len("Z\u0301algo")
