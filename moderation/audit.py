@@ -54,9 +54,10 @@ class AuditEntry(msgspec.Struct, omit_defaults=True, kw_only=True):
     role: str
     via: str
     #: ``comment.approve``, ``comment.reject``, ``author.state``, ``article.settings``,
-    #: ``policy.update``, ``words.update``, ``session.sign_in``, ``session.sign_out``.
+    #: ``policy.update``, ``words.update``, ``session.sign_in``, ``session.sign_out``,
+    #: ``key.create``, ``key.revoke`` (by an operator at the command line).
     action: str
-    target_type: str  # comment | author | article | policy | words | session
+    target_type: str  # comment | author | article | policy | words | session | key
     target: str
     reason: str | None = None
     note: str | None = None

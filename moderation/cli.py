@@ -14,9 +14,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moderation.errors import ModerationError
 from moderation.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from moderation.keys import Keys
 
 log = logging.getLogger("moderation")
 
@@ -206,6 +212,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if args.keys_command == "create":
                 secret = await auth.create_key(redis, keys, args.name, Role(args.role))
+                await _audit_key(redis, keys, settings, "key.create", args.name, args.role)
                 print(secret)
                 print(
                     f"created {args.role} key {args.name!r}; this is the only time it is shown",
@@ -213,6 +220,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
                 )
             elif args.keys_command == "revoke":
                 await auth.revoke_key(redis, keys, args.name)
+                await _audit_key(redis, keys, settings, "key.revoke", args.name, None)
                 print(f"revoked {args.name!r}", file=sys.stderr)
             else:
                 for info in await auth.list_keys(redis, keys):
@@ -222,6 +230,33 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             await redis.aclose()
 
     return asyncio.run(main())
+
+
+async def _audit_key(
+    redis: Redis, keys: Keys, settings: Settings, action: str, name: str, role: str | None
+) -> None:
+    """Key changes are made with shell access, not a key: the audit names the OS user."""
+    import getpass
+    import socket
+    import time
+
+    from moderation.audit import AuditEntry, AuditLog
+
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        who = f"uid{os.getuid()}@{socket.gethostname()}"
+    entry = AuditEntry(
+        at=int(time.time() * 1000),
+        actor=who,
+        role="operator",
+        via="cli",
+        action=action,
+        target_type="key",
+        target=name,
+        after={"role": role} if role else {"revoked": True},
+    )
+    await AuditLog(redis, keys, settings).append(entry)
 
 
 # --- config ---------------------------------------------------------------------------------
@@ -383,8 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mode", choices=["zero-shot", "prequential", "both"], default="both")
     e.add_argument("--limit", type=int, help="replay only the first N comments (time order)")
     e.add_argument("--shuffle", type=int, metavar="SEED", help="replay in a seeded random order")
-    e.add_argument("--redis-url", help="use this Redis (default: a private redis-server)")
-    e.add_argument("--out", type=Path, default=Path("var/eval"), help="where the PNG goes")
+    e.add_argument(
+        "--redis-url",
+        help="use this Redis (default: a private redis-server, whatever MODERATION_REDIS_URL says,"
+        " so an evaluation never touches production data)",
+    )
+    e.add_argument(
+        "--out", type=Path, default=Path("var/eval"), help="folder for the learning-curve PNG"
+    )
     e.add_argument("--show-errors", type=int, default=0, metavar="N", help="list N mistakes")
     e.add_argument(
         "--feedback",

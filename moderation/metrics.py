@@ -76,7 +76,7 @@ BATCH_SIZE = Def(
 BATCH_DURATION = Def(
     "moderation_scoring_batch_duration_seconds",
     "histogram",
-    "Time to score one batch (toxicity and spam, excluding Redis I/O).",
+    "Time to score one batch: toxicity and spam (its shared state in Redis included).",
     ("model",),
     SCORING_BUCKETS,
 )
@@ -252,7 +252,8 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
             decisions.add_metric([status, by], value)
     reasons = CounterMetricFamily(
         "moderation_decision_reasons",
-        "Automatic decisions by primary reason (toxicity label, spam, rule).",
+        "Decisions by primary reason: automatic ones by toxicity label, spam or rule; "
+        "moderators' as moderator:<reason>.",
         labels=["reason"],
     )
     for name, value in sorted(c.items()):
@@ -292,15 +293,16 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
     model = GaugeMetricFamily(
         "moderation_model_info",
         "Scoring models in use by live workers (value: worker count).",
-        labels=["model", "version", "device", "degraded"],
+        labels=["model", "version", "device", "runtime", "degraded"],
     )
-    models: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    models: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
     for w in snapshot.workers:
         models[
             (
                 w.get("model", ""),
                 w.get("model_version", ""),
                 w.get("device", ""),
+                w.get("runtime", ""),
                 "true" if w.get("degraded") == "1" else "false",
             )
         ] += 1

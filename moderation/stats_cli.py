@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from moderation.keys import Keys
 from moderation.redis_client import api_client
 from moderation.settings import Settings
@@ -27,12 +29,17 @@ def render_text(doc: dict[str, Any]) -> str:
     m, a = doc["moderators"], doc["auto_time_to_decision_ms"]
     rows = [
         ("Queue", ""),
+        ("  stream length", _fmt(q["stream_length"])),
         ("  undecided", _fmt(q["undecided"])),
         ("  not yet read / read, unacked", f"{_fmt(q['undelivered'])} / {_fmt(q['pending'])}"),
         ("  oldest undecided", _fmt(q["oldest_undecided_age_s"], " s")),
         ("Throughput (per minute: 1m / 5m / 60m)", ""),
         ("  accepted", " / ".join(_fmt(v) for v in t["accepted_per_minute"].values())),
         ("  decided automatically", " / ".join(_fmt(v) for v in t["decided_per_minute"].values())),
+        (
+            "  decided by moderators",
+            " / ".join(_fmt(v) for v in t["moderator_decisions_per_minute"].values()),
+        ),
         ("Decisions (automatic, all time)", ""),
         (
             "  approved / held / rejected",
@@ -42,11 +49,17 @@ def render_text(doc: dict[str, Any]) -> str:
             "  hold rate (last hour / all time)",
             f"{_pct(doc['hold_rate']['last_hour'])} / {_pct(doc['hold_rate']['all_time'])}",
         ),
+        ("  why (held or rejected)", _reasons(d["by_reason"])),
         ("  auto time-to-decision p50 / p99", f"{_fmt(a['p50'], ' ms')} / {_fmt(a['p99'], ' ms')}"),
         ("Moderation", ""),
         ("  held backlog", _fmt(h["backlog"])),
         ("  oldest held", _fmt(h["oldest_age_s"], " s")),
         ("  actions in the last hour", _fmt(m["actions_last_hour"])),
+        (
+            "  approved / rejected (all time)",
+            f"{_fmt(d['moderator']['approved'])} / {_fmt(d['moderator']['rejected'])}",
+        ),
+        ("  reasons given", _reasons(d.get("moderator_by_reason", {}))),
         (
             "  human time-to-decision p50 / p90",
             f"{_fmt(m['time_to_decision_s']['p50'], ' s')} / "
@@ -66,6 +79,11 @@ def render_text(doc: dict[str, Any]) -> str:
     ]
     width = max(len(r[0]) for r in rows) + 2
     lines = [f"{label:<{width}}{value}" for label, value in rows]
+    alerts = doc.get("alerts", [])
+    if alerts:
+        lines.insert(0, "")
+        for alert in reversed(alerts):
+            lines.insert(0, f"!! {alert['message']}")
     lines.append("")
     lines.append(
         f"{'Worker':<28}{'model':<12}{'device':<8}{'batch':>6}{'processed':>11}{'beat':>8}  state"
@@ -81,6 +99,11 @@ def render_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _reasons(counts: dict[str, int]) -> str:
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
+    return ", ".join(f"{k} {v:,}" for k, v in top) or "–"
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
@@ -93,8 +116,14 @@ def run(settings: Settings, *, watch: float | None, as_json: bool) -> int:
         redis = api_client(settings.with_overrides(redis_timeout_s=5.0))
         try:
             while True:
-                doc = await once(redis)
-                out = json.dumps(doc, indent=2) if as_json else render_text(doc)
+                try:
+                    doc = await once(redis)
+                    out = json.dumps(doc, indent=2) if as_json else render_text(doc)
+                except (RedisError, OSError) as exc:
+                    if not watch:
+                        raise
+                    # Watching through an outage: say so, keep trying.
+                    out = f"!! Redis unreachable ({exc}); retrying every {watch:g}s"
                 if watch:
                     sys.stdout.write("\x1b[H\x1b[2J")  # home + clear: a refreshing table
                     stamp = time.strftime("%H:%M:%S")
@@ -110,3 +139,9 @@ def run(settings: Settings, *, watch: float | None, as_json: bool) -> int:
         return asyncio.run(main())
     except KeyboardInterrupt:
         return 0
+    except (RedisError, OSError) as exc:
+        print(
+            f"moderation stats: Redis at {settings.resolved_redis_url()} is unreachable ({exc})",
+            file=sys.stderr,
+        )
+        return 1

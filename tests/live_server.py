@@ -12,15 +12,19 @@ import uvicorn
 from redis.asyncio import Redis as AsyncRedis
 
 from moderation.api.app import create_app
+from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from tests.conftest import free_port, linear_scorer
 from workers.scoring import ScoringWorker
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, *, with_worker: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, with_worker: bool = True, scorer: Scorer | None = None
+    ) -> None:
         self.settings = settings
         self.with_worker = with_worker
+        self.scorer = scorer
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
@@ -30,7 +34,8 @@ class LiveServer:
         self._error: BaseException | None = None
 
     def start(self) -> LiveServer:
-        scorer = linear_scorer() if self.with_worker else None  # load it outside the loop
+        # Loaded outside the loop.
+        scorer = (self.scorer or linear_scorer()) if self.with_worker else None
         config = uvicorn.Config(
             create_app(self.settings),
             host="127.0.0.1",

@@ -66,6 +66,15 @@ async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
             headers={"Authorization": f"Bearer {secret}"},
         )
         assert r.status_code == 401
+        # Both changes are in the audit trail, naming the operator who ran the command.
+        audit = await api.client.get(
+            "/v1/moderation/audit",
+            params={"target_type": "key", "target": "www"},
+            headers=api.auth("admin"),
+        )
+        entries = [e for e in audit.json()["entries"] if e["target"] == "www"]
+        assert [e["action"] for e in entries] == ["key.revoke", "key.create"]
+        assert entries[1]["after"] == {"role": "site"} and entries[1]["via"] == "cli"
     assert cli("keys", "revoke", "--name", "www", env=env).returncode == 2
 
 

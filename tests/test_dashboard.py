@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from moderation.scoring.linear import LinearScorer
 from moderation.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, worker_subprocess
 from tests.live_server import LiveServer
 from tests.test_moderation_browser import CHROMIUM, Site, browser, page, sign_in
 
@@ -147,3 +148,51 @@ def test_charts_draw_with_axes_units_and_live_data(page: Any, busy_site: Site) -
     page.wait_for_function(
         "document.querySelector('#tile-held [data-value]').textContent === '2'", timeout=15_000
     )
+
+
+@pytest.fixture
+def degraded_site(settings: Settings) -> Iterator[Site]:
+    """The service whose only live worker scores with the fallback model."""
+    server = LiveServer(
+        settings.with_overrides(dashboard_interval_s=0.5), scorer=LinearScorer(degraded=True)
+    ).start()
+    try:
+        s = Site(server)
+        yield s
+        s.http.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+@browser_only
+def test_banner_names_a_degraded_scorer_and_a_dead_worker(
+    page: Any, degraded_site: Site, settings: Settings
+) -> None:
+    import signal
+    import time
+
+    import redis as sync_redis
+
+    from moderation.keys import Keys
+
+    # A second worker process that dies without unregistering.
+    proc = worker_subprocess(settings, worker_name="crashed")
+    try:
+        r = sync_redis.Redis.from_url(settings.resolved_redis_url())
+        deadline = time.monotonic() + 30
+        while not r.exists(Keys().worker("crashed")):
+            assert time.monotonic() < deadline, "the worker never reported"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sign_in(page, degraded_site, path="/moderate/dashboard")
+    banner = page.locator("#dash-alerts")
+    page.locator('#dash-alerts li[data-code="scorer_degraded"]').wait_for(timeout=15_000)
+    assert "fallback model linear" in banner.inner_text()
+    page.locator('#dash-alerts li[data-code="worker_stale"]').wait_for(timeout=15_000)
+    assert "crashed" in banner.inner_text()
+    assert page.locator('#dash-alerts li[data-code="no_workers"]').count() == 0

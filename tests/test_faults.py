@@ -112,3 +112,20 @@ async def test_hung_redis_times_out_into_503(black_hole: int) -> None:
             *(api.client.get("/v1/counts", params={"article": "a"}) for _ in range(20))
         )
         assert {x.status_code for x in results} == {503}
+
+
+async def test_hundreds_of_requests_on_a_hung_redis_all_fail_within_a_second(
+    black_hole: int,
+) -> None:
+    """More requests than pool connections: the queued ones must not wait for stuck sockets."""
+    settings = Settings(redis_url=f"redis://127.0.0.1:{black_hole}/0", key_cache_ttl_s=0)
+    async with running_api(settings, create_keys=False) as api:
+
+        async def timed() -> tuple[int, float]:
+            started = time.monotonic()
+            r = await api.client.get("/v1/counts", params={"article": "a"})
+            return r.status_code, time.monotonic() - started
+
+        results = await asyncio.gather(*(timed() for _ in range(4 * settings.redis_connections)))
+        assert {code for code, _ in results} == {503}
+        assert max(elapsed for _, elapsed in results) < 1.0

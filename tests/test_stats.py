@@ -9,9 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.messages import Decision, Reason, Status
 from moderation.settings import Settings
-from moderation.store import CommentRef, Store, now_ms
 from tests.conftest import (
     Api,
     comment,
@@ -36,22 +34,6 @@ async def _stats(api: Api) -> dict[str, Any]:
     r = await api.client.get("/v1/stats", headers=api.auth("moderator"))
     assert r.status_code == 200
     return dict(r.json())
-
-
-async def _moderate(rds: Redis, cid: str, status: Status, who: str) -> None:
-    store = Store(rds, Keys())
-    stored = await store.get(cid)
-    assert stored is not None
-    decision = Decision(
-        status=status,
-        by=f"moderator:{who}",
-        decided_at=now_ms(),
-        reasons=[Reason(code="other", message="reviewed")],
-    )
-    result = await store.transition(
-        CommentRef.of(stored.record), [Status.HELD], decision, actor=f"moderator:{who}"
-    )
-    assert result.applied
 
 
 async def test_stats_follow_a_scripted_scenario(api: Api, settings: Settings, rds: Redis) -> None:
@@ -89,6 +71,10 @@ async def test_stats_follow_a_scripted_scenario(api: Api, settings: Settings, rd
     }
     assert s["decisions"]["auto"] == {"approved": 7, "held": 3, "rejected": 0}
     assert s["decisions"]["by_reason"] == {"toxicity:toxicity": 3}
+    # Ten decisions within the last few minutes: exact averages over 5 and 60 minutes.
+    assert s["throughput"]["decided_per_minute"]["5m"] == 2.0
+    assert s["throughput"]["decided_per_minute"]["60m"] == round(10 / 60, 2)
+    assert s["throughput"]["moderator_decisions_per_minute"]["60m"] == 0
     assert s["hold_rate"] == {"all_time": 0.3, "last_hour": 0.3}
     assert s["held"]["backlog"] == 3 and s["held"]["oldest_age_s"] > 0
     assert s["auto_time_to_decision_ms"]["samples"] == 10
@@ -97,16 +83,27 @@ async def test_stats_follow_a_scripted_scenario(api: Api, settings: Settings, rd
     assert worker["processed"] == 10 and worker["model"] == "linear"
     assert worker["stale"] is False
 
-    # 3. Moderators clear two of the three held comments.
+    # 3. Moderators clear two of the three held comments (through the moderation API).
     held = [i for i in ids[:3]]
-    await _moderate(rds, held[0], Status.APPROVED, "alice")
-    await _moderate(rds, held[1], Status.REJECTED, "bob")
+    for cid, body in (
+        (held[0], {"action": "approve"}),
+        (held[1], {"action": "reject", "reason": "toxic"}),
+    ):
+        r = await api.client.post(
+            f"/v1/moderation/comments/{cid}/decision", json=body, headers=api.auth("moderator")
+        )
+        assert r.status_code == 200, r.text
     s = await _stats(api)
     assert s["held"]["backlog"] == 1
     assert s["moderators"]["actions_last_hour"] == 2
-    assert s["moderators"]["time_to_decision_s"]["samples"] == 2
+    human = s["moderators"]["time_to_decision_s"]
+    assert human["samples"] == 2 and 0 < human["p50"] <= human["p90"] < 60
     assert s["decisions"]["moderator"] == {"approved": 1, "rejected": 1}
     assert s["decisions"]["total"] == {"approved": 8, "held": 3, "rejected": 1}
+    # The machine's reasons and the moderators' are counted apart.
+    assert s["decisions"]["by_reason"] == {"toxicity:toxicity": 3}
+    assert s["decisions"]["moderator_by_reason"] == {"toxic": 1}
+    assert s["throughput"]["moderator_decisions_per_minute"]["5m"] == 0.4
 
     # 4. A worker is killed: it stays listed, marked stale once its heartbeat ages.
     proc = worker_subprocess(settings, worker_name="doomed")
@@ -127,7 +124,37 @@ async def test_stats_follow_a_scripted_scenario(api: Api, settings: Settings, rd
         return any(w["id"] == "doomed" and w["stale"] for w in ws)
 
     await wait_for(stale, timeout=settings.heartbeat_ttl_s + 10)
+    # Still listed once its heartbeat hash has expired (3 × the TTL): a dead worker does not
+    # vanish from the table while it is news.
+    await wait_for(
+        lambda: _expired(rds, "doomed"), timeout=settings.heartbeat_ttl_s * 3 + 10, interval=0.3
+    )
+    ws = (await _stats(api))["workers"]
+    assert [w["stale"] for w in ws if w["id"] == "doomed"] == [True]
+    alerts = {a["code"] for a in (await _stats(api))["alerts"]}
+    assert "worker_stale" in alerts
     assert s["dead_letters"] == 0 and s["rate_limited"]["total"] == 0
+
+    # 5. A poison entry is dead-lettered: counted, and its comment held with that reason.
+    poison = (await api.post_comment(comment(text="poison", author="p1"))).json()["id"]
+    for n in range(3):
+        await rds.xreadgroup("scorers", f"ghost{n}", {Keys().stream: ">"}, count=10)
+        entries = [e[0] for e in await rds.xrange(Keys().stream) if e[1][b"id"] == poison.encode()]
+        await rds.xclaim(Keys().stream, "scorers", f"ghost{n}", 0, entries)
+    s5 = settings.with_overrides(max_deliveries=3, reclaim_idle_ms=0, reclaim_interval_s=0.05)
+    async with running_worker(s5, name="reaper"):
+
+        async def dead() -> dict[str, Any] | None:
+            got = await _stats(api)
+            return got if got["dead_letters"] == 1 else None
+
+        s = await wait_for(dead, timeout=15)
+    assert s["decisions"]["by_reason"] == {"dead_letter": 1, "toxicity:toxicity": 3}
+    assert s["held"]["backlog"] == 2
+
+
+async def _expired(rds: Redis, name: str) -> bool:
+    return not await rds.exists(Keys().worker(name))
 
 
 async def test_stats_need_a_moderator_or_admin(api: Api) -> None:
@@ -159,7 +186,8 @@ async def test_metrics_parse_and_move(api: Api, settings: Settings) -> None:
                 "moderation_http_requests_total",
                 (("method", "POST"), ("route", "/v1/comments"), ("status", "201")),
             )
-            return m if m.get(key) == 4 else None
+            scored = m.get(("moderation_scoring_batch_size_sum", (("model", "linear"),)))
+            return m if m.get(key) == 4 and scored == 4 else None
 
         after = await wait_for(flushed, timeout=10, interval=0.3)
     assert after[("moderation_comments_accepted_total", ())] == 4
@@ -167,6 +195,14 @@ async def test_metrics_parse_and_move(api: Api, settings: Settings) -> None:
     assert after[("moderation_decisions_total", (("by", "auto"), ("status", "held")))] == 1
     assert after[("moderation_held_backlog", ())] == 1
     assert after[("moderation_queue_undecided", ())] == 0
+    # The worker's batches: sizes and scoring times, labelled by model.
+    model = (("model", "linear"),)
+    sizes = after[("moderation_scoring_batch_size_count", model)]
+    assert sizes >= 1 and after[("moderation_scoring_batch_size_sum", model)] == 4
+    assert after[("moderation_scoring_batch_duration_seconds_count", model)] == sizes
+    assert after[("moderation_scoring_batch_duration_seconds_sum", model)] > 0
+    live = [k for k in after if k[0] == "moderation_model_info" and after[k] == 1]
+    assert [dict(labels)["model"] for _, labels in live] == ["linear"]
     count = after[
         (
             "moderation_http_request_duration_seconds_count",

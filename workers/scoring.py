@@ -41,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Decision, Reason, SpamResult, Status
+from moderation.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
 from moderation.normalize import normalize
 from moderation.policy import Policy, decide, primary_reason
 from moderation.queue import CommentQueue, Entry
@@ -93,6 +94,7 @@ class ScoringWorker:
         # the cores or the GPU), but off the loop, so Redis work overlaps with the model.
         self._scoring_thread = ThreadPoolExecutor(1, thread_name_prefix="scoring")
         self.overlap = settings.worker_overlap == "on"
+        self.recorder = Recorder(redis, self.keys)
 
     # --- lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -109,6 +111,7 @@ class ScoringWorker:
         # Announce the worker before it takes any entry, so nothing it holds is anonymous.
         await self._until_redis(self.beat)
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+        await self.recorder.start()
         next_reclaim = 0.0
         backoff = 0.1
         info = self.scorer.info
@@ -157,6 +160,7 @@ class ScoringWorker:
                     await in_flight
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            await self.recorder.stop()
             self._scoring_thread.shutdown(wait=False)
             await self._unregister()
             log.info("worker %s stopped after %d comments", self.name, self.processed)
@@ -318,6 +322,7 @@ class ScoringWorker:
             ctx = await load_context(self.redis, self.keys, self.base_policy, records)
             texts = [normalize(r.text) for r in records]
             spam_inputs = [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
+            started = time.perf_counter()
             if self.overlap:
                 scoring = asyncio.create_task(self.score_isolated(texts))
                 try:
@@ -327,6 +332,9 @@ class ScoringWorker:
             else:
                 toxicity = await self.score_isolated(texts)
                 spam = await self.spam.score(spam_inputs)
+            model = (self.scorer.info.name,)
+            self.recorder.observe(BATCH_DURATION, model, time.perf_counter() - started)
+            self.recorder.observe(BATCH_SIZE, model, len(records))
             now = now_ms()
             for item, scores, spam_result in zip(loaded, toxicity, spam, strict=True):
                 if scores is None:

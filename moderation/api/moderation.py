@@ -33,7 +33,7 @@ from moderation.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
 
-AUDIT_TARGETS = ("comment", "author", "article", "policy", "words", "session")
+AUDIT_TARGETS = ("comment", "author", "article", "policy", "words", "session", "key")
 
 
 def review_of(request: Request) -> Review:
