@@ -5,8 +5,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The CPU build of PyTorch. On a GPU host: make TORCH="torch==2.13.0 --index-url <CUDA index>"
+# PyTorch goes in first, so nothing later pulls another build. Where pip has a local CPU wheel
+# (the build machines) plain torch==2.13.0 takes it; elsewhere PyPI's default is the CUDA build:
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cpu      (CPU only, ~200 MB)
+#   make TORCH_INDEX=https://download.pytorch.org/whl/cu128    (a GPU host)
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test install lint typecheck check bench docs clean
@@ -14,7 +19,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet $(TORCH) $(TORCH_FROM)
 	$(BIN)/pip install --quiet -e '.[detoxify,dev]'
 	touch $(STAMP)
 

@@ -125,7 +125,10 @@ _LEET = str.maketrans(
 )
 _LEET_CHARS = frozenset("013457@$!|€")
 
-_WORD = re.compile(r"[^\s]+")
+# Words _fold_word may change: those with a leet character or a non-ASCII letter (homoglyphs);
+# the others are skipped without a Python call. Anchored at word starts so a long word without
+# candidates is scanned once, not once per position.
+_CANDIDATE = re.compile(r"(?<!\S)[^\s013457@$!|€\x80-\U0010ffff]*[013457@$!|€\x80-\U0010ffff]\S*")
 # Three or more single letters separated by one separator each: "f.u.c.k", "f u c k", "f-u-c-k".
 _SPELLED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*]){2,}[^\W\d_](?![^\W\d_])")
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
@@ -174,10 +177,11 @@ def _cut_combining(text: str) -> str:
 
 def normalize(text: str) -> str:
     """The text a scorer sees. Idempotent: ``normalize(normalize(t)) == normalize(t)``."""
-    text = _INVISIBLE.sub("", text)
-    text = unicodedata.normalize("NFKC", text)
-    text = _cut_combining(text)
+    if not text.isascii():  # ASCII has no invisible, compatibility or combining characters
+        text = _INVISIBLE.sub("", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = _cut_combining(text)
     text = _SPELLED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
-    text = _WORD.sub(lambda m: _fold_word(m.group(0)), text)
+    text = _CANDIDATE.sub(lambda m: _fold_word(m.group(0)), text)
     text = _REPEATS.sub(r"\1\1", text)
     return _SPACES.sub(" ", text).strip()

@@ -6,11 +6,75 @@ Each client names its connections (``CLIENT LIST`` shows ``moderation-api``,
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from moderation.settings import Settings
+
+
+class PoolExhausted(RedisConnectionError):
+    """No pooled connection came free in time: the API is busy, Redis not necessarily down."""
+
+
+class CoolingDown(RedisConnectionError):
+    """Refused without trying: Redis failed moments ago (see :class:`FailFastPool`)."""
+
+
+class FailFastPool(BlockingConnectionPool):
+    """A bounded, blocking pool that stops trying for a moment once Redis has failed.
+
+    After :meth:`mark_down` (the API calls it when a request failed on a connection or
+    timeout error), every call fails at once for ``cool_down_s``, including calls that were
+    queued for a connection meanwhile: behind a hung Redis each connection is stuck for the
+    socket timeout, and without this the requests queued behind them would each wait for
+    their own timeout in turn (hundreds of requests: several seconds). After the pause the next
+    call tries Redis again, so recovery needs nothing.
+    """
+
+    def __init__(self, *args: Any, cool_down_s: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cool_down_s = cool_down_s
+        self._down_until = 0.0
+
+    def mark_down(self, cause: BaseException) -> None:
+        """Pause after ``cause``, unless it says nothing about Redis' health: a busy pool, or
+        this pool's own refusal (which must not prolong the pause it comes from)."""
+        if not isinstance(cause, PoolExhausted | CoolingDown):
+            self._down_until = time.monotonic() + self.cool_down_s
+
+    @property
+    def marked_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_if_down()
+        try:
+            connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except RedisConnectionError as exc:
+            if "No connection available" in str(exc):
+                raise PoolExhausted(str(exc)) from exc
+            raise
+        if self.marked_down:  # Redis failed while this call queued for the connection
+            await self.release(connection)
+            self._refuse_if_down()
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        # Handed out connected, back disconnected: its command failed (redis-py drops the
+        # connection on a timeout or a broken socket). Mark the pause *before* the connection
+        # goes to a queued request, which would otherwise send on a hung Redis and wait too.
+        if not connection.is_connected and not self.marked_down:
+            self._down_until = time.monotonic() + self.cool_down_s
+        await super().release(connection)
+
+    def _refuse_if_down(self) -> None:
+        if self.marked_down:
+            raise CoolingDown("Redis failed moments ago; not retrying yet")
 
 
 def api_client(settings: Settings) -> Redis:
@@ -23,8 +87,9 @@ def api_client(settings: Settings) -> Redis:
     ``redis_connections`` connections (each Redis call takes well under a millisecond) instead
     of opening hundreds of sockets at once, which on a busy event loop would itself time out.
     """
-    pool = BlockingConnectionPool.from_url(
+    pool = FailFastPool.from_url(
         settings.resolved_redis_url(),
+        cool_down_s=settings.redis_timeout_s,
         max_connections=settings.redis_connections,
         timeout=settings.redis_pool_timeout_s,
         socket_timeout=settings.redis_timeout_s,

