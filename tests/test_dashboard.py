@@ -80,29 +80,26 @@ async def test_feed_reports_a_stuck_queue(settings: Settings) -> None:
 browser_only = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent")
 
 
-@pytest.fixture
-def quiet_site(settings: Settings) -> Iterator[Site]:
-    """The service with no worker, and a queue called stuck after one second."""
-    server = LiveServer(
-        settings.with_overrides(stuck_queue_s=1.0, dashboard_interval_s=0.5), with_worker=False
-    ).start()
+def _site(server: LiveServer) -> Iterator[Site]:
+    server.start()
     try:
         s = Site(server)
         yield s
         s.http.close()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def quiet_site(settings: Settings) -> Iterator[Site]:
+    """The service with no worker, and a queue called stuck after one second."""
+    fast = settings.with_overrides(stuck_queue_s=1.0, dashboard_interval_s=0.5)
+    yield from _site(LiveServer(fast, with_worker=False))
 
 
 @pytest.fixture
 def busy_site(settings: Settings) -> Iterator[Site]:
-    server = LiveServer(settings.with_overrides(dashboard_interval_s=0.5)).start()
-    try:
-        s = Site(server)
-        yield s
-        s.http.close()
-    finally:
-        server.stop()
+    yield from _site(LiveServer(settings.with_overrides(dashboard_interval_s=0.5)))
 
 
 @pytest.mark.browser
@@ -153,15 +150,8 @@ def test_charts_draw_with_axes_units_and_live_data(page: Any, busy_site: Site) -
 @pytest.fixture
 def degraded_site(settings: Settings) -> Iterator[Site]:
     """The service whose only live worker scores with the fallback model."""
-    server = LiveServer(
-        settings.with_overrides(dashboard_interval_s=0.5), scorer=LinearScorer(degraded=True)
-    ).start()
-    try:
-        s = Site(server)
-        yield s
-        s.http.close()
-    finally:
-        server.stop()
+    fast = settings.with_overrides(dashboard_interval_s=0.5)
+    yield from _site(LiveServer(fast, scorer=LinearScorer(degraded=True)))
 
 
 @pytest.mark.browser

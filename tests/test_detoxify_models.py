@@ -21,21 +21,14 @@ from moderation.scoring import weights
 from moderation.scoring.factory import load_scorer
 from moderation.scoring.linear import LinearScorer
 from moderation.scoring.pull import pull
-from moderation.scoring.synthetic import JIGSAW_CLASSES, SHAPES
+from moderation.scoring.synthetic import JIGSAW_CLASSES, SHAPES, UNBIASED_CLASSES
 from moderation.scoring.torch_backend import TorchScorer
 from moderation.settings import Settings
 from tests.conftest import ROOT, make_settings
 from tests.detoxify_support import Release, files
 
-SEVEN = (
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "identity_attack",
-    "insult",
-    "threat",
-    "sexual_explicit",
-)
+SEVEN = UNBIASED_CLASSES
+#: Detoxify's names for the Jigsaw classes.
 SIX = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
 
 

@@ -223,39 +223,41 @@ def plot(
     at_fpr = (held & ~truth).sum() / max((~truth).sum(), 1)
     paths = (out / f"toxicity-roc-{result.model}.png", out / f"toxicity-pr-{result.model}.png")
 
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.plot(np.r_[0, fpr], np.r_[0, tpr], label=f"{result.model} (AUC {result.auc:.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    ax.scatter([at_fpr], [result.recall], color="red", zorder=3, label="policy thresholds")
-    ax.set(
+    def draw(path: Path, plot: Any, point: tuple[float, float], **axes: Any) -> None:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        plot(ax)
+        ax.scatter(*([v] for v in point), color="red", zorder=3, label="policy thresholds")
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), **axes)
+        ax.legend(loc="best")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+    def roc(ax: Any) -> None:
+        ax.plot(np.r_[0, fpr], np.r_[0, tpr], label=f"{result.model} (AUC {result.auc:.3f})")
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+
+    def pr(ax: Any) -> None:
+        ax.plot(recall, precision, label=result.model)
+        base = truth.mean()
+        ax.axhline(base, color="grey", linestyle=":", label=f"base rate {base:.2f}")
+
+    draw(
+        paths[0],
+        roc,
+        (at_fpr, result.recall),
         xlabel="false positive rate (civil comments held)",
         ylabel="true positive rate",
         title=f"ROC: {title}",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
     )
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(paths[0], dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.plot(recall, precision, label=result.model)
-    ax.axhline(truth.mean(), color="grey", linestyle=":", label=f"base rate {truth.mean():.2f}")
-    ax.scatter(
-        [result.recall], [result.precision], color="red", zorder=3, label="policy thresholds"
-    )
-    ax.set(
+    draw(
+        paths[1],
+        pr,
+        (result.recall, result.precision),
         xlabel="recall (toxic comments held)",
         ylabel="precision (held that are toxic)",
         title=f"Precision-recall: {title}",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
     )
-    ax.legend(loc="lower left")
-    fig.tight_layout()
-    fig.savefig(paths[1], dpi=110)
-    plt.close(fig)
     return paths
 
 

@@ -123,14 +123,16 @@ class TransformerScorer:
     ) -> list[npt.NDArray[Any]]:
         """One forward pass per chunk; runtimes that can overlap work override this."""
         n = len(self._labels)
-        out = []
-        for chunk in chunks:
-            ids, mask = batching.collate(
-                encoded.windows,
-                chunk,
-                pad_id=self.pad_id,
-                pad_multiple=self.options.pad_multiple,
-                cap=self.options.max_length,
-            )
-            out.append(np.asarray(self.forward(ids, mask))[:, :n])
-        return out
+        return [np.asarray(self.forward(*self.collate(encoded, c)))[:, :n] for c in chunks]
+
+    def collate(
+        self, encoded: batching.Encoded, chunk: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``input_ids`` and ``attention_mask`` of one chunk."""
+        return batching.collate(
+            encoded.windows,
+            chunk,
+            pad_id=self.pad_id,
+            pad_multiple=self.options.pad_multiple,
+            cap=self.options.max_length,
+        )

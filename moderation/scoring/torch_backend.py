@@ -103,13 +103,7 @@ class TorchScorer(TransformerScorer):
         pending = []
         with torch.inference_mode():
             for chunk in chunks:
-                ids, mask = batching.collate(
-                    encoded.windows,
-                    chunk,
-                    pad_id=self.pad_id,
-                    pad_multiple=self.options.pad_multiple,
-                    cap=self.options.max_length,
-                )
+                ids, mask = self.collate(encoded, chunk)
                 pending.append(self._launch(torch.from_numpy(ids), torch.from_numpy(mask)))
             if not pending:
                 return []
