@@ -320,6 +320,7 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
             hub_url=args.hub_url or settings.model_hub_url,
             export_onnx=not args.no_onnx,
             int8_tolerance=settings.onnx_int8_tolerance,
+            expected_sha256=args.sha256,
         )
         return 0
     # synth: a random-weight stand-in, installed through the same code as a real pull.
@@ -462,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("model", choices=list(_model_names()))
     m.add_argument("--dir", type=Path, help="model folder (default MODERATION_MODEL_DIR)")
     m.add_argument("--checkpoint-url", help="fetch the checkpoint from here (a mirror)")
+    m.add_argument("--sha256", help="refuse a checkpoint whose SHA-256 does not start with this")
     m.add_argument(
         "--hub-url", help="Hugging Face Hub or mirror (default MODERATION_MODEL_HUB_URL)"
     )

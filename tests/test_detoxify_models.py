@@ -103,22 +103,48 @@ def test_the_worker_refuses_a_tampered_checkpoint(model_dir: Path, tmp_path: Pat
         weights.load(weights.ModelFiles.at(tmp_path, "original"))
 
 
-def test_a_checkpoint_that_does_not_match_its_published_hash_is_refused(
+def test_a_pinned_sha256_is_enforced_and_a_name_mismatch_is_recorded(
     release: Release, tmp_path: Path
 ) -> None:
-    good = release.made["original"].checkpoint
+    good = release.made["original"]
     (release.root / "renamed").mkdir(exist_ok=True)
-    wrong = release.root / "renamed" / "toxic_original-0badc0de.ckpt"
-    shutil.copyfile(good, wrong)
-    with pytest.raises(ModelUnavailable, match="promises 0badc0de"):
+    renamed = release.root / "renamed" / "toxic_original-0badc0de.ckpt"
+    shutil.copyfile(good.checkpoint, renamed)
+    url = f"{release.base}/renamed/{renamed.name}"
+    with pytest.raises(ModelUnavailable, match="not the expected 0badc0de"):
         pull(
             "original",
             tmp_path,
-            checkpoint_url=f"{release.base}/renamed/{wrong.name}",
+            checkpoint_url=url,
             hub_url=release.hub_url,
             export_onnx=False,
+            expected_sha256="0badc0de",
             say=lambda line: None,
         )
+    assert not (tmp_path / "original").exists()
+    said: list[str] = []
+    files = pull(
+        "original",
+        tmp_path,
+        checkpoint_url=url,
+        hub_url=release.hub_url,
+        export_onnx=False,
+        say=said.append,
+    )
+    manifest = files.manifest()
+    assert manifest["sha256"] == good.sha256 and manifest["name_hash_matches"] is False
+    assert any(line.startswith("warning:") and "0badc0de" in line for line in said)
+    # The real digest, pinned, is accepted.
+    pull(
+        "original",
+        tmp_path,
+        checkpoint_url=url,
+        hub_url=release.hub_url,
+        export_onnx=False,
+        expected_sha256=good.sha256[:12],
+        say=lambda line: None,
+    )
+    assert files.manifest()["sha256_pinned"] is True
 
 
 def test_an_unreachable_release_names_the_url(tmp_path: Path, release: Release) -> None:

@@ -358,6 +358,8 @@ class ScoringWorker:
             # Same round trip: the worker's tally in its heartbeat hash moves with the decisions
             # (an increment, so two batches in flight cannot overwrite each other's count).
             pipe.hincrby(self.keys.worker(self.name), "processed", decided)
+            # The hash may have expired while a slow batch ran: never leave one without a TTL.
+            pipe.expire(self.keys.worker(self.name), max(int(self.settings.heartbeat_ttl_s * 3), 1))
 
         await self.store.transition_many(calls, then=ack_and_count)
         self.processed += decided

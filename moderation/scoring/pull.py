@@ -3,8 +3,11 @@
 What it does, in order, into a staging folder that replaces ``<dir>/<model>`` only when all of
 it worked:
 
-1. Downloads the checkpoint from detoxify's release URL, checks its SHA-256 against the prefix in
-   the file name (detoxify's and ``torch.hub``'s convention).
+1. Downloads the checkpoint from detoxify's release URL and records its SHA-256. ``--sha256``
+   pins the expected digest (the download is refused otherwise). The hex in a release's file
+   name is only compared, with a warning on mismatch: detoxify's release script hashes one save
+   of the checkpoint and then saves it again under the hashed name, and a zip-format save
+   embeds its file name, so the name need not match the bytes.
 2. Reads the base model the checkpoint was trained from (``model_type``: ``bert-base-uncased``,
    ``roberta-base``, ...) and downloads that model's config and tokenizer files from the Hub.
 3. Fixes the offline traps: ``config.json`` declares the checkpoint's label count, the tokenizer
@@ -58,6 +61,7 @@ def pull(
     hub_url: str = HUB_URL,
     export_onnx: bool = True,
     int8_tolerance: float = 0.02,
+    expected_sha256: str | None = None,
     say: Progress | None = None,
     client: httpx.Client | None = None,
 ) -> ModelFiles:
@@ -83,10 +87,17 @@ def pull(
             sha = _download(http, url, raw, say)
         except _Missing:
             raise ModelUnavailable(f"{url} does not exist") from None
-        expected = _HASH_IN_NAME.search(url.rsplit("/", 1)[-1])
-        if expected and not sha.startswith(expected.group(1)):
+        if expected_sha256 and not sha.startswith(expected_sha256.lower()):
             raise ModelUnavailable(
-                f"{url} has SHA-256 {sha[:16]}…, but its name promises {expected.group(1)}…"
+                f"{url} has SHA-256 {sha}, not the expected {expected_sha256}; refusing it"
+            )
+        named = _HASH_IN_NAME.search(url.rsplit("/", 1)[-1])
+        name_hash = named.group(1) if named else None
+        name_matches = None if name_hash is None else sha.startswith(name_hash)
+        if name_matches is False:
+            say(
+                f"warning: {url} has SHA-256 {sha[:16]}…, its name says {name_hash}… "
+                "(detoxify names releases after an earlier save; pin --sha256 to enforce one)"
             )
 
         import torch
@@ -117,6 +128,8 @@ def pull(
             "description": spec.description,
             "checkpoint_url": url,
             "sha256": sha,
+            "sha256_pinned": bool(expected_sha256),
+            "name_hash_matches": name_matches,
             "base_model": base,
             "hub_url": hub_url,
             "hub_files": hub_files,
