@@ -15,6 +15,11 @@ the last decision). Exits non-zero if any check fails. Not a test: figures vary 
 
     python bench/load.py                   # 10,000 comments, linear scorer
     python bench/load.py -n 2000 --quick   # smaller, for a smoke run
+    python bench/load.py --url http://127.0.0.1:8000 --site-key "$SITE_KEY" \
+        --redis-url redis://127.0.0.1:6379/0       # against a service already running
+
+Against a running service the run's articles and readers carry a run id, and only this run's
+comments and events are checked, so earlier traffic does not disturb the verification.
 """
 
 from __future__ import annotations
@@ -129,7 +134,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(check: Any, timeout: float, what: str) -> None:
+def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -137,8 +142,16 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
                 return
         except Exception:
             pass
-        time.sleep(0.1)
+        time.sleep(interval)
     raise SystemExit(f"timed out waiting for {what}")
+
+
+#: Distinguishes this run's articles and readers from earlier runs on the same service.
+RUN = f"{int(time.time()):x}"
+
+
+def article_name(a: int) -> str:
+    return f"bench-{RUN}-{a}"
 
 
 def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
@@ -147,9 +160,9 @@ def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
     else:
         text = " ".join(part[(i + rng.randrange(7)) % len(part)] for part in PARTS)
     return {
-        "article_id": f"bench-{i % articles}",
+        "article_id": article_name(i % articles),
         "text": text,
-        "author": {"id": f"reader-{i}", "name": "Bench Reader"},
+        "author": {"id": f"reader-{RUN}-{i}", "name": "Bench Reader"},
         "context": {"ip": f"198.51.{rng.randrange(256)}.{rng.randrange(1, 255)}"},
     }
 
@@ -176,7 +189,7 @@ async def post_all(
                     return
                 for _attempt in range(5):
                     reply = await conn.post_json(
-                        path, payloads[i], {**headers, "Idempotency-Key": f"bench-{i}"}
+                        path, payloads[i], {**headers, "Idempotency-Key": f"bench-{RUN}-{i}"}
                     )
                     if reply.status in (201, 202):
                         ids[i] = reply.json()["id"]
@@ -195,7 +208,18 @@ async def post_all(
     return ids, time.perf_counter() - started
 
 
-def verify(r: redis.Redis, base: str, ids: list[str], articles: int) -> list[str]:
+def undecided(r: redis.Redis, ids: list[str]) -> int:
+    """How many of this run's comments are still pending (other traffic does not count)."""
+    left = 0
+    for start in range(0, len(ids), 5000):
+        pipe = r.pipeline(transaction=False)
+        for cid in ids[start : start + 5000]:
+            pipe.hget(K.comment(cid), "status")
+        left += sum(status == b"pending" for status in pipe.execute())
+    return left
+
+
+def verify(r: redis.Redis, base: str, ids: list[str], articles: int, since_ms: int) -> list[str]:
     problems: list[str] = []
     if len(set(ids)) != len(ids):
         problems.append("duplicate comment ids were returned")
@@ -216,11 +240,13 @@ def verify(r: redis.Redis, base: str, ids: list[str], articles: int) -> list[str
         problems.append(f"{statuses['pending']} comments still pending")
 
     decisions: Counter[str] = Counter()
-    last = "-"
+    last = f"{since_ms}-0"  # this run's events only (a live service has a long history)
+    first = True
     while True:
         batch = r.xrange(K.events, min=last, count=10_000)
-        if last != "-":
+        if not first:
             batch = batch[1:]
+        first = False
         if not batch:
             break
         for _, fields in batch:
@@ -237,7 +263,7 @@ def verify(r: redis.Redis, base: str, ids: list[str], articles: int) -> list[str
 
     import httpx
 
-    names = [f"bench-{a}" for a in range(articles)]
+    names = [article_name(a) for a in range(articles)]
     for start in range(0, len(names), 100):
         chunk = names[start : start + 100]
         got = httpx.get(
@@ -248,6 +274,43 @@ def verify(r: redis.Redis, base: str, ids: list[str], articles: int) -> list[str
                 problems.append(f"count of {a}: API {got[a]} != recount {approved_by_article[a]}")
     print(f"statuses: {dict(statuses)}")
     return problems
+
+
+def measure(args: argparse.Namespace, base: str, key: str, r: redis.Redis, what: str) -> int:
+    """Post, wait for every decision, verify; print the figures. Returns the exit code."""
+    print(f"posting {args.comments} comments over {args.concurrency} connections ({what})")
+    since_ms = int(time.time() * 1000) - 1000
+    t0 = time.perf_counter()
+    ids, accept_s = asyncio.run(
+        post_all(base, key, args.comments, args.concurrency, args.articles, args.wait)
+    )
+    accepted_at = time.perf_counter()
+    wait_until(lambda: undecided(r, ids) == 0, 3600, "every decision", interval=0.2)
+    decided_at = time.perf_counter()
+    drain_s = decided_at - accepted_at
+    total_s = decided_at - t0
+
+    problems = verify(r, base, ids, args.articles, since_ms)
+    latencies = sorted(int(x) for x in r.lrange(K.auto_latency, 0, -1))
+    print(f"accepted:  {len(ids)} in {accept_s:.2f}s = {len(ids) / accept_s:,.0f} comments/s")
+    print(
+        f"decided:   {len(ids)} in {total_s:.2f}s from the first POST = "
+        f"{len(ids) / total_s:,.0f} comments/s"
+    )
+    print(f"drain:     {drain_s:.2f}s after the last acceptance")
+    if latencies:
+        print(
+            f"auto time-to-decision (last {len(latencies)}): "
+            f"p50 {latencies[len(latencies) // 2]} ms, "
+            f"p99 {latencies[int(len(latencies) * 0.99) - 1]} ms"
+        )
+    if problems:
+        print("FAILED checks:")
+        for p in problems[:20]:
+            print("  -", p)
+        return 1
+    print("verified: every comment has exactly one decision; every article count equals a recount")
+    return 0
 
 
 def main() -> int:
@@ -261,11 +324,23 @@ def main() -> int:
     ap.add_argument("--scorer", default="linear")
     ap.add_argument("--wait", type=float, default=0.0, help="?wait= on every POST")
     ap.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    ap.add_argument("--url", help="an already running service (then --site-key and --redis-url)")
+    ap.add_argument("--site-key", help="a site API key of that service")
+    ap.add_argument("--redis-url", help="its Redis, read to verify the decisions")
     args = ap.parse_args()
     if args.quick:
         args.comments = min(args.comments, 500)
         args.articles = min(args.articles, 50)
+    if args.url:
+        if not (args.site_key and args.redis_url):
+            ap.error("--url needs --site-key and --redis-url")
+        r = redis.Redis.from_url(args.redis_url)
+        return measure(args, args.url.rstrip("/"), args.site_key, r, f"service at {args.url}")
+    return start_and_measure(args)
 
+
+def start_and_measure(args: argparse.Namespace) -> int:
+    """Start Redis, the API and the workers here, measure, stop them."""
     tmp = Path(tempfile.mkdtemp(prefix="mod-bench-"))
     redis_port, api_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -354,44 +429,11 @@ def main() -> int:
             "the API and a worker",
         )
 
-        print(
-            f"posting {args.comments} comments over {args.concurrency} connections "
-            f"({args.api_processes} API process(es), {args.workers} worker(s), "
-            f"scorer {args.scorer}, batch {args.batch_size})"
+        what = (
+            f"{args.api_processes} API process(es), {args.workers} worker(s), "
+            f"scorer {args.scorer}, batch {args.batch_size}"
         )
-        t0 = time.perf_counter()
-        ids, accept_s = asyncio.run(
-            post_all(base, key, args.comments, args.concurrency, args.articles, args.wait)
-        )
-        accepted_at = time.perf_counter()
-        wait_until(lambda: r.zcard(K.pending) == 0, 3600, "every decision")
-        decided_at = time.perf_counter()
-        drain_s = decided_at - accepted_at
-        total_s = decided_at - t0
-
-        problems = verify(r, base, ids, args.articles)
-        latencies = sorted(int(x) for x in r.lrange(K.auto_latency, 0, -1))
-        print(f"accepted:  {len(ids)} in {accept_s:.2f}s = {len(ids) / accept_s:,.0f} comments/s")
-        print(
-            f"decided:   {len(ids)} in {total_s:.2f}s from the first POST = "
-            f"{len(ids) / total_s:,.0f} comments/s"
-        )
-        print(f"drain:     {drain_s:.2f}s after the last acceptance")
-        if latencies:
-            print(
-                f"auto time-to-decision (last {len(latencies)}): "
-                f"p50 {latencies[len(latencies) // 2]} ms, "
-                f"p99 {latencies[int(len(latencies) * 0.99) - 1]} ms"
-            )
-        if problems:
-            print("FAILED checks:")
-            for p in problems[:20]:
-                print("  -", p)
-            return 1
-        print(
-            "verified: every comment has exactly one decision; every article count equals a recount"
-        )
-        return 0
+        return measure(args, base, key, r, what)
     finally:
         for proc in reversed(procs):  # workers and API first, Redis last
             if proc.poll() is None:
