@@ -170,15 +170,29 @@ def test_the_export_is_cached(model_dir: Path) -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_cuda_half_precision_agrees_with_the_cpu(
-    loaded: weights.LoadedModel, model_dir: Path, precision: str
-) -> None:
+def test_cuda_half_precision_agrees_with_the_cpu(model_dir: Path, precision: str) -> None:
     cpu = TorchScorer(weights.load(files(model_dir, "original")), Settings(), device="cpu")
     expected = cpu.score_array(TEXTS)
-    gpu = TorchScorer(loaded, Settings(toxicity_precision=precision), device="cuda")
+    # A model of its own: moving a module to the GPU moves it in place.
+    on_gpu = weights.load(files(model_dir, "original"))
+    gpu = TorchScorer(on_gpu, Settings(toxicity_precision=precision), device="cuda")
     gpu.warm_up()
     assert gpu.info.runtime == f"torch-{precision}" and gpu.info.device.startswith("cuda")
     assert np.abs(gpu.score_array(TEXTS) - expected).max() < 0.05
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+async def test_a_cuda_worker_decides(api: Api, settings: Settings, model_dir: Path) -> None:
+    s = settings.with_overrides(scorer="detoxify", model_dir=model_dir, device="cuda")
+    scorer = load_scorer(s)
+    assert scorer.info.device.startswith("cuda") and scorer.info.runtime in {
+        "torch-bf16",
+        "torch-fp16",
+    }
+    async with running_worker(s, name="gpu", scorer=scorer):
+        r = await api.post_comment(comment(text="you are an idiot"), wait=10)
+    assert r.status_code == 201 and r.json()["model"]["device"].startswith("cuda")
 
 
 def test_cuda_requested_without_a_gpu_is_a_clear_error() -> None:
