@@ -13,6 +13,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moderation.settings import Settings
 
@@ -28,24 +29,23 @@ class CoolingDown(RedisConnectionError):
 class FailFastPool(BlockingConnectionPool):
     """A bounded, blocking pool that stops trying for a moment once Redis has failed.
 
-    After :meth:`mark_down` (the API calls it when a request failed on a connection or
-    timeout error), every call fails at once for ``cool_down_s``, including calls that were
+    When a connection of this pool fails to connect, or a reply does not come (a timeout or a
+    broken socket), every call fails at once for ``cool_down_s``, including calls that were
     queued for a connection meanwhile: behind a hung Redis each connection is stuck for the
     socket timeout, and without this the requests queued behind them would each wait for
     their own timeout in turn (hundreds of requests: several seconds). After the pause the next
-    call tries Redis again, so recovery needs nothing.
+    call tries Redis again, so recovery needs nothing. A request cancelled mid-command (a
+    client that went away) is no failure and pauses nothing.
     """
 
     def __init__(self, *args: Any, cool_down_s: float = 0.5, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cool_down_s = cool_down_s
         self._down_until = 0.0
+        self.connection_class = _watched(self.connection_class, self)
 
-    def mark_down(self, cause: BaseException) -> None:
-        """Pause after ``cause``, unless it says nothing about Redis' health: a busy pool, or
-        this pool's own refusal (which must not prolong the pause it comes from)."""
-        if not isinstance(cause, PoolExhausted | CoolingDown):
-            self._down_until = time.monotonic() + self.cool_down_s
+    def mark_down(self) -> None:
+        self._down_until = time.monotonic() + self.cool_down_s
 
     @property
     def marked_down(self) -> bool:
@@ -64,17 +64,35 @@ class FailFastPool(BlockingConnectionPool):
             self._refuse_if_down()
         return connection
 
-    async def release(self, connection: Any) -> None:
-        # Handed out connected, back disconnected: its command failed (redis-py drops the
-        # connection on a timeout or a broken socket). Mark the pause *before* the connection
-        # goes to a queued request, which would otherwise send on a hung Redis and wait too.
-        if not connection.is_connected and not self.marked_down:
-            self._down_until = time.monotonic() + self.cool_down_s
-        await super().release(connection)
-
     def _refuse_if_down(self) -> None:
         if self.marked_down:
             raise CoolingDown("Redis failed moments ago; not retrying yet")
+
+
+_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _watched(base: type[Any], pool: FailFastPool) -> type[Any]:
+    """``base`` (the pool's connection class) reporting connect and read failures to ``pool``
+    the moment they happen, before the connection goes back to a queued request."""
+
+    class Watched(base):  # type: ignore[misc]
+        async def connect(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().connect(*args, **kwargs)
+            except _FAILURES:
+                pool.mark_down()
+                raise
+
+        async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().read_response(*args, **kwargs)
+            except _FAILURES:
+                pool.mark_down()
+                raise
+
+    Watched.__name__ = f"Watched{base.__name__}"
+    return Watched
 
 
 def api_client(settings: Settings) -> Redis:

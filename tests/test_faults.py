@@ -129,3 +129,45 @@ async def test_hundreds_of_requests_on_a_hung_redis_all_fail_within_a_second(
         results = await asyncio.gather(*(timed() for _ in range(4 * settings.redis_connections)))
         assert {code for code, _ in results} == {503}
         assert max(elapsed for _, elapsed in results) < 1.0
+
+
+async def test_a_cancelled_call_does_not_pause_a_healthy_redis(settings: Settings) -> None:
+    """A client that goes away mid-command (the browser navigated on) is no Redis failure."""
+    import contextlib
+
+    from moderation.redis_client import FailFastPool, api_client
+
+    client = api_client(settings)
+    try:
+        pool = client.connection_pool
+        assert isinstance(pool, FailFastPool)
+        blocked = asyncio.create_task(client.blpop(["nothing-comes"], timeout=0.3))
+        await asyncio.sleep(0.05)
+        blocked.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await blocked
+        assert not pool.marked_down
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_a_failed_call_pauses_and_the_pause_ends(black_hole: int) -> None:
+    from moderation.redis_client import CoolingDown, FailFastPool, api_client
+
+    settings = Settings(redis_url=f"redis://127.0.0.1:{black_hole}/0", redis_timeout_s=0.2)
+    client = api_client(settings)
+    try:
+        pool = client.connection_pool
+        assert isinstance(pool, FailFastPool)
+        started = time.monotonic()
+        with pytest.raises(Exception) as first:
+            await client.ping()
+        assert not isinstance(first.value, CoolingDown) and pool.marked_down
+        with pytest.raises(CoolingDown):
+            await client.ping()  # refused at once, without touching the socket
+        assert time.monotonic() - started < 0.35
+        await asyncio.sleep(0.25)
+        assert not pool.marked_down  # the next call would try Redis again
+    finally:
+        await client.aclose()

@@ -18,7 +18,6 @@ from starlette.types import ExceptionHandler
 
 from moderation.api.responses import JSON
 from moderation.errors import ModerationError, StoreUnavailable
-from moderation.redis_client import FailFastPool
 
 log = logging.getLogger("moderation.api")
 
@@ -59,10 +58,6 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 def redis_down_handler(retry_after_s: int) -> ExceptionHandler:
     async def on_redis_down(request: Request, exc: Exception) -> Response:
         log.warning("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
-        redis = getattr(request.app.state, "redis", None)
-        pool = getattr(redis, "connection_pool", None)
-        if isinstance(pool, FailFastPool):
-            pool.mark_down(exc)
         err = StoreUnavailable(
             "the comment store is unreachable; retry shortly",
             headers={"Retry-After": str(retry_after_s)},
