@@ -71,7 +71,9 @@ async def test_feed_reports_a_stuck_queue(settings: Settings) -> None:
     assert {"queue_stuck", "no_workers"} <= codes
     assert doc["queue"]["undecided"] == 1
     history = doc["history"]
-    assert len(history["accepted"]) == 60 and history["accepted"][-1] == 1
+    # The one comment is in the current minute's bucket, or the previous one's when the
+    # feed was read just after a minute turned.
+    assert len(history["accepted"]) == 60 and sum(history["accepted"][-2:]) == 1
     assert history["step"] == 60
 
 
