@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -76,19 +77,34 @@ def test_every_model_family_loads_through_detoxify(model_dir: Path, name: str) -
             assert ours[i][label] == pytest.approx(theirs[label][i], abs=1e-5)
 
 
+def _pull(
+    release: Release,
+    out: Path,
+    checkpoint_url: str,
+    *,
+    hub_url: str | None = None,
+    expected_sha256: str | None = None,
+    say: Callable[[str], None] = lambda line: None,
+) -> weights.ModelFiles:
+    """``original`` pulled from ``checkpoint_url`` and the release's Hub, without ONNX."""
+    return pull(
+        "original",
+        out,
+        checkpoint_url=checkpoint_url,
+        hub_url=hub_url or release.hub_url,
+        export_onnx=False,
+        expected_sha256=expected_sha256,
+        say=say,
+    )
+
+
 def test_a_checkpoint_whose_weights_would_silently_not_load_is_refused(
     release: Release, tmp_path: Path
 ) -> None:
     bad = release.made["prefixed"]
     with pytest.raises(ModelUnavailable, match="not found in the checkpoint") as err:
-        pull(
-            "original",
-            tmp_path,
-            checkpoint_url=f"{release.base}/bad/{bad.checkpoint.name}",
-            hub_url=f"{release.base}/bad/hub",
-            export_onnx=False,
-            say=lambda line: None,
-        )
+        url = f"{release.base}/bad/{bad.checkpoint.name}"
+        _pull(release, tmp_path, url, hub_url=f"{release.base}/bad/hub")
     assert "model." in str(err.value)  # the unused keys show the culprit prefix
     assert not (tmp_path / "original").exists()  # nothing half-installed is left behind
 
@@ -112,51 +128,21 @@ def test_a_pinned_sha256_is_enforced_and_a_name_mismatch_is_recorded(
     shutil.copyfile(good.checkpoint, renamed)
     url = f"{release.base}/renamed/{renamed.name}"
     with pytest.raises(ModelUnavailable, match="not the expected 0badc0de"):
-        pull(
-            "original",
-            tmp_path,
-            checkpoint_url=url,
-            hub_url=release.hub_url,
-            export_onnx=False,
-            expected_sha256="0badc0de",
-            say=lambda line: None,
-        )
+        _pull(release, tmp_path, url, expected_sha256="0badc0de")
     assert not (tmp_path / "original").exists()
     said: list[str] = []
-    files = pull(
-        "original",
-        tmp_path,
-        checkpoint_url=url,
-        hub_url=release.hub_url,
-        export_onnx=False,
-        say=said.append,
-    )
+    files = _pull(release, tmp_path, url, say=said.append)
     manifest = files.manifest()
     assert manifest["sha256"] == good.sha256 and manifest["name_hash_matches"] is False
     assert any(line.startswith("warning:") and "0badc0de" in line for line in said)
     # The real digest, pinned, is accepted.
-    pull(
-        "original",
-        tmp_path,
-        checkpoint_url=url,
-        hub_url=release.hub_url,
-        export_onnx=False,
-        expected_sha256=good.sha256[:12],
-        say=lambda line: None,
-    )
+    _pull(release, tmp_path, url, expected_sha256=good.sha256[:12])
     assert files.manifest()["sha256_pinned"] is True
 
 
 def test_an_unreachable_release_names_the_url(tmp_path: Path, release: Release) -> None:
     with pytest.raises(ModelUnavailable, match="404"):
-        pull(
-            "original",
-            tmp_path,
-            checkpoint_url=f"{release.base}/nowhere.ckpt",
-            hub_url=release.hub_url,
-            export_onnx=False,
-            say=lambda line: None,
-        )
+        _pull(release, tmp_path, f"{release.base}/nowhere.ckpt")
 
 
 def test_a_missing_model_max_length_cannot_crash_long_comments(

@@ -82,27 +82,21 @@ def test_crafted_file_with_the_linear_scorer(
     assert "NOTE" not in out  # two made-up columns look like no training set
 
 
-def test_a_missing_column_is_named(tmp_path: Path) -> None:
-    data = _csv(tmp_path / "c.csv", [("x", "1")])
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "moderation",
-            "eval",
-            "toxicity",
-            "--data",
-            str(data),
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-        ],
+def _eval(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``moderation eval toxicity ARGS`` in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "moderation", "eval", "toxicity", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
+
+
+def test_a_missing_column_is_named(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "c.csv", [("x", "1")])
+    out = _eval("--data", str(data), "--text-column", "text", "--label-column", "label")
     assert out.returncode != 0 and "no column 'text'" in out.stderr
 
 
@@ -118,32 +112,10 @@ def test_the_training_overlap_note() -> None:
 def test_a_slice_of_davidson_with_detoxify(model_dir: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
     env.update({"MODERATION_MODEL_DIR": str(model_dir), "MODERATION_SCORER": "detoxify"})
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "moderation",
-            "eval",
-            "toxicity",
-            "--data",
-            str(DAVIDSON),
-            "--text-column",
-            "tweet",
-            "--label-column",
-            "class",
-            "--positive",
-            "0,1",
-            "--limit",
-            "200",
-            "--out",
-            str(tmp_path),
-            "--no-progress",
-        ],
-        cwd=ROOT,
+    out = _eval(
+        *("--data", str(DAVIDSON), "--text-column", "tweet", "--label-column", "class"),
+        *("--positive", "0,1", "--limit", "200", "--out", str(tmp_path), "--no-progress"),
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     m = LINE.match(out.stdout.strip().splitlines()[-1])

@@ -136,18 +136,13 @@ class ScoringWorker:
                         await self.reclaim()
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
                     entries = await self.queue.read(s.batch_size, s.block_ms, s.batch_linger_ms)
-                    if not self.overlap:
-                        if entries:
-                            await self.process(entries)
-                    else:
-                        # The slot is cleared before awaiting: a batch whose writes failed
-                        # (Redis gone) is left unacked for redelivery, never awaited twice.
-                        previous, in_flight = (
-                            in_flight,
-                            asyncio.create_task(self.process(entries)) if entries else None,
-                        )
-                        if previous is not None:
-                            await previous
+                    # The slot is cleared before awaiting: a batch whose writes failed (Redis
+                    # gone) is left unacked for redelivery, never awaited twice. Without
+                    # overlap the new batch is awaited at once, as the previous one.
+                    batch = asyncio.create_task(self.process(entries)) if entries else None
+                    previous, in_flight = (in_flight, batch) if self.overlap else (batch, None)
+                    if previous is not None:
+                        await previous
                     backoff = 0.1
                 except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                     log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -200,12 +195,17 @@ class ScoringWorker:
             "last_beat": round(time.time(), 3),
         }
 
+    @property
+    def _heartbeat_expiry_s(self) -> int:
+        """The heartbeat hash outlives three missed beats' worth of staleness, then goes."""
+        return max(int(self.settings.heartbeat_ttl_s * 3), 1)
+
     async def beat(self) -> None:
         now = time.time()
         key = self.keys.worker(self.name)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, mapping=cast(dict[Any, Any], self.facts()))
-        pipe.expire(key, max(int(self.settings.heartbeat_ttl_s * 3), 1))
+        pipe.expire(key, self._heartbeat_expiry_s)
         pipe.zadd(self.keys.workers, {self.name: now})
         # Forget workers silent for a day so the set stays small.
         pipe.zremrangebyscore(self.keys.workers, "-inf", now - 86_400)
@@ -359,7 +359,7 @@ class ScoringWorker:
             # (an increment, so two batches in flight cannot overwrite each other's count).
             pipe.hincrby(self.keys.worker(self.name), "processed", decided)
             # The hash may have expired while a slow batch ran: never leave one without a TTL.
-            pipe.expire(self.keys.worker(self.name), max(int(self.settings.heartbeat_ttl_s * 3), 1))
+            pipe.expire(self.keys.worker(self.name), self._heartbeat_expiry_s)
 
         await self.store.transition_many(calls, then=ack_and_count)
         self.processed += decided

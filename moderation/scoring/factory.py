@@ -22,7 +22,7 @@ import logging
 from moderation.errors import ModelUnavailable
 from moderation.scoring.base import Scorer
 from moderation.scoring.linear import LinearScorer
-from moderation.scoring.weights import ModelFiles
+from moderation.scoring.weights import ModelFiles, load
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ def load_scorer(settings: Settings) -> Scorer:
 
 def load_detoxify(settings: Settings, files: ModelFiles) -> Scorer:
     """Load the pulled model in ``files`` with the runtime the settings resolve to."""
-    from moderation.scoring import weights
     from moderation.scoring.torch_backend import TorchScorer, resolve_device
 
     try:
@@ -61,7 +60,7 @@ def load_detoxify(settings: Settings, files: ModelFiles) -> Scorer:
             f"the Detoxify scorer needs the 'detoxify' extra ({exc}); install torch==2.13.0 "
             "first, then pip install 'moderation[detoxify]'"
         ) from exc
-    loaded = weights.load(files)
+    loaded = load(files)
     device = resolve_device(settings.device)
     runtime = settings.toxicity_runtime
     if device == "cpu" and runtime != "torch":

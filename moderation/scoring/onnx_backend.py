@@ -95,19 +95,16 @@ def export(
 ) -> ExportReport:
     """Export ``loaded`` to ``out_dir`` (fp32 and int8) and measure both against PyTorch."""
     import onnxruntime  # noqa: F401  (fail early, with the import error, if it is absent)
-    import torch
 
-    options = options or EngineOptions(
-        max_length=loaded.max_length,
-        stride=min(128, loaded.max_length // 2),
-        windows=True,
-        token_budget=8_192,
-        pad_multiple=8,
-    )
+    from moderation.scoring.torch_backend import TorchScorer
+
+    # PyTorch fp32 on the CPU is the reference the exports must agree with.
+    reference = TorchScorer(loaded, Settings(), device="cpu")
+    reference.options = options = options or reference.options
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        model = loaded.model.to(device="cpu", dtype=torch.float32).eval()
+        model = reference.model
         raw = work / "raw.onnx"
         _torch_export(model, loaded, raw)
         fp32, optimized = work / FP32, _optimize(raw, work / FP32, model.config)
@@ -115,7 +112,6 @@ def export(
             raw.replace(fp32)
         _quantize(fp32, work / INT8)
 
-        reference = _Reference(loaded, options)
         expected = reference.score_array(PROBE_TEXTS)
         diffs = []
         for name in (FP32, INT8):
@@ -161,25 +157,6 @@ def ensure_exported(
         scratch = Path(tempfile.mkdtemp(prefix=f"moderation-onnx-{loaded.name}-"))
         log.warning("%s is read-only; exporting to %s for this process only", onnx_dir, scratch)
         return scratch, export(loaded, scratch, tolerance=tolerance)
-
-
-class _Reference(TransformerScorer):
-    """PyTorch fp32 on the CPU, in-process, for the agreement check."""
-
-    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
-        super().__init__(loaded, options, ModelInfo(name="reference", version="", device="cpu"))
-
-    def forward(
-        self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
-    ) -> npt.NDArray[Any]:
-        import torch
-
-        with torch.inference_mode():
-            logits = self.loaded.model(
-                input_ids=torch.from_numpy(input_ids),
-                attention_mask=torch.from_numpy(attention_mask),
-            ).logits
-            return torch.sigmoid(logits.float()).numpy()
 
 
 class OnnxScorer(TransformerScorer):
