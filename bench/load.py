@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.httpclient import Connection  # noqa: E402
-from moderation.embedded_redis import find_redis_server  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
+from moderation.store.embedded import find_redis_server  # noqa: E402
 
 K = Keys()
 # Ordinary comments are assembled from four parts (lists of coprime lengths), so that they

@@ -32,14 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from moderation.api.app import create_app  # noqa: E402
-from moderation.auth import create_key  # noqa: E402
-from moderation.embedded_redis import EmbeddedRedis  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Role  # noqa: E402
-from moderation.review import highlight  # noqa: E402
 from moderation.scoring.linear import LinearScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
-from moderation.ui import present  # noqa: E402
+from moderation.store.apikeys import create_key  # noqa: E402
+from moderation.store.embedded import EmbeddedRedis  # noqa: E402
+from moderation.ui import highlight, present  # noqa: E402
 from workers.scoring import ScoringWorker  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "davidson-hate-offensive" / "labeled_data.csv"

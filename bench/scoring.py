@@ -133,7 +133,7 @@ async def end_to_end(settings: Settings, scorer: Any, texts: list[str], url: str
     """Queue ``texts`` as comments, then time one worker draining them."""
     from redis.asyncio import Redis
 
-    from moderation.store import Store
+    from moderation.store.comments import Store
     from workers.scoring import ScoringWorker
 
     redis = Redis.from_url(url)

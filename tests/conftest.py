@@ -25,12 +25,12 @@ import redis
 from redis.asyncio import Redis as AsyncRedis
 
 from moderation.api.app import create_app
-from moderation.auth import create_key
-from moderation.embedded_redis import find_redis_server
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.scoring.linear import LinearScorer
 from moderation.settings import Settings
+from moderation.store.apikeys import create_key
+from moderation.store.embedded import find_redis_server
 from workers.scoring import ScoringWorker
 
 ROOT = Path(__file__).resolve().parent.parent

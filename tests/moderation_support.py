@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import Decision, Reason, Status
-from moderation.store import CommentRef, Store, now_ms
+from moderation.store.comments import CommentRef, Store, now_ms
 from tests.conftest import Api, comment
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')

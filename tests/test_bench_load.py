@@ -8,10 +8,10 @@ import sys
 import pytest
 from redis.asyncio import Redis
 
-from moderation.auth import create_key
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
+from moderation.store.apikeys import create_key
 from tests.conftest import ROOT, running_worker, served_api
 
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from moderation.auth import digest_of
 from moderation.keys import Keys
 from moderation.settings import Settings
+from moderation.store.apikeys import digest_of
 from tests.conftest import ROOT, free_port, running_api
 
 

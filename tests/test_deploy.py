@@ -128,7 +128,7 @@ async def test_alerts_and_dashboard_use_metrics_we_export(api: Any, settings: An
             exported.add(family.name + "_total")
         exported.update(s.name for s in family.samples)
     # Recorded metrics appear once observed; the declarations are the source of truth.
-    from moderation.metrics import RECORDED
+    from moderation.ops.metrics import RECORDED
 
     for d in RECORDED:
         exported.add(d.name + ("_total" if d.kind == "counter" else ""))

@@ -135,7 +135,7 @@ async def test_a_cancelled_call_does_not_pause_a_healthy_redis(settings: Setting
     """A client that goes away mid-command (the browser navigated on) is no Redis failure."""
     import contextlib
 
-    from moderation.redis_client import FailFastPool, api_client
+    from moderation.store.client import FailFastPool, api_client
 
     client = api_client(settings)
     try:
@@ -153,7 +153,7 @@ async def test_a_cancelled_call_does_not_pause_a_healthy_redis(settings: Setting
 
 
 async def test_a_failed_call_pauses_and_the_pause_ends(black_hole: int) -> None:
-    from moderation.redis_client import CoolingDown, FailFastPool, api_client
+    from moderation.store.client import CoolingDown, FailFastPool, api_client
 
     settings = Settings(redis_url=f"redis://127.0.0.1:{black_hole}/0", redis_timeout_s=0.2)
     client = api_client(settings)

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from moderation.auth import create_key
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
+from moderation.store.apikeys import create_key
 from tests.conftest import comment
 from tests.live_server import LiveServer
 

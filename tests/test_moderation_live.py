@@ -11,10 +11,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from moderation.auth import create_key
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
+from moderation.store.apikeys import create_key
 from tests.conftest import comment
 from tests.live_server import LiveServer
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from moderation.auth import revoke_key
 from moderation.keys import Keys
 from moderation.settings import Settings
+from moderation.store.apikeys import revoke_key
 from tests.conftest import Api, make_settings, running_api
 from tests.moderation_support import held, sign_in, status_of
 

@@ -11,8 +11,8 @@ from markupsafe import Markup
 
 from moderation.errors import ValidationFailed
 from moderation.normalize import normalize
-from moderation.review.highlight import Segment, segments, to_html
-from moderation.wordlists import WordMatcher, canonical, words_of
+from moderation.store.wordlists import WordMatcher, canonical, words_of
+from moderation.ui.highlight import Segment, segments, to_html
 
 _WORD = re.compile(r"\w+")
 

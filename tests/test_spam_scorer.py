@@ -14,7 +14,7 @@ from moderation.normalize import normalize
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
 from moderation.spam.feedback import record_feedback
-from moderation.store import Store
+from moderation.store.comments import Store
 from tests.conftest import Api, comment, running_worker, wait_for
 
 CAMPAIGN = "Hey music fans, please check out my new single on my channel and subscribe today"

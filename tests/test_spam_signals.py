@@ -7,8 +7,8 @@ import pytest
 
 from moderation.messages import Author, CommentRecord, Context, SpamResult
 from moderation.normalize import normalize
-from moderation.policy import Policy
-from moderation.rules import AuthorFacts, evaluate
+from moderation.pipeline.policy import Policy
+from moderation.pipeline.rules import AuthorFacts, evaluate
 from moderation.settings import Settings
 from moderation.spam import context_signals
 from moderation.spam.duplicates import band_buckets, signature, similarity

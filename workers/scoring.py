@@ -41,15 +41,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Decision, Reason, SpamResult, Status
-from moderation.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
 from moderation.normalize import normalize
-from moderation.policy import Policy, decide, primary_reason
-from moderation.queue import CommentQueue, Entry
-from moderation.rules import BatchContext, evaluate, load_context
+from moderation.ops.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
+from moderation.pipeline.policy import Policy, decide, primary_reason
+from moderation.pipeline.rules import BatchContext, evaluate, load_context
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
-from moderation.store import CommentRef, Store, now_ms
+from moderation.store.codec import as_str
+from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.queue import CommentQueue, Entry
 
 log = logging.getLogger("moderation.worker")
 
@@ -267,7 +268,7 @@ class ScoringWorker:
             try:
                 ref = CommentRef.of(_record_decoder.decode(doc))
             except (msgspec.DecodeError, TypeError):
-                ref = CommentRef(entry.comment_id, _text(article or b""), "")
+                ref = CommentRef(entry.comment_id, as_str(article or b""), "")
             decision = Decision(
                 status=Status.HELD,
                 by="system",
@@ -306,7 +307,7 @@ class ScoringWorker:
                     "stream entry %s names unknown comment %r", entry.entry_id, entry.comment_id
                 )
                 acks.append(entry.entry_id)
-            elif _text(status) != Status.PENDING.value:
+            elif as_str(status) != Status.PENDING.value:
                 acks.append(entry.entry_id)  # decided already: a redelivery, nothing to do
             else:
                 try:
@@ -417,10 +418,6 @@ class ScoringWorker:
                 log.exception("a comment failed to score on its own")
                 out.append(None)
         return out
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def serve_worker(settings: Settings, scorer: Scorer, redis: Redis) -> ScoringWorker:

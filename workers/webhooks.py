@@ -33,8 +33,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from moderation.keys import WEBHOOK_GROUP, Keys
 from moderation.messages import iso
-from moderation.metrics import WEBHOOK_DELIVERIES, Recorder
+from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
 from moderation.settings import Settings
+from moderation.store.codec import as_str
 
 log = logging.getLogger("moderation.webhooks")
 _encoder = msgspec.json.Encoder()
@@ -78,10 +79,6 @@ class Event:
             "reason": f.get("reason") or None,
             "at": iso(int(f.get("at", "0") or 0)),
         }
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class WebhookSender:
@@ -137,7 +134,7 @@ class WebhookSender:
 
     def _events(self, raw: Sequence[Any]) -> list[Event]:
         return [
-            Event(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+            Event(as_str(entry_id), {as_str(k): as_str(v) for k, v in (fields or {}).items()})
             for entry_id, fields in raw
             if fields is not None
         ]

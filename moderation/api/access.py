@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from moderation.api.auth import require
-from moderation.audit import Actor
 from moderation.errors import CSRFFailed, Forbidden, Unauthorized
 from moderation.keys import Keys
 from moderation.messages import Role
-from moderation.sessions import COOKIE, Session, load_session
 from moderation.settings import Settings
+from moderation.store.audit import Actor
+from moderation.store.sessions import COOKIE, Session, load_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"

@@ -15,17 +15,17 @@ from starlette.routing import BaseRoute, Route
 
 from moderation.api import articles, comments, health, ops
 from moderation.api.errors import exception_handlers
-from moderation.api.flood import flood_gate
+from moderation.api.gates import flood_gate
 from moderation.api.instrument import InstrumentMiddleware
-from moderation.auth import KeyCache
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
-from moderation.metrics import Recorder
-from moderation.queue import ensure_group
-from moderation.redis_client import api_client, listener_client
+from moderation.ops.metrics import Recorder
 from moderation.settings import Settings
-from moderation.store import Store
-from moderation.waiters import DecisionWaiters
+from moderation.store.apikeys import KeyCache
+from moderation.store.client import api_client, listener_client
+from moderation.store.comments import Store
+from moderation.store.queue import ensure_group
+from moderation.store.waiters import DecisionWaiters
 
 log = logging.getLogger("moderation.api")
 
@@ -114,6 +114,6 @@ def create_app(settings: Settings) -> Starlette:
     from moderation.api.moderation import article_closed_gate
 
     app.state.gates.append(article_closed_gate)  # closed articles refuse new comments
-    # Flood control: per-author and per-IP rate limits (see moderation.api.flood).
+    # Flood control: per-author and per-IP rate limits (see moderation.api.gates).
     app.state.gates.append(flood_gate(settings, keys))
     return app

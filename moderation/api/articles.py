@@ -10,10 +10,10 @@ from starlette.responses import Response
 
 from moderation.api.responses import JSON
 from moderation.api.validation import query_int
-from moderation.api.views import comment_view
 from moderation.errors import ValidationFailed
 from moderation.settings import Settings
-from moderation.store import Store
+from moderation.store.comments import Store
+from moderation.store.views import comment_view
 
 #: Most article ids in one counts request (a front page rarely links more).
 MAX_COUNT_IDS = 100

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from moderation.auth import KeyCache, KeyInfo
 from moderation.errors import Forbidden, Unauthorized
 from moderation.messages import Role
+from moderation.store.apikeys import KeyCache, KeyInfo
 
 #: Who may call what. Admins may do everything moderators may.
 SITE = frozenset({Role.SITE, Role.ADMIN})

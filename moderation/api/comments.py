@@ -18,13 +18,13 @@ from moderation.api.validation import (
     read_body,
     to_record,
 )
-from moderation.api.views import comment_view
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
 from moderation.messages import CommentIn, Status, iso
 from moderation.settings import Settings
-from moderation.store import Store, now_ms
-from moderation.waiters import DecisionWaiters
+from moderation.store.comments import Store, now_ms
+from moderation.store.views import comment_view
+from moderation.store.waiters import DecisionWaiters
 
 log = logging.getLogger("moderation.api")
 

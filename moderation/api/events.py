@@ -35,8 +35,9 @@ from moderation.api.access import Principal, require_principal
 from moderation.api.auth import MODERATORS
 from moderation.errors import BadRequest
 from moderation.keys import Keys
-from moderation.sessions import COOKIE, load_session
 from moderation.settings import Settings
+from moderation.store.codec import as_str
+from moderation.store.sessions import COOKIE, load_session
 
 log = logging.getLogger("moderation.events")
 
@@ -68,7 +69,7 @@ _OVERFLOW = Event("", "overflow", {})
 
 def to_event(entry_id: Any, fields: dict[Any, Any]) -> Event | None:
     """A queue event from one transitions-stream entry (``None``: not about the queue)."""
-    f = {_text(k): _text(v) for k, v in fields.items()}
+    f = {as_str(k): as_str(v) for k, v in fields.items()}
     data = {
         "id": f.get("id", ""),
         "from": f.get("from", ""),
@@ -78,9 +79,9 @@ def to_event(entry_id: Any, fields: dict[Any, Any]) -> Event | None:
         "article": f.get("article", ""),
     }
     if data["to"] == "held":
-        return Event(_text(entry_id), "held", data)
+        return Event(as_str(entry_id), "held", data)
     if data["from"] == "held":
-        return Event(_text(entry_id), "decided", data)
+        return Event(as_str(entry_id), "decided", data)
     return None
 
 
@@ -133,7 +134,7 @@ class EventHub:
                 try:
                     if last is None:
                         newest = await redis.xrevrange(self.keys.events, "+", "-", count=1)
-                        last = _text(newest[0][0]) if newest else "0-0"
+                        last = as_str(newest[0][0]) if newest else "0-0"
                         started.set()
                     reply: Any = await redis.xread(
                         {self.keys.events: last}, count=500, block=BLOCK_MS
@@ -147,7 +148,7 @@ class EventHub:
                     continue
                 for _, rows in reply or []:
                     for entry_id, fields in rows:
-                        last = _text(entry_id)
+                        last = as_str(entry_id)
                         event = to_event(entry_id, fields)
                         if event is not None:
                             self._publish(event)
@@ -208,7 +209,7 @@ async def events(request: Request) -> Response:
                 rows: Any = await redis.xrange(keys.events, f"({after}", "+", count=CATCH_UP)
                 for entry_id, fields in rows:
                     event = to_event(entry_id, fields)
-                    delivered = _text(entry_id)
+                    delivered = as_str(entry_id)
                     if event is not None:
                         yield event.encode()
             checked = time.monotonic()
@@ -242,7 +243,3 @@ async def events(request: Request) -> Response:
 def _order(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

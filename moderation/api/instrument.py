@@ -6,7 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from moderation.metrics import HTTP_DURATION, HTTP_REQUESTS, Recorder
+from moderation.ops.metrics import HTTP_DURATION, HTTP_REQUESTS, Recorder
 
 
 class InstrumentMiddleware:

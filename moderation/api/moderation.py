@@ -18,18 +18,18 @@ from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS
 from moderation.api.responses import JSON
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
-from moderation.audit import entry_view
 from moderation.errors import ArticleClosed, NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
-from moderation.policy import CLOSED
+from moderation.pipeline.policy import CLOSED
 from moderation.review import authors, decisions, overrides, words
 from moderation.review.context import Review
 from moderation.review.items import item_view, load_items
 from moderation.review.queue import QueueQuery, queue_counts, queue_page
 from moderation.settings import Settings
-from moderation.wordlists import KINDS, check_kind, load_lists
+from moderation.store.audit import entry_view
+from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
 

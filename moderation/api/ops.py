@@ -8,9 +8,9 @@ from starlette.responses import Response
 from moderation.api.access import require_principal
 from moderation.api.auth import MODERATORS
 from moderation.api.responses import JSON
-from moderation.metrics import render
+from moderation.ops.metrics import render
+from moderation.ops.stats import read_state, snapshot, summarize
 from moderation.settings import Settings
-from moderation.stats import read_state, snapshot, summarize
 
 #: Content type of the Prometheus text exposition format.
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"

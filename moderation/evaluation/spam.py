@@ -40,7 +40,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from moderation.embedded_redis import find_redis_server
 from moderation.errors import ConfigError
 from moderation.evaluation.datasets import LabelledComment, load
 from moderation.evaluation.report import (
@@ -57,10 +56,11 @@ from moderation.evaluation.report import (
 from moderation.ids import new_id
 from moderation.keys import Keys
 from moderation.messages import Author, CommentRecord, Decision, ModelInfo, Reason, Status
-from moderation.queue import Entry
 from moderation.settings import Settings
 from moderation.spam.feedback import record_feedback
-from moderation.store import CommentRef, Store, now_ms
+from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.embedded import find_redis_server
+from moderation.store.queue import Entry
 
 MODES = ("zero-shot", "prequential")
 #: Progress bars appear from this many comments on.

@@ -1,9 +1,9 @@
 """Authors: standing (normal, banned, pre-moderated, trusted) and history.
 
 The state lives in the author hash's ``state`` field, which the worker's rules read for every
-comment (``moderation.rules``): banned → rejected, pre-moderated → held, trusted → the spam hold
-is skipped. Banning can also reject what the author has waiting (pending and held), each one an
-ordinary audited transition.
+comment (``moderation.pipeline.rules``): banned → rejected, pre-moderated → held, trusted → the
+spam hold is skipped. Banning can also reject what the author has waiting (pending and held),
+each one an ordinary audited transition.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from typing import Any
 import msgspec
 from redis.asyncio.client import Pipeline
 
-from moderation import audit
-from moderation.audit import Actor
 from moderation.errors import ValidationFailed
 from moderation.messages import Decision, Reason, Status
+from moderation.pipeline.rules import AuthorState
 from moderation.review.context import Review
 from moderation.review.items import ReviewItem, Standing, load_items, load_standings
-from moderation.review.queue import decode_cursor, encode_cursor
+from moderation.review.queue import decode_queue_cursor, encode_queue_cursor
 from moderation.review.txn import watched
-from moderation.rules import AuthorState
-from moderation.store import CommentRef, now_ms
+from moderation.store import audit
+from moderation.store.audit import Actor
+from moderation.store.codec import as_str
+from moderation.store.comments import CommentRef, now_ms
 
 STATES = tuple(s.value for s in AuthorState)
 #: Most waiting comments one ban rejects in a single request.
@@ -61,13 +62,13 @@ async def author_page(
     """The author's standing and their comments, newest first."""
     key = review.keys.author_comments(author_id)
     high: Any = "+inf"
-    after = decode_cursor(cursor, "history") if cursor else None
+    after = decode_queue_cursor(cursor, "history") if cursor else None
     if after is not None:
         high = after[0]
     rows: list[Any] = await review.redis.zrange(
         key, high, "-inf", byscore=True, desc=True, offset=0, num=limit + 50, withscores=True
     )
-    pairs = [(_text(m), float(s)) for m, s in rows]
+    pairs = [(as_str(m), float(s)) for m, s in rows]
     if after is not None:
         pairs = [p for p in pairs if (p[1], p[0]) < after]
     page = pairs[:limit]
@@ -77,10 +78,12 @@ async def author_page(
     if name is None:
         newest = await review.redis.zrange(key, 0, 0, desc=True)
         if newest:
-            first = (await load_items(review.redis, review.keys, [_text(newest[0])]))[0]
+            first = (await load_items(review.redis, review.keys, [as_str(newest[0])]))[0]
             name = first.stored.record.author.name if first else None
     more = len(pairs) > limit or (len(rows) == limit + 50)
-    next_cursor = encode_cursor("history", page[-1][1], page[-1][0]) if more and page else None
+    next_cursor = (
+        encode_queue_cursor("history", page[-1][1], page[-1][0]) if more and page else None
+    )
     return AuthorPage(author_id, name, standing, items, next_cursor)
 
 
@@ -97,7 +100,7 @@ async def set_state(
 
     async def read(pipe: Pipeline) -> str:
         raw = await pipe.hget(key, "state")
-        return _text(raw) if raw is not None else AuthorState.NORMAL.value
+        return as_str(raw) if raw is not None else AuthorState.NORMAL.value
 
     async def write(pipe: Pipeline, before: str) -> str:
         if body.state == AuthorState.NORMAL.value:
@@ -130,7 +133,7 @@ async def _reject_waiting(review: Review, author_id: str, actor: Actor, note: st
     waiting: list[tuple[str, Status]] = []
     for source, status in ((keys.held, Status.HELD), (keys.pending, Status.PENDING)):
         rows = await review.redis.zinter({source: 0, history: 0})
-        waiting.extend((_text(m), status) for m in rows[:MAX_SWEEP])
+        waiting.extend((as_str(m), status) for m in rows[:MAX_SWEEP])
     if not waiting:
         return 0
     items = await load_items(review.redis, keys, [cid for cid, _ in waiting])
@@ -172,7 +175,3 @@ async def _reject_waiting(review: Review, author_id: str, actor: Actor, note: st
         )
     results = await review.store.transition_many(calls)
     return sum(1 for r in results if r.applied)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

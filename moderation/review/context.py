@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from moderation.audit import AuditLog
 from moderation.keys import Keys
 from moderation.settings import Settings
-from moderation.store import Store
+from moderation.store.audit import AuditLog
+from moderation.store.comments import Store
 
 
 @dataclass(slots=True)

@@ -19,15 +19,15 @@ from typing import Any
 
 import msgspec
 
-from moderation import audit
-from moderation.audit import Actor
 from moderation.errors import DecisionConflict, NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.messages import Decision, Reason, Status, iso
 from moderation.review.context import Review
 from moderation.review.items import ReviewItem, load_items
 from moderation.spam.feedback import Label, record_feedback
-from moderation.store import CommentRef, now_ms
+from moderation.store import audit
+from moderation.store.audit import Actor
+from moderation.store.comments import CommentRef, now_ms
 
 log = logging.getLogger("moderation.review")
 

@@ -3,20 +3,18 @@ standing, for many comments in two round trips; and their JSON view."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from moderation.api.views import comment_view
 from moderation.keys import Keys
 from moderation.messages import Decision, StoredComment
-from moderation.store import decode_stored
+from moderation.store.codec import as_int, as_str, script
+from moderation.store.comments import decode_stored
+from moderation.store.views import comment_view
 
 _decision_decoder = msgspec.json.Decoder(Decision)
 
@@ -38,8 +36,8 @@ class Standing:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Standing:
-        state, *counts = (_text(v) if v is not None else None for v in row)
-        numbers = [max(_int(c), 0) for c in counts]
+        state, *counts = (as_str(v) if v is not None else None for v in row)
+        numbers = [max(as_int(c), 0) for c in counts]
         return cls(state or "normal", *numbers)
 
     def view(self) -> dict[str, Any]:
@@ -90,8 +88,6 @@ class ReviewItem:
         return out
 
 
-_HMGET_MANY = resources.files("moderation").joinpath("lua", "hmget_many.lua").read_text("utf-8")
-_HMGET_MANY_SHA = hashlib.sha1(_HMGET_MANY.encode()).hexdigest()
 #: Hashes read per script call (bounds the time one call holds Redis).
 _CHUNK = 500
 _COMMENT_FIELDS = ("doc", "status", "updated", "decision")
@@ -106,10 +102,7 @@ async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -
     rows: list[Any] = []
     for i in range(0, len(keys), _CHUNK):
         chunk = list(keys[i : i + _CHUNK])
-        try:
-            rows.extend(await redis.evalsha(_HMGET_MANY_SHA, len(chunk), *chunk, *fields))
-        except NoScriptError:
-            rows.extend(await redis.eval(_HMGET_MANY, len(chunk), *chunk, *fields))
+        rows.extend(await script(redis, "hmget_many.lua")(keys=chunk, args=list(fields)))
     return rows
 
 
@@ -184,14 +177,3 @@ def item_view(item: ReviewItem) -> dict[str, Any]:
     )
     view["matched_words"] = item.matched_words()
     return view
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value is not None else 0
-    except ValueError:
-        return 0

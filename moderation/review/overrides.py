@@ -1,7 +1,7 @@
 """Policy overrides: per article (moderators) and site-wide (admins).
 
 Both are Redis hashes the worker overlays on the settings' defaults for every comment
-(``moderation.policy.Policy.overlay``): ``threshold:<label>``, ``spam_threshold``,
+(``moderation.pipeline.policy.Policy.overlay``): ``threshold:<label>``, ``spam_threshold``,
 ``spam_reject``, ``max_links``, ``premoderate`` and ``closed``. An edit names only what changes;
 ``null`` removes an override (the value from the next level up applies again). Each edit and its
 audit entry (with the hash before and after) are one MULTI/EXEC.
@@ -16,10 +16,8 @@ from typing import Any
 import msgspec
 from redis.asyncio.client import Pipeline
 
-from moderation import audit
-from moderation.audit import Actor
 from moderation.errors import ValidationFailed
-from moderation.policy import (
+from moderation.pipeline.policy import (
     CLOSED,
     MAX_LINKS,
     PREMODERATE,
@@ -32,6 +30,9 @@ from moderation.review.context import Review
 from moderation.review.queue import held_per_article
 from moderation.review.txn import watched
 from moderation.settings import DEFAULT_THRESHOLDS, Settings
+from moderation.store import audit
+from moderation.store.audit import Actor
+from moderation.store.codec import as_str
 
 MAX_LINKS_LIMIT = 1_000
 
@@ -111,7 +112,7 @@ def _unit_or_none(
 
 def parse(raw: Mapping[Any, Any]) -> dict[str, Any]:
     """A settings hash as a JSON-friendly dict (only the overrides that are set)."""
-    data = {_text(k): _text(v) for k, v in raw.items()}
+    data = {as_str(k): as_str(v) for k, v in raw.items()}
     out: dict[str, Any] = {}
     thresholds = {
         k[len(THRESHOLD_PREFIX) :]: _float(v)
@@ -164,7 +165,7 @@ async def apply(
 
     async def read(pipe: Pipeline) -> dict[str, str]:
         raw = await pipe.hgetall(hash_key)
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {as_str(k): as_str(v) for k, v in raw.items()}
 
     async def write(pipe: Pipeline, before: dict[str, str]) -> dict[str, Any]:
         after = {k: v for k, v in before.items() if k not in change.deletes}
@@ -194,7 +195,9 @@ async def apply(
 
 
 async def site_policy(review: Review) -> tuple[dict[str, str], Policy]:
-    raw = {_text(k): _text(v) for k, v in (await review.redis.hgetall(review.keys.policy)).items()}
+    raw = {
+        as_str(k): as_str(v) for k, v in (await review.redis.hgetall(review.keys.policy)).items()
+    }
     return raw, Policy.from_settings(review.settings).overlay(raw, "site")
 
 
@@ -222,7 +225,7 @@ async def articles_overview(review: Review, *, limit: int = 500) -> list[dict[st
     keys = review.keys
     held, _ = await held_per_article(review.redis, keys)
     configured = await review.redis.smembers(keys.configured_articles)
-    ids = sorted(set(held) | {_text(a) for a in configured})[: limit * 4]
+    ids = sorted(set(held) | {as_str(a) for a in configured})[: limit * 4]
     if not ids:
         return []
     pipe = review.redis.pipeline(transaction=False)
@@ -249,7 +252,3 @@ def _float(value: str) -> float | None:
         return float(value)
     except ValueError:
         return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

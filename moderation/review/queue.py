@@ -13,21 +13,19 @@ loading; one request scans at most :data:`SCAN_BUDGET` candidates, so a page may
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from redis.asyncio import Redis
 
 from moderation.errors import BadRequest, ValidationFailed
 from moderation.keys import Keys
 from moderation.messages import Status
 from moderation.review.items import ReviewItem, hmget_many, load_items
+from moderation.store.codec import as_str, decode_cursor, encode_cursor
 
 ORDERS = ("oldest", "newest", "riskiest")
 #: Held comments counted at most for the per-article counts (the oldest ones).
@@ -88,17 +86,12 @@ class QueuePage:
 # --- cursors ---------------------------------------------------------------------------------
 
 
-def encode_cursor(order: str, score: float, member: str) -> str:
-    raw = msgspec.json.encode([order, score, member])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_queue_cursor(order: str, score: float, member: str) -> str:
+    return encode_cursor([order, score, member])
 
 
-def decode_cursor(cursor: str, order: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, score, member = msgspec.json.decode(raw, type=tuple[str, float, str])
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise BadRequest("cursor is not one this service issued", field="cursor") from None
+def decode_queue_cursor(cursor: str, order: str) -> tuple[float, str]:
+    kind, score, member = decode_cursor(cursor, tuple[str, float, str])
     if kind != order:
         raise BadRequest("cursor belongs to another order; start again without it", field="cursor")
     return score, member
@@ -150,7 +143,7 @@ async def _scan_zset(
                 offset=offset, num=chunk, withscores=True,
             )  # fmt: skip
         offset += len(rows)
-        batch = [(_text(m), float(s)) for m, s in rows]
+        batch = [(as_str(m), float(s)) for m, s in rows]
         batch = [(m, s) for m, s in batch if _after((s, m), cursor, desc)]
         if batch:
             yield batch
@@ -166,7 +159,7 @@ async def _intersection(
     # Weights 1, 0, 0…: the intersection keeps the first source's scores.
     weighted = {key: (1 if i == 0 else 0) for i, key in enumerate(sources)}
     rows: list[Any] = await redis.zinter(weighted, aggregate="SUM", withscores=True)
-    pairs = [(_text(m), float(s)) for m, s in rows[:INTERSECT_CAP]]
+    pairs = [(as_str(m), float(s)) for m, s in rows[:INTERSECT_CAP]]
     if lo is not None:
         pairs = [p for p in pairs if p[1] >= lo]
     if hi is not None:
@@ -189,7 +182,7 @@ def _bound(value: float) -> str | float:
 async def queue_page(redis: Redis, keys: Keys, q: QueueQuery) -> QueuePage:
     """One page of the held queue for ``q``."""
     desc = q.descending
-    cursor = decode_cursor(q.cursor, q.order) if q.cursor else None
+    cursor = decode_queue_cursor(q.cursor, q.order) if q.cursor else None
     by_risk = q.order == "riskiest"
     # The score range is a risk range: it bounds the scan only when the source is scored by
     # risk; otherwise it filters loaded items.
@@ -236,17 +229,17 @@ async def queue_page(redis: Redis, keys: Keys, q: QueueQuery) -> QueuePage:
                 more = True
                 break
     if more and last is not None:
-        page.next_cursor = encode_cursor(q.order, last[0], last[1])
+        page.next_cursor = encode_queue_cursor(q.order, last[0], last[1])
     return page
 
 
 async def held_per_article(redis: Redis, keys: Keys) -> tuple[dict[str, int], bool]:
     """Held comments per article, counted over the held queue itself (so it cannot drift),
     and whether the count is partial (only the oldest :data:`COUNT_SCAN_CAP` are counted)."""
-    ids = [_text(m) for m in await redis.zrange(keys.held, 0, COUNT_SCAN_CAP)]
+    ids = [as_str(m) for m in await redis.zrange(keys.held, 0, COUNT_SCAN_CAP)]
     partial = len(ids) > COUNT_SCAN_CAP
     rows = await hmget_many(redis, [keys.comment(cid) for cid in ids[:COUNT_SCAN_CAP]], ["article"])
-    return dict(Counter(_text(row[0]) for row in rows if row[0] is not None)), partial
+    return dict(Counter(as_str(row[0]) for row in rows if row[0] is not None)), partial
 
 
 async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str, Any]:
@@ -266,7 +259,3 @@ async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str,
         "articles_partial": partial,
         "articles": [{"article_id": a, "held": n} for a, n in per_article[:top]],
     }
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

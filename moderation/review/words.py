@@ -9,12 +9,13 @@ from typing import Any
 import msgspec
 from redis.asyncio.client import Pipeline
 
-from moderation import audit
-from moderation.audit import Actor
 from moderation.errors import ValidationFailed
 from moderation.review.context import Review
 from moderation.review.txn import watched
-from moderation.wordlists import MAX_ENTRIES, canonical, check_kind, load_lists
+from moderation.store import audit
+from moderation.store.audit import Actor
+from moderation.store.codec import as_str
+from moderation.store.wordlists import MAX_ENTRIES, canonical, check_kind, load_lists
 
 #: Most entries one edit may add or remove.
 MAX_EDIT = 1_000
@@ -43,7 +44,7 @@ async def edit_words(review: Review, kind: str, edit: WordsEditIn, actor: Actor)
     key = review.keys.words(kind)
 
     async def read(pipe: Pipeline) -> set[str]:
-        return {_text(w) for w in await pipe.smembers(key)}
+        return {as_str(w) for w in await pipe.smembers(key)}
 
     async def write(pipe: Pipeline, before: set[str]) -> dict[str, Any]:
         added = [w for w in add if w not in before and w not in remove]
@@ -71,7 +72,3 @@ async def edit_words(review: Review, kind: str, edit: WordsEditIn, actor: Actor)
     result = await watched(review.redis, [key], read, write)
     result["lists"] = await load_lists(review.redis, review.keys)
     return result
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 from moderation.keys import Keys
+from moderation.store.codec import as_str, script
 
 NUM_PERM = 32
 BANDS = 8
@@ -122,8 +122,7 @@ class DuplicateIndex:
         # Expire a little after the window closes: a key is kept alive by every new entry.
         self.ttl_s = max(int(window_s) * 2, 60)
         self.threshold = threshold
-        source = resources.files("moderation").joinpath("lua", "spam_lsh.lua").read_text("utf-8")
-        self._index: AsyncScript = redis.register_script(source)
+        self._index: AsyncScript = script(redis, "spam_lsh.lua")
 
     async def queue_index(self, pipe: Pipeline, probe: Probe) -> None:
         """Queue the indexing of ``probe``; its reply is the list of candidate ids."""
@@ -147,7 +146,7 @@ class DuplicateIndex:
         self, redis: Redis, probes: Sequence[Probe], candidates: Sequence[Sequence[Any]]
     ) -> list[DupSignals]:
         """Compare each probe with its candidates' signatures (one pipeline for the batch)."""
-        wanted = sorted({_text(c) for cands in candidates for c in cands})
+        wanted = sorted({as_str(c) for cands in candidates for c in cands})
         if not wanted:
             return [DupSignals() for _ in probes]
         pipe = redis.pipeline(transaction=False)
@@ -161,7 +160,7 @@ class DuplicateIndex:
             articles: set[str] = set()
             cross = 0
             for raw_id in cands:
-                value = stored.get(_text(raw_id))
+                value = stored.get(as_str(raw_id))
                 decoded = _decode(value) if value is not None else None
                 if decoded is None:
                     continue  # expired between the two round trips
@@ -179,7 +178,3 @@ class DuplicateIndex:
                         cross += 1
             out.append(DupSignals(count, len(authors), len(articles), cross, best))
         return out
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -26,6 +26,7 @@ from moderation.settings import Settings
 from moderation.spam.features import tokenize, vectorize
 from moderation.spam.model import OnlineModel
 from moderation.spam.signals import DomainLists, text_signals
+from moderation.store.codec import as_str
 
 log = logging.getLogger("moderation.spam")
 
@@ -58,7 +59,7 @@ async def record_feedback(
     pipe.set(marker, label, ex=LEARNED_TTL_S, get=True)
     pipe.hget(keys.comment(record.id), "auto_decision")
     previous, raw_decision = await pipe.execute()
-    if previous is not None and _text(previous) == label:
+    if previous is not None and as_str(previous) == label:
         return False
     try:
         normalized = normalize(record.text)
@@ -91,7 +92,3 @@ def _scored_signals(raw: Any) -> dict[str, Any] | None:
     if decision.spam is None or "error" in decision.spam.signals:
         return None
     return dict(decision.spam.signals)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -19,23 +19,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.commands.core import AsyncScript
 
 from moderation.keys import Keys
 from moderation.spam.features import PRIORS, TEXT_OFFSET
+from moderation.store.codec import as_int, script
 
 #: Initial squared-gradient sum of the signal features (bigger = more trust in the prior).
 SIGNAL_DAMPING = 4.0
 #: The same for text features: small, so the first examples of a word count.
 TEXT_DAMPING = 0.01
-_LEARN = resources.files("moderation").joinpath("lua", "spam_learn.lua").read_text("utf-8")
-_WEIGHTS = resources.files("moderation").joinpath("lua", "spam_weights.lua").read_text("utf-8")
 
 #: Logits are clipped here: a probability of 1 - 1e-9 explains nothing more than 0.9999.
 MAX_LOGIT = 20.0
@@ -70,13 +67,6 @@ def logit(x: Mapping[int, float], weights: Mapping[int, float]) -> float:
 
 def _decode(raw: Any) -> list[float]:
     return [float(w) for w in msgspec.msgpack.decode(raw)] if raw else []
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value) if value is not None else 0
-    except (TypeError, ValueError):
-        return 0
 
 
 @dataclass(slots=True)
@@ -147,7 +137,7 @@ class OnlineModel:
         else:
             source = fresh
         weights = {i: w for i in pending.wanted if (w := source.get(i, 0.0))}
-        return ModelState(weights, _int(spam), _int(ham))
+        return ModelState(weights, as_int(spam), as_int(ham))
 
     async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:
         pipe = redis.pipeline(transaction=False)
@@ -155,8 +145,7 @@ class OnlineModel:
         return await self.finish_read(redis, pending, await pipe.execute())
 
     async def _queue_weights(self, pipe: Pipeline, redis: Redis, order: list[int]) -> None:
-        script: AsyncScript = redis.register_script(_WEIGHTS)
-        await script(
+        await script(redis, "spam_weights.lua")(
             keys=[self.keys.spam_weights], args=[msgspec.msgpack.encode(order)], client=pipe
         )
 
@@ -177,5 +166,4 @@ class OnlineModel:
         args.append(msgspec.msgpack.encode([x[i] for i in order]))
         args.append(msgspec.msgpack.encode([PRIORS.get(i, 0.0) for i in order]))
         keys = [self.keys.spam_weights, self.keys.spam_gradients, self.keys.spam_model_meta]
-        script: AsyncScript = redis.register_script(_LEARN)
-        return float(await script(keys=keys, args=args))
+        return float(await script(redis, "spam_learn.lua")(keys=keys, args=args))

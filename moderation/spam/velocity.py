@@ -23,6 +23,7 @@ from redis.asyncio.client import Pipeline
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
+from moderation.store.codec import as_int, as_str
 
 #: Counting stops here: past it, "many" is all the signal needs to say.
 MAX_COUNT = 100
@@ -104,7 +105,7 @@ class Velocity:
     def parse(self, record: CommentRecord, replies: list[Any]) -> VelocitySignals:
         """Read the replies of :meth:`queue` (in order) for ``record``."""
         author_ids, tallies = replies[0], replies[1]
-        approved, rejected = (_int(v) for v in tallies)
+        approved, rejected = (as_int(v) for v in tallies)
         return VelocitySignals(
             author_rate=_others(author_ids, record.id),
             ip_rate=_others(replies[2], record.id) if len(replies) == 3 else 0,
@@ -116,15 +117,4 @@ class Velocity:
 def _others(ids: Any, own: str) -> int:
     if not isinstance(ids, list):
         return 0
-    return min(sum(1 for i in ids if _text(i) != own), MAX_COUNT)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value) if value is not None else 0
-    except (TypeError, ValueError):
-        return 0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return min(sum(1 for i in ids if as_str(i) != own), MAX_COUNT)

@@ -3,7 +3,7 @@
 The page is rendered with the current figures (so it is useful before any script runs); the
 feed, ``/moderate/dashboard/stream``, pushes the ``/v1/stats`` document plus the last hour's
 per-minute history every ``MODERATION_DASHBOARD_INTERVAL_S`` as Server-Sent Events
-(``event: stats``). Each push costs one bounded stats read (``moderation.stats``).
+(``event: stats``). Each push costs one bounded stats read (``moderation.ops.stats``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from starlette.responses import Response, StreamingResponse
 
 from moderation.api.access import Principal, require_principal
 from moderation.api.auth import MODERATORS
+from moderation.ops.stats import history, read_state, summarize
 from moderation.settings import Settings
-from moderation.stats import history, read_state, summarize
 from moderation.ui.render import BASE, NAV_LINKS, NavLink, render, ui_page
 
 NAV_LINKS.insert(1, NavLink("Dashboard", f"{BASE}/dashboard", MODERATORS))

@@ -16,16 +16,17 @@ from moderation.api.auth import ADMINS, MODERATORS
 from moderation.api.moderation import AUDIT_TARGETS, queue_query, review_of
 from moderation.api.responses import JSON
 from moderation.api.validation import query_int
-from moderation.audit import entry_view
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.review import authors, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_counts, queue_page
 from moderation.settings import Settings
+from moderation.store.audit import entry_view
+from moderation.store.codec import as_str
+from moderation.store.wordlists import KINDS, load_lists
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
-from moderation.wordlists import KINDS, load_lists
 
 
 def _filters(q: QueueQuery) -> dict[str, str]:
@@ -56,7 +57,7 @@ async def queue(request: Request, principal: Principal) -> Response:
     # Where the events stream stands *before* the queue is read: the page's live feed resumes
     # from here, so a comment held while the page loads still arrives.
     newest: Any = await review.redis.xrevrange(review.keys.events, "+", "-", count=1)
-    events_after = _text(newest[0][0]) if newest else "0-0"
+    events_after = as_str(newest[0][0]) if newest else "0-0"
     page = await queue_page(review.redis, review.keys, q)
     counts = await queue_counts(review.redis, review.keys, top=20)
     loaded = time.perf_counter()
@@ -334,7 +335,3 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 ENV.filters["describe"] = describe
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -12,8 +12,8 @@ from markupsafe import Markup
 
 from moderation.messages import iso
 from moderation.review.decisions import REJECT_REASONS
-from moderation.review.highlight import segments, to_html
 from moderation.review.items import ReviewItem, Standing
+from moderation.ui.highlight import segments, to_html
 
 #: Reason codes the queue filter offers (labels are added from the policy's label list).
 FILTER_REASONS = (

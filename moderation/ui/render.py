@@ -36,9 +36,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from moderation.api.access import Principal, SignInRequired, current_session, require_session
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.audit import Actor
 from moderation.errors import ModerationError
 from moderation.messages import Role, iso
+from moderation.store.audit import Actor
 
 log = logging.getLogger("moderation.ui")
 

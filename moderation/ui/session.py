@@ -1,7 +1,7 @@
 """Signing in and out of the web UI.
 
 Sign-in takes a moderator or admin API key (the same secret ``moderation keys create`` prints)
-and turns it into a server-side session (``moderation.sessions``): the browser holds only a
+and turns it into a server-side session (``moderation.store.sessions``): the browser holds only a
 random session id in an ``HttpOnly``, ``SameSite=Strict`` cookie, ``Secure`` when served over
 TLS. Sign-out needs the session's CSRF token, like every other state change.
 
@@ -15,15 +15,15 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from moderation import audit
 from moderation.api.access import Principal, check_csrf, current_session, require_session
 from moderation.api.auth import MODERATORS
 from moderation.api.moderation import review_of
-from moderation.audit import Actor
-from moderation.auth import KeyCache
 from moderation.errors import CSRFFailed
-from moderation.sessions import COOKIE, create_session, end_session
 from moderation.settings import Settings
+from moderation.store import audit
+from moderation.store.apikeys import KeyCache
+from moderation.store.audit import Actor
+from moderation.store.sessions import COOKIE, create_session, end_session
 from moderation.ui.render import BASE, LOGIN_PATH, SECURITY_HEADERS, error_page, render
 
 __all__ = ["login_form", "login_submit", "logout", "require_session"]

@@ -18,6 +18,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from moderation.keys import SCORING_GROUP, Keys
+from moderation.store.codec import as_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +28,13 @@ class Entry:
     deliveries: int = 1
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _entries(raw: Sequence[Any]) -> list[Entry]:
     out = []
     for entry_id, fields in raw:
         if fields is None:  # deleted entry still listed in the PEL
             continue
         comment_id = fields.get(b"id") or fields.get("id") or b""
-        out.append(Entry(_text(entry_id), _text(comment_id)))
+        out.append(Entry(as_str(entry_id), as_str(comment_id)))
     return out
 
 
@@ -113,9 +110,9 @@ class CommentQueue:
             start_id=self._claim_cursor,
             count=count,
         )
-        self._claim_cursor = _text(reply[0])
+        self._claim_cursor = as_str(reply[0])
         entries = _entries(reply[1])
-        deleted = [_text(i) for i in reply[2]] if len(reply) > 2 else []
+        deleted = [as_str(i) for i in reply[2]] if len(reply) > 2 else []
         if not entries:
             return [], deleted
         # One XPENDING over the claimed range gives every entry's delivery count.
@@ -127,7 +124,7 @@ class CommentQueue:
             count=len(entries) * 4 + 16,
             consumername=self.consumer,
         )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {as_str(p["message_id"]): int(p["times_delivered"]) for p in pending}
         return [
             Entry(e.entry_id, e.comment_id, counts.get(e.entry_id, 1)) for e in entries
         ], deleted

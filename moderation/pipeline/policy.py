@@ -14,6 +14,7 @@ from typing import Any
 
 from moderation.messages import Reason, SpamResult, Status
 from moderation.settings import Settings
+from moderation.store.codec import as_str
 
 #: Field names used in the policy and article-settings hashes.
 THRESHOLD_PREFIX = "threshold:"
@@ -59,8 +60,8 @@ class Policy:
         spam_threshold, spam_reject = self.spam_threshold, self.spam_reject
         max_links, premoderate, closed = self.max_links, self.premoderate, self.closed
         for raw_name, raw_value in overrides.items():
-            name = _text(raw_name)
-            value = _text(raw_value)
+            name = as_str(raw_name)
+            value = as_str(raw_value)
             if name.startswith(THRESHOLD_PREFIX):
                 number = _unit(value)
                 if number is not None:
@@ -188,7 +189,3 @@ def _unit(value: str) -> float | None:
     except ValueError:
         return None
     return number if 0.0 <= number <= 1.0 else None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

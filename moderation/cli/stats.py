@@ -11,9 +11,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from moderation.keys import Keys
-from moderation.redis_client import api_client
+from moderation.ops.stats import read_state, summarize
 from moderation.settings import Settings
-from moderation.stats import read_state, summarize
+from moderation.store.client import api_client
 
 
 def _fmt(value: Any, unit: str = "") -> str:

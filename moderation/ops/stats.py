@@ -17,8 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.keys import SCORING_GROUP, WEBHOOK_GROUP, Keys
-from moderation.metrics import Snapshot, _decode
+from moderation.ops.metrics import Snapshot, _decode
 from moderation.settings import Settings
+from moderation.store.codec import as_int
 
 MINUTES = 61
 #: Counter prefix of the reasons moderators give (``reason:moderator:spam``).
@@ -115,31 +116,27 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
             workers.append({"name": name, **facts})
     lag, unacked, _ = _group(r[63], SCORING_GROUP)
     if lag < 0:  # Redis 6 has no lag: all unread entries count, approximately the undecided
-        lag = max(_int(r[64]) - unacked, 0)
+        lag = max(as_int(r[64]) - unacked, 0)
     webhook_lag, webhook_pending, _ = _group(r[72], WEBHOOK_GROUP)
     return State(
         now=now,
         counters=_ints(r[0]),
         minutes=[_ints(x) for x in r[1 : 1 + MINUTES]],
-        stream_length=_int(r[62]),
+        stream_length=as_int(r[62]),
         undelivered=lag,
         unacked=unacked,
-        undecided=_int(r[64]),
+        undecided=as_int(r[64]),
         oldest_undecided_ms=_head(r[65]),
-        held=_int(r[66]),
+        held=as_int(r[66]),
         oldest_held_ms=_head(r[67]),
-        dead_letters=_int(r[68]),
+        dead_letters=as_int(r[68]),
         auto_latency_ms=[int(x) for x in r[69]] if isinstance(r[69], list) else [],
         human_latency_ms=[int(x) for x in r[70]] if isinstance(r[70], list) else [],
         workers=workers,
         webhook_backlog=max(webhook_lag, 0) + webhook_pending,
-        webhook_dead=_int(r[73]),
+        webhook_dead=as_int(r[73]),
         recorded=_decode(r[74]) if isinstance(r[74], dict) else {},
     )
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | bytes | str) else 0
 
 
 def _head(rows: Any) -> int | None:

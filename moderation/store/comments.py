@@ -7,12 +7,9 @@ atomic scripts, so a crash between steps cannot leave the store half-written.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import msgspec
@@ -23,6 +20,7 @@ from moderation.errors import BadRequest, IdempotencyConflict
 from moderation.ids import is_comment_id
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
+from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 
 #: Bounded length of the events stream (approximate trimming keeps XADD O(1)).
 EVENTS_MAXLEN = 100_000
@@ -32,10 +30,6 @@ MINUTE_TTL_S = 2 * 3600
 _record_decoder = msgspec.json.Decoder(CommentRecord)
 _decision_decoder = msgspec.json.Decoder(Decision)
 _encoder = msgspec.json.Encoder()
-
-
-def _script(name: str) -> str:
-    return resources.files("moderation").joinpath("lua", name).read_text("utf-8")
 
 
 def now_ms() -> int:
@@ -90,8 +84,8 @@ class Store:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._submit: AsyncScript = redis.register_script(_script("submit.lua"))
-        self._transition: AsyncScript = redis.register_script(_script("transition.lua"))
+        self._submit: AsyncScript = script(redis, "submit.lua")
+        self._transition: AsyncScript = script(redis, "transition.lua")
 
     # --- accepting --------------------------------------------------------------------------
     async def submit(
@@ -125,7 +119,7 @@ class Store:
                 MINUTE_TTL_S,
             ],
         )
-        kind, value = _text(result[0]), _text(result[1])
+        kind, value = as_str(result[0]), as_str(result[1])
         if kind == "new":
             return SubmitResult(value, created=True)
         seen_digest, _, seen_id = value.partition(" ")
@@ -223,7 +217,7 @@ class Store:
     # --- reading ----------------------------------------------------------------------------
     async def status(self, comment_id: str) -> Status | None:
         raw = await self.redis.hget(self.keys.comment(comment_id), "status")
-        return Status(_text(raw)) if raw is not None else None
+        return Status(as_str(raw)) if raw is not None else None
 
     async def get(self, comment_id: str) -> StoredComment | None:
         return (await self.get_many([comment_id]))[0]
@@ -240,7 +234,7 @@ class Store:
         self, article_id: str, *, limit: int, cursor: str | None, newest_first: bool
     ) -> tuple[list[StoredComment], str | None]:
         """One page of an article's approved comments and the cursor of the next page."""
-        after = decode_cursor(cursor) if cursor else None
+        after = decode_comment_cursor(cursor) if cursor else None
         key = self.keys.approved(article_id)
         if newest_first:
             start = f"({after}" if after else "+"
@@ -250,7 +244,7 @@ class Store:
         else:
             start = f"({after}" if after else "-"
             ids = await self.redis.zrange(key, start, "+", bylex=True, offset=0, num=limit + 1)
-        page = [_text(i) for i in ids[:limit]]
+        page = [as_str(i) for i in ids[:limit]]
         next_cursor = encode_cursor(page[-1]) if len(ids) > limit and page else None
         stored = await self.get_many(page)
         return [s for s in stored if s is not None], next_cursor
@@ -263,7 +257,7 @@ class Store:
 
 
 def parse_transition(reply: Any) -> TransitionResult:
-    kind, status = _text(reply[0]), _text(reply[1])
+    kind, status = as_str(reply[0]), as_str(reply[1])
     if kind == "missing":
         return TransitionResult(False, None)
     return TransitionResult(kind == "ok", Status(status))
@@ -280,25 +274,15 @@ def decode_stored(row: Sequence[Any]) -> StoredComment | None:
         return None
     return StoredComment(
         record=_record_decoder.decode(doc),
-        status=Status(_text(status)),
+        status=Status(as_str(status)),
         updated_at=int(updated or 0),
         decision=_decision_decoder.decode(decision) if decision else None,
     )
 
 
-def encode_cursor(comment_id: str) -> str:
-    return base64.urlsafe_b64encode(comment_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
+def decode_comment_cursor(cursor: str) -> str:
+    """The comment id inside a list cursor (a cursor of :func:`codec.encode_cursor`)."""
+    raw = decode_cursor(cursor, str)
     if not is_comment_id(raw):
         raise BadRequest("cursor is not one this service issued", field="cursor")
     return raw
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

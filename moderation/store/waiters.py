@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from moderation.messages import Status
 
-log = logging.getLogger("moderation.waiters")
+log = logging.getLogger("moderation.store.waiters")
 
 #: Resolved value telling a waiter to re-read the status itself.
 RECHECK = "recheck"
@@ -78,7 +78,7 @@ class DecisionWaiters:
                 delay = min(delay * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _dispatch(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data

@@ -19,10 +19,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any
 
-from redis.commands.core import AsyncScript
 from starlette.requests import Request
 
 from moderation.errors import RateLimited
@@ -30,9 +28,8 @@ from moderation.keys import Keys
 from moderation.messages import CommentRecord
 from moderation.settings import Settings
 from moderation.spam.velocity import ip_bucket
-from moderation.store import MINUTE_TTL_S
-
-_SCRIPT = resources.files("moderation").joinpath("lua", "flood.lua").read_text("utf-8")
+from moderation.store.codec import script
+from moderation.store.comments import MINUTE_TTL_S
 
 
 def flood_gate(
@@ -45,10 +42,9 @@ def flood_gate(
     async def gate(request: Request, record: CommentRecord) -> None:
         if author_ms <= 0 and ip_ms <= 0:
             return
-        script: AsyncScript = request.app.state.redis.register_script(_SCRIPT)
         ip = record.context.ip if record.context else None
         idem = (request.headers.get("idempotency-key") or "").strip()
-        reply: Any = await script(
+        reply: Any = await script(request.app.state.redis, "flood.lua")(
             keys=[
                 keys.flood("author", record.author.id),
                 keys.flood("ip", ip_bucket(ip)) if ip else "",

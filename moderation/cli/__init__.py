@@ -60,8 +60,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from moderation.redis_client import worker_client
     from moderation.scoring.factory import load_scorer
+    from moderation.store.client import worker_client
     from workers.scoring import serve_worker
 
     scorer = load_scorer(settings)
@@ -79,7 +79,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
     from moderation.errors import ConfigError
-    from moderation.redis_client import worker_client
+    from moderation.store.client import worker_client
     from workers.scoring import default_worker_name
     from workers.webhooks import serve_webhooks
 
@@ -111,7 +111,7 @@ def _run_async(coro: object) -> None:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """API + worker(s) + (unless MODERATION_REDIS_URL is set) an embedded redis-server."""
-    from moderation.embedded_redis import EmbeddedRedis
+    from moderation.store.embedded import EmbeddedRedis
 
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -170,10 +170,10 @@ def _print_credentials(settings: Settings, data_dir: Path) -> None:
     if creds.exists():
         print(f"moderation: API keys for local use are in {creds}", flush=True)
         return
-    from moderation.auth import create_key
     from moderation.keys import Keys
     from moderation.messages import Role
-    from moderation.redis_client import api_client
+    from moderation.store.apikeys import create_key
+    from moderation.store.client import api_client
 
     async def make() -> dict[str, str]:
         redis = api_client(settings)
@@ -200,10 +200,10 @@ def _print_credentials(settings: Settings, data_dir: Path) -> None:
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from moderation import auth
     from moderation.keys import Keys
     from moderation.messages import Role
-    from moderation.redis_client import api_client
+    from moderation.store import apikeys as auth
+    from moderation.store.client import api_client
 
     keys = Keys(settings.key_prefix)
 
@@ -240,7 +240,7 @@ async def _audit_key(
     import socket
     import time
 
-    from moderation.audit import AuditEntry, AuditLog
+    from moderation.store.audit import AuditEntry, AuditLog
 
     try:
         who = f"{getpass.getuser()}@{socket.gethostname()}"
@@ -274,7 +274,7 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
-    from moderation.stats_cli import run
+    from moderation.cli.stats import run
 
     return run(settings, watch=args.watch, as_json=args.json)
 

@@ -18,10 +18,11 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from moderation.auth import KeyInfo
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
+from moderation.store.apikeys import KeyInfo
+from moderation.store.codec import as_str
 
 COOKIE = "mod_session"
 
@@ -87,7 +88,7 @@ async def load_session(
     raw: dict[Any, Any] = await redis.hgetall(key)
     if not raw:
         return None
-    data = {_text(k): _text(v) for k, v in raw.items()}
+    data = {as_str(k): as_str(v) for k, v in raw.items()}
     try:
         session = Session(
             digest=digest,
@@ -122,7 +123,3 @@ async def load_session(
 async def end_session(redis: Redis, keys: Keys, session_id: str) -> None:
     if session_id and len(session_id) <= 100:
         await redis.delete(keys.session(_digest(session_id)))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,7 +1,7 @@
 """Split a comment's verbatim text into plain and highlighted segments for display.
 
 Links are found in the original text. Word-list matches were found on the *normalised* text
-(``moderation.wordlists``), so offsets cannot be mapped back directly; instead each
+(``moderation.store.wordlists``), so offsets cannot be mapped back directly; instead each
 whitespace-separated chunk of the original is normalised on its own and highlighted when its
 words contain a matched entry (or, for a multi-word entry, when a run of chunks does). Evasions
 spread over many chunks (``f u c k``) are found through runs of one- or two-character chunks.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from moderation.wordlists import words_of
+from moderation.store.wordlists import words_of
 
 #: Same shape as the spam scorer's link signal.
 _LINK = re.compile(r"(?:https?://|www\.)\S+|javascript:\S*", re.IGNORECASE)

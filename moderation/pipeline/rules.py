@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Reason, SpamResult
-from moderation.policy import Policy
-from moderation.wordlists import EMPTY, WordMatcher, matcher_cache
+from moderation.pipeline.policy import Policy
+from moderation.store.codec import as_int, as_str
+from moderation.store.wordlists import EMPTY, WordMatcher, matcher_cache
 
 
 class AuthorState(enum.StrEnum):
@@ -36,16 +37,16 @@ class AuthorFacts:
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> AuthorFacts:
-        data = {_text(k): _text(v) for k, v in raw.items()}
+        data = {as_str(k): as_str(v) for k, v in raw.items()}
         try:
             state = AuthorState(data.get("state", "normal"))
         except ValueError:
             state = AuthorState.NORMAL
         return cls(
             state=state,
-            approved=max(_int(data.get("approved")), 0),
-            rejected=max(_int(data.get("rejected")), 0),
-            held=max(_int(data.get("held")), 0),
+            approved=max(as_int(data.get("approved")), 0),
+            rejected=max(as_int(data.get("rejected")), 0),
+            held=max(as_int(data.get("held")), 0),
         )
 
 
@@ -55,7 +56,7 @@ class BatchContext:
 
     policies: dict[str, Policy] = field(default_factory=dict)  # by article id
     authors: dict[str, AuthorFacts] = field(default_factory=dict)  # by author id
-    #: The banned/suspect word lists in force (see ``moderation.wordlists``).
+    #: The banned/suspect word lists in force (see ``moderation.store.wordlists``).
     words: WordMatcher = EMPTY
 
 
@@ -125,17 +126,6 @@ def evaluate(
     return RuleOutcome(
         holds=holds, rejections=rejections, ignore_spam=author.state is AuthorState.TRUSTED
     )
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value is not None else 0
-    except ValueError:
-        return 0
 
 
 def _quoted(entries: list[str]) -> str:

@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from moderation.errors import ValidationFailed
 from moderation.keys import Keys
 from moderation.normalize import normalize
+from moderation.store.codec import as_str
 
 #: The lists: ``banned`` rejects, ``suspect`` holds.
 KINDS = ("banned", "suspect")
@@ -123,7 +124,7 @@ async def load_lists(redis: Redis, keys: Keys) -> dict[str, list[str]]:
     for kind in KINDS:
         pipe.smembers(keys.words(kind))
     replies = await pipe.execute()
-    return {kind: sorted(_text(w) for w in raw) for kind, raw in zip(KINDS, replies, strict=True)}
+    return {kind: sorted(as_str(w) for w in raw) for kind, raw in zip(KINDS, replies, strict=True)}
 
 
 class MatcherCache:
@@ -139,7 +140,7 @@ class MatcherCache:
     async def matcher(self, redis: Redis, keys: Keys, version: Any) -> WordMatcher:
         if version is None:  # no list was ever edited
             return EMPTY
-        v = _text(version)
+        v = as_str(version)
         hit = self._by_prefix.get(keys.prefix)
         if hit is not None and hit[0] == v:
             return hit[1]
@@ -149,9 +150,5 @@ class MatcherCache:
         return built
 
 
-#: The process-wide cache the worker's :func:`moderation.rules.load_context` uses.
+#: The process-wide cache the worker's :func:`moderation.pipeline.rules.load_context` uses.
 matcher_cache = MatcherCache()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import msgspec
@@ -23,7 +22,8 @@ from moderation.errors import BadRequest
 from moderation.keys import Keys
 from moderation.messages import Role, iso
 from moderation.settings import Settings
-from moderation.store import AuditAppend
+from moderation.store.codec import as_str, script
+from moderation.store.comments import AuditAppend
 
 #: Entries kept per index list (per comment, author, article, actor).
 INDEX_CAP = 1_000
@@ -126,8 +126,7 @@ class AuditLog:
         self.redis = redis
         self.keys = keys
         self.settings = settings
-        source = resources.files("moderation").joinpath("lua", "audit.lua").read_text("utf-8")
-        self._append = redis.register_script(source)
+        self._append = script(redis, "audit.lua")
 
     async def append(self, entry: AuditEntry, pipe: Pipeline | None = None) -> Any:
         """Append ``entry``; with ``pipe``, queue it there (e.g. in the edit's MULTI)."""
@@ -188,7 +187,7 @@ class AuditLog:
         return page, (page[-1].id if more and page else None)
 
     async def _index(self, key: str, before: str | None) -> list[str]:
-        ids = [_text(i) for i in await self.redis.lrange(key, 0, INDEX_CAP - 1)]
+        ids = [as_str(i) for i in await self.redis.lrange(key, 0, INDEX_CAP - 1)]
         if before is None:
             return ids
         cut = _id_tuple(before)
@@ -215,7 +214,7 @@ def entry_view(entry: AuditEntry) -> dict[str, Any]:
 
 def _decode(row: Any) -> AuditEntry | None:
     sid, fields = row
-    fields = {_text(k): v for k, v in fields.items()}
+    fields = {as_str(k): v for k, v in fields.items()}
     doc = fields.get("doc")
     if doc is None:
         return None
@@ -223,11 +222,11 @@ def _decode(row: Any) -> AuditEntry | None:
         entry = _decoder.decode(doc)
     except msgspec.DecodeError:
         return None
-    entry.id = _text(sid)
+    entry.id = as_str(sid)
     # Transitions record the statuses they observed next to the entry (transition.lua).
     if "from" in fields:
-        entry.before = {**entry.before, "status": _text(fields["from"])}
-        entry.after = {**entry.after, "status": _text(fields["to"])}
+        entry.before = {**entry.before, "status": as_str(fields["from"])}
+        entry.after = {**entry.after, "status": as_str(fields["to"])}
     return entry
 
 
@@ -242,7 +241,3 @@ def _check_cursor(cursor: str | None) -> str | None:
 def _id_tuple(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

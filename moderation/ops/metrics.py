@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from moderation import __version__
 from moderation.keys import Keys
 
-log = logging.getLogger("moderation.metrics")
+log = logging.getLogger("moderation.ops.metrics")
 
 _SEP = "\x1f"  # separates the metric name and label values in a Redis hash field
 

@@ -1,0 +1,1 @@
+"""What operators read: queue statistics, Prometheus metrics, worker heartbeat facts."""
