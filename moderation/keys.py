@@ -15,6 +15,62 @@ SCORING_GROUP = "scorers"
 WEBHOOK_GROUP = "webhooks"
 
 
+class CommentField:
+    """Field names of the comment hash (``Keys.comment``).
+
+    Python reads and writes them only through ``moderation.store.comments``; the two scripts
+    that write the hash (``submit.lua``, ``transition.lua``) spell the same names.
+    """
+
+    #: The submission as accepted (msgspec JSON of ``CommentRecord``), verbatim.
+    DOC = "doc"
+    STATUS = "status"
+    ARTICLE = "article"
+    #: Creation and last-change times, epoch ms.
+    CREATED = "created"
+    UPDATED = "updated"
+    #: The decision in force (JSON of ``Decision``).
+    DECISION = "decision"
+    #: The automatic decision, kept when a moderator's decision replaces it.
+    AUTO_DECISION = "auto_decision"
+
+
+class Counter:
+    """Names of the fields of the counters hashes (``Keys.counters``, ``Keys.minute_counters``).
+
+    The Lua scripts increment them; :func:`parse_counter` reads a name back into its parts.
+    """
+
+    ACCEPTED = "accepted"
+    DEAD_LETTERED = "dead_lettered"
+    #: ``decided:<status>`` — every transition into ``status``.
+    DECIDED = "decided"
+    #: ``<actor kind>:<status>`` — by kind of actor (auto, system, moderator, admin).
+    ACTOR_KINDS = ("auto", "system", "moderator", "admin")
+    #: ``reason:<code>`` — the primary reason of a transition.
+    REASON = "reason"
+    #: ``rate_limited`` and ``rate_limited:<author|ip>`` — comments refused by flood control.
+    RATE_LIMITED = "rate_limited"
+
+    @staticmethod
+    def decided(status: str) -> str:
+        return f"{Counter.DECIDED}:{status}"
+
+    @staticmethod
+    def by(kind: str, status: str) -> str:
+        return f"{kind}:{status}"
+
+    @staticmethod
+    def reason(code: str) -> str:
+        return f"{Counter.REASON}:{code}"
+
+
+def parse_counter(name: str) -> tuple[str, str]:
+    """``("decided", "approved")`` for ``decided:approved``; ``(name, "")`` for a plain one."""
+    kind, _, rest = name.partition(":")
+    return kind, rest
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str = "mod"

@@ -1,7 +1,7 @@
 """``moderation eval spam``: how well the spam scorer does on labelled data, two ways.
 
 * **zero-shot**: comments replayed in time order through the real pipeline (``Store.submit``
-  → stream → ``ScoringWorker.process`` in batches of ``batch_size`` → stored decision) with no
+  → stream → ``BatchPipeline.process`` in batches of ``batch_size`` → stored decision) with no
   feedback at all: the signals and their priors alone.
 * **prequential** (test-then-train): the same replay one comment at a time; after each
   decision the true label is applied as a moderator would (the comment is moved to approved or
@@ -56,6 +56,7 @@ from moderation.evaluation.report import (
 from moderation.ids import new_id
 from moderation.keys import Keys
 from moderation.messages import Author, CommentRecord, Decision, ModelInfo, Reason, Status
+from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
 from moderation.spam.feedback import record_feedback
 from moderation.store.comments import CommentRef, Store, now_ms
@@ -94,8 +95,6 @@ async def replay(
     """
     from tqdm import tqdm
 
-    from workers.scoring import ScoringWorker
-
     prefix = f"eval-spam-{mode}-{os.getpid()}-{os.urandom(3).hex()}"
     settings = settings.with_overrides(key_prefix=prefix, redis_url=url)
     keys = Keys(prefix)
@@ -106,8 +105,8 @@ async def replay(
     started = time.perf_counter()
     try:
         store = Store(redis, keys)
-        worker = ScoringWorker(settings, redis, _NoToxicity(), name=f"eval-{mode}")
-        await worker.queue.ensure_group()
+        pipeline = BatchPipeline(settings, redis, _NoToxicity(), consumer=f"eval-{mode}")
+        await pipeline.queue.ensure_group()
         bar = tqdm(total=len(data), desc=mode, unit="comment", disable=not progress, leave=False)
         for start in range(0, len(data), batch):
             chunk = data[start : start + batch]
@@ -116,11 +115,11 @@ async def replay(
                 await store.submit(record, record.id, None, 3600)
             entries: list[Entry] = []
             while len(entries) < len(records):
-                got = await worker.queue.read(len(records) - len(entries), 1000, 0)
+                got = await pipeline.queue.read(len(records) - len(entries), 1000, 0)
                 if not got:
                     raise RuntimeError("submitted comments did not reach the stream")
                 entries.extend(got)
-            await worker.process(entries)
+            await pipeline.process(entries)
             stored = await store.get_many([r.id for r in records])
             for item, record, comment in zip(chunk, records, stored, strict=True):
                 if comment is None or comment.decision is None or comment.decision.spam is None:

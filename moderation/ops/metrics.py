@@ -19,7 +19,6 @@ import platform
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError
 
 from moderation import __version__
 from moderation.keys import Keys
+from moderation.ops.heartbeat import WorkerFacts
 
 log = logging.getLogger("moderation.ops.metrics")
 
@@ -179,18 +179,9 @@ class Snapshot:
     recorded: Mapping[str, str]
     counters: Mapping[str, int]
     gauges: Mapping[str, float]
-    workers: Sequence[Mapping[str, str]]
+    workers: Sequence[WorkerFacts]
     #: Quantiles (0.5, 0.9, 0.99) of recent automatic and human time-to-decision, seconds.
     latency: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
-
-
-def _decode(raw: Mapping[Any, Any]) -> dict[str, str]:
-    return {
-        (k.decode() if isinstance(k, bytes) else str(k)): (
-            v.decode() if isinstance(v, bytes) else str(v)
-        )
-        for k, v in raw.items()
-    }
 
 
 def recorded_families(recorded: Mapping[str, str]) -> list[Metric]:
@@ -298,13 +289,7 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
     models: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
     for w in snapshot.workers:
         models[
-            (
-                w.get("model", ""),
-                w.get("model_version", ""),
-                w.get("device", ""),
-                w.get("runtime", ""),
-                "true" if w.get("degraded") == "1" else "false",
-            )
+            (w.model, w.model_version, w.device, w.runtime, "true" if w.degraded else "false")
         ] += 1
     for labels, n in sorted(models.items()):
         model.add_metric(list(labels), n)

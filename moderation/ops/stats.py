@@ -17,9 +17,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.keys import SCORING_GROUP, WEBHOOK_GROUP, Keys
-from moderation.ops.metrics import Snapshot, _decode
+from moderation.ops.heartbeat import WorkerFacts
+from moderation.ops.metrics import Snapshot
 from moderation.settings import Settings
-from moderation.store.codec import as_int
+from moderation.store.codec import as_int, int_map, str_map
 
 MINUTES = 61
 #: Counter prefix of the reasons moderators give (``reason:moderator:spam``).
@@ -43,20 +44,10 @@ class State:
     dead_letters: int
     auto_latency_ms: list[int]
     human_latency_ms: list[int]
-    workers: list[dict[str, str]]
+    workers: list[WorkerFacts]
     webhook_backlog: int
     webhook_dead: int
     recorded: dict[str, str]
-
-
-def _ints(raw: Mapping[Any, Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for k, v in _decode(raw).items():
-        try:
-            out[k] = int(float(v))
-        except ValueError:
-            continue
-    return out
 
 
 def _group(groups: Any, name: str) -> tuple[int, int, str]:
@@ -105,23 +96,24 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
     pipe.hgetall(keys.metrics)  # 74
     r = await pipe.execute(raise_on_error=False)
     seen = [(n.decode(), float(t)) for n, t in r[71]] if isinstance(r[71], list) else []
-    workers: list[dict[str, str]] = []
+    workers: list[WorkerFacts] = []
     if seen:
         wp = redis.pipeline(transaction=False)
         for name, _ in seen:
             wp.hgetall(keys.worker(name))
         for (name, beat), raw in zip(seen, await wp.execute(), strict=True):
             # No hash: the worker stopped beating long enough ago for it to expire.
-            facts = _decode(raw) if raw else {"last_beat": str(beat), "gone": "1"}
-            workers.append({"name": name, **facts})
+            workers.append(
+                WorkerFacts.from_hash(name, raw) if raw else WorkerFacts.departed(name, beat)
+            )
     lag, unacked, _ = _group(r[63], SCORING_GROUP)
     if lag < 0:  # Redis 6 has no lag: all unread entries count, approximately the undecided
         lag = max(as_int(r[64]) - unacked, 0)
     webhook_lag, webhook_pending, _ = _group(r[72], WEBHOOK_GROUP)
     return State(
         now=now,
-        counters=_ints(r[0]),
-        minutes=[_ints(x) for x in r[1 : 1 + MINUTES]],
+        counters=int_map(r[0]),
+        minutes=[int_map(x) for x in r[1 : 1 + MINUTES]],
         stream_length=as_int(r[62]),
         undelivered=lag,
         unacked=unacked,
@@ -135,7 +127,7 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
         workers=workers,
         webhook_backlog=max(webhook_lag, 0) + webhook_pending,
         webhook_dead=as_int(r[73]),
-        recorded=_decode(r[74]) if isinstance(r[74], dict) else {},
+        recorded=str_map(r[74]) if isinstance(r[74], dict) else {},
     )
 
 
@@ -195,22 +187,21 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
     hour_total = sum(auto_hour.values())
     workers = []
     for w in state.workers:
-        last = float(w.get("last_beat", 0) or 0)
         workers.append(
             {
-                "id": w["name"],
-                "host": w.get("host"),
-                "pid": int(w.get("pid", 0) or 0),
-                "model": w.get("model"),
-                "model_version": w.get("model_version"),
-                "device": w.get("device"),
-                "batch_size": int(w.get("batch_size", 0) or 0),
-                "processed": int(w.get("processed", 0) or 0),
-                "dead_lettered": int(w.get("dead_lettered", 0) or 0),
-                "last_heartbeat_age_s": round(state.now - last, 2),
-                "stale": state.now - last > settings.heartbeat_ttl_s,
-                "degraded": w.get("degraded") == "1",
-                "runtime": w.get("runtime") or None,
+                "id": w.name,
+                "host": w.host or None,
+                "pid": w.pid,
+                "model": w.model or None,
+                "model_version": w.model_version or None,
+                "device": w.device or None,
+                "batch_size": w.batch_size,
+                "processed": w.processed,
+                "dead_lettered": w.dead_lettered,
+                "last_heartbeat_age_s": round(state.now - w.last_beat, 2),
+                "stale": state.now - w.last_beat > settings.heartbeat_ttl_s,
+                "degraded": w.degraded,
+                "runtime": w.runtime or None,
             }
         )
     return {
@@ -360,11 +351,7 @@ def _seconds(ms: float | None) -> float | None:
 def snapshot(state: State, settings: Settings) -> Snapshot:
     """The ``/metrics`` view of the same state."""
     now_ms = state.now * 1000
-    fresh = [
-        w
-        for w in state.workers
-        if state.now - float(w.get("last_beat", 0) or 0) <= settings.heartbeat_ttl_s
-    ]
+    fresh = [w for w in state.workers if state.now - w.last_beat <= settings.heartbeat_ttl_s]
     return Snapshot(
         recorded=state.recorded,
         counters=state.counters,

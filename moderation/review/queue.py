@@ -22,10 +22,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.errors import BadRequest, ValidationFailed
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.messages import Status
-from moderation.review.items import ReviewItem, hmget_many, load_items
+from moderation.review.items import ReviewItem, load_items
 from moderation.store.codec import as_str, decode_cursor, encode_cursor
+from moderation.store.comments import hmget_many
 
 ORDERS = ("oldest", "newest", "riskiest")
 #: Held comments counted at most for the per-article counts (the oldest ones).
@@ -238,7 +239,9 @@ async def held_per_article(redis: Redis, keys: Keys) -> tuple[dict[str, int], bo
     and whether the count is partial (only the oldest :data:`COUNT_SCAN_CAP` are counted)."""
     ids = [as_str(m) for m in await redis.zrange(keys.held, 0, COUNT_SCAN_CAP)]
     partial = len(ids) > COUNT_SCAN_CAP
-    rows = await hmget_many(redis, [keys.comment(cid) for cid in ids[:COUNT_SCAN_CAP]], ["article"])
+    rows = await hmget_many(
+        redis, [keys.comment(cid) for cid in ids[:COUNT_SCAN_CAP]], [CommentField.ARTICLE]
+    )
     return dict(Counter(as_str(row[0]) for row in rows if row[0] is not None)), partial
 
 

@@ -27,6 +27,7 @@ from moderation.spam.features import tokenize, vectorize
 from moderation.spam.model import OnlineModel
 from moderation.spam.signals import DomainLists, text_signals
 from moderation.store.codec import as_str
+from moderation.store.comments import Store
 
 log = logging.getLogger("moderation.spam")
 
@@ -55,15 +56,13 @@ async def record_feedback(
         raise ValueError(f"label must be 'spam' or 'ham', not {label!r}")
     settings = settings or Settings()
     marker = keys.spam_learned(record.id)
-    pipe = redis.pipeline(transaction=False)
-    pipe.set(marker, label, ex=LEARNED_TTL_S, get=True)
-    pipe.hget(keys.comment(record.id), "auto_decision")
-    previous, raw_decision = await pipe.execute()
+    previous = await redis.set(marker, label, ex=LEARNED_TTL_S, get=True)
     if previous is not None and as_str(previous) == label:
         return False
     try:
         normalized = normalize(record.text)
-        signals = _scored_signals(raw_decision)
+        (auto,) = await Store(redis, keys).auto_decisions([record.id])
+        signals = _scored_signals(auto)
         if signals is None:
             lists = DomainLists.of(settings.spam_allow_domains, settings.spam_deny_domains)
             signals = text_signals(record.text, normalized, lists).as_dict()
@@ -81,14 +80,8 @@ async def record_feedback(
     return True
 
 
-def _scored_signals(raw: Any) -> dict[str, Any] | None:
+def _scored_signals(decision: Decision | None) -> dict[str, Any] | None:
     """The spam signals of the stored automatic decision, if there is a usable one."""
-    if not raw:
-        return None
-    try:
-        decision = _decision_decoder.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    if decision.spam is None or "error" in decision.spam.signals:
+    if decision is None or decision.spam is None or "error" in decision.spam.signals:
         return None
     return dict(decision.spam.signals)

@@ -69,7 +69,9 @@ class FailFastPool(BlockingConnectionPool):
             raise CoolingDown("Redis failed moments ago; not retrying yet")
 
 
-_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError)
+#: "Redis is unavailable": what a caller catches to retry, wait or answer 503 (one definition;
+#: ``ConnectionRefusedError`` is an ``OSError``).
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def _watched(base: type[Any], pool: FailFastPool) -> type[Any]:
@@ -80,14 +82,14 @@ def _watched(base: type[Any], pool: FailFastPool) -> type[Any]:
         async def connect(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await super().connect(*args, **kwargs)
-            except _FAILURES:
+            except REDIS_UNAVAILABLE:
                 pool.mark_down()
                 raise
 
         async def read_response(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await super().read_response(*args, **kwargs)
-            except _FAILURES:
+            except REDIS_UNAVAILABLE:
                 pool.mark_down()
                 raise
 

@@ -18,7 +18,7 @@ from redis.commands.core import AsyncScript
 
 from moderation.errors import BadRequest, IdempotencyConflict
 from moderation.ids import is_comment_id
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 
@@ -70,6 +70,41 @@ class AuditAppend:
     indexes: tuple[str, ...]
     maxlen: int
     index_cap: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A comment as the pipeline loads it: ``status`` ``None`` when it does not exist; ``record``
+    only while it is pending and readable (else ``error`` says why it is not)."""
+
+    status: Status | None
+    record: CommentRecord | None
+    error: str = ""
+
+
+#: The fields :func:`decode_stored` reads, in its order.
+STORED_FIELDS = (
+    CommentField.DOC,
+    CommentField.STATUS,
+    CommentField.UPDATED,
+    CommentField.DECISION,
+)
+
+#: Hashes read per ``hmget_many.lua`` call (bounds the time one call holds Redis).
+_HMGET_CHUNK = 500
+
+
+async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -> list[Any]:
+    """``HMGET`` of ``fields`` on every hash of ``keys``, in as few round trips as possible.
+
+    One script call returns all rows in a single reply: for a page of 500 comments that is
+    several times cheaper for the client than a pipeline of 500 replies.
+    """
+    rows: list[Any] = []
+    for i in range(0, len(keys), _HMGET_CHUNK):
+        chunk = list(keys[i : i + _HMGET_CHUNK])
+        rows.extend(await script(redis, "hmget_many.lua")(keys=chunk, args=list(fields)))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +251,7 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------
     async def status(self, comment_id: str) -> Status | None:
-        raw = await self.redis.hget(self.keys.comment(comment_id), "status")
+        raw = await self.redis.hget(self.keys.comment(comment_id), CommentField.STATUS)
         return Status(as_str(raw)) if raw is not None else None
 
     async def get(self, comment_id: str) -> StoredComment | None:
@@ -227,8 +262,58 @@ class Store:
             return []
         pipe = self.redis.pipeline(transaction=False)
         for cid in comment_ids:
-            pipe.hmget(self.keys.comment(cid), "doc", "status", "updated", "decision")
+            pipe.hmget(self.keys.comment(cid), *STORED_FIELDS)
         return [decode_stored(row) for row in await pipe.execute()]
+
+    async def load_pending(self, comment_ids: Sequence[str]) -> list[Pending]:
+        """What the pipeline needs of each comment, in one round trip: its record if it is still
+        ``pending``. A corrupt document is reported (``error``), not raised, so one bad comment
+        cannot sink its batch."""
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in comment_ids:
+            pipe.hmget(self.keys.comment(cid), CommentField.DOC, CommentField.STATUS)
+        out: list[Pending] = []
+        for doc, status in await pipe.execute():
+            if doc is None or status is None:
+                out.append(Pending(None, None))
+            elif as_str(status) != Status.PENDING.value:
+                out.append(Pending(Status(as_str(status)), None))
+            else:
+                try:
+                    out.append(Pending(Status.PENDING, _record_decoder.decode(doc)))
+                except (msgspec.DecodeError, TypeError) as exc:
+                    out.append(Pending(Status.PENDING, None, error=str(exc)))
+        return out
+
+    async def refs(self, comment_ids: Sequence[str]) -> list[CommentRef | None]:
+        """The transition refs of comments (``None`` for a comment that does not exist); a
+        corrupt document still yields a ref from the hash's own ``article`` field."""
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in comment_ids:
+            pipe.hmget(self.keys.comment(cid), CommentField.DOC, CommentField.ARTICLE)
+        out: list[CommentRef | None] = []
+        for cid, (doc, article) in zip(comment_ids, await pipe.execute(), strict=True):
+            if doc is None and article is None:
+                out.append(None)
+                continue
+            try:
+                out.append(CommentRef.of(_record_decoder.decode(doc)))
+            except (msgspec.DecodeError, TypeError):
+                out.append(CommentRef(cid, as_str(article or b""), ""))
+        return out
+
+    async def auto_decisions(self, comment_ids: Sequence[str]) -> list[Decision | None]:
+        """The automatic decision of each comment (kept when a moderator's replaces it)."""
+        rows = await hmget_many(
+            self.redis, [self.keys.comment(c) for c in comment_ids], (CommentField.AUTO_DECISION,)
+        )
+        out: list[Decision | None] = []
+        for row in rows:
+            try:
+                out.append(_decision_decoder.decode(row[0]) if row and row[0] else None)
+            except msgspec.DecodeError:
+                out.append(None)  # a corrupt decision explains nothing; show none
+        return out
 
     async def list_approved(
         self, article_id: str, *, limit: int, cursor: str | None, newest_first: bool
@@ -264,7 +349,7 @@ def parse_transition(reply: Any) -> TransitionResult:
 
 
 def decode_stored(row: Sequence[Any]) -> StoredComment | None:
-    """Decode an ``HMGET doc status updated decision`` row; ``None`` if the comment is absent.
+    """Decode an ``HMGET`` row of :data:`STORED_FIELDS`; ``None`` if the comment is absent.
 
     Raises ``msgspec.DecodeError`` when the stored document is corrupt (the worker treats that as
     a poison message).
