@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from moderation import __version__
-from moderation.keys import Keys
+from moderation.keys import Counter, Keys, parse_counter
 from moderation.ops.heartbeat import WorkerFacts
 
 log = logging.getLogger("moderation.ops.metrics")
@@ -231,7 +231,7 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
     accepted = CounterMetricFamily(
         "moderation_comments_accepted", "Comments accepted (2xx) by the API."
     )
-    accepted.add_metric([], c.get("accepted", 0))
+    accepted.add_metric([], c.get(Counter.ACCEPTED, 0))
     decisions = CounterMetricFamily(
         "moderation_decisions",
         "Status transitions by new status and kind of actor.",
@@ -248,16 +248,17 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
         labels=["reason"],
     )
     for name, value in sorted(c.items()):
-        if name.startswith("reason:"):
-            reasons.add_metric([name[len("reason:") :]], value)
+        kind, reason = parse_counter(name)
+        if kind == Counter.REASON:
+            reasons.add_metric([reason], value)
     rate_limited = CounterMetricFamily(
         "moderation_rate_limited", "Comments refused by flood control (429)."
     )
-    rate_limited.add_metric([], c.get("rate_limited", 0))
+    rate_limited.add_metric([], c.get(Counter.RATE_LIMITED, 0))
     dead = CounterMetricFamily(
         "moderation_dead_letters", "Stream entries dead-lettered after too many deliveries."
     )
-    dead.add_metric([], c.get("reason:dead_letter", 0))
+    dead.add_metric([], c.get(Counter.reason("dead_letter"), 0))
 
     gauges: list[Metric] = [accepted, decisions, reasons, rate_limited, dead]
     for name, help_text in (

@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from moderation.keys import SCORING_GROUP, WEBHOOK_GROUP, Keys
+from moderation.keys import SCORING_GROUP, WEBHOOK_GROUP, Counter, Keys, parse_counter
 from moderation.ops.heartbeat import WorkerFacts
 from moderation.ops.metrics import Snapshot
 from moderation.settings import Settings
@@ -24,7 +24,7 @@ from moderation.store.codec import as_int, int_map, str_map
 
 MINUTES = 61
 #: Counter prefix of the reasons moderators give (``reason:moderator:spam``).
-MODERATOR_REASON = "reason:moderator:"
+MODERATOR_REASON = Counter.reason("moderator:")
 #: How long a worker that died (no clean stop) stays listed as stale.
 STALE_WORKER_SHOWN_S = 600.0
 
@@ -155,9 +155,10 @@ def per_minute(state: State, field: str, window: int) -> float:
     return round(total / window, 2)
 
 
-def _sum_fields(state: State, prefix: str, window: int) -> int:
+def _sum_kind(state: State, kind: str, window: int) -> int:
+    """All counters of one kind (``moderator`` → ``moderator:*``) over the last minutes."""
     return sum(
-        v for m in range(window) for k, v in state.minutes[m].items() if k.startswith(prefix)
+        v for m in range(window) for k, v in state.minutes[m].items() if parse_counter(k)[0] == kind
     )
 
 
@@ -170,7 +171,7 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
         return {
             f"{w}m": round(
                 sum(
-                    per_minute(state, f"{kind}:{s}", w)
+                    per_minute(state, Counter.by(kind, s), w)
                     for kind in kinds
                     for s in ("approved", "held", "rejected")
                 ),
@@ -179,9 +180,9 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             for w in (1, 5, 60)
         }
 
-    auto_total = sum(c.get(f"auto:{s}", 0) for s in ("approved", "held", "rejected"))
+    auto_total = sum(c.get(Counter.by("auto", s), 0) for s in ("approved", "held", "rejected"))
     auto_hour = {
-        s: sum(state.minutes[m].get(f"auto:{s}", 0) for m in range(60))
+        s: sum(state.minutes[m].get(Counter.by("auto", s), 0) for m in range(60))
         for s in ("approved", "held", "rejected")
     }
     hour_total = sum(auto_hour.values())
@@ -214,24 +215,26 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             "oldest_undecided_age_s": _age(state.oldest_undecided_ms, now_ms),
         },
         "throughput": {
-            "accepted_per_minute": {f"{w}m": per_minute(state, "accepted", w) for w in (1, 5, 60)},
+            "accepted_per_minute": {
+                f"{w}m": per_minute(state, Counter.ACCEPTED, w) for w in (1, 5, 60)
+            },
             # Automatic decisions (the pipeline's throughput), dead-lettered ones included.
             "decided_per_minute": decided("auto", "system"),
             "moderator_decisions_per_minute": decided("moderator", "admin"),
         },
         "decisions": {
-            "total": {s: c.get(f"decided:{s}", 0) for s in ("approved", "held", "rejected")},
-            "auto": {s: c.get(f"auto:{s}", 0) for s in ("approved", "held", "rejected")},
+            "total": {s: c.get(Counter.decided(s), 0) for s in ("approved", "held", "rejected")},
+            "auto": {s: c.get(Counter.by("auto", s), 0) for s in ("approved", "held", "rejected")},
             "auto_last_hour": auto_hour,
             "moderator": {
-                s: c.get(f"moderator:{s}", 0) + c.get(f"admin:{s}", 0)
+                s: c.get(Counter.by("moderator", s), 0) + c.get(Counter.by("admin", s), 0)
                 for s in ("approved", "rejected")
             },
             # Why the machine held or rejected (toxicity label, spam, rule, dead letter)...
             "by_reason": {
-                k[len("reason:") :]: v
+                parse_counter(k)[1]: v
                 for k, v in sorted(c.items())
-                if k.startswith("reason:") and not k.startswith(MODERATOR_REASON)
+                if parse_counter(k)[0] == Counter.REASON and not k.startswith(MODERATOR_REASON)
             },
             # ...and the reasons moderators gave, apart.
             "moderator_by_reason": {
@@ -241,7 +244,9 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             },
         },
         "hold_rate": {
-            "all_time": round(c.get("auto:held", 0) / auto_total, 4) if auto_total else None,
+            "all_time": round(c.get(Counter.by("auto", "held"), 0) / auto_total, 4)
+            if auto_total
+            else None,
             "last_hour": round(auto_hour["held"] / hour_total, 4) if hour_total else None,
         },
         "held": {
@@ -249,8 +254,8 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             "oldest_age_s": _age(state.oldest_held_ms, now_ms),
         },
         "moderators": {
-            "actions_last_hour": _sum_fields(state, "moderator:", 60)
-            + _sum_fields(state, "admin:", 60),
+            "actions_last_hour": _sum_kind(state, "moderator", 60)
+            + _sum_kind(state, "admin", 60),
             "time_to_decision_s": {
                 "p50": _seconds(percentile(state.human_latency_ms, 0.5)),
                 "p90": _seconds(percentile(state.human_latency_ms, 0.9)),
@@ -268,8 +273,8 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             "failures": state.webhook_dead,
         },
         "rate_limited": {
-            "total": c.get("rate_limited", 0),
-            "last_hour": sum(state.minutes[m].get("rate_limited", 0) for m in range(60)),
+            "total": c.get(Counter.RATE_LIMITED, 0),
+            "last_hour": sum(state.minutes[m].get(Counter.RATE_LIMITED, 0) for m in range(60)),
         },
         "workers": workers,
         "degraded": sorted(
@@ -325,18 +330,18 @@ def history(state: State) -> dict[str, Any]:
     def series(*fields: str) -> list[int]:
         return [sum(m.get(f, 0) for f in fields) for m in minutes]
 
-    auto = [f"{k}:{s}" for k in ("auto", "system") for s in ("approved", "held", "rejected")]
-    human = [f"{k}:{s}" for k in ("moderator", "admin") for s in ("approved", "rejected")]
+    auto = [Counter.by(k, s) for k in ("auto", "system") for s in ("approved", "held", "rejected")]
+    human = [Counter.by(k, s) for k in ("moderator", "admin") for s in ("approved", "rejected")]
     return {
         "start": start,
         "step": 60,
-        "accepted": series("accepted"),
+        "accepted": series(Counter.ACCEPTED),
         "decided": series(*auto),
-        "approved": series("auto:approved"),
-        "held": series("auto:held", "system:held"),
-        "rejected": series("auto:rejected"),
+        "approved": series(Counter.by("auto", "approved")),
+        "held": series(Counter.by("auto", "held"), Counter.by("system", "held")),
+        "rejected": series(Counter.by("auto", "rejected")),
         "moderated": series(*human),
-        "rate_limited": series("rate_limited"),
+        "rate_limited": series(Counter.RATE_LIMITED),
     }
 
 
