@@ -45,87 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.httpclient import Connection  # noqa: E402
+from moderation.evaluation.corpus import stream_text  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.store.embedded import find_redis_server  # noqa: E402
 
 K = Keys()
-# Ordinary comments are assembled from four parts (lists of coprime lengths), so that they
-# differ from each other as real comments do: the spam checks must not see a campaign.
-PARTS = [
-    [
-        "Thanks for explaining the budget.",
-        "Good piece on school lunches.",
-        "Nice work on the harbour plans.",
-        "Useful explainer on bus fares.",
-        "I liked the library report.",
-        "Rent prices here are brutal.",
-        "Parking at the hospital is awful.",
-        "The cycling lanes look good.",
-        "Flood defences matter a lot.",
-        "Great match report today.",
-        "Fair take on the debate.",
-    ],
-    [
-        "My street agrees with you.",
-        "The numbers look plausible.",
-        "Sources would help though.",
-        "I disagree with the ending.",
-        "Hoping for a follow-up.",
-        "The headline oversells it.",
-        "My family was affected too.",
-        "The map was hard to read.",
-        "Council replies were vague.",
-        "Timeline was very clear.",
-        "Some quotes felt selective.",
-        "Shared it with my friends.",
-        "Older folks may differ.",
-    ],
-    [
-        "Keep it up, newsroom.",
-        "Cheers from the east side.",
-        "More of this, please.",
-        "Well done to the reporter.",
-        "Just my two cents here.",
-        "Looking forward to part two.",
-        "Happy to be corrected.",
-        "Regards from a long-time reader.",
-        "Thanks again, truly.",
-        "Interesting times ahead.",
-        "We shall see what happens.",
-        "Nice photography as well.",
-        "Curious what others think.",
-        "That is all from me.",
-        "Good weekend, everyone.",
-        "First comment in years.",
-        "Stay well, all of you.",
-    ],
-    [
-        "Posted from the bus.",
-        "Written over breakfast.",
-        "Typed on my phone, sorry.",
-        "Read it twice already.",
-        "My neighbour sent it to me.",
-        "Found it via the newsletter.",
-        "Saw it on the front page.",
-        "Read it during lunch.",
-        "My daughter showed me this.",
-        "Came back to reread it.",
-        "Printed it for my dad.",
-        "Read it aloud at dinner.",
-        "Bookmarked for later.",
-        "Discussed it at work.",
-        "Commenting from the library.",
-        "Late to this one, I know.",
-        "Third visit to this page.",
-        "Sent it to my MP.",
-        "Noticed it on the radio too.",
-    ],
-]
-TOXIC = [
-    "you are a fucking idiot and so is everyone who agrees with you",
-    "shut the fuck up, moron",
-    "what a load of shit, the writer is a stupid bitch",
-]
 
 
 def free_port() -> int:
@@ -155,13 +79,10 @@ def article_name(a: int) -> str:
 
 
 def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
-    if rng.random() < 0.1:
-        text = f"{rng.choice(TOXIC)} ({i})"
-    else:
-        text = " ".join(part[(i + rng.randrange(7)) % len(part)] for part in PARTS)
     return {
         "article_id": article_name(i % articles),
-        "text": text,
+        # A tenth toxic; the rest distinct prose, so the spam checks do not see a campaign.
+        "text": stream_text(i, rng, toxic_share=0.1),
         "author": {"id": f"reader-{RUN}-{i}", "name": "Bench Reader"},
         "context": {"ip": f"198.51.{rng.randrange(256)}.{rng.randrange(1, 255)}"},
     }

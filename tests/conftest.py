@@ -24,7 +24,7 @@ import pytest
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from moderation.api.app import create_app
+from moderation.app import create_app
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.scoring.linear import LinearScorer
@@ -249,86 +249,6 @@ def comment(
     }
     body.update(extra)
     return body
-
-
-# Four parts of similar length from lists of 11, 13, 17 and 19 entries, chosen by ``i`` modulo
-# each size: two indices below 2,431 (11 * 13 * 17) share at most two parts, i.e. about half
-# their text, which keeps ordinary test comments clear of the near-duplicate spam signal.
-_PARTS = [
-    [
-        "Thanks for the budget story.",
-        "Good piece on school lunches.",
-        "Nice work on the harbour.",
-        "Useful explainer on bus fares.",
-        "I liked the library report.",
-        "Rent prices are brutal.",
-        "Parking at the hospital, ugh.",
-        "The cycling lanes look good.",
-        "Flood defences matter.",
-        "Great match report today.",
-        "Fair take on the debate.",
-    ],
-    [
-        "My street agrees with you.",
-        "The numbers look plausible.",
-        "Sources would help though.",
-        "I disagree with the ending.",
-        "Hoping for a follow-up.",
-        "The headline oversells it.",
-        "My family was affected too.",
-        "The map was hard to read.",
-        "Council replies were vague.",
-        "Timeline was very clear.",
-        "Some quotes felt selective.",
-        "Shared it with my friends.",
-        "Older folks may differ.",
-    ],
-    [
-        "Keep it up, newsroom.",
-        "Cheers from the east side.",
-        "More of this, please.",
-        "Well done to the reporter.",
-        "Just my two cents here.",
-        "Looking forward to part two.",
-        "Happy to be corrected.",
-        "Regards from a long-time reader.",
-        "Thanks again, truly.",
-        "Interesting times ahead.",
-        "We shall see what happens.",
-        "Nice photography as well.",
-        "Curious what others think.",
-        "That is all from me.",
-        "Good weekend, everyone.",
-        "First comment in years.",
-        "Stay well, all of you.",
-    ],
-    [
-        "Posted from the bus.",
-        "Written over breakfast.",
-        "Typed on my phone, sorry.",
-        "Read it twice already.",
-        "My neighbour sent it to me.",
-        "Found it via the newsletter.",
-        "Saw it on the front page.",
-        "Read it during lunch.",
-        "My daughter showed me this.",
-        "Came back to reread it.",
-        "Printed it for my dad.",
-        "Read it aloud at dinner.",
-        "Bookmarked for later.",
-        "Discussed it at work.",
-        "Commenting from the library.",
-        "Late to this one, I know.",
-        "Third visit to this page.",
-        "Sent it to my MP.",
-        "Noticed it on the radio too.",
-    ],
-]
-
-
-def prose(i: int) -> str:
-    """A distinct, ordinary comment for index ``i`` (see ``_PARTS``)."""
-    return " ".join(part[i % len(part)] for part in _PARTS)
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from redis.asyncio import Redis as AsyncRedis
 
-from moderation.api.app import create_app
+from moderation.app import create_app
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from tests.conftest import free_port, linear_scorer

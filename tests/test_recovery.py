@@ -9,6 +9,7 @@ from collections import Counter
 
 from redis.asyncio import Redis
 
+from moderation.evaluation.corpus import prose
 from moderation.keys import SCORING_GROUP, Keys
 from moderation.settings import Settings
 from tests.conftest import (
@@ -16,7 +17,6 @@ from tests.conftest import (
     RedisServer,
     comment,
     make_settings,
-    prose,
     running_api,
     running_worker,
     wait_for,
@@ -226,3 +226,34 @@ def test_worker_refuses_unknown_settings() -> None:
     )
     assert out.returncode == 2
     assert "MODERATION_BATCHSIZE" in out.stderr
+
+
+async def test_an_entry_whose_write_fails_is_isolated_and_the_worker_lives(
+    api: Api, settings: Settings, rds: Redis
+) -> None:
+    """A comment whose transition the script refuses (here: its author hash replaced by a
+    string behind the service's back) does not sink its batch: the neighbours are decided, the
+    culprit is retried, then dead-lettered (its hold refused too, it stays recorded there), and
+    the same worker goes on deciding new comments."""
+    good = await _post_many(api, 4, offset=300)
+    bad = (await api.post_comment(comment(article="r1", author="wrecked", text="hi"))).json()["id"]
+    await rds.delete(K.author("wrecked"))
+    await rds.set(K.author("wrecked"), "not a hash")
+    s = settings.with_overrides(max_deliveries=2, reclaim_idle_ms=150, reclaim_interval_s=0.05)
+    async with running_worker(s) as worker:
+
+        async def settled() -> bool:
+            return await rds.xlen(K.dead_letters) == 1 and await _pending_count(rds) == 0
+
+        await wait_for(settled, timeout=20)
+        assert await _statuses(rds, good) == ["approved"] * 4
+        later = await _post_many(api, 2, offset=400)
+
+        async def later_done() -> bool:
+            return await _statuses(rds, later) == ["approved"] * 2
+
+        await wait_for(later_done)
+        assert worker.dead_lettered == 1
+    dead = await rds.xrange(K.dead_letters)
+    assert dead[0][1][b"id"].decode() == bad
+    assert all(n == 1 for n in (await _decision_events(rds)).values())

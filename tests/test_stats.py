@@ -8,12 +8,12 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from moderation.evaluation.corpus import prose
 from moderation.keys import Keys
 from moderation.settings import Settings
 from tests.conftest import (
     Api,
     comment,
-    prose,
     running_worker,
     wait_for,
     worker_subprocess,

@@ -7,11 +7,12 @@ import asyncio
 from redis.asyncio import Redis
 
 from bench.httpclient import Connection
+from moderation.evaluation.corpus import prose
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
-from tests.conftest import comment, linear_scorer, prose, running_worker, served_api, wait_for
+from tests.conftest import comment, linear_scorer, running_worker, served_api, wait_for
 
 WAITERS = 1000
 

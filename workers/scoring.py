@@ -34,6 +34,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import Keys
 from moderation.ops.heartbeat import PROCESSED, WorkerFacts
 from moderation.ops.metrics import Recorder
@@ -41,7 +42,6 @@ from moderation.pipeline.batch import BatchPipeline
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamScorer
-from moderation.store.client import REDIS_UNAVAILABLE
 from moderation.store.queue import Entry
 
 log = logging.getLogger("moderation.worker")
@@ -134,6 +134,13 @@ class ScoringWorker:
                     backoff = 0.1
                 except REDIS_UNAVAILABLE as exc:
                     log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                except Exception:
+                    # Anything else is a bug or a poison entry the pipeline could not isolate:
+                    # the worker lives, the entries in hand stay unacked (retried, then
+                    # dead-lettered) and the loop goes on after a pause.
+                    log.exception("batch failed; its entries will be retried")
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:

@@ -27,10 +27,9 @@ from typing import Any
 import httpx
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import WEBHOOK_GROUP, Keys
 from moderation.messages import iso
 from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
@@ -126,7 +125,7 @@ class WebhookSender:
                     )
                     if reply:
                         await self.deliver_batch(self._events(reply[0][1]))
-                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                except REDIS_UNAVAILABLE as exc:
                     log.warning("redis unavailable (%s); retrying", exc)
                     await asyncio.sleep(0.5)
         finally:

@@ -1,5 +1,2 @@
-"""The HTTP API (Starlette). ``create_app(settings)`` is the public entry point."""
-
-from moderation.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP API (Starlette handlers, JSON in and out). The application that serves it, with the
+web UI, is assembled by ``moderation.app.create_app``."""

@@ -1,6 +1,12 @@
-"""Flood control: an admission gate limiting how fast one author or one IP address may post.
+"""Admission gates: checks run on ``POST /v1/comments`` before anything is stored. A gate
+raises a :class:`~moderation.errors.ModerationError` to refuse the comment.
+:func:`admission_gates` lists them in order (``app.state.gates``):
 
-Each author may post a burst of ``flood_author_burst`` comments, then one every
+1. :func:`article_closed_gate`: a closed article (or a closed site) takes no new comments
+   (``409 article_closed``).
+2. :func:`flood_gate`: flood control, limiting how fast one author or one IP address may post.
+
+Flood control: each author may post a burst of ``flood_author_burst`` comments, then one every
 ``flood_author_interval_s`` seconds; each IP address likewise with its own (looser) limits,
 since readers share addresses behind NATs and proxies (an IPv6 address counts as its /64). A
 comment over either limit is refused with ``429 rate_limited`` and a ``Retry-After`` header
@@ -23,18 +29,40 @@ from typing import Any
 
 from starlette.requests import Request
 
-from moderation.errors import RateLimited
+from moderation.errors import ArticleClosed, RateLimited
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
+from moderation.pipeline.policy import CLOSED
 from moderation.settings import Settings
 from moderation.spam.velocity import ip_bucket
 from moderation.store.codec import script
 from moderation.store.comments import MINUTE_TTL_S
 
+#: An admission check run before a comment is stored; raises a ModerationError to refuse.
+Gate = Callable[[Request, CommentRecord], Awaitable[None]]
 
-def flood_gate(
-    settings: Settings, keys: Keys
-) -> Callable[[Request, CommentRecord], Awaitable[None]]:
+
+def admission_gates(settings: Settings, keys: Keys) -> list[Gate]:
+    """The gates of a new app, in the order they run."""
+    return [article_closed_gate, flood_gate(settings, keys)]
+
+
+async def article_closed_gate(request: Request, record: CommentRecord) -> None:
+    """Refuse comments on a closed article (or while the site is closed)."""
+    keys: Keys = request.app.state.keys
+    pipe = request.app.state.redis.pipeline(transaction=False)
+    pipe.hget(keys.article_settings(record.article_id), CLOSED)
+    pipe.hget(keys.policy, CLOSED)
+    article_closed, site_closed = await pipe.execute()
+    if article_closed == b"1" or site_closed == b"1":
+        raise ArticleClosed(
+            f"comments on article {record.article_id!r} are closed",
+            field="article_id",
+            extra={"article_id": record.article_id},
+        )
+
+
+def flood_gate(settings: Settings, keys: Keys) -> Gate:
     """The gate for ``app.state.gates`` (a no-op when both limits are off)."""
     author_ms = int(settings.flood_author_interval_s * 1000)
     ip_ms = int(settings.flood_ip_interval_s * 1000)

@@ -16,13 +16,11 @@ from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS
+from moderation.api.events import events
 from moderation.api.responses import JSON
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
-from moderation.errors import ArticleClosed, NotFound, ValidationFailed
+from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.keys import Keys
-from moderation.messages import CommentRecord
-from moderation.pipeline.policy import CLOSED
 from moderation.review import authors, decisions, overrides, words
 from moderation.review.context import Review
 from moderation.review.items import item_view, load_items
@@ -276,21 +274,6 @@ async def patch_policy(request: Request) -> Response:
     return JSON(await _policy_view(review))
 
 
-async def article_closed_gate(request: Request, record: CommentRecord) -> None:
-    """Admission gate: refuse comments on a closed article (or while the site is closed)."""
-    keys: Keys = request.app.state.keys
-    pipe = request.app.state.redis.pipeline(transaction=False)
-    pipe.hget(keys.article_settings(record.article_id), CLOSED)
-    pipe.hget(keys.policy, CLOSED)
-    article_closed, site_closed = await pipe.execute()
-    if article_closed == b"1" or site_closed == b"1":
-        raise ArticleClosed(
-            f"comments on article {record.article_id!r} are closed",
-            field="article_id",
-            extra={"article_id": record.article_id},
-        )
-
-
 # --- word lists -----------------------------------------------------------------------------
 
 
@@ -346,8 +329,6 @@ async def get_audit(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from moderation.api.events import events
-
     p = "/v1/moderation"
     return [
         Route(f"{p}/queue", get_queue, methods=["GET"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -14,6 +15,24 @@ from moderation.keys import Keys
 from moderation.ops.stats import read_state, summarize
 from moderation.settings import Settings
 from moderation.store.client import api_client
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("stats", help="queue and decision statistics")
+    p.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=2.0,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 2)",
+    )
+    p.add_argument("--json", action="store_true", help="the /v1/stats document as JSON")
+    p.set_defaults(handler=cmd_stats)
+
+
+def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    return run(settings, watch=args.watch, as_json=args.json)
 
 
 def _fmt(value: Any, unit: str = "") -> str:

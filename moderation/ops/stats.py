@@ -254,8 +254,7 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             "oldest_age_s": _age(state.oldest_held_ms, now_ms),
         },
         "moderators": {
-            "actions_last_hour": _sum_kind(state, "moderator", 60)
-            + _sum_kind(state, "admin", 60),
+            "actions_last_hour": _sum_kind(state, "moderator", 60) + _sum_kind(state, "admin", 60),
             "time_to_decision_s": {
                 "p50": _seconds(percentile(state.human_latency_ms, 0.5)),
                 "p90": _seconds(percentile(state.human_latency_ms, 0.9)),

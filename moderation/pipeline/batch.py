@@ -6,11 +6,11 @@ One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top
    (a redelivery) or gone is acknowledged and skipped; an unreadable one is left unacked
    (retried, then dead-lettered);
 2. **context**: per-article policy, author standing and word lists in one round trip
-   (``rules.load_context``);
+   (:func:`load_context`);
 3. **normalise** the texts (the stored text is untouched);
 4. **score** toxicity in the scoring thread while spam is scored on the loop; a batch the model
    fails on is scored entry by entry so one poison text cannot sink its neighbours;
-5. **decide** each comment (``decision.decide_comment``: rules, then policy);
+5. **decide** each comment (``policy.decide_comment``: rules, then thresholds);
 6. **write** every decision with ``transition.lua`` and ``XACK`` the batch in the same pipeline.
 
 The worker process (``workers/scoring.py``), the spam evaluation replay and the tests all call
@@ -25,28 +25,60 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Status
 from moderation.normalize import normalize
 from moderation.ops.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
-from moderation.pipeline.decision import dead_letter_decision, decide_comment
-from moderation.pipeline.policy import Policy
-from moderation.pipeline.rules import load_context
+from moderation.pipeline.policy import (
+    AuthorFacts,
+    BatchContext,
+    Policy,
+    dead_letter_decision,
+    decide_comment,
+)
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
 from moderation.store.comments import CommentRef, Store, now_ms
 from moderation.store.queue import CommentQueue, Entry
+from moderation.store.wordlists import matcher_cache
 
 log = logging.getLogger("moderation.pipeline")
 
 #: Extra commands queued on the pipeline that writes a batch's decisions (the worker adds its
 #: heartbeat tally there, so the count moves in the same round trip as the decisions).
 AfterWrite = Callable[[Pipeline, int], None]
+
+
+async def load_context(
+    redis: Redis, keys: Keys, base: Policy, records: Sequence[CommentRecord]
+) -> BatchContext:
+    """Site-wide overrides, per-article overrides, author facts and the word lists' version,
+    in one pipeline (the word lists themselves are reloaded only when their version changes)."""
+    articles = sorted({r.article_id for r in records})
+    authors = sorted({r.author.id for r in records})
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(keys.policy)
+    for aid in articles:
+        pipe.hgetall(keys.article_settings(aid))
+    for author_id in authors:
+        pipe.hgetall(keys.author(author_id))
+    pipe.get(keys.words_version)
+    replies = await pipe.execute()
+    site = base.overlay(replies[0], "site")
+    ctx = BatchContext()
+    for aid, raw in zip(articles, replies[1 : 1 + len(articles)], strict=True):
+        ctx.policies[aid] = site.overlay(raw, "article")
+    for author_id, raw in zip(authors, replies[1 + len(articles) : -1], strict=True):
+        ctx.authors[author_id] = AuthorFacts.from_hash(raw)
+    ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
+    return ctx
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +134,30 @@ class BatchPipeline:
     async def process(
         self, entries: Sequence[Entry], *, after_write: AfterWrite | None = None
     ) -> BatchResult:
-        """Decide a batch. Entries that fail stay unacked (retried, then dead-lettered)."""
+        """Decide a batch. Entries that fail stay unacked (retried, then dead-lettered).
+
+        A failure of the batch as a whole that is not Redis being unavailable (a poison comment
+        that breaks a stage for everyone) is isolated: each entry is then decided on its own, so
+        the culprit stays unacked and its neighbours are decided.
+        """
+        try:
+            return await self._decide(entries, after_write)
+        except REDIS_UNAVAILABLE:
+            raise
+        except Exception:
+            if len(entries) == 1:
+                log.exception("entry %s failed; left for retry", entries[0].entry_id)
+                return BatchResult(0, 0, 1)
+            log.exception("batch of %d failed; deciding its entries one by one", len(entries))
+        decided = acked = retry = 0
+        for entry in entries:
+            one = await self.process([entry], after_write=after_write)
+            decided, acked, retry = decided + one.decided, acked + one.acked, retry + one.retry
+        return BatchResult(decided, acked, retry)
+
+    async def _decide(
+        self, entries: Sequence[Entry], after_write: AfterWrite | None
+    ) -> BatchResult:
         acks: list[str] = []
         loaded: list[_Loaded] = []
         states = await self.store.load_pending([e.comment_id for e in entries])
@@ -124,6 +179,7 @@ class BatchPipeline:
                 loaded.append(_Loaded(entry, state.record))
 
         calls = []
+        decided_entries: list[Entry] = []
         if loaded:
             records = [item.record for item in loaded]
             ctx = await load_context(self.redis, self.keys, self.base_policy, records)
@@ -160,16 +216,29 @@ class BatchPipeline:
                         reason_code=decided.reason_code,
                     )
                 )
-                acks.append(item.entry.entry_id)
-        decided_count = len(calls)
+                decided_entries.append(item.entry)
+        written = await self._write(calls, decided_entries)
+        acks.extend(written)
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue.ack(pipe, acks)
+        if after_write is not None:
+            after_write(pipe, len(written))
+        await pipe.execute()
+        return BatchResult(len(written), len(acks), len(entries) - len(acks))
 
-        def ack(pipe: Pipeline) -> None:
-            self.queue.ack(pipe, acks)
-            if after_write is not None:
-                after_write(pipe, decided_count)
-
-        await self.store.transition_many(calls, then=ack)
-        return BatchResult(decided_count, len(acks), len(entries) - len(acks))
+    async def _write(
+        self, calls: Sequence[tuple[list[str], list[Any]]], entries: Sequence[Entry]
+    ) -> list[str]:
+        """Apply the transitions; the entry ids whose transition ran (applied, or stale: decided
+        meanwhile). One the script refused stays unacked: it is retried, then dead-lettered."""
+        done: list[str] = []
+        results = await self.store.transition_each(calls)
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("comment %s could not be written (%s)", entry.comment_id, result)
+            else:
+                done.append(entry.entry_id)
+        return done
 
     async def dead_letter(self, entries: Sequence[Entry]) -> None:
         """Move entries to the dead-letter stream and hold their comments (never approve)."""
@@ -193,9 +262,12 @@ class BatchPipeline:
                 )
             )
         await out.execute()
-        await self.store.transition_many(
-            calls, then=lambda p: self.queue.ack(p, [e.entry_id for e in entries])
-        )
+        # Acknowledged even where the hold could not be written: the entry is in the
+        # dead-letter stream, and retrying it forever would help nothing.
+        for result in await self.store.transition_each(calls):
+            if isinstance(result, Exception):
+                log.error("a dead-lettered comment could not be held: %s", result)
+        await self.queue.ack_now([e.entry_id for e in entries])
         log.error("dead-lettered %d entries: %s", len(entries), [e.comment_id for e in entries])
 
     async def score_isolated(self, texts: list[str]) -> list[dict[str, float] | None]:

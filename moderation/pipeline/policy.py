@@ -1,20 +1,29 @@
-"""The decision policy: scores, spam result and rules in; status and reasons out.
+"""The policy: thresholds and rules in, one decision out — pure functions, no I/O.
 
-A :class:`Policy` is the thresholds in force for one comment: the settings' defaults, overlaid
-with the site-wide runtime overrides (``keys.policy``), overlaid with the article's overrides
-(``keys.article_settings``). It is a pure value, so a decision can be reproduced from what is
-stored with it.
+* :class:`Policy` — the thresholds in force for one comment: the settings' defaults, overlaid
+  with the site-wide runtime overrides (``keys.policy``), overlaid with the article's overrides
+  (``keys.article_settings``). A pure value, so a decision can be reproduced from what is
+  stored with it.
+* :func:`evaluate` — the explicit rules (author standing, pre-moderation, link counts, word
+  lists, spam signals unavailable) over a comment and its :class:`BatchContext`.
+* :func:`decide` — scores, spam result and rule outcomes into a :class:`Verdict`.
+* :func:`decide_comment` — the one place an automatic :class:`Decision` is assembled: rules,
+  then thresholds, with everything that explains it (scores, spam signals, thresholds in force,
+  rules that fired, the model). :func:`dead_letter_decision` is the fail-safe hold of a comment
+  that could not be scored.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from moderation.messages import Reason, SpamResult, Status
+from moderation.messages import CommentRecord, Decision, ModelInfo, Reason, SpamResult, Status
 from moderation.settings import Settings
-from moderation.store.codec import as_str
+from moderation.store.codec import as_int, as_str
+from moderation.store.wordlists import EMPTY, WordMatcher
 
 #: Field names used in the policy and article-settings hashes.
 THRESHOLD_PREFIX = "threshold:"
@@ -75,7 +84,7 @@ class Policy:
             elif name == SPAM_REJECT:
                 spam_reject = _unit(value)
                 sources[name] = source
-            elif name == MAX_LINKS and value.isdigit():
+            elif name == MAX_LINKS and value.isascii() and value.isdigit():
                 max_links = int(value)
                 sources[name] = source
             elif name == PREMODERATE:
@@ -189,3 +198,158 @@ def _unit(value: str) -> float | None:
     except ValueError:
         return None
     return number if 0.0 <= number <= 1.0 else None
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+class AuthorState(enum.StrEnum):
+    NORMAL = "normal"
+    BANNED = "banned"
+    TRUSTED = "trusted"
+    PREMODERATED = "premoderated"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorFacts:
+    state: AuthorState = AuthorState.NORMAL
+    approved: int = 0
+    rejected: int = 0
+    held: int = 0
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> AuthorFacts:
+        data = {as_str(k): as_str(v) for k, v in raw.items()}
+        try:
+            state = AuthorState(data.get("state", "normal"))
+        except ValueError:
+            state = AuthorState.NORMAL
+        return cls(
+            state=state,
+            approved=max(as_int(data.get("approved")), 0),
+            rejected=max(as_int(data.get("rejected")), 0),
+            held=max(as_int(data.get("held")), 0),
+        )
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """Policies and author facts for the comments of one batch."""
+
+    policies: dict[str, Policy] = field(default_factory=dict)  # by article id
+    authors: dict[str, AuthorFacts] = field(default_factory=dict)  # by author id
+    #: The banned/suspect word lists in force (see ``moderation.store.wordlists``).
+    words: WordMatcher = EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    holds: dict[str, str | Reason]
+    rejections: dict[str, str | Reason]
+    #: Trusted authors' comments skip the spam hold (toxicity thresholds still apply).
+    ignore_spam: bool = False
+
+
+def evaluate(
+    record: CommentRecord,
+    policy: Policy,
+    author: AuthorFacts,
+    spam: SpamResult,
+    words: WordMatcher = EMPTY,
+) -> RuleOutcome:
+    holds: dict[str, str | Reason] = {}
+    rejections: dict[str, str | Reason] = {}
+    if author.state is AuthorState.BANNED:
+        rejections["banned_author"] = f"author {record.author.id!r} is banned"
+    if author.state is AuthorState.PREMODERATED:
+        holds["premoderated_author"] = f"author {record.author.id!r} is pre-moderated"
+    if policy.premoderate and author.state is not AuthorState.TRUSTED:
+        holds["premoderated_article"] = f"article {record.article_id!r} is pre-moderated"
+    if "error" in spam.signals:
+        # The spam signals could not be computed: fail safe, visibly.
+        holds["spam_unavailable"] = str(spam.signals["error"])
+    links = spam.signals.get("links", 0)
+    if isinstance(links, int) and links >= policy.max_links and policy.max_links > 0:
+        holds["too_many_links"] = f"{links} links (held at {policy.max_links} or more)"
+    banned, suspect = words.match(record.text)
+    if banned:
+        rejections["banned_words"] = Reason(
+            code="banned_words", message=f"banned {_quoted(banned)}", words=banned
+        )
+    if suspect:
+        holds["suspect_words"] = Reason(
+            code="suspect_words", message=f"suspect {_quoted(suspect)}", words=suspect
+        )
+    return RuleOutcome(
+        holds=holds, rejections=rejections, ignore_spam=author.state is AuthorState.TRUSTED
+    )
+
+
+def _quoted(entries: list[str]) -> str:
+    noun = "word" if len(entries) == 1 else "words"
+    return f"{noun}: " + ", ".join(f"“{e}”" for e in entries)
+
+
+# --- the decision --------------------------------------------------------------------------------
+
+
+#: Reason code (and counter reason) of a comment held because scoring failed too often.
+DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A decision and what the transition needs beside it."""
+
+    decision: Decision
+    #: Sort key of the held queue's "riskiest first" order.
+    risk: float
+    #: Short code for the decision-mix counters ("toxicity:insult", "spam", a rule name).
+    reason_code: str
+
+
+def decide_comment(
+    record: CommentRecord,
+    scores: dict[str, float],
+    spam: SpamResult,
+    ctx: BatchContext,
+    model: ModelInfo,
+    now_ms: int,
+) -> Decided:
+    """The automatic decision for one comment, under the policy and author facts of ``ctx``."""
+    policy = ctx.policies[record.article_id]
+    outcome = evaluate(record, policy, ctx.authors[record.author.id], spam, ctx.words)
+    verdict = decide(
+        policy,
+        scores,
+        spam,
+        rule_hits=outcome.holds,
+        rejections=outcome.rejections,
+        ignore_spam=outcome.ignore_spam,
+    )
+    decision = Decision(
+        status=verdict.status,
+        by="auto",
+        decided_at=now_ms,
+        reasons=verdict.reasons,
+        scores=scores,
+        spam=spam,
+        thresholds=dict(policy.thresholds),
+        spam_threshold=policy.spam_threshold,
+        model=model,
+        rules=verdict.rules,
+    )
+    return Decided(decision, verdict.risk, primary_reason(verdict))
+
+
+def dead_letter_decision(deliveries: int, model: ModelInfo, now_ms: int) -> Decided:
+    """Hold (never approve) a comment whose scoring failed ``deliveries - 1`` times."""
+    message = f"automatic scoring failed {deliveries - 1} times; held for a moderator"
+    decision = Decision(
+        status=Status.HELD,
+        by="system",
+        decided_at=now_ms,
+        reasons=[Reason(code=DEAD_LETTER, message=message)],
+        model=model,
+    )
+    return Decided(decision, 1.0, DEAD_LETTER)

@@ -1,7 +1,7 @@
 """Authors: standing (normal, banned, pre-moderated, trusted) and history.
 
 The state lives in the author hash's ``state`` field, which the worker's rules read for every
-comment (``moderation.pipeline.rules``): banned → rejected, pre-moderated → held, trusted → the
+comment (``moderation.pipeline.policy``): banned → rejected, pre-moderated → held, trusted → the
 spam hold is skipped. Banning can also reject what the author has waiting (pending and held),
 each one an ordinary audited transition.
 """
@@ -17,7 +17,7 @@ from redis.asyncio.client import Pipeline
 
 from moderation.errors import ValidationFailed
 from moderation.messages import Decision, Reason, Status
-from moderation.pipeline.rules import AuthorState
+from moderation.pipeline.policy import AuthorState
 from moderation.review.context import Review
 from moderation.review.items import ReviewItem, Standing, load_items, load_standings
 from moderation.review.queue import decode_queue_cursor, encode_queue_cursor

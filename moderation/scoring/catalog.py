@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moderation.settings import TOXICITY_MODELS
+
 #: Where detoxify's own code downloads its checkpoints from.
 RELEASE_URL = "https://github.com/unitaryai/detoxify/releases/download/"
 #: The Hugging Face Hub (``--hub-url`` / ``HF_ENDPOINT`` point elsewhere, e.g. a mirror).
@@ -75,6 +77,14 @@ MODELS: dict[str, DetoxifyModel] = {
         ),
     )
 }
+
+# Settings validate MODERATION_TOXICITY_MODEL against their own list (settings sit below
+# scoring): the two must name the same models.
+if tuple(MODELS) != TOXICITY_MODELS:
+    raise AssertionError(
+        f"moderation.settings.TOXICITY_MODELS {TOXICITY_MODELS} differs from the catalogue's "
+        f"models {tuple(MODELS)}"
+    )
 
 #: Detoxify's label renames, applied to the checkpoint's class names (as detoxify does).
 LABEL_RENAMES = {

@@ -13,8 +13,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+# "Redis is unavailable" is defined once, in moderation.errors (the error mapping needs it and
+# sits below the store); re-exported here for callers that import it with the clients.
+from moderation.errors import REDIS_UNAVAILABLE
 from moderation.settings import Settings
 
 
@@ -67,11 +69,6 @@ class FailFastPool(BlockingConnectionPool):
     def _refuse_if_down(self) -> None:
         if self.marked_down:
             raise CoolingDown("Redis failed moments ago; not retrying yet")
-
-
-#: "Redis is unavailable": what a caller catches to retry, wait or answer 503 (one definition;
-#: ``ConnectionRefusedError`` is an ``OSError``).
-REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def _watched(base: type[Any], pool: FailFastPool) -> type[Any]:

@@ -89,8 +89,12 @@ def decode_cursor(cursor: str, kind: type[T]) -> T:
 
 @functools.cache
 def lua_source(name: str) -> str:
-    """The text of ``lua/<name>`` (read once per process)."""
-    return resources.files(__package__).joinpath("lua", name).read_text("utf-8")
+    """The text of ``lua/<name>`` behind ``lua/_prelude.lua`` (the shared type check every
+    writing script runs before its first write), read once per process."""
+    folder = resources.files(__package__).joinpath("lua")
+    return folder.joinpath("_prelude.lua").read_text("utf-8") + folder.joinpath(name).read_text(
+        "utf-8"
+    )
 
 
 _bound: weakref.WeakKeyDictionary[Redis, dict[str, AsyncScript]] = weakref.WeakKeyDictionary()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 
 from moderation.errors import BadRequest, IdempotencyConflict
 from moderation.ids import is_comment_id
@@ -234,20 +235,37 @@ class Store:
         return parse_transition(await self._transition(keys=keys, args=args))
 
     async def transition_many(
-        self, calls: Sequence[tuple[list[str], list[Any]]], *, then: Any = None
+        self, calls: Sequence[tuple[list[str], list[Any]]]
     ) -> list[TransitionResult]:
-        """Run several transitions in one round trip (each one atomic on its own).
+        """Run several transitions in one round trip (each one atomic on its own); a refused
+        script raises its error."""
+        results = await self.transition_each(calls)
+        for result in results:
+            if isinstance(result, ResponseError):
+                raise result
+        return cast(list[TransitionResult], results)
 
-        ``then`` is an optional callable given the pipeline to queue more commands (the worker
-        queues its XACK there, so decisions and acks travel together).
-        """
+    async def transition_each(
+        self, calls: Sequence[tuple[list[str], list[Any]]]
+    ) -> list[TransitionResult | ResponseError]:
+        """Run several transitions in one round trip and report each one's outcome: a script
+        that refused (a key of the wrong type, caught before its first write) is returned as its
+        error, so the caller can leave that one comment for retry and go on with the others."""
+        if not calls:
+            return []
         pipe = self.redis.pipeline(transaction=False)
         for keys, args in calls:
             await self._transition(keys=keys, args=args, client=pipe)
-        if then is not None:
-            then(pipe)
-        replies = await pipe.execute()
-        return [parse_transition(r) for r in replies[: len(calls)]]
+        replies = await pipe.execute(raise_on_error=False)
+        out: list[TransitionResult | ResponseError] = []
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                out.append(reply)
+            elif isinstance(reply, Exception):
+                raise reply  # the connection failed: nothing to isolate
+            else:
+                out.append(parse_transition(reply))
+        return out
 
     # --- reading ----------------------------------------------------------------------------
     async def status(self, comment_id: str) -> Status | None:

@@ -150,5 +150,5 @@ class MatcherCache:
         return built
 
 
-#: The process-wide cache the worker's :func:`moderation.pipeline.rules.load_context` uses.
+#: The process-wide cache the worker's :func:`moderation.pipeline.policy.load_context` uses.
 matcher_cache = MatcherCache()

@@ -1,20 +1,16 @@
 """Rendering web pages: the Jinja2 environment, the navigation, security headers, and
 :func:`ui_page`, the decorator every page handler uses (sign-in, roles, error pages).
 
-Other pages (e.g. an operations dashboard) reuse all of it::
-
-    from moderation.api.auth import MODERATORS
-    from moderation.ui.render import NavLink, NAV_LINKS, render, ui_page
-
-    NAV_LINKS.append(NavLink("Dashboard", "/moderate/dashboard", MODERATORS))
-
-    @ui_page(MODERATORS)
-    async def dashboard(request, principal):
-        return render(request, principal, "dashboard.html", {"title": "Dashboard"})
-
-and a template that starts with ``{% extends "base.html" %}`` and fills ``{% block main %}``
+Another page module under ``moderation/ui/`` reuses all of it: it appends its
+:class:`NavLink` to :data:`NAV_LINKS` (label, path, the roles that see it), decorates each
+handler ``async def page(request, principal)`` with ``@ui_page(roles)``, and answers with
+``render(request, principal, "its.html", {"title": …})``; ``moderation/ui/dashboard.py`` is
+one. Its template starts with ``{% extends "base.html" %}`` and fills ``{% block main %}``
 (scripts of its own go in ``{% block scripts %}`` and must be files under ``static/``: the
 content security policy allows no inline script).
+
+Errors are pages too: whatever a handler raises, :func:`moderation.errors.describe` decides the
+status and the words (as it does for the JSON API), and :func:`error_page` shows them.
 """
 
 from __future__ import annotations
@@ -29,14 +25,12 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from moderation.api.access import Principal, SignInRequired, current_session, require_session
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.errors import ModerationError
+from moderation.errors import ErrorInfo, describe
 from moderation.messages import Role, iso
 from moderation.store.audit import Actor
 
@@ -146,15 +140,15 @@ def render(
     return HTMLResponse(html, status_code, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
-def error_page(
-    request: Request, principal: Principal | None, status: int, title: str, message: str
-) -> HTMLResponse:
+def error_page(request: Request, principal: Principal | None, info: ErrorInfo) -> HTMLResponse:
+    """The HTML face of :func:`moderation.errors.describe`."""
     return render(
         request,
         principal,
         "error.html",
-        {"title": title, "message": message, "status": status},
-        status_code=status,
+        {"title": info.title, "message": info.text, "status": info.status},
+        status_code=info.status,
+        headers=info.headers,
     )
 
 
@@ -186,19 +180,13 @@ def ui_page(roles: frozenset[Role]) -> Callable[[Handler], Endpoint]:
                 return RedirectResponse(
                     f"{LOGIN_PATH}?next={urlpart(target)}", 303, headers=SECURITY_HEADERS
                 )
-            except ModerationError as exc:
-                titles = {403: "Not allowed", 404: "Not found", 409: "Conflict"}
-                title = titles.get(exc.status, "Request refused" if exc.status < 500 else "Error")
-                return error_page(request, principal, exc.status, title, exc.message)
-            except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
-                log.warning("redis unavailable rendering %s: %s", request.url.path, exc)
-                return error_page(
-                    request,
-                    principal,
-                    503,
-                    "Store unavailable",
-                    "The comment store cannot be reached right now. Reload in a moment.",
-                )
+            except Exception as exc:
+                info = describe(exc, request.app.state.settings.retry_after_s)
+                if info.unavailable:
+                    log.warning("redis unavailable rendering %s: %s", request.url.path, exc)
+                elif info.unexpected:
+                    log.error("unhandled error rendering %s", request.url.path, exc_info=exc)
+                return error_page(request, principal, info)
 
         return page
 

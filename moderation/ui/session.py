@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from moderation.api.access import Principal, check_csrf, current_session, require_session
 from moderation.api.auth import MODERATORS
 from moderation.api.moderation import review_of
-from moderation.errors import CSRFFailed
+from moderation.errors import CSRFFailed, Forbidden, describe
 from moderation.settings import Settings
 from moderation.store import audit
 from moderation.store.apikeys import KeyCache
@@ -92,7 +92,8 @@ async def login_form(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     if not _same_origin(request):
-        return error_page(request, None, 403, "Not allowed", "Sign-in must come from this site.")
+        refused = Forbidden("Sign-in must come from this site.")
+        return error_page(request, None, describe(refused))
     form = await read_form(request)
     next_ = safe_next(form.get("next"))
     secret = form.get("key", "").strip()
@@ -139,7 +140,7 @@ async def logout(request: Request) -> Response:
             check_csrf(request, session, form.get("csrf_token", ""))
         except CSRFFailed as exc:
             principal = Principal(Actor(session.name, session.role, "session"), session.csrf)
-            return error_page(request, principal, 403, "Not allowed", exc.message)
+            return error_page(request, principal, describe(exc))
         redis = request.app.state.redis
         await end_session(redis, request.app.state.keys, request.cookies.get(COOKIE, ""))
         actor = Actor(session.name, session.role, "session")

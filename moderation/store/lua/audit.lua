@@ -4,6 +4,10 @@
 -- ARGV[1] entry JSON   ARGV[2] stream max length (0 = untrimmed)   ARGV[3] index cap
 --
 -- Returns the new stream id.
+local bad = check_types("s" .. string.rep("l", #KEYS - 1))
+if bad then
+  return redis.error_reply(bad)
+end
 local entry
 if tonumber(ARGV[2]) > 0 then
   entry = redis.call("XADD", KEYS[1], "MAXLEN", "~", ARGV[2], "*", "doc", ARGV[1])

@@ -14,6 +14,10 @@
 -- ARGV[3] IP interval ms (0 = off)       ARGV[4] IP burst   ARGV[5] minute-counter TTL (s)
 --
 -- Returns {0} when allowed, or {1, retry-after ms, "author"|"ip"} when refused.
+local bad = check_types("xxhhhx")
+if bad then
+  return redis.error_reply(bad)
+end
 if KEYS[6] ~= "" and redis.call("EXISTS", KEYS[6]) == 1 then
   return {0} -- a replay of an accepted request: it was counted the first time
 end

@@ -12,6 +12,10 @@
 -- ARGV[9] msgpack array of their prior weights
 --
 -- Returns the probability the model gave the example before the step (a string).
+local bad = check_types("hhh")
+if bad then
+  return redis.error_reply(bad)
+end
 local y, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
 local signal_damping, text_damping = tonumber(ARGV[3]), tonumber(ARGV[4])
 local text_offset, clip = tonumber(ARGV[5]), tonumber(ARGV[6])

@@ -12,6 +12,10 @@
 --
 -- Returns the distinct candidate ids (never this comment's own id).
 local n = #KEYS - 1
+local bad = check_types(string.rep("z", n) .. "x")
+if bad then
+  return redis.error_reply(bad)
+end
 local id, t, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local newest, oldest = string.format("%.0f", t + window), string.format("%.0f", t - window)
 local seen, out = {}, {}

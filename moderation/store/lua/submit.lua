@@ -8,6 +8,10 @@
 -- ARGV[7] minute-counter TTL (s)
 --
 -- Returns {"new", id} or, when the idempotency key was used before, {"dup", "<digest> <id>"}.
+local bad = check_types("hsxzhhzh")
+if bad then
+  return redis.error_reply(bad)
+end
 if KEYS[3] ~= "" then
   local seen = redis.call("GET", KEYS[3])
   if seen then

@@ -22,6 +22,14 @@
 -- an action and its audit record cannot disagree): ARGV[12] entry JSON ("" = none)
 -- ARGV[13] audit stream max length (0 = untrimmed)   ARGV[14] index list cap
 -- ARGV[15] position in KEYS of the audit stream; the index lists follow it to the end of KEYS.
+local bad = check_types("hzzzzshhlzhl")
+if not bad and ARGV[12] and ARGV[12] ~= "" then
+  local first = tonumber(ARGV[15])
+  bad = check_types("s" .. string.rep("l", #KEYS - first), first)
+end
+if bad then
+  return redis.error_reply(bad)
+end
 local current = redis.call("HGET", KEYS[1], "status")
 if not current then
   return {"missing", ""}

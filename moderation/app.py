@@ -1,24 +1,29 @@
-"""The Starlette application: routes, lifespan (Redis clients, the decision listener)."""
+"""The application: the HTTP API and the web UI in one Starlette app, its lifespan (Redis
+clients, the decision listener) and its admission gates.
+
+It sits above both faces it assembles (``moderation.api``, ``moderation.ui``); uvicorn starts it
+through ``moderation.asgi``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from moderation import ui
 from moderation.api import articles, comments, health, ops
+from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
-from moderation.api.gates import flood_gate
+from moderation.api.gates import admission_gates
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.keys import Keys
-from moderation.messages import CommentRecord
 from moderation.ops.metrics import Recorder
 from moderation.settings import Settings
 from moderation.store.apikeys import KeyCache
@@ -28,9 +33,6 @@ from moderation.store.queue import ensure_group
 from moderation.store.waiters import DecisionWaiters
 
 log = logging.getLogger("moderation.api")
-
-#: An admission check run before a comment is stored; raises a ModerationError to refuse.
-Gate = Callable[[Request, CommentRecord], Awaitable[None]]
 
 
 def _public(settings: Settings) -> list[Middleware]:
@@ -49,12 +51,9 @@ def _public(settings: Settings) -> list[Middleware]:
 
 def routes(settings: Settings) -> list[BaseRoute]:
     public = _public(settings)
-    # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
-    from moderation import ui
-    from moderation.api import moderation
-
     return [
-        *moderation.routes(),
+        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
+        *review_api.routes(),
         *ui.routes(),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
@@ -110,10 +109,6 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings
     app.state.keys = keys
-    app.state.gates = []
-    from moderation.api.moderation import article_closed_gate
-
-    app.state.gates.append(article_closed_gate)  # closed articles refuse new comments
-    # Flood control: per-author and per-IP rate limits (see moderation.api.gates).
-    app.state.gates.append(flood_gate(settings, keys))
+    # Closed articles refuse new comments; flood control (see moderation.api.gates).
+    app.state.gates = admission_gates(settings, keys)
     return app

@@ -1,4 +1,4 @@
-"""ASGI entry point for uvicorn: ``moderation.api.asgi:app`` with ``factory=True``.
+"""ASGI entry point for uvicorn: ``moderation.asgi:app`` with ``factory=True``.
 
 A factory, so each uvicorn worker process reads its settings once at start.
 """
@@ -9,7 +9,7 @@ import logging
 
 from starlette.applications import Starlette
 
-from moderation.api.app import create_app
+from moderation.app import create_app
 from moderation.settings import Settings
 
 

@@ -6,9 +6,10 @@ import asyncio
 
 from redis.asyncio import Redis
 
+from moderation.evaluation.corpus import prose
 from moderation.keys import Keys
 from moderation.settings import Settings
-from tests.conftest import Api, comment, prose, running_worker, wait_for
+from tests.conftest import Api, comment, running_worker, wait_for
 from workers.scoring import ScoringWorker
 
 

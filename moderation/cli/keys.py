@@ -1,0 +1,81 @@
+"""``moderation keys create|list|revoke``: API keys, managed with shell access (audited)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import socket
+import sys
+import time
+
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
+from moderation.messages import Role
+from moderation.settings import Settings
+from moderation.store import apikeys
+from moderation.store.audit import AuditEntry, AuditLog
+from moderation.store.client import api_client
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("keys", help="manage API keys")
+    ksub = p.add_subparsers(dest="keys_command", required=True)
+    k = ksub.add_parser("create", help="create a key; prints the secret once")
+    k.add_argument("--role", required=True, choices=["site", "moderator", "admin"])
+    k.add_argument("--name", required=True)
+    k = ksub.add_parser("revoke", help="revoke a key by name")
+    k.add_argument("--name", required=True)
+    ksub.add_parser("list", help="list keys (names and roles, never secrets)")
+    p.set_defaults(handler=cmd_keys)
+
+
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    keys = Keys(settings.key_prefix)
+
+    async def main() -> int:
+        redis = api_client(settings.with_overrides(redis_timeout_s=5.0))
+        try:
+            if args.keys_command == "create":
+                secret = await apikeys.create_key(redis, keys, args.name, Role(args.role))
+                await _audit_key(redis, keys, settings, "key.create", args.name, args.role)
+                print(secret)
+                print(
+                    f"created {args.role} key {args.name!r}; this is the only time it is shown",
+                    file=sys.stderr,
+                )
+            elif args.keys_command == "revoke":
+                await apikeys.revoke_key(redis, keys, args.name)
+                await _audit_key(redis, keys, settings, "key.revoke", args.name, None)
+                print(f"revoked {args.name!r}", file=sys.stderr)
+            else:
+                for info in await apikeys.list_keys(redis, keys):
+                    print(f"{info.name}\t{info.role.value}\t{info.created_at}")
+            return 0
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(main())
+
+
+async def _audit_key(
+    redis: Redis, keys: Keys, settings: Settings, action: str, name: str, role: str | None
+) -> None:
+    """Key changes are made with shell access, not a key: the audit names the OS user."""
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        who = f"uid{os.getuid()}@{socket.gethostname()}"
+    entry = AuditEntry(
+        at=int(time.time() * 1000),
+        actor=who,
+        role="operator",
+        via="cli",
+        action=action,
+        target_type="key",
+        target=name,
+        after={"role": role} if role else {"revoked": True},
+    )
+    await AuditLog(redis, keys, settings).append(entry)

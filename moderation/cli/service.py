@@ -1,0 +1,202 @@
+"""The long-running commands: ``serve`` (the API), ``worker`` (one scoring worker),
+``webhooks`` (the webhook sender) and ``run`` (all of it, with an embedded Redis, for local use)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from moderation.errors import ConfigError
+from moderation.keys import Keys
+from moderation.messages import Role
+from moderation.settings import Settings
+from moderation.store.apikeys import create_key
+from moderation.store.client import api_client, worker_client
+from moderation.store.embedded import EmbeddedRedis
+
+log = logging.getLogger("moderation")
+
+#: What uvicorn serves (a factory: each process reads its settings once).
+ASGI_APP = "moderation.asgi:app"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--processes", type=int, help="uvicorn worker processes")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("worker", help="run one scoring worker")
+    p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("webhooks", help="send signed webhooks for status changes")
+    p.set_defaults(handler=cmd_webhooks)
+
+    p = sub.add_parser("run", help="API + worker(s) + embedded Redis, for local use")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(handler=cmd_run)
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    processes = args.processes or settings.api_processes
+    uvicorn.run(
+        ASGI_APP,
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=processes if processes > 1 else None,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+    return 0
+
+
+# --- worker, webhooks -------------------------------------------------------------------------
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: the scorer's libraries load only in the processes that score.
+    from moderation.scoring.factory import load_scorer
+    from workers.scoring import serve_worker
+
+    scorer = load_scorer(settings)
+
+    async def main() -> None:
+        redis = worker_client(settings)
+        try:
+            await serve_worker(settings, scorer, redis)
+        finally:
+            await redis.aclose()
+
+    _run_async(main())
+    return 0
+
+
+def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.scoring import default_worker_name
+    from workers.webhooks import serve_webhooks
+
+    if not settings.webhook_url:
+        raise ConfigError("set MODERATION_WEBHOOK_URL (and MODERATION_WEBHOOK_SECRET) first")
+
+    async def main() -> None:
+        redis = worker_client(settings)
+        try:
+            await serve_webhooks(settings, redis, settings.worker_name or default_worker_name())
+        finally:
+            await redis.aclose()
+
+    _run_async(main())
+    return 0
+
+
+def _run_async(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep a plain fallback
+        asyncio.run(coro)
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """API + worker(s) + (unless MODERATION_REDIS_URL is set) an embedded redis-server."""
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(data_dir, settings.redis_server)
+        url = embedded.start()
+        log.info("embedded redis-server at %s (data in %s)", url, embedded.dir)
+    settings = settings.with_overrides(redis_url=url)
+    child_env = {**os.environ, "MODERATION_REDIS_URL": url}
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        _print_credentials(settings, data_dir)
+        for _ in range(max(args.workers or settings.run_workers, 1)):
+            workers.append(
+                subprocess.Popen([sys.executable, "-m", "moderation", "worker"], env=child_env)
+            )
+        if settings.webhook_url:
+            workers.append(
+                subprocess.Popen([sys.executable, "-m", "moderation", "webhooks"], env=child_env)
+            )
+        os.environ["MODERATION_REDIS_URL"] = url  # the API (same process) reads it at start
+        host, port = args.host or settings.host, args.port or settings.port
+        print(f"moderation: API on http://{host}:{port}  (Ctrl-C stops everything)", flush=True)
+        import uvicorn
+
+        uvicorn.run(
+            ASGI_APP,
+            factory=True,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _print_credentials(settings: Settings, data_dir: Path) -> None:
+    """First run: create a site and a moderator key and keep them in ``data_dir/credentials``
+    (mode 600) so local use needs no extra step. Later runs print where they are."""
+    creds = data_dir / "credentials"
+    if creds.exists():
+        print(f"moderation: API keys for local use are in {creds}", flush=True)
+        return
+
+    async def make() -> dict[str, str]:
+        redis = api_client(settings)
+        try:
+            out = {}
+            for role in (Role.SITE, Role.MODERATOR, Role.ADMIN):
+                out[role.value] = await create_key(
+                    redis, Keys(settings.key_prefix), f"local-{role.value}", role
+                )
+            return out
+        finally:
+            await redis.aclose()
+
+    made = asyncio.run(make())
+    lines = [f"{role}={secret}" for role, secret in made.items()]
+    creds.write_text("\n".join(lines) + "\n")
+    creds.chmod(0o600)
+    print(f"moderation: created local API keys (also saved in {creds}):", flush=True)
+    for line in lines:
+        print("  " + line, flush=True)

@@ -1,0 +1,22 @@
+-- Prepended to every script by moderation.store.codec.lua_source: the check every writing
+-- script runs before its first write. A Redis script that fails halfway keeps the writes it
+-- made, so a key of the wrong type must be found while nothing has been written yet.
+--
+-- check_types(spec, first): spec has one letter per key from KEYS[first] on (h hash, s stream,
+-- x string, z sorted set, l list, t set, - unchecked); "" keys are skipped. Returns nil when
+-- every key is absent or of its type, else a message naming the first key that is not.
+local TYPE_NAMES = {h = "hash", s = "stream", x = "string", z = "zset", l = "list", t = "set"}
+local function check_types(spec, first)
+  first = first or 1
+  for i = 1, #spec do
+    local want = TYPE_NAMES[string.sub(spec, i, i)]
+    local key = KEYS[first + i - 1]
+    if want and key and key ~= "" then
+      local got = redis.call("TYPE", key)["ok"]
+      if got ~= "none" and got ~= want then
+        return "WRONGTYPE key " .. key .. " holds a " .. got .. ", expected a " .. want
+      end
+    end
+  end
+  return nil
+end
