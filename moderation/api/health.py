@@ -10,7 +10,9 @@ from starlette.responses import Response
 
 from moderation.api.responses import JSON
 from moderation.keys import Keys
+from moderation.ops.heartbeat import load_facts
 from moderation.settings import Settings
+from moderation.store.codec import as_str
 
 
 async def healthz(request: Request) -> Response:
@@ -31,21 +33,18 @@ async def readyz(request: Request) -> Response:
     try:
         await redis.ping()
         names = await redis.zrangebyscore(
-            keys.workers, time.time() - settings.heartbeat_ttl_s, "+inf"
+            keys.workers, time.time() - settings.heartbeat_ttl_s, "+inf", withscores=True
         )
-        if names:
-            pipe = redis.pipeline(transaction=False)
-            for name in names:
-                pipe.hmget(keys.worker(name.decode()), "model", "device", "degraded")
-            for name, (model, device, degraded) in zip(names, await pipe.execute(), strict=True):
-                workers.append(
-                    {
-                        "name": name.decode(),
-                        "model": model.decode() if model else None,
-                        "device": device.decode() if device else None,
-                        "degraded": degraded == b"1",
-                    }
-                )
+        seen = [(as_str(name), float(beat)) for name, beat in names]
+        for facts in await load_facts(redis, keys, seen):
+            workers.append(
+                {
+                    "name": facts.name,
+                    "model": facts.model or None,
+                    "device": facts.device or None,
+                    "degraded": facts.degraded,
+                }
+            )
         if not workers:
             problems.append(f"no worker heartbeat in the last {settings.heartbeat_ttl_s:g}s")
     except (RedisError, OSError) as exc:

@@ -8,11 +8,13 @@ died keeps showing (stale, then ``gone``) for a while after its hash expired.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
+from redis.asyncio import Redis
 
+from moderation.keys import Keys
 from moderation.store.codec import as_int, as_str
 
 #: The hash field a batch's decisions increment (see ``pipeline.batch.AfterWrite``).
@@ -82,3 +84,19 @@ class WorkerFacts(msgspec.Struct, kw_only=True):
     def departed(cls, name: str, last_beat: float) -> WorkerFacts:
         """A worker whose hash expired: it stopped beating long ago without unregistering."""
         return cls(name=name, last_beat=last_beat, gone=True)
+
+
+async def load_facts(
+    redis: Redis, keys: Keys, seen: Sequence[tuple[str, float]]
+) -> list[WorkerFacts]:
+    """The facts of workers ``(name, last beat)`` in one round trip; a worker whose hash has
+    expired (it stopped beating long ago) is reported as departed."""
+    if not seen:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for name, _ in seen:
+        pipe.hgetall(keys.worker(name))
+    return [
+        WorkerFacts.from_hash(name, raw) if raw else WorkerFacts.departed(name, beat)
+        for (name, beat), raw in zip(seen, await pipe.execute(), strict=True)
+    ]

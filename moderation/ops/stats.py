@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.keys import SCORING_GROUP, WEBHOOK_GROUP, Counter, Keys, parse_counter
-from moderation.ops.heartbeat import WorkerFacts
+from moderation.ops.heartbeat import WorkerFacts, load_facts
 from moderation.ops.metrics import Snapshot
 from moderation.settings import Settings
 from moderation.store.codec import as_int, int_map, str_map
@@ -96,16 +96,7 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
     pipe.hgetall(keys.metrics)  # 74
     r = await pipe.execute(raise_on_error=False)
     seen = [(n.decode(), float(t)) for n, t in r[71]] if isinstance(r[71], list) else []
-    workers: list[WorkerFacts] = []
-    if seen:
-        wp = redis.pipeline(transaction=False)
-        for name, _ in seen:
-            wp.hgetall(keys.worker(name))
-        for (name, beat), raw in zip(seen, await wp.execute(), strict=True):
-            # No hash: the worker stopped beating long enough ago for it to expire.
-            workers.append(
-                WorkerFacts.from_hash(name, raw) if raw else WorkerFacts.departed(name, beat)
-            )
+    workers = await load_facts(redis, keys, seen)
     lag, unacked, _ = _group(r[63], SCORING_GROUP)
     if lag < 0:  # Redis 6 has no lag: all unread entries count, approximately the undecided
         lag = max(as_int(r[64]) - unacked, 0)
