@@ -171,3 +171,33 @@ async def test_a_failed_call_pauses_and_the_pause_ends(black_hole: int) -> None:
         assert not pool.marked_down  # the next call would try Redis again
     finally:
         await client.aclose()
+
+
+async def test_pooled_connections_from_before_a_restart_do_not_fail_requests(
+    own_redis: RedisServer,
+) -> None:
+    """Connections opened before Redis restarted sit idle in the API's pool; once Redis is back
+    (and the first request has found it), a burst that uses every one of them gets no 503."""
+    settings = make_settings(own_redis.url, redis_connections=16)
+    async with running_api(settings) as api:
+        # Fill the pool: a burst of concurrent reads opens many connections.
+        warm = await asyncio.gather(
+            *(api.client.get("/v1/counts", params={"article": f"w{i}"}) for i in range(64))
+        )
+        assert {r.status_code for r in warm} == {200}
+        own_redis.stop()
+        own_redis.start()
+        started = time.monotonic()
+
+        async def back() -> bool:
+            r = await api.client.get("/v1/counts", params={"article": "probe"})
+            return r.status_code == 200
+
+        await wait_for(back, timeout=5, interval=0.05)
+        recovered_s = time.monotonic() - started
+        burst = await asyncio.gather(
+            *(api.post_comment(comment(text=f"after the restart {i}")) for i in range(64))
+        )
+        assert [r.status_code for r in burst].count(503) == 0
+        assert {r.status_code for r in burst} == {202}
+        assert recovered_s < 2.0
