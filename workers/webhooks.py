@@ -25,19 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import WEBHOOK_GROUP, Keys
-from moderation.messages import iso
+from moderation.messages import iso, json_encoder
 from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
 from moderation.settings import Settings
 from moderation.store.codec import as_str
 
 log = logging.getLogger("moderation.webhooks")
-_encoder = msgspec.json.Encoder()
 
 SIGNATURE_HEADER = "Moderation-Signature"
 
@@ -165,7 +163,7 @@ class WebhookSender:
         """True once the event is settled (delivered, or recorded as failed); False when a stop
         request interrupted the retries."""
         s = self.settings
-        body = _encoder.encode(event.payload())
+        body = json_encoder.encode(event.payload())
         delay = s.webhook_backoff_s
         error = ""
         for attempt in range(1, s.webhook_max_attempts + 1):

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -35,6 +34,7 @@ from moderation.api.access import Principal, require_principal
 from moderation.api.auth import MODERATORS
 from moderation.errors import BadRequest
 from moderation.keys import Keys
+from moderation.messages import json_encoder
 from moderation.settings import Settings
 from moderation.store.codec import as_str
 from moderation.store.sessions import COOKIE, load_session
@@ -50,7 +50,6 @@ RECHECK_S = 60.0
 BLOCK_MS = 5_000
 
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,8 @@ class Event:
     data: dict[str, str]
 
     def encode(self) -> str:
-        return f"id: {self.id}\nevent: {self.name}\ndata: {_encoder.encode(self.data).decode()}\n\n"
+        data = json_encoder.encode(self.data).decode()
+        return f"id: {self.id}\nevent: {self.name}\ndata: {data}\n\n"
 
 
 #: Put in a client's queue when it fell too far behind.

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-_encoder = msgspec.json.Encoder()
+from moderation.messages import json_encoder
 
 
 class JSON(Response):
@@ -25,4 +24,4 @@ class JSON(Response):
         super().__init__(content, status_code, headers, self.media_type, background)
 
     def render(self, content: Any) -> bytes:
-        return _encoder.encode(content)
+        return json_encoder.encode(content)

@@ -19,14 +19,13 @@ import msgspec
 from starlette.requests import Request
 
 from moderation.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from moderation.messages import Author, CommentIn, CommentRecord, Context
+from moderation.messages import Author, CommentIn, CommentRecord, Context, json_encoder
 from moderation.settings import Settings
 
 T = TypeVar("T")
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
-_encoder = msgspec.json.Encoder()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -103,7 +102,7 @@ def _dotted(path: str) -> str:
 
 def body_digest(payload: msgspec.Struct) -> str:
     """A digest of the decoded payload: key order and whitespace do not change it."""
-    return hashlib.sha256(_encoder.encode(payload)).hexdigest()
+    return hashlib.sha256(json_encoder.encode(payload)).hexdigest()
 
 
 # --- semantic checks --------------------------------------------------------------------------

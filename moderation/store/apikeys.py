@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from moderation.errors import Conflict, NotFound
 from moderation.keys import Keys
-from moderation.messages import Role
+from moderation.messages import Role, json_encoder
 
 
 class KeyInfo(msgspec.Struct, frozen=True):
@@ -29,7 +29,6 @@ class KeyInfo(msgspec.Struct, frozen=True):
 
 
 _decoder = msgspec.json.Decoder(KeyInfo)
-_encoder = msgspec.json.Encoder()
 
 
 def digest_of(secret: str) -> str:
@@ -48,7 +47,7 @@ async def create_key(redis: Redis, keys: Keys, name: str, role: Role) -> str:
     # HSETNX on the name index makes names unique even under concurrent creation.
     if not await redis.hsetnx(keys.api_key_index, name, digest):
         raise Conflict(f"an API key named {name!r} already exists", field="name")
-    await redis.set(keys.api_key(digest), _encoder.encode(info))
+    await redis.set(keys.api_key(digest), json_encoder.encode(info))
     return secret
 
 

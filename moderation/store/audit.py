@@ -20,7 +20,7 @@ from redis.asyncio.client import Pipeline
 
 from moderation.errors import BadRequest
 from moderation.keys import Keys
-from moderation.messages import Role, iso
+from moderation.messages import Role, iso, json_encoder
 from moderation.settings import Settings
 from moderation.store.codec import as_str, script
 from moderation.store.comments import AuditAppend
@@ -69,7 +69,6 @@ class AuditEntry(msgspec.Struct, omit_defaults=True, kw_only=True):
     id: str = ""
 
 
-_encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AuditEntry)
 
 
@@ -112,7 +111,7 @@ def for_transition(keys: Keys, settings: Settings, entry: AuditEntry) -> AuditAp
     """The audit part of a ``Store.transition`` call (written only if the transition applies)."""
     return AuditAppend(
         stream=keys.audit,
-        doc=_encoder.encode(entry),
+        doc=json_encoder.encode(entry),
         indexes=_indexes(keys, entry),
         maxlen=settings.audit_max_entries,
         index_cap=INDEX_CAP,
@@ -132,7 +131,7 @@ class AuditLog:
         """Append ``entry``; with ``pipe``, queue it there (e.g. in the edit's MULTI)."""
         return await self._append(
             keys=[self.keys.audit, *_indexes(self.keys, entry)],
-            args=[_encoder.encode(entry), self.settings.audit_max_entries, INDEX_CAP],
+            args=[json_encoder.encode(entry), self.settings.audit_max_entries, INDEX_CAP],
             client=pipe,
         )
 

@@ -22,9 +22,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from moderation.errors import BadRequest
-
-#: The one JSON encoder (msgspec encoders are thread-safe and reusable).
-json_encoder = msgspec.json.Encoder()
+from moderation.messages import json_encoder
 
 T = TypeVar("T")
 

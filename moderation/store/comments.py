@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 from moderation.errors import BadRequest, IdempotencyConflict
 from moderation.ids import is_comment_id
 from moderation.keys import CommentField, Keys
-from moderation.messages import CommentRecord, Decision, Status, StoredComment
+from moderation.messages import CommentRecord, Decision, Status, StoredComment, json_encoder
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 
 #: Bounded length of the events stream (approximate trimming keeps XADD O(1)).
@@ -30,7 +30,6 @@ MINUTE_TTL_S = 2 * 3600
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
 _decision_decoder = msgspec.json.Decoder(Decision)
-_encoder = msgspec.json.Encoder()
 
 
 def now_ms() -> int:
@@ -147,7 +146,7 @@ class Store:
             ],
             args=[
                 record.id,
-                _encoder.encode(record),
+                json_encoder.encode(record),
                 record.article_id,
                 record.created_at,
                 digest,
@@ -202,7 +201,7 @@ class Store:
                 comment_id,
                 ",".join(s.value for s in expected),
                 decision.status.value,
-                _encoder.encode(decision),
+                json_encoder.encode(decision),
                 now,
                 risk,
                 keys.decided_channel,

@@ -12,20 +12,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from moderation.api.access import Principal, require_principal
 from moderation.api.auth import MODERATORS
+from moderation.messages import json_encoder
 from moderation.ops.stats import history, read_state, summarize
 from moderation.settings import Settings
 from moderation.ui.render import BASE, NAV_LINKS, NavLink, render, ui_page
 
 NAV_LINKS.insert(1, NavLink("Dashboard", f"{BASE}/dashboard", MODERATORS))
-
-_encoder = msgspec.json.Encoder()
 
 
 async def _document(request: Request) -> dict[str, Any]:
@@ -47,7 +45,7 @@ async def dashboard(request: Request, principal: Principal) -> Response:
         {
             "title": "Dashboard",
             "stats": doc,
-            "initial": _encoder.encode(doc).decode(),
+            "initial": json_encoder.encode(doc).decode(),
             "interval_s": request.app.state.settings.dashboard_interval_s,
         },
     )
@@ -61,11 +59,11 @@ async def dashboard_stream(request: Request) -> Response:
         yield f"retry: {int(interval * 1000)}\n\n"
         while True:
             try:
-                payload = _encoder.encode(await _document(request)).decode()
+                payload = json_encoder.encode(await _document(request)).decode()
                 yield f"event: stats\ndata: {payload}\n\n"
             except (RedisError, OSError) as exc:
                 # Keep the stream open and say why the figures stopped moving.
-                yield f"event: unavailable\ndata: {_encoder.encode(str(exc)).decode()}\n\n"
+                yield f"event: unavailable\ndata: {json_encoder.encode(str(exc)).decode()}\n\n"
             await asyncio.sleep(interval)
 
     return StreamingResponse(
