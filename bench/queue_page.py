@@ -95,7 +95,7 @@ async def measure(
 async def main(n: int, runs: int) -> None:
     rng = random.Random(5)
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
-        embedded = EmbeddedRedis(Path(tmp))
+        embedded = EmbeddedRedis(Settings(data_dir=Path(tmp)))
         url = embedded.start()
         try:
             await run(url, n, runs, rng)

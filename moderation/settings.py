@@ -61,8 +61,9 @@ class Settings:
     """Every tunable of the service. Field ``x`` is read from ``MODERATION_X``."""
 
     # --- Redis -----------------------------------------------------------------------------
-    #: ``None`` means: ``moderation run`` starts an embedded redis-server under ``data_dir``;
-    #: ``serve`` and ``worker`` fall back to ``redis://127.0.0.1:6379/0``.
+    #: ``None`` means: ``moderation run`` starts an embedded redis-server under ``data_dir``, and
+    #: every other command (``serve``, ``worker``, ``stats``, ``keys`` …) uses that one while it
+    #: runs; with neither, they stop and say so (never a silent guess at someone else's Redis).
     redis_url: str | None = None
     #: Prefix of every Redis key this service owns (see ``moderation.keys``).
     key_prefix: str = "mod"
@@ -241,8 +242,28 @@ class Settings:
     flood_ip_interval_s: float = 3.0
     flood_ip_burst: int = 10
 
+    @property
+    def embedded_redis_dir(self) -> Path:
+        """Where ``moderation run`` keeps its embedded redis-server (data and socket)."""
+        return (self.data_dir / "redis").resolve()
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.embedded_redis_dir / "redis.sock"
+
     def resolved_redis_url(self) -> str:
-        return self.redis_url or "redis://127.0.0.1:6379/0"
+        """``redis_url``, else the socket of the embedded redis-server ``moderation run`` keeps
+        under ``data_dir``; raises :class:`ConfigError` when there is neither."""
+        if self.redis_url:
+            return self.redis_url
+        socket = self.embedded_redis_socket
+        if socket.exists():
+            return f"unix://{socket}"
+        raise ConfigError(
+            f"MODERATION_REDIS_URL is not set and no embedded Redis is running under "
+            f"{self.data_dir}/redis: start the service with `moderation run` (from the folder "
+            f"that holds its data, or with MODERATION_DATA_DIR), or set MODERATION_REDIS_URL"
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests and the ``run`` command use this)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,9 +21,12 @@ from tests.conftest import ROOT, free_port, running_api
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``moderation ARGS``; ``env`` replaces the environment when it names the data dir (a
+    command beside ``moderation run``), else it is added to this one."""
+    full = env if env and "MODERATION_DATA_DIR" in env else {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "moderation", *args],
-        env={**os.environ, **(env or {})},
+        env=full,
         capture_output=True,
         text=True,
         timeout=60,
@@ -108,6 +112,13 @@ def _start_run(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
+def _own_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a command run beside ``moderation run``: its data dir, nothing else."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
+    env["MODERATION_DATA_DIR"] = str(data_dir)
+    return env
+
+
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -155,9 +166,20 @@ def test_run_starts_everything_and_keeps_data(tmp_path: Path) -> None:
         cid = r.json()["id"]
         assert r.json()["status"] == "approved"
         assert r.json()["model"]["degraded"] is False  # linear chosen explicitly
+        # The other commands find the service's own Redis the way `run` does (same data dir).
+        stats = cli("stats", "--json", env=_own_env(data_dir))
+        assert stats.returncode == 0, stats.stderr
+        assert json.loads(stats.stdout)["queue"]["stream_length"] == 1
+        listed = cli("keys", "list", env=_own_env(data_dir))
+        assert listed.returncode == 0 and "moderator" in listed.stdout
     finally:
         code = _stop(proc)
     assert code == 0
+    # With the service stopped there is no Redis of ours: say so, never guess at another.
+    gone = cli("stats", env=_own_env(data_dir))
+    assert gone.returncode == 2
+    assert "MODERATION_REDIS_URL is not set" in gone.stderr
+    assert "moderation run" in gone.stderr
     assert (data_dir / "redis" / "appendonlydir").is_dir() or any(
         p.name.startswith("appendonly") for p in (data_dir / "redis").iterdir()
     )

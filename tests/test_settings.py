@@ -10,12 +10,22 @@ from moderation.errors import ConfigError
 from moderation.settings import DEFAULT_THRESHOLDS, Settings
 
 
-def test_defaults() -> None:
-    s = Settings.from_env({})
+def test_defaults(tmp_path: Path) -> None:
+    s = Settings.from_env({"MODERATION_DATA_DIR": str(tmp_path)})
     assert s.redis_url is None
-    assert s.resolved_redis_url() == "redis://127.0.0.1:6379/0"
     assert s.max_text_chars == 10_000 and s.max_body_bytes == 65_536
     assert dict(s.thresholds) == DEFAULT_THRESHOLDS
+
+
+def test_no_redis_url_means_the_embedded_one_or_a_clear_error(tmp_path: Path) -> None:
+    """Never a silent fall-back to someone else's Redis on 127.0.0.1:6379."""
+    s = Settings(data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="MODERATION_REDIS_URL is not set"):
+        s.resolved_redis_url()
+    s.embedded_redis_dir.mkdir()
+    s.embedded_redis_socket.touch()  # where `moderation run` keeps its redis-server's socket
+    assert s.resolved_redis_url() == f"unix://{tmp_path.resolve()}/redis/redis.sock"
+    assert s.with_overrides(redis_url="redis://r:1/0").resolved_redis_url() == "redis://r:1/0"
 
 
 def test_types_are_converted() -> None:

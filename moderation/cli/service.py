@@ -128,7 +128,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     embedded: EmbeddedRedis | None = None
     url = settings.redis_url
     if url is None:
-        embedded = EmbeddedRedis(data_dir, settings.redis_server)
+        embedded = EmbeddedRedis(settings)
         url = embedded.start()
         log.info("embedded redis-server at %s (data in %s)", url, embedded.dir)
     settings = settings.with_overrides(redis_url=url)

@@ -17,6 +17,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from moderation.errors import ConfigError
+from moderation.settings import Settings
 
 
 def find_redis_server(configured: str = "") -> str:
@@ -53,10 +54,13 @@ def find_redis_server(configured: str = "") -> str:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path, binary: str = "") -> None:
-        self.dir = (data_dir / "redis").resolve()
-        self.binary = find_redis_server(binary)
-        self.socket = self.dir / "redis.sock"
+    """The redis-server of ``settings.embedded_redis_dir`` (the socket the other commands find
+    through ``Settings.resolved_redis_url``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.dir = settings.embedded_redis_dir
+        self.binary = find_redis_server(settings.redis_server)
+        self.socket = settings.embedded_redis_socket
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
