@@ -109,6 +109,30 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings
     app.state.keys = keys
+    app.state.metrics_open = False  # /metrics here only with the metrics token
     # Closed articles refuse new comments; flood control (see moderation.api.gates).
     app.state.gates = admission_gates(settings, keys)
+    return app
+
+
+def create_metrics_app(settings: Settings) -> Starlette:
+    """``/metrics`` alone, without credentials: for the listener on ``metrics_host`` and
+    ``metrics_port`` (localhost by default) that ``serve`` and ``run`` start beside the API."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.redis = api_client(settings)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+
+    app = Starlette(
+        routes=[Route("/metrics", ops.metrics, methods=["GET"])],
+        exception_handlers=exception_handlers(settings.retry_after_s),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keys = Keys(settings.key_prefix)
+    app.state.metrics_open = True
     return app

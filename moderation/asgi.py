@@ -1,4 +1,5 @@
-"""ASGI entry point for uvicorn: ``moderation.asgi:app`` with ``factory=True``.
+"""ASGI entry points for uvicorn (``factory=True``): ``moderation.asgi:app``, the API, and
+``moderation.asgi:metrics_app``, the localhost ``/metrics`` listener.
 
 A factory, so each uvicorn worker process reads its settings once at start.
 """
@@ -9,14 +10,23 @@ import logging
 
 from starlette.applications import Starlette
 
-from moderation.app import create_app
+from moderation.app import create_app, create_metrics_app
 from moderation.settings import Settings
 
 
 def app() -> Starlette:
+    return create_app(_settings())
+
+
+def metrics_app() -> Starlette:
+    """The localhost ``/metrics`` listener (``moderation metrics``)."""
+    return create_metrics_app(_settings())
+
+
+def _settings() -> Settings:
     settings = Settings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
-    return create_app(settings)
+    return settings

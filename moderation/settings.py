@@ -90,6 +90,15 @@ class Settings:
     port: int = 8000
     #: uvicorn worker processes for ``moderation serve``.
     api_processes: int = 1
+    #: Where ``/metrics`` is served without credentials: ``serve`` and ``run`` start this
+    #: listener beside the API (0: none). Bound to localhost by default, since the figures
+    #: describe the whole installation (in compose, a port on the private network).
+    metrics_port: int = 9464
+    #: Address of that listener.
+    metrics_host: str = "127.0.0.1"
+    #: With a token set, ``/metrics`` on the API's own port answers to
+    #: ``Authorization: Bearer <token>``; without one it is not served there at all.
+    metrics_token: str = ""
     #: Largest accepted request body (413 above).
     max_body_bytes: int = 64 * 1024
     #: Longest accepted comment text, in characters.

@@ -117,6 +117,10 @@ def own_redis() -> Iterator[RedisServer]:
     server.cleanup()
 
 
+METRICS_TOKEN = "metrics-test-token"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def make_settings(url: str, **overrides: Any) -> Settings:
     base = Settings(
         redis_url=url,
@@ -128,6 +132,10 @@ def make_settings(url: str, **overrides: Any) -> Settings:
         reclaim_idle_ms=500,
         reclaim_interval_s=0.2,
         key_cache_ttl_s=0.0,
+        # /metrics on the API port behind a token (tests send METRICS_AUTH); no localhost
+        # listener, whose fixed port tests running side by side would fight over.
+        metrics_token=METRICS_TOKEN,
+        metrics_port=0,
         # Flood control off: tests post many comments as one author; test_spam_flood turns
         # it on.
         flood_author_interval_s=0.0,

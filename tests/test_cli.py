@@ -95,10 +95,11 @@ def test_config_shows_the_environment() -> None:
     assert bad.returncode == 2 and "MODERATION_BATCH_SIZE" in bad.stderr
 
 
-def _start_run(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_run(data_dir: Path, port: int, metrics_port: int = 0) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
     env.update(
         {
+            "MODERATION_METRICS_PORT": str(metrics_port),
             "MODERATION_DATA_DIR": str(data_dir),
             "MODERATION_SCORER": "linear",
             "MODERATION_LOG_LEVEL": "WARNING",
@@ -110,6 +111,17 @@ def _start_run(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         start_new_session=True,
     )
+
+
+def _get_when_up(url: str, timeout: float = 20) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _own_env(data_dir: Path) -> dict[str, str]:
@@ -146,7 +158,8 @@ def test_run_starts_everything_and_keeps_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start_run(data_dir, port)
+    metrics_port = free_port()
+    proc = _start_run(data_dir, port, metrics_port)
     try:
         _wait_ready(base, proc)
         creds = dict(line.split("=", 1) for line in (data_dir / "credentials").read_text().split())
@@ -172,6 +185,10 @@ def test_run_starts_everything_and_keeps_data(tmp_path: Path) -> None:
         assert json.loads(stats.stdout)["queue"]["stream_length"] == 1
         listed = cli("keys", "list", env=_own_env(data_dir))
         assert listed.returncode == 0 and "moderator" in listed.stdout
+        # /metrics: on the localhost listener run started, not on the API's port.
+        assert httpx.get(f"{base}/metrics", timeout=5).status_code == 404
+        scraped = _get_when_up(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert "moderation_comments_accepted_total 1.0" in scraped.text
     finally:
         code = _stop(proc)
     assert code == 0

@@ -12,6 +12,7 @@ import yaml
 
 from moderation.cli import build_parser
 from moderation.settings_doc import BEGIN, END, markdown_table
+from tests.conftest import METRICS_AUTH
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,7 +123,9 @@ async def test_alerts_and_dashboard_use_metrics_we_export(api: Any, settings: An
     exported: set[str] = set()
     from prometheus_client.parser import text_string_to_metric_families
 
-    for family in text_string_to_metric_families((await api.client.get("/metrics")).text):
+    for family in text_string_to_metric_families(
+        (await api.client.get("/metrics", headers=METRICS_AUTH)).text
+    ):
         exported.add(family.name)
         if family.type == "counter":
             exported.add(family.name + "_total")
@@ -147,7 +150,12 @@ def test_monitoring_profile_mounts_the_deploy_files() -> None:
             if source.startswith("./"):
                 assert (ROOT / source).exists(), source
     prom = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    assert prom["scrape_configs"][0]["static_configs"][0]["targets"] == ["api:8000"]
+    # Prometheus scrapes the API's metrics listener, which compose opens to its network only.
+    api_env = services["api"]["environment"]
+    port = api_env["MODERATION_METRICS_PORT"]
+    assert prom["scrape_configs"][0]["static_configs"][0]["targets"] == [f"api:{port}"]
+    assert api_env["MODERATION_METRICS_HOST"] == "0.0.0.0"
+    assert all(port not in str(p) for p in services["api"]["ports"])
     rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
     names = {r["alert"] for g in rules["groups"] for r in g["rules"]}
     assert {

@@ -5,15 +5,19 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from moderation.app import create_metrics_app
 from moderation.evaluation.corpus import prose
 from moderation.keys import Keys
 from moderation.settings import Settings
 from tests.conftest import (
+    METRICS_AUTH,
     Api,
     comment,
+    running_api,
     running_worker,
     wait_for,
     worker_subprocess,
@@ -164,7 +168,7 @@ async def test_stats_need_a_moderator_or_admin(api: Api) -> None:
 
 
 async def test_metrics_parse_and_move(api: Api, settings: Settings) -> None:
-    r = await api.client.get("/metrics")
+    r = await api.client.get("/metrics", headers=METRICS_AUTH)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
     before = _metrics(r.text)
@@ -181,7 +185,7 @@ async def test_metrics_parse_and_move(api: Api, settings: Settings) -> None:
             assert posted.status_code == 201
 
         async def flushed() -> dict[Any, float] | None:
-            m = _metrics((await api.client.get("/metrics")).text)
+            m = _metrics((await api.client.get("/metrics", headers=METRICS_AUTH)).text)
             key = (
                 "moderation_http_requests_total",
                 (("method", "POST"), ("route", "/v1/comments"), ("status", "201")),
@@ -227,3 +231,27 @@ def before_python(metrics: dict[Any, float]) -> str:
         if name == "moderation_build_info":
             return dict(labels)["python"]
     raise AssertionError("no build_info")
+
+
+async def test_metrics_are_not_open_to_anyone(settings: Settings) -> None:
+    """Without a token /metrics is not served on the API's port (the answer says where it is);
+    with one, only that bearer reads it; the localhost listener serves it without credentials."""
+    closed = settings.with_overrides(metrics_token="", metrics_port=9999)
+    async with running_api(closed) as api:
+        r = await api.client.get("/metrics")
+        assert r.status_code == 404
+        assert "http://127.0.0.1:9999/metrics" in r.json()["error"]["message"]
+        assert "MODERATION_METRICS_TOKEN" in r.json()["error"]["message"]
+    async with running_api(settings) as api:
+        assert (await api.client.get("/metrics")).status_code == 401
+        wrong = await api.client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+        assert (await api.client.get("/metrics", headers=METRICS_AUTH)).status_code == 200
+    listener = create_metrics_app(closed)
+    async with listener.router.lifespan_context(listener):
+        transport = httpx.ASGITransport(app=listener)
+        async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
+            r = await client.get("/metrics")
+            assert r.status_code == 200
+            assert "moderation_build_info" in r.text
+            assert (await client.get("/v1/stats")).status_code == 404  # /metrics alone

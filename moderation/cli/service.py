@@ -26,6 +26,8 @@ log = logging.getLogger("moderation")
 
 #: What uvicorn serves (a factory: each process reads its settings once).
 ASGI_APP = "moderation.asgi:app"
+#: The localhost /metrics listener.
+METRICS_APP = "moderation.asgi:metrics_app"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--port", type=int)
     p.add_argument("--processes", type=int, help="uvicorn worker processes")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("metrics", help="serve /metrics alone on MODERATION_METRICS_HOST:PORT")
+    p.set_defaults(handler=cmd_metrics)
 
     p = sub.add_parser("worker", help="run one scoring worker")
     p.set_defaults(handler=cmd_worker)
@@ -55,19 +60,59 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     processes = args.processes or settings.api_processes
+    listener = _start_metrics(settings, dict(os.environ))
+    try:
+        uvicorn.run(
+            ASGI_APP,
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=processes if processes > 1 else None,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            timeout_graceful_shutdown=15,
+        )
+    finally:
+        _stop_children([listener] if listener else [])
+    return 0
+
+
+def cmd_metrics(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if not settings.metrics_port:
+        raise ConfigError("MODERATION_METRICS_PORT is 0: no /metrics listener to run")
     uvicorn.run(
-        ASGI_APP,
+        METRICS_APP,
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=processes if processes > 1 else None,
-        loop="uvloop",
-        http="httptools",
+        host=settings.metrics_host,
+        port=settings.metrics_port,
         log_level=settings.log_level.lower(),
         access_log=False,
-        timeout_graceful_shutdown=15,
     )
     return 0
+
+
+def _start_metrics(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """The /metrics listener as a child process (one per installation host is enough: the
+    figures are cluster-wide), or ``None`` when ``metrics_port`` is 0."""
+    if not settings.metrics_port:
+        return None
+    return subprocess.Popen([sys.executable, "-m", "moderation", "metrics"], env=env)
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every child, wait for each (30 s), then kill what is left."""
+    for proc in children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in children:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 # --- worker, webhooks -------------------------------------------------------------------------
@@ -144,6 +189,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             workers.append(
                 subprocess.Popen([sys.executable, "-m", "moderation", "webhooks"], env=child_env)
             )
+        listener = _start_metrics(settings, child_env)
+        if listener is not None:
+            workers.append(listener)
         os.environ["MODERATION_REDIS_URL"] = url  # the API (same process) reads it at start
         host, port = args.host or settings.host, args.port or settings.port
         print(f"moderation: API on http://{host}:{port}  (Ctrl-C stops everything)", flush=True)
@@ -160,14 +208,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             access_log=False,
         )
     finally:
-        for proc in workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop_children(workers)
         if embedded is not None:
             embedded.stop()
     return 0
