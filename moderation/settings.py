@@ -6,6 +6,7 @@ as an argument. Nothing in the package reads ``os.environ`` for configuration af
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -293,7 +294,9 @@ class Settings:
             if name.startswith(PREFIX) and name[len(PREFIX) :].lower() not in known
         )
         if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+            raise ConfigError(
+                f"unknown setting(s): {', '.join(_suggest(n, known) for n in unknown)}"
+            )
         values: dict[str, Any] = {}
         defaults = cls()
         for f in fields(cls):
@@ -390,3 +393,9 @@ def _convert(name: str, raw: str, default: Any) -> Any:
     except ValueError:
         raise ConfigError(f"MODERATION_{name.upper()}={raw!r} is not a valid value") from None
     raise ConfigError(f"MODERATION_{name.upper()} has an unsupported type")  # pragma: no cover
+
+
+def _suggest(name: str, known: set[str]) -> str:
+    """``name``, with the closest known setting when one is close (a typo's likely fix)."""
+    close = difflib.get_close_matches(name[len(PREFIX) :].lower(), sorted(known), n=1, cutoff=0.75)
+    return f"{name} (did you mean {PREFIX}{close[0].upper()}?)" if close else name

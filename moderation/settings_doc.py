@@ -45,15 +45,24 @@ def render_value(value: object) -> str:
 
 
 def markdown_table(settings: Settings | None = None) -> str:
-    current = settings or Settings()
+    """The documentation table (``settings`` None: Variable, Default, Meaning), or the values
+    in force (Variable, Value, Source, Default, Meaning)."""
+    defaults = Settings()
     docs = field_docs()
-    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    if settings is None:
+        rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    else:
+        rows = ["| Variable | Value | Source | Default | Meaning |", "|---|---|---|---|---|"]
     for f in fields(Settings):
-        default = render_value(getattr(Settings(), f.name)) or "(unset)"
-        if settings is not None:
-            default = render_value(getattr(current, f.name)) or "(unset)"
+        name = f"`{PREFIX}{f.name.upper()}`"
+        default = render_value(getattr(defaults, f.name)) or "(unset)"
         doc = docs.get(f.name, "").replace("``", "`").replace("|", "\\|")
-        rows.append(f"| `{PREFIX}{f.name.upper()}` | `{default}` | {doc} |")
+        if settings is None:
+            rows.append(f"| {name} | `{default}` | {doc} |")
+            continue
+        value = render_value(getattr(settings, f.name)) or "(unset)"
+        source = "default" if value == default else "environment"
+        rows.append(f"| {name} | `{value}` | {source} | `{default}` | {doc} |")
     return "\n".join(rows)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,6 +63,8 @@ async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
 
         listed = cli("keys", "list", env=env)
         assert "www\tsite" in listed.stdout and secret not in listed.stdout
+        assert listed.stdout.startswith("name\trole\tcreated (UTC)\n")
+        assert re.search(r"www\tsite\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", listed.stdout)
 
         assert cli("keys", "revoke", "--name", "www", env=env).returncode == 0
         r = await api.client.post(
@@ -90,9 +93,22 @@ def test_bad_role_is_refused() -> None:
 def test_config_shows_the_environment() -> None:
     out = cli("config", env={"MODERATION_BATCH_SIZE": "64"})
     assert out.returncode == 0
-    assert "| `MODERATION_BATCH_SIZE` | `64` |" in out.stdout
+    assert "| Variable | Value | Source | Default | Meaning |" in out.stdout
+    assert "| `MODERATION_BATCH_SIZE` | `64` | environment | `32` |" in out.stdout
+    assert "| `MODERATION_BATCH_LINGER_MS` | `20` | default | `20` |" in out.stdout
     bad = cli("config", env={"MODERATION_BATCH_SIZE": "many"})
     assert bad.returncode == 2 and "MODERATION_BATCH_SIZE" in bad.stderr
+    typo = cli("config", env={"MODERATION_BATCHSIZE": "64"})
+    assert typo.returncode == 2
+    assert "MODERATION_BATCHSIZE (did you mean MODERATION_BATCH_SIZE?)" in typo.stderr
+
+
+async def test_config_shows_the_run_time_policy(settings: Settings, rds: Redis) -> None:
+    env = {"MODERATION_REDIS_URL": settings.resolved_redis_url()}
+    assert "none set" in cli("config", env=env).stdout
+    await rds.hset(Keys().policy, "threshold:insult", "0.7")
+    out = cli("config", env=env).stdout
+    assert "overrides the settings above" in out and "| `threshold:insult` | `0.7` |" in out
 
 
 def _start_run(data_dir: Path, port: int, metrics_port: int = 0) -> subprocess.Popen[bytes]:

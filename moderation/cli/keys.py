@@ -13,7 +13,7 @@ import time
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.messages import Role
+from moderation.messages import Role, iso
 from moderation.settings import Settings
 from moderation.store import apikeys
 from moderation.store.audit import AuditEntry, AuditLog
@@ -51,8 +51,9 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
                 await _audit_key(redis, keys, settings, "key.revoke", args.name, None)
                 print(f"revoked {args.name!r}", file=sys.stderr)
             else:
+                print("name\trole\tcreated (UTC)")
                 for info in await apikeys.list_keys(redis, keys):
-                    print(f"{info.name}\t{info.role.value}\t{info.created_at}")
+                    print(f"{info.name}\t{info.role.value}\t{iso(info.created_at)}")
             return 0
         finally:
             await redis.aclose()
