@@ -92,6 +92,14 @@ class Settings:
     port: int = 8000
     #: uvicorn worker processes for ``moderation serve``.
     api_processes: int = 1
+    #: Longest a request body may take to arrive in full (408 after): a client trickling its
+    #: body holds a connection and a task no longer. (Slow *headers* are uvicorn's: see README.)
+    body_timeout_s: float = 10.0
+    #: Failed sign-ins and unknown API keys one client address may send per window before
+    #: 429 (valid keys already verified by this process are never held back).
+    auth_failures_max: int = 20
+    #: The window of ``auth_failures_max``, in seconds (also the longest ``Retry-After``).
+    auth_failures_window_s: int = 60
     #: Largest accepted request body (413 above).
     max_body_bytes: int = 64 * 1024
     #: Longest accepted comment text, in characters.
