@@ -22,11 +22,13 @@ from moderation.api import articles, comments, health, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission_gates
+from moderation.api.headers import AlwaysHeadersMiddleware
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
 from moderation.settings import Settings
 from moderation.store.apikeys import KeyCache
+from moderation.store.auth_failures import AuthFailures
 from moderation.store.client import api_client, listener_client
 from moderation.store.comments import Store
 from moderation.store.queue import ensure_group
@@ -80,6 +82,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.redis = redis
         app.state.store = Store(redis, keys)
         app.state.key_cache = KeyCache(redis, keys, ttl_s=settings.key_cache_ttl_s)
+        app.state.auth_failures = AuthFailures(
+            redis, keys, settings.auth_failures_max, settings.auth_failures_window_s
+        )
         waiters = DecisionWaiters(listener_client(settings), keys.decided_channel)
         app.state.waiters = waiters
         await waiters.start()
@@ -105,6 +110,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=exception_handlers(settings.retry_after_s),
         lifespan=lifespan,
     )
+    app.add_middleware(AlwaysHeadersMiddleware)  # nosniff on JSON, static files, errors
     # Outermost, so it sees the final status of every request, errors included.
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings

@@ -22,6 +22,7 @@ The hierarchy (HTTP status, code)::
     ├── NotFound ......................... 404 not_found
     ├── MethodNotAllowed ................. 405 method_not_allowed
     ├── NotAcceptable .................... 406 not_acceptable
+    ├── RequestTimeout ................... 408 request_timeout
     ├── Conflict ......................... 409 conflict
     │   ├── IdempotencyConflict .......... 409 idempotency_key_reused
     │   ├── DecisionConflict ............. 409 already_decided
@@ -30,6 +31,7 @@ The hierarchy (HTTP status, code)::
     ├── UnsupportedMediaType ............. 415 unsupported_media_type
     ├── ValidationFailed ................. 422 validation_failed
     ├── RateLimited ...................... 429 rate_limited
+    ├── ClientClosedRequest .............. 499 client_closed_request
     └── ServiceUnavailable ............... 503 service_unavailable
         └── StoreUnavailable ............. 503 store_unavailable
 
@@ -127,6 +129,13 @@ class NotAcceptable(ModerationError):
     code = "not_acceptable"
 
 
+class RequestTimeout(ModerationError):
+    """The request body did not arrive in time (a slow or stalled client)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class Conflict(ModerationError):
     status = 409
     code = "conflict"
@@ -167,6 +176,14 @@ class UnsupportedMediaType(ModerationError):
 class RateLimited(ModerationError):
     status = 429
     code = "rate_limited"
+
+
+class ClientClosedRequest(ModerationError):
+    """The client went away before its request was read in full (nginx's 499): nobody hears
+    the answer, and it is no error of ours (not logged, not counted as a 5xx)."""
+
+    status = 499
+    code = "client_closed_request"
 
 
 class ServiceUnavailable(ModerationError):

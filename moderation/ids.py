@@ -1,4 +1,5 @@
-"""Comment ids: 26-character, time-ordered, URL-safe (the ULID layout).
+"""Comment ids: 26-character, time-ordered, URL-safe (the ULID layout); and what any
+supplied id (article, author, parent, …) may contain.
 
 48 bits of milliseconds since the epoch, then 80 random bits, in Crockford's base32. Ids sort
 lexicographically in creation order, which lets an article's approved set be paginated by id
@@ -9,6 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+import unicodedata
+
+from moderation.errors import ValidationFailed
+from moderation.normalize import first_invisible
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
@@ -41,3 +46,18 @@ def is_comment_id(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_id_characters(value: str, field: str) -> None:
+    """Refuse (422 naming ``field``) an id with control characters, or with anything invisible
+    or direction-changing: ``h-\u200bauthor`` looks exactly like ``h-author`` and would dodge
+    its ban. Every id a site, reader or moderator supplies passes through here."""
+    if any(unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"} for c in value):
+        raise ValidationFailed(f"{field} contains control characters", field=field)
+    hidden = first_invisible(value)
+    if hidden is not None:
+        raise ValidationFailed(
+            f"{field} contains an invisible or direction-changing character "
+            f"(U+{ord(hidden):04X}); ids must look like what they are",
+            field=field,
+        )

@@ -289,3 +289,8 @@ class Keys:
     def flood(self, kind: str, value: str) -> str:
         """String: the flood-control state (theoretical arrival time, ms) of one author or IP."""
         return f"{self.prefix}:flood:{part(kind)}:{part(value)}"
+
+    def auth_failures(self, bucket: str) -> str:
+        """String counter with a TTL: failed sign-ins and unknown API keys from one client
+        address (``ip_bucket``) in the current window (``store.auth_failures``)."""
+        return f"{self.prefix}:authfail:{part(bucket)}"

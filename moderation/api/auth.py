@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from moderation.errors import Forbidden, Unauthorized
+from moderation.errors import Forbidden, RateLimited, Unauthorized
 from moderation.messages import Role
+from moderation.spam.velocity import ip_bucket
 from moderation.store.apikeys import KeyCache, KeyInfo
+from moderation.store.auth_failures import AuthFailures
 
 #: Who may call what. Admins may do everything moderators may.
 SITE = frozenset({Role.SITE, Role.ADMIN})
@@ -38,8 +40,7 @@ async def require(request: Request, roles: frozenset[Role]) -> KeyInfo:
             field="Authorization",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    cache: KeyCache = request.app.state.key_cache
-    info = await cache.resolve(token)
+    info = await verify_key(request, token)
     if info is None:
         raise Unauthorized(
             "unknown or revoked API key",
@@ -49,4 +50,29 @@ async def require(request: Request, roles: frozenset[Role]) -> KeyInfo:
     if info.role not in roles:
         allowed = " or ".join(sorted(r.value for r in roles))
         raise Forbidden(f"this needs a {allowed} key; yours is a {info.role.value} key")
+    return info
+
+
+async def verify_key(request: Request, secret: str) -> KeyInfo | None:
+    """The key ``secret`` names (None: unknown or revoked), counting failures per client
+    address: past ``auth_failures_max`` in a window, 429 with ``Retry-After`` before any
+    lookup. A key this process verified recently is answered from its cache, never held back.
+    Used by bearer keys and the web UI's sign-in alike."""
+    cache: KeyCache = request.app.state.key_cache
+    known = cache.cached(secret)
+    if known is not None:
+        return known
+    failures: AuthFailures = request.app.state.auth_failures
+    bucket = ip_bucket(request.client.host if request.client else "unknown")
+    wait = await failures.retry_after(bucket)
+    if wait:
+        raise RateLimited(
+            f"too many unknown keys or failed sign-ins from this address; retry in {wait} s",
+            field="Authorization",
+            headers={"Retry-After": str(wait)},
+            extra={"retry_after_s": wait, "limit": "auth"},
+        )
+    info = await cache.resolve(secret)
+    if info is None:
+        await failures.record(bucket)
     return info

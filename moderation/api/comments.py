@@ -52,7 +52,7 @@ async def post_comment(request: Request) -> Response:
             )
 
     check_json_media_type(request)
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
     payload = decode_json(body, CommentIn)
     created_at = now_ms()
     record = to_record(

@@ -47,7 +47,9 @@ def review_of(request: Request) -> Review:
 async def _body(request: Request, kind: type[T]) -> T:
     settings: Settings = request.app.state.settings
     check_json_media_type(request)
-    return decode_json(await read_body(request, settings.max_body_bytes), kind)
+    return decode_json(
+        await read_body(request, settings.max_body_bytes, settings.body_timeout_s), kind
+    )
 
 
 def _id_param(request: Request, name: str) -> str:

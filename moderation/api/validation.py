@@ -8,17 +8,25 @@ valid IP address, encodable Unicode.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import re
-import unicodedata
 from datetime import datetime
 from typing import TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from moderation.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from moderation.errors import (
+    ClientClosedRequest,
+    InvalidJSON,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from moderation.ids import check_id_characters
 from moderation.messages import Author, CommentIn, CommentRecord, Context, json_encoder
 from moderation.settings import Settings
 
@@ -28,8 +36,11 @@ _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes without buffering the excess."""
+async def read_body(request: Request, limit: int, deadline_s: float) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without buffering the excess, and a
+    body still incomplete after ``deadline_s`` seconds (408, and the connection is closed: the
+    rest of a body we stopped reading cannot be told from the next request). A client that
+    disconnects mid-body is :class:`ClientClosedRequest`, not an error of ours."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -39,11 +50,21 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise InvalidJSON("Content-Length is not a number", field="Content-Length") from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the request body did not arrive within {deadline_s:g} s",
+            field="body",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        raise ClientClosedRequest("the client closed the connection mid-body") from None
     return b"".join(chunks)
 
 
@@ -115,8 +136,8 @@ def _require(value: str, field: str, max_chars: int, *, is_id: bool) -> str:
         raise ValidationFailed(
             f"{field} is {len(value)} characters; the limit is {max_chars}", field=field
         )
-    if is_id and any(unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"} for c in value):
-        raise ValidationFailed(f"{field} contains control characters", field=field)
+    if is_id:
+        check_id_characters(value, field)
     _encodable(value, field)
     return value
 

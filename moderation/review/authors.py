@@ -8,7 +8,6 @@ each one an ordinary audited transition.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import msgspec
 from redis.asyncio.client import Pipeline
 
 from moderation.errors import ValidationFailed
+from moderation.ids import check_id_characters
 from moderation.messages import Decision, Reason, Status
 from moderation.pipeline.policy import AuthorState
 from moderation.review.context import Review
@@ -42,8 +42,7 @@ class AuthorStateIn(msgspec.Struct, forbid_unknown_fields=True):
 def check_id(value: str, max_chars: int, field: str = "author_id") -> str:
     if not value.strip() or len(value) > max_chars:
         raise ValidationFailed(f"{field} must be 1–{max_chars} characters", field=field)
-    if any(unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"} for c in value):
-        raise ValidationFailed(f"{field} contains control characters", field=field)
+    check_id_characters(value, field)
     return value
 
 

@@ -96,6 +96,13 @@ class KeyCache:
     def __post_init__(self) -> None:
         self._entries: dict[str, tuple[float, KeyInfo | None]] = {}
 
+    def cached(self, secret: str) -> KeyInfo | None:
+        """The key, if this process verified it recently; no Redis call (None otherwise)."""
+        hit = self._entries.get(digest_of(secret))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     async def resolve(self, secret: str) -> KeyInfo | None:
         digest = digest_of(secret)
         now = time.monotonic()

@@ -13,6 +13,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # "Redis is unavailable" is defined once, in moderation.errors (the error mapping needs it and
 # sits below the store); re-exported here for callers that import it with the clients.
@@ -29,21 +30,35 @@ class CoolingDown(RedisConnectionError):
 
 
 class FailFastPool(BlockingConnectionPool):
-    """A bounded, blocking pool that stops trying for a moment once Redis has failed.
+    """A bounded, blocking pool that stops trying for a moment once Redis has failed, and
+    throws away every connection it holds once one of them turns out dead.
 
-    When a connection of this pool fails to connect, or a reply does not come (a timeout or a
-    broken socket), every call fails at once for ``cool_down_s``, including calls that were
-    queued for a connection meanwhile: behind a hung Redis each connection is stuck for the
-    socket timeout, and without this the requests queued behind them would each wait for
-    their own timeout in turn (hundreds of requests: several seconds). After the pause the next
-    call tries Redis again, so recovery needs nothing. A request cancelled mid-command (a
-    client that went away) is no failure and pauses nothing.
+    **Pause.** When a connection of this pool fails to connect, or a reply does not come in
+    time, every call fails at once for ``cool_down_s``, including calls that were queued for a
+    connection meanwhile: behind a hung Redis each connection is stuck for the socket timeout,
+    and without this the requests queued behind them would each wait for their own timeout in
+    turn (hundreds of requests: several seconds). After the pause the next call tries Redis
+    again, so recovery needs nothing. A request cancelled mid-command (a client that went away)
+    is no failure and pauses nothing.
+
+    **Generations.** A pooled connection whose socket breaks (reset, closed) on a read or a
+    write is no sign that Redis is down *now*: Redis may have restarted, and every connection
+    opened before the restart is as dead as this one, whether or not its socket has heard so
+    (a restart behind a container network or a failover sends no FIN to the old ones). Such a
+    failure pauses nothing; it ends the pool's *generation*: every connection connected before
+    it is closed before its next use, and the command that failed is sent once more on a
+    fresh connection (``api_client``'s retry policy). If Redis is really down, that fresh
+    connect fails and pauses the pool. A timeout is never retried: a hung Redis still answers
+    503 within ``redis_timeout_s``.
     """
 
     def __init__(self, *args: Any, cool_down_s: float = 0.5, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cool_down_s = cool_down_s
         self._down_until = 0.0
+        #: Bumped by the first broken connection of a generation; connections remember the
+        #: generation they were connected in.
+        self.generation = 0
         self.connection_class = _watched(self.connection_class, self)
 
     def mark_down(self) -> None:
@@ -52,6 +67,11 @@ class FailFastPool(BlockingConnectionPool):
     @property
     def marked_down(self) -> bool:
         return time.monotonic() < self._down_until
+
+    def end_generation(self, of: int) -> None:
+        """A connection of generation ``of`` broke: retire that generation (once)."""
+        if of == self.generation:
+            self.generation += 1
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         self._refuse_if_down()
@@ -66,29 +86,61 @@ class FailFastPool(BlockingConnectionPool):
             self._refuse_if_down()
         return connection
 
+    async def ensure_connection(self, connection: Any) -> None:
+        # A connection of a retired generation is closed unused: it would most likely fail.
+        if connection.is_connected and connection.generation != self.generation:
+            await connection.disconnect()
+        await super().ensure_connection(connection)
+
     def _refuse_if_down(self) -> None:
         if self.marked_down:
             raise CoolingDown("Redis failed moments ago; not retrying yet")
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, RedisTimeoutError | TimeoutError)
+
+
 def _watched(base: type[Any], pool: FailFastPool) -> type[Any]:
-    """``base`` (the pool's connection class) reporting connect and read failures to ``pool``
-    the moment they happen, before the connection goes back to a queued request."""
+    """``base`` (the pool's connection class) reporting failures to ``pool`` the moment they
+    happen, before the connection goes back to a queued request: a failed connect or a timeout
+    pauses the pool; a broken socket ends the pool's generation."""
 
     class Watched(base):  # type: ignore[misc]
-        async def connect(self, *args: Any, **kwargs: Any) -> Any:
+        generation = -1
+
+        async def connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
+            # Every connect goes through here: the pool's and the one a retry makes.
+            fresh = not self.is_connected
             try:
-                return await super().connect(*args, **kwargs)
+                result = await super().connect_check_health(*args, **kwargs)
             except REDIS_UNAVAILABLE:
                 pool.mark_down()
+                pool.end_generation(self.generation)
                 raise
+            if fresh:
+                self.generation = pool.generation
+            return result
 
         async def read_response(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await super().read_response(*args, **kwargs)
-            except REDIS_UNAVAILABLE:
-                pool.mark_down()
+            except REDIS_UNAVAILABLE as exc:
+                self._failed(exc)
                 raise
+
+        async def send_packed_command(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().send_packed_command(*args, **kwargs)
+            except REDIS_UNAVAILABLE as exc:
+                self._failed(exc)
+                raise
+
+        def _failed(self, exc: BaseException) -> None:
+            if _is_timeout(exc):
+                pool.mark_down()
+            else:
+                pool.end_generation(self.generation)
 
     Watched.__name__ = f"Watched{base.__name__}"
     return Watched
@@ -97,8 +149,13 @@ def _watched(base: type[Any], pool: FailFastPool) -> type[Any]:
 def api_client(settings: Settings) -> Redis:
     """A client whose every call fails within ``redis_timeout_s`` when Redis is gone.
 
-    No retries: the API turns a failure into a 503 with ``Retry-After`` at once, and the
-    site retries; a retry inside the request would only make it hang longer.
+    One retry, and only of a broken connection (reset or closed, never a timeout), on a fresh
+    connection: that is what a connection opened before a Redis restart looks like, and the
+    retry is what makes the restart invisible (see :class:`FailFastPool`). Anything else turns
+    into a 503 with ``Retry-After`` at once, and the site retries; a retry of a timeout inside
+    the request would only make it hang longer. A retried write may have been applied before
+    its connection broke (the reply lost, not the command): hence idempotency keys on every
+    retry a client makes, and scripts that tolerate running twice.
 
     The pool is bounded and *blocking*: a burst of requests queues for one of
     ``redis_connections`` connections (each Redis call takes well under a millisecond) instead
@@ -111,8 +168,8 @@ def api_client(settings: Settings) -> Redis:
         timeout=settings.redis_pool_timeout_s,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=settings.redis_health_check_s,
         client_name="moderation-api",
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it too

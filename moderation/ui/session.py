@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from moderation.api.access import Principal, check_csrf, current_session, require_session
-from moderation.api.auth import MODERATORS
+from moderation.api.auth import MODERATORS, verify_key
 from moderation.api.moderation import review_of
-from moderation.errors import CSRFFailed, Forbidden, describe
+from moderation.errors import ClientClosedRequest, CSRFFailed, Forbidden, RateLimited, describe
 from moderation.settings import Settings
 from moderation.store import audit
-from moderation.store.apikeys import KeyCache
 from moderation.store.audit import Actor
 from moderation.store.sessions import COOKIE, create_session, end_session
 from moderation.ui.render import BASE, LOGIN_PATH, SECURITY_HEADERS, error_page, render
@@ -47,10 +46,13 @@ async def read_form(request: Request) -> dict[str, str]:
     if media != "application/x-www-form-urlencoded":
         return {}
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return {}
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                return {}
+    except ClientDisconnect:
+        raise ClientClosedRequest("the client closed the connection mid-form") from None
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
@@ -99,8 +101,12 @@ async def login_submit(request: Request) -> Response:
     secret = form.get("key", "").strip()
     if not secret:
         return _login_page(request, error="Enter your API key.", status=400, next_=next_)
-    cache: KeyCache = request.app.state.key_cache
-    info = await cache.resolve(secret)
+    try:
+        info = await verify_key(request, secret)
+    except RateLimited as exc:
+        page = _login_page(request, error=exc.message, status=429, next_=next_)
+        page.headers.update(exc.headers)
+        return page
     if info is None:
         return _login_page(
             request, error="That key is not valid, or it was revoked.", status=401, next_=next_

@@ -1,0 +1,318 @@
+"""The role matrix: every route the app mounts × every kind of credential, one table.
+
+Each (method, route) the Starlette app serves must have a row in ``ACCESS`` saying who may use
+it; the test walks ``app.routes`` itself, so a route added without a row fails here. Each row is
+tried with no key, a malformed header, a revoked key, a site, moderator and admin key, and a
+signed-in moderator and admin session (cookie plus CSRF token), through the ASGI app directly
+(the status line is all it needs, so streaming routes are cut off after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from moderation.app import create_app
+from moderation.keys import Keys
+from moderation.messages import Role
+from moderation.settings import Settings
+from moderation.store.apikeys import create_key, revoke_key
+from moderation.ui.render import STATIC_PATH
+from tests.conftest import comment
+from tests.moderation_support import hold, sign_in
+
+CREDENTIALS = (
+    "none",
+    "malformed",
+    "revoked",
+    "site",
+    "moderator",
+    "admin",
+    "moderator_session",
+    "admin_session",
+)
+
+#: Who may use a route. Anyone not allowed gets the refusal of the route's kind:
+#: API routes 401 (no valid key) or 403 (a key or session of the wrong role); web pages send
+#: whoever is not signed in to the sign-in page (303) and answer a wrong role with 403; the
+#: fragments their scripts fetch answer 401 without a session (a script cannot follow a
+#: sign-in page).
+ALLOWED = {
+    "public": set(CREDENTIALS),
+    "site": {"site", "admin"},
+    "readers": {"site", "moderator", "admin"},
+    "moderators": {"moderator", "admin", "moderator_session", "admin_session"},
+    "admins": {"admin", "admin_session"},
+    "page": {"moderator_session", "admin_session"},
+    "fragment": {"moderator_session", "admin_session"},
+    "admin_page": {"admin_session"},
+    # Only the metrics token (MODERATION_METRICS_TOKEN, tests/test_stats.py) reads /metrics on
+    # the API's port: no API key or session does, whatever its role.
+    "metrics": set(),
+}
+
+#: (method, route path) -> (access, concrete path, body). ``{cid}`` is a held comment's id.
+ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
+    ("GET", "/healthz"): ("public", "/healthz", None),
+    ("GET", "/readyz"): ("public", "/readyz", None),
+    ("GET", "/metrics"): ("metrics", "/metrics", None),
+    ("GET", "/v1/counts"): ("public", "/v1/counts?article=a1", None),
+    ("OPTIONS", "/v1/counts"): ("public", "/v1/counts", None),
+    ("GET", "/v1/articles/{article_id}/comments"): ("public", "/v1/articles/a1/comments", None),
+    ("OPTIONS", "/v1/articles/{article_id}/comments"): ("public", "/v1/articles/a1/comments", None),
+    ("POST", "/v1/comments"): ("site", "/v1/comments", comment()),
+    ("GET", "/v1/comments/{comment_id}"): ("readers", "/v1/comments/{cid}", None),
+    ("GET", "/v1/stats"): ("moderators", "/v1/stats", None),
+    ("GET", "/v1/moderation/queue"): ("moderators", "/v1/moderation/queue", None),
+    ("GET", "/v1/moderation/queue/counts"): ("moderators", "/v1/moderation/queue/counts", None),
+    ("GET", "/v1/moderation/events"): ("moderators", "/v1/moderation/events", None),
+    ("GET", "/v1/moderation/comments/{comment_id}"): (
+        "moderators", "/v1/moderation/comments/{cid}", None),
+    ("POST", "/v1/moderation/comments/{comment_id}/decision"): (
+        "moderators", "/v1/moderation/comments/{cid}/decision",
+        {"action": "approve", "expected_status": "rejected"}),
+    ("POST", "/v1/moderation/decisions"): (
+        "moderators", "/v1/moderation/decisions",
+        {"ids": ["{cid}"], "action": "approve", "expected_status": "rejected"}),
+    ("POST", "/v1/moderation/authors/{author_id:path}/state"): (
+        "moderators", "/v1/moderation/authors/u9/state", {"state": "normal"}),
+    ("GET", "/v1/moderation/authors/{author_id:path}"): (
+        "moderators", "/v1/moderation/authors/u1", None),
+    ("GET", "/v1/moderation/articles"): ("moderators", "/v1/moderation/articles", None),
+    ("PATCH", "/v1/moderation/articles/{article_id:path}/settings"): (
+        "moderators", "/v1/moderation/articles/a9/settings", {"premoderate": False}),
+    ("GET", "/v1/moderation/articles/{article_id:path}"): (
+        "moderators", "/v1/moderation/articles/a1", None),
+    ("GET", "/v1/moderation/policy"): ("moderators", "/v1/moderation/policy", None),
+    ("PATCH", "/v1/moderation/policy"): ("admins", "/v1/moderation/policy", {"max_links": 3}),
+    ("GET", "/v1/moderation/words"): ("admins", "/v1/moderation/words", None),
+    ("PATCH", "/v1/moderation/words/{kind}"): (
+        "admins", "/v1/moderation/words/suspect", {"add": ["matrixword"], "remove": []}),
+    ("GET", "/v1/moderation/audit"): ("moderators", "/v1/moderation/audit", None),
+    ("GET", "/moderate"): ("page", "/moderate", None),
+    ("GET", "/moderate/"): ("page", "/moderate/", None),
+    ("GET", "/moderate/login"): ("public", "/moderate/login", None),
+    ("POST", "/moderate/login"): ("public", "/moderate/login", "login-form"),
+    ("POST", "/moderate/logout"): ("public", "/moderate/logout", "logout-form"),
+    ("GET", "/moderate/queue"): ("page", "/moderate/queue", None),
+    ("GET", "/moderate/queue/items"): ("fragment", "/moderate/queue/items", None),
+    ("GET", "/moderate/comments/{comment_id}"): ("page", "/moderate/comments/{cid}", None),
+    ("GET", "/moderate/authors/{author_id:path}"): ("page", "/moderate/authors/u1", None),
+    ("GET", "/moderate/articles"): ("page", "/moderate/articles", None),
+    ("GET", "/moderate/articles/{article_id:path}"): ("page", "/moderate/articles/a1", None),
+    ("GET", "/moderate/policy"): ("admin_page", "/moderate/policy", None),
+    ("GET", "/moderate/words"): ("admin_page", "/moderate/words", None),
+    ("GET", "/moderate/audit"): ("page", "/moderate/audit", None),
+    ("GET", "/moderate/dashboard"): ("page", "/moderate/dashboard", None),
+    ("GET", "/moderate/dashboard/stream"): ("moderators", "/moderate/dashboard/stream", None),
+    ("GET", STATIC_PATH): ("public", f"{STATIC_PATH}/app.css", None),
+}  # fmt: skip
+
+
+def mounted(app: Starlette) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves; a mount counts as one GET route."""
+    found = set()
+    for route in app.routes:
+        if isinstance(route, Route):
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((method, route.path))
+        elif isinstance(route, Mount):
+            found.add(("GET", route.path))
+        else:
+            raise AssertionError(f"a route of an unknown kind: {route!r}")
+    return found
+
+
+def test_every_mounted_route_has_a_row(settings: Settings) -> None:
+    routes = mounted(create_app(settings))
+    assert routes - ACCESS.keys() == set(), "routes without a row in ACCESS"
+    assert ACCESS.keys() - routes == set(), "rows for routes the app no longer has"
+
+
+@dataclass
+class Caller:
+    headers: dict[str, str]
+    #: form field csrf_token for the web UI's own forms (sessions only)
+    csrf: str = ""
+
+
+@dataclass
+class World:
+    app: Starlette
+    callers: dict[str, Caller]
+    moderator_key: str
+    cid: str
+
+
+@contextlib.asynccontextmanager
+async def world(settings: Settings) -> AsyncIterator[World]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        redis = app.state.redis
+        k = Keys(settings.key_prefix)
+        tag = os.urandom(3).hex()
+        site = await create_key(redis, k, f"site-{tag}", Role.SITE)
+        mod = await create_key(redis, k, f"mod-{tag}", Role.MODERATOR)
+        adm = await create_key(redis, k, f"adm-{tag}", Role.ADMIN)
+        gone = await create_key(redis, k, f"gone-{tag}", Role.ADMIN)
+        await revoke_key(redis, k, f"gone-{tag}")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            r = await c.post("/v1/comments", json=comment(), headers=_bearer(site))
+            cid = r.json()["id"]
+        await hold(redis, cid)
+        callers = {
+            "none": Caller({}),
+            "malformed": Caller({"Authorization": "Basic bm90OmEga2V5"}),
+            "revoked": Caller(_bearer(gone)),
+            "site": Caller(_bearer(site)),
+            "moderator": Caller(_bearer(mod)),
+            "admin": Caller(_bearer(adm)),
+        }
+        for name, key in (("moderator_session", mod), ("admin_session", adm)):
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                csrf = await sign_in(c, key)
+                cookie = "; ".join(f"{n}={v}" for n, v in c.cookies.items())
+            callers[name] = Caller({"Cookie": cookie, "X-CSRF-Token": csrf}, csrf)
+        yield World(app, callers, mod, cid)
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def asgi_status(
+    app: Starlette, method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str]]:
+    """The status and headers the app starts its response with; the app is cut off there
+    (server-sent event streams never end by themselves)."""
+    raw_path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(n.lower().encode(), v.encode()) for n, v in headers.items()],
+        "client": ("127.0.0.1", 40000),
+        "server": ("testserver", 80),
+    }
+    started: asyncio.Future[tuple[int, dict[str, str]]] = asyncio.get_running_loop().create_future()
+    sent_body = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(30)  # until cancelled: a client still listening
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and not started.done():
+            names = {n.decode().lower(): v.decode() for n, v in message["headers"]}
+            started.set_result((int(message["status"]), names))
+
+    task = asyncio.create_task(app(scope, receive, send))
+    try:
+        return await asyncio.wait_for(asyncio.shield(started), timeout=10)
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+def _request(
+    row: tuple[str, str, Any], caller: Caller, w: World
+) -> tuple[str, dict[str, str], bytes]:
+    _, path, body = row
+    path = path.replace("{cid}", w.cid)
+    headers = dict(caller.headers)
+    if body == "login-form":
+        data = urlencode({"key": w.moderator_key, "next": "/moderate/queue"}).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return path, headers, data
+    if body == "logout-form":
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return path, headers, urlencode({"csrf_token": caller.csrf}).encode()
+    if body is None:
+        return path, headers, b""
+    import json
+
+    headers["Content-Type"] = "application/json"
+    text = json.dumps(body).replace("{cid}", w.cid)
+    return path, headers, text.encode()
+
+
+def _verdict(access: str, credential: str, status: int, location: str) -> str:
+    """'allowed' or the refusal seen."""
+    if status == 303 and "/moderate/login" in location and "signed_out" not in location:
+        return "sign-in"
+    if status in (401, 403):
+        return str(status)
+    return "allowed"
+
+
+def _expected(access: str, credential: str, method: str, path: str) -> str:
+    if credential in ALLOWED[access]:
+        return "allowed"
+    if access in ("page", "admin_page"):
+        return "403" if credential.endswith("_session") else "sign-in"
+    if access in ("fragment", "metrics"):
+        return "401"
+    valid = credential in ("site", "moderator", "admin")
+    if access == "moderators" or access == "admins":
+        return "403" if valid or credential.endswith("_session") else "401"
+    return "403" if valid else "401"
+
+
+async def test_the_role_matrix(settings: Settings) -> None:
+    # Wrong keys are the point here: no rate limit on them in this test.
+    relaxed = settings.with_overrides(auth_failures_max=1_000_000)
+    wrong: list[str] = []
+    tried = 0
+    async with world(relaxed) as w:
+        # Logout last: it ends the session the other rows use.
+        rows = sorted(ACCESS.items(), key=lambda item: item[0][1] == "/moderate/logout")
+        for (method, template), row in rows:
+            for credential in CREDENTIALS:
+                path, headers, body = _request(row, w.callers[credential], w)
+                status, got_headers = await asgi_status(w.app, method, path, headers, body)
+                tried += 1
+                verdict = _verdict(row[0], credential, status, got_headers.get("location", ""))
+                expected = _expected(row[0], credential, method, template)
+                if verdict != expected:
+                    wrong.append(
+                        f"{method} {template} as {credential}: {status} ({verdict}), "
+                        f"expected {expected}"
+                    )
+    print(f"role matrix: {tried} requests, {len(ACCESS)} routes x {len(CREDENTIALS)} credentials")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("credential", ["site", "moderator"])
+async def test_a_refused_role_changes_nothing(settings: Settings, credential: str) -> None:
+    """A 403 on a write leaves the state as it was (the check comes before any write)."""
+    async with world(settings) as w:
+        caller = w.callers[credential]
+        path, headers, body = _request(ACCESS[("PATCH", "/v1/moderation/words/{kind}")], caller, w)
+        status, _ = await asgi_status(w.app, "PATCH", path, headers, body)
+        assert status == 403
+        words = await w.app.state.redis.smembers(Keys().words("suspect"))
+        assert b"matrixword" not in words
