@@ -23,6 +23,8 @@ from tests.conftest import (
 )
 from tests.tcp_proxy import SeveringProxy
 
+pytestmark = pytest.mark.fault
+
 
 async def test_redis_stopped_gives_fast_503_then_recovery(own_redis: RedisServer) -> None:
     settings = make_settings(own_redis.url)

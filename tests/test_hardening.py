@@ -26,6 +26,7 @@ from tests.conftest import METRICS_AUTH, Api, comment, running_api, served_api
 # --- a client that disconnects mid-body ---------------------------------------------------------
 
 
+@pytest.mark.fault
 async def test_a_client_disconnecting_mid_body_is_499_not_an_error(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -120,6 +121,7 @@ def _trickle(port: int, request_head: bytes, connections: int, seconds: float) -
     return replies
 
 
+@pytest.mark.fault
 async def test_a_trickled_body_is_cut_off_with_408(settings: Settings, rds: Redis) -> None:
     site = await create_key(rds, Keys(), "site-slow", Role.SITE)
     slow = settings.with_overrides(body_timeout_s=1.0)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 from collections import Counter
 
+import pytest
 from redis.asyncio import Redis
 
 from moderation.evaluation.corpus import prose
@@ -62,6 +63,7 @@ async def _dead_workers_pending(rds: Redis, consumer: str) -> int:
     return len(rows)
 
 
+@pytest.mark.fault
 async def test_worker_killed_mid_batch_is_recovered_exactly_once(
     api: Api, settings: Settings, rds: Redis
 ) -> None:
@@ -121,6 +123,7 @@ async def _stream_drained(rds: Redis) -> bool:
     return bool(groups[0]["last-delivered-id"] == last and groups[0]["pending"] == 0)
 
 
+@pytest.mark.fault
 async def test_poison_message_is_dead_lettered_and_held(
     api: Api, settings: Settings, rds: Redis
 ) -> None:
@@ -170,6 +173,7 @@ async def _is(rds: Redis, cid: str, status: str) -> bool:
     return (await rds.hget(K.comment(cid), "status")) == status.encode()
 
 
+@pytest.mark.fault
 async def test_sigterm_finishes_the_batch_in_hand(api: Api, settings: Settings, rds: Redis) -> None:
     ids = await _post_many(api, 8)
     proc = worker_subprocess(settings, worker_name="graceful", batch_size=100, batch_linger_ms=3000)
@@ -188,6 +192,7 @@ async def test_sigterm_finishes_the_batch_in_hand(api: Api, settings: Settings, 
     assert await rds.zscore(K.workers, "graceful") is None
 
 
+@pytest.mark.fault
 async def test_accepted_comments_survive_a_redis_restart(own_redis: RedisServer) -> None:
     settings = make_settings(own_redis.url)
     async with running_api(settings) as api:
@@ -228,6 +233,7 @@ def test_worker_refuses_unknown_settings() -> None:
     assert "MODERATION_BATCHSIZE" in out.stderr
 
 
+@pytest.mark.fault
 async def test_an_entry_whose_write_fails_is_isolated_and_the_worker_lives(
     api: Api, settings: Settings, rds: Redis
 ) -> None:
