@@ -81,8 +81,19 @@ def redis_server(binary: str) -> Iterator[str]:
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="bench-pipeline-")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", workdir],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -232,7 +243,7 @@ async def drain_in_process(settings: Settings, profile: cProfile.Profile | None)
         profile.enable()
     task = asyncio.create_task(worker.run())
     try:
-        while await probe.zcard(K.pending):
+        while await probe.zcard(K.pending):  # noqa: ASYNC110 - polling another process' state
             await asyncio.sleep(0.02)
     finally:
         worker.request_stop()
