@@ -25,7 +25,6 @@ from moderation.settings import Settings
 from moderation.store.codec import as_str
 from moderation.store.comments import AutoDecision, CommentRef, Store
 from moderation.store.queue import CommentQueue
-
 from tests.conftest import linear_scorer
 
 BASE_MS = 1_700_000_000_000
