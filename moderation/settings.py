@@ -135,6 +135,9 @@ class Settings:
     worker_name: str = ""
     #: Worker processes started by ``moderation run``.
     run_workers: int = 1
+    #: Worker processes of ``moderation worker`` (a supervised pool when more than one);
+    #: 0 = one per core.
+    worker_processes: int = 0
 
     # --- Operations ----------------------------------------------------------------------------
     #: The dashboard (and stats' ``alerts``) call the queue stuck when the oldest undecided

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--processes", type=int, help="uvicorn worker processes")
     p.set_defaults(handler=cmd_serve)
 
-    p = sub.add_parser("worker", help="run one scoring worker")
+    p = sub.add_parser("worker", help="run scoring workers (a supervised pool when N > 1)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        help="worker processes (default MODERATION_WORKER_PROCESSES; 0 = one per core)",
+    )
     p.set_defaults(handler=cmd_worker)
 
     p = sub.add_parser("webhooks", help="send signed webhooks for status changes")
@@ -74,6 +80,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.pool import Pool, default_processes
+    from workers.scoring import default_worker_name
+
+    processes = args.processes if args.processes is not None else settings.worker_processes
+    if processes <= 0:
+        processes = default_processes()
+    if processes > 1:
+        pool = Pool(processes, base_name=settings.worker_name or default_worker_name())
+        pool.install_signal_handlers()
+        return pool.run()
     # Imported here: the scorer's libraries load only in the processes that score.
     from moderation.scoring.factory import load_scorer
     from workers.scoring import serve_worker
@@ -134,12 +150,20 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.with_overrides(redis_url=url)
     child_env = {**os.environ, "MODERATION_REDIS_URL": url}
     workers: list[subprocess.Popen[bytes]] = []
+    # The scoring workers run under a supervisor thread: a dead one is restarted (and logged);
+    # one that cannot be restarts no more, its heartbeat lapses and /readyz says so.
+    from workers.pool import Pool
+    from workers.scoring import default_worker_name
+
+    pool = Pool(
+        max(args.workers or settings.run_workers, 1),
+        base_name=settings.worker_name or default_worker_name(),
+        env=child_env,
+    )
+    supervisor = threading.Thread(target=pool.run, name="worker-pool", daemon=True)
     try:
         _print_credentials(settings, data_dir)
-        for _ in range(max(args.workers or settings.run_workers, 1)):
-            workers.append(
-                subprocess.Popen([sys.executable, "-m", "moderation", "worker"], env=child_env)
-            )
+        supervisor.start()
         if settings.webhook_url:
             workers.append(
                 subprocess.Popen([sys.executable, "-m", "moderation", "webhooks"], env=child_env)
@@ -160,6 +184,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             access_log=False,
         )
     finally:
+        pool.request_stop()
+        supervisor.join(timeout=pool.stop_timeout_s + 5)
         for proc in workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
