@@ -92,7 +92,7 @@ async def test_the_pool_restarts_a_killed_worker_and_drains_the_stream(
 
 async def test_sigterm_to_the_pool_leaves_nothing_pending(settings: Settings, rds: Redis) -> None:
     ids = await _fill(rds, 2000, "t2")
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a child the test signals, not awaited I/O
         [sys.executable, "-m", "moderation", "worker", "--processes", "2"],
         env={**_env(settings), "MODERATION_WORKER_NAME": "pool-t2"},
         cwd=ROOT,
