@@ -157,6 +157,9 @@ class Settings:
     worker_name: str = ""
     #: Worker processes started by ``moderation run``.
     run_workers: int = 1
+    #: Worker processes of ``moderation worker`` (a supervised pool when more than one);
+    #: 0 = one per core.
+    worker_processes: int = 0
 
     # --- Operations ----------------------------------------------------------------------------
     #: The dashboard (and stats' ``alerts``) call the queue stuck when the oldest undecided
@@ -180,7 +183,8 @@ class Settings:
     webhook_backoff_s: float = 1.0
 
     # --- Scoring and policy -------------------------------------------------------------------
-    #: ``auto`` (Detoxify when its weights are present, else ``linear``), ``detoxify``, ``linear``.
+    #: ``auto`` (Detoxify when its weights are present, else ``linear``), ``detoxify``, ``linear``;
+    #: ``zero`` (every label 0, benchmarks and tests only: never in production).
     scorer: str = "auto"
     #: Detoxify model: original, unbiased, multilingual, original-small, unbiased-small.
     toxicity_model: str = "original"
@@ -320,9 +324,9 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.scorer not in {"auto", "detoxify", "linear"}:
+        if self.scorer not in {"auto", "detoxify", "linear", "zero"}:
             raise ConfigError(
-                f"MODERATION_SCORER must be auto, detoxify or linear, not {self.scorer!r}"
+                f"MODERATION_SCORER must be auto, detoxify, linear or zero, not {self.scorer!r}"
             )
         if self.device not in {"auto", "cpu", "cuda"}:
             raise ConfigError(f"MODERATION_DEVICE must be auto, cpu or cuda, not {self.device!r}")

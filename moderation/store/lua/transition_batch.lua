@@ -1,0 +1,143 @@
+-- Write a whole batch of automatic decisions (pending -> approved / held / rejected) in one call.
+--
+-- The worker's hot path. Every comment gets exactly the effects transition.lua gives an
+-- automatic decision out of "pending" (status, decision and auto_decision fields, approved and
+-- held sets, author tallies, one event, one PUBLISH, counters, latency sample), but what the
+-- batch shares is written once: one ZREM from the pending set, one ZADD per held queue, each
+-- counter incremented once by its total, each expiry and trim set once. A comment no longer
+-- pending (a redelivery) changes nothing, as in transition.lua. tests/test_pipeline_batch.py
+-- compares both scripts' effects on the same stream: a change to one must be mirrored here.
+--
+-- Every key is type-checked before the first write; a batch with one bad key is refused as a
+-- whole (the worker then writes its comments one by one with transition.lua, which isolates the
+-- culprit).
+--
+-- KEYS[1] held zset (by age)   KEYS[2] held zset (by risk)   KEYS[3] pending zset
+-- KEYS[4] events stream   KEYS[5] counters hash   KEYS[6] this minute's counters hash
+-- KEYS[7] auto-latency list; then per comment i (from 0), at 8 + 4i: comment hash, article
+-- approved zset, article held zset, author hash.
+-- ARGV[1] decided channel   ARGV[2] events max length (approx.)   ARGV[3] minute-counter TTL (s)
+-- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 6i: comment id, new status,
+-- decision JSON, now ms, risk, reason code ("" = none).
+--
+-- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
+local SHARED, PER_KEY, PER_ARG = 7, 4, 6
+local n = (#KEYS - SHARED) / PER_KEY
+local seen = {}
+local function check(key, letter)
+  if seen[key] then
+    return nil
+  end
+  seen[key] = true
+  local got = redis.call("TYPE", key)["ok"]
+  local want = TYPE_NAMES[letter]
+  if got ~= "none" and got ~= want then
+    return "WRONGTYPE key " .. key .. " holds a " .. got .. ", expected a " .. want
+  end
+  return nil
+end
+local bad = check_types("zzzshhl")
+for i = 0, n - 1 do
+  local base = SHARED + PER_KEY * i
+  bad = bad or check(KEYS[base + 1], "h") or check(KEYS[base + 2], "z")
+    or check(KEYS[base + 3], "z") or check(KEYS[base + 4], "h")
+end
+if bad then
+  return redis.error_reply(bad)
+end
+
+local channel, maxlen, actor = ARGV[1], ARGV[2], ARGV[4]
+local kind = string.match(actor, "^[^:]+") or actor
+local out = {}
+local decided_ids, held_age, held_risk, unheld = {}, {}, {}, {}
+local counters, minute, authors, author_order, latencies = {}, {}, {}, {}, {}
+local function bump(tally, field, by)
+  tally[field] = (tally[field] or 0) + by
+end
+
+for i = 0, n - 1 do
+  local k, a = SHARED + PER_KEY * i, 4 + PER_ARG * i
+  local id, new, decision, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local row = redis.call("HMGET", KEYS[k + 1], "status", "created", "article")
+  local current = row[1]
+  if not current then
+    out[#out + 1] = {"missing", ""}
+  elseif current ~= "pending" then
+    out[#out + 1] = {"stale", current}
+  else
+    local created = row[2] or now
+    redis.call("HSET", KEYS[k + 1], "status", new, "decision", decision, "updated", now,
+      "auto_decision", decision)
+    decided_ids[#decided_ids + 1] = id
+    if new == "approved" then
+      redis.call("ZADD", KEYS[k + 2], 0, id)
+    else
+      redis.call("ZREM", KEYS[k + 2], id)
+    end
+    if new == "held" then
+      held_age[#held_age + 1] = created
+      held_age[#held_age + 1] = id
+      held_risk[#held_risk + 1] = ARGV[a + 5]
+      held_risk[#held_risk + 1] = id
+      redis.call("ZADD", KEYS[k + 3], created, id)
+    else
+      unheld[#unheld + 1] = id
+      redis.call("ZREM", KEYS[k + 3], id)
+    end
+    local author = KEYS[k + 4]
+    if not authors[author] then
+      authors[author] = {}
+      author_order[#author_order + 1] = author
+    end
+    bump(authors[author], "pending", -1)
+    bump(authors[author], new, 1)
+    redis.call("XADD", KEYS[4], "MAXLEN", "~", maxlen, "*",
+      "id", id, "from", "pending", "to", new, "by", actor, "at", now, "reason", ARGV[a + 6],
+      "article", row[3] or "")
+    bump(counters, "decided:" .. new, 1)
+    bump(counters, kind .. ":" .. new, 1)
+    bump(minute, kind .. ":" .. new, 1)
+    if ARGV[a + 6] ~= "" then
+      bump(counters, "reason:" .. ARGV[a + 6], 1)
+    end
+    latencies[#latencies + 1] = tonumber(now) - tonumber(created)
+    redis.call("PUBLISH", channel, id .. " " .. new)
+    out[#out + 1] = {"ok", "pending"}
+  end
+end
+
+-- What the batch shares, once. unpack is bounded (Lua's stack), so long lists go in chunks.
+local function each_chunk(list, step, fn)
+  for first = 1, #list, step do
+    fn(unpack(list, first, math.min(first + step - 1, #list)))
+  end
+end
+each_chunk(decided_ids, 500, function(...) redis.call("ZREM", KEYS[3], ...) end)
+each_chunk(held_age, 500, function(...) redis.call("ZADD", KEYS[1], ...) end)
+each_chunk(held_risk, 500, function(...) redis.call("ZADD", KEYS[2], ...) end)
+each_chunk(unheld, 500, function(...)
+  redis.call("ZREM", KEYS[1], ...)
+  redis.call("ZREM", KEYS[2], ...)
+end)
+for _, author in ipairs(author_order) do
+  for field, by in pairs(authors[author]) do
+    if by ~= 0 then
+      redis.call("HINCRBY", author, field, by)
+    end
+  end
+end
+for field, by in pairs(counters) do
+  redis.call("HINCRBY", KEYS[5], field, by)
+end
+if next(minute) then
+  for field, by in pairs(minute) do
+    redis.call("HINCRBY", KEYS[6], field, by)
+  end
+  redis.call("EXPIRE", KEYS[6], ARGV[3])
+end
+if #latencies > 0 then
+  -- transition.lua pushes one sample per comment, newest first: the same order here.
+  each_chunk(latencies, 500, function(...) redis.call("LPUSH", KEYS[7], ...) end)
+  redis.call("LTRIM", KEYS[7], 0, 999)
+end
+return out

@@ -1,0 +1,24 @@
+"""bench/pipeline.py runs end to end on a small stream and prints every figure it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_the_pipeline_bench_runs_on_200_comments() -> None:
+    out = subprocess.run(
+        [sys.executable, "bench/pipeline.py", "-n", "200", "--api-sample", "20", "--top", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "command:" in out
+    assert "decisions/s" in out
+    assert "µs/comment" in out and "commands/comment" in out
+    assert "ingest via the API" in out
+    assert "profile (top 5" in out

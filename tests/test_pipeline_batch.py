@@ -1,0 +1,203 @@
+"""Batch-level writes keep every effect of the per-comment ones.
+
+The same stream (same ids, texts, authors, times) is decided twice on a clean Redis: once with
+one ``transition.lua`` call per comment (``batch_writes=False``, the reference path), once with
+``transition_batch.lua``; every effect is snapshotted and compared: comment hashes, counts
+(approved sets), held queues, author tallies, events, counters, latency samples, the decided
+channel's messages. Then: a batch with a poison key falls back to entry-by-entry and only the
+poisoned comment is left for retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
+from moderation.messages import Author, CommentRecord, Context, Decision
+from moderation.pipeline.batch import BatchPipeline
+from moderation.settings import Settings
+from moderation.store.codec import as_str
+from moderation.store.comments import AutoDecision, CommentRef, Store
+from moderation.store.queue import CommentQueue
+from tests.conftest import linear_scorer
+
+BASE_MS = 1_700_000_000_000
+
+TEXTS = [
+    "Thanks for the budget story, the numbers look right.",
+    "You are a complete idiot and a moron, shut up.",
+    "Buy cheap pills now http://spam.example/x http://spam.example/y http://bit.ly/z",
+    "A thoughtful reply about the harbour plans and the council.",
+    "Great match report today, well written.",
+    "This is totally forbiddenword in the middle.",
+]
+
+
+def stream(n: int) -> list[CommentRecord]:
+    """A varied stream: civil, toxic, link spam, a banned word, a banned author, repeats."""
+    out = []
+    for i in range(n):
+        out.append(
+            CommentRecord(
+                id=f"c{i:05d}",
+                article_id=f"art{i % 5}",
+                text=TEXTS[i % len(TEXTS)] + ("" if i % 3 else f" ({i})"),
+                author=Author(id=f"u{i % 7}", name="Reader"),
+                created_at=BASE_MS + i * 1000,
+                site="test",
+                context=Context(ip=f"10.0.0.{i % 4}", page_loaded_at=BASE_MS + i * 1000 - 30_000),
+            )
+        )
+    return out
+
+
+async def prepare(rds: Redis, keys: Keys, records: list[CommentRecord]) -> None:
+    await rds.flushall()
+    await rds.hset(keys.author("u6"), "state", "banned")
+    await rds.sadd(keys.words("banned"), "forbiddenword")
+    await rds.set(keys.words_version, os.urandom(8).hex())
+    store = Store(rds, keys)
+    for record in records:
+        await store.submit(record, "", None, 0)
+
+
+async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> list[str]:
+    """Drain the stream in batches of 8; returns the decided channel's messages."""
+    keys = Keys(settings.key_prefix)
+    pubsub = rds.pubsub()
+    await pubsub.subscribe(keys.decided_channel)
+    pipeline = BatchPipeline(
+        settings, rds, linear_scorer(), consumer="t", batch_writes=batch_writes
+    )
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    try:
+        while entries := await queue.read(8, 10, 0):
+            result = await pipeline.process(entries)
+            assert result.retry == 0
+    finally:
+        pipeline.close()
+    messages = []
+    quiet = 0
+    while quiet < 3:  # until three empty polls in a row (the subscribe reply comes first)
+        m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        quiet = quiet + 1 if m is None else 0
+        if m is not None:
+            messages.append(as_str(m["data"]))
+    await pubsub.aclose()
+    return sorted(messages)
+
+
+def _decision(raw: Any) -> dict[str, Any]:
+    doc = json.loads(raw)
+    doc.pop("decided_at", None)
+    return dict(doc)
+
+
+async def snapshot(rds: Redis, keys: Keys, records: list[CommentRecord]) -> dict[str, Any]:
+    """Every effect of deciding ``records``, with wall-clock times left out."""
+    out: dict[str, Any] = {}
+    for r in records:
+        h = {as_str(k): v for k, v in (await rds.hgetall(keys.comment(r.id))).items()}
+        out[r.id] = {
+            "status": as_str(h["status"]),
+            "decision": _decision(h["decision"]),
+            "auto": _decision(h["auto_decision"]),
+            "doc": h["doc"],
+        }
+    articles = sorted({r.article_id for r in records})
+    authors = sorted({r.author.id for r in records})
+    for aid in articles:
+        out[f"approved:{aid}"] = await rds.zrange(keys.approved(aid), 0, -1, withscores=True)
+        out[f"held:{aid}"] = await rds.zrange(keys.article_held(aid), 0, -1, withscores=True)
+    for author in authors:
+        out[f"author:{author}"] = await rds.hgetall(keys.author(author))
+    out["held"] = await rds.zrange(keys.held, 0, -1, withscores=True)
+    out["held_risk"] = await rds.zrange(keys.held_risk, 0, -1, withscores=True)
+    out["pending"] = await rds.zcard(keys.pending)
+    events = await rds.xrange(keys.events)
+    out["events"] = sorted(
+        tuple(sorted((as_str(k), as_str(v)) for k, v in fields.items() if as_str(k) != "at"))
+        for _, fields in events
+    )
+    out["counters"] = await rds.hgetall(keys.counters)
+    minute: dict[str, int] = {}
+    async for key in rds.scan_iter(match=keys.minute_counters(0).rsplit(":", 1)[0] + ":*"):
+        for field, value in (await rds.hgetall(key)).items():
+            minute[as_str(field)] = minute.get(as_str(field), 0) + int(value)
+        assert await rds.ttl(key) > 0
+    out["minute"] = minute
+    out["latency_samples"] = await rds.llen(keys.auto_latency)
+    return out
+
+
+async def test_batch_writes_keep_every_effect_of_per_comment_writes(
+    settings: Settings, rds: Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    records = stream(60)
+    await prepare(rds, keys, records)
+    reference_messages = await decide_all(settings, rds, batch_writes=False)
+    reference = await snapshot(rds, keys, records)
+
+    await prepare(rds, keys, records)
+    messages = await decide_all(settings, rds, batch_writes=True)
+    batched = await snapshot(rds, keys, records)
+
+    ids = {r.id for r in records}
+    statuses = {v["status"] for k, v in reference.items() if k in ids}
+    assert statuses == {"approved", "held", "rejected"}  # the stream exercises every outcome
+    assert reference["pending"] == 0
+    assert len(reference["events"]) == len(records)
+    assert reference["latency_samples"] == len(records)
+    for key in reference:
+        assert batched[key] == reference[key], key
+    assert messages == reference_messages
+    assert len(messages) == len(records)
+
+
+async def test_a_redelivered_batch_changes_nothing(settings: Settings, rds: Redis) -> None:
+    keys = Keys(settings.key_prefix)
+    records = stream(12)
+    await prepare(rds, keys, records)
+    await decide_all(settings, rds, batch_writes=True)
+    before = await snapshot(rds, keys, records)
+    # The same decisions again (a redelivery): every one reports stale, nothing moves.
+    items = [
+        AutoDecision(
+            CommentRef.of(r),
+            msgspec.json.decode(await rds.hget(keys.comment(r.id), "decision"), type=Decision),
+        )
+        for r in records
+    ]
+    results = await Store(rds, keys).transition_batch(items)
+    assert [r.applied for r in results] == [False] * len(records)
+    assert await snapshot(rds, keys, records) == before
+
+
+async def test_a_poison_key_refuses_the_batch_and_only_its_comment_is_left(
+    settings: Settings, rds: Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    records = stream(8)
+    await prepare(rds, keys, records)
+    # The author hash of one comment is a string: the batch script must refuse before writing.
+    await rds.set(keys.author("u3"), "not a hash")
+    pipeline = BatchPipeline(settings, rds, linear_scorer(), consumer="t")
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    try:
+        entries = await queue.read(8, 10, 0)
+        result = await pipeline.process(entries)
+    finally:
+        pipeline.close()
+    assert (result.decided, result.retry) == (7, 1)
+    statuses = await asyncio.gather(*(rds.hget(keys.comment(r.id), "status") for r in records))
+    assert as_str(statuses[3]) == "pending"  # the comment by u3, left for retry
+    assert all(as_str(s) != "pending" for i, s in enumerate(statuses) if i != 3)
