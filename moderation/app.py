@@ -13,16 +13,15 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
 from moderation.api import articles, comments, health, ops
 from moderation.api import moderation as review_api
-from moderation.api.errors import exception_handlers
+from moderation.api.errors import error_handler, exception_handlers
 from moderation.api.gates import admission_gates
 from moderation.api.instrument import InstrumentMiddleware
+from moderation.api.routing import IdRoute, PublicCORS
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
 from moderation.settings import Settings
@@ -35,22 +34,11 @@ from moderation.store.waiters import DecisionWaiters
 log = logging.getLogger("moderation.api")
 
 
-def _public(settings: Settings) -> list[Middleware]:
-    """CORS for the endpoints browsers call directly (counts, public comment lists)."""
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET"],
-            allow_headers=["If-None-Match"],
-            expose_headers=["ETag"],
-            max_age=86_400,
-        )
-    ]
+#: Paths browsers call directly (counts, articles, public comment lists, count.js): CORS.
+PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js")
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    public = _public(settings)
     return [
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
@@ -59,13 +47,13 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/comments", comments.post_comment, methods=["POST"]),
         Route("/v1/comments/{comment_id}", comments.get_comment, methods=["GET"]),
-        Route(
-            "/v1/articles/{article_id}/comments",
+        # Article ids may hold "/": IdRoute takes them encoded or raw (moderation.api.routing).
+        IdRoute(
+            "/v1/articles/{article_id:path}/comments",
             articles.list_article_comments,
-            methods=["GET", "OPTIONS"],  # OPTIONS: CORS preflights, answered by the middleware
-            middleware=public,
+            methods=["GET"],
         ),
-        Route("/v1/counts", articles.counts, methods=["GET", "OPTIONS"], middleware=public),
+        Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/v1/stats", ops.stats, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
     ]
@@ -104,6 +92,17 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes(settings),
         exception_handlers=exception_handlers(settings.retry_after_s),
         lifespan=lifespan,
+    )
+    # CORS outside the exception handlers, so public errors carry the headers too.
+    app.add_middleware(
+        PublicCORS,
+        prefixes=PUBLIC_PREFIXES,
+        on_error=error_handler(settings.retry_after_s),
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET"],
+        allow_headers=["If-None-Match"],
+        expose_headers=["ETag"],
+        max_age=86_400,
     )
     # Outermost, so it sees the final status of every request, errors included.
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
