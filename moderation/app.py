@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from moderation import ui
 from moderation.api import articles, comments, health, ops
 from moderation.api import moderation as review_api
-from moderation.api.errors import error_handler, exception_handlers
+from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission_gates
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.api.routing import IdRoute, PublicCORS
@@ -94,16 +94,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     # CORS outside the exception handlers, so public errors carry the headers too.
-    app.add_middleware(
-        PublicCORS,
-        prefixes=PUBLIC_PREFIXES,
-        on_error=error_handler(settings.retry_after_s),
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET"],
-        allow_headers=["If-None-Match"],
-        expose_headers=["ETag"],
-        max_age=86_400,
-    )
+    app.add_middleware(PublicCORS, PUBLIC_PREFIXES, settings.cors_origins, settings.retry_after_s)
     # Outermost, so it sees the final status of every request, errors included.
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings

@@ -137,6 +137,16 @@ class Keys:
         """
         return f"{self.prefix}:article:{part(article_id)}:approved"
 
+    def thread_roots(self, article_id: str) -> str:
+        """Sorted set (scores 0, by id) of an article's top-level comments a threaded list
+        shows: approved ones, and those (held, rejected) that hold an approved reply, so a
+        hidden parent keeps its approved replies reachable. Kept by ``transition.lua``."""
+        return f"{self.prefix}:article:{part(article_id)}:roots"
+
+    def thread_replies(self, article_id: str, root_id: str) -> str:
+        """Sorted set (scores 0, by id) of the approved replies in one thread (any depth)."""
+        return f"{self.prefix}:article:{part(article_id)}:thread:{part(root_id)}"
+
     def article_held(self, article_id: str) -> str:
         """Sorted set of an article's held comment ids, scored by creation ms."""
         return f"{self.prefix}:article:{part(article_id)}:held"

@@ -84,6 +84,9 @@ class CommentRecord(msgspec.Struct, omit_defaults=True):
     site: str  # name of the API key that posted it
     parent_id: str | None = None
     context: Context | None = None
+    #: The top-level comment of the thread a reply belongs to (its parent's root, or the parent
+    #: itself); ``None`` for a top-level comment. Threads are one level deep when listed.
+    root_id: str | None = None
 
 
 class Reason(msgspec.Struct, omit_defaults=True):

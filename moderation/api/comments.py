@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -58,6 +59,10 @@ async def post_comment(request: Request) -> Response:
     record = to_record(
         payload, settings, comment_id=new_id(created_at), site=key.name, created_at=created_at
     )
+    if record.parent_id is not None:
+        # A reply names a comment of the same article; it joins that comment's thread.
+        root = await store.thread_root(record.parent_id, record.article_id)
+        record = msgspec.structs.replace(record, root_id=root)
     # Admission checks before anything is stored (closed article, flood control, …).
     for gate in request.app.state.gates:
         await gate(request, record)

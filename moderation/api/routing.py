@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from moderation.api.errors import answer_error
+
 _PARAM = re.compile(r"{(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)(?::[a-zA-Z_]+)?}")
 _ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
 
@@ -37,7 +39,7 @@ _ENCODED_SLASH = re.compile(r"%2f", re.IGNORECASE)
 def _raw_path(scope: Scope) -> str | None:
     """The request path as sent (query excluded, root path removed), or ``None``."""
     raw = scope.get("raw_path")
-    if not raw:
+    if not isinstance(raw, bytes) or not raw:
         return None
     path = raw.decode("latin-1").split("?", 1)[0]
     root = scope.get("root_path", "")
@@ -81,20 +83,23 @@ class IdRoute(Route):
 class PublicCORS:
     """CORS (Starlette's ``CORSMiddleware``) on the paths under ``prefixes`` only, placed
     outside the exception handlers so error responses carry the headers too. An exception
-    that reaches it (a bug: a 500) is answered here by ``on_error`` for the same reason."""
+    that reaches it (a bug: a 500) is answered here, by the one error mapping, for the same
+    reason."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        prefixes: Sequence[str],
-        on_error: Callable[[Request, Exception], Any],
-        **cors: Any,
+        self, app: ASGIApp, prefixes: Sequence[str], origins: Sequence[str], retry_after_s: int
     ) -> None:
         self.app = app
         self.prefixes = tuple(prefixes)
-        self.on_error = on_error
-        self.cors = CORSMiddleware(self._guarded, **cors)
+        self.retry_after_s = retry_after_s
+        self.cors = CORSMiddleware(
+            self._guarded,
+            allow_origins=list(origins),
+            allow_methods=["GET"],
+            allow_headers=["If-None-Match"],
+            expose_headers=["ETag"],
+            max_age=86_400,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
@@ -116,5 +121,5 @@ class PublicCORS:
         except Exception as exc:
             if started:
                 raise
-            response = await self.on_error(Request(scope, receive), exc)
+            response = answer_error(Request(scope, receive), exc, self.retry_after_s)
             await response(scope, receive, send)
