@@ -53,6 +53,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
             articles.list_article_comments,
             methods=["GET"],
         ),
+        IdRoute("/v1/articles/{article_id:path}", articles.get_article, methods=["GET"]),
+        IdRoute("/v1/articles/{article_id:path}", articles.put_article, methods=["PUT"]),
         Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/v1/stats", ops.stats, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),

@@ -69,12 +69,16 @@ async def test_public_errors_carry_cors_headers(api: Api) -> None:
         ("/v1/articles/x/comments?limit=0", 422),
         ("/v1/articles/x/comments?cursor=nonsense", 400),
         ("/v1/counts", 422),
-        ("/v1/articles/x/nothing-here", 404),
+        ("/v1/counts/nothing-here", 404),
+        ("/v1/articles/" + "x" * 300, 422),
     ]:
         r = await api.client.get(path, headers=ORIGIN)
         assert r.status_code == status, (path, r.text)
         assert r.headers.get("access-control-allow-origin") == "*", path
         assert r.json()["error"]["code"]
+    wrong_method = await api.client.post("/v1/articles/x", headers=ORIGIN)
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["access-control-allow-origin"] == "*"
 
 
 async def test_store_outage_on_a_public_route_carries_cors_headers(

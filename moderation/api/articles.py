@@ -1,4 +1,5 @@
-"""Public reads: an article's approved comments and comment counts for many articles."""
+"""Articles: their approved comments (flat or threaded), what they are (title, link, open or
+closed, count; the site upserts it) and comment counts for many articles."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from moderation.api.auth import SITE, require
+from moderation.api.gates import ArticleState, article_state
 from moderation.api.responses import JSON
-from moderation.api.validation import query_int
+from moderation.api.validation import (
+    check_article,
+    check_json_media_type,
+    decode_json,
+    query_int,
+    read_body,
+)
 from moderation.errors import ValidationFailed
-from moderation.messages import Status
+from moderation.messages import ArticleIn, Status, iso
 from moderation.settings import Settings
+from moderation.store import articles
 from moderation.store.codec import as_str, encode_cursor
-from moderation.store.comments import Store
+from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view, hidden_view
 
 #: Most article ids in one counts request (a front page rarely links more).
@@ -108,6 +118,52 @@ def _flag(value: str | None, field: str) -> bool:
     if value in ("true", "1"):
         return True
     raise ValidationFailed(f"{field} must be true or false", field=field)
+
+
+def article_view(state: ArticleState, count: int) -> dict[str, Any]:
+    info = state.info
+    return {
+        "id": info.id,
+        "title": info.title,
+        "url": info.url,
+        "published_at": iso(info.published_at),
+        "open": state.closed is None,
+        "closed_reason": state.closed,
+        "closes_at": iso(state.closes_at),
+        "count": count,
+    }
+
+
+async def _article_answer(request: Request, article_id: str) -> Response:
+    state = request.app.state
+    found = await article_state(
+        state.redis, state.keys, state.settings, article_id, now=now_ms(), touch=False
+    )
+    count = (await state.store.counts([article_id]))[article_id]
+    return JSON(article_view(found, count), headers=_NO_CACHE)
+
+
+async def get_article(request: Request) -> Response:
+    """``GET /v1/articles/{id}`` (public): title, link, whether it is open, its count."""
+    settings: Settings = request.app.state.settings
+    article_id = _article_id(request.path_params["article_id"], settings, "article_id")
+    return await _article_answer(request, article_id)
+
+
+async def put_article(request: Request) -> Response:
+    """``PUT /v1/articles/{id}`` (site key): record its title, URL and publication time."""
+    settings: Settings = request.app.state.settings
+    store: Store = request.app.state.store
+    await require(request, SITE)
+    article_id = _article_id(request.path_params["article_id"], settings, "article_id")
+    check_json_media_type(request)
+    body = decode_json(await read_body(request, settings.max_body_bytes), ArticleIn)
+    facts = check_article(body, article_id)
+    await articles.upsert(
+        store.redis, store.keys, article_id, now=now_ms(), title=facts.title, url=facts.url,
+        published_at=facts.published_at,
+    )  # fmt: skip
+    return await _article_answer(request, article_id)
 
 
 async def counts(request: Request) -> Response:
