@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, health, ops
+from moderation.api import articles, comments, health, openapi, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission_gates
@@ -57,6 +57,10 @@ def routes(settings: Settings) -> list[BaseRoute]:
         IdRoute("/v1/articles/{article_id:path}", articles.put_article, methods=["PUT"]),
         Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/v1/stats", ops.stats, methods=["GET"]),
+        # What this is and how to call it (moderation.api.openapi).
+        Route("/", openapi.home, methods=["GET"]),
+        Route("/docs", openapi.docs, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
     ]
 
