@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, health, openapi, ops
+from moderation.api import articles, comments, embed, health, openapi, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission_gates
@@ -61,6 +61,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/", openapi.home, methods=["GET"]),
         Route("/docs", openapi.docs, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/count.js", embed.count_js, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
     ]
 
