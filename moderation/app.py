@@ -13,17 +13,16 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, health, ops
+from moderation.api import articles, comments, embed, health, openapi, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission_gates
 from moderation.api.headers import AlwaysHeadersMiddleware
 from moderation.api.instrument import InstrumentMiddleware
+from moderation.api.routing import IdRoute, PublicCORS
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
 from moderation.settings import Settings
@@ -37,22 +36,11 @@ from moderation.store.waiters import DecisionWaiters
 log = logging.getLogger("moderation.api")
 
 
-def _public(settings: Settings) -> list[Middleware]:
-    """CORS for the endpoints browsers call directly (counts, public comment lists)."""
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET"],
-            allow_headers=["If-None-Match"],
-            expose_headers=["ETag"],
-            max_age=86_400,
-        )
-    ]
+#: Paths browsers call directly (counts, articles, public comment lists, count.js): CORS.
+PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js")
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
-    public = _public(settings)
     return [
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
@@ -61,14 +49,21 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/comments", comments.post_comment, methods=["POST"]),
         Route("/v1/comments/{comment_id}", comments.get_comment, methods=["GET"]),
-        Route(
-            "/v1/articles/{article_id}/comments",
+        # Article ids may hold "/": IdRoute takes them encoded or raw (moderation.api.routing).
+        IdRoute(
+            "/v1/articles/{article_id:path}/comments",
             articles.list_article_comments,
-            methods=["GET", "OPTIONS"],  # OPTIONS: CORS preflights, answered by the middleware
-            middleware=public,
+            methods=["GET"],
         ),
-        Route("/v1/counts", articles.counts, methods=["GET", "OPTIONS"], middleware=public),
+        IdRoute("/v1/articles/{article_id:path}", articles.get_article, methods=["GET"]),
+        IdRoute("/v1/articles/{article_id:path}", articles.put_article, methods=["PUT"]),
+        Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/v1/stats", ops.stats, methods=["GET"]),
+        # What this is and how to call it (moderation.api.openapi).
+        Route("/", openapi.home, methods=["GET"]),
+        Route("/docs", openapi.docs, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/count.js", embed.count_js, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
     ]
 
@@ -110,6 +105,8 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=exception_handlers(settings.retry_after_s),
         lifespan=lifespan,
     )
+    # CORS outside the exception handlers, so public errors carry the headers too.
+    app.add_middleware(PublicCORS, PUBLIC_PREFIXES, settings.cors_origins, settings.retry_after_s)
     app.add_middleware(AlwaysHeadersMiddleware)  # nosniff on JSON, static files, errors
     # Outermost, so it sees the final status of every request, errors included.
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)

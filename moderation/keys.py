@@ -53,6 +53,19 @@ class CommentField:
     AUTO_DECISION = "auto_decision"
 
 
+class ArticleField:
+    """Fields of the article hash (``Keys.article``); times in epoch ms."""
+
+    TITLE = "title"
+    URL = "url"
+    #: When the site says the article was published (``PUT /v1/articles/{id}``).
+    PUBLISHED = "published"
+    #: When we first heard of it (its first comment or upsert): "close after N days" counts
+    #: from ``published``, else from this.
+    FIRST_SEEN = "first_seen"
+    UPDATED = "updated"
+
+
 class Counter:
     """Names of the fields of the counters hashes (``Keys.counters``, ``Keys.minute_counters``).
 
@@ -136,6 +149,20 @@ class Keys:
         ``ZCARD`` of this set *is* the article's comment count, so counts cannot drift.
         """
         return f"{self.prefix}:article:{part(article_id)}:approved"
+
+    def article(self, article_id: str) -> str:
+        """Hash of what the site told us about an article (``ArticleField``)."""
+        return f"{self.prefix}:article:{part(article_id)}:meta"
+
+    def thread_roots(self, article_id: str) -> str:
+        """Sorted set (scores 0, by id) of an article's top-level comments a threaded list
+        shows: approved ones, and those (held, rejected) that hold an approved reply, so a
+        hidden parent keeps its approved replies reachable. Kept by ``transition.lua``."""
+        return f"{self.prefix}:article:{part(article_id)}:roots"
+
+    def thread_replies(self, article_id: str, root_id: str) -> str:
+        """Sorted set (scores 0, by id) of the approved replies in one thread (any depth)."""
+        return f"{self.prefix}:article:{part(article_id)}:thread:{part(root_id)}"
 
     def article_held(self, article_id: str) -> str:
         """Sorted set of an article's held comment ids, scored by creation ms."""

@@ -47,12 +47,27 @@ class ContextIn(msgspec.Struct, forbid_unknown_fields=True):
     honeypot: str | None = None
 
 
+class ArticleIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What a site says about an article, with a comment or by ``PUT /v1/articles/{id}``;
+    an absent field keeps its stored value."""
+
+    #: With a comment: must equal the comment's ``article_id`` (or be left out).
+    id: str | None = None
+    title: str | None = None
+    #: An absolute http(s) URL of the article's page.
+    url: str | None = None
+    #: When it was published: epoch seconds or an ISO-8601 time with a zone ("close after N
+    #: days" counts from it, else from the first comment).
+    published_at: datetime | float | None = None
+
+
 class CommentIn(msgspec.Struct, forbid_unknown_fields=True):
     article_id: str
     text: str
     author: AuthorIn
     parent_id: str | None = None
     context: ContextIn | None = None
+    article: ArticleIn | None = None
 
 
 # --- what is stored -----------------------------------------------------------------------
@@ -84,6 +99,9 @@ class CommentRecord(msgspec.Struct, omit_defaults=True):
     site: str  # name of the API key that posted it
     parent_id: str | None = None
     context: Context | None = None
+    #: The top-level comment of the thread a reply belongs to (its parent's root, or the parent
+    #: itself); ``None`` for a top-level comment. Threads are one level deep when listed.
+    root_id: str | None = None
 
 
 class Reason(msgspec.Struct, omit_defaults=True):

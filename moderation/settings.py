@@ -133,6 +133,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ("*",)
     #: Largest page of any list endpoint.
     max_page_size: int = 100
+    #: Articles close to new comments this many days after publication (the ``published_at`` a
+    #: site gives with ``PUT /v1/articles/{id}``, else the first comment); 0 = never. An
+    #: article's ``close_after_days`` setting (moderation API) overrides it.
+    close_after_days: int = 0
 
     # --- Worker ------------------------------------------------------------------------------
     #: Most comments scored together.

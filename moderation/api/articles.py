@@ -1,24 +1,41 @@
-"""Public reads: an article's approved comments and comment counts for many articles."""
+"""Articles: their approved comments (flat or threaded), what they are (title, link, open or
+closed, count; the site upserts it) and comment counts for many articles."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from moderation.api.auth import SITE, require
+from moderation.api.gates import ArticleState, article_state
 from moderation.api.responses import JSON
-from moderation.api.validation import query_int
+from moderation.api.validation import (
+    check_article,
+    check_json_media_type,
+    decode_json,
+    query_int,
+    read_body,
+)
 from moderation.errors import ValidationFailed
+from moderation.messages import ArticleIn, Status, iso
 from moderation.settings import Settings
-from moderation.store.comments import Store
-from moderation.store.views import comment_view
+from moderation.store import articles
+from moderation.store.codec import as_str, encode_cursor
+from moderation.store.comments import Store, now_ms
+from moderation.store.views import comment_view, hidden_view
 
 #: Most article ids in one counts request (a front page rarely links more).
 MAX_COUNT_IDS = 100
 
+#: Most replies one thread shows in a threaded page (more: ``?replies_of=<root id>``).
+MAX_REPLIES = 100
+
 _ORDERS = {"oldest": False, "newest": True}
+_NO_CACHE = {"Cache-Control": "no-cache"}
 
 
 def _article_id(value: str, settings: Settings, field: str) -> str:
@@ -37,16 +54,117 @@ async def list_article_comments(request: Request) -> Response:
     order = q.get("order", "oldest")
     if order not in _ORDERS:
         raise ValidationFailed("order must be 'oldest' or 'newest'", field="order")
-    comments, next_cursor = await store.list_approved(
-        article_id, limit=limit, cursor=q.get("cursor") or None, newest_first=_ORDERS[order]
+    newest_first = _ORDERS[order]
+    cursor = q.get("cursor") or None
+    thread = _flag(q.get("thread"), "thread")
+    replies_of = q.get("replies_of") or None
+    keys = store.keys
+    if replies_of is not None:
+        # One thread's approved replies, page by page (after a threaded page's first few).
+        key = keys.thread_replies(article_id, replies_of)
+        comments, next_cursor = await store.page_of(
+            key, limit=limit, cursor=cursor, newest_first=newest_first
+        )
+        views = [comment_view(c, private=False) for c in comments]
+    elif thread:
+        replies = query_int(q.get("replies"), "replies", default=20, low=0, high=MAX_REPLIES)
+        views, next_cursor = await _threads(store, article_id, limit, cursor, newest_first, replies)
+    else:
+        comments, next_cursor = await store.list_approved(
+            article_id, limit=limit, cursor=cursor, newest_first=newest_first
+        )
+        views = [comment_view(c, private=False) for c in comments]
+    return JSON({"comments": views, "next_cursor": next_cursor}, headers=_NO_CACHE)
+
+
+async def _threads(
+    store: Store, article_id: str, limit: int, cursor: str | None, newest_first: bool, replies: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of top-level comments, each with its thread's first ``replies`` approved replies
+    (oldest first, as a conversation reads), ``reply_count`` and the cursor of the rest."""
+    keys = store.keys
+    root_ids, next_cursor = await store.page_ids(
+        keys.thread_roots(article_id), limit=limit, cursor=cursor, newest_first=newest_first
     )
-    return JSON(
-        {
-            "comments": [comment_view(c, private=False) for c in comments],
-            "next_cursor": next_cursor,
-        },
-        headers={"Cache-Control": "no-cache"},
+    # Every thread's first replies and size in one round trip, their comments in another.
+    pipe = store.redis.pipeline(transaction=False)
+    for root_id in root_ids:
+        thread_key = keys.thread_replies(article_id, root_id)
+        pipe.zrange(thread_key, "-", "+", bylex=True, offset=0, num=replies + 1)
+        pipe.zcard(thread_key)
+    rows = await pipe.execute() if root_ids else []
+    firsts = [[as_str(i) for i in ids] for ids in rows[0::2]]
+    shown = [ids[:replies] for ids in firsts]
+    stored = await store.get_many(root_ids + [i for ids in shown for i in ids])
+    roots, found = stored[: len(root_ids)], iter(stored[len(root_ids) :])
+    views: list[dict[str, Any]] = []
+    for n, (root_id, root) in enumerate(zip(root_ids, roots, strict=True)):
+        if root is not None and root.status is Status.APPROVED:
+            view = comment_view(root, private=False)
+        else:
+            view = hidden_view(root_id, article_id)
+        page = [next(found) for _ in shown[n]]
+        view["replies"] = [comment_view(c, private=False) for c in page if c is not None]
+        view["reply_count"] = int(rows[2 * n + 1])
+        more = len(firsts[n]) > replies and shown[n]
+        view["replies_next_cursor"] = encode_cursor(shown[n][-1]) if more else None
+        views.append(view)
+    return views, next_cursor
+
+
+def _flag(value: str | None, field: str) -> bool:
+    if value is None or value in ("", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise ValidationFailed(f"{field} must be true or false", field=field)
+
+
+def article_view(state: ArticleState, count: int) -> dict[str, Any]:
+    info = state.info
+    return {
+        "id": info.id,
+        "title": info.title,
+        "url": info.url,
+        "published_at": iso(info.published_at),
+        "open": state.closed is None,
+        "closed_reason": state.closed,
+        "closes_at": iso(state.closes_at),
+        "count": count,
+    }
+
+
+async def _article_answer(request: Request, article_id: str) -> Response:
+    state = request.app.state
+    found = await article_state(
+        state.redis, state.keys, state.settings, article_id, now=now_ms(), touch=False
     )
+    count = (await state.store.counts([article_id]))[article_id]
+    return JSON(article_view(found, count), headers=_NO_CACHE)
+
+
+async def get_article(request: Request) -> Response:
+    """``GET /v1/articles/{id}`` (public): title, link, whether it is open, its count."""
+    settings: Settings = request.app.state.settings
+    article_id = _article_id(request.path_params["article_id"], settings, "article_id")
+    return await _article_answer(request, article_id)
+
+
+async def put_article(request: Request) -> Response:
+    """``PUT /v1/articles/{id}`` (site key): record its title, URL and publication time."""
+    settings: Settings = request.app.state.settings
+    store: Store = request.app.state.store
+    await require(request, SITE)
+    article_id = _article_id(request.path_params["article_id"], settings, "article_id")
+    check_json_media_type(request)
+    raw = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
+    body = decode_json(raw, ArticleIn)
+    facts = check_article(body, article_id)
+    await articles.upsert(
+        store.redis, store.keys, article_id, now=now_ms(), title=facts.title, url=facts.url,
+        published_at=facts.published_at,
+    )  # fmt: skip
+    return await _article_answer(request, article_id)
 
 
 async def counts(request: Request) -> Response:

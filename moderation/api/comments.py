@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +13,7 @@ from moderation.api.auth import READERS, SITE, require
 from moderation.api.responses import JSON
 from moderation.api.validation import (
     body_digest,
+    check_article,
     check_json_media_type,
     decode_json,
     query_float,
@@ -22,6 +24,7 @@ from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
 from moderation.messages import CommentIn, Status, iso
 from moderation.settings import Settings
+from moderation.store import articles
 from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view
 from moderation.store.waiters import DecisionWaiters
@@ -58,10 +61,22 @@ async def post_comment(request: Request) -> Response:
     record = to_record(
         payload, settings, comment_id=new_id(created_at), site=key.name, created_at=created_at
     )
+    article = None
+    if payload.article is not None:
+        article = check_article(payload.article, record.article_id, "article.")
+    if record.parent_id is not None:
+        # A reply names a comment of the same article; it joins that comment's thread.
+        root = await store.thread_root(record.parent_id, record.article_id)
+        record = msgspec.structs.replace(record, root_id=root)
     # Admission checks before anything is stored (closed article, flood control, …).
     for gate in request.app.state.gates:
         await gate(request, record)
 
+    if article is not None:
+        await articles.upsert(
+            store.redis, store.keys, record.article_id, now=created_at, title=article.title,
+            url=article.url, published_at=article.published_at,
+        )  # fmt: skip
     result = await store.submit(record, body_digest(payload), idem_key, settings.idempotency_ttl_s)
     comment_id = result.comment_id
     headers = {"Location": f"/v1/comments/{comment_id}"}

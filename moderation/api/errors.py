@@ -45,14 +45,19 @@ def error_handler(retry_after_s: int) -> ExceptionHandler:
     """One handler for every exception: :func:`describe` it, log what needs logging, answer."""
 
     async def on_error(request: Request, exc: Exception) -> Response:
-        info = describe(exc, retry_after_s)
-        if info.unavailable:
-            log.warning("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
-        elif info.unexpected:
-            log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(info)
+        return answer_error(request, exc, retry_after_s)
 
     return on_error
+
+
+def answer_error(request: Request, exc: Exception, retry_after_s: int) -> JSON:
+    """:func:`describe` ``exc``, log what needs logging, and render the answer."""
+    info = describe(exc, retry_after_s)
+    if info.unavailable:
+        log.warning("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
+    elif info.unexpected:
+        log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(info)
 
 
 def exception_handlers(retry_after_s: int) -> dict[int | type[Exception], ExceptionHandler]:

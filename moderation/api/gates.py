@@ -2,8 +2,8 @@
 raises a :class:`~moderation.errors.ModerationError` to refuse the comment.
 :func:`admission_gates` lists them in order (``app.state.gates``):
 
-1. :func:`article_closed_gate`: a closed article (or a closed site) takes no new comments
-   (``409 article_closed``).
+1. :func:`article_closed_gate`: a closed article (or a closed site, or one older than its
+   "close after N days") takes no new comments (``409 article_closed``).
 2. :func:`flood_gate`: flood control, limiting how fast one author or one IP address may post.
 
 Flood control: each author may post a burst of ``flood_author_burst`` comments, then one every
@@ -25,17 +25,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
 from starlette.requests import Request
 
 from moderation.errors import ArticleClosed, RateLimited
-from moderation.keys import Keys
+from moderation.keys import ArticleField, Keys
 from moderation.messages import CommentRecord
-from moderation.pipeline.policy import CLOSED
+from moderation.pipeline.policy import CLOSE_AFTER_DAYS, CLOSED
 from moderation.settings import Settings
 from moderation.spam.velocity import ip_bucket
-from moderation.store.codec import script
+from moderation.store import articles
+from moderation.store.articles import ArticleInfo
+from moderation.store.codec import as_str, script
 from moderation.store.comments import MINUTE_TTL_S
 
 #: An admission check run before a comment is stored; raises a ModerationError to refuse.
@@ -47,18 +51,63 @@ def admission_gates(settings: Settings, keys: Keys) -> list[Gate]:
     return [article_closed_gate, flood_gate(settings, keys)]
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleState:
+    """Whether an article takes comments, and why not."""
+
+    info: ArticleInfo
+    #: ``None`` (open), ``closed`` (a moderator closed it), ``site_closed`` (the whole site) or
+    #: ``expired`` (older than its "close after N days").
+    closed: str | None
+    #: When it closes by itself (epoch ms), if it will.
+    closes_at: int | None
+
+
+async def article_state(
+    redis: Redis, keys: Keys, settings: Settings, article_id: str, *, now: int, touch: bool
+) -> ArticleState:
+    """One round trip: the closed flags, the "close after N days" setting and the article's
+    start. ``touch`` marks the article's ``first_seen`` (a comment is arriving)."""
+    meta = keys.article(article_id)
+    pipe = redis.pipeline(transaction=False)
+    if touch:
+        pipe.hsetnx(meta, ArticleField.FIRST_SEEN, now)
+    pipe.hmget(keys.article_settings(article_id), CLOSED, CLOSE_AFTER_DAYS)
+    pipe.hmget(keys.policy, CLOSED, CLOSE_AFTER_DAYS)
+    pipe.hmget(meta, *articles.FIELDS)
+    replies = await pipe.execute()
+    (closed, days_raw), (site_closed, site_days_raw), row = replies[-3:]
+    info = articles.decode(article_id, row)
+    # The article's own setting, else the site-wide override, else the environment's.
+    days = settings.close_after_days
+    for raw in (site_days_raw, days_raw):
+        if raw is not None and as_str(raw).isdigit():
+            days = int(as_str(raw))
+    opened = info.opened_at
+    closes_at = opened + days * 86_400_000 if days > 0 and opened is not None else None
+    reason = None
+    if closed == b"1":
+        reason = "closed"
+    elif site_closed == b"1":
+        reason = "site_closed"
+    elif closes_at is not None and now >= closes_at:
+        reason = "expired"
+    return ArticleState(info, reason, closes_at)
+
+
 async def article_closed_gate(request: Request, record: CommentRecord) -> None:
-    """Refuse comments on a closed article (or while the site is closed)."""
-    keys: Keys = request.app.state.keys
-    pipe = request.app.state.redis.pipeline(transaction=False)
-    pipe.hget(keys.article_settings(record.article_id), CLOSED)
-    pipe.hget(keys.policy, CLOSED)
-    article_closed, site_closed = await pipe.execute()
-    if article_closed == b"1" or site_closed == b"1":
+    """Refuse comments on a closed article (closed by a moderator, the site closed, or older
+    than its "close after N days"); marks when an article's first comment arrived."""
+    state = request.app.state
+    found = await article_state(
+        state.redis, state.keys, state.settings, record.article_id, now=record.created_at,
+        touch=True,
+    )  # fmt: skip
+    if found.closed is not None:
         raise ArticleClosed(
             f"comments on article {record.article_id!r} are closed",
             field="article_id",
-            extra={"article_id": record.article_id},
+            extra={"article_id": record.article_id, "reason": found.closed},
         )
 
 

@@ -18,6 +18,7 @@ from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS
 from moderation.api.events import events
 from moderation.api.responses import JSON
+from moderation.api.routing import IdRoute
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
@@ -339,11 +340,11 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/comments/{{comment_id}}", get_comment, methods=["GET"]),
         Route(f"{p}/comments/{{comment_id}}/decision", post_decision, methods=["POST"]),
         Route(f"{p}/decisions", post_bulk, methods=["POST"]),
-        Route(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
-        Route(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
+        IdRoute(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
+        IdRoute(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
         Route(f"{p}/articles", get_articles, methods=["GET"]),
-        Route(f"{p}/articles/{{article_id:path}}/settings", patch_article, methods=["PATCH"]),
-        Route(f"{p}/articles/{{article_id:path}}", get_article, methods=["GET"]),
+        IdRoute(f"{p}/articles/{{article_id:path}}/settings", patch_article, methods=["PATCH"]),
+        IdRoute(f"{p}/articles/{{article_id:path}}", get_article, methods=["GET"]),
         Route(f"{p}/policy", get_policy, methods=["GET"]),
         Route(f"{p}/policy", patch_policy, methods=["PATCH"]),
         Route(f"{p}/words", get_words, methods=["GET"]),

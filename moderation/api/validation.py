@@ -12,8 +12,10 @@ import asyncio
 import hashlib
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.requests import ClientDisconnect, Request
@@ -27,7 +29,14 @@ from moderation.errors import (
     ValidationFailed,
 )
 from moderation.ids import check_id_characters
-from moderation.messages import Author, CommentIn, CommentRecord, Context, json_encoder
+from moderation.messages import (
+    ArticleIn,
+    Author,
+    CommentIn,
+    CommentRecord,
+    Context,
+    json_encoder,
+)
 from moderation.settings import Settings
 
 T = TypeVar("T")
@@ -252,3 +261,44 @@ def query_float(value: str | None, field: str, *, low_exclusive: float, high: fl
             f"{field} must be greater than {low_exclusive:g} and at most {high:g}", field=field
         )
     return number
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFacts:
+    """A checked :class:`ArticleIn` (times in epoch ms)."""
+
+    title: str | None
+    url: str | None
+    published_at: int | None
+
+
+def check_article(article: ArticleIn, article_id: str, prefix: str = "") -> ArticleFacts:
+    """Validate what a site says about an article (``prefix``: where it sits in the body)."""
+    if article.id is not None and article.id != article_id:
+        raise ValidationFailed(
+            f"{prefix}id must be the comment's article_id (or left out)", field=f"{prefix}id"
+        )
+    title = _optional(article.title, f"{prefix}title", 500)
+    url = _optional(article.url, f"{prefix}url", 2000, is_id=True)
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValidationFailed(
+                f"{prefix}url must be an absolute http(s) URL", field=f"{prefix}url"
+            )
+    published = article.published_at
+    published_ms = None
+    if isinstance(published, datetime):
+        if published.tzinfo is None:
+            raise ValidationFailed(
+                f"{prefix}published_at needs a time zone", field=f"{prefix}published_at"
+            )
+        published_ms = int(published.timestamp() * 1000)
+    elif published is not None:
+        if not 0 <= published < 1e11:
+            raise ValidationFailed(
+                f"{prefix}published_at must be epoch seconds or an ISO-8601 time",
+                field=f"{prefix}published_at",
+            )
+        published_ms = int(published * 1000)
+    return ArticleFacts(title, url, published_ms)

@@ -32,6 +32,8 @@ SPAM_REJECT = "spam_reject"
 MAX_LINKS = "max_links"
 PREMODERATE = "premoderate"
 CLOSED = "closed"
+#: Days after publication an article closes itself (article settings; 0 = never).
+CLOSE_AFTER_DAYS = "close_after_days"
 
 
 @dataclass(frozen=True, slots=True)

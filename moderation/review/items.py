@@ -12,6 +12,8 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import Decision, StoredComment
+from moderation.store import articles
+from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_int, as_str
 from moderation.store.comments import STORED_FIELDS, Store, decode_stored, hmget_many
 from moderation.store.views import comment_view
@@ -58,6 +60,8 @@ class ReviewItem:
     #: The held queue's risk score (None once the comment left the held queue).
     risk: float | None
     author: Standing
+    #: What the site told us about the comment's article (title, link), if anything.
+    article: ArticleInfo | None = None
 
     @property
     def id(self) -> str:
@@ -114,6 +118,8 @@ async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[Revie
         autos = dict(zip(human, found, strict=True))
     authors = sorted({s[0].record.author.id for s in stored if s is not None})
     standings = await load_standings(redis, keys, authors)
+    article_ids = sorted({s[0].record.article_id for s in stored if s is not None})
+    infos = {a.id: a for a in await articles.load_many(redis, keys, article_ids)}
     out: list[ReviewItem | None] = []
     for entry in stored:
         if entry is None:
@@ -122,7 +128,8 @@ async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[Revie
         comment, risk = entry
         cid = comment.record.id
         auto = autos.get(cid, comment.decision)
-        out.append(ReviewItem(comment, auto, risk, standings[comment.record.author.id]))
+        standing = standings[comment.record.author.id]
+        out.append(ReviewItem(comment, auto, risk, standing, infos[comment.record.article_id]))
     return out
 
 
@@ -154,4 +161,6 @@ def item_view(item: ReviewItem) -> dict[str, Any]:
         else None
     )
     view["matched_words"] = item.matched_words()
+    a = item.article
+    view["article"] = {"id": a.id, "title": a.title, "url": a.url} if a else None
     return view

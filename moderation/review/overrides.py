@@ -18,6 +18,7 @@ from redis.asyncio.client import Pipeline
 
 from moderation.errors import ValidationFailed
 from moderation.pipeline.policy import (
+    CLOSE_AFTER_DAYS,
     CLOSED,
     MAX_LINKS,
     PREMODERATE,
@@ -35,6 +36,7 @@ from moderation.store.audit import Actor
 from moderation.store.codec import as_str
 
 MAX_LINKS_LIMIT = 1_000
+MAX_CLOSE_AFTER_DAYS = 36_500
 
 
 class OverridesIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,6 +48,9 @@ class OverridesIn(msgspec.Struct, forbid_unknown_fields=True):
     spam_threshold: float | msgspec.UnsetType | None = msgspec.UNSET
     spam_reject: float | msgspec.UnsetType | None = msgspec.UNSET
     max_links: int | msgspec.UnsetType | None = msgspec.UNSET
+    #: Close articles this many days after publication (0 = never; ``null`` removes the
+    #: override: the site-wide one, else ``MODERATION_CLOSE_AFTER_DAYS``, applies).
+    close_after_days: int | msgspec.UnsetType | None = msgspec.UNSET
     note: str | None = None
 
 
@@ -94,6 +99,16 @@ def plan(edit: OverridesIn, settings: Settings) -> Change:
             )
         else:
             sets[MAX_LINKS] = str(edit.max_links)
+    if edit.close_after_days is not msgspec.UNSET:
+        if edit.close_after_days is None:
+            deletes.append(CLOSE_AFTER_DAYS)
+        elif not 0 <= edit.close_after_days <= MAX_CLOSE_AFTER_DAYS:
+            raise ValidationFailed(
+                f"close_after_days must be between 0 and {MAX_CLOSE_AFTER_DAYS} (0 = never)",
+                field="close_after_days",
+            )
+        else:
+            sets[CLOSE_AFTER_DAYS] = str(edit.close_after_days)
     if not sets and not deletes:
         raise ValidationFailed("the edit changes nothing", field="body")
     return Change(sets, deletes)
@@ -124,8 +139,9 @@ def parse(raw: Mapping[Any, Any]) -> dict[str, Any]:
     for name in (SPAM_THRESHOLD, SPAM_REJECT):
         if name in data:
             out[name] = _float(data[name])
-    if MAX_LINKS in data:
-        out[MAX_LINKS] = int(data[MAX_LINKS]) if data[MAX_LINKS].isdigit() else None
+    for name in (MAX_LINKS, CLOSE_AFTER_DAYS):
+        if name in data:
+            out[name] = int(data[name]) if data[name].isdigit() else None
     for flag in (PREMODERATE, CLOSED):
         if flag in data:
             out[flag] = data[flag] == "1"

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-from moderation.errors import BadRequest, IdempotencyConflict
+from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.keys import CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment, json_encoder
@@ -43,10 +43,13 @@ class CommentRef:
     id: str
     article_id: str
     author_id: str
+    #: The thread's top-level comment ("" for a top-level comment itself).
+    root_id: str = ""
 
     @classmethod
     def of(cls, record: CommentRecord) -> CommentRef:
-        return cls(record.id, record.article_id, record.author.id)
+        root = record.root_id or record.parent_id or ""
+        return cls(record.id, record.article_id, record.author.id, root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +210,8 @@ class Store:
                 keys.article_held(ref.article_id),
                 keys.author(ref.author_id),
                 keys.human_latency,
+                keys.thread_roots(ref.article_id),
+                keys.thread_replies(ref.article_id, ref.root_id or ref.id),
             ],
             [
                 comment_id,
@@ -226,6 +231,9 @@ class Store:
             first = len(call[0]) + 1  # Lua counts from 1
             call[0].extend([audit.stream, *audit.indexes])
             call[1].extend([audit.doc, audit.maxlen, audit.index_cap, first])
+        else:
+            call[1].extend(["", 0, 0, 0])
+        call[1].append(ref.root_id)
         return call
 
     async def transition(
@@ -312,6 +320,8 @@ class Store:
                     keys.approved(ref.article_id),
                     keys.article_held(ref.article_id),
                     keys.author(ref.author_id),
+                    keys.thread_roots(ref.article_id),
+                    keys.thread_replies(ref.article_id, ref.root_id or ref.id),
                 ]
                 args += [
                     ref.id,
@@ -320,6 +330,7 @@ class Store:
                     decision.decided_at,
                     item.risk,
                     item.reason_code,
+                    ref.root_id or "",
                 ]
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end
@@ -394,12 +405,52 @@ class Store:
                 out.append(None)  # a corrupt decision explains nothing; show none
         return out
 
+    async def thread_root(self, parent_id: str, article_id: str) -> str:
+        """The top-level comment of the thread a reply to ``parent_id`` joins.
+
+        Raises :class:`ValidationFailed` (``parent_id``) unless the parent is a comment of the
+        same article, whatever its status: a reply to a held or removed comment is still a
+        reply, listed under its thread.
+        """
+        doc, article = (
+            await self.redis.hmget(
+                self.keys.comment(parent_id), CommentField.DOC, CommentField.ARTICLE
+            )
+            if is_comment_id(parent_id)
+            else (None, None)
+        )
+        if doc is None:
+            raise ValidationFailed(f"no comment with id {parent_id!r}", field="parent_id")
+        if as_str(article) != article_id:
+            raise ValidationFailed(
+                f"comment {parent_id!r} belongs to another article", field="parent_id"
+            )
+        parent = _record_decoder.decode(doc)
+        return parent.root_id or parent.parent_id or parent.id
+
     async def list_approved(
         self, article_id: str, *, limit: int, cursor: str | None, newest_first: bool
     ) -> tuple[list[StoredComment], str | None]:
         """One page of an article's approved comments and the cursor of the next page."""
+        return await self.page_of(
+            self.keys.approved(article_id), limit=limit, cursor=cursor, newest_first=newest_first
+        )
+
+    async def page_of(
+        self, key: str, *, limit: int, cursor: str | None, newest_first: bool
+    ) -> tuple[list[StoredComment], str | None]:
+        """One page of the comments of an id-ordered set (approved, thread roots, a thread's
+        replies) and the cursor of the next page; a listed id with no comment is skipped."""
+        ids, next_cursor = await self.page_ids(
+            key, limit=limit, cursor=cursor, newest_first=newest_first
+        )
+        stored = await self.get_many(ids)
+        return [s for s in stored if s is not None], next_cursor
+
+    async def page_ids(
+        self, key: str, *, limit: int, cursor: str | None, newest_first: bool
+    ) -> tuple[list[str], str | None]:
         after = decode_comment_cursor(cursor) if cursor else None
-        key = self.keys.approved(article_id)
         if newest_first:
             start = f"({after}" if after else "+"
             ids = await self.redis.zrange(
@@ -409,9 +460,7 @@ class Store:
             start = f"({after}" if after else "-"
             ids = await self.redis.zrange(key, start, "+", bylex=True, offset=0, num=limit + 1)
         page = [as_str(i) for i in ids[:limit]]
-        next_cursor = encode_cursor(page[-1]) if len(ids) > limit and page else None
-        stored = await self.get_many(page)
-        return [s for s in stored if s is not None], next_cursor
+        return page, encode_cursor(page[-1]) if len(ids) > limit and page else None
 
     async def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)

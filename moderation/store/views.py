@@ -11,6 +11,20 @@ from typing import Any
 from moderation.messages import StoredComment, iso
 
 
+def hidden_view(comment_id: str, article_id: str) -> dict[str, Any]:
+    """The public stand-in for a top-level comment that is not published (held, rejected)
+    but whose thread holds approved replies: where it was, never what it said."""
+    return {
+        "id": comment_id,
+        "article_id": article_id,
+        "parent_id": None,
+        "text": None,
+        "author": None,
+        "status": "unavailable",
+        "created_at": None,
+    }
+
+
 def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
     r = stored.record
     author: dict[str, Any] = {"id": r.author.id, "name": r.author.name}

@@ -12,6 +12,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from moderation.api.routing import IdRoute
 from moderation.ui import dashboard, pages, session
 from moderation.ui.render import BASE, STATIC_PATH
 
@@ -27,9 +28,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/queue", pages.queue, methods=["GET"]),
         Route(f"{BASE}/queue/items", pages.queue_items, methods=["GET"]),
         Route(f"{BASE}/comments/{{comment_id}}", pages.comment, methods=["GET"]),
-        Route(f"{BASE}/authors/{{author_id:path}}", pages.author, methods=["GET"]),
+        IdRoute(f"{BASE}/authors/{{author_id:path}}", pages.author, methods=["GET"]),
         Route(f"{BASE}/articles", pages.articles, methods=["GET"]),
-        Route(f"{BASE}/articles/{{article_id:path}}", pages.article, methods=["GET"]),
+        IdRoute(f"{BASE}/articles/{{article_id:path}}", pages.article, methods=["GET"]),
         Route(f"{BASE}/policy", pages.policy, methods=["GET"]),
         Route(f"{BASE}/words", pages.words, methods=["GET"]),
         Route(f"{BASE}/audit", pages.audit_log, methods=["GET"]),

@@ -81,6 +81,9 @@ class ItemView:
     decided_at: str | None
     note: str | None
     parent_id: str | None
+    #: The article's title and page, when the site sent them.
+    article_title: str | None = None
+    article_url: str | None = None
 
 
 def present(item: ReviewItem) -> ItemView:
@@ -121,6 +124,8 @@ def present(item: ReviewItem) -> ItemView:
         decided_at=iso(decision.decided_at) if decision else None,
         note=decision.note if decision else None,
         parent_id=record.parent_id,
+        article_title=item.article.title if item.article else None,
+        article_url=item.article.url if item.article else None,
     )
 
 

@@ -10,6 +10,8 @@
 -- KEYS[4] held zset (by risk)   KEYS[5] pending zset   KEYS[6] events stream
 -- KEYS[7] counters hash   KEYS[8] this minute's counters hash   KEYS[9] auto-latency list
 -- KEYS[10] article held zset   KEYS[11] author hash   KEYS[12] human-latency list
+-- KEYS[13] article thread roots zset   KEYS[14] the thread's approved replies zset (of the
+-- comment's root; of the comment itself when it is top-level)
 -- ARGV[1] comment id   ARGV[2] expected statuses, comma-separated   ARGV[3] new status
 -- ARGV[4] decision JSON   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
 -- ARGV[8] actor: "auto" | "system" | "moderator:<name>" | "admin:<name>"
@@ -22,7 +24,8 @@
 -- an action and its audit record cannot disagree): ARGV[12] entry JSON ("" = none)
 -- ARGV[13] audit stream max length (0 = untrimmed)   ARGV[14] index list cap
 -- ARGV[15] position in KEYS of the audit stream; the index lists follow it to the end of KEYS.
-local bad = check_types("hzzzzshhlzhl")
+-- ARGV[16] the thread's root comment id ("" = the comment is top-level).
+local bad = check_types("hzzzzshhlzhlzz")
 if not bad and ARGV[12] and ARGV[12] ~= "" then
   local first = tonumber(ARGV[15])
   bad = check_types("s" .. string.rep("l", #KEYS - first), first)
@@ -58,6 +61,24 @@ if new == "approved" then
   redis.call("ZADD", KEYS[2], 0, id)
 else
   redis.call("ZREM", KEYS[2], id)
+end
+-- Threads: a top-level comment is listed while approved or while its thread holds an
+-- approved reply (a hidden parent keeps its approved replies reachable).
+local root = ARGV[16] or ""
+if root == "" then
+  if new == "approved" then
+    redis.call("ZADD", KEYS[13], 0, id)
+  elseif redis.call("ZCARD", KEYS[14]) == 0 then
+    redis.call("ZREM", KEYS[13], id)
+  end
+elseif new == "approved" then
+  redis.call("ZADD", KEYS[14], 0, id)
+  redis.call("ZADD", KEYS[13], 0, root)
+else
+  redis.call("ZREM", KEYS[14], id)
+  if redis.call("ZCARD", KEYS[14]) == 0 and not redis.call("ZSCORE", KEYS[2], root) then
+    redis.call("ZREM", KEYS[13], root)
+  end
 end
 if new == "held" then
   local created = redis.call("HGET", KEYS[1], "created") or now

@@ -14,14 +14,15 @@
 --
 -- KEYS[1] held zset (by age)   KEYS[2] held zset (by risk)   KEYS[3] pending zset
 -- KEYS[4] events stream   KEYS[5] counters hash   KEYS[6] this minute's counters hash
--- KEYS[7] auto-latency list; then per comment i (from 0), at 8 + 4i: comment hash, article
--- approved zset, article held zset, author hash.
+-- KEYS[7] auto-latency list; then per comment i (from 0), at 8 + 6i: comment hash, article
+-- approved zset, article held zset, author hash, article thread roots zset, the thread's
+-- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.)   ARGV[3] minute-counter TTL (s)
--- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 6i: comment id, new status,
--- decision JSON, now ms, risk, reason code ("" = none).
+-- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 7i: comment id, new status,
+-- decision JSON, now ms, risk, reason code ("" = none), thread root id ("" = top-level).
 --
 -- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
-local SHARED, PER_KEY, PER_ARG = 7, 4, 6
+local SHARED, PER_KEY, PER_ARG = 7, 6, 7
 local n = (#KEYS - SHARED) / PER_KEY
 local seen = {}
 local function check(key, letter)
@@ -41,6 +42,7 @@ for i = 0, n - 1 do
   local base = SHARED + PER_KEY * i
   bad = bad or check(KEYS[base + 1], "h") or check(KEYS[base + 2], "z")
     or check(KEYS[base + 3], "z") or check(KEYS[base + 4], "h")
+    or check(KEYS[base + 5], "z") or check(KEYS[base + 6], "z")
 end
 if bad then
   return redis.error_reply(bad)
@@ -73,6 +75,24 @@ for i = 0, n - 1 do
       redis.call("ZADD", KEYS[k + 2], 0, id)
     else
       redis.call("ZREM", KEYS[k + 2], id)
+    end
+    -- Threads, as in transition.lua: a top-level comment is listed while approved or while
+    -- its thread holds an approved reply.
+    local root = ARGV[a + 7]
+    if root == "" then
+      if new == "approved" then
+        redis.call("ZADD", KEYS[k + 5], 0, id)
+      elseif redis.call("ZCARD", KEYS[k + 6]) == 0 then
+        redis.call("ZREM", KEYS[k + 5], id)
+      end
+    elseif new == "approved" then
+      redis.call("ZADD", KEYS[k + 6], 0, id)
+      redis.call("ZADD", KEYS[k + 5], 0, root)
+    else
+      redis.call("ZREM", KEYS[k + 6], id)
+      if redis.call("ZCARD", KEYS[k + 6]) == 0 and not redis.call("ZSCORE", KEYS[k + 2], root) then
+        redis.call("ZREM", KEYS[k + 5], root)
+      end
     end
     if new == "held" then
       held_age[#held_age + 1] = created

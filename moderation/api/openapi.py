@@ -1,0 +1,456 @@
+"""The API described: an OpenAPI 3.1 document at ``/openapi.json``, a readable page at
+``/docs`` (rendered here, server-side, from the same document: no CDN, no script) and ``/``.
+
+:data:`OPERATIONS` says, for each JSON route, who may call it, what it takes and what it
+answers; the schemas come from the msgspec structs of ``moderation.api.schemas`` and
+``moderation.messages`` (``msgspec.json.schema_components``). Routes that do not speak JSON
+(the review UI's pages, the event streams, static files, ``/metrics``, ``count.js``) are listed
+as what they are. :func:`document` builds from the app's *mounted* routes and refuses a route
+it cannot describe, so a new route without an entry fails the tests rather than going
+undocumented.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from moderation.api import schemas as s
+from moderation.api.responses import JSON
+from moderation.messages import ArticleIn, CommentIn
+from moderation.review.authors import AuthorStateIn
+from moderation.review.decisions import BulkDecisionIn, DecisionIn
+from moderation.review.overrides import OverridesIn
+from moderation.review.words import WordsEditIn
+
+TITLE = "Comment moderation API"
+
+#: Who may call a route: the OpenAPI security requirement of each kind.
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "public": [],
+    "site": [{"bearer": []}],
+    "readers": [{"bearer": []}],
+    "moderator": [{"bearer": []}, {"session": []}],
+    "admin": [{"bearer": []}, {"session": []}],
+}
+_WHO = {
+    "public": "anyone (no key)",
+    "site": "a site key",
+    "readers": "a site, moderator or admin key",
+    "moderator": "a moderator or admin key, or a signed-in session (+ X-CSRF-Token to change)",
+    "admin": "an admin key or an admin's session",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    where: str  # "query" | "header"
+    description: str
+    type: str = "string"
+    repeated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One JSON route."""
+
+    summary: str
+    auth: str
+    response: Any
+    status: int = 200
+    request: Any = None
+    errors: tuple[int, ...] = ()
+    params: tuple[Param, ...] = ()
+    #: Further success statuses and what they carry.
+    also: dict[int, Any] = field(default_factory=dict)
+
+
+_CURSOR = Param("cursor", "query", "`next_cursor` of the previous page")
+_LIMIT = Param("limit", "query", "page size, 1–100 (default 20)", "integer")
+_READ_ERRORS = (400, 422, 503)
+_MOD = (401, 403, 503)
+
+#: Every JSON route: (method, path as Starlette declares it) -> what it does.
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("POST", "/v1/comments"): Op(
+        "Submit a comment; 202 while pending, 201 with the decision within ?wait",
+        "site",
+        s.Accepted,
+        202,
+        CommentIn,
+        (400, 401, 403, 409, 413, 415, 422, 429, 503),
+        (
+            Param("wait", "query", "seconds (0 < S ≤ 10) to wait for the decision", "number"),
+            Param("Idempotency-Key", "header", "retries with the same key return the original"),
+        ),
+        {201: s.Comment, 200: s.Comment},
+    ),
+    ("GET", "/v1/comments/{comment_id}"): Op(
+        "A comment with its decision and explanation",
+        "readers",
+        s.Comment,
+        errors=(401, 403, 404, 503),
+    ),
+    ("GET", "/v1/articles/{article_id:path}/comments"): Op(
+        "An article's approved comments, flat or threaded (public, CORS)",
+        "public",
+        {"oneOf": [s.CommentPage, s.ThreadPage]},
+        errors=_READ_ERRORS,
+        params=(
+            _LIMIT,
+            _CURSOR,
+            Param("order", "query", "`oldest` (default) or `newest`"),
+            Param("thread", "query", "`true`: top-level comments with replies nested"),
+            Param("replies", "query", "replies shown per thread, 0–100 (default 20)", "integer"),
+            Param("replies_of", "query", "list one thread's replies (a top-level comment id)"),
+        ),
+    ),
+    ("GET", "/v1/articles/{article_id:path}"): Op(
+        "Whether an article is open, its title, link and count (public, CORS)",
+        "public",
+        s.Article,
+        errors=(422, 503),
+    ),
+    ("PUT", "/v1/articles/{article_id:path}"): Op(
+        "Record an article's title, link and publication time",
+        "site",
+        s.Article,
+        request=ArticleIn,
+        errors=(400, 401, 403, 413, 415, 422, 503),
+    ),
+    ("GET", "/v1/counts"): Op(
+        "Approved-comment counts of up to 100 articles (public, CORS, ETag)",
+        "public",
+        s.Counts,
+        errors=(422, 503),
+        params=(Param("article", "query", "an article id (repeat it)", repeated=True),),
+    ),
+    ("GET", "/healthz"): Op("Liveness: the process answers", "public", s.Health),
+    ("GET", "/readyz"): Op(
+        "Readiness: Redis reachable, workers alive (503 with the problems otherwise)",
+        "public",
+        s.AnyObject,
+        errors=(503,),
+    ),
+    ("GET", "/v1/stats"): Op("Queue and decision figures", "moderator", s.AnyObject, errors=_MOD),
+    ("GET", "/v1/moderation/queue"): Op(
+        "The held queue, filtered and ordered",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 400, 422),
+        params=(_LIMIT, _CURSOR),
+    ),
+    ("GET", "/v1/moderation/queue/counts"): Op(
+        "Held counts: total, per article, per reason", "moderator", s.AnyObject, errors=_MOD
+    ),
+    ("GET", "/v1/moderation/comments/{comment_id}"): Op(
+        "A comment with its explanation, author history and audit",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 404),
+    ),
+    ("POST", "/v1/moderation/comments/{comment_id}/decision"): Op(
+        "Approve or reject one comment",
+        "moderator",
+        s.AnyObject,
+        request=DecisionIn,
+        errors=(*_MOD, 404, 409, 415, 422),
+    ),
+    ("POST", "/v1/moderation/decisions"): Op(
+        "Approve or reject many comments",
+        "moderator",
+        s.AnyObject,
+        request=BulkDecisionIn,
+        errors=(*_MOD, 415, 422),
+    ),
+    ("GET", "/v1/moderation/authors/{author_id:path}"): Op(
+        "An author's standing, tallies and comments",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 422),
+    ),
+    ("POST", "/v1/moderation/authors/{author_id:path}/state"): Op(
+        "Ban, pre-moderate, trust or reset an author",
+        "moderator",
+        s.AnyObject,
+        request=AuthorStateIn,
+        errors=(*_MOD, 415, 422),
+    ),
+    ("GET", "/v1/moderation/articles"): Op(
+        "Articles with held comments or settings", "moderator", s.AnyObject, errors=_MOD
+    ),
+    ("GET", "/v1/moderation/articles/{article_id:path}"): Op(
+        "One article's settings and audit", "moderator", s.AnyObject, errors=(*_MOD, 422)
+    ),
+    ("PATCH", "/v1/moderation/articles/{article_id:path}/settings"): Op(
+        "Change an article's settings",
+        "moderator",
+        s.AnyObject,
+        request=OverridesIn,
+        errors=(*_MOD, 415, 422),
+    ),
+    ("GET", "/v1/moderation/policy"): Op(
+        "The site-wide policy", "moderator", s.AnyObject, errors=_MOD
+    ),
+    ("PATCH", "/v1/moderation/policy"): Op(
+        "Change the site-wide policy",
+        "admin",
+        s.AnyObject,
+        request=OverridesIn,
+        errors=(*_MOD, 415, 422),
+    ),
+    ("GET", "/v1/moderation/words"): Op("The word lists", "admin", s.AnyObject, errors=_MOD),
+    ("PATCH", "/v1/moderation/words/{kind}"): Op(
+        "Add or remove banned or suspect words",
+        "admin",
+        s.AnyObject,
+        request=WordsEditIn,
+        errors=(*_MOD, 404, 415, 422),
+    ),
+    ("GET", "/v1/moderation/audit"): Op(
+        "The audit trail, newest first",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 400, 422),
+        params=(_LIMIT, _CURSOR),
+    ),
+    ("GET", "/openapi.json"): Op("This document", "public", s.AnyObject),
+}
+
+#: Routes that do not answer JSON: (method, path) -> (media type, what it is).
+OTHER: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/"): ("text/html", "What this service is, with links"),
+    ("GET", "/docs"): ("text/html", "This API, readable"),
+    ("GET", "/metrics"): ("text/plain", "Prometheus metrics (text exposition format)"),
+    ("GET", "/count.js"): ("text/javascript", "The comment-count embed script"),
+    ("GET", "/v1/moderation/events"): ("text/event-stream", "Server-Sent Events: held, decided"),
+}
+_UI_PREFIX = "/moderate"
+_STATUS_TEXT = {
+    200: "OK", 201: "Decided within the wait", 202: "Accepted", 400: "Bad request",
+    401: "No or unknown key", 403: "The key's role may not do this", 404: "Not found",
+    409: "Conflict", 413: "Body too large", 415: "Not JSON", 422: "Invalid field",
+    429: "Rate limited (see Retry-After)", 503: "Store unavailable (see Retry-After)",
+}  # fmt: skip
+_CONVERTER = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*):[a-zA-Z_]+}")
+
+
+def mounted(routes: Sequence[BaseRoute]) -> list[tuple[str, str]]:
+    """(method, path) of every route an app mounts (a static mount: ``GET <path>/{path}``)."""
+    out: list[tuple[str, str]] = []
+    for r in routes:
+        if isinstance(r, Mount):
+            out.append(("GET", r.path + "/{path}"))
+        elif isinstance(r, Route):
+            out.extend((m, r.path) for m in sorted(r.methods or ()) if m != "HEAD")
+    return out
+
+
+def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of an app's routes; a route with no description raises."""
+    types: list[Any] = []
+    for op in OPERATIONS.values():
+        types.extend(_types(op.response))
+        types.extend(_types(op.request) if op.request is not None else [])
+        for extra in op.also.values():
+            types.extend(_types(extra))
+    types.append(s.ErrorBody)
+    unique = list(dict.fromkeys(types))
+    schemas, components = msgspec.json.schema_components(
+        unique, ref_template="#/components/schemas/{name}"
+    )
+    refs = dict(zip(unique, schemas, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in mounted(routes):
+        item = paths.setdefault(_CONVERTER.sub(r"{\1}", path), {})
+        item[method.lower()] = _operation(method, path, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": "1",
+            "description": "Self-hosted comment moderation for news sites. Errors are "
+            '`{"error": {"code", "message", "field"?}}`.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an API key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "mod_session"},
+            },
+        },
+    }
+
+
+def _types(t: Any) -> list[Any]:
+    if isinstance(t, dict) and "oneOf" in t:
+        return list(t["oneOf"])
+    return [t]
+
+
+def _schema(t: Any, refs: dict[Any, Any]) -> dict[str, Any]:
+    if isinstance(t, dict) and "oneOf" in t:
+        return {"oneOf": [refs[x] for x in t["oneOf"]]}
+    return dict(refs[t])
+
+
+def _operation(method: str, path: str, refs: dict[Any, Any]) -> dict[str, Any]:
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in re.findall(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?}", path)
+    ]
+    op = OPERATIONS.get((method, path))
+    if op is None:
+        media, summary = _other(method, path)
+        return {
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": {"description": summary, "content": {media: {}}}},
+        }
+    for p in op.params:
+        schema: dict[str, Any] = {"type": p.type}
+        if p.repeated:
+            schema = {"type": "array", "items": schema}
+        params.append({"name": p.name, "in": p.where, "description": p.description,
+                       "schema": schema})  # fmt: skip
+    responses: dict[str, Any] = {}
+    for status, t in {op.status: op.response, **op.also}.items():
+        responses[str(status)] = {
+            "description": _STATUS_TEXT.get(status, "OK"),
+            "content": {"application/json": {"schema": _schema(t, refs)}},
+        }
+    for status in op.errors:
+        responses.setdefault(str(status), {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {"application/json": {"schema": dict(refs[s.ErrorBody])}},
+        })  # fmt: skip
+    out: dict[str, Any] = {
+        "summary": op.summary,
+        "description": f"Who: {_WHO[op.auth]}.",
+        "parameters": params,
+        "security": _SECURITY[op.auth],
+        "responses": responses,
+    }
+    if op.request is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": dict(refs[op.request])}},
+        }
+    return out
+
+
+def _other(method: str, path: str) -> tuple[str, str]:
+    if (method, path) in OTHER:
+        return OTHER[(method, path)]
+    if path.startswith(_UI_PREFIX + "/static"):
+        return "application/octet-stream", "Static files of the review UI"
+    if path.startswith(_UI_PREFIX):
+        if path.endswith("/stream"):
+            return "text/event-stream", "The dashboard's live figures (Server-Sent Events)"
+        return "text/html", f"Review UI page ({method} {path})"
+    raise LookupError(f"no description of {method} {path}: add it to moderation.api.openapi")
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def _cached(request: Request) -> dict[str, Any]:
+    doc: dict[str, Any] | None = getattr(request.app.state, "openapi", None)
+    if doc is None:
+        doc = document(request.app.routes)
+        request.app.state.openapi = doc
+    return doc
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSON(_cached(request))
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(render_docs(_cached(request)), headers=_PAGE_HEADERS)
+
+
+async def home(request: Request) -> Response:
+    return HTMLResponse(_page("Comment moderation", _HOME), headers=_PAGE_HEADERS)
+
+
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+    "code,pre{font:14px ui-monospace,monospace}pre{background:#f4f4f4;padding:.5rem;"
+    "overflow:auto}h3{margin-bottom:.2rem}.m{font-weight:bold;text-transform:uppercase}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .4rem;"
+    "text-align:left}"
+)
+_HOME = (
+    "<h1>Comment moderation</h1><p>A self-hosted moderation service for news sites: your site "
+    "posts reader comments here; workers score them for toxicity and spam; your site gets "
+    "an approve / hold decision and per-article counts; moderators review what was held.</p>"
+    "<ul><li><a href='/docs'>API reference</a> (<a href='/openapi.json'>OpenAPI 3.1</a>)</li>"
+    "<li><a href='/moderate'>Moderation</a>: the review queue (sign in with a key)</li>"
+    "<li><a href='/moderate/dashboard'>Dashboard</a>: the queue and decisions live</li>"
+    "<li><a href='/count.js'>count.js</a>: comment counts on your pages</li></ul>"
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><meta name='viewport' content='width=device-width'><style>{_STYLE}</style>"
+        f"</head><body>{body}</body></html>"
+    )
+
+
+def render_docs(doc: dict[str, Any]) -> str:
+    """The document as one HTML page: each route, who may call it, its parameters, body and
+    answers, then the schemas."""
+    e = html.escape
+    parts = [f"<h1>{e(doc['info']['title'])}</h1><p>{e(doc['info']['description'])}</p>",
+             "<p><a href='/openapi.json'>openapi.json</a> · <a href='/'>home</a></p>"]  # fmt: skip
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            parts.append(f"<h3><span class='m'>{e(method)}</span> <code>{e(path)}</code></h3>")
+            parts.append(f"<p>{e(op['summary'])}. {e(op.get('description', ''))}</p>")
+            query = [p for p in op["parameters"] if p["in"] != "path"]
+            if query:
+                rows = "".join(
+                    f"<tr><td><code>{e(p['name'])}</code></td><td>{e(p['in'])}</td>"
+                    f"<td>{e(p.get('description', ''))}</td></tr>"
+                    for p in query
+                )
+                parts.append(f"<table>{rows}</table>")
+            body = op.get("requestBody")
+            if body:
+                parts.append(f"<p>Body: {_ref(body['content']['application/json']['schema'])}</p>")
+            answers = ", ".join(f"{e(code)} {_answer(r)}" for code, r in op["responses"].items())
+            parts.append(f"<p>Answers: {answers}</p>")
+    parts.append("<h2>Schemas</h2>")
+    for name, schema in doc["components"]["schemas"].items():
+        text = json.dumps(schema, indent=2, ensure_ascii=False)
+        parts.append(f"<h3 id='{e(name)}'>{e(name)}</h3><pre>{e(text)}</pre>")
+    return _page(doc["info"]["title"], "".join(parts))
+
+
+def _answer(response: dict[str, Any]) -> str:
+    content: dict[str, Any] = response.get("content", {})
+    for media, body in content.items():
+        return _ref(body["schema"]) if "schema" in body else f"<code>{html.escape(media)}</code>"
+    return ""
+
+
+def _ref(schema: dict[str, Any]) -> str:
+    names = [x["$ref"].rsplit("/", 1)[1] for x in schema.get("oneOf", [schema]) if "$ref" in x]
+    if not names:
+        return "<code>object</code>" if schema.get("type") == "object" else ""
+    return " or ".join(f"<a href='#{html.escape(n)}'>{html.escape(n)}</a>" for n in names)

@@ -1,0 +1,142 @@
+"""The JSON shapes the API answers with, as msgspec structs: the source of the OpenAPI
+document's schemas (``moderation.api.openapi``), so the document cannot drift from a hand-kept
+copy. ``tests/test_openapi.py`` decodes real responses into them, so the handlers cannot drift
+from these either.
+
+Public and site routes are described field by field; the moderation API's richer documents
+(review items, policy, audit entries) are described as :data:`AnyObject` for now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+#: A JSON object whose members are not described field by field.
+AnyObject = dict[str, Any]
+
+
+class ErrorDetail(msgspec.Struct):
+    """``code`` is stable and machine-readable; other members (``comment_id``,
+    ``retry_after_s``, ``article_id``, ``reason``, …) depend on the code."""
+
+    code: str
+    message: str
+    #: The request field (or header) at fault, when there is one.
+    field: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+class Links(msgspec.Struct):
+    self: str
+
+
+class Accepted(msgspec.Struct):
+    """``202``: the comment is stored and queued; its decision comes later."""
+
+    id: str
+    status: str
+    article_id: str | msgspec.UnsetType = msgspec.UNSET
+    created_at: str | msgspec.UnsetType = msgspec.UNSET
+    links: Links | msgspec.UnsetType = msgspec.UNSET
+
+
+class PublicAuthor(msgspec.Struct):
+    id: str
+    name: str
+
+
+class PublicComment(msgspec.Struct):
+    """An approved comment as anyone may read it. A threaded list's stand-in for a hidden
+    top-level comment has ``status: "unavailable"`` and no text, author or time."""
+
+    id: str
+    article_id: str
+    parent_id: str | None
+    text: str | None
+    author: PublicAuthor | None
+    status: str
+    created_at: str | None
+
+
+class ThreadComment(msgspec.Struct):
+    """A top-level comment of a threaded list with its thread's first approved replies."""
+
+    id: str
+    article_id: str
+    parent_id: str | None
+    text: str | None
+    author: PublicAuthor | None
+    status: str
+    created_at: str | None
+    replies: list[PublicComment]
+    reply_count: int
+    replies_next_cursor: str | None
+
+
+class CommentPage(msgspec.Struct):
+    comments: list[PublicComment]
+    next_cursor: str | None
+
+
+class ThreadPage(msgspec.Struct):
+    comments: list[ThreadComment]
+    next_cursor: str | None
+
+
+class PrivateAuthor(msgspec.Struct):
+    id: str
+    name: str
+    email: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Comment(msgspec.Struct):
+    """A comment with its decision and everything that explains it (site and moderators)."""
+
+    id: str
+    article_id: str
+    parent_id: str | None
+    text: str
+    author: PrivateAuthor
+    status: str
+    created_at: str | None
+    updated_at: str | None
+    decided_at: str | None
+    decided_by: str | None
+    scores: dict[str, float]
+    spam_score: float | None
+    spam_signals: dict[str, Any]
+    reasons: list[dict[str, Any]]
+    rules: list[str]
+    thresholds: dict[str, float]
+    spam_threshold: float | None
+    model: dict[str, Any] | None
+    note: str | None
+    site: str
+    context: dict[str, Any] | None
+
+
+class Article(msgspec.Struct):
+    id: str
+    title: str | None
+    url: str | None
+    published_at: str | None
+    #: Whether the article takes new comments.
+    open: bool
+    #: ``closed`` (by a moderator), ``site_closed`` or ``expired`` (after N days); null if open.
+    closed_reason: str | None
+    closes_at: str | None
+    #: Approved comments.
+    count: int
+
+
+class Counts(msgspec.Struct):
+    counts: dict[str, int]
+
+
+class Health(msgspec.Struct):
+    status: str
