@@ -296,6 +296,7 @@ def start_and_measure(args: argparse.Namespace) -> int:
         env.update(
             {
                 "MODERATION_REDIS_URL": url,
+                "MODERATION_METRICS_PORT": "0",  # no /metrics listener: not measured here
                 "MODERATION_SCORER": args.scorer,
                 "MODERATION_BATCH_SIZE": str(args.batch_size),
                 "MODERATION_LOG_LEVEL": "WARNING",

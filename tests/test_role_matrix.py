@@ -67,7 +67,8 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/readyz"): ("public", "/readyz", None),
     ("GET", "/metrics"): ("metrics", "/metrics", None),
     ("GET", "/v1/counts"): ("public", "/v1/counts?article=a1", None),
-    ("GET", "/v1/articles/{article_id:path}/comments"): ("public", "/v1/articles/a1/comments", None),
+    ("GET", "/v1/articles/{article_id:path}/comments"):
+        ("public", "/v1/articles/a1/comments", None),
     ("GET", "/v1/articles/{article_id:path}"): ("public", "/v1/articles/a1", None),
     ("PUT", "/v1/articles/{article_id:path}"):
         ("site", "/v1/articles/a1", {"title": "A title", "url": "https://news.example/a1"}),

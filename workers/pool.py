@@ -39,7 +39,8 @@ log = logging.getLogger("moderation.pool")
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """``preexec_fn`` of a child that must not outlive its parent (Linux: SIGKILL on its death)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -66,6 +67,10 @@ class _Slot:
     restarts: int = 0
     given_up: bool = False
     history: list[int] = field(default_factory=list)
+
+
+#: The exit status of a process stopped by a configuration error (``errors.describe``'s).
+CONFIG_EXIT = 2
 
 
 class Pool:
@@ -119,15 +124,17 @@ class Pool:
         signal.signal(signal.SIGINT, handler)
 
     def run(self, poll_s: float = 0.1) -> int:
-        """Supervise until asked to stop; returns 0, or 1 if every slot was given up."""
+        """Supervise until asked to stop; returns 0, or, when every slot was given up, 2 if a
+        worker stopped on a configuration error (as the worker itself would), else 1."""
         for slot in self.slots:
             self._start(slot)
         try:
             while not self._stop.wait(poll_s):
                 self.check()
                 if all(s.given_up for s in self.slots):
-                    log.error("every worker slot failed repeatedly; the pool gives up")
-                    return 1
+                    log.error("every worker slot failed; the pool gives up")
+                    config = any(CONFIG_EXIT in s.history for s in self.slots)
+                    return CONFIG_EXIT if config else 1
         finally:
             self.stop()
         return 0
@@ -143,6 +150,13 @@ class Pool:
                 delay = min(self.backoff_s * 2 ** max(slot.failures - 1, 0), self.max_backoff_s)
                 slot.history.append(proc.returncode)
                 slot.process = None
+                if proc.returncode == CONFIG_EXIT:
+                    # A setting or a model is missing: restarting cannot mend that.
+                    slot.given_up = True
+                    log.error(
+                        "worker %s stopped on a configuration error; not restarting it", slot.name
+                    )
+                    continue
                 if slot.failures >= self.max_failures:
                     slot.given_up = True
                     log.error(
@@ -186,10 +200,10 @@ class Pool:
         slot.process = subprocess.Popen(
             [*self.command, "--processes", "1"],
             env=env,
-            preexec_fn=_die_with_parent,  # only prctl between fork and exec: safe
+            preexec_fn=die_with_parent,  # only prctl between fork and exec: safe
         )
         slot.started = time.monotonic()
         log.info("worker %s started (pid %d)", slot.name, slot.process.pid)
 
 
-__all__ = ["Pool", "default_processes"]
+__all__ = ["CONFIG_EXIT", "Pool", "default_processes", "die_with_parent"]

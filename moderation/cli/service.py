@@ -106,7 +106,11 @@ def _start_metrics(settings: Settings, env: dict[str, str]) -> subprocess.Popen[
     figures are cluster-wide), or ``None`` when ``metrics_port`` is 0."""
     if not settings.metrics_port:
         return None
-    return subprocess.Popen([sys.executable, "-m", "moderation", "metrics"], env=env)
+    from workers.pool import die_with_parent
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "moderation", "metrics"], env=env, preexec_fn=die_with_parent
+    )
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
@@ -197,7 +201,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     workers: list[subprocess.Popen[bytes]] = []
     # The scoring workers run under a supervisor thread: a dead one is restarted (and logged);
     # one that cannot be restarts no more, its heartbeat lapses and /readyz says so.
-    from workers.pool import Pool
+    from workers.pool import Pool, die_with_parent
     from workers.scoring import default_worker_name
 
     pool = Pool(
@@ -211,7 +215,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         supervisor.start()
         if settings.webhook_url:
             workers.append(
-                subprocess.Popen([sys.executable, "-m", "moderation", "webhooks"], env=child_env)
+                subprocess.Popen(
+                    [sys.executable, "-m", "moderation", "webhooks"],
+                    env=child_env,
+                    preexec_fn=die_with_parent,
+                )
             )
         listener = _start_metrics(settings, child_env)
         if listener is not None:
