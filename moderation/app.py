@@ -21,7 +21,7 @@ from moderation import ui
 from moderation.api import articles, comments, health, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
-from moderation.api.gates import admission_gates
+from moderation.api.gates import admission, admission_gates
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
@@ -30,6 +30,7 @@ from moderation.store.apikeys import KeyCache
 from moderation.store.client import api_client, listener_client
 from moderation.store.comments import Store
 from moderation.store.queue import ensure_group
+from moderation.store.subscription import Subscription
 from moderation.store.waiters import DecisionWaiters
 
 log = logging.getLogger("moderation.api")
@@ -79,10 +80,14 @@ def create_app(settings: Settings) -> Starlette:
         redis = api_client(settings)
         app.state.redis = redis
         app.state.store = Store(redis, keys)
-        app.state.key_cache = KeyCache(redis, keys, ttl_s=settings.key_cache_ttl_s)
-        waiters = DecisionWaiters(listener_client(settings), keys.decided_channel)
-        app.state.waiters = waiters
-        await waiters.start()
+        # One pub/sub connection per process: decisions for ?wait, and API key revocations,
+        # pushed so the key cache can live long and still drop a revoked key at once.
+        subscription = Subscription(listener_client(settings))
+        key_cache = KeyCache(redis, keys, ttl_s=settings.key_cache_ttl_s)
+        key_cache.follow(subscription)
+        app.state.key_cache = key_cache
+        app.state.waiters = DecisionWaiters(subscription, keys.decided_channel)
+        await subscription.start()
         recorder = Recorder(redis, keys)
         app.state.recorder = recorder
         await recorder.start()
@@ -97,7 +102,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await recorder.stop()
-            await waiters.stop()
+            await subscription.stop()  # wakes every waiter
             await redis.aclose()
 
     app = Starlette(
@@ -109,6 +114,8 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings
     app.state.keys = keys
-    # Closed articles refuse new comments; flood control (see moderation.api.gates).
+    # Closed articles refuse new comments; flood control (see moderation.api.gates): checked
+    # inside the submit script; Python gates, if any, before it.
+    app.state.admission = admission(settings)
     app.state.gates = admission_gates(settings, keys)
     return app

@@ -128,6 +128,11 @@ class Keys:
         """Pub/sub channel announcing ``<comment id> <status>`` after each transition."""
         return f"{self.prefix}:chan:decided"
 
+    @property
+    def key_revoked_channel(self) -> str:
+        """Pub/sub channel announcing the digest of each revoked API key (caches drop it)."""
+        return f"{self.prefix}:chan:apikey-revoked"
+
     # --- per article ------------------------------------------------------------------------
     def approved(self, article_id: str) -> str:
         """Sorted set of an article's approved comment ids (all scores 0, ordered by id).

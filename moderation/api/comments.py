@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moderation.api.auth import READERS, SITE, require
+from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
 from moderation.api.validation import (
     body_digest,
@@ -22,6 +23,7 @@ from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
 from moderation.messages import CommentIn, Status, iso
 from moderation.settings import Settings
+from moderation.store.admission import Admission
 from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view
 from moderation.store.waiters import DecisionWaiters
@@ -58,11 +60,22 @@ async def post_comment(request: Request) -> Response:
     record = to_record(
         payload, settings, comment_id=new_id(created_at), site=key.name, created_at=created_at
     )
-    # Admission checks before anything is stored (closed article, flood control, …).
+    # Python admission gates (none by default); the closed-article and flood-control checks run
+    # inside the submit script, in the same round trip that stores the comment.
     for gate in request.app.state.gates:
         await gate(request, record)
 
-    result = await store.submit(record, body_digest(payload), idem_key, settings.idempotency_ttl_s)
+    checks: Admission = request.app.state.admission
+    result = await store.submit(
+        record,
+        body_digest(payload),
+        idem_key,
+        settings.idempotency_ttl_s,
+        checks,
+        flood_ip(record, checks),
+    )
+    if result.refusal is not None:
+        raise refusal_error(result.refusal, record)
     comment_id = result.comment_id
     headers = {"Location": f"/v1/comments/{comment_id}"}
     if not result.created:

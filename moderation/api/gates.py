@@ -1,10 +1,14 @@
-"""Admission gates: checks run on ``POST /v1/comments`` before anything is stored. A gate
-raises a :class:`~moderation.errors.ModerationError` to refuse the comment.
-:func:`admission_gates` lists them in order (``app.state.gates``):
+"""Admission: the checks run on ``POST /v1/comments`` before anything is stored.
 
-1. :func:`article_closed_gate`: a closed article (or a closed site) takes no new comments
+1. Article closed: a closed article (or a closed site) takes no new comments
    (``409 article_closed``).
-2. :func:`flood_gate`: flood control, limiting how fast one author or one IP address may post.
+2. Flood control, limiting how fast one author or one IP address may post.
+
+Both run inside ``lua/submit.lua``, in the same atomic call that stores the comment, so an
+accepted comment costs one Redis round trip (see ``moderation.store.admission``); this module
+builds their parameters once per process (:func:`admission`) and turns the script's refusal
+into the HTTP error (:func:`refusal_error`). ``app.state.gates`` holds further checks that need
+Python (:data:`Gate`, run in order before the submit; none by default).
 
 Flood control: each author may post a burst of ``flood_author_burst`` comments, then one every
 ``flood_author_interval_s`` seconds; each IP address likewise with its own (looser) limits,
@@ -12,93 +16,69 @@ since readers share addresses behind NATs and proxies (an IPv6 address counts as
 comment over either limit is refused with ``429 rate_limited`` and a ``Retry-After`` header
 saying when it would be accepted; nothing is stored. Refusals are counted in the counters hash
 (``rate_limited``, ``rate_limited:author``, ``rate_limited:ip``) and the minute counters
-(``rate_limited``), for the stats.
-
-The check-and-consume is one Lua script (``lua/flood.lua``) on Redis' clock, so every API
+(``rate_limited``), for the stats. The check-and-consume runs on Redis' clock, so every API
 process shares the limits exactly. Trusted authors are not limited, and a request replaying an
-``Idempotency-Key`` that was already accepted passes (it was counted the first time, and it
-stores nothing new).
+``Idempotency-Key`` that was already accepted passes every check (it was admitted and counted the
+first time, and it stores nothing new).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 
-from moderation.errors import ArticleClosed, RateLimited
+from moderation.errors import ArticleClosed, ModerationError, RateLimited
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
 from moderation.pipeline.policy import CLOSED
 from moderation.settings import Settings
 from moderation.spam.velocity import ip_bucket
-from moderation.store.codec import script
-from moderation.store.comments import MINUTE_TTL_S
+from moderation.store.admission import Admission, Refusal, RefusalKind
 
-#: An admission check run before a comment is stored; raises a ModerationError to refuse.
+#: An admission check run (in Python) before a comment is stored; raises a ModerationError to
+#: refuse it.
 Gate = Callable[[Request, CommentRecord], Awaitable[None]]
 
 
 def admission_gates(settings: Settings, keys: Keys) -> list[Gate]:
-    """The gates of a new app, in the order they run."""
-    return [article_closed_gate, flood_gate(settings, keys)]
+    """The Python gates of a new app, in the order they run: none (the built-in checks run in
+    ``submit.lua``, see :func:`admission`)."""
+    return []
 
 
-async def article_closed_gate(request: Request, record: CommentRecord) -> None:
-    """Refuse comments on a closed article (or while the site is closed)."""
-    keys: Keys = request.app.state.keys
-    pipe = request.app.state.redis.pipeline(transaction=False)
-    pipe.hget(keys.article_settings(record.article_id), CLOSED)
-    pipe.hget(keys.policy, CLOSED)
-    article_closed, site_closed = await pipe.execute()
-    if article_closed == b"1" or site_closed == b"1":
-        raise ArticleClosed(
+def admission(settings: Settings) -> Admission:
+    """The checks ``submit.lua`` runs for every new comment, from the settings."""
+    return Admission(
+        closed_field=CLOSED,
+        author_interval_ms=int(settings.flood_author_interval_s * 1000),
+        author_burst=settings.flood_author_burst,
+        ip_interval_ms=int(settings.flood_ip_interval_s * 1000),
+        ip_burst=settings.flood_ip_burst,
+    )
+
+
+def flood_ip(record: CommentRecord, checks: Admission) -> str | None:
+    """The unit the IP limit counts this comment in (``None``: no IP, or the limit is off)."""
+    ip = record.context.ip if record.context is not None else None
+    return ip_bucket(ip) if ip and checks.ip_limited else None
+
+
+def refusal_error(refusal: Refusal, record: CommentRecord) -> ModerationError:
+    """The error answering a comment that ``submit.lua`` refused."""
+    if refusal.kind is RefusalKind.CLOSED:
+        return ArticleClosed(
             f"comments on article {record.article_id!r} are closed",
             field="article_id",
             extra={"article_id": record.article_id},
         )
-
-
-def flood_gate(settings: Settings, keys: Keys) -> Gate:
-    """The gate for ``app.state.gates`` (a no-op when both limits are off)."""
-    author_ms = int(settings.flood_author_interval_s * 1000)
-    ip_ms = int(settings.flood_ip_interval_s * 1000)
-
-    async def gate(request: Request, record: CommentRecord) -> None:
-        if author_ms <= 0 and ip_ms <= 0:
-            return
-        ip = record.context.ip if record.context else None
-        idem = (request.headers.get("idempotency-key") or "").strip()
-        reply: Any = await script(request.app.state.redis, "flood.lua")(
-            keys=[
-                keys.flood("author", record.author.id),
-                keys.flood("ip", ip_bucket(ip)) if ip else "",
-                keys.author(record.author.id),
-                keys.counters,
-                keys.minute_counters(int(time.time()) // 60),
-                keys.idempotency(record.site, idem) if idem else "",
-            ],
-            args=[
-                author_ms,
-                settings.flood_author_burst,
-                ip_ms,
-                settings.flood_ip_burst,
-                MINUTE_TTL_S,
-            ],
-        )
-        if int(reply[0]) == 0:
-            return
-        retry_s = max(1, math.ceil(int(reply[1]) / 1000))
-        kind = reply[2].decode() if isinstance(reply[2], bytes) else str(reply[2])
-        who = "this author" if kind == "author" else "this IP address"
-        raise RateLimited(
-            f"too many comments from {who}; retry in {retry_s} s",
-            field="author.id" if kind == "author" else "context.ip",
-            headers={"Retry-After": str(retry_s)},
-            extra={"retry_after_s": retry_s, "limit": kind},
-        )
-
-    return gate
+    retry_s = max(1, math.ceil(refusal.retry_after_ms / 1000))
+    by_author = refusal.limit == "author"
+    who = "this author" if by_author else "this IP address"
+    return RateLimited(
+        f"too many comments from {who}; retry in {retry_s} s",
+        field="author.id" if by_author else "context.ip",
+        headers={"Retry-After": str(retry_s)},
+        extra={"retry_after_s": retry_s, "limit": refusal.limit},
+    )
