@@ -52,13 +52,13 @@ def _public(settings: Settings) -> list[Middleware]:
 
 def routes(settings: Settings) -> list[BaseRoute]:
     public = _public(settings)
+    # Starlette tries routes in order: the site's hot paths first (a POST would otherwise be
+    # matched against every moderation and UI route before its own).
     return [
-        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
-        *review_api.routes(),
-        *ui.routes(),
+        Route("/v1/comments", comments.post_comment, methods=["POST"]),
+        Route("/v1/counts", articles.counts, methods=["GET", "OPTIONS"], middleware=public),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/v1/comments", comments.post_comment, methods=["POST"]),
         Route("/v1/comments/{comment_id}", comments.get_comment, methods=["GET"]),
         Route(
             "/v1/articles/{article_id}/comments",
@@ -66,9 +66,11 @@ def routes(settings: Settings) -> list[BaseRoute]:
             methods=["GET", "OPTIONS"],  # OPTIONS: CORS preflights, answered by the middleware
             middleware=public,
         ),
-        Route("/v1/counts", articles.counts, methods=["GET", "OPTIONS"], middleware=public),
         Route("/v1/stats", ops.stats, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
+        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
+        *review_api.routes(),
+        *ui.routes(),
     ]
 
 

@@ -68,7 +68,7 @@ async def post_comment(request: Request) -> Response:
     checks: Admission = request.app.state.admission
     result = await store.submit(
         record,
-        body_digest(payload),
+        body_digest(payload) if idem_key else "",  # only an idempotency key needs the digest
         idem_key,
         settings.idempotency_ttl_s,
         checks,
@@ -123,6 +123,8 @@ async def get_comment(request: Request) -> Response:
 
 
 def _wait_param(request: Request, settings: Settings) -> float:
+    if not request.scope["query_string"]:
+        return 0.0  # the common case: no query string to parse
     raw = request.query_params.get("wait")
     if raw is None:
         return 0.0

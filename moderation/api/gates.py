@@ -62,7 +62,10 @@ def admission(settings: Settings) -> Admission:
 def flood_ip(record: CommentRecord, checks: Admission) -> str | None:
     """The unit the IP limit counts this comment in (``None``: no IP, or the limit is off)."""
     ip = record.context.ip if record.context is not None else None
-    return ip_bucket(ip) if ip and checks.ip_limited else None
+    if not ip or not checks.ip_limited:
+        return None
+    # Validation stored the address normalised: an IPv4 address is its own bucket.
+    return ip if ":" not in ip else ip_bucket(ip)
 
 
 def refusal_error(refusal: Refusal, record: CommentRecord) -> ModerationError:

@@ -126,6 +126,7 @@ class Store:
         self.keys = keys
         self._submit: AsyncScript = script(redis, "submit.lua")
         self._transition: AsyncScript = script(redis, "transition.lua")
+        self._zcard_many: AsyncScript = script(redis, "zcard_many.lua")
 
     # --- accepting --------------------------------------------------------------------------
     async def submit(
@@ -380,10 +381,10 @@ class Store:
         return [s for s in stored if s is not None], next_cursor
 
     async def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
-        pipe = self.redis.pipeline(transaction=False)
-        for aid in article_ids:
-            pipe.zcard(self.keys.approved(aid))
-        return dict(zip(article_ids, (int(n) for n in await pipe.execute()), strict=True))
+        """Each article's count (``ZCARD`` of its approved set), in one script call: one reply
+        to parse, several times cheaper for the client than a pipeline of one per article."""
+        sizes = await self._zcard_many(keys=[self.keys.approved(aid) for aid in article_ids])
+        return dict(zip(article_ids, sizes, strict=True))
 
 
 def parse_transition(reply: Any) -> TransitionResult:
