@@ -51,6 +51,9 @@ class CommentField:
     DECISION = "decision"
     #: The automatic decision, kept when a moderator's decision replaces it.
     AUTO_DECISION = "auto_decision"
+    #: The reason code a held comment entered the held queue with (``transition.lua`` takes
+    #: it off ``Keys.held_counts`` when the comment leaves).
+    HELD_REASON = "held_reason"
 
 
 class Counter:
@@ -81,6 +84,16 @@ class Counter:
     @staticmethod
     def reason(code: str) -> str:
         return f"{Counter.REASON}:{code}"
+
+
+class HeldCount:
+    """Field names of ``Keys.held_counts``: held comments per article and per primary reason,
+    moved by ``transition.lua`` in the same script that moves a comment in or out of held."""
+
+    ARTICLE = "article"
+    REASON = "reason"
+    #: The reason of a comment held without a reason code.
+    UNSPECIFIED = "unspecified"
 
 
 def parse_counter(name: str) -> tuple[str, str]:
@@ -160,6 +173,12 @@ class Keys:
     def held_risk(self) -> str:
         """Sorted set of held comment ids, scored by risk (riskiest first)."""
         return f"{self.prefix}:queue:held:risk"
+
+    @property
+    def held_counts(self) -> str:
+        """Hash ``article:<id>`` / ``reason:<code>`` → held comments (see ``HeldCount``): the
+        queue's per-article and per-reason counts at O(1) cost in the queue's size."""
+        return f"{self.prefix}:queue:held:counts"
 
     @property
     def pending(self) -> str:

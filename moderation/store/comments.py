@@ -225,6 +225,7 @@ class Store:
                 keys.article_held(ref.article_id),
                 keys.author(ref.author_id),
                 keys.human_latency,
+                keys.held_counts,
             ],
             [
                 comment_id,
