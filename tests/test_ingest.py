@@ -148,3 +148,23 @@ async def test_revoking_a_key_drops_it_from_every_api_process_at_once(
 async def _subscribed(api: Any) -> bool:
     cache = api.client._transport.app.state.key_cache  # the app behind the ASGI transport
     return bool(cache.pushed)
+
+
+async def test_a_lost_revocation_subscription_makes_the_key_cache_forget(
+    settings: Settings, rds: Redis, keys: Keys
+) -> None:
+    """Revocations published while the subscription was down are missed: when it comes back
+    the cache forgets everything, so a key removed meanwhile stops working."""
+    secret = await create_key(rds, keys, "blip-site", Role.SITE)
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with running_api(settings.with_overrides(key_cache_ttl_s=300.0)) as api:
+        await wait_for(lambda: _subscribed(api))
+        assert (await api.post_comment(comment(), headers=headers)).status_code == 202
+        # Removed without a message (as if the message had been published into the gap) …
+        await rds.delete(keys.api_key(digest_of(secret)))
+        assert (await api.post_comment(comment(), headers=headers)).status_code == 202  # cached
+        # … then the subscription drops and comes back.
+        assert await rds.client_kill_filter(_type="pubsub") >= 1
+        await asyncio.sleep(0.3)  # the listener notices and resubscribes (50 ms back-off)
+        await wait_for(lambda: _subscribed(api))
+        assert (await api.post_comment(comment(), headers=headers)).status_code == 401
