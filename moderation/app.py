@@ -19,7 +19,7 @@ from moderation import ui
 from moderation.api import articles, comments, embed, health, openapi, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
-from moderation.api.gates import admission_gates
+from moderation.api.gates import admission, admission_gates
 from moderation.api.headers import AlwaysHeadersMiddleware
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.api.routing import IdRoute, PublicCORS
@@ -31,6 +31,7 @@ from moderation.store.auth_failures import AuthFailures
 from moderation.store.client import api_client, listener_client
 from moderation.store.comments import Store
 from moderation.store.queue import ensure_group
+from moderation.store.subscription import Subscription
 from moderation.store.waiters import DecisionWaiters
 
 log = logging.getLogger("moderation.api")
@@ -41,13 +42,13 @@ PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js")
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
+    # Starlette tries routes in order: the site's hot paths first (a POST would otherwise be
+    # matched against every moderation and UI route before its own).
     return [
-        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
-        *review_api.routes(),
-        *ui.routes(),
+        Route("/v1/comments", comments.post_comment, methods=["POST"]),
+        Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/v1/comments", comments.post_comment, methods=["POST"]),
         Route("/v1/comments/{comment_id}", comments.get_comment, methods=["GET"]),
         # Article ids may hold "/": IdRoute takes them encoded or raw (moderation.api.routing).
         IdRoute(
@@ -57,7 +58,6 @@ def routes(settings: Settings) -> list[BaseRoute]:
         ),
         IdRoute("/v1/articles/{article_id:path}", articles.get_article, methods=["GET"]),
         IdRoute("/v1/articles/{article_id:path}", articles.put_article, methods=["PUT"]),
-        Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/v1/stats", ops.stats, methods=["GET"]),
         # What this is and how to call it (moderation.api.openapi).
         Route("/", openapi.home, methods=["GET"]),
@@ -65,6 +65,9 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/count.js", embed.count_js, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
+        # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
+        *review_api.routes(),
+        *ui.routes(),
     ]
 
 
@@ -76,13 +79,17 @@ def create_app(settings: Settings) -> Starlette:
         redis = api_client(settings)
         app.state.redis = redis
         app.state.store = Store(redis, keys)
-        app.state.key_cache = KeyCache(redis, keys, ttl_s=settings.key_cache_ttl_s)
         app.state.auth_failures = AuthFailures(
             redis, keys, settings.auth_failures_max, settings.auth_failures_window_s
         )
-        waiters = DecisionWaiters(listener_client(settings), keys.decided_channel)
-        app.state.waiters = waiters
-        await waiters.start()
+        # One pub/sub connection per process: decisions for ?wait, and API key revocations,
+        # pushed so the key cache can live long and still drop a revoked key at once.
+        subscription = Subscription(listener_client(settings))
+        key_cache = KeyCache(redis, keys, ttl_s=settings.key_cache_ttl_s)
+        key_cache.follow(subscription)
+        app.state.key_cache = key_cache
+        app.state.waiters = DecisionWaiters(subscription, keys.decided_channel)
+        await subscription.start()
         recorder = Recorder(redis, keys)
         app.state.recorder = recorder
         await recorder.start()
@@ -97,7 +104,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await recorder.stop()
-            await waiters.stop()
+            await subscription.stop()  # wakes every waiter
             await redis.aclose()
 
     app = Starlette(
@@ -113,7 +120,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.keys = keys
     app.state.metrics_open = False  # /metrics here only with the metrics token
-    # Closed articles refuse new comments; flood control (see moderation.api.gates).
+    # Closed articles refuse new comments; flood control (see moderation.api.gates): checked
+    # inside the submit script; Python gates, if any, before it.
+    app.state.admission = admission(settings)
     app.state.gates = admission_gates(settings, keys)
     return app
 

@@ -51,6 +51,9 @@ class CommentField:
     DECISION = "decision"
     #: The automatic decision, kept when a moderator's decision replaces it.
     AUTO_DECISION = "auto_decision"
+    #: The reason code a held comment entered the held queue with (``transition.lua`` takes
+    #: it off ``Keys.held_counts`` when the comment leaves).
+    HELD_REASON = "held_reason"
 
 
 class ArticleField:
@@ -94,6 +97,16 @@ class Counter:
     @staticmethod
     def reason(code: str) -> str:
         return f"{Counter.REASON}:{code}"
+
+
+class HeldCount:
+    """Field names of ``Keys.held_counts``: held comments per article and per primary reason,
+    moved by ``transition.lua`` in the same script that moves a comment in or out of held."""
+
+    ARTICLE = "article"
+    REASON = "reason"
+    #: The reason of a comment held without a reason code.
+    UNSPECIFIED = "unspecified"
 
 
 def parse_counter(name: str) -> tuple[str, str]:
@@ -141,6 +154,11 @@ class Keys:
         """Pub/sub channel announcing ``<comment id> <status>`` after each transition."""
         return f"{self.prefix}:chan:decided"
 
+    @property
+    def key_revoked_channel(self) -> str:
+        """Pub/sub channel announcing the digest of each revoked API key (caches drop it)."""
+        return f"{self.prefix}:chan:apikey-revoked"
+
     # --- per article ------------------------------------------------------------------------
     def approved(self, article_id: str) -> str:
         """Sorted set of an article's approved comment ids (all scores 0, ordered by id).
@@ -182,6 +200,12 @@ class Keys:
     def held_risk(self) -> str:
         """Sorted set of held comment ids, scored by risk (riskiest first)."""
         return f"{self.prefix}:queue:held:risk"
+
+    @property
+    def held_counts(self) -> str:
+        """Hash ``article:<id>`` / ``reason:<code>`` → held comments (see ``HeldCount``): the
+        queue's per-article and per-reason counts at O(1) cost in the queue's size."""
+        return f"{self.prefix}:queue:held:counts"
 
     @property
     def pending(self) -> str:

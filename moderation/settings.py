@@ -123,8 +123,9 @@ class Settings:
     max_wait_s: float = 10.0
     #: Seconds an ``Idempotency-Key`` is remembered.
     idempotency_ttl_s: int = 24 * 3600
-    #: Seconds an API process caches a verified API key (revocation takes this long to bite).
-    key_cache_ttl_s: float = 10.0
+    #: Seconds an API process caches a verified API key. Revocation is pushed to every API
+    #: process (pub/sub) and bites at once; this bounds an entry's life regardless.
+    key_cache_ttl_s: float = 300.0
     #: ``Retry-After`` sent with 503s when Redis is unreachable.
     retry_after_s: int = 1
     #: ``Cache-Control: max-age`` of the public counts endpoint.

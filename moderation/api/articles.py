@@ -4,14 +4,15 @@ closed, count; the site upserts it) and comment counts for many articles."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
 from moderation.api.auth import SITE, require
-from moderation.api.gates import ArticleState, article_state
 from moderation.api.responses import JSON
 from moderation.api.validation import (
     check_article,
@@ -21,9 +22,12 @@ from moderation.api.validation import (
     read_body,
 )
 from moderation.errors import ValidationFailed
+from moderation.keys import Keys
 from moderation.messages import ArticleIn, Status, iso
+from moderation.pipeline.policy import CLOSE_AFTER_DAYS, CLOSED
 from moderation.settings import Settings
 from moderation.store import articles
+from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_str, encode_cursor
 from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view, hidden_view
@@ -120,6 +124,48 @@ def _flag(value: str | None, field: str) -> bool:
     raise ValidationFailed(f"{field} must be true or false", field=field)
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleState:
+    """Whether an article takes comments, and why not."""
+
+    info: ArticleInfo
+    #: ``None`` (open), ``closed`` (a moderator closed it), ``site_closed`` (the whole site) or
+    #: ``expired`` (older than its "close after N days").
+    closed: str | None
+    #: When it closes by itself (epoch ms), if it will.
+    closes_at: int | None
+
+
+async def article_state(
+    redis: Redis, keys: Keys, settings: Settings, article_id: str, *, now: int
+) -> ArticleState:
+    """One round trip: the closed flags, the "close after N days" setting and the article's
+    start (``submit.lua`` applies the same rules to a new comment, atomically)."""
+    meta = keys.article(article_id)
+    pipe = redis.pipeline(transaction=False)
+    pipe.hmget(keys.article_settings(article_id), CLOSED, CLOSE_AFTER_DAYS)
+    pipe.hmget(keys.policy, CLOSED, CLOSE_AFTER_DAYS)
+    pipe.hmget(meta, *articles.FIELDS)
+    replies = await pipe.execute()
+    (closed, days_raw), (site_closed, site_days_raw), row = replies[-3:]
+    info = articles.decode(article_id, row)
+    # The article's own setting, else the site-wide override, else the environment's.
+    days = settings.close_after_days
+    for raw in (site_days_raw, days_raw):
+        if raw is not None and as_str(raw).isdigit():
+            days = int(as_str(raw))
+    opened = info.opened_at
+    closes_at = opened + days * 86_400_000 if days > 0 and opened is not None else None
+    reason = None
+    if closed == b"1":
+        reason = "closed"
+    elif site_closed == b"1":
+        reason = "site_closed"
+    elif closes_at is not None and now >= closes_at:
+        reason = "expired"
+    return ArticleState(info, reason, closes_at)
+
+
 def article_view(state: ArticleState, count: int) -> dict[str, Any]:
     info = state.info
     return {
@@ -136,9 +182,7 @@ def article_view(state: ArticleState, count: int) -> dict[str, Any]:
 
 async def _article_answer(request: Request, article_id: str) -> Response:
     state = request.app.state
-    found = await article_state(
-        state.redis, state.keys, state.settings, article_id, now=now_ms(), touch=False
-    )
+    found = await article_state(state.redis, state.keys, state.settings, article_id, now=now_ms())
     count = (await state.store.counts([article_id]))[article_id]
     return JSON(article_view(found, count), headers=_NO_CACHE)
 

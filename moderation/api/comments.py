@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moderation.api.auth import READERS, SITE, require
+from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
 from moderation.api.validation import (
     body_digest,
@@ -25,6 +26,7 @@ from moderation.ids import is_comment_id, new_id
 from moderation.messages import CommentIn, Status, iso
 from moderation.settings import Settings
 from moderation.store import articles
+from moderation.store.admission import Admission
 from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view
 from moderation.store.waiters import DecisionWaiters
@@ -65,19 +67,32 @@ async def post_comment(request: Request) -> Response:
     if payload.article is not None:
         article = check_article(payload.article, record.article_id, "article.")
     if record.parent_id is not None:
-        # A reply names a comment of the same article; it joins that comment's thread.
+        # A reply names a comment of the same article; it joins that comment's thread (one
+        # round trip more, for replies only).
         root = await store.thread_root(record.parent_id, record.article_id)
         record = msgspec.structs.replace(record, root_id=root)
-    # Admission checks before anything is stored (closed article, flood control, …).
+    # Python admission gates (none by default); the closed-article and flood-control checks run
+    # inside the submit script, in the same round trip that stores the comment.
     for gate in request.app.state.gates:
         await gate(request, record)
 
-    if article is not None:
+    checks: Admission = request.app.state.admission
+    result = await store.submit(
+        record,
+        body_digest(payload) if idem_key else "",  # only an idempotency key needs the digest
+        idem_key,
+        settings.idempotency_ttl_s,
+        checks,
+        flood_ip(record, checks),
+    )
+    if result.refusal is not None:
+        raise refusal_error(result.refusal, record)
+    if article is not None and result.created:
+        # The site sent the article's facts with the comment: keep them (titles for moderators).
         await articles.upsert(
             store.redis, store.keys, record.article_id, now=created_at, title=article.title,
             url=article.url, published_at=article.published_at,
         )  # fmt: skip
-    result = await store.submit(record, body_digest(payload), idem_key, settings.idempotency_ttl_s)
     comment_id = result.comment_id
     headers = {"Location": f"/v1/comments/{comment_id}"}
     if not result.created:
@@ -125,6 +140,8 @@ async def get_comment(request: Request) -> Response:
 
 
 def _wait_param(request: Request, settings: Settings) -> float:
+    if not request.scope["query_string"]:
+        return 0.0  # the common case: no query string to parse
     raw = request.query_params.get("wait")
     if raw is None:
         return 0.0

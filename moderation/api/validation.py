@@ -41,6 +41,8 @@ from moderation.settings import Settings
 
 T = TypeVar("T")
 
+#: Characters no id may hold: Unicode categories Cc (controls), Cs (surrogates), Zl and Zp
+#: (line and paragraph separators); one regex search instead of a category lookup per character.
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
 

@@ -22,15 +22,13 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.errors import BadRequest, ValidationFailed
-from moderation.keys import CommentField, Keys
+from moderation.keys import CommentField, HeldCount, Keys
 from moderation.messages import Status
 from moderation.review.items import ReviewItem, load_items
-from moderation.store.codec import as_str, decode_cursor, encode_cursor
+from moderation.store.codec import as_str, decode_cursor, encode_cursor, int_map
 from moderation.store.comments import hmget_many
 
 ORDERS = ("oldest", "newest", "riskiest")
-#: Held comments counted at most for the per-article counts (the oldest ones).
-COUNT_SCAN_CAP = 50_000
 SCAN_BUDGET = 5_000
 #: Most members a filtered (intersected) source may have.
 INTERSECT_CAP = 20_000
@@ -234,15 +232,43 @@ async def queue_page(redis: Redis, keys: Keys, q: QueueQuery) -> QueuePage:
     return page
 
 
+async def held_tallies(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[str, int]]:
+    """Held comments per article and per primary reason, from ``keys.held_counts`` (moved by
+    ``transition.lua`` with each comment, so reading costs nothing per held comment)."""
+    articles: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for name, n in int_map(await redis.hgetall(keys.held_counts)).items():
+        kind, _, value = name.partition(":")
+        if n <= 0:
+            continue
+        if kind == HeldCount.ARTICLE:
+            articles[value] = n
+        elif kind == HeldCount.REASON:
+            reasons[value] = n
+    return articles, reasons
+
+
 async def held_per_article(redis: Redis, keys: Keys) -> tuple[dict[str, int], bool]:
-    """Held comments per article, counted over the held queue itself (so it cannot drift),
-    and whether the count is partial (only the oldest :data:`COUNT_SCAN_CAP` are counted)."""
-    ids = [as_str(m) for m in await redis.zrange(keys.held, 0, COUNT_SCAN_CAP)]
-    partial = len(ids) > COUNT_SCAN_CAP
+    """Held comments per article, and whether the figure is partial (never, now: kept for
+    callers of the scanning version)."""
+    articles, _ = await held_tallies(redis, keys)
+    return articles, False
+
+
+async def recount_held(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[str, int]]:
+    """What :func:`held_tallies` should say, recounted over every held comment (O(held): for
+    checks and repairs, not for pages)."""
+    ids = [as_str(m) for m in await redis.zrange(keys.held, 0, -1)]
     rows = await hmget_many(
-        redis, [keys.comment(cid) for cid in ids[:COUNT_SCAN_CAP]], [CommentField.ARTICLE]
+        redis, [keys.comment(cid) for cid in ids], [CommentField.ARTICLE, CommentField.HELD_REASON]
     )
-    return dict(Counter(as_str(row[0]) for row in rows if row[0] is not None)), partial
+    articles = Counter(as_str(row[0]) for row in rows if row[0] is not None)
+    reasons = Counter(
+        as_str(row[1]) if row[1] is not None else HeldCount.UNSPECIFIED
+        for row in rows
+        if row[0] is not None
+    )
+    return dict(articles), dict(reasons)
 
 
 async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str, Any]:
@@ -252,13 +278,15 @@ async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str,
     pipe.zcard(keys.pending)
     pipe.zrange(keys.held, 0, 0, withscores=True)
     held, pending, oldest = await pipe.execute()
-    counts, partial = await held_per_article(redis, keys)
+    counts, reasons = await held_tallies(redis, keys)
     per_article = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
+    per_reason = sorted(reasons.items(), key=lambda p: (-p[1], p[0]))
     return {
         "held": int(held),
         "pending": int(pending),
         "oldest_held_ms": int(oldest[0][1]) if oldest else None,
         "articles_with_held": len(per_article),
-        "articles_partial": partial,
+        "articles_partial": False,
         "articles": [{"article_id": a, "held": n} for a, n in per_article[:top]],
+        "reasons": [{"reason": r, "held": n} for r, n in per_reason],
     }

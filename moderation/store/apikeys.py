@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from moderation.errors import Conflict, NotFound
 from moderation.keys import Keys
 from moderation.messages import Role, json_encoder
+from moderation.store.subscription import Subscription
 
 
 class KeyInfo(msgspec.Struct, frozen=True):
@@ -59,6 +60,8 @@ async def revoke_key(redis: Redis, keys: Keys, name: str) -> None:
     pipe = redis.pipeline(transaction=True)
     pipe.delete(keys.api_key(digest_s))
     pipe.hdel(keys.api_key_index, name)
+    # Every API process drops the key from its cache on this message (see KeyCache).
+    pipe.publish(keys.key_revoked_channel, digest_s)
     await pipe.execute()
 
 
@@ -84,8 +87,13 @@ async def lookup(redis: Redis, keys: Keys, secret: str) -> KeyInfo | None:
 class KeyCache:
     """Per-process cache of verified keys, so a request costs no Redis round trip for auth.
 
-    Entries live ``ttl_s`` seconds; a revoked key stops working within that time. Misses are
-    cached too (briefly) so a flood of bad keys cannot turn into a flood of Redis reads.
+    Entries live ``ttl_s`` seconds. Revocation is pushed: :func:`revoke_key` publishes the key's
+    digest on ``keys.key_revoked_channel``, and a cache that follows the process's subscription
+    (:meth:`follow`) drops it at once, so the TTL can be long. While that subscription is down a
+    revocation could be missed, so the cache then serves nothing from memory (every lookup reads
+    Redis) and forgets everything when it resubscribes. A cache that follows nothing relies on
+    its TTL alone. Misses are cached too (briefly) so a flood of bad keys cannot turn into a
+    flood of Redis reads.
     """
 
     redis: Redis
@@ -95,6 +103,14 @@ class KeyCache:
 
     def __post_init__(self) -> None:
         self._entries: dict[str, tuple[float, KeyInfo | None]] = {}
+        self._subscription: Subscription | None = None
+        # Bumped by every revocation and gap: a lookup that raced one does not cache its answer.
+        self._generation = 0
+
+    def follow(self, subscription: Subscription) -> None:
+        """Drop revoked keys as ``subscription`` (not yet started) announces them."""
+        self._subscription = subscription
+        subscription.add(self.keys.key_revoked_channel, self._revoked, self.forget)
 
     def cached(self, secret: str) -> KeyInfo | None:
         """The key, if this process verified it recently; no Redis call (None otherwise)."""
@@ -107,14 +123,28 @@ class KeyCache:
         digest = digest_of(secret)
         now = time.monotonic()
         hit = self._entries.get(digest)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and self.pushed:
             return hit[1]
+        generation = self._generation
         raw = await self.redis.get(self.keys.api_key(digest))
         info = _decoder.decode(raw) if raw is not None else None
+        if generation != self._generation:
+            return info  # revoked (or missed) meanwhile: answer, but do not cache
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[digest] = (now + (self.ttl_s if info else min(self.ttl_s, 2.0)), info)
         return info
 
+    @property
+    def pushed(self) -> bool:
+        """Whether cached entries may be served: follows nothing, or no revocation can have
+        been missed (the subscription stands)."""
+        return self._subscription is None or self._subscription.connected.is_set()
+
+    def _revoked(self, digest: bytes) -> None:
+        self._generation += 1
+        self._entries.pop(digest.decode(errors="replace"), None)
+
     def forget(self) -> None:
+        self._generation += 1
         self._entries.clear()

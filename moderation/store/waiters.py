@@ -1,6 +1,7 @@
 """Waiting for decisions without a Redis connection per waiter.
 
-Each API process holds **one** pub/sub subscription to ``keys.decided_channel``; every
+Each API process holds **one** pub/sub subscription (``store.subscription``, shared with the
+API key cache) to ``keys.decided_channel``; every
 ``?wait=`` request registers an ``asyncio.Future`` here and sleeps on it. ``transition.lua``
 publishes ``<id> <status>`` after each change; the listener resolves the matching futures.
 Thousands of concurrent waiters therefore cost one connection and a dict entry each.
@@ -14,71 +15,27 @@ not lost). At its deadline a waiter reads the status one last time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from moderation.messages import Status
-
-log = logging.getLogger("moderation.store.waiters")
+from moderation.store.subscription import Subscription
 
 #: Resolved value telling a waiter to re-read the status itself.
 RECHECK = "recheck"
 
 
 class DecisionWaiters:
-    def __init__(self, redis: Redis, channel: str) -> None:
-        self._redis = redis
-        self._channel = channel
+    """Waiters on ``channel`` of the process's shared ``subscription`` (which the owner starts
+    and stops)."""
+
+    def __init__(self, subscription: Subscription, channel: str) -> None:
         self._waiting: dict[str, set[asyncio.Future[str]]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
+        subscription.add(channel, self._dispatch, self._wake_all)
 
     @property
     def count(self) -> int:
         return sum(len(v) for v in self._waiting.values())
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="decision-listener")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._wake_all()
-        await self._redis.aclose()
-
-    async def _listen(self) -> None:
-        delay = 0.05
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._channel)
-                self.connected.set()
-                delay = 0.05
-                # Anything published while we were away was missed: let waiters re-check.
-                self._wake_all()
-                while True:
-                    message = await pubsub.get_message(timeout=5.0)
-                    if message is not None:
-                        self._dispatch(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                if self.connected.is_set():
-                    log.warning("decision subscription lost: %s", exc)
-                self.connected.clear()
-                self._wake_all()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
 
     def _dispatch(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data

@@ -1,14 +1,35 @@
--- Accept one comment atomically: store it, queue it, remember its idempotency key.
+-- Accept one comment atomically, admission checks included, in one round trip:
+--   1. idempotency: a key seen before answers with the first comment (nothing is checked or
+--      stored again: it was admitted and counted the first time);
+--   2. closed: the article's (or the site's) settings say no new comments;
+--   3. flood control: per-author and per-IP rate limits (below);
+--   4. store the hash, XADD the id to the stream, remember the idempotency key, count.
+-- A refusal writes nothing but its own counters.
+--
+-- Flood control is GCRA (the "generic cell rate algorithm": one timestamp per limited thing).
+-- Each limit allows a burst of B comments, then one every T ms. Its state is the theoretical
+-- arrival time (TAT) of the next comment; a comment arriving at `now` is allowed when
+-- TAT - now <= T * (B - 1), and then TAT becomes max(TAT, now) + T. Both limits are checked
+-- before either is consumed, so a refusal by one does not use up the other. The clock is
+-- Redis' own (TIME), so every API process agrees on it. Trusted authors are not limited.
 --
 -- KEYS[1] comment hash      KEYS[2] comment stream     KEYS[3] idempotency key ("" = none)
 -- KEYS[4] pending zset      KEYS[5] counters hash      KEYS[6] this minute's counters hash
+-- KEYS[7] author's comments zset   KEYS[8] author hash
+-- KEYS[9] article settings hash ("" = no closed check)   KEYS[10] site policy hash ("" = none)
+-- KEYS[11] author flood key ("" = off)   KEYS[12] IP flood key ("" = no IP or off)
+-- KEYS[13] article hash (its published and first-seen times)
 -- ARGV[1] comment id        ARGV[2] record JSON        ARGV[3] article id
 -- ARGV[4] created ms        ARGV[5] body digest        ARGV[6] idempotency TTL (s)
--- KEYS[7] author's comments zset   KEYS[8] author hash
--- ARGV[7] minute-counter TTL (s)
+-- ARGV[7] minute-counter TTL (s)   ARGV[8] the "closed" settings field
+-- ARGV[9] author interval ms   ARGV[10] author burst   ARGV[11] IP interval ms   ARGV[12] IP burst
+-- ARGV[13] the "close after N days" settings field ("" = no such check)   ARGV[14] default N
+-- ARGV[15] the article hash's "published" field   ARGV[16] its "first seen" field
 --
--- Returns {"new", id} or, when the idempotency key was used before, {"dup", "<digest> <id>"}.
-local bad = check_types("hsxzhhzh")
+-- Returns {"new", id}; {"dup", "<digest> <id>"} when the idempotency key was used before;
+-- {"closed", "closed"|"site_closed"|"expired"} for a closed article, a closed site or one older
+-- than its "close after N days"; {"limited", retry-after ms, "author"|"ip"}.
+local bad = check_types("hsxzhhzhhhxxh")
 if bad then
   return redis.error_reply(bad)
 end
@@ -17,6 +38,66 @@ if KEYS[3] ~= "" then
   if seen then
     return {"dup", seen}
   end
+end
+
+if ARGV[8] and ARGV[8] ~= "" then
+  if KEYS[9] ~= "" and redis.call("HGET", KEYS[9], ARGV[8]) == "1" then
+    return {"closed", "closed"}
+  end
+  if KEYS[10] ~= "" and redis.call("HGET", KEYS[10], ARGV[8]) == "1" then
+    return {"closed", "site_closed"}
+  end
+end
+-- Close after N days: the article's own setting, else the site's, else the default.
+if ARGV[13] ~= "" then
+  local days = tonumber(ARGV[14]) or 0
+  for _, key in ipairs({KEYS[10], KEYS[9]}) do
+    local raw = key ~= "" and redis.call("HGET", key, ARGV[13])
+    if raw and string.match(raw, "^%d+$") then
+      days = tonumber(raw)
+    end
+  end
+  if days > 0 then
+    local opened = tonumber(redis.call("HGET", KEYS[13], ARGV[15])
+      or redis.call("HGET", KEYS[13], ARGV[16]) or "")
+    if opened and tonumber(ARGV[4]) >= opened + days * 86400000 then
+      return {"closed", "expired"}
+    end
+  end
+end
+
+local limits = {}
+if KEYS[11] ~= "" and tonumber(ARGV[9]) > 0 then
+  limits[#limits + 1] = {KEYS[11], tonumber(ARGV[9]), tonumber(ARGV[10]), "author"}
+end
+if KEYS[12] ~= "" and tonumber(ARGV[11]) > 0 then
+  limits[#limits + 1] = {KEYS[12], tonumber(ARGV[11]), tonumber(ARGV[12]), "ip"}
+end
+if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
+  local t = redis.call("TIME")
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local updates = {}
+  for _, limit in ipairs(limits) do
+    local key, interval, burst, kind = limit[1], limit[2], limit[3], limit[4]
+    local tat = math.max(tonumber(redis.call("GET", key) or now), now)
+    local ahead = tat - now
+    local allowance = interval * (burst - 1)
+    if ahead > allowance then
+      redis.call("HINCRBY", KEYS[5], "rate_limited", 1)
+      redis.call("HINCRBY", KEYS[5], "rate_limited:" .. kind, 1)
+      redis.call("HINCRBY", KEYS[6], "rate_limited", 1)
+      redis.call("EXPIRE", KEYS[6], ARGV[7])
+      return {"limited", ahead - allowance, kind}
+    end
+    updates[#updates + 1] = {key, tat + interval, ahead + interval}
+  end
+  for _, u in ipairs(updates) do
+    redis.call("SET", u[1], string.format("%.0f", u[2]), "PX", string.format("%.0f", u[3]))
+  end
+end
+
+if ARGV[16] ~= "" then
+  redis.call("HSETNX", KEYS[13], ARGV[16], ARGV[4])  -- "close after N days" may count from here
 end
 redis.call("HSET", KEYS[1],
   "doc", ARGV[2], "status", "pending", "article", ARGV[3],

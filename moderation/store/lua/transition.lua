@@ -25,7 +25,9 @@
 -- ARGV[13] audit stream max length (0 = untrimmed)   ARGV[14] index list cap
 -- ARGV[15] position in KEYS of the audit stream; the index lists follow it to the end of KEYS.
 -- ARGV[16] the thread's root comment id ("" = the comment is top-level).
-local bad = check_types("hzzzzshhlzhlzz")
+--
+-- KEYS[15] held-counts hash (per article, per reason; see "held counts" below).
+local bad = check_types("hzzzzshhlzhlzzh")
 if not bad and ARGV[12] and ARGV[12] ~= "" then
   local first = tonumber(ARGV[15])
   bad = check_types("s" .. string.rep("l", #KEYS - first), first)
@@ -90,6 +92,27 @@ else
   redis.call("ZREM", KEYS[4], id)
   redis.call("ZREM", KEYS[10], id)
 end
+-- [held counts] Held comments per article and per primary reason move with the comment, in
+-- this same script, so the queue's counts cost O(1) in its size and cannot drift. The reason a
+-- comment entered with is kept on it, so leaving takes off exactly what entering added.
+if current == "held" then
+  local article = redis.call("HGET", KEYS[1], "article") or ""
+  local reason = redis.call("HGET", KEYS[1], "held_reason") or "unspecified"
+  for _, field in ipairs({"article:" .. article, "reason:" .. reason}) do
+    if redis.call("HINCRBY", KEYS[15], field, -1) <= 0 then
+      redis.call("HDEL", KEYS[15], field)
+    end
+  end
+end
+if new == "held" then
+  local article = redis.call("HGET", KEYS[1], "article") or ""
+  local reason = ARGV[11] ~= "" and ARGV[11] or "unspecified"
+  redis.call("HSET", KEYS[1], "held_reason", reason)
+  redis.call("HINCRBY", KEYS[15], "article:" .. article, 1)
+  redis.call("HINCRBY", KEYS[15], "reason:" .. reason, 1)
+end
+-- [/held counts]
+
 -- The author's per-status tallies move with the comment (their history cannot drift either).
 redis.call("HINCRBY", KEYS[11], current, -1)
 redis.call("HINCRBY", KEYS[11], new, 1)

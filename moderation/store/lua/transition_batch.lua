@@ -14,7 +14,8 @@
 --
 -- KEYS[1] held zset (by age)   KEYS[2] held zset (by risk)   KEYS[3] pending zset
 -- KEYS[4] events stream   KEYS[5] counters hash   KEYS[6] this minute's counters hash
--- KEYS[7] auto-latency list; then per comment i (from 0), at 8 + 6i: comment hash, article
+-- KEYS[7] auto-latency list   KEYS[8] held-counts hash (as transition.lua's KEYS[15]); then per
+-- comment i (from 0), at 9 + 6i: comment hash, article
 -- approved zset, article held zset, author hash, article thread roots zset, the thread's
 -- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.)   ARGV[3] minute-counter TTL (s)
@@ -22,7 +23,7 @@
 -- decision JSON, now ms, risk, reason code ("" = none), thread root id ("" = top-level).
 --
 -- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
-local SHARED, PER_KEY, PER_ARG = 7, 6, 7
+local SHARED, PER_KEY, PER_ARG = 8, 6, 7
 local n = (#KEYS - SHARED) / PER_KEY
 local seen = {}
 local function check(key, letter)
@@ -37,7 +38,7 @@ local function check(key, letter)
   end
   return nil
 end
-local bad = check_types("zzzshhl")
+local bad = check_types("zzzshhlh")
 for i = 0, n - 1 do
   local base = SHARED + PER_KEY * i
   bad = bad or check(KEYS[base + 1], "h") or check(KEYS[base + 2], "z")
@@ -53,6 +54,7 @@ local kind = string.match(actor, "^[^:]+") or actor
 local out = {}
 local decided_ids, held_age, held_risk, unheld = {}, {}, {}, {}
 local counters, minute, authors, author_order, latencies = {}, {}, {}, {}, {}
+local held_counts = {}
 local function bump(tally, field, by)
   tally[field] = (tally[field] or 0) + by
 end
@@ -100,6 +102,11 @@ for i = 0, n - 1 do
       held_risk[#held_risk + 1] = ARGV[a + 5]
       held_risk[#held_risk + 1] = id
       redis.call("ZADD", KEYS[k + 3], created, id)
+      -- [held counts] as in transition.lua: the reason it entered with stays on the comment.
+      local reason = ARGV[a + 6] ~= "" and ARGV[a + 6] or "unspecified"
+      redis.call("HSET", KEYS[k + 1], "held_reason", reason)
+      bump(held_counts, "article:" .. (row[3] or ""), 1)
+      bump(held_counts, "reason:" .. reason, 1)
     else
       unheld[#unheld + 1] = id
       redis.call("ZREM", KEYS[k + 3], id)
@@ -148,6 +155,9 @@ for _, author in ipairs(author_order) do
 end
 for field, by in pairs(counters) do
   redis.call("HINCRBY", KEYS[5], field, by)
+end
+for field, by in pairs(held_counts) do
+  redis.call("HINCRBY", KEYS[8], field, by)
 end
 if next(minute) then
   for field, by in pairs(minute) do
