@@ -25,6 +25,7 @@ from moderation.api.gates import admission_gates
 from moderation.api.instrument import InstrumentMiddleware
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
+from moderation.record import Reader, Record, record_url
 from moderation.settings import Settings
 from moderation.store.apikeys import KeyCache
 from moderation.store.client import api_client, listener_client
@@ -83,6 +84,9 @@ def create_app(settings: Settings) -> Starlette:
         waiters = DecisionWaiters(listener_client(settings), keys.decided_channel)
         app.state.waiters = waiters
         await waiters.start()
+        # The record (SQL): reads of comments no longer (or not only) in Redis fall through.
+        record = Record(record_url(settings))
+        app.state.record = Reader(record, settings.retry_after_s)
         recorder = Recorder(redis, keys)
         app.state.recorder = recorder
         await recorder.start()
@@ -97,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await recorder.stop()
+            await record.close()
             await waiters.stop()
             await redis.aclose()
 

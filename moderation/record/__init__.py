@@ -13,12 +13,13 @@ groups; the API reads from it when a comment is no longer (or not only) in Redis
 
 from moderation.record.archive import Archive, AuditRow, EventRow
 from moderation.record.database import Record, open_record, record_url
-from moderation.record.reads import SearchQuery
+from moderation.record.reads import Reader, SearchQuery
 
 __all__ = [
     "Archive",
     "AuditRow",
     "EventRow",
+    "Reader",
     "Record",
     "SearchQuery",
     "open_record",

@@ -103,6 +103,14 @@ class Record:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    def exists(self) -> bool:
+        """Whether there can be anything to read: an SQLite file that was never created holds
+        nothing (and reading must not create it); a server is assumed to exist."""
+        if self.dialect != "sqlite":
+            return True
+        path = make_url(self.url).database
+        return bool(path) and (path == ":memory:" or Path(str(path)).exists())
+
     async def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` (idempotent; safe with several processes)."""
         with self._file_lock():

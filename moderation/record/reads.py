@@ -13,9 +13,11 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 
+from moderation.errors import ServiceUnavailable
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
-from moderation.record.database import Record
+from moderation.record.database import Record, head
 from moderation.record.schema import comments, decisions
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
@@ -61,6 +63,50 @@ async def approved_page(
     query = query.order_by(comments.c.id.desc() if newest_first else comments.c.id).limit(limit)
     async with record.engine.connect() as conn:
         return [row.id for row in (await conn.execute(query)).all()]
+
+
+class Reader:
+    """The API's way into the record: reads that fall through from Redis.
+
+    Until the database's schema is at the code's revision (the archiver migrates it at start)
+    there is nothing archived to find, so reads find nothing rather than fail; once it is, the
+    answer is cached. A database that cannot be reached raises ``ServiceUnavailable`` (503 with
+    ``Retry-After``): a comment that may be archived is never answered as missing.
+    """
+
+    def __init__(self, record: Record, retry_after_s: int = 1) -> None:
+        self.record = record
+        self.retry_after_s = retry_after_s
+        self._ready = False
+
+    async def _check(self) -> bool:
+        if not self._ready and self.record.exists():
+            self._ready = await self.record.revision() == head()
+        return self._ready
+
+    def _unavailable(self, exc: Exception) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"the record (database) is unreachable: {type(exc).__name__}",
+            headers={"Retry-After": str(self.retry_after_s)},
+        )
+
+    async def get_many(self, comment_ids: Sequence[str]) -> dict[str, StoredComment]:
+        try:
+            return await get_many(self.record, comment_ids) if await self._check() else {}
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def approved_page(
+        self, article_id: str, *, after: str | None, limit: int, newest_first: bool
+    ) -> list[str]:
+        try:
+            if not await self._check():
+                return []
+            return await approved_page(
+                self.record, article_id, after=after, limit=limit, newest_first=newest_first
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
 
 
 @dataclass(frozen=True, slots=True)
