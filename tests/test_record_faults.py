@@ -63,7 +63,8 @@ async def test_kill_9_of_worker_and_archiver_loses_and_duplicates_nothing(
             await wait_for(everything_archived, timeout=120, interval=0.2)
             views = {}
             for cid in ids:
-                views[cid] = (await api.client.get(f"/v1/comments/{cid}", headers=api.auth())).json()
+                r = await api.client.get(f"/v1/comments/{cid}", headers=api.auth())
+                views[cid] = r.json()
     finally:
         for p in procs:
             if p.poll() is None:

@@ -45,8 +45,7 @@ async def test_a_comment_reads_the_same_from_either_tier(
 
         async def read() -> tuple[list[bytes], list[bytes]]:
             one = [
-                (await api.client.get(f"/v1/comments/{c}", headers=api.auth())).content
-                for c in ids
+                (await api.client.get(f"/v1/comments/{c}", headers=api.auth())).content for c in ids
             ]
             lists = [
                 (
