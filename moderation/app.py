@@ -25,6 +25,7 @@ from moderation.api.instrument import InstrumentMiddleware
 from moderation.api.routing import IdRoute, PublicCORS
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
+from moderation.record import Reader, Record, record_url
 from moderation.settings import Settings
 from moderation.store.apikeys import KeyCache
 from moderation.store.auth_failures import AuthFailures
@@ -90,6 +91,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.key_cache = key_cache
         app.state.waiters = DecisionWaiters(subscription, keys.decided_channel)
         await subscription.start()
+        # The record (SQL): reads of comments no longer (or not only) in Redis fall through.
+        record = Record(record_url(settings))
+        app.state.record = Reader(record, settings.retry_after_s)
         recorder = Recorder(redis, keys)
         app.state.recorder = recorder
         await recorder.start()
@@ -104,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await recorder.stop()
+            await record.close()
             await subscription.stop()  # wakes every waiter
             await redis.aclose()
 

@@ -31,6 +31,8 @@ def part(value: str) -> str:
 SCORING_GROUP = "scorers"
 #: Consumer group of the webhook senders on the events stream.
 WEBHOOK_GROUP = "webhooks"
+#: Consumer group of the archiver on the events and audit streams (``workers.archiver``).
+ARCHIVE_GROUP = "archiver"
 
 
 class CommentField:

@@ -84,6 +84,14 @@ class Settings:
     #: Where ``moderation run`` keeps the embedded Redis' AOF and the local credentials.
     data_dir: Path = Path("var")
 
+    # --- The record (SQL) ----------------------------------------------------------------------
+    #: Where every comment, decision and audit entry is archived (SQLAlchemy URL, e.g.
+    #: ``postgresql://user@host/db``); empty = an embedded SQLite file ``record.sqlite3`` under
+    #: ``data_dir``, so ``moderation run`` needs nothing else.
+    database_url: str = ""
+    #: Most stream entries the archiver writes to the database in one transaction.
+    archiver_batch_size: int = 500
+
     #: Python logging level of every process.
     log_level: str = "INFO"
 
@@ -236,7 +244,8 @@ class Settings:
     session_idle_s: int = 2 * 3600
     #: …and at the latest this many seconds after sign-in, active or not.
     session_max_s: int = 12 * 3600
-    #: Audit entries kept in the audit stream (approximate trimming); 0 keeps every entry.
+    #: Audit entries kept in the Redis audit stream once archived (the archiver trims it, never
+    #: past what it has written to the record); 0 keeps every entry.
     audit_max_entries: int = 1_000_000
     #: Most comments one bulk decision may name.
     max_bulk: int = 500
@@ -357,7 +366,14 @@ class Settings:
                 raise ConfigError(f"MODERATION_{name.upper()} must not be negative")
         if not 0.0 <= self.onnx_int8_tolerance <= 1.0:
             raise ConfigError("MODERATION_ONNX_INT8_TOLERANCE must be within [0, 1]")
-        for name in ("batch_size", "max_deliveries", "max_body_bytes", "max_text_chars", "port"):
+        for name in (
+            "batch_size",
+            "archiver_batch_size",
+            "max_deliveries",
+            "max_body_bytes",
+            "max_text_chars",
+            "port",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if self.webhook_url and not self.webhook_secret:

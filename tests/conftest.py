@@ -35,7 +35,7 @@ from workers.scoring import ScoringWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Fixtures of the Detoxify tests (synthetic releases served over HTTP, pulled models).
-pytest_plugins = ["tests.detoxify_support"]
+pytest_plugins = ["tests.detoxify_support", "tests.record_support"]
 
 
 def free_port() -> int:

@@ -3,9 +3,9 @@ at module level or inside a function alike (a deferred import that dodges a cycl
 import too).
 
 Lowest first: the foundations at the package root (settings, errors, keys, ids, messages,
-normalize, …) < ``store`` < ``ops`` < ``scoring``, ``spam`` < ``pipeline`` < ``review`` <
-``evaluation`` < ``api`` < ``ui`` < ``moderation.app`` (and ``moderation.asgi``) < ``workers``
-< ``cli`` (and ``python -m moderation``).
+normalize, …) < ``store`` < ``record`` < ``ops`` < ``scoring``, ``spam`` < ``pipeline`` <
+``review`` < ``evaluation`` < ``api`` < ``ui`` < ``moderation.app`` (and ``moderation.asgi``) <
+``workers`` < ``cli`` (and ``python -m moderation``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RANKS: dict[str, float] = {
     "moderation": 0,  # foundations at the package root
     "moderation.store": 1,
+    "moderation.record": 1.5,
     "moderation.ops": 2,
     "moderation.scoring": 3,
     "moderation.spam": 3,

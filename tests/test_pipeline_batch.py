@@ -107,6 +107,7 @@ async def snapshot(rds: Redis, keys: Keys, records: list[CommentRecord]) -> dict
         h = {as_str(k): v for k, v in (await rds.hgetall(keys.comment(r.id))).items()}
         out[r.id] = {
             "status": as_str(h["status"]),
+            "held_reason": h.get("held_reason"),
             "decision": _decision(h["decision"]),
             "auto": _decision(h["auto_decision"]),
             "doc": h["doc"],
@@ -122,11 +123,19 @@ async def snapshot(rds: Redis, keys: Keys, records: list[CommentRecord]) -> dict
     out["held_risk"] = await rds.zrange(keys.held_risk, 0, -1, withscores=True)
     out["pending"] = await rds.zcard(keys.pending)
     events = await rds.xrange(keys.events)
+    # Events carry the decision (for the archiver): compared without its wall-clock time.
     out["events"] = sorted(
-        tuple(sorted((as_str(k), as_str(v)) for k, v in fields.items() if as_str(k) != "at"))
+        tuple(
+            sorted(
+                (as_str(k), json.dumps(_decision(v)) if as_str(k) == "decision" else as_str(v))
+                for k, v in fields.items()
+                if as_str(k) != "at"
+            )
+        )
         for _, fields in events
     )
     out["counters"] = await rds.hgetall(keys.counters)
+    out["held_counts"] = await rds.hgetall(keys.held_counts)
     minute: dict[str, int] = {}
     async for key in rds.scan_iter(match=keys.minute_counters(0).rsplit(":", 1)[0] + ":*"):
         for field, value in (await rds.hgetall(key)).items():

@@ -23,13 +23,14 @@ from moderation.api.validation import (
 )
 from moderation.errors import ValidationFailed
 from moderation.keys import Keys
-from moderation.messages import ArticleIn, Status, iso
+from moderation.messages import ArticleIn, Status, StoredComment, iso
 from moderation.pipeline.policy import CLOSE_AFTER_DAYS, CLOSED
+from moderation.record import Reader
 from moderation.settings import Settings
 from moderation.store import articles
 from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_str, encode_cursor
-from moderation.store.comments import Store, now_ms
+from moderation.store.comments import Store, decode_comment_cursor, now_ms
 from moderation.store.views import comment_view, hidden_view
 
 #: Most article ids in one counts request (a front page rarely links more).
@@ -77,6 +78,11 @@ async def list_article_comments(request: Request) -> Response:
         comments, next_cursor = await store.list_approved(
             article_id, limit=limit, cursor=cursor, newest_first=newest_first
         )
+        # Comments that left Redis (retention) are found in the record (SQL) and merged in.
+        comments, next_cursor = await _with_archived(
+            request, article_id, comments, next_cursor, cursor=cursor, limit=limit,
+            newest=newest_first,
+        )  # fmt: skip
         views = [comment_view(c, private=False) for c in comments]
     return JSON({"comments": views, "next_cursor": next_cursor}, headers=_NO_CACHE)
 
@@ -209,6 +215,41 @@ async def put_article(request: Request) -> Response:
         published_at=facts.published_at,
     )  # fmt: skip
     return await _article_answer(request, article_id)
+
+
+async def _with_archived(
+    request: Request,
+    article_id: str,
+    page: list[StoredComment],
+    next_cursor: str | None,
+    *,
+    cursor: str | None,
+    limit: int,
+    newest: bool,
+) -> tuple[list[StoredComment], str | None]:
+    """Merge into a Redis page the approved comments found only in the record (left Redis):
+    one ordered page by id, as if every comment were still in Redis. A comment Redis still
+    holds is shown (or not) as Redis says: its status there is the newest."""
+    store: Store = request.app.state.store
+    reader: Reader = request.app.state.record
+    after = decode_comment_cursor(cursor) if cursor else None
+    archived = await reader.approved_page(
+        article_id, after=after, limit=limit + 1, newest_first=newest
+    )
+    shown = {c.record.id for c in page}
+    extra = [cid for cid in archived if cid not in shown]
+    if not extra:
+        return page, next_cursor
+    in_redis = await store.get_many(extra)
+    only_archived = [cid for cid, s in zip(extra, in_redis, strict=True) if s is None]
+    if not only_archived:
+        return page, next_cursor
+    found = await reader.get_many(only_archived)
+    merged = {c.record.id: c for c in page} | found
+    ordered = sorted(merged, reverse=newest)
+    more = next_cursor is not None or len(archived) > limit or len(ordered) > limit
+    out = [merged[cid] for cid in ordered[:limit]]
+    return out, (encode_cursor(out[-1].record.id) if more and out else None)
 
 
 async def counts(request: Request) -> Response:

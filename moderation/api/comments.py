@@ -24,6 +24,7 @@ from moderation.api.validation import (
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
 from moderation.messages import CommentIn, Status, iso
+from moderation.record import Reader
 from moderation.settings import Settings
 from moderation.store import articles
 from moderation.store.admission import Admission
@@ -134,6 +135,10 @@ async def get_comment(request: Request) -> Response:
     await require(request, READERS)
     comment_id = request.path_params["comment_id"]
     stored = await store.get(comment_id) if is_comment_id(comment_id) else None
+    if stored is None and is_comment_id(comment_id):
+        # No longer in Redis (retention, or a restore): the record answers the same JSON.
+        record: Reader = request.app.state.record
+        stored = (await record.get_many([comment_id])).get(comment_id)
     if stored is None:
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     return JSON(comment_view(stored, private=True))

@@ -1,6 +1,7 @@
 """The ``moderation`` command.
 
 ``serve`` (API), ``worker`` (one scoring worker), ``run`` (all-in-one with an embedded Redis),
+``archiver``, ``db upgrade|status``, ``export``,
 ``keys create|list|revoke``, ``models pull|list|synth``, ``eval spam|toxicity``, ``stats``.
 
 This module holds the parser and the dispatch; each command group lives in its own module
@@ -15,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from moderation.cli import config, evaluate, keys, models, service, stats
+from moderation.cli import config, evaluate, keys, models, record, service, stats
 from moderation.errors import describe
 from moderation.settings import Settings
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_parsers(sub)  # serve, worker, webhooks, run
     config.add_parsers(sub)
     stats.add_parsers(sub)
+    record.add_parsers(sub)  # db upgrade|status, export
     keys.add_parsers(sub)
     evaluate.add_parsers(sub)
     models.add_parsers(sub)

@@ -1,5 +1,6 @@
 """The long-running commands: ``serve`` (the API), ``worker`` (one scoring worker),
-``webhooks`` (the webhook sender) and ``run`` (all of it, with an embedded Redis, for local use)."""
+``webhooks`` (the webhook sender), ``archiver`` (the record's writer) and ``run`` (all of it,
+with an embedded Redis, for local use)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     p = sub.add_parser("webhooks", help="send signed webhooks for status changes")
     p.set_defaults(handler=cmd_webhooks)
+
+    p = sub.add_parser("archiver", help="archive every decision and audit entry to the record")
+    p.set_defaults(handler=cmd_archiver)
 
     p = sub.add_parser("run", help="API + worker(s) + embedded Redis, for local use")
     p.add_argument("--host")
@@ -174,6 +178,26 @@ def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archiver(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.record import open_record
+    from workers.archiver import serve_archiver
+    from workers.scoring import default_worker_name
+
+    async def main() -> None:
+        record = await open_record(settings)  # migrates the schema first
+        redis = worker_client(settings)
+        try:
+            await serve_archiver(
+                settings, redis, record, settings.worker_name or default_worker_name()
+            )
+        finally:
+            await redis.aclose()
+            await record.close()
+
+    _run_async(main())
+    return 0
+
+
 def _run_async(coro: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
@@ -213,6 +237,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         _print_credentials(settings, data_dir)
         supervisor.start()
+        # The record's schema first, once, then its archiver (#12).
+        asyncio.run(_migrate(settings))
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "moderation", "archiver"],
+                env=child_env,
+                preexec_fn=die_with_parent,
+            )
+        )
         if settings.webhook_url:
             workers.append(
                 subprocess.Popen(
@@ -246,6 +279,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from moderation.record import open_record
+
+    record = await open_record(settings)
+    await record.close()
 
 
 def _print_credentials(settings: Settings, data_dir: Path) -> None:

@@ -270,6 +270,10 @@ def state_families(snapshot: Snapshot) -> list[Metric]:
         ("moderation_held_oldest_age_seconds", "Age of the oldest held comment."),
         ("moderation_dead_letter_stream_length", "Entries in the dead-letter stream."),
         ("moderation_webhook_backlog", "Events not yet delivered to the webhook endpoint."),
+        (
+            "moderation_archive_backlog",
+            "Events and audit entries not yet written to the record (SQL).",
+        ),
         ("moderation_workers", "Workers with a fresh heartbeat."),
     ):
         gauge = GaugeMetricFamily(name, help_text)

@@ -113,7 +113,7 @@ def for_transition(keys: Keys, settings: Settings, entry: AuditEntry) -> AuditAp
         stream=keys.audit,
         doc=json_encoder.encode(entry),
         indexes=_indexes(keys, entry),
-        maxlen=settings.audit_max_entries,
+        maxlen=0,  # trimmed by the archiver, never past what it archived
         index_cap=INDEX_CAP,
     )
 
@@ -131,7 +131,8 @@ class AuditLog:
         """Append ``entry``; with ``pipe``, queue it there (e.g. in the edit's MULTI)."""
         return await self._append(
             keys=[self.keys.audit, *_indexes(self.keys, entry)],
-            args=[json_encoder.encode(entry), self.settings.audit_max_entries, INDEX_CAP],
+            # maxlen 0: the archiver trims the stream, never past what it archived.
+            args=[json_encoder.encode(entry), 0, INDEX_CAP],
             client=pipe,
         )
 

@@ -24,8 +24,9 @@ from moderation.messages import CommentRecord, Decision, Status, StoredComment, 
 from moderation.store.admission import Admission, Refusal, RefusalKind
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 
-#: Bounded length of the events stream (approximate trimming keeps XADD O(1)).
-EVENTS_MAXLEN = 100_000
+#: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
+#: stream, only past what every consumer group acknowledged (``store.trim``).
+EVENTS_MAXLEN = 0
 #: Minute counters live two hours: enough for "last 60 minutes" figures.
 MINUTE_TTL_S = 2 * 3600
 

@@ -15,7 +15,7 @@
 -- ARGV[1] comment id   ARGV[2] expected statuses, comma-separated   ARGV[3] new status
 -- ARGV[4] decision JSON   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
 -- ARGV[8] actor: "auto" | "system" | "moderator:<name>" | "admin:<name>"
--- ARGV[9] events max length (approx.)
+-- ARGV[9] events max length (approx.; 0 = untrimmed: the archiver trims, see workers/archiver)
 -- ARGV[10] minute-counter TTL (s)   ARGV[11] reason code for counters ("" = none)
 --
 -- Returns {"ok", previous status} | {"stale", current status} | {"missing", ""}.
@@ -117,9 +117,15 @@ end
 redis.call("HINCRBY", KEYS[11], current, -1)
 redis.call("HINCRBY", KEYS[11], new, 1)
 
-redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*",
-  "id", id, "from", current, "to", new, "by", actor, "at", now, "reason", ARGV[11],
-  "article", redis.call("HGET", KEYS[1], "article") or "")
+-- The event carries the decision so the archiver records each one as it was made (#12).
+-- ARGV[9] = 0: untrimmed here; the archiver trims only what every group acknowledged.
+local event = {"id", id, "from", current, "to", new, "by", actor, "at", now, "reason", ARGV[11],
+  "article", redis.call("HGET", KEYS[1], "article") or "", "decision", ARGV[4]}
+if tonumber(ARGV[9]) > 0 then
+  redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*", unpack(event))
+else
+  redis.call("XADD", KEYS[6], "*", unpack(event))
+end
 
 redis.call("HINCRBY", KEYS[7], "decided:" .. new, 1)
 redis.call("HINCRBY", KEYS[7], kind .. ":" .. new, 1)

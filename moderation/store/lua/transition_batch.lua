@@ -18,7 +18,7 @@
 -- comment i (from 0), at 9 + 6i: comment hash, article
 -- approved zset, article held zset, author hash, article thread roots zset, the thread's
 -- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
--- ARGV[1] decided channel   ARGV[2] events max length (approx.)   ARGV[3] minute-counter TTL (s)
+-- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
 -- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 7i: comment id, new status,
 -- decision JSON, now ms, risk, reason code ("" = none), thread root id ("" = top-level).
 --
@@ -118,9 +118,15 @@ for i = 0, n - 1 do
     end
     bump(authors[author], "pending", -1)
     bump(authors[author], new, 1)
-    redis.call("XADD", KEYS[4], "MAXLEN", "~", maxlen, "*",
-      "id", id, "from", "pending", "to", new, "by", actor, "at", now, "reason", ARGV[a + 6],
-      "article", row[3] or "")
+    -- As in transition.lua: the event carries the decision (the archiver records it as made);
+    -- a max length of 0 leaves trimming to the archiver (only past what every group read).
+    local event = {"id", id, "from", "pending", "to", new, "by", actor, "at", now,
+      "reason", ARGV[a + 6], "article", row[3] or "", "decision", decision}
+    if tonumber(maxlen) > 0 then
+      redis.call("XADD", KEYS[4], "MAXLEN", "~", maxlen, "*", unpack(event))
+    else
+      redis.call("XADD", KEYS[4], "*", unpack(event))
+    end
     bump(counters, "decided:" .. new, 1)
     bump(counters, kind .. ":" .. new, 1)
     bump(minute, kind .. ":" .. new, 1)

@@ -1,0 +1,114 @@
+"""The record's commands: ``db upgrade`` (schema migrations), ``db status`` and ``export``
+(decisions of a date range as JSON Lines or CSV, for the newsroom's own analysis)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+from moderation.errors import ValidationFailed
+from moderation.messages import iso, json_encoder
+from moderation.settings import Settings
+
+# The record's modules (SQLAlchemy, Alembic) are imported inside the commands: every other
+# command starts without them.
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("db", help="the record's database: schema migrations")
+    db = p.add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="bring the schema up to date (idempotent)")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(handler=cmd_upgrade)
+    st = db.add_parser("status", help="the schema revision of the database and of this code")
+    st.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("export", help="write the decisions of a date range (UTC)")
+    p.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or ISO time")
+    p.add_argument("--to", dest="end", required=True, help="exclusive; YYYY-MM-DD or ISO time")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.record import open_record
+
+    async def main() -> None:
+        record = await open_record(settings, migrate=False)
+        try:
+            await record.upgrade(args.revision)
+            print(f"moderation: record at revision {await record.revision()}")
+        finally:
+            await record.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.record import open_record
+    from moderation.record.database import head
+
+    async def main() -> str | None:
+        record = await open_record(settings, migrate=False)
+        try:
+            return await record.revision()
+        finally:
+            await record.close()
+
+    current = asyncio.run(main())
+    print(f"database: {current or 'empty'}  code: {head()}")
+    return 0 if current == head() else 1
+
+
+def parse_time(value: str, field: str) -> int:
+    """``YYYY-MM-DD`` or an ISO-8601 time (UTC unless it says otherwise) → epoch ms."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} must be a date (YYYY-MM-DD) or an ISO-8601 time, not {value!r}", field=field
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    start, end = parse_time(args.start, "from"), parse_time(args.end, "to")
+    if end <= start:
+        raise ValidationFailed("--to must be after --from", field="to")
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            n = asyncio.run(export(settings, start, end, args.format, out))
+    else:
+        n = asyncio.run(export(settings, start, end, args.format, sys.stdout))
+    print(f"moderation: exported {n} decisions", file=sys.stderr)
+    return 0
+
+
+async def export(settings: Settings, start: int, end: int, fmt: str, out: TextIO) -> int:
+    from moderation.record import open_record
+    from moderation.record.reads import EXPORT_COLUMNS, decisions_between
+
+    record = await open_record(settings)
+    n = 0
+    try:
+        writer = csv.writer(out) if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(EXPORT_COLUMNS)
+        async for row in decisions_between(record, start, end):
+            row["decided_at"] = iso(row["decided_at"])
+            if writer is not None:
+                writer.writerow([row[c] if row[c] is not None else "" for c in EXPORT_COLUMNS])
+            else:
+                out.write(json_encoder.encode(row).decode() + "\n")
+            n += 1
+    finally:
+        await record.close()
+    return n

@@ -1,0 +1,27 @@
+"""The record: every comment, decision and audit entry, kept in SQL for a newsroom's lifetime.
+
+Redis holds the hot path; this package holds the history. It sits above ``store`` (it reads the
+shapes ``store`` and ``messages`` define) and below ``pipeline`` and ``review``. The archiver
+(``workers.archiver``) fills it from the events and audit streams through its own consumer
+groups; the API reads from it when a comment is no longer (or not only) in Redis.
+
+- ``schema``: the tables (SQLAlchemy Core), one definition for PostgreSQL and SQLite.
+- ``database``: the URL, the engine, and schema migrations (Alembic, ``migrations/``).
+- ``archive``: idempotent writes (upserts keyed by comment id and stream entry id).
+- ``reads``: a comment as ``StoredComment``, an article's approved comments, search, export.
+"""
+
+from moderation.record.archive import Archive, AuditRow, EventRow
+from moderation.record.database import Record, open_record, record_url
+from moderation.record.reads import Reader, SearchQuery
+
+__all__ = [
+    "Archive",
+    "AuditRow",
+    "EventRow",
+    "Reader",
+    "Record",
+    "SearchQuery",
+    "open_record",
+    "record_url",
+]

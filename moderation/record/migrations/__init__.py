@@ -1,0 +1,1 @@
+"""Alembic migrations of the record (run by ``moderation.record.database.upgrade``)."""

@@ -1,0 +1,199 @@
+"""Reading the record: comments as the API shows them, search, history and export.
+
+A comment read here is a :class:`~moderation.messages.StoredComment` decoded from the very JSON
+Redis held (the submission, the decision in force), so ``store.views.comment_view`` renders it
+exactly as it renders one read from Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from moderation.errors import ServiceUnavailable
+from moderation.messages import CommentRecord, Decision, Status, StoredComment
+from moderation.record.database import Record, head
+from moderation.record.schema import comments, decisions
+
+_record_decoder = msgspec.json.Decoder(CommentRecord)
+_decision_decoder = msgspec.json.Decoder(Decision)
+
+#: PostgreSQL's text-search configuration: language-neutral (newsrooms write in many languages);
+#: the expression index of migration 0001 is built with the same one.
+PG_TS_CONFIG = "simple"
+
+
+def _stored(row: Any) -> StoredComment:
+    return StoredComment(
+        record=_record_decoder.decode(row.doc),
+        status=Status(row.status),
+        updated_at=int(row.updated_at),
+        decision=_decision_decoder.decode(row.decision) if row.decision else None,
+    )
+
+
+_COLUMNS = (comments.c.id, comments.c.doc, comments.c.status, comments.c.updated_at)
+
+
+async def get_many(record: Record, comment_ids: Sequence[str]) -> dict[str, StoredComment]:
+    """The archived comments among ``comment_ids``, by id."""
+    if not comment_ids:
+        return {}
+    query = sa.select(*_COLUMNS, comments.c.decision).where(comments.c.id.in_(comment_ids))
+    async with record.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return {row.id: _stored(row) for row in rows}
+
+
+async def approved_page(
+    record: Record, article_id: str, *, after: str | None, limit: int, newest_first: bool
+) -> list[str]:
+    """Up to ``limit`` ids of an article's archived approved comments after ``after`` (in the
+    page's order)."""
+    query = sa.select(comments.c.id).where(
+        comments.c.article_id == article_id, comments.c.status == Status.APPROVED.value
+    )
+    if after is not None:
+        query = query.where(comments.c.id < after if newest_first else comments.c.id > after)
+    query = query.order_by(comments.c.id.desc() if newest_first else comments.c.id).limit(limit)
+    async with record.engine.connect() as conn:
+        return [row.id for row in (await conn.execute(query)).all()]
+
+
+class Reader:
+    """The API's way into the record: reads that fall through from Redis.
+
+    Until the database's schema is at the code's revision (the archiver migrates it at start)
+    there is nothing archived to find, so reads find nothing rather than fail; once it is, the
+    answer is cached. A database that cannot be reached raises ``ServiceUnavailable`` (503 with
+    ``Retry-After``): a comment that may be archived is never answered as missing.
+    """
+
+    def __init__(self, record: Record, retry_after_s: int = 1) -> None:
+        self.record = record
+        self.retry_after_s = retry_after_s
+        self._ready = False
+
+    async def _check(self) -> bool:
+        if not self._ready and self.record.exists():
+            self._ready = await self.record.revision() == head()
+        return self._ready
+
+    def _unavailable(self, exc: Exception) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"the record (database) is unreachable: {type(exc).__name__}",
+            headers={"Retry-After": str(self.retry_after_s)},
+        )
+
+    async def get_many(self, comment_ids: Sequence[str]) -> dict[str, StoredComment]:
+        try:
+            return await get_many(self.record, comment_ids) if await self._check() else {}
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def approved_page(
+        self, article_id: str, *, after: str | None, limit: int, newest_first: bool
+    ) -> list[str]:
+        try:
+            if not await self._check():
+                return []
+            return await approved_page(
+                self.record, article_id, after=after, limit=limit, newest_first=newest_first
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What a moderator searches by; every given criterion must hold."""
+
+    text: str | None = None
+    author_id: str | None = None
+    article_id: str | None = None
+    statuses: tuple[Status, ...] = (Status.APPROVED, Status.REJECTED)
+    created_from: int | None = None  # epoch ms, inclusive
+    created_to: int | None = None  # epoch ms, exclusive
+    #: Newest first; the id of the last comment of the previous page.
+    before: str | None = None
+    limit: int = 50
+
+
+def _fts5_query(text: str) -> str:
+    """Words as an FTS5 query where every word must occur (quoted: no operator injection)."""
+    words = [w for w in text.split() if w]
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+async def search(record: Record, q: SearchQuery) -> tuple[list[StoredComment], str | None]:
+    """One page of matching comments, newest first, and the cursor of the next page."""
+    query = sa.select(*_COLUMNS, comments.c.decision)
+    if q.text and q.text.strip():
+        if record.dialect == "postgresql":
+            vector = sa.func.to_tsvector(PG_TS_CONFIG, comments.c.text)
+            query = query.where(vector.bool_op("@@")(sa.func.plainto_tsquery(PG_TS_CONFIG, q.text)))
+        else:
+            matches = sa.text("SELECT rowid FROM comments_fts WHERE comments_fts MATCH :fts")
+            query = query.where(
+                comments.c.seq.in_(matches.bindparams(fts=_fts5_query(q.text)).columns())
+            )
+    if q.author_id is not None:
+        query = query.where(comments.c.author_id == q.author_id)
+    if q.article_id is not None:
+        query = query.where(comments.c.article_id == q.article_id)
+    if q.statuses:
+        query = query.where(comments.c.status.in_([s.value for s in q.statuses]))
+    if q.created_from is not None:
+        query = query.where(comments.c.created_at >= q.created_from)
+    if q.created_to is not None:
+        query = query.where(comments.c.created_at < q.created_to)
+    if q.before is not None:
+        query = query.where(comments.c.id < q.before)
+    query = query.order_by(comments.c.id.desc()).limit(q.limit + 1)
+    async with record.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    page = [_stored(r) for r in rows[: q.limit]]
+    more = len(rows) > q.limit
+    return page, (page[-1].record.id if more and page else None)
+
+
+#: Columns of an export, in order (CSV header, JSON Lines keys).
+EXPORT_COLUMNS = (
+    "event_id",
+    "comment_id",
+    "article_id",
+    "from_status",
+    "status",
+    "actor",
+    "reason",
+    "decided_at",
+    "decision",
+)
+
+
+async def decisions_between(
+    record: Record, start_ms: int, end_ms: int, *, chunk: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """Every decision made in ``[start_ms, end_ms)``, oldest first, read in chunks."""
+    after = ""
+    while True:
+        query = (
+            sa.select(decisions)
+            .where(decisions.c.decided_at >= start_ms, decisions.c.decided_at < end_ms)
+            .where(decisions.c.event_key > after)
+            .order_by(decisions.c.event_key)
+            .limit(chunk)
+        )
+        async with record.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        for row in rows:
+            m = row._mapping
+            yield {c: m[c] for c in EXPORT_COLUMNS}
+        if len(rows) < chunk:
+            return
+        after = rows[-1].event_key

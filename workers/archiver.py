@@ -1,0 +1,207 @@
+"""The archiver: every transition and audit entry, written to the record (SQL), never lost.
+
+It reads the events stream (``keys.events``: one entry per transition, carrying its decision)
+and the audit stream (``keys.audit``) through its own consumer group (``keys.ARCHIVE_GROUP``,
+created from the start of each stream), writes each batch to the database in one transaction
+(``moderation.record.archive``: idempotent upserts keyed by comment id and entry id), and only
+then acknowledges it. A kill before ``XACK`` leaves the batch pending: the archiver reads its own
+pending entries first when it starts again, and any archiver reclaims entries idle longer than
+``MODERATION_RECLAIM_IDLE_MS`` (``XAUTOCLAIM``). A database that is down makes the batch wait
+and retry; Redis keeps the entries meanwhile.
+
+Submissions emit no event: the archiver reads a comment's submission (the immutable ``doc`` of
+its hash) when it archives the comment's first transition. Every accepted comment gets a
+transition (its automatic decision), so every comment reaches the record, and the hot path
+(``submit.lua``) writes nothing more. A comment still pending lives only in Redis.
+
+After acknowledging, the archiver trims both streams, never past what any group (webhooks
+included) has not acknowledged (``store.trim``), keeping the newest ``EVENTS_KEEP`` events and
+``MODERATION_AUDIT_MAX_ENTRIES`` audit entries for the live views and the audit page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy.exc import SQLAlchemyError
+
+from moderation.errors import REDIS_UNAVAILABLE
+from moderation.keys import ARCHIVE_GROUP, CommentField, Keys
+from moderation.record import Archive, AuditRow, EventRow, Record
+from moderation.settings import Settings
+from moderation.store.codec import as_str
+from moderation.store.trim import trim_acknowledged
+
+log = logging.getLogger("moderation.archiver")
+
+#: Newest events kept in the stream once archived (live views replay recent ones).
+EVENTS_KEEP = 10_000
+#: Seconds between trims.
+TRIM_INTERVAL_S = 1.0
+
+
+class Archiver:
+    def __init__(self, settings: Settings, redis: Redis, record: Record, *, name: str) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.keys = Keys(settings.key_prefix)
+        self.record = record
+        self.archive = Archive(record)
+        self.name = name
+        self.archived = 0
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def streams(self) -> tuple[str, str]:
+        return self.keys.events, self.keys.audit
+
+    async def ensure_groups(self) -> None:
+        for stream in self.streams:
+            try:
+                # From "0": whatever happened before the archiver first ran is archived too.
+                await self.redis.xgroup_create(stream, ARCHIVE_GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def run(self) -> None:
+        """Archive until asked to stop; Redis or the database being down only delays."""
+        own_pending = True  # first, what this consumer read before a restart
+        next_reclaim = next_trim = 0.0
+        while not self._stop.is_set():
+            try:
+                await self.ensure_groups()
+                if own_pending:
+                    own_pending = await self._step("0") > 0
+                    continue
+                if time.monotonic() >= next_reclaim:
+                    await self._reclaim()
+                    next_reclaim = time.monotonic() + self.settings.reclaim_interval_s
+                await self._step(">")
+                if time.monotonic() >= next_trim:
+                    await self.trim()
+                    next_trim = time.monotonic() + TRIM_INTERVAL_S
+            except REDIS_UNAVAILABLE as exc:
+                log.warning("redis unavailable (%s); retrying", exc)
+                await self._pause(0.5)
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("database unavailable (%s); retrying", exc)
+                own_pending = True  # the failed batch is ours, pending: write it first
+                await self._pause(1.0)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _step(self, start: str) -> int:
+        """Read one batch (``start`` ``>``: new entries; ``0``: this consumer's pending ones),
+        archive and acknowledge it; the number of entries handled."""
+        reply: Any = await self.redis.xreadgroup(
+            ARCHIVE_GROUP,
+            self.name,
+            {stream: start for stream in self.streams},
+            count=self.settings.archiver_batch_size,
+            block=None if start == "0" else self.settings.block_ms,
+        )
+        by_stream = {as_str(name): entries for name, entries in reply or []}
+        return await self.handle(
+            by_stream.get(self.keys.events, []), by_stream.get(self.keys.audit, [])
+        )
+
+    async def _reclaim(self) -> None:
+        for stream in self.streams:
+            reply: Any = await self.redis.xautoclaim(
+                stream,
+                ARCHIVE_GROUP,
+                self.name,
+                min_idle_time=self.settings.reclaim_idle_ms,
+                start_id="0-0",
+                count=self.settings.archiver_batch_size,
+            )
+            if reply[1]:
+                if stream == self.keys.events:
+                    await self.handle(reply[1], [])
+                else:
+                    await self.handle([], reply[1])
+
+    async def handle(self, events: Sequence[Any], audits: Sequence[Any]) -> int:
+        """Archive raw stream entries, then acknowledge them (entries trimmed away while pending
+        come back without fields: nothing to archive, acknowledge them too)."""
+        event_rows = await self._event_rows(events)
+        audit_rows = [_audit_row(entry_id, fields) for entry_id, fields in audits if fields]
+        await self.archive.write(event_rows, audit_rows)
+        pipe = self.redis.pipeline(transaction=False)
+        if events:
+            pipe.xack(self.keys.events, ARCHIVE_GROUP, *[e[0] for e in events])
+        if audits:
+            pipe.xack(self.keys.audit, ARCHIVE_GROUP, *[a[0] for a in audits])
+        await pipe.execute()
+        self.archived += len(events) + len(audits)
+        return len(events) + len(audits)
+
+    async def _event_rows(self, events: Sequence[Any]) -> list[EventRow]:
+        decoded = [
+            (as_str(entry_id), {as_str(k): v for k, v in fields.items()})
+            for entry_id, fields in events
+            if fields
+        ]
+        ids = list(dict.fromkeys(as_str(f.get("id", b"")) for _, f in decoded))
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hget(self.keys.comment(cid), CommentField.DOC)
+        docs = dict(zip(ids, await pipe.execute(), strict=True))
+        rows = []
+        for entry_id, f in decoded:
+            cid = as_str(f.get("id", b""))
+            decision = f.get("decision")
+            rows.append(
+                EventRow(
+                    entry_id=entry_id,
+                    comment_id=cid,
+                    article_id=as_str(f.get("article", b"")),
+                    from_status=as_str(f.get("from", b"")),
+                    status=as_str(f.get("to", b"")),
+                    actor=as_str(f.get("by", b"")),
+                    reason=as_str(f.get("reason", b"")),
+                    at=int(as_str(f.get("at", b"0")) or 0),
+                    decision=as_str(decision) if decision else None,
+                    doc=docs.get(cid),
+                )
+            )
+        return rows
+
+    async def trim(self) -> None:
+        await trim_acknowledged(self.redis, self.keys.events, keep=EVENTS_KEEP)
+        if self.settings.audit_max_entries > 0:
+            await trim_acknowledged(
+                self.redis, self.keys.audit, keep=self.settings.audit_max_entries
+            )
+
+
+def _audit_row(entry_id: Any, fields: dict[Any, Any]) -> AuditRow:
+    f = {as_str(k): v for k, v in fields.items()}
+    return AuditRow(
+        entry_id=as_str(entry_id),
+        doc=bytes(f.get("doc", b"{}")),
+        from_status=as_str(f["from"]) if "from" in f else None,
+        to_status=as_str(f["to"]) if "to" in f else None,
+    )
+
+
+async def serve_archiver(settings: Settings, redis: Redis, record: Record, name: str) -> None:
+    archiver = Archiver(settings, redis, record, name=name)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, archiver.request_stop)
+    await archiver.run()
