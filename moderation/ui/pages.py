@@ -25,6 +25,7 @@ from moderation.settings import Settings
 from moderation.store.audit import entry_view
 from moderation.store.codec import as_str
 from moderation.store.wordlists import KINDS, load_lists
+from moderation.ui.explain import explain_spam
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
 
@@ -139,6 +140,7 @@ async def comment(request: Request, principal: Principal) -> Response:
         raise NotFound(f"There is no comment with id {comment_id}.")
     entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
     record = item.stored.record
+    auto_spam = item.evidence.spam if item.evidence else None
     return render(
         request,
         principal,
@@ -149,6 +151,7 @@ async def comment(request: Request, principal: Principal) -> Response:
             "record": record,
             "decision": item.stored.decision,
             "auto": item.auto,
+            "spam_rows": explain_spam(auto_spam.signals) if auto_spam else [],
             "audit": [entry_view(e) for e in entries],
             "reasons": REASON_CHOICES,
         },
