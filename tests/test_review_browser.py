@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from moderation.scoring.linear import LinearScorer
+from moderation.settings import Settings
 from tests.conftest import comment
+from tests.live_server import LiveServer
 from tests.test_moderation_browser import (  # noqa: F401 (fixtures)
     CHROMIUM,
     Site,
@@ -79,3 +83,87 @@ def test_spam_reasons_in_words_on_the_card_and_a_table_on_the_comment_page(
     for python in ("{'", "True", "False", "None", "[]", "contributions"):
         assert python not in body, python
     shot(page, "comment-spam-table")
+
+
+def test_held_per_article_sidebar_follows_live_events(page: Any, site: Site) -> None:
+    story = site.held(3, article="story-a", author="ua")
+    other = site.held(2, article="story-b", author="ub")
+    sign_in(page, site)
+    side = page.locator("#per-article-list")
+    sync_api.expect(side.locator("li")).to_have_count(2)
+    sync_api.expect(side.locator("li", has_text="story-a").locator(".badge")).to_have_text("3")
+
+    # A bulk reject of story-a's three: the sidebar drops the article, as the header drops 3.
+    for cid in story:
+        item(page, cid).get_by_role("checkbox").check()
+    page.get_by_role("button", name="Reject selected").click()
+    sync_api.expect(page.locator("#queue-list .item")).to_have_count(2)
+    sync_api.expect(side.locator("li")).to_have_count(1)
+    sync_api.expect(side.locator("li", has_text="story-b").locator(".badge")).to_have_text("2")
+    sync_api.expect(page.locator("#queue-total")).to_have_text("2 held")
+
+    # Held elsewhere, while the page is open: a new article appears in the sidebar.
+    cid = site.post("Another view on the budget", article="story-c", author="uc")
+    site.wait_status(cid, "held")
+    sync_api.expect(side.locator("li", has_text="story-c").locator(".badge")).to_have_text("1")
+    sync_api.expect(page.locator("#queue-total")).to_have_text("3 held")
+    # Decided over the API by someone else: its count goes down too.
+    r = site.http.post(
+        f"/v1/moderation/comments/{other[0]}/decision",
+        json={"action": "approve"},
+        headers=site.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
+    sync_api.expect(side.locator("li", has_text="story-b").locator(".badge")).to_have_text("1")
+    sync_api.expect(page.locator("#queue-total")).to_have_text("2 held")
+    shot(page, "queue-sidebar-live")
+    assert not page.locator("#queue-health .notice").count()  # the linear model on purpose
+
+
+def _serve(settings: Settings, **kw: Any) -> Iterator[Site]:
+    server = LiveServer(settings, **kw).start()
+    try:
+        s = Site(server)
+        yield s
+        s.http.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def degraded_site(settings: Settings) -> Iterator[Site]:
+    yield from _serve(settings, scorer=LinearScorer(degraded=True))
+
+
+@pytest.fixture
+def idle_site(settings: Settings) -> Iterator[Site]:
+    yield from _serve(settings, with_worker=False)
+
+
+def test_queue_says_when_scoring_is_degraded(page: Any, degraded_site: Site) -> None:
+    site = degraded_site
+    cid = site.post("you are a fucking idiot", author="angry")
+    site.wait_status(cid, "held")
+    # The worker's heartbeat says which model it runs: wait until stats know it.
+    deadline = time.monotonic() + 10
+    while not site.http.get("/v1/stats", headers=site.auth("admin")).json()["degraded"]:
+        assert time.monotonic() < deadline, "the worker never reported its model"
+        time.sleep(0.1)
+    sign_in(page, site)
+    notice = page.locator("#queue-health .notice")
+    sync_api.expect(notice).to_have_count(1)
+    sync_api.expect(notice).to_contain_text("Scoring is degraded.")
+    sync_api.expect(notice).to_contain_text("fallback model linear")
+    shot(page, "queue-degraded")
+
+
+def test_queue_says_when_no_worker_runs(page: Any, idle_site: Site) -> None:
+    site = idle_site
+    for n in range(2):
+        site.post(f"Waiting comment {n}")
+    sign_in(page, site)
+    notice = page.locator("#queue-health .notice")
+    sync_api.expect(notice).to_contain_text("No scoring worker is running.")
+    sync_api.expect(notice).to_contain_text("2 comments wait for scoring.")
+    sync_api.expect(page.locator("#queue-pending")).to_have_text("· 2 awaiting scoring")
+    shot(page, "queue-no-worker")

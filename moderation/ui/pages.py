@@ -20,13 +20,14 @@ from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.review import authors, overrides
 from moderation.review.items import load_items
-from moderation.review.queue import QueueQuery, queue_counts, queue_page
+from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
 from moderation.store.audit import entry_view
 from moderation.store.codec import as_str
 from moderation.store.wordlists import KINDS, load_lists
 from moderation.ui.explain import explain_spam
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
+from moderation.ui.queue_status import queue_status
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
 
 
@@ -60,7 +61,7 @@ async def queue(request: Request, principal: Principal) -> Response:
     newest: Any = await review.redis.xrevrange(review.keys.events, "+", "-", count=1)
     events_after = as_str(newest[0][0]) if newest else "0-0"
     page = await queue_page(review.redis, review.keys, q)
-    counts = await queue_counts(review.redis, review.keys, top=20)
+    live_parts = await queue_status(request)
     loaded = time.perf_counter()
     items = [present(i) for i in page.items]
     presented = time.perf_counter()
@@ -73,7 +74,8 @@ async def queue(request: Request, principal: Principal) -> Response:
             "title": "Review queue",
             "items": items,
             "next_cursor": page.next_cursor,
-            "counts": counts,
+            **live_parts,
+            "order": q.order,
             "q": q,
             "filters": filters,
             "filter_query": urlencode(filters),
