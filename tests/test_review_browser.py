@@ -167,3 +167,84 @@ def test_queue_says_when_no_worker_runs(page: Any, idle_site: Site) -> None:
     sync_api.expect(notice).to_contain_text("2 comments wait for scoring.")
     sync_api.expect(page.locator("#queue-pending")).to_have_text("· 2 awaiting scoring")
     shot(page, "queue-no-worker")
+
+
+def test_audit_filter_by_type_alone_and_entries_in_words(browser: Any, site: Site) -> None:
+    (cid,) = site.held(1, text="Councillors should publish the full budget papers today")
+    r = site.http.post(
+        f"/v1/moderation/comments/{cid}/decision",
+        json={"action": "approve"},
+        headers=site.auth("moderator"),
+    )
+    assert r.status_code == 200, r.text
+    r = site.http.patch(
+        "/v1/moderation/articles/story-9/settings",
+        json={"closed": True},
+        headers=site.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
+    # A phone: the action column keeps its words whole.
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    try:
+        sign_in(pg, site, "admin", "/moderate/audit")
+        pg.get_by_label("Target type").select_option("article")
+        pg.get_by_role("button", name="Apply").click()
+        pg.wait_for_url("**/moderate/audit?*target_type=article*")
+        sync_api.expect(pg.get_by_label("Target type")).to_have_value("article")
+        rows = pg.locator("table.audit tbody tr")
+        sync_api.expect(rows).to_have_count(1)
+        sync_api.expect(rows.first).to_contain_text("article settings")
+        sync_api.expect(rows.first).to_contain_text("closed: no → yes")
+        assert "True" not in rows.first.inner_text()
+        shot(pg, "audit-articles-phone")
+
+        pg.get_by_label("Target type").select_option("comment")
+        pg.get_by_role("button", name="Apply").click()
+        pg.wait_for_url("**/moderate/audit?*target_type=comment*")
+        sync_api.expect(rows).to_have_count(1)
+        sync_api.expect(rows.first.locator(".target-excerpt")).to_have_text(
+            "“Councillors should publish the full budget papers today”"
+        )
+        sync_api.expect(rows.first).to_contain_text("by Reader u1 on a1")
+        sync_api.expect(rows.first).to_contain_text("approved (held → approved)")
+        broken = pg.evaluate(
+            """() => {
+              const out = [];
+              for (const cell of document.querySelectorAll("td.action")) {
+                const node = cell.firstChild;
+                let start = 0;
+                for (const word of node.textContent.split(" ")) {
+                  const range = document.createRange();
+                  range.setStart(node, start);
+                  range.setEnd(node, start + word.length);
+                  if (range.getClientRects().length > 1) out.push(word);
+                  start += word.length + 1;
+                }
+              }
+              return out;
+            }"""
+        )
+        assert broken == []
+        shot(pg, "audit-comments-phone")
+    finally:
+        context.close()
+
+
+def test_an_automatic_decision_is_the_history_of_a_comment(page: Any, site: Site) -> None:
+    cid = site.post("you are a fucking idiot", author="angry")
+    site.wait_status(cid, "held")
+    sign_in(page, site, path=f"/moderate/comments/{cid}")
+    history = page.locator("#trail + .table-wrap table.audit tbody tr")
+    sync_api.expect(history).to_have_count(1)
+    sync_api.expect(history.first).to_contain_text("automatic check")
+    sync_api.expect(history.first).to_contain_text("held automatically")
+    sync_api.expect(history.first).to_contain_text("toxicity")
+    page.get_by_role("button", name="Approve").click()
+    sync_api.expect(page.locator("#comment-status")).to_have_text("approved")
+    page.reload()
+    sync_api.expect(history).to_have_count(2)
+    sync_api.expect(history.first).to_contain_text("approved (held → approved)")
+    sync_api.expect(history.last).to_contain_text("held automatically")
+    shot(page, "comment-history")

@@ -22,9 +22,9 @@ from moderation.review import authors, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
-from moderation.store.audit import entry_view
 from moderation.store.codec import as_str
 from moderation.store.wordlists import KINDS, load_lists
+from moderation.ui.audit_view import audit_rows, automatic_row
 from moderation.ui.explain import explain_spam
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
 from moderation.ui.queue_status import queue_status
@@ -143,6 +143,10 @@ async def comment(request: Request, principal: Principal) -> Response:
     entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
     record = item.stored.record
     auto_spam = item.evidence.spam if item.evidence else None
+    history = await audit_rows(review.redis, review.keys, entries)
+    if item.auto is not None and item.auto.by in ("auto", "system"):
+        # Newest first, like the audit entries: the automatic decision came before them all.
+        history.append(automatic_row(item.auto, comment_id))
     return render(
         request,
         principal,
@@ -154,7 +158,7 @@ async def comment(request: Request, principal: Principal) -> Response:
             "decision": item.stored.decision,
             "auto": item.auto,
             "spam_rows": explain_spam(auto_spam.signals) if auto_spam else [],
-            "audit": [entry_view(e) for e in entries],
+            "audit": history,
             "reasons": REASON_CHOICES,
         },
     )
@@ -178,7 +182,7 @@ async def author(request: Request, principal: Principal) -> Response:
             "author_id": author_id,
             "page": page,
             "history": [present(i) for i in page.history],
-            "audit": [entry_view(e) for e in entries],
+            "audit": await audit_rows(review.redis, review.keys, entries),
             "states": authors.STATES,
         },
     )
@@ -209,7 +213,7 @@ async def article(request: Request, principal: Principal) -> Response:
         {
             "title": f"Article {article_id}",
             "view": view,
-            "audit": [entry_view(e) for e in entries],
+            "audit": await audit_rows(review.redis, review.keys, entries),
         },
     )
 
@@ -234,7 +238,7 @@ async def policy(request: Request, principal: Principal) -> Response:
                 "max_links": s.max_links,
             },
             "labels": overrides.known_labels(s),
-            "audit": [entry_view(e) for e in entries],
+            "audit": await audit_rows(review.redis, review.keys, entries),
         },
     )
 
@@ -254,7 +258,7 @@ async def words(request: Request, principal: Principal) -> Response:
             "title": "Word lists",
             "lists": lists,
             "kinds": KINDS,
-            "audit": [entry_view(e) for e in merged],
+            "audit": await audit_rows(review.redis, review.keys, merged),
         },
     )
 
@@ -268,13 +272,14 @@ async def audit_log(request: Request, principal: Principal) -> Response:
     actor = q.get("actor") or None
     if target_type is not None and target_type not in AUDIT_TARGETS:
         raise ValidationFailed(f"target type must be one of {', '.join(AUDIT_TARGETS)}")
-    if target_type is None or target is None:
-        target_type = target = None
+    if target is not None and target_type is None:
+        raise ValidationFailed("Choose the target type of the target id.")
     for value in (target, actor):
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    entries, next_cursor = await review_of(request).audit.read(
+    review = review_of(request)
+    entries, next_cursor = await review.audit.read(
         limit=limit,
         cursor=q.get("cursor") or None,
         target_type=target_type,
@@ -290,53 +295,9 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         "audit.html",
         {
             "title": "Audit log",
-            "audit": [entry_view(e) for e in entries],
+            "audit": await audit_rows(review.redis, review.keys, entries),
             "next_query": urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,
             "filters": filters,
             "targets": AUDIT_TARGETS,
         },
     )
-
-
-def describe(entry: dict[str, Any]) -> str:
-    """One line for an audit entry ("approved", "banned", …) used by the templates."""
-    action = str(entry["action"])
-    before, after = entry["before"], entry["after"]
-    if action.startswith("comment."):
-        frm, to = before.get("status"), after.get("status")
-        if frm == "approved" and to == "rejected":
-            return "removed (was published)"
-        verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
-        return f"{verb} ({frm} → {to})" if frm else verb
-    if action == "author.state":
-        return f"state {before.get('state')} → {after.get('state')}"
-    if action == "words.update":
-        added, removed = after.get("added") or [], after.get("removed") or []
-        parts = []
-        if added:
-            parts.append("added " + ", ".join(added))
-        if removed:
-            parts.append("removed " + ", ".join(removed))
-        return "; ".join(parts) or "no change"
-    if action in ("article.settings", "policy.update"):
-        return _diff(before, after)
-    return action.replace(".", " ").replace("_", " ")
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
-    def flat(d: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in d.items() if k != "thresholds"}
-        out.update({f"threshold {k}": v for k, v in (d.get("thresholds") or {}).items()})
-        return out
-
-    b, a = flat(before), flat(after)
-    parts = []
-    for key in sorted(set(b) | set(a)):
-        if b.get(key) != a.get(key):
-            old = b.get(key, "default")
-            new = a.get(key, "default")
-            parts.append(f"{key}: {old} → {new}")
-    return "; ".join(parts) or "no change"
-
-
-ENV.filters["describe"] = describe
