@@ -248,3 +248,20 @@ def test_an_automatic_decision_is_the_history_of_a_comment(page: Any, site: Site
     sync_api.expect(history.first).to_contain_text("approved (held → approved)")
     sync_api.expect(history.last).to_contain_text("held automatically")
     shot(page, "comment-history")
+
+
+def test_policy_page_marks_thresholds_the_model_does_not_score(page: Any, site: Site) -> None:
+    deadline = time.monotonic() + 10
+    while not site.http.get("/v1/stats", headers=site.auth("admin")).json()["workers"]:
+        assert time.monotonic() < deadline, "the worker never sent a heartbeat"
+        time.sleep(0.1)
+    sign_in(page, site, "admin", "/moderate/policy")
+    notice = page.locator("#site-policy-unused")
+    sync_api.expect(notice).to_contain_text("The running model (linear) does not score")
+    sync_api.expect(notice).to_contain_text("insult")
+    sync_api.expect(page.locator("label.unused")).to_have_count(6)
+    sync_api.expect(page.locator("label[for='site-policy-t-toxicity']")).not_to_have_class("unused")
+    sync_api.expect(page.locator("label[for='site-policy-t-threat']")).to_contain_text(
+        "does nothing"
+    )
+    shot(page, "policy-unused-labels")

@@ -26,6 +26,7 @@ from moderation.store.codec import as_str
 from moderation.store.wordlists import KINDS, load_lists
 from moderation.ui.audit_view import audit_rows, automatic_row
 from moderation.ui.explain import explain_spam
+from moderation.ui.model_labels import live_label_use
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
 from moderation.ui.queue_status import queue_status
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
@@ -213,6 +214,7 @@ async def article(request: Request, principal: Principal) -> Response:
         {
             "title": f"Article {article_id}",
             "view": view,
+            "label_use": await live_label_use(review.redis, review.keys, settings),
             "audit": await audit_rows(review.redis, review.keys, entries),
         },
     )
@@ -238,6 +240,7 @@ async def policy(request: Request, principal: Principal) -> Response:
                 "max_links": s.max_links,
             },
             "labels": overrides.known_labels(s),
+            "label_use": await live_label_use(review.redis, review.keys, s),
             "audit": await audit_rows(review.redis, review.keys, entries),
         },
     )
