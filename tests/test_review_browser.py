@@ -265,3 +265,13 @@ def test_policy_page_marks_thresholds_the_model_does_not_score(page: Any, site: 
         "does nothing"
     )
     shot(page, "policy-unused-labels")
+
+
+def test_a_banned_word_with_a_star_is_refused_in_words(page: Any, site: Site) -> None:
+    sign_in(page, site, "admin", "/moderate/words")
+    page.get_by_label("Add (one per line)").first.fill("f*cking")
+    page.get_by_role("button", name="Add to banned list").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("write the word in full")
+    shot(page, "words-star-refused")
+    r = site.http.get("/v1/moderation/words", headers=site.auth("admin"))
+    assert r.json()["banned"] == [], r.json()
