@@ -254,8 +254,8 @@ class Keys:
     def audit_index(self, kind: str, value: str) -> str:
         """List of audit stream ids about one target or by one actor, newest first (capped).
 
-        ``kind`` is ``comment``, ``author``, ``article``, ``policy``, ``words``, ``session`` or
-        ``actor``.
+        ``kind`` is ``comment``, ``author``, ``article``, ``policy``, ``words``, ``session``,
+        ``actor``, or ``type`` (``value`` then names a target type: every entry about one).
         """
         return f"{self.prefix}:audit:{part(kind)}:{part(value)}"
 

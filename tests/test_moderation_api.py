@@ -493,9 +493,15 @@ async def test_audit_filters_and_pages(api: Api, rds: Redis) -> None:
     assert [(e["before"], e["after"]) for e in author] == [
         ({"state": "normal"}, {"state": "premoderated"})
     ]
+    # A target type alone: every entry about authors (here, the one), newest first.
+    authors_only = (await read(target_type="author"))["entries"]
+    assert [e["target"] for e in authors_only] == ["u1"]
+    by_mod_on_comments = (await read(target_type="comment", actor=mod_name))["entries"]
+    assert by_mod_on_comments
+    assert {(e["target_type"], e["actor"]) for e in by_mod_on_comments} == {("comment", mod_name)}
     for params, field in (
         ({"target_type": "planet", "target": "x"}, "target_type"),
-        ({"target_type": "author"}, "target"),
+        ({"target": "x"}, "target_type"),
         ({"cursor": "zzz"}, "cursor"),
     ):
         r = await api.client.get(f"{M}/audit", params=params, headers=api.auth(MOD))

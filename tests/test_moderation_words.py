@@ -52,6 +52,17 @@ def test_entries_are_stored_canonically_and_validated() -> None:
             canonical(bad)
 
 
+@pytest.mark.parametrize("masked", ["f*cking", "f**k", "*idiot*", "red * herring"])
+def test_a_wildcard_is_refused_not_stored_as_two_words(masked: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        canonical(masked, "add")
+    assert refused.value.field == "add"
+    assert "'*'" in str(refused.value) and "write the word in full" in str(refused.value)
+    # Other symbols still separate words, as they do in comments.
+    assert canonical("e-mail") == "e mail"
+    assert canonical("really?") == "really"
+
+
 def test_segments_mark_links_and_matched_words_in_the_verbatim_text() -> None:
     text = "You (idiot), see www.example.com or javascript:alert(1) and I D I O T"
     segs = segments(text, {"suspect": ["idiot"]})

@@ -112,6 +112,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/moderate/logout"): ("public", "/moderate/logout", "logout-form"),
     ("GET", "/moderate/queue"): ("page", "/moderate/queue", None),
     ("GET", "/moderate/queue/items"): ("fragment", "/moderate/queue/items", None),
+    ("GET", "/moderate/queue/status"): ("fragment", "/moderate/queue/status", None),
     ("GET", "/moderate/comments/{comment_id}"): ("page", "/moderate/comments/{cid}", None),
     ("GET", "/moderate/authors/{author_id:path}"): ("page", "/moderate/authors/u1", None),
     ("GET", "/moderate/articles"): ("page", "/moderate/articles", None),

@@ -315,8 +315,8 @@ async def get_audit(request: Request) -> Response:
         raise ValidationFailed(
             f"target_type must be one of {', '.join(AUDIT_TARGETS)}", field="target_type"
         )
-    if (target_type is None) != (target is None):
-        raise ValidationFailed("give target_type and target together", field="target")
+    if target is not None and target_type is None:
+        raise ValidationFailed("give the target_type of the target", field="target_type")
     actor = q.get("actor") or None
     for name, value in (("target", target), ("actor", actor)):
         if value is not None:

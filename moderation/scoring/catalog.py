@@ -31,11 +31,26 @@ class DetoxifyModel:
     description: str
     #: Data sets the model was trained on, so an evaluation can warn about overlap.
     trained_on: tuple[str, ...]
+    #: The labels it scores (after :data:`LABEL_RENAMES`): a threshold for any other label
+    #: never holds anything while this model runs.
+    labels: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
         return RELEASE_URL + self.release_path
 
+
+JIGSAW_TOXIC_LABELS = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "threat",
+    "insult",
+    "identity_attack",
+)
+UNBIASED_LABELS = (*JIGSAW_TOXIC_LABELS, "sexual_explicit")
+#: The one label of the offline fallback (alt-profanity-check, ``moderation.scoring.linear``).
+LINEAR_LABELS = ("toxicity",)
 
 MODELS: dict[str, DetoxifyModel] = {
     m.name: m
@@ -46,6 +61,7 @@ MODELS: dict[str, DetoxifyModel] = {
             "bert-base-uncased",
             "BERT base, Jigsaw Toxic Comment Classification (Wikipedia talk pages), 6 labels",
             ("jigsaw-toxic-comment",),
+            JIGSAW_TOXIC_LABELS,
         ),
         DetoxifyModel(
             "unbiased",
@@ -53,6 +69,7 @@ MODELS: dict[str, DetoxifyModel] = {
             "roberta-base",
             "RoBERTa base, Jigsaw Unintended Bias (Civil Comments), 7 labels",
             ("jigsaw-unintended-bias", "civil-comments"),
+            UNBIASED_LABELS,
         ),
         DetoxifyModel(
             "multilingual",
@@ -60,6 +77,7 @@ MODELS: dict[str, DetoxifyModel] = {
             "xlm-roberta-base",
             "XLM-RoBERTa base, Jigsaw Multilingual (7 languages), 7 labels",
             ("jigsaw-multilingual", "jigsaw-unintended-bias", "civil-comments"),
+            UNBIASED_LABELS,
         ),
         DetoxifyModel(
             "original-small",
@@ -67,6 +85,7 @@ MODELS: dict[str, DetoxifyModel] = {
             "albert-base-v2",
             "ALBERT base, Jigsaw Toxic Comment Classification, 6 labels (smaller, faster)",
             ("jigsaw-toxic-comment",),
+            JIGSAW_TOXIC_LABELS,
         ),
         DetoxifyModel(
             "unbiased-small",
@@ -74,6 +93,7 @@ MODELS: dict[str, DetoxifyModel] = {
             "albert-base-v2",
             "ALBERT base, Jigsaw Unintended Bias (Civil Comments), 7 labels (smaller, faster)",
             ("jigsaw-unintended-bias", "civil-comments"),
+            UNBIASED_LABELS,
         ),
     )
 }
@@ -95,6 +115,15 @@ LABEL_RENAMES = {
 
 #: Longest input (tokens, special tokens included) of every Detoxify architecture.
 MODEL_MAX_LENGTH = 512
+
+
+def labels_of(model: str) -> tuple[str, ...] | None:
+    """The labels a scorer scores, from the model name it reports (``ModelInfo.name``, the
+    heartbeat's ``model``: ``detoxify-original``, ``linear``); None for a name not known here."""
+    if model == "linear":
+        return LINEAR_LABELS
+    found = MODELS.get(model.removeprefix("detoxify-"))
+    return found.labels if found and found.labels else None
 
 
 def get_model(name: str) -> DetoxifyModel:

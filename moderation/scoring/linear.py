@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from moderation.messages import ModelInfo
+from moderation.scoring.catalog import LINEAR_LABELS
 
 
 class LinearScorer:
@@ -31,7 +32,7 @@ class LinearScorer:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return ("toxicity",)
+        return LINEAR_LABELS
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         if not texts:

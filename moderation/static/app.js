@@ -89,6 +89,7 @@
   // --- the queue ------------------------------------------------------------------------
   const Queue = {
     list: null,
+    statusTimer: null,
     current: -1,
     nextCursor: "",
     loading: false,
@@ -117,6 +118,32 @@
       $("#load-more").addEventListener("click", () => this.loadMore());
       if (this.items().length) this.mark(0);
       this.live();
+      // A worker that stops sends no event: look at the scoring health now and then.
+      setInterval(() => this.refreshStatus(), 30_000);
+    },
+
+    // The header's totals, the per-article sidebar and the health notice, re-read from the
+    // server shortly after events (a bulk decision's many events make one request).
+    scheduleStatus() {
+      if (this.statusTimer) return;
+      this.statusTimer = setTimeout(() => { this.statusTimer = null; this.refreshStatus(); }, 400);
+    },
+
+    async refreshStatus() {
+      const result = await api("GET", `/moderate/queue/status?order=${encodeURIComponent(this.order)}`);
+      if (!result.ok) return;
+      const d = result.data;
+      $("#per-article-list").innerHTML = d.per_article;
+      $("#queue-health").innerHTML = d.notices;
+      const total = $("#queue-total");
+      if (total) total.textContent = `${d.held} held`;
+      const held = $("#held-count");
+      if (held) held.textContent = String(d.held);
+      const pending = $("#queue-pending");
+      if (pending) {
+        pending.textContent = `· ${d.pending} awaiting scoring`;
+        pending.hidden = !d.pending;
+      }
     },
 
     items() { return $$(".item", this.list); },
@@ -357,6 +384,7 @@
     async onHeld(event) {
       if (document.getElementById(`c-${event.id}`)) return; // shown (and counted) already
       this.setCount(+1);
+      this.scheduleStatus();
       // Comments older than the end of a partly loaded list arrive with paging instead.
       if (this.order === "oldest" && this.nextCursor) return;
       const result = await this.fetchItems({ ids: event.id });
@@ -371,6 +399,7 @@
 
     onDecided(event) {
       this.setCount(-1);
+      this.scheduleStatus();
       const item = document.getElementById(`c-${event.id}`);
       if (!item || item.dataset.busy) return; // our own decision removes it itself
       const by = event.by || "someone else";

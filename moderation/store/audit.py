@@ -27,6 +27,8 @@ from moderation.store.comments import AuditAppend
 
 #: Entries kept per index list (per comment, author, article, actor).
 INDEX_CAP = 1_000
+#: The index kind of the per-target-type lists (``keys.audit_index(TYPE_INDEX, "policy")``).
+TYPE_INDEX = "type"
 #: Audit entries scanned at most by one unindexed, filtered read.
 SCAN_BUDGET = 5_000
 
@@ -104,6 +106,8 @@ def _indexes(keys: Keys, entry: AuditEntry) -> tuple[str, ...]:
     return (
         keys.audit_index(entry.target_type, entry.target),
         keys.audit_index("actor", entry.actor),
+        # "Every policy change", "every author action": the newest INDEX_CAP of each type.
+        keys.audit_index(TYPE_INDEX, entry.target_type),
     )
 
 
@@ -147,12 +151,16 @@ class AuditLog:
     ) -> tuple[list[AuditEntry], str | None]:
         """Newest first. ``cursor`` is the id of the last entry of the previous page.
 
-        A target (``target_type`` + ``target``) or an ``actor`` reads that index list; with no
-        filter the stream itself is read backwards.
+        A target (``target_type`` + ``target``), a target type alone or an ``actor`` reads that
+        index list (the narrowest one given), and the other filters given are applied to what
+        it lists; with no filter the stream itself is read backwards. A target type alone lists
+        the newest :data:`INDEX_CAP` entries of that type written since the type index exists.
         """
         before = _check_cursor(cursor)
         if target_type and target:
             ids = await self._index(self.keys.audit_index(target_type, target), before)
+        elif target_type:
+            ids = await self._index(self.keys.audit_index(TYPE_INDEX, target_type), before)
         elif actor:
             ids = await self._index(self.keys.audit_index("actor", actor), before)
         else:
@@ -176,6 +184,8 @@ class AuditLog:
                 if entry is None:
                     continue
                 if actor and entry.actor != actor:
+                    continue
+                if target_type and entry.target_type != target_type:
                     continue
                 entries.append(entry)
                 if len(entries) > limit:

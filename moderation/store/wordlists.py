@@ -7,6 +7,12 @@ entry matches whole words only (``ass`` does not match ``classic``); a multi-wor
 those words in sequence. Entries are stored in that canonical form, so what an admin sees is
 exactly what is matched.
 
+An entry with the wildcard character ``*`` is refused, not stored: ``f*cking`` would
+otherwise be cut into the two words ``f cking`` (symbols separate words), silently matching
+something other than what the admin meant. Entries are words, not patterns (the matcher looks
+whole words up, which keeps it fast whatever the list's size), so the message asks for the word
+written in full.
+
 The lists live in Redis (one set per kind) and every edit also changes ``keys.words_version``.
 The worker reads that version inside the pipeline that already loads a batch's context (no extra
 round trip) and rebuilds its in-process matcher only when the version changed: an edit applies
@@ -35,6 +41,9 @@ MAX_ENTRIES = 5_000
 MAX_PHRASE_WORDS = 6
 
 _WORD = re.compile(r"\w+")
+#: The character people type as a wildcard; the lists have none (see the module docstring).
+#: (``?`` is left alone: it ends questions far more often than it stands for a letter.)
+_WILDCARD = re.compile(r"\*")
 #: One ASCII word (apostrophes inside allowed), perhaps with plain punctuation around it (none
 #: of it leet, none able to separate spelled-out letters): if no letter appears three times in
 #: a row, ``normalize`` provably leaves its letters unchanged (nothing to fold, join, cut or
@@ -58,6 +67,14 @@ def canonical(entry: str, field: str = "words") -> str:
     if len(entry) > MAX_ENTRY_CHARS:
         raise ValidationFailed(
             f"{field}: entry is longer than {MAX_ENTRY_CHARS} characters", field=field
+        )
+    wildcard = _WILDCARD.search(entry)
+    if wildcard is not None:
+        raise ValidationFailed(
+            f"{field}: {entry!r} contains {wildcard.group()!r}, but entries are whole words, "
+            "not patterns: write the word in full (each spelling you want matched as its own "
+            "entry)",
+            field=field,
         )
     words = words_of(entry)
     if not words:

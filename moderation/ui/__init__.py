@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from moderation.api.routing import IdRoute
-from moderation.ui import dashboard, pages, session
+from moderation.ui import dashboard, pages, queue_status, session
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -27,6 +27,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/logout", session.logout, methods=["POST"]),
         Route(f"{BASE}/queue", pages.queue, methods=["GET"]),
         Route(f"{BASE}/queue/items", pages.queue_items, methods=["GET"]),
+        Route(f"{BASE}/queue/status", queue_status.status, methods=["GET"]),
         Route(f"{BASE}/comments/{{comment_id}}", pages.comment, methods=["GET"]),
         IdRoute(f"{BASE}/authors/{{author_id:path}}", pages.author, methods=["GET"]),
         Route(f"{BASE}/articles", pages.articles, methods=["GET"]),

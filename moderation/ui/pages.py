@@ -20,12 +20,15 @@ from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.review import authors, overrides
 from moderation.review.items import load_items
-from moderation.review.queue import QueueQuery, queue_counts, queue_page
+from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
-from moderation.store.audit import entry_view
 from moderation.store.codec import as_str
 from moderation.store.wordlists import KINDS, load_lists
+from moderation.ui.audit_view import audit_rows, automatic_row
+from moderation.ui.explain import explain_spam
+from moderation.ui.model_labels import live_label_use
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
+from moderation.ui.queue_status import queue_status
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
 
 
@@ -59,7 +62,7 @@ async def queue(request: Request, principal: Principal) -> Response:
     newest: Any = await review.redis.xrevrange(review.keys.events, "+", "-", count=1)
     events_after = as_str(newest[0][0]) if newest else "0-0"
     page = await queue_page(review.redis, review.keys, q)
-    counts = await queue_counts(review.redis, review.keys, top=20)
+    live_parts = await queue_status(request)
     loaded = time.perf_counter()
     items = [present(i) for i in page.items]
     presented = time.perf_counter()
@@ -72,7 +75,8 @@ async def queue(request: Request, principal: Principal) -> Response:
             "title": "Review queue",
             "items": items,
             "next_cursor": page.next_cursor,
-            "counts": counts,
+            **live_parts,
+            "order": q.order,
             "q": q,
             "filters": filters,
             "filter_query": urlencode(filters),
@@ -139,6 +143,11 @@ async def comment(request: Request, principal: Principal) -> Response:
         raise NotFound(f"There is no comment with id {comment_id}.")
     entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
     record = item.stored.record
+    auto_spam = item.evidence.spam if item.evidence else None
+    history = await audit_rows(review.redis, review.keys, entries)
+    if item.auto is not None and item.auto.by in ("auto", "system"):
+        # Newest first, like the audit entries: the automatic decision came before them all.
+        history.append(automatic_row(item.auto, comment_id))
     return render(
         request,
         principal,
@@ -149,7 +158,8 @@ async def comment(request: Request, principal: Principal) -> Response:
             "record": record,
             "decision": item.stored.decision,
             "auto": item.auto,
-            "audit": [entry_view(e) for e in entries],
+            "spam_rows": explain_spam(auto_spam.signals) if auto_spam else [],
+            "audit": history,
             "reasons": REASON_CHOICES,
         },
     )
@@ -173,7 +183,7 @@ async def author(request: Request, principal: Principal) -> Response:
             "author_id": author_id,
             "page": page,
             "history": [present(i) for i in page.history],
-            "audit": [entry_view(e) for e in entries],
+            "audit": await audit_rows(review.redis, review.keys, entries),
             "states": authors.STATES,
         },
     )
@@ -204,7 +214,8 @@ async def article(request: Request, principal: Principal) -> Response:
         {
             "title": f"Article {article_id}",
             "view": view,
-            "audit": [entry_view(e) for e in entries],
+            "label_use": await live_label_use(review.redis, review.keys, settings),
+            "audit": await audit_rows(review.redis, review.keys, entries),
         },
     )
 
@@ -229,7 +240,8 @@ async def policy(request: Request, principal: Principal) -> Response:
                 "max_links": s.max_links,
             },
             "labels": overrides.known_labels(s),
-            "audit": [entry_view(e) for e in entries],
+            "label_use": await live_label_use(review.redis, review.keys, s),
+            "audit": await audit_rows(review.redis, review.keys, entries),
         },
     )
 
@@ -249,7 +261,7 @@ async def words(request: Request, principal: Principal) -> Response:
             "title": "Word lists",
             "lists": lists,
             "kinds": KINDS,
-            "audit": [entry_view(e) for e in merged],
+            "audit": await audit_rows(review.redis, review.keys, merged),
         },
     )
 
@@ -263,13 +275,14 @@ async def audit_log(request: Request, principal: Principal) -> Response:
     actor = q.get("actor") or None
     if target_type is not None and target_type not in AUDIT_TARGETS:
         raise ValidationFailed(f"target type must be one of {', '.join(AUDIT_TARGETS)}")
-    if target_type is None or target is None:
-        target_type = target = None
+    if target is not None and target_type is None:
+        raise ValidationFailed("Choose the target type of the target id.")
     for value in (target, actor):
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    entries, next_cursor = await review_of(request).audit.read(
+    review = review_of(request)
+    entries, next_cursor = await review.audit.read(
         limit=limit,
         cursor=q.get("cursor") or None,
         target_type=target_type,
@@ -285,53 +298,9 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         "audit.html",
         {
             "title": "Audit log",
-            "audit": [entry_view(e) for e in entries],
+            "audit": await audit_rows(review.redis, review.keys, entries),
             "next_query": urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,
             "filters": filters,
             "targets": AUDIT_TARGETS,
         },
     )
-
-
-def describe(entry: dict[str, Any]) -> str:
-    """One line for an audit entry ("approved", "banned", …) used by the templates."""
-    action = str(entry["action"])
-    before, after = entry["before"], entry["after"]
-    if action.startswith("comment."):
-        frm, to = before.get("status"), after.get("status")
-        if frm == "approved" and to == "rejected":
-            return "removed (was published)"
-        verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
-        return f"{verb} ({frm} → {to})" if frm else verb
-    if action == "author.state":
-        return f"state {before.get('state')} → {after.get('state')}"
-    if action == "words.update":
-        added, removed = after.get("added") or [], after.get("removed") or []
-        parts = []
-        if added:
-            parts.append("added " + ", ".join(added))
-        if removed:
-            parts.append("removed " + ", ".join(removed))
-        return "; ".join(parts) or "no change"
-    if action in ("article.settings", "policy.update"):
-        return _diff(before, after)
-    return action.replace(".", " ").replace("_", " ")
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
-    def flat(d: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in d.items() if k != "thresholds"}
-        out.update({f"threshold {k}": v for k, v in (d.get("thresholds") or {}).items()})
-        return out
-
-    b, a = flat(before), flat(after)
-    parts = []
-    for key in sorted(set(b) | set(a)):
-        if b.get(key) != a.get(key):
-            old = b.get(key, "default")
-            new = a.get(key, "default")
-            parts.append(f"{key}: {old} → {new}")
-    return "; ".join(parts) or "no change"
-
-
-ENV.filters["describe"] = describe

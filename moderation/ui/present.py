@@ -13,6 +13,7 @@ from markupsafe import Markup
 from moderation.messages import iso
 from moderation.review.decisions import REJECT_REASONS
 from moderation.review.items import ReviewItem, Standing
+from moderation.ui.explain import top_reasons
 from moderation.ui.highlight import segments, to_html
 
 #: Reason codes the queue filter offers (labels are added from the policy's label list).
@@ -81,6 +82,8 @@ class ItemView:
     decided_at: str | None
     note: str | None
     parent_id: str | None
+    #: The spam findings that pushed the score up most, in words (shown when spam held it).
+    spam_why: list[str]
     #: The article's title and page, when the site sent them.
     article_title: str | None = None
     article_url: str | None = None
@@ -100,6 +103,8 @@ def present(item: ReviewItem) -> ItemView:
     ]
     decision = item.stored.decision
     suggested = suggested_reason(item)
+    signals = evidence.spam.signals if evidence and evidence.spam else {}
+    spam_held = any(r.code in _SPAM_CODES for r in reasons)
     return ItemView(
         id=record.id,
         article_id=record.article_id,
@@ -124,11 +129,14 @@ def present(item: ReviewItem) -> ItemView:
         decided_at=iso(decision.decided_at) if decision else None,
         note=decision.note if decision else None,
         parent_id=record.parent_id,
+        spam_why=top_reasons(signals) if spam_held else [],
         article_title=item.article.title if item.article else None,
         article_url=item.article.url if item.article else None,
     )
 
 
+#: Reason codes that mean the spam score held (or rejected) the comment.
+_SPAM_CODES = frozenset({"spam", "spam_blatant"})
 _BAD = frozenset({"banned_words", "spam_blatant"})
 
 
