@@ -196,6 +196,9 @@ def normalize(text: str) -> str:
         text = _INVISIBLE.sub("", text)
         text = unicodedata.normalize("NFKC", text)
         text = _cut_combining(text)
+    # Whitespace collapsed first, so "f\ru\rc\rk" is spelled out like "f u c k" and a second
+    # pass finds nothing new (idempotence).
+    text = _SPACES.sub(" ", text)
     text = _SPELLED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
     text = _CANDIDATE.sub(lambda m: _fold_word(m.group(0)), text)
     text = _REPEATS.sub(r"\1\1", text)
