@@ -240,6 +240,30 @@ class Keys:
         """Hash of site-wide policy overrides editable at run time (thresholds, spam level)."""
         return f"{self.prefix}:policy"
 
+    # --- DSA: grounds, reader reports, appeals (moderation.store.grounds, .reports) ----------
+    @property
+    def grounds(self) -> str:
+        """String: the site's grounds for restrictions (JSON list of ``Ground``), admin-edited."""
+        return f"{self.prefix}:grounds"
+
+    def reports(self, comment_id: str) -> str:
+        """Hash of the open reports on one comment: reporter hash -> report JSON."""
+        return f"{self.prefix}:reports:{part(comment_id)}"
+
+    @property
+    def reported(self) -> str:
+        """Sorted set of comments with open reports, scored report count + risk (< 1)."""
+        return f"{self.prefix}:reported"
+
+    def report_rate(self, reporter: str) -> str:
+        """String counter with a TTL: reports from one reporter (hash) in the current window."""
+        return f"{self.prefix}:reportrate:{part(reporter)}"
+
+    @property
+    def reporter_secret(self) -> str:
+        """String: the key of the reporters' keyed hashes, made once when first needed."""
+        return f"{self.prefix}:reporter_secret"
+
     # --- moderation: review queue, sessions, word lists, audit ---------------------------
     @property
     def configured_articles(self) -> str:

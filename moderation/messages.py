@@ -131,6 +131,63 @@ class SpamResult(msgspec.Struct):
     signals: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class Restriction(enum.StrEnum):
+    """What a decision does to a comment's visibility (DSA Art. 17(1))."""
+
+    REMOVED = "removed"
+    HIDDEN_PENDING_REVIEW = "hidden_pending_review"
+
+
+class Automation(enum.StrEnum):
+    """How far a decision was taken by automated means (DSA Art. 17(3)(c))."""
+
+    FULLY = "fully"
+    PARTIALLY = "partially"
+    NOT = "not"
+
+
+class Source(enum.StrEnum):
+    """What brought the comment to the decision: an Art. 16 notice of illegal content, another
+    reader's report, or the service's own initiative (automatic scoring or a moderator)."""
+
+    NOTICE_ILLEGAL = "notice_illegal"
+    NOTICE = "notice"
+    OWN_INITIATIVE = "own_initiative"
+
+
+class Ground(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """A ground a restriction rests on: a law the site names, or a clause of its community
+    rules (the admin-editable list, ``moderation.store.grounds``)."""
+
+    id: str
+    #: ``law`` (illegal content) or ``rules`` (incompatible with the terms and conditions).
+    kind: str
+    title: str
+    #: The legal provision (``§ 130 StGB``) or the rules' clause (``House rules 2.1``).
+    reference: str = ""
+    url: str | None = None
+    #: Reason codes this ground covers (``toxicity``, ``spam``, ``moderator:harassment`` …);
+    #: a code matches an entry equal to it or to its part before the first ``:``.
+    covers: list[str] = msgspec.field(default_factory=list)
+
+
+class Statement(msgspec.Struct, omit_defaults=True):
+    """The statement of reasons (DSA Art. 17) stored with every decision that hides a comment."""
+
+    restriction: Restriction
+    #: The facts and circumstances, in words (the reasons and rules that fired).
+    facts: list[str]
+    #: The reason codes behind the facts (``toxicity:insult``, ``banned_words``, ``reported``).
+    codes: list[str]
+    automated_detection: bool
+    automated_decision: Automation
+    source: Source
+    ground: Ground
+    #: How the author can contest it (Art. 17(3)(f)).
+    redress: str
+    decided_at: int  # epoch ms
+
+
 class Decision(msgspec.Struct, omit_defaults=True):
     """Everything needed to explain and reproduce one transition."""
 
@@ -145,6 +202,8 @@ class Decision(msgspec.Struct, omit_defaults=True):
     model: ModelInfo | None = None
     rules: list[str] = msgspec.field(default_factory=list)
     note: str | None = None
+    #: The statement of reasons, on every decision that hides the comment (held, rejected).
+    statement: Statement | None = None
 
 
 class StoredComment(msgspec.Struct):

@@ -281,6 +281,14 @@ class Settings:
     flood_ip_interval_s: float = 3.0
     flood_ip_burst: int = 10
 
+    # --- DSA: reader reports (moderation.review.reports) -------------------------------------
+    #: Open reports that hide a published comment pending review (one ``illegal`` report
+    #: always does).
+    report_hide_threshold: int = 3
+    #: Reports one reporter (keyed hash of the reader id or IP) may file per window.
+    report_rate_max: int = 10
+    report_rate_window_s: int = 3600
+
     @property
     def embedded_redis_dir(self) -> Path:
         """Where ``moderation run`` keeps its embedded redis-server (data and socket)."""
@@ -400,6 +408,9 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must not be negative")
+        for name in ("report_hide_threshold", "report_rate_max", "report_rate_window_s"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
         for name in ("flood_author_burst", "flood_ip_burst"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")

@@ -134,7 +134,7 @@ async def post_decision(request: Request) -> Response:
     """``POST /v1/moderation/comments/{id}/decision`` ``{"action", "reason", "note"}``"""
     principal = await require_principal(request, MODERATORS)
     body = await _body(request, decisions.DecisionIn)
-    ask = decisions.validate(body.action, body.reason, body.note, body.expected_status)
+    ask = decisions.validate(body.action, body.reason, body.note, body.expected_status, body.ground)
     item, previous = await decisions.decide(
         review_of(request), request.path_params["comment_id"], ask, principal.actor
     )
@@ -145,7 +145,7 @@ async def post_bulk(request: Request) -> Response:
     """``POST /v1/moderation/decisions`` ``{"ids": [...], "action", "reason", "note"}``"""
     principal = await require_principal(request, MODERATORS)
     body = await _body(request, decisions.BulkDecisionIn)
-    ask = decisions.validate(body.action, body.reason, body.note, body.expected_status)
+    ask = decisions.validate(body.action, body.reason, body.note, body.expected_status, body.ground)
     outcomes = await decisions.decide_many(review_of(request), body.ids, ask, principal.actor)
     tally = {"applied": 0, "conflict": 0, "not_found": 0}
     for o in outcomes:

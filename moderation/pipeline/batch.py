@@ -5,7 +5,7 @@ One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top
 1. **load** the comments through the store (``Store.load_pending``): a comment already decided
    (a redelivery) or gone is acknowledged and skipped; an unreadable one is left unacked
    (retried, then dead-lettered);
-2. **context**: per-article policy, author standing and word lists in one round trip
+2. **context**: per-article policy, author standing, word lists and grounds in one round trip
    (:func:`load_context`);
 3. **normalise** the texts (the stored text is untouched);
 4. **score** toxicity in the scoring thread while spam is scored on the loop; a batch the model
@@ -48,7 +48,9 @@ from moderation.pipeline.policy import (
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
+from moderation.statements import by_id
 from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
+from moderation.store.grounds import decode as decode_grounds
 from moderation.store.queue import CommentQueue, Entry
 from moderation.store.wordlists import matcher_cache
 
@@ -73,7 +75,9 @@ async def load_context(
     for author_id in authors:
         pipe.hgetall(keys.author(author_id))
     pipe.get(keys.words_version)
+    pipe.get(keys.grounds)
     replies = await pipe.execute()
+    grounds_raw = replies.pop()
     site = base.overlay(replies[0], "site")
     ctx = BatchContext()
     for aid, raw in zip(articles, replies[1 : 1 + len(articles)], strict=True):
@@ -81,6 +85,7 @@ async def load_context(
     for author_id, raw in zip(authors, replies[1 + len(articles) : -1], strict=True):
         ctx.authors[author_id] = AuthorFacts.from_hash(raw)
     ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
+    ctx.grounds = by_id(decode_grounds(grounds_raw))
     return ctx
 
 

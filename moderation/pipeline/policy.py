@@ -20,8 +20,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from moderation.messages import CommentRecord, Decision, ModelInfo, Reason, SpamResult, Status
+from moderation.messages import (
+    CommentRecord,
+    Decision,
+    Ground,
+    ModelInfo,
+    Reason,
+    SpamResult,
+    Status,
+)
 from moderation.settings import Settings
+from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
 from moderation.store.codec import as_int, as_str
 from moderation.store.wordlists import EMPTY, WordMatcher
 
@@ -242,6 +251,8 @@ class BatchContext:
     authors: dict[str, AuthorFacts] = field(default_factory=dict)  # by author id
     #: The banned/suspect word lists in force (see ``moderation.store.wordlists``).
     words: WordMatcher = EMPTY
+    #: The site's grounds for restrictions (statements of reasons), by id.
+    grounds: dict[str, Ground] = field(default_factory=lambda: by_id(DEFAULT_GROUNDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +352,7 @@ def decide_comment(
         model=model,
         rules=verdict.rules,
     )
+    decision = with_statement(decision, ctx.grounds)
     return Decided(decision, verdict.risk, primary_reason(verdict))
 
 
@@ -354,4 +366,5 @@ def dead_letter_decision(deliveries: int, model: ModelInfo, now_ms: int) -> Deci
         reasons=[Reason(code=DEAD_LETTER, message=message)],
         model=model,
     )
+    decision = with_statement(decision, by_id(DEFAULT_GROUNDS))
     return Decided(decision, 1.0, DEAD_LETTER)

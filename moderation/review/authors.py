@@ -22,6 +22,7 @@ from moderation.review.context import Review
 from moderation.review.items import ReviewItem, Standing, load_items, load_standings
 from moderation.review.queue import decode_queue_cursor, encode_queue_cursor
 from moderation.review.txn import watched
+from moderation.statements import with_statement
 from moderation.store import audit
 from moderation.store.audit import Actor
 from moderation.store.codec import as_str
@@ -136,6 +137,7 @@ async def _reject_waiting(review: Review, author_id: str, actor: Actor, note: st
     if not waiting:
         return 0
     items = await load_items(review.redis, keys, [cid for cid, _ in waiting])
+    grounds = await review.grounds()
     now = now_ms()
     calls = []
     for (_, status), item in zip(waiting, items, strict=True):
@@ -162,6 +164,7 @@ async def _reject_waiting(review: Review, author_id: str, actor: Actor, note: st
             model=basis.model if basis else None,
             note=note,
         )
+        decision = with_statement(decision, grounds, detected=False)
         calls.append(
             review.store.transition_call(
                 CommentRef.of(record),

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
+from moderation.messages import Ground
 from moderation.settings import Settings
+from moderation.statements import by_id
 from moderation.store.audit import AuditLog
 from moderation.store.comments import Store
+from moderation.store.grounds import load_grounds
 
 
 @dataclass(slots=True)
@@ -22,3 +25,7 @@ class Review:
 
     def __post_init__(self) -> None:
         self.audit = AuditLog(self.redis, self.keys, self.settings)
+
+    async def grounds(self) -> dict[str, Ground]:
+        """The site's grounds for restrictions, by id (statements of reasons)."""
+        return by_id(await load_grounds(self.redis, self.keys))

@@ -13,7 +13,7 @@ feeds the spam learner: reject as spam → "spam"; approve a held comment → "h
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,11 @@ import msgspec
 
 from moderation.errors import DecisionConflict, NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.messages import Decision, Reason, Status, iso
+from moderation.messages import Decision, Ground, Reason, Source, Status, iso
 from moderation.review.context import Review
 from moderation.review.items import ReviewItem, load_items
 from moderation.spam.feedback import Label, record_feedback
+from moderation.statements import with_statement
 from moderation.store import audit
 from moderation.store.audit import Actor
 from moderation.store.comments import CommentRef, now_ms
@@ -50,6 +51,9 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: str | None = None
     #: The status the moderator saw; the decision applies only if it still holds.
     expected_status: str = "held"
+    #: The ground of a rejection (an id of ``GET /v1/moderation/grounds``); default: the
+    #: first ground covering the reason.
+    ground: str | None = None
 
 
 class BulkDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,6 +62,7 @@ class BulkDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: str | None = None
     note: str | None = None
     expected_status: str = "held"
+    ground: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +73,19 @@ class Ask:
     expected: Status
     reason: str | None
     note: str | None
+    #: The ground a rejection names (checked against the list when applied).
+    ground: str | None = None
+    #: What brought the comment here (a reader's report, or own initiative).
+    source: Source = Source.OWN_INITIATIVE
 
     @property
     def action(self) -> str:
         return "approve" if self.target is Status.APPROVED else "reject"
 
 
-def validate(action: str, reason: str | None, note: str | None, expected: str) -> Ask:
+def validate(
+    action: str, reason: str | None, note: str | None, expected: str, ground: str | None = None
+) -> Ask:
     if action not in ACTIONS:
         raise ValidationFailed("action must be 'approve' or 'reject'", field="action")
     target = ACTIONS[action]
@@ -105,18 +116,34 @@ def validate(action: str, reason: str | None, note: str | None, expected: str) -
             f"the comment is expected to be {seen.value} already; nothing to {action}",
             field="expected_status",
         )
-    return Ask(target, seen, reason, note)
+    if ground is not None and target is not Status.REJECTED:
+        raise ValidationFailed("only a rejection names a ground", field="ground")
+    return Ask(target, seen, reason, note, ground)
 
 
-def _decision(item: ReviewItem, ask: Ask, actor: Actor, now: int) -> Decision:
-    """The moderator's decision, carrying the evidence it was made on (scores, model)."""
+def check_ground(ask: Ask, grounds: Mapping[str, Ground]) -> None:
+    if ask.ground is not None and ask.ground not in grounds:
+        raise ValidationFailed(f"ground must be one of {', '.join(grounds)}", field="ground")
+
+
+def _decision(
+    item: ReviewItem, ask: Ask, actor: Actor, now: int, grounds: Mapping[str, Ground]
+) -> Decision:
+    """The moderator's decision, carrying the evidence it was made on (scores, model) and,
+    when it hides the comment, its statement of reasons."""
     basis = item.evidence
     reasons = (
         [Reason(code=ask.reason, message=f"rejected: {REJECT_REASONS[ask.reason]}")]
         if ask.reason
         else []
     )
-    return Decision(
+    before = item.stored.decision
+    flagged = (
+        before is not None
+        and before.status is Status.HELD
+        and before.by.split(":", 1)[0] in ("auto", "system")
+    )
+    decision = Decision(
         status=ask.target,
         by=actor.label,
         decided_at=now,
@@ -128,9 +155,25 @@ def _decision(item: ReviewItem, ask: Ask, actor: Actor, now: int) -> Decision:
         model=basis.model if basis else None,
         note=ask.note,
     )
+    return with_statement(
+        decision,
+        grounds,
+        source=ask.source,
+        detected=flagged,
+        ground=ask.ground,
+        codes=[f"moderator:{ask.reason}"] if ask.reason else [],
+    )
 
 
-def _call(review: Review, item: ReviewItem, ask: Ask, actor: Actor, now: int, bulk: int) -> Any:
+def _call(
+    review: Review,
+    item: ReviewItem,
+    ask: Ask,
+    actor: Actor,
+    now: int,
+    bulk: int,
+    grounds: Mapping[str, Ground],
+) -> Any:
     record = item.stored.record
     entry = audit.new_entry(
         actor,
@@ -145,7 +188,7 @@ def _call(review: Review, item: ReviewItem, ask: Ask, actor: Actor, now: int, bu
     return review.store.transition_call(
         CommentRef.of(record),
         [ask.expected],
-        _decision(item, ask, actor, now),
+        _decision(item, ask, actor, now, grounds),
         actor=actor.label,
         reason_code=f"moderator:{ask.reason}" if ask.reason else "",
         audit=audit.for_transition(review.keys, review.settings, entry),
@@ -194,7 +237,9 @@ async def decide(
         item = (await load_items(review.redis, review.keys, [comment_id]))[0]
     if item is None:
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
-    keys, args = _call(review, item, ask, actor, now_ms(), 1)
+    grounds = await review.grounds()
+    check_ground(ask, grounds)
+    keys, args = _call(review, item, ask, actor, now_ms(), 1, grounds)
     (result,) = await review.store.transition_many([(keys, args)])
     after = (await load_items(review.redis, review.keys, [comment_id]))[0]
     if result.previous is None:
@@ -230,9 +275,11 @@ async def decide_many(
         if not is_comment_id(cid):
             raise ValidationFailed(f"ids[{i}] is not a comment id", field=f"ids[{i}]")
     items = await load_items(review.redis, review.keys, unique)
+    grounds = await review.grounds()
+    check_ground(ask, grounds)
     now = now_ms()
     present = [item for item in items if item is not None]
-    calls = [_call(review, item, ask, actor, now, len(unique)) for item in present]
+    calls = [_call(review, item, ask, actor, now, len(unique), grounds) for item in present]
     results = dict(
         zip(
             (i.id for i in present),
