@@ -185,7 +185,6 @@ class Statement(msgspec.Struct, omit_defaults=True):
     ground: Ground
     #: How the author can contest it (Art. 17(3)(f)).
     redress: str
-    decided_at: int  # epoch ms
 
 
 class Decision(msgspec.Struct, omit_defaults=True):

@@ -77,6 +77,10 @@ DEFAULT_GROUNDS: tuple[Ground, ...] = (
 
 GROUND_KINDS = ("law", "rules")
 
+#: Kinds of actor whose decisions are taken by automated means: the scoring pipeline, the
+#: system (dead letters) and the report threshold that hides a comment pending review.
+AUTOMATIC = ("auto", "system", "reports")
+
 #: What an author is told about contesting a decision (Art. 17(3)(f), Art. 20).
 REDRESS = (
     "You can appeal this decision through the site within six months; a different moderator "
@@ -152,7 +156,7 @@ def with_statement(
     reason, ``reported``). ``ground``: an explicit ground id (a moderator's choice)."""
     if not hides(decision.status):
         return decision
-    automatic = decision.by.split(":", 1)[0] in ("auto", "system")
+    automatic = decision.by.split(":", 1)[0] in AUTOMATIC
     all_codes = _codes(decision, codes)
     statement = Statement(
         restriction=(
@@ -167,7 +171,6 @@ def with_statement(
         source=source,
         ground=choose_ground(grounds, all_codes, ground),
         redress=REDRESS,
-        decided_at=decision.decided_at,
     )
     return msgspec.structs.replace(decision, statement=statement)
 
