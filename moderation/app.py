@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, embed, health, openapi, ops
+from moderation.api import articles, comments, dsa, embed, health, openapi, ops
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
@@ -39,7 +39,7 @@ log = logging.getLogger("moderation.api")
 
 
 #: Paths browsers call directly (counts, articles, public comment lists, count.js): CORS.
-PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js")
+PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js", "/report.js")
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
@@ -66,6 +66,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/count.js", embed.count_js, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
+        # Reader reports, statements of reasons, the Reported queue, grounds (DSA).
+        *dsa.routes(),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
         *ui.routes(),
@@ -119,6 +121,16 @@ def create_app(settings: Settings) -> Starlette:
     )
     # CORS outside the exception handlers, so public errors carry the headers too.
     app.add_middleware(PublicCORS, PUBLIC_PREFIXES, settings.cors_origins, settings.retry_after_s)
+    # Readers' browsers POST reports (JSON) directly.
+    app.add_middleware(
+        PublicCORS,
+        (),
+        settings.cors_origins,
+        settings.retry_after_s,
+        pattern=dsa.REPORTS_PATH,
+        methods=("POST",),
+        headers=("Content-Type",),
+    )
     app.add_middleware(AlwaysHeadersMiddleware)  # nosniff on JSON, static files, errors
     # Outermost, so it sees the final status of every request, errors included.
     app.add_middleware(InstrumentMiddleware, recorder_of=app.state)

@@ -79,6 +79,16 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/v1/comments"): ("site", "/v1/comments", comment()),
     ("GET", "/v1/comments/{comment_id}"): ("readers", "/v1/comments/{cid}", None),
     ("GET", "/v1/stats"): ("moderators", "/v1/stats", None),
+    ("POST", "/v1/comments/{comment_id}/reports"):
+        ("public", "/v1/comments/{cid}/reports", {"reason": "spam"}),
+    ("GET", "/v1/comments/{comment_id}/statement"):
+        ("readers", "/v1/comments/{cid}/statement", None),
+    ("GET", "/v1/moderation/reported"): ("moderators", "/v1/moderation/reported", None),
+    ("POST", "/v1/moderation/reported/{comment_id}/decision"): (
+        "moderators", "/v1/moderation/reported/{cid}/decision", {"action": "keep"}),
+    ("GET", "/v1/moderation/grounds"): ("moderators", "/v1/moderation/grounds", None),
+    ("PUT", "/v1/moderation/grounds"): ("admins", "/v1/moderation/grounds", {"grounds": []}),
+    ("GET", "/report.js"): ("public", "/report.js", None),
     ("GET", "/v1/moderation/queue"): ("moderators", "/v1/moderation/queue", None),
     ("GET", "/v1/moderation/queue/counts"): ("moderators", "/v1/moderation/queue/counts", None),
     ("GET", "/v1/moderation/events"): ("moderators", "/v1/moderation/events", None),

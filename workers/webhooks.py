@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -65,6 +66,21 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         f = self.fields
+        if f.get("type") == "report.decided":
+            # A reporter's outcome (moderation.store.reports): the site tells its reader.
+            report = msgspec.json.decode(f.get("report", "{}"))
+            return {
+                "type": "report.decided",
+                "event_id": self.entry_id,
+                "receipt": report.get("receipt"),
+                "reason": report.get("reason"),
+                "comment_id": f.get("id"),
+                "article_id": f.get("article"),
+                "outcome": f.get("outcome"),
+                "automated": f.get("automated") == "1",
+                "at": iso(int(f.get("at", "0") or 0)),
+            }
+        decision = msgspec.json.decode(f["decision"]) if f.get("decision") else {}
         return {
             "type": "comment.status_changed",
             "event_id": self.entry_id,
@@ -75,6 +91,8 @@ class Event:
             "by": f.get("by"),
             "reason": f.get("reason") or None,
             "at": iso(int(f.get("at", "0") or 0)),
+            # DSA Art. 17: present whenever the change hides the comment (held, rejected).
+            "statement": decision.get("statement"),
         }
 
 
@@ -151,7 +169,11 @@ class WebhookSender:
     async def deliver_batch(self, events: list[Event]) -> None:
         """Deliver every wanted event of a batch (concurrently), then acknowledge them all."""
         outcomes = await asyncio.gather(
-            *(self.deliver(e) for e in events if e.fields.get("to") in self.wanted)
+            *(
+                self.deliver(e)
+                for e in events
+                if e.fields.get("type") or e.fields.get("to") in self.wanted
+            )
         )
         if not all(outcomes):
             # Stopping mid-retry: leave the whole batch unacknowledged; another sender (or this

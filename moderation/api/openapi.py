@@ -25,11 +25,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from moderation.api import schemas as s
+from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
 from moderation.messages import ArticleIn, CommentIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn
 from moderation.review.overrides import OverridesIn
+from moderation.review.reports import ReportDecisionIn, ReportIn
 from moderation.review.words import WordsEditIn
 
 TITLE = "Comment moderation API"
@@ -225,6 +227,48 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(_LIMIT, _CURSOR),
     ),
     ("GET", "/openapi.json"): Op("This document", "public", s.AnyObject),
+    # DSA (moderation.api.dsa)
+    ("POST", "/v1/comments/{comment_id}/reports"): Op(
+        "A reader reports a published comment (public, CORS); 201 with a receipt id",
+        "public",
+        s.AnyObject,
+        201,
+        ReportIn,
+        (400, 404, 409, 413, 415, 422, 429, 503),
+    ),
+    ("GET", "/v1/comments/{comment_id}/statement"): Op(
+        "The statement of reasons of the restriction in force (DSA Art. 17)",
+        "readers",
+        s.AnyObject,
+        errors=(401, 403, 404, 503),
+    ),
+    ("GET", "/v1/moderation/reported"): Op(
+        "The Reported queue: comments with open reports, most reported then riskiest",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 400, 422),
+        params=(_LIMIT, Param("offset", "query", "position in the queue", "integer")),
+    ),
+    ("POST", "/v1/moderation/reported/{comment_id}/decision"): Op(
+        "Keep a reported comment (reports dismissed) or remove it; reporters are told",
+        "moderator",
+        s.AnyObject,
+        request=ReportDecisionIn,
+        errors=(*_MOD, 404, 409, 415, 422),
+    ),
+    ("GET", "/v1/moderation/grounds"): Op(
+        "The grounds of restrictions: laws and community-rule clauses",
+        "moderator",
+        s.AnyObject,
+        errors=_MOD,
+    ),
+    ("PUT", "/v1/moderation/grounds"): Op(
+        "Replace the list of grounds",
+        "admin",
+        s.AnyObject,
+        request=GroundsIn,
+        errors=(*_MOD, 415, 422),
+    ),
 }
 
 #: Routes that do not answer JSON: (method, path) -> (media type, what it is).
@@ -233,6 +277,7 @@ OTHER: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/docs"): ("text/html", "This API, readable"),
     ("GET", "/metrics"): ("text/plain", "Prometheus metrics (text exposition format)"),
     ("GET", "/count.js"): ("text/javascript", "The comment-count embed script"),
+    ("GET", "/report.js"): ("text/javascript", "The report-link embed script"),
     ("GET", "/v1/moderation/events"): ("text/event-stream", "Server-Sent Events: held, decided"),
 }
 _UI_PREFIX = "/moderate"

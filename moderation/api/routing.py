@@ -87,22 +87,35 @@ class PublicCORS:
     reason."""
 
     def __init__(
-        self, app: ASGIApp, prefixes: Sequence[str], origins: Sequence[str], retry_after_s: int
+        self,
+        app: ASGIApp,
+        prefixes: Sequence[str],
+        origins: Sequence[str],
+        retry_after_s: int,
+        *,
+        pattern: str | None = None,
+        methods: Sequence[str] = ("GET",),
+        headers: Sequence[str] = ("If-None-Match",),
     ) -> None:
         self.app = app
         self.prefixes = tuple(prefixes)
+        #: Further paths matched by a regular expression (``/v1/comments/{id}/reports``).
+        self.pattern = re.compile(pattern) if pattern else None
         self.retry_after_s = retry_after_s
         self.cors = CORSMiddleware(
             self._guarded,
             allow_origins=list(origins),
-            allow_methods=["GET"],
-            allow_headers=["If-None-Match"],
+            allow_methods=list(methods),
+            allow_headers=list(headers),
             expose_headers=["ETag"],
             max_age=86_400,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+        if scope["type"] == "http" and (
+            (self.prefixes and scope["path"].startswith(self.prefixes))
+            or (self.pattern is not None and self.pattern.match(scope["path"]))
+        ):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
