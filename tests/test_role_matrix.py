@@ -105,6 +105,21 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("PATCH", "/v1/moderation/words/{kind}"): (
         "admins", "/v1/moderation/words/suspect", {"add": ["matrixword"], "remove": []}),
     ("GET", "/v1/moderation/audit"): ("moderators", "/v1/moderation/audit", None),
+    ("GET", "/v1/moderation/webhooks"): ("admins", "/v1/moderation/webhooks", None),
+    ("POST", "/v1/moderation/webhooks"): ("admins", "/v1/moderation/webhooks",
+        {"url": "http://127.0.0.1:9/hook", "events": ["comment.decided"]}),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}"):
+        ("admins", "/v1/moderation/webhooks/ep_none", None),
+    ("PATCH", "/v1/moderation/webhooks/{endpoint_id}"):
+        ("admins", "/v1/moderation/webhooks/ep_none", {"description": "x"}),
+    ("DELETE", "/v1/moderation/webhooks/{endpoint_id}"):
+        ("admins", "/v1/moderation/webhooks/ep_none", None),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/rotate"):
+        ("admins", "/v1/moderation/webhooks/ep_none/rotate", None),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}/failures"):
+        ("admins", "/v1/moderation/webhooks/ep_none/failures", None),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"):
+        ("admins", "/v1/moderation/webhooks/ep_none/replay", {}),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),

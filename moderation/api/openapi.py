@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from moderation.api import schemas as s
 from moderation.api.responses import JSON
+from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
 from moderation.messages import ArticleIn, CommentIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn
@@ -225,7 +226,38 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(_LIMIT, _CURSOR),
     ),
     ("GET", "/openapi.json"): Op("This document", "public", s.AnyObject),
-}
+    ("GET", "/v1/moderation/webhooks"): Op(
+        "Webhook endpoints, with each one's backlog and failures", "admin", s.AnyObject,
+        errors=_MOD,
+    ),
+    ("POST", "/v1/moderation/webhooks"): Op(
+        "Register a webhook endpoint; the answer shows its whsec_ secret once", "admin",
+        s.AnyObject, 201, EndpointIn, (*_MOD, 415, 422),
+    ),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}"): Op(
+        "One webhook endpoint", "admin", s.AnyObject, errors=(*_MOD, 404)
+    ),
+    ("PATCH", "/v1/moderation/webhooks/{endpoint_id}"): Op(
+        "Change an endpoint's URL, events or description", "admin", s.AnyObject,
+        request=EndpointPatch, errors=(*_MOD, 404, 409, 415, 422),
+    ),
+    ("DELETE", "/v1/moderation/webhooks/{endpoint_id}"): Op(
+        "Remove an endpoint with its queue and failures", "admin", s.AnyObject, 204,
+        errors=(*_MOD, 404, 409),
+    ),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/rotate"): Op(
+        "A new secret (shown once); the previous one signs beside it for the grace period",
+        "admin", s.AnyObject, errors=(*_MOD, 404, 409),
+    ),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}/failures"): Op(
+        "Dead-lettered messages of an endpoint, oldest first", "admin", s.AnyObject,
+        errors=(*_MOD, 404, 422), params=(_LIMIT,),
+    ),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"): Op(
+        "Send dead-lettered messages again (all, or those named)", "admin", s.AnyObject,
+        request=ReplayIn, errors=(*_MOD, 404, 415, 422),
+    ),
+}  # fmt: skip
 
 #: Routes that do not answer JSON: (method, path) -> (media type, what it is).
 OTHER: dict[tuple[str, str], tuple[str, str]] = {
