@@ -87,6 +87,10 @@ class Counter:
     REASON = "reason"
     #: ``rate_limited`` and ``rate_limited:<author|ip>`` — comments refused by flood control.
     RATE_LIMITED = "rate_limited"
+    #: Coral's moderation phase (``api.coral``): answered with our decision, or without one
+    #: because it did not come within ``coral_budget_ms``.
+    CORAL_ANSWERED = "coral:answered"
+    CORAL_MISSED = "coral:missed"
 
     @staticmethod
     def decided(status: str) -> str:

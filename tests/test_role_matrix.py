@@ -59,6 +59,8 @@ ALLOWED = {
     # Only the metrics token (MODERATION_METRICS_TOKEN, tests/test_stats.py) reads /metrics on
     # the API's port: no API key or session does, whatever its role.
     "metrics": set(),
+    # Coral signs each request with the phase's secret (tests/test_coral.py): no key opens it.
+    "coral": set(),
 }
 
 #: (method, route path) -> (access, concrete path, body). ``{cid}`` is a held comment's id.
@@ -79,6 +81,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/v1/comments"): ("site", "/v1/comments", comment()),
     ("GET", "/v1/comments/{comment_id}"): ("readers", "/v1/comments/{cid}", None),
     ("GET", "/v1/stats"): ("moderators", "/v1/stats", None),
+    ("POST", "/v1/coral/moderate"): ("coral", "/v1/coral/moderate", {"action": "NEW"}),
     ("GET", "/v1/moderation/queue"): ("moderators", "/v1/moderation/queue", None),
     ("GET", "/v1/moderation/queue/counts"): ("moderators", "/v1/moderation/queue/counts", None),
     ("GET", "/v1/moderation/events"): ("moderators", "/v1/moderation/events", None),
@@ -296,7 +299,7 @@ def _expected(access: str, credential: str, method: str, path: str) -> str:
         return "allowed"
     if access in ("page", "admin_page"):
         return "403" if credential.endswith("_session") else "sign-in"
-    if access in ("fragment", "metrics"):
+    if access in ("fragment", "metrics", "coral"):
         return "401"
     valid = credential in ("site", "moderator", "admin")
     if access == "moderators" or access == "admins":

@@ -42,6 +42,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "readers": [{"bearer": []}],
     "moderator": [{"bearer": []}, {"session": []}],
     "admin": [{"bearer": []}, {"session": []}],
+    "coral": [],
 }
 _WHO = {
     "public": "anyone (no key)",
@@ -49,6 +50,7 @@ _WHO = {
     "readers": "a site, moderator or admin key",
     "moderator": "a moderator or admin key, or a signed-in session (+ X-CSRF-Token to change)",
     "admin": "an admin key or an admin's session",
+    "coral": "Coral Talk, signing the body with the phase's secret (X-Coral-Signature)",
 }
 
 
@@ -226,6 +228,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         params=(_LIMIT, _CURSOR),
     ),
     ("GET", "/openapi.json"): Op("This document", "public", s.AnyObject),
+    ("POST", "/v1/coral/moderate"): Op(
+        "Coral Talk's external moderation phase (X-Coral-Signature; see the README)", "coral",
+        s.AnyObject, errors=(400, 401, 409, 413, 422, 429, 503),
+    ),
     ("GET", "/v1/moderation/webhooks"): Op(
         "Webhook endpoints, with each one's backlog and failures", "admin", s.AnyObject,
         errors=_MOD,

@@ -285,6 +285,10 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             "samples": len(state.auto_latency_ms),
         },
         "dead_letters": state.dead_letters,
+        "coral": {
+            "answered": c.get(Counter.CORAL_ANSWERED, 0),
+            "missed": c.get(Counter.CORAL_MISSED, 0),
+        },
         "webhooks": {
             "backlog": state.webhook_backlog,
             "failures": state.webhook_dead,
