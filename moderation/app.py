@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, dsa, embed, health, openapi, ops
+from moderation.api import articles, comments, coral, dsa, embed, health, openapi, ops, webhooks
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
@@ -60,6 +60,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
         IdRoute("/v1/articles/{article_id:path}", articles.get_article, methods=["GET"]),
         IdRoute("/v1/articles/{article_id:path}", articles.put_article, methods=["PUT"]),
         Route("/v1/stats", ops.stats, methods=["GET"]),
+        # Coral Talk's external moderation phase, signed by Coral (moderation.api.coral).
+        Route("/v1/coral/moderate", coral.coral_moderate, methods=["POST"]),
         # What this is and how to call it (moderation.api.openapi).
         Route("/", openapi.home, methods=["GET"]),
         Route("/docs", openapi.docs, methods=["GET"]),
@@ -70,6 +72,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         *dsa.routes(),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
+        *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)
         *ui.routes(),
     ]
 

@@ -87,6 +87,10 @@ class Counter:
     REASON = "reason"
     #: ``rate_limited`` and ``rate_limited:<author|ip>`` — comments refused by flood control.
     RATE_LIMITED = "rate_limited"
+    #: Coral's moderation phase (``api.coral``): answered with our decision, or without one
+    #: because it did not come within ``coral_budget_ms``.
+    CORAL_ANSWERED = "coral:answered"
+    CORAL_MISSED = "coral:missed"
 
     @staticmethod
     def decided(status: str) -> str:
@@ -146,10 +150,29 @@ class Keys:
         """Stream of every status transition: the outbox for webhooks, live views and audit."""
         return f"{self.prefix}:stream:events"
 
+    # --- webhooks (moderation.store.webhooks) ------------------------------------------------
     @property
-    def webhook_dead(self) -> str:
-        """Stream of webhook deliveries that failed every attempt."""
-        return f"{self.prefix}:stream:webhook-dead"
+    def webhook_endpoints(self) -> str:
+        """Hash ``endpoint id -> JSON`` of the endpoints registered at run time (``Endpoint``)."""
+        return f"{self.prefix}:webhook:endpoints"
+
+    def webhook_queue(self, endpoint_id: str) -> str:
+        """Sorted set of one endpoint's undelivered message ids, scored by when the next
+        attempt is due (epoch ms); a sender that claims one pushes its score past a lease."""
+        return f"{self.prefix}:webhook:{part(endpoint_id)}:queue"
+
+    def webhook_messages(self, endpoint_id: str) -> str:
+        """Hash ``message id -> JSON`` (``Delivery``: body, attempts, first attempt, last error)
+        of the messages in that endpoint's queue."""
+        return f"{self.prefix}:webhook:{part(endpoint_id)}:messages"
+
+    def webhook_failed(self, endpoint_id: str) -> str:
+        """Stream of that endpoint's dead-lettered messages (retried for the whole window)."""
+        return f"{self.prefix}:webhook:{part(endpoint_id)}:failed"
+
+    def coral_seen(self, digest: str) -> str:
+        """String with a TTL: a Coral request body (its SHA-256) seen recently (replays)."""
+        return f"{self.prefix}:coral:seen:{digest}"
 
     @property
     def decided_channel(self) -> str:

@@ -6,6 +6,8 @@ as an argument. Nothing in the package reads ``os.environ`` for configuration af
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import os
 from collections.abc import Mapping
@@ -20,6 +22,15 @@ from moderation.errors import ConfigError
 TOXICITY_MODELS = ("original", "unbiased", "multilingual", "original-small", "unbiased-small")
 
 PREFIX = "MODERATION_"
+
+#: The webhook event types (``workers.webhooks`` says when each is sent).
+WEBHOOK_EVENTS = (
+    "comment.decided",
+    "comment.moderated",
+    "comment.deleted",
+    "article.count_changed",
+    "report.decided",
+)
 
 #: Per-label toxicity thresholds: the starting point used in production elsewhere (DESIGN.md).
 DEFAULT_THRESHOLDS: dict[str, float] = {
@@ -182,18 +193,40 @@ class Settings:
     dashboard_interval_s: float = 2.0
 
     # --- Webhooks ----------------------------------------------------------------------------
-    #: Where ``moderation webhooks`` POSTs status changes; empty = no webhooks.
+    #: A webhook endpoint configured in the environment (more are registered at run time with
+    #: ``moderation webhooks add`` or the admin API); empty = none. Its id is ``env``.
     webhook_url: str = ""
-    #: HMAC-SHA256 key for the ``Moderation-Signature`` header (required with a URL).
+    #: That endpoint's Standard Webhooks secret, ``whsec_`` + base64 (required with a URL;
+    #: ``moderation webhooks secret`` prints a new one).
     webhook_secret: str = ""
-    #: Statuses whose transitions are sent.
-    webhook_statuses: tuple[str, ...] = ("approved", "held", "rejected")
+    #: The event types that endpoint receives: ``comment.decided``, ``comment.moderated``,
+    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``.
+    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     #: Per-request timeout.
     webhook_timeout_s: float = 5.0
-    #: Attempts before a delivery is recorded as failed (exponential backoff in between).
-    webhook_max_attempts: int = 8
-    #: First retry delay; doubles each attempt, at most 60 s.
+    #: A message is retried this long after its first attempt, then dead-lettered (listed by
+    #: ``moderation webhooks failures``, sent again by ``replay``).
+    webhook_retry_for_s: float = 24 * 3600.0
+    #: First retry delay; doubles each attempt up to ``webhook_backoff_max_s``, each delay
+    #: drawn at random from its upper half (jitter: failed receivers are not hit in lockstep).
     webhook_backoff_s: float = 1.0
+    #: Longest delay between two attempts.
+    webhook_backoff_max_s: float = 3600.0
+    #: After ``rotate``, the previous secret keeps signing (a second signature) this long.
+    webhook_rotation_grace_s: int = 24 * 3600
+
+    # --- Coral Talk (external moderation phase, ``POST /v1/coral/moderate``) -----------------
+    #: Coral's signing secrets for the phase (``X-Coral-Signature``), comma-separated; empty =
+    #: the endpoint answers 404. Several: during a rotation in Coral.
+    coral_secrets: tuple[str, ...] = ()
+    #: How long the endpoint waits for our decision before answering without it (ms). Set
+    #: Coral's phase timeout above it (Coral fails open on a timeout).
+    coral_budget_ms: int = 1500
+    #: Without a decision in time: ``hold`` (``SYSTEM_WITHHELD``, fail safe) or ``none`` (no
+    #: opinion: Coral applies its own rules).
+    coral_on_timeout: str = "hold"
+    #: A signed body seen again within this many seconds is refused (Coral signs no timestamp).
+    coral_replay_window_s: int = 300
 
     # --- Scoring and policy -------------------------------------------------------------------
     #: ``auto`` (Detoxify when its weights are present, else ``linear``), ``detoxify``, ``linear``;
@@ -386,6 +419,26 @@ class Settings:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if self.webhook_url and not self.webhook_secret:
             raise ConfigError("MODERATION_WEBHOOK_SECRET is required with MODERATION_WEBHOOK_URL")
+        if self.webhook_secret and not _is_whsec(self.webhook_secret):
+            raise ConfigError(
+                "MODERATION_WEBHOOK_SECRET must be whsec_ followed by base64 (the Standard "
+                "Webhooks form; `moderation webhooks secret` prints a new one)"
+            )
+        unknown_events = sorted(set(self.webhook_events) - set(WEBHOOK_EVENTS))
+        if unknown_events:
+            raise ConfigError(
+                f"MODERATION_WEBHOOK_EVENTS: unknown event type(s) {', '.join(unknown_events)} "
+                f"(known: {', '.join(WEBHOOK_EVENTS)})"
+            )
+        if self.coral_on_timeout not in {"hold", "none"}:
+            raise ConfigError(
+                f"MODERATION_CORAL_ON_TIMEOUT must be hold or none, not {self.coral_on_timeout!r}"
+            )
+        if self.coral_budget_ms <= 0:
+            raise ConfigError("MODERATION_CORAL_BUDGET_MS must be positive")
+        for name in ("webhook_retry_for_s", "webhook_backoff_s", "webhook_backoff_max_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if not 0.0 <= self.spam_threshold <= 1.0:
             raise ConfigError("MODERATION_SPAM_THRESHOLD must be within [0, 1]")
         for name in ("session_idle_s", "session_max_s", "max_bulk", "queue_page_size"):
@@ -414,6 +467,16 @@ class Settings:
         for name in ("flood_author_burst", "flood_ip_burst"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
+
+
+def _is_whsec(secret: str) -> bool:
+    """``whsec_`` + base64 of at least 16 bytes (what ``standardwebhooks`` can key a MAC with)."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(secret[len("whsec_") :], validate=True)) >= 16
+    except (ValueError, binascii.Error):
+        return False
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

@@ -59,6 +59,8 @@ ALLOWED = {
     # Only the metrics token (MODERATION_METRICS_TOKEN, tests/test_stats.py) reads /metrics on
     # the API's port: no API key or session does, whatever its role.
     "metrics": set(),
+    # Coral signs each request with the phase's secret (tests/test_coral.py): no key opens it.
+    "coral": set(),
 }
 
 #: (method, route path) -> (access, concrete path, body). ``{cid}`` is a held comment's id.
@@ -89,6 +91,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/v1/moderation/grounds"): ("moderators", "/v1/moderation/grounds", None),
     ("PUT", "/v1/moderation/grounds"): ("admins", "/v1/moderation/grounds", {"grounds": []}),
     ("GET", "/report.js"): ("public", "/report.js", None),
+    ("POST", "/v1/coral/moderate"): ("coral", "/v1/coral/moderate", {"action": "NEW"}),
     ("GET", "/v1/moderation/queue"): ("moderators", "/v1/moderation/queue", None),
     ("GET", "/v1/moderation/queue/counts"): ("moderators", "/v1/moderation/queue/counts", None),
     ("GET", "/v1/moderation/events"): ("moderators", "/v1/moderation/events", None),
@@ -115,6 +118,21 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("PATCH", "/v1/moderation/words/{kind}"): (
         "admins", "/v1/moderation/words/suspect", {"add": ["matrixword"], "remove": []}),
     ("GET", "/v1/moderation/audit"): ("moderators", "/v1/moderation/audit", None),
+    ("GET", "/v1/moderation/webhooks"): ("admins", "/v1/moderation/webhooks", None),
+    ("POST", "/v1/moderation/webhooks"): ("admins", "/v1/moderation/webhooks",
+        {"url": "http://127.0.0.1:9/hook", "events": ["comment.decided"]}),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}"):
+        ("admins", "/v1/moderation/webhooks/ep_none", None),
+    ("PATCH", "/v1/moderation/webhooks/{endpoint_id}"):
+        ("admins", "/v1/moderation/webhooks/ep_none", {"description": "x"}),
+    ("DELETE", "/v1/moderation/webhooks/{endpoint_id}"):
+        ("admins", "/v1/moderation/webhooks/ep_none", None),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/rotate"):
+        ("admins", "/v1/moderation/webhooks/ep_none/rotate", None),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}/failures"):
+        ("admins", "/v1/moderation/webhooks/ep_none/failures", None),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"):
+        ("admins", "/v1/moderation/webhooks/ep_none/replay", {}),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),
@@ -291,7 +309,7 @@ def _expected(access: str, credential: str, method: str, path: str) -> str:
         return "allowed"
     if access in ("page", "admin_page"):
         return "403" if credential.endswith("_session") else "sign-in"
-    if access in ("fragment", "metrics"):
+    if access in ("fragment", "metrics", "coral"):
         return "401"
     valid = credential in ("site", "moderator", "admin")
     if access == "moderators" or access == "admins":

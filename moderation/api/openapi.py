@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from moderation.api import schemas as s
 from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
+from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
 from moderation.messages import ArticleIn, CommentIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn
@@ -43,6 +44,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "readers": [{"bearer": []}],
     "moderator": [{"bearer": []}, {"session": []}],
     "admin": [{"bearer": []}, {"session": []}],
+    "coral": [],
 }
 _WHO = {
     "public": "anyone (no key)",
@@ -50,6 +52,7 @@ _WHO = {
     "readers": "a site, moderator or admin key",
     "moderator": "a moderator or admin key, or a signed-in session (+ X-CSRF-Token to change)",
     "admin": "an admin key or an admin's session",
+    "coral": "Coral Talk, signing the body with the phase's secret (X-Coral-Signature)",
 }
 
 
@@ -269,7 +272,42 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         request=GroundsIn,
         errors=(*_MOD, 415, 422),
     ),
-}
+    ("POST", "/v1/coral/moderate"): Op(
+        "Coral Talk's external moderation phase (X-Coral-Signature; see the README)", "coral",
+        s.AnyObject, errors=(400, 401, 409, 413, 422, 429, 503),
+    ),
+    ("GET", "/v1/moderation/webhooks"): Op(
+        "Webhook endpoints, with each one's backlog and failures", "admin", s.AnyObject,
+        errors=_MOD,
+    ),
+    ("POST", "/v1/moderation/webhooks"): Op(
+        "Register a webhook endpoint; the answer shows its whsec_ secret once", "admin",
+        s.AnyObject, 201, EndpointIn, (*_MOD, 415, 422),
+    ),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}"): Op(
+        "One webhook endpoint", "admin", s.AnyObject, errors=(*_MOD, 404)
+    ),
+    ("PATCH", "/v1/moderation/webhooks/{endpoint_id}"): Op(
+        "Change an endpoint's URL, events or description", "admin", s.AnyObject,
+        request=EndpointPatch, errors=(*_MOD, 404, 409, 415, 422),
+    ),
+    ("DELETE", "/v1/moderation/webhooks/{endpoint_id}"): Op(
+        "Remove an endpoint with its queue and failures", "admin", s.AnyObject, 204,
+        errors=(*_MOD, 404, 409),
+    ),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/rotate"): Op(
+        "A new secret (shown once); the previous one signs beside it for the grace period",
+        "admin", s.AnyObject, errors=(*_MOD, 404, 409),
+    ),
+    ("GET", "/v1/moderation/webhooks/{endpoint_id}/failures"): Op(
+        "Dead-lettered messages of an endpoint, oldest first", "admin", s.AnyObject,
+        errors=(*_MOD, 404, 422), params=(_LIMIT,),
+    ),
+    ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"): Op(
+        "Send dead-lettered messages again (all, or those named)", "admin", s.AnyObject,
+        request=ReplayIn, errors=(*_MOD, 404, 415, 422),
+    ),
+}  # fmt: skip
 
 #: Routes that do not answer JSON: (method, path) -> (media type, what it is).
 OTHER: dict[tuple[str, str], tuple[str, str]] = {

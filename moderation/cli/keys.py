@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -64,19 +65,23 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 async def _audit_key(
     redis: Redis, keys: Keys, settings: Settings, action: str, name: str, role: str | None
 ) -> None:
-    """Key changes are made with shell access, not a key: the audit names the OS user."""
+    after: dict[str, Any] = {"role": role} if role else {"revoked": True}
+    await AuditLog(redis, keys, settings).append(operator_entry(action, "key", name, after))
+
+
+def operator_entry(action: str, target_type: str, target: str, after: dict[str, Any]) -> AuditEntry:
+    """An audit entry for a change made with shell access, not a key: it names the OS user."""
     try:
         who = f"{getpass.getuser()}@{socket.gethostname()}"
     except (KeyError, OSError):
         who = f"uid{os.getuid()}@{socket.gethostname()}"
-    entry = AuditEntry(
+    return AuditEntry(
         at=int(time.time() * 1000),
         actor=who,
         role="operator",
         via="cli",
         action=action,
-        target_type="key",
-        target=name,
-        after={"role": role} if role else {"revoked": True},
+        target_type=target_type,
+        target=target,
+        after=after,
     )
-    await AuditLog(redis, keys, settings).append(entry)

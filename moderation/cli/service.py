@@ -50,9 +50,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.set_defaults(handler=cmd_worker)
 
-    p = sub.add_parser("webhooks", help="send signed webhooks for status changes")
-    p.set_defaults(handler=cmd_webhooks)
-
     p = sub.add_parser("archiver", help="archive every decision and audit entry to the record")
     p.set_defaults(handler=cmd_archiver)
 
@@ -164,9 +161,6 @@ def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
     from workers.scoring import default_worker_name
     from workers.webhooks import serve_webhooks
 
-    if not settings.webhook_url:
-        raise ConfigError("set MODERATION_WEBHOOK_URL (and MODERATION_WEBHOOK_SECRET) first")
-
     async def main() -> None:
         redis = worker_client(settings)
         try:
@@ -246,14 +240,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 preexec_fn=die_with_parent,
             )
         )
-        if settings.webhook_url:
-            workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "moderation", "webhooks"],
-                    env=child_env,
-                    preexec_fn=die_with_parent,
-                )
+        # Endpoints may be registered at run time: the sender always runs (idle without any).
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "moderation", "webhooks"],
+                env=child_env,
+                preexec_fn=die_with_parent,
             )
+        )
         listener = _start_metrics(settings, child_env)
         if listener is not None:
             workers.append(listener)

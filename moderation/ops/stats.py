@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,6 +28,7 @@ from moderation.ops.heartbeat import WorkerFacts, load_facts
 from moderation.ops.metrics import Snapshot
 from moderation.settings import Settings
 from moderation.store.codec import as_int, int_map, str_map
+from moderation.store.webhooks import Webhooks
 
 MINUTES = 61
 #: Counter prefix of the reasons moderators give (``reason:moderator:spam``).
@@ -52,11 +53,15 @@ class State:
     auto_latency_ms: list[int]
     human_latency_ms: list[int]
     workers: list[WorkerFacts]
+    #: Events not yet fanned out plus messages waiting in every endpoint's queue.
     webhook_backlog: int
+    #: Dead-lettered messages, all endpoints.
     webhook_dead: int
     recorded: dict[str, str]
     #: Events and audit entries the archiver has not yet written to the record.
     archive_backlog: int = 0
+    #: Per webhook endpoint: (messages waiting, messages dead-lettered).
+    webhook_endpoints: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _group(groups: Any, name: str) -> tuple[int, int, str]:
@@ -101,7 +106,7 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
         withscores=True,
     )
     pipe.xinfo_groups(keys.events)  # 72
-    pipe.xlen(keys.webhook_dead)  # 73
+    pipe.hlen(keys.webhook_endpoints)  # 73 (unused: the endpoints are read below)
     pipe.hgetall(keys.metrics)  # 74
     pipe.xinfo_groups(keys.audit)  # 75
     r = await pipe.execute(raise_on_error=False)
@@ -111,6 +116,10 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
     if lag < 0:  # Redis 6 has no lag: all unread entries count, approximately the undecided
         lag = max(as_int(r[64]) - unacked, 0)
     webhook_lag, webhook_pending, _ = _group(r[72], WEBHOOK_GROUP)
+    # One more round trip, bounded by the number of endpoints (a handful).
+    hooks = Webhooks(redis, keys, settings)
+    endpoint_ids = [e.id for e in await hooks.endpoints()]
+    per_endpoint = await hooks.backlog(endpoint_ids) if endpoint_ids else {}
     archive_backlog = sum(
         max(lag, 0) + pending
         for lag, pending, _ in (_group(r[72], ARCHIVE_GROUP), _group(r[75], ARCHIVE_GROUP))
@@ -130,8 +139,11 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
         auto_latency_ms=[int(x) for x in r[69]] if isinstance(r[69], list) else [],
         human_latency_ms=[int(x) for x in r[70]] if isinstance(r[70], list) else [],
         workers=workers,
-        webhook_backlog=max(webhook_lag, 0) + webhook_pending,
-        webhook_dead=as_int(r[73]),
+        webhook_backlog=max(webhook_lag, 0)
+        + webhook_pending
+        + sum(waiting for waiting, _ in per_endpoint.values()),
+        webhook_dead=sum(dead for _, dead in per_endpoint.values()),
+        webhook_endpoints=per_endpoint,
         recorded=str_map(r[74]) if isinstance(r[74], dict) else {},
         archive_backlog=archive_backlog,
     )
@@ -273,9 +285,17 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
             "samples": len(state.auto_latency_ms),
         },
         "dead_letters": state.dead_letters,
+        "coral": {
+            "answered": c.get(Counter.CORAL_ANSWERED, 0),
+            "missed": c.get(Counter.CORAL_MISSED, 0),
+        },
         "webhooks": {
             "backlog": state.webhook_backlog,
             "failures": state.webhook_dead,
+            "endpoints": {
+                endpoint_id: {"backlog": waiting, "failures": dead}
+                for endpoint_id, (waiting, dead) in state.webhook_endpoints.items()
+            },
         },
         # Transitions and audit entries not yet in the record (SQL): should stay near 0.
         "archiver": {"backlog": state.archive_backlog},
