@@ -116,6 +116,9 @@
       $("#bulk-approve").addEventListener("click", () => this.bulk("approve"));
       $("#bulk-reject").addEventListener("click", () => this.bulk("reject"));
       $("#load-more").addEventListener("click", () => this.loadMore());
+      // The filter box is folded on a phone (the queue comes first); wider screens open it.
+      const filters = $("#filter-box");
+      if (filters && window.matchMedia("(min-width: 561px)").matches) filters.open = true;
       if (this.items().length) this.mark(0);
       this.live();
       // A worker that stops sends no event: look at the scoring health now and then.

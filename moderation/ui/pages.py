@@ -46,6 +46,24 @@ def _filters(q: QueueQuery) -> dict[str, str]:
     return out
 
 
+def _filter_words(q: QueueQuery) -> list[tuple[str, str]]:
+    """The active filters in words, for the folded filter box's summary."""
+    reasons = dict(FILTER_REASONS)
+    out: list[tuple[str, str]] = []
+    if q.article:
+        out.append(("article", q.article))
+    if q.author:
+        out.append(("author", q.author))
+    if q.reason:
+        label = q.reason.removeprefix("toxicity:")
+        out.append(("reason", reasons.get(q.reason, f"toxicity: {label}")))
+    if q.min_score is not None or q.max_score is not None:
+        low = f"{q.min_score:g}" if q.min_score is not None else "0"
+        high = f"{q.max_score:g}" if q.max_score is not None else "1"
+        out.append(("risk", f"{low}–{high}"))
+    return out
+
+
 @ui_page(MODERATORS)
 async def home(request: Request, principal: Principal) -> Response:
     return RedirectResponse(f"{BASE}/queue", 303, headers=SECURITY_HEADERS)
@@ -81,6 +99,7 @@ async def queue(request: Request, principal: Principal) -> Response:
             "filters": filters,
             "filter_query": urlencode(filters),
             "filtered": any(k != "order" for k in filters),
+            "filter_words": _filter_words(q),
             "reason_filters": FILTER_REASONS,
             "labels": overrides.known_labels(settings),
             "reasons": REASON_CHOICES,
