@@ -169,6 +169,27 @@ async def post_bulk(request: Request) -> Response:
     )
 
 
+async def post_undo(request: Request) -> Response:
+    """``POST /v1/moderation/decisions/undo`` ``{"ids": [...], "note"}``: the caller's own
+    recent decisions back to held (see :func:`moderation.review.decisions.undo_many`)."""
+    principal = await require_principal(request, MODERATORS)
+    body = await _body(request, decisions.UndoIn)
+    outcomes = await decisions.undo_many(review_of(request), body.ids, principal.actor, body.note)
+    tally = {"applied": 0, "conflict": 0, "not_found": 0, "refused": 0}
+    for o in outcomes:
+        tally[o.outcome] += 1
+    return JSON(
+        {
+            "results": [
+                {"id": o.id, "outcome": o.outcome, "status": o.status, "undone": o.previous}
+                for o in outcomes
+            ],
+            "window_s": request.app.state.settings.undo_window_s,
+            **tally,
+        }
+    )
+
+
 # --- authors -------------------------------------------------------------------------------
 
 
@@ -340,6 +361,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/comments/{{comment_id}}", get_comment, methods=["GET"]),
         Route(f"{p}/comments/{{comment_id}}/decision", post_decision, methods=["POST"]),
         Route(f"{p}/decisions", post_bulk, methods=["POST"]),
+        Route(f"{p}/decisions/undo", post_undo, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
         Route(f"{p}/articles", get_articles, methods=["GET"]),

@@ -28,7 +28,7 @@ from moderation.api import schemas as s
 from moderation.api.responses import JSON
 from moderation.messages import ArticleIn, CommentIn
 from moderation.review.authors import AuthorStateIn
-from moderation.review.decisions import BulkDecisionIn, DecisionIn
+from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
 from moderation.review.overrides import OverridesIn
 from moderation.review.words import WordsEditIn
 
@@ -171,6 +171,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "moderator",
         s.AnyObject,
         request=BulkDecisionIn,
+        errors=(*_MOD, 415, 422),
+    ),
+    ("POST", "/v1/moderation/decisions/undo"): Op(
+        "Undo the caller's own decisions of the last few minutes (back to held)",
+        "moderator",
+        s.AnyObject,
+        request=UndoIn,
         errors=(*_MOD, 415, 422),
     ),
     ("GET", "/v1/moderation/authors/{author_id:path}"): Op(

@@ -105,6 +105,7 @@ async def queue(request: Request, principal: Principal) -> Response:
             "reasons": REASON_CHOICES,
             "limit": q.limit,
             "events_after": events_after,
+            "undo_window_s": settings.undo_window_s,
         },
     )
     rendered = time.perf_counter()
