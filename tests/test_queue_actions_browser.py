@@ -82,3 +82,20 @@ def test_a_filtered_queue_shows_the_matching_count(page: Any, site: Site) -> Non
     site.wait_status(cid, "held")
     sync_api.expect(page.locator("#queue-total")).to_have_text("5 held")
     sync_api.expect(page.locator("#queue-matching")).to_have_text("2 match")
+
+
+def test_a_note_on_an_author_is_there_for_the_next_moderator(page: Any, site: Site) -> None:
+    site.held(1, author="troll", text="You people know nothing")
+    sign_in(page, site, path="/moderate/authors/troll")
+    sync_api.expect(page.locator("#author-notes-empty")).to_be_visible()
+    page.get_by_label("Add a note").fill("Warned by e-mail on Monday <b>not bold</b>")
+    page.get_by_role("button", name="Add note").click()
+    notes = page.locator("#author-notes li")
+    sync_api.expect(notes).to_have_count(1)
+    sync_api.expect(notes.first.locator(".text")).to_have_text(
+        "Warned by e-mail on Monday <b>not bold</b>"
+    )
+    sync_api.expect(notes.first).to_contain_text("moderator-ui")
+    sync_api.expect(page.locator("#flash")).to_contain_text("Note added.")
+    sync_api.expect(page.locator("table.audit")).to_contain_text("note on author")
+    shot(page, "author-note")

@@ -29,6 +29,7 @@ from moderation.api.responses import JSON
 from moderation.messages import ArticleIn, CommentIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
+from moderation.review.notes import NoteIn
 from moderation.review.overrides import OverridesIn
 from moderation.review.words import WordsEditIn
 
@@ -185,6 +186,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "moderator",
         s.AnyObject,
         errors=(*_MOD, 422),
+    ),
+    ("POST", "/v1/moderation/authors/{author_id:path}/notes"): Op(
+        "Add a moderators' note on an author (shown on the author's page, audited)",
+        "moderator",
+        s.AnyObject,
+        request=NoteIn,
+        errors=(*_MOD, 415, 422),
+        status=201,
     ),
     ("POST", "/v1/moderation/authors/{author_id:path}/state"): Op(
         "Ban, pre-moderate, trust or reset an author",

@@ -560,6 +560,17 @@
           (data) => `The author is now ${data.state}.` + (data.rejected ? ` ${data.rejected} waiting comment(s) rejected.` : ""));
       });
     }
+    const noteForm = $("#author-note-form");
+    if (noteForm) {
+      const authorId = $("#author").dataset.author;
+      noteForm.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const text = noteForm.elements.namedItem("text").value.trim();
+        if (!text) { showError("Write the note first."); return; }
+        submitJson(noteForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/notes`, { text },
+          () => "Note added.");
+      });
+    }
     for (const form of $$("form.words-add")) {
       form.addEventListener("submit", (e) => {
         e.preventDefault();

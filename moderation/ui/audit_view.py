@@ -28,6 +28,7 @@ _ACTIONS = {
     "comment.reject": "reject",
     "comment.undo": "undo",
     "author.state": "author standing",
+    "author.note": "note on author",
     "article.settings": "article settings",
     "policy.update": "site policy",
     "words.update": "word lists",

@@ -18,7 +18,7 @@ from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.review import authors, overrides
+from moderation.review import authors, notes, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
@@ -205,6 +205,7 @@ async def author(request: Request, principal: Principal) -> Response:
             "history": [present(i) for i in page.history],
             "audit": await audit_rows(review.redis, review.keys, entries),
             "states": authors.STATES,
+            "notes": await notes.read_notes(review, author_id),
         },
     )
 
