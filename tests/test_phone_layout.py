@@ -91,6 +91,21 @@ def test_every_page_fits_a_phone(browser: Any, site: Site) -> None:
             if wide:
                 found[name] = wide[:8]
         assert found == {}
+        # The dashboard (the last page visited): no "– s", and no chart repeats a time label
+        # or lets two overlap.
+        assert "–" not in pg.locator("#tile-oldest").inner_text()
+        sync_api.expect(pg.locator("#tile-oldest")).to_contain_text("none waiting")
+        ticks = pg.evaluate(
+            """() => [...document.querySelectorAll('svg.chart')].map((svg) => {
+                 const labels = [...svg.querySelectorAll('text.tick')]
+                   .filter((t) => /:/.test(t.textContent));
+                 const boxes = labels.map((t) => t.getBoundingClientRect());
+                 const overlap = boxes.some((b, i) => i && b.left < boxes[i - 1].right);
+                 const texts = labels.map((t) => t.textContent);
+                 return [svg.id, texts.length === new Set(texts).size, overlap];
+               })"""
+        )
+        assert ticks and all(unique and not overlap for _, unique, overlap in ticks), ticks
     finally:
         context.close()
 

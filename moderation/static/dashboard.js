@@ -92,10 +92,15 @@
     }
     node("line", { x1: m.l, x2: m.l, y1: m.t, y2: m.t + h, "class": "axis" }, axes);
     var span = opts.t1 - opts.t0;
-    for (var j = 0; j <= 4; j++) {
-      var t = opts.t0 + span * j / 4, xx = x(t);
+    // As many time ticks as fit (about one per 80 px, 2 to 5), and never the same label twice
+    // (a span of a few seconds would otherwise repeat one clock time).
+    var steps = Math.max(1, Math.min(4, Math.floor(w / 80))), shown = {};
+    for (var j = 0; j <= steps; j++) {
+      var t = opts.t0 + span * j / steps, xx = x(t), text = clock(t, span < 600);
+      if (shown[text]) continue;
+      shown[text] = true;
       node("line", { x1: xx, x2: xx, y1: m.t + h, y2: m.t + h + 4, "class": "axis" }, axes);
-      node("text", { x: xx, y: m.t + h + 16, "text-anchor": j === 0 ? "start" : (j === 4 ? "end" : "middle"), "class": "tick" }, axes, clock(t, span < 600));
+      node("text", { x: xx, y: m.t + h + 16, "text-anchor": j === 0 ? "start" : (j === steps ? "end" : "middle"), "class": "tick" }, axes, text);
     }
     node("text", { x: m.l + w / 2, y: H - 4, "text-anchor": "middle", "class": "axis-label" }, axes, "time");
     node("text", { x: 12, y: m.t + h / 2, "text-anchor": "middle", "class": "axis-label",
@@ -292,7 +297,7 @@
     push(live.human50, t, human.p50);
     push(live.human90, t, human.p90);
     setTile("undecided", num(s.queue.undecided));
-    setTile("oldest", s.queue.oldest_undecided_age_s === null ? "–" : num(s.queue.oldest_undecided_age_s));
+    setTile("oldest", s.queue.oldest_undecided_age_s === null ? "none waiting" : num(s.queue.oldest_undecided_age_s, "s"));
     setTile("decided", num(s.throughput.decided_per_minute["5m"]));
     setTile("holdrate", s.hold_rate.last_hour === null ? "–" : (s.hold_rate.last_hour * 100).toFixed(1));
     setTile("held", num(s.held.backlog));
