@@ -247,6 +247,11 @@ class Keys:
         """Sorted set of an author's comment ids scored by creation ms (their history)."""
         return f"{self.prefix}:author:{part(author_id)}:comments"
 
+    def author_notes(self, author_id: str) -> str:
+        """List of moderators' notes on an author, newest first (JSON ``AuthorNote``s,
+        trimmed to ``review.notes.MAX_NOTES``)."""
+        return f"{self.prefix}:author:{part(author_id)}:notes"
+
     # --- access -----------------------------------------------------------------------------
     def api_key(self, digest: str) -> str:
         """Hash describing one API key, addressed by the SHA-256 of the secret."""

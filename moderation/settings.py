@@ -282,6 +282,9 @@ class Settings:
     audit_max_entries: int = 1_000_000
     #: Most comments one bulk decision may name.
     max_bulk: int = 500
+    #: Seconds during which a moderator may undo their own decision (the comment goes back to
+    #: the held queue, audited).
+    undo_window_s: float = 120.0
     #: Comments on one page of the review queue page (``?limit=`` may ask up to the next one).
     queue_page_size: int = 100
     #: Largest ``?limit=`` of the review queue page and the queue API.

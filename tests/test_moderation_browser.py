@@ -195,6 +195,7 @@ def test_bulk_approve(page: Any, site: Site) -> None:
     page.get_by_label("Select all shown").check()
     sync_api.expect(page.locator("#selected-count")).to_have_text("4 selected")
     page.get_by_role("button", name="Approve selected").click()
+    page.get_by_role("button", name="Confirm").click()
     sync_api.expect(page.locator("#queue-list .item")).to_have_count(0)
     sync_api.expect(page.locator("#flash")).to_contain_text("Approved 4 comments")
     for cid in ids:

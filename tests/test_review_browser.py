@@ -97,6 +97,7 @@ def test_held_per_article_sidebar_follows_live_events(page: Any, site: Site) -> 
     for cid in story:
         item(page, cid).get_by_role("checkbox").check()
     page.get_by_role("button", name="Reject selected").click()
+    page.get_by_role("button", name="Confirm").click()
     sync_api.expect(page.locator("#queue-list .item")).to_have_count(2)
     sync_api.expect(side.locator("li")).to_have_count(1)
     sync_api.expect(side.locator("li", has_text="story-b").locator(".badge")).to_have_text("2")

@@ -103,6 +103,10 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/v1/moderation/decisions"): (
         "moderators", "/v1/moderation/decisions",
         {"ids": ["{cid}"], "action": "approve", "expected_status": "rejected"}),
+    ("POST", "/v1/moderation/decisions/undo"): (
+        "moderators", "/v1/moderation/decisions/undo", {"ids": ["{cid}"]}),
+    ("POST", "/v1/moderation/authors/{author_id:path}/notes"): (
+        "moderators", "/v1/moderation/authors/u9/notes", {"text": "a note"}),
     ("POST", "/v1/moderation/authors/{author_id:path}/state"): (
         "moderators", "/v1/moderation/authors/u9/state", {"state": "normal"}),
     ("GET", "/v1/moderation/authors/{author_id:path}"): (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, TypeVar
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -22,7 +23,7 @@ from moderation.api.routing import IdRoute
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.review import authors, decisions, overrides, words
+from moderation.review import authors, decisions, notes, overrides, words
 from moderation.review.context import Review
 from moderation.review.items import item_view, load_items
 from moderation.review.queue import QueueQuery, queue_counts, queue_page
@@ -169,6 +170,27 @@ async def post_bulk(request: Request) -> Response:
     )
 
 
+async def post_undo(request: Request) -> Response:
+    """``POST /v1/moderation/decisions/undo`` ``{"ids": [...], "note"}``: the caller's own
+    recent decisions back to held (see :func:`moderation.review.decisions.undo_many`)."""
+    principal = await require_principal(request, MODERATORS)
+    body = await _body(request, decisions.UndoIn)
+    outcomes = await decisions.undo_many(review_of(request), body.ids, principal.actor, body.note)
+    tally = {"applied": 0, "conflict": 0, "not_found": 0, "refused": 0}
+    for o in outcomes:
+        tally[o.outcome] += 1
+    return JSON(
+        {
+            "results": [
+                {"id": o.id, "outcome": o.outcome, "status": o.status, "undone": o.previous}
+                for o in outcomes
+            ],
+            "window_s": request.app.state.settings.undo_window_s,
+            **tally,
+        }
+    )
+
+
 # --- authors -------------------------------------------------------------------------------
 
 
@@ -183,11 +205,21 @@ async def get_author(request: Request) -> Response:
     return JSON(
         {
             "author": {"id": author_id, "name": page.name, "standing": page.standing.view()},
+            "notes": msgspec.to_builtins(await notes.read_notes(review, author_id)),
             "comments": [item_view(i) for i in page.history],
             "next_cursor": page.next_cursor,
             "audit": [entry_view(e) for e in entries],
         }
     )
+
+
+async def post_author_note(request: Request) -> Response:
+    """``POST /v1/moderation/authors/{id}/notes`` ``{"text"}`` → 201 and the note."""
+    principal = await require_principal(request, MODERATORS)
+    author_id = _id_param(request, "author_id")
+    body = await _body(request, notes.NoteIn)
+    note = await notes.add_note(review_of(request), author_id, body.text, principal.actor)
+    return JSON(msgspec.to_builtins(note), status_code=201)
 
 
 async def post_author_state(request: Request) -> Response:
@@ -340,7 +372,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/comments/{{comment_id}}", get_comment, methods=["GET"]),
         Route(f"{p}/comments/{{comment_id}}/decision", post_decision, methods=["POST"]),
         Route(f"{p}/decisions", post_bulk, methods=["POST"]),
+        Route(f"{p}/decisions/undo", post_undo, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
+        IdRoute(f"{p}/authors/{{author_id:path}}/notes", post_author_note, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
         Route(f"{p}/articles", get_articles, methods=["GET"]),
         IdRoute(f"{p}/articles/{{article_id:path}}/settings", patch_article, methods=["PATCH"]),

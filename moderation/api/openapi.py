@@ -30,7 +30,8 @@ from moderation.api.responses import JSON
 from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
 from moderation.messages import ArticleIn, CommentIn
 from moderation.review.authors import AuthorStateIn
-from moderation.review.decisions import BulkDecisionIn, DecisionIn
+from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
+from moderation.review.notes import NoteIn
 from moderation.review.overrides import OverridesIn
 from moderation.review.reports import ReportDecisionIn, ReportIn
 from moderation.review.words import WordsEditIn
@@ -178,11 +179,26 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         request=BulkDecisionIn,
         errors=(*_MOD, 415, 422),
     ),
+    ("POST", "/v1/moderation/decisions/undo"): Op(
+        "Undo the caller's own decisions of the last few minutes (back to held)",
+        "moderator",
+        s.AnyObject,
+        request=UndoIn,
+        errors=(*_MOD, 415, 422),
+    ),
     ("GET", "/v1/moderation/authors/{author_id:path}"): Op(
         "An author's standing, tallies and comments",
         "moderator",
         s.AnyObject,
         errors=(*_MOD, 422),
+    ),
+    ("POST", "/v1/moderation/authors/{author_id:path}/notes"): Op(
+        "Add a moderators' note on an author (shown on the author's page, audited)",
+        "moderator",
+        s.AnyObject,
+        request=NoteIn,
+        errors=(*_MOD, 415, 422),
+        status=201,
     ),
     ("POST", "/v1/moderation/authors/{author_id:path}/state"): Op(
         "Ban, pre-moderate, trust or reset an author",

@@ -8,6 +8,11 @@ drops in the same step (it is the approved set's cardinality).
 
 Every applied decision writes its audit entry in the same script (``transition.lua``) and then
 feeds the spam learner: reject as spam → "spam"; approve a held comment → "ham".
+
+Undo (:func:`undo_many`) is the reverse transition — approved or rejected back to held —
+allowed only to the person who decided, within ``Settings.undo_window_s`` of the decision, and
+only for a comment that came from the held queue; it is audited (``comment.undo``) like any
+decision. The spam learner keeps what the undone decision taught it (one example among many).
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     #: The ground of a rejection (an id of ``GET /v1/moderation/grounds``); default: the
     #: first ground covering the reason.
     ground: str | None = None
+
+
+class UndoIn(msgspec.Struct, forbid_unknown_fields=True):
+    ids: list[str]
+    note: str | None = None
 
 
 class BulkDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -254,7 +264,7 @@ async def decide(
 @dataclass(frozen=True, slots=True)
 class BulkOutcome:
     id: str
-    outcome: str  # applied | conflict | not_found
+    outcome: str  # applied | conflict | not_found | refused (undo)
     status: str | None
     previous: str | None = None
     decided_by: str | None = None
@@ -264,16 +274,7 @@ async def decide_many(
     review: Review, ids: Sequence[str], ask: Ask, actor: Actor
 ) -> list[BulkOutcome]:
     """Apply one decision to many comments in one round trip (each transition atomic)."""
-    if not ids:
-        raise ValidationFailed("ids must name at least one comment", field="ids")
-    if len(ids) > review.settings.max_bulk:
-        raise ValidationFailed(
-            f"at most {review.settings.max_bulk} comments per bulk decision", field="ids"
-        )
-    unique = list(dict.fromkeys(ids))
-    for i, cid in enumerate(unique):
-        if not is_comment_id(cid):
-            raise ValidationFailed(f"ids[{i}] is not a comment id", field=f"ids[{i}]")
+    unique = _check_ids(review, ids)
     items = await load_items(review.redis, review.keys, unique)
     grounds = await review.grounds()
     check_ground(ask, grounds)
@@ -315,3 +316,96 @@ async def decide_many(
                 )
             )
     return out
+
+
+def _check_ids(review: Review, ids: Sequence[str]) -> list[str]:
+    if not ids:
+        raise ValidationFailed("ids must name at least one comment", field="ids")
+    if len(ids) > review.settings.max_bulk:
+        raise ValidationFailed(
+            f"at most {review.settings.max_bulk} comments per bulk decision", field="ids"
+        )
+    unique = list(dict.fromkeys(ids))
+    for i, cid in enumerate(unique):
+        if not is_comment_id(cid):
+            raise ValidationFailed(f"ids[{i}] is not a comment id", field=f"ids[{i}]")
+    return unique
+
+
+def undoable(item: ReviewItem, actor: Actor, now: int, window_ms: int) -> str | None:
+    """Why ``actor`` may not undo the decision on ``item`` now (None: they may)."""
+    decision = item.stored.decision
+    if item.stored.status not in (Status.APPROVED, Status.REJECTED) or decision is None:
+        return "not decided"
+    if decision.by != actor.label:
+        return "decided by someone else"
+    if now - decision.decided_at > window_ms:
+        return "too late"
+    if item.auto is None or item.auto.status is not Status.HELD:
+        return "not from the held queue"
+    return None
+
+
+def _undo_call(review: Review, item: ReviewItem, actor: Actor, note: str | None, now: int) -> Any:
+    """The transition back to held, carrying the automatic decision's reasons again."""
+    record = item.stored.record
+    auto = item.auto
+    assert auto is not None and item.stored.decision is not None
+    undone = "approve" if item.stored.status is Status.APPROVED else "reject"
+    first = auto.reasons[0] if auto.reasons else None
+    reason_code = (f"{first.code}:{first.label}" if first.label else first.code) if first else ""
+    risk = max([auto.spam.score if auto.spam else 0.0, *auto.scores.values()], default=0.0)
+    entry = audit.new_entry(
+        actor,
+        "comment.undo",
+        "comment",
+        record.id,
+        note=note,
+        detail={"article_id": record.article_id, "author_id": record.author.id, "undoes": undone},
+    )
+    decision = msgspec.structs.replace(auto, by=actor.label, decided_at=now, note=note)
+    return review.store.transition_call(
+        CommentRef.of(record),
+        [item.stored.status],
+        decision,
+        actor=actor.label,
+        risk=risk,
+        reason_code=reason_code,
+        audit=audit.for_transition(review.keys, review.settings, entry),
+    )
+
+
+async def undo_many(
+    review: Review, ids: Sequence[str], actor: Actor, note: str | None = None
+) -> list[BulkOutcome]:
+    """Put comments ``actor`` decided in the last ``undo_window_s`` back in the held queue.
+
+    Outcomes: ``applied``; ``refused`` (someone else's decision, too late, or a comment that
+    never was held: ``status`` says where it is); ``conflict`` (it changed meanwhile);
+    ``not_found``.
+    """
+    unique = _check_ids(review, ids)
+    if note is not None:
+        note = note.strip()[:MAX_NOTE_CHARS] or None
+    items = await load_items(review.redis, review.keys, unique)
+    now = now_ms()
+    window_ms = int(review.settings.undo_window_s * 1000)
+    out: dict[str, BulkOutcome] = {}
+    todo: list[ReviewItem] = []
+    for cid, item in zip(unique, items, strict=True):
+        if item is None:
+            out[cid] = BulkOutcome(cid, "not_found", None)
+        elif undoable(item, actor, now, window_ms) is not None:
+            out[cid] = BulkOutcome(cid, "refused", item.stored.status.value)
+        else:
+            todo.append(item)
+    calls = [_undo_call(review, item, actor, note, now) for item in todo]
+    results = await review.store.transition_many(calls) if calls else []
+    for item, result in zip(todo, results, strict=True):
+        if result.applied:
+            out[item.id] = BulkOutcome(
+                item.id, "applied", Status.HELD.value, item.stored.status.value, actor.label
+            )
+        else:
+            out[item.id] = BulkOutcome(item.id, "conflict", None)
+    return [out[cid] for cid in unique]

@@ -232,6 +232,57 @@ async def queue_page(redis: Redis, keys: Keys, q: QueueQuery) -> QueuePage:
     return page
 
 
+#: Held comments a count with a reason filter loads at most (the rest are counted as unknown).
+COUNT_BUDGET = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class MatchCount:
+    """How many held comments match a query's filters: ``n`` exactly, or at least ``n``."""
+
+    n: int
+    exact: bool
+
+
+async def queue_match_count(redis: Redis, keys: Keys, q: QueueQuery) -> MatchCount:
+    """Held comments matching ``q``'s filters (not its order, cursor or limit).
+
+    From the sets alone when the filters are sets and a risk range (``ZCOUNT`` of the risk
+    order, or the intersection that a page would read); a reason filter needs each comment's
+    reasons, so at most :data:`COUNT_BUDGET` are loaded and a larger set says "at least".
+    """
+    lo, hi = q.min_score, q.max_score
+    narrow = [keys.article_held(q.article)] if q.article else []
+    if q.author:
+        narrow.append(keys.author_comments(q.author))
+    if not q.reason and not narrow:
+        low = lo if lo is not None else float("-inf")
+        high = hi if hi is not None else float("inf")
+        return MatchCount(int(await redis.zcount(keys.held_risk, _bound(low), _bound(high))), True)
+    if narrow:
+        pairs = await _intersection(
+            redis, [keys.held_risk, *narrow], desc=False, cursor=None, lo=lo, hi=hi
+        )
+        capped = len(pairs) >= INTERSECT_CAP
+    else:
+        rows: list[Any] = await redis.zrange(
+            keys.held_risk, _bound(lo if lo is not None else float("-inf")),
+            _bound(hi if hi is not None else float("inf")), byscore=True, offset=0,
+            num=COUNT_BUDGET + 1, withscores=True,
+        )  # fmt: skip
+        pairs = [(as_str(m), float(s)) for m, s in rows]
+        capped = len(pairs) > COUNT_BUDGET
+    if not q.reason:
+        return MatchCount(len(pairs), not capped)
+    ids = [m for m, _ in pairs[:COUNT_BUDGET]]
+    n = 0
+    for i in range(0, len(ids), 200):
+        for item in await load_items(redis, keys, ids[i : i + 200]):
+            if item is not None and q.matches(item):
+                n += 1
+    return MatchCount(n, not capped and len(pairs) <= COUNT_BUDGET)
+
+
 async def held_tallies(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[str, int]]:
     """Held comments per article and per primary reason, from ``keys.held_counts`` (moved by
     ``transition.lua`` with each comment, so reading costs nothing per held comment)."""

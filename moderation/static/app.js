@@ -113,9 +113,19 @@
         for (const box of $$(".select", this.list)) box.checked = e.target.checked;
         this.updateSelection();
       });
-      $("#bulk-approve").addEventListener("click", () => this.bulk("approve"));
-      $("#bulk-reject").addEventListener("click", () => this.bulk("reject"));
+      $("#bulk-approve").addEventListener("click", () => this.confirmBulk("approve"));
+      $("#bulk-reject").addEventListener("click", () => this.confirmBulk("reject"));
+      $("#bulk-confirm-yes").addEventListener("click", () => {
+        const action = this.pendingBulk;
+        this.cancelBulk();
+        if (action) this.bulk(action);
+      });
+      $("#bulk-confirm-no").addEventListener("click", () => this.cancelBulk());
+      $("#undo-button").addEventListener("click", () => this.undo());
       $("#load-more").addEventListener("click", () => this.loadMore());
+      // The filter box is folded on a phone (the queue comes first); wider screens open it.
+      const filters = $("#filter-box");
+      if (filters && window.matchMedia("(min-width: 561px)").matches) filters.open = true;
       if (this.items().length) this.mark(0);
       this.live();
       // A worker that stops sends no event: look at the scoring health now and then.
@@ -130,13 +140,17 @@
     },
 
     async refreshStatus() {
-      const result = await api("GET", `/moderate/queue/status?order=${encodeURIComponent(this.order)}`);
+      // The page's filters go along, so a filtered queue's count stays the matching count.
+      const query = this.query || `order=${encodeURIComponent(this.order)}`;
+      const result = await api("GET", `/moderate/queue/status?${query}`);
       if (!result.ok) return;
       const d = result.data;
       $("#per-article-list").innerHTML = d.per_article;
       $("#queue-health").innerHTML = d.notices;
       const total = $("#queue-total");
       if (total) total.textContent = `${d.held} held`;
+      const matching = $("#queue-matching");
+      if (matching && d.matching) matching.textContent = d.matching;
       const held = $("#held-count");
       if (held) held.textContent = String(d.held);
       const pending = $("#queue-pending");
@@ -272,6 +286,58 @@
       all.indeterminate = n > 0 && n < total;
     },
 
+    // A bulk action is confirmed in the page (no browser dialog), saying how many and how.
+    confirmBulk(action) {
+      const n = this.selected().length;
+      if (!n) return;
+      this.pendingBulk = action;
+      const plural = `${n} comment${n === 1 ? "" : "s"}`;
+      const select = $("#bulk-reason");
+      const reason = select.options[select.selectedIndex].textContent.replace(/^\d+ · /, "");
+      $("#bulk-confirm-text").textContent = action === "approve"
+        ? `Approve and publish ${plural}?`
+        : `Reject ${plural} as “${reason}”?`;
+      $("#bulk-confirm").hidden = false;
+      $("#bulk-confirm-yes").focus();
+    },
+
+    cancelBulk() {
+      this.pendingBulk = null;
+      $("#bulk-confirm").hidden = true;
+    },
+
+    // After a bulk action: an Undo button for the server's undo window.
+    offerUndo(ids, message) {
+      const bar = $("#undo-bar");
+      this.undoIds = ids;
+      $("#undo-text").textContent = message;
+      bar.hidden = false;
+      clearTimeout(this.undoTimer);
+      const seconds = Number(bar.dataset.window || 120);
+      this.undoTimer = setTimeout(() => { bar.hidden = true; this.undoIds = []; }, seconds * 1000);
+    },
+
+    async undo() {
+      const ids = this.undoIds || [];
+      if (!ids.length) return;
+      clearError();
+      $("#undo-bar").hidden = true;
+      clearTimeout(this.undoTimer);
+      const result = await api("POST", "/v1/moderation/decisions/undo", { ids });
+      if (!result.ok) { showError(errorText(result)); return; }
+      this.undoIds = [];
+      const back = result.data.results.filter((r) => r.outcome === "applied").map((r) => r.id);
+      if (back.length) {
+        const items = await this.fetchItems({ ids: back.join(",") });
+        if (items.ok) this.insert(items.data.html, this.order === "riskiest" ? "sorted" : this.order === "newest" ? "top" : "bottom");
+      }
+      let message = `Undone: ${back.length} comment${back.length === 1 ? "" : "s"} back in the queue.`;
+      const left = ids.length - back.length;
+      if (left) message += ` ${left} could not be undone (decided again since, or too late).`;
+      announce(message);
+      this.scheduleStatus();
+    },
+
     async bulk(action) {
       const chosen = this.selected();
       if (!chosen.length) return;
@@ -294,6 +360,8 @@
       let message = `${verb} ${result.data.applied} comment${result.data.applied === 1 ? "" : "s"}.`;
       if (result.data.conflicts) message += ` ${result.data.conflicts} had already been decided by someone else.`;
       announce(message);
+      const applied = result.data.results.filter((r) => r.outcome === "applied").map((r) => r.id);
+      if (applied.length) this.offerUndo(applied, message);
     },
 
     async fetchItems(extra) {
@@ -490,6 +558,17 @@
         if (note) body.note = note;
         submitJson(authorForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/state`, body,
           (data) => `The author is now ${data.state}.` + (data.rejected ? ` ${data.rejected} waiting comment(s) rejected.` : ""));
+      });
+    }
+    const noteForm = $("#author-note-form");
+    if (noteForm) {
+      const authorId = $("#author").dataset.author;
+      noteForm.addEventListener("submit", (e) => {
+        e.preventDefault();
+        const text = noteForm.elements.namedItem("text").value.trim();
+        if (!text) { showError("Write the note first."); return; }
+        submitJson(noteForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/notes`, { text },
+          () => "Note added.");
       });
     }
     for (const form of $$("form.words-add")) {

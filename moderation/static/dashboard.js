@@ -60,6 +60,23 @@
     var H = Math.max(svg.clientHeight || 220, 160);
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     var m = { l: 58, r: 12, t: 26, b: 40 };
+    // The legend first: it wraps onto as many rows as the width needs (a phone gets two or
+    // three), and the plot starts below its last row, so no name is ever cut.
+    var legend = node("g", { "class": "legend" }, svg);
+    var lx = m.l, row = 0;
+    (opts.legend || []).forEach(function (item) {
+      var ly = 6 + row * 16;
+      var swatch = node("rect", { x: lx, y: ly, width: 10, height: 10, fill: item.color, rx: 2 }, legend);
+      var label = node("text", { x: lx + 14, y: ly + 9, "class": "legend-label" }, legend, item.name);
+      var width = 14 + (label.getComputedTextLength ? label.getComputedTextLength() : item.name.length * 7);
+      if (lx > m.l && lx + width > W - m.r) {  // start a new row with this item
+        row++; lx = m.l; ly = 6 + row * 16;
+        swatch.setAttribute("x", lx); swatch.setAttribute("y", ly);
+        label.setAttribute("x", lx + 14); label.setAttribute("y", ly + 9);
+      }
+      lx += width + 8;
+    });
+    m.t += row * 16;
     var w = W - m.l - m.r, h = H - m.t - m.b;
     var step = opts.yMax ? opts.yMax / 4 : niceStep(opts.dataMax * 1.05);
     var yMax = step * 4;
@@ -75,21 +92,19 @@
     }
     node("line", { x1: m.l, x2: m.l, y1: m.t, y2: m.t + h, "class": "axis" }, axes);
     var span = opts.t1 - opts.t0;
-    for (var j = 0; j <= 4; j++) {
-      var t = opts.t0 + span * j / 4, xx = x(t);
+    // As many time ticks as fit (about one per 80 px, 2 to 5), and never the same label twice
+    // (a span of a few seconds would otherwise repeat one clock time).
+    var steps = Math.max(1, Math.min(4, Math.floor(w / 80))), shown = {};
+    for (var j = 0; j <= steps; j++) {
+      var t = opts.t0 + span * j / steps, xx = x(t), text = clock(t, span < 600);
+      if (shown[text]) continue;
+      shown[text] = true;
       node("line", { x1: xx, x2: xx, y1: m.t + h, y2: m.t + h + 4, "class": "axis" }, axes);
-      node("text", { x: xx, y: m.t + h + 16, "text-anchor": j === 0 ? "start" : (j === 4 ? "end" : "middle"), "class": "tick" }, axes, clock(t, span < 600));
+      node("text", { x: xx, y: m.t + h + 16, "text-anchor": j === 0 ? "start" : (j === steps ? "end" : "middle"), "class": "tick" }, axes, text);
     }
     node("text", { x: m.l + w / 2, y: H - 4, "text-anchor": "middle", "class": "axis-label" }, axes, "time");
     node("text", { x: 12, y: m.t + h / 2, "text-anchor": "middle", "class": "axis-label",
                    transform: "rotate(-90 12 " + (m.t + h / 2) + ")" }, axes, opts.yLabel);
-    var legend = node("g", { "class": "legend" }, svg);
-    var lx = m.l;
-    (opts.legend || []).forEach(function (item) {
-      node("rect", { x: lx, y: 6, width: 10, height: 10, fill: item.color, rx: 2 }, legend);
-      var label = node("text", { x: lx + 14, y: 15, "class": "legend-label" }, legend, item.name);
-      lx += 22 + (label.getComputedTextLength ? label.getComputedTextLength() : item.name.length * 7);
-    });
     return { x: x, y: y, w: w, h: h, m: m, yMax: yMax };
   }
 
@@ -282,7 +297,7 @@
     push(live.human50, t, human.p50);
     push(live.human90, t, human.p90);
     setTile("undecided", num(s.queue.undecided));
-    setTile("oldest", s.queue.oldest_undecided_age_s === null ? "–" : num(s.queue.oldest_undecided_age_s));
+    setTile("oldest", s.queue.oldest_undecided_age_s === null ? "none waiting" : num(s.queue.oldest_undecided_age_s, "s"));
     setTile("decided", num(s.throughput.decided_per_minute["5m"]));
     setTile("holdrate", s.hold_rate.last_hour === null ? "–" : (s.hold_rate.last_hour * 100).toFixed(1));
     setTile("held", num(s.held.backlog));

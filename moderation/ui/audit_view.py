@@ -26,7 +26,9 @@ EXCERPT_CHARS = 80
 _ACTIONS = {
     "comment.approve": "approve",
     "comment.reject": "reject",
+    "comment.undo": "undo",
     "author.state": "author standing",
+    "author.note": "note on author",
     "article.settings": "article settings",
     "policy.update": "site policy",
     "words.update": "word lists",
@@ -76,6 +78,8 @@ def change_text(entry: Mapping[str, Any]) -> str:
         frm, to = before.get("status"), after.get("status")
         if frm == "approved" and to == "rejected":
             return "removed (was published)"
+        if action == "comment.undo":
+            return f"undone: back to the queue ({frm} → {to})"
         verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
         return f"{verb} ({frm} → {to})" if frm else verb
     if action == "author.state":

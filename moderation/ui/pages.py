@@ -18,7 +18,7 @@ from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.review import authors, overrides
+from moderation.review import authors, notes, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
@@ -43,6 +43,24 @@ def _filters(q: QueueQuery) -> dict[str, str]:
         value = getattr(q, name)
         if value is not None:
             out[name] = f"{value:g}"
+    return out
+
+
+def _filter_words(q: QueueQuery) -> list[tuple[str, str]]:
+    """The active filters in words, for the folded filter box's summary."""
+    reasons = dict(FILTER_REASONS)
+    out: list[tuple[str, str]] = []
+    if q.article:
+        out.append(("article", q.article))
+    if q.author:
+        out.append(("author", q.author))
+    if q.reason:
+        label = q.reason.removeprefix("toxicity:")
+        out.append(("reason", reasons.get(q.reason, f"toxicity: {label}")))
+    if q.min_score is not None or q.max_score is not None:
+        low = f"{q.min_score:g}" if q.min_score is not None else "0"
+        high = f"{q.max_score:g}" if q.max_score is not None else "1"
+        out.append(("risk", f"{low}–{high}"))
     return out
 
 
@@ -81,11 +99,13 @@ async def queue(request: Request, principal: Principal) -> Response:
             "filters": filters,
             "filter_query": urlencode(filters),
             "filtered": any(k != "order" for k in filters),
+            "filter_words": _filter_words(q),
             "reason_filters": FILTER_REASONS,
             "labels": overrides.known_labels(settings),
             "reasons": REASON_CHOICES,
             "limit": q.limit,
             "events_after": events_after,
+            "undo_window_s": settings.undo_window_s,
         },
     )
     rendered = time.perf_counter()
@@ -185,6 +205,7 @@ async def author(request: Request, principal: Principal) -> Response:
             "history": [present(i) for i in page.history],
             "audit": await audit_rows(review.redis, review.keys, entries),
             "states": authors.STATES,
+            "notes": await notes.read_notes(review, author_id),
         },
     )
 

@@ -20,10 +20,10 @@ from starlette.responses import Response
 
 from moderation.api.access import require_session
 from moderation.api.auth import MODERATORS
-from moderation.api.moderation import review_of
+from moderation.api.moderation import queue_query, review_of
 from moderation.api.responses import JSON
 from moderation.ops.stats import read_state, summarize
-from moderation.review.queue import queue_counts
+from moderation.review.queue import QueueQuery, queue_counts, queue_match_count
 from moderation.settings import Settings
 from moderation.ui.render import BASE, ENV
 
@@ -88,13 +88,30 @@ def notices(summary: dict[str, Any], pending: int) -> list[Notice]:
     return list(seen.values())
 
 
+def is_filtered(q: QueueQuery) -> bool:
+    return any(
+        v is not None and v != "" for v in (q.article, q.author, q.reason, q.min_score, q.max_score)
+    )
+
+
+def matching_text(n: int, exact: bool) -> str:
+    """The header's count of a filtered queue: ``"3 match"``, ``"2,000+ match"``."""
+    return f"{n:,}{'' if exact else '+'} match"
+
+
 async def queue_status(request: Request) -> dict[str, Any]:
-    """The template context of the live parts: ``counts`` and ``notices``."""
+    """The template context of the live parts: ``counts``, ``notices`` and, when the request's
+    query filters the queue, ``matching`` (the header's count of what matches, in words)."""
     settings: Settings = request.app.state.settings
     review = review_of(request)
     counts = await queue_counts(review.redis, review.keys, top=SIDEBAR_ARTICLES)
     summary = summarize(await read_state(review.redis, review.keys, settings), settings)
-    return {"counts": counts, "notices": notices(summary, counts["pending"])}
+    q = queue_query(request, default_limit=settings.queue_page_size)
+    matching = None
+    if is_filtered(q):
+        count = await queue_match_count(review.redis, review.keys, q)
+        matching = matching_text(count.n, count.exact)
+    return {"counts": counts, "notices": notices(summary, counts["pending"]), "matching": matching}
 
 
 async def status(request: Request) -> Response:
@@ -110,6 +127,7 @@ async def status(request: Request) -> Response:
         {
             "held": counts["held"],
             "pending": counts["pending"],
+            "matching": context["matching"],
             "per_article": ENV.get_template("_per_article.html").render(fragment),
             "notices": ENV.get_template("_notices.html").render(fragment),
         },
