@@ -7,13 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import Decision, Status
+from moderation.record import Record, reads
+from moderation.record.schema import comments
+from moderation.settings import Settings
 from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
-from tests.conftest import Api, comment, running_worker, wait_for
+from tests.conftest import Api, comment, running_api, running_worker, wait_for
 from tests.moderation_support import held, status_of
+from tests.record_support import archive_all
 from workers.scoring import ScoringWorker
 
 M = "/v1/moderation"
@@ -269,3 +274,37 @@ async def test_a_decision_of_an_older_revision_is_stale(api: Api, rds: Redis) ->
         fresh = CommentRef.of(after.record)
         (ok,) = await store.transition_batch([AutoDecision(fresh, decision)])
         assert ok.applied
+
+
+async def test_deletion_reaches_the_record(
+    record_settings: Settings, record: Record, rds: Redis
+) -> None:
+    """The SQL record erases what Redis erased, and a deleted comment that left Redis reads
+    the same stub from the record."""
+    settings = record_settings
+    keys = Keys(settings.key_prefix)
+    async with running_api(settings) as api, running_worker(settings):
+        cid = await _approved(api, article="d/rec", text="Delete me from the record.", private=True)
+        await archive_all(settings, record)
+        assert (await reads.get_many(record, [cid]))[
+            cid
+        ].record.text == "Delete me from the record."
+        r = await api.client.delete(f"/v1/comments/{cid}", headers=api.auth())
+        assert r.status_code == 200
+        await archive_all(settings, record)
+        stored = (await reads.get_many(record, [cid]))[cid]
+        assert stored.status is Status.DELETED and stored.record.text == ""
+        assert stored.record.author.name == "" and stored.record.context is None
+        async with record.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(comments.c.text, comments.c.author_name, comments.c.doc).where(
+                        comments.c.id == cid
+                    )
+                )
+            ).one()
+        assert row.text == "" and row.author_name == "" and "jane@" not in row.doc
+        before = (await api.client.get(f"/v1/comments/{cid}", headers=api.auth())).content
+        await rds.delete(keys.comment(cid))
+        after = (await api.client.get(f"/v1/comments/{cid}", headers=api.auth())).content
+        assert after == before and json.loads(after)["status"] == "deleted"

@@ -26,6 +26,8 @@ EXCERPT_CHARS = 80
 _ACTIONS = {
     "comment.approve": "approve",
     "comment.reject": "reject",
+    "comment.delete": "delete (site)",
+    "comment.edit": "edit (site)",
     "author.state": "author standing",
     "article.settings": "article settings",
     "policy.update": "site policy",
