@@ -17,7 +17,7 @@ from moderation.record.schema import comments
 from moderation.settings import Settings
 from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
 from tests.conftest import Api, comment, running_api, running_worker, wait_for
-from tests.moderation_support import held, status_of
+from tests.moderation_support import held, sign_in, status_of
 from tests.record_support import archive_all
 from workers.scoring import ScoringWorker
 
@@ -158,6 +158,12 @@ async def test_deleted_cannot_be_reverted_by_a_moderator(
         assert r.status_code in (409, 422), r.text
     assert await status_of(rds, cid) == "deleted"
     assert await _count(api, "d5") == 0
+    # Moderators still see where it was (the API and the review page), without its text.
+    seen = await api.client.get(f"{M}/comments/{cid}", headers=api.auth("moderator"))
+    assert seen.status_code == 200 and seen.json()["status"] == "deleted"
+    await sign_in(api.client, api.moderator_key)
+    page = await api.client.get(f"/moderate/comments/{cid}")
+    assert page.status_code == 200 and "deleted" in page.text
     # Nor by the site: a deleted comment cannot be edited.
     r = await api.client.patch(f"/v1/comments/{cid}", json={"text": "back"}, headers=api.auth())
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_decided"
