@@ -51,6 +51,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/v1/comments/{comment_id}", comments.get_comment, methods=["GET"]),
+        Route("/v1/comments/{comment_id}", comments.patch_comment, methods=["PATCH"]),
+        Route("/v1/comments/{comment_id}", comments.delete_comment, methods=["DELETE"]),
         # Article ids may hold "/": IdRoute takes them encoded or raw (moderation.api.routing).
         IdRoute(
             "/v1/articles/{article_id:path}/comments",

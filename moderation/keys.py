@@ -56,6 +56,9 @@ class CommentField:
     #: The reason code a held comment entered the held queue with (``transition.lua`` takes
     #: it off ``Keys.held_counts`` when the comment leaves).
     HELD_REASON = "held_reason"
+    #: The revision of the text (``CommentRecord.revision``; absent = 0): an automatic decision
+    #: applies only to the revision it scored (``transition.lua``).
+    REV = "rev"
 
 
 class ArticleField:

@@ -18,6 +18,8 @@ class Status(enum.StrEnum):
     APPROVED = "approved"
     HELD = "held"
     REJECTED = "rejected"
+    #: Terminal: the site deleted the comment; its text and personal data are erased.
+    DELETED = "deleted"
 
 
 class Role(enum.StrEnum):
@@ -61,6 +63,12 @@ class ArticleIn(msgspec.Struct, forbid_unknown_fields=True):
     published_at: datetime | float | None = None
 
 
+class CommentEditIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /v1/comments/{id}``: the new text (a new revision, scored again)."""
+
+    text: str
+
+
 class CommentIn(msgspec.Struct, forbid_unknown_fields=True):
     article_id: str
     text: str
@@ -89,7 +97,11 @@ class Context(msgspec.Struct, omit_defaults=True):
 
 
 class CommentRecord(msgspec.Struct, omit_defaults=True):
-    """The immutable submission, text verbatim, as stored in the comment hash's ``doc`` field."""
+    """The submission, text verbatim, as stored in the comment hash's ``doc`` field.
+
+    Replaced only by the site: an edit stores a new revision (new text, ``revision`` + 1), a
+    deletion the erased document (ids kept, text and personal data gone).
+    """
 
     id: str
     article_id: str
@@ -102,6 +114,10 @@ class CommentRecord(msgspec.Struct, omit_defaults=True):
     #: The top-level comment of the thread a reply belongs to (its parent's root, or the parent
     #: itself); ``None`` for a top-level comment. Threads are one level deep when listed.
     root_id: str | None = None
+    #: 0 for the text as submitted, + 1 per edit.
+    revision: int = 0
+    #: When the current revision was stored (epoch ms; ``None`` for revision 0).
+    edited_at: int | None = None
 
 
 class Reason(msgspec.Struct, omit_defaults=True):

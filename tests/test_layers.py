@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Lowest first; a module may import its own rank or lower.
 RANKS: dict[str, float] = {
+    "moderation.client": -1,  # the client library: imports nothing else of ours
     "moderation": 0,  # foundations at the package root
     "moderation.store": 1,
     "moderation.record": 1.5,

@@ -80,6 +80,11 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/count.js"): ("public", "/count.js", None),
     ("POST", "/v1/comments"): ("site", "/v1/comments", comment()),
     ("GET", "/v1/comments/{comment_id}"): ("readers", "/v1/comments/{cid}", None),
+    # A made-up id: an allowed caller gets 404, and the shared held comment stays as it is.
+    ("DELETE", "/v1/comments/{comment_id}"):
+        ("site", "/v1/comments/01KAXD6Y8V3N9TQ2J5ZB7W4H1C", None),
+    ("PATCH", "/v1/comments/{comment_id}"):
+        ("site", "/v1/comments/01KAXD6Y8V3N9TQ2J5ZB7W4H1C", {"text": "edited"}),
     ("GET", "/v1/stats"): ("moderators", "/v1/stats", None),
     ("POST", "/v1/comments/{comment_id}/reports"):
         ("public", "/v1/comments/{cid}/reports", {"reason": "spam"}),

@@ -109,7 +109,7 @@ async def _threads(
     roots, found = stored[: len(root_ids)], iter(stored[len(root_ids) :])
     views: list[dict[str, Any]] = []
     for n, (root_id, root) in enumerate(zip(root_ids, roots, strict=True)):
-        if root is not None and root.status is Status.APPROVED:
+        if root is not None and root.status in (Status.APPROVED, Status.DELETED):
             view = comment_view(root, private=False)
         else:
             view = hidden_view(root_id, article_id)

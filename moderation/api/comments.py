@@ -1,4 +1,4 @@
-"""``POST /v1/comments`` and ``GET /v1/comments/{id}``."""
+"""``POST /v1/comments``, ``GET``, ``PATCH`` (edit) and ``DELETE /v1/comments/{id}``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from moderation.api.validation import (
     body_digest,
     check_article,
     check_json_media_type,
+    check_text,
     decode_json,
     query_float,
     read_body,
@@ -23,11 +24,12 @@ from moderation.api.validation import (
 )
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
-from moderation.messages import CommentIn, Status, iso
+from moderation.messages import CommentEditIn, CommentIn, Status, iso
 from moderation.record import Reader
 from moderation.settings import Settings
-from moderation.store import articles
+from moderation.store import articles, revisions
 from moderation.store.admission import Admission
+from moderation.store.audit import Actor
 from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view
 from moderation.store.waiters import DecisionWaiters
@@ -142,6 +144,35 @@ async def get_comment(request: Request) -> Response:
     if stored is None:
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     return JSON(comment_view(stored, private=True))
+
+
+async def delete_comment(request: Request) -> Response:
+    """Delete a comment (a reader retracts it, an erasure request): 200 with its stub, at once
+    and on every repeat. It leaves counts, lists, threads and the held queue in one step."""
+    key = await require(request, SITE)
+    store: Store = request.app.state.store
+    stored = await revisions.delete(
+        store,
+        request.app.state.settings,
+        Actor(key.name, key.role),
+        request.path_params["comment_id"],
+    )
+    return JSON(comment_view(stored, private=True))
+
+
+async def patch_comment(request: Request) -> Response:
+    """Edit a comment's text: 202 with the new revision, pending its own automatic decision
+    (hidden until then); 200 when the text is unchanged (no new revision)."""
+    key = await require(request, SITE)
+    settings: Settings = request.app.state.settings
+    store: Store = request.app.state.store
+    check_json_media_type(request)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
+    text = check_text(decode_json(body, CommentEditIn).text, settings)
+    stored, revised = await revisions.edit(
+        store, settings, Actor(key.name, key.role), request.path_params["comment_id"], text
+    )
+    return JSON(comment_view(stored, private=True), 202 if revised else 200)
 
 
 def _wait_param(request: Request, settings: Settings) -> float:

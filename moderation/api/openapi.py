@@ -28,7 +28,7 @@ from moderation.api import schemas as s
 from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
 from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
-from moderation.messages import ArticleIn, CommentIn
+from moderation.messages import ArticleIn, CommentEditIn, CommentIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
 from moderation.review.notes import NoteIn
@@ -104,6 +104,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/comments/{comment_id}"): Op(
         "A comment with its decision and explanation",
         "readers",
+        s.Comment,
+        errors=(401, 403, 404, 503),
+    ),
+    ("PATCH", "/v1/comments/{comment_id}"): Op(
+        "Edit a comment's text: a new revision, hidden until its own automatic decision "
+        "(202); the same text again changes nothing (200); a rejected or deleted comment "
+        "cannot be edited (409)",
+        "site",
+        s.Comment,
+        202,
+        CommentEditIn,
+        (400, 401, 403, 404, 409, 413, 415, 422, 503),
+        also={200: s.Comment},
+    ),
+    ("DELETE", "/v1/comments/{comment_id}"): Op(
+        "Delete a comment: terminal status `deleted`, out of every count, list and queue at "
+        "once, text and personal data erased; answers the stub, the same on every repeat",
+        "site",
         s.Comment,
         errors=(401, 403, 404, 503),
     ),

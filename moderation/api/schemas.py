@@ -52,7 +52,8 @@ class PublicAuthor(msgspec.Struct):
 
 class PublicComment(msgspec.Struct):
     """An approved comment as anyone may read it. A threaded list's stand-in for a hidden
-    top-level comment has ``status: "unavailable"`` and no text, author or time."""
+    top-level comment has ``status: "unavailable"`` and no text, author or time; for a deleted
+    one, ``status: "deleted"`` and no text or author."""
 
     id: str
     article_id: str
@@ -95,13 +96,14 @@ class PrivateAuthor(msgspec.Struct):
 
 
 class Comment(msgspec.Struct):
-    """A comment with its decision and everything that explains it (site and moderators)."""
+    """A comment with its decision and everything that explains it (site and moderators).
+    A deleted comment (``status: "deleted"``) has ``text``, ``author`` and ``context`` null."""
 
     id: str
     article_id: str
     parent_id: str | None
-    text: str
-    author: PrivateAuthor
+    text: str | None
+    author: PrivateAuthor | None
     status: str
     created_at: str | None
     updated_at: str | None
@@ -117,6 +119,9 @@ class Comment(msgspec.Struct):
     model: dict[str, Any] | None
     note: str | None
     site: str
+    #: 0 as submitted, + 1 per edit (``PATCH``); each revision gets its own decision.
+    revision: int
+    edited_at: str | None
     context: dict[str, Any] | None
 
 

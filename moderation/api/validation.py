@@ -186,20 +186,25 @@ def _epoch_ms(value: datetime | float | None) -> int | None:
     return int(value * 1000)
 
 
+def check_text(text: str, settings: Settings) -> str:
+    """A comment's text as submitted or edited: not blank, within the limit, encodable."""
+    if not text.strip():
+        raise ValidationFailed("text must not be empty", field="text")
+    if len(text) > settings.max_text_chars:
+        raise ValidationFailed(
+            f"text is {len(text)} characters; the limit is {settings.max_text_chars}", field="text"
+        )
+    _encodable(text, "text")
+    return text
+
+
 def to_record(
     payload: CommentIn, settings: Settings, *, comment_id: str, site: str, created_at: int
 ) -> CommentRecord:
     """Validate what msgspec could not and build the record to store (text verbatim)."""
     s = settings
     article_id = _require(payload.article_id, "article_id", s.max_id_chars, is_id=True)
-    text = payload.text
-    if not text.strip():
-        raise ValidationFailed("text must not be empty", field="text")
-    if len(text) > s.max_text_chars:
-        raise ValidationFailed(
-            f"text is {len(text)} characters; the limit is {s.max_text_chars}", field="text"
-        )
-    _encodable(text, "text")
+    text = check_text(payload.text, s)
     author = Author(
         id=_require(payload.author.id, "author.id", s.max_id_chars, is_id=True),
         name=_require(payload.author.name, "author.name", s.max_name_chars, is_id=False),

@@ -84,10 +84,14 @@ class Archive:
             if comment_rows:
                 stmt = self._insert(comments)
                 excluded = stmt.excluded
-                # Text, author and dates never change after submission: only the status moves.
+                # The status moves; the text and author move only with an edit (a new revision)
+                # or a deletion (erased): the document is read from Redis as it is now.
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["id"],
                     set_={
+                        "text": excluded.text,
+                        "author_name": excluded.author_name,
+                        "doc": excluded.doc,
                         "status": excluded.status,
                         "updated_at": excluded.updated_at,
                         "decision": excluded.decision,

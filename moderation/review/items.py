@@ -147,7 +147,8 @@ def item_view(item: ReviewItem) -> dict[str, Any]:
     standing and the automatic decision's reasons (which stay visible after a moderator's)."""
     view = comment_view(item.stored, private=True)
     view["risk"] = item.risk
-    view["author"]["standing"] = item.author.view()
+    if view["author"] is not None:  # None: a deleted comment (its author's name is erased)
+        view["author"]["standing"] = item.author.view()
     auto = item.auto
     view["auto_decision"] = (
         {

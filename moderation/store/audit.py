@@ -55,7 +55,8 @@ class AuditEntry(msgspec.Struct, omit_defaults=True, kw_only=True):
     actor: str  # key name
     role: str
     via: str
-    #: ``comment.approve``, ``comment.reject``, ``author.state``, ``article.settings``,
+    #: ``comment.approve``, ``comment.reject``, ``comment.delete``, ``comment.edit`` (by a site),
+    #: ``author.state``, ``article.settings``,
     #: ``policy.update``, ``words.update``, ``session.sign_in``, ``session.sign_out``,
     #: ``key.create``, ``key.revoke`` (by an operator at the command line).
     action: str

@@ -50,11 +50,14 @@ class CommentRef:
     author_id: str
     #: The thread's top-level comment ("" for a top-level comment itself).
     root_id: str = ""
+    #: The revision the caller read (``None``: any): a transition applies only while the
+    #: comment still holds it, so a decision is never written over a newer text.
+    revision: int | None = None
 
     @classmethod
     def of(cls, record: CommentRecord) -> CommentRef:
         root = record.root_id or record.parent_id or ""
-        return cls(record.id, record.article_id, record.author.id, root)
+        return cls(record.id, record.article_id, record.author.id, root, record.revision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +229,13 @@ class Store:
         risk: float = 0.0,
         reason_code: str = "",
         audit: AuditAppend | None = None,
+        replace: CommentRecord | None = None,
     ) -> tuple[list[str], list[Any]]:
-        """Keys and args of one ``transition.lua`` call (for batching in a pipeline)."""
+        """Keys and args of one ``transition.lua`` call (for batching in a pipeline).
+
+        ``replace``: a new submission document stored in the same step (an edit's new revision,
+        a deletion's erased document); its ``revision`` becomes the comment's.
+        """
         keys = self.keys
         now = decision.decided_at
         comment_id = ref.id
@@ -248,6 +256,7 @@ class Store:
                 keys.thread_roots(ref.article_id),
                 keys.thread_replies(ref.article_id, ref.root_id or ref.id),
                 keys.held_counts,
+                keys.stream,
             ],
             [
                 comment_id,
@@ -270,6 +279,13 @@ class Store:
         else:
             call[1].extend(["", 0, 0, 0])
         call[1].append(ref.root_id)
+        call[1].extend(
+            [
+                json_encoder.encode(replace) if replace is not None else "",
+                "" if ref.revision is None else ref.revision,
+                replace.revision if replace is not None else "",
+            ]
+        )
         return call
 
     async def transition(
@@ -282,10 +298,12 @@ class Store:
         risk: float = 0.0,
         reason_code: str = "",
         audit: AuditAppend | None = None,
+        replace: CommentRecord | None = None,
     ) -> TransitionResult:
         keys, args = self.transition_call(
-            ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code, audit=audit
-        )
+            ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code,
+            audit=audit, replace=replace,
+        )  # fmt: skip
         return parse_transition(await self._transition(keys=keys, args=args))
 
     async def transition_many(
@@ -368,6 +386,7 @@ class Store:
                     item.risk,
                     item.reason_code,
                     ref.root_id or "",
+                    "" if ref.revision is None else ref.revision,
                 ]
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moderation.messages import StoredComment, iso
+from moderation.messages import Status, StoredComment, iso
 
 
 def hidden_view(comment_id: str, article_id: str) -> dict[str, Any]:
@@ -26,14 +26,16 @@ def hidden_view(comment_id: str, article_id: str) -> dict[str, Any]:
 
 
 def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
+    """A deleted comment is a stub: ``text``, ``author`` and ``context`` are null (erased)."""
     r = stored.record
+    deleted = stored.status is Status.DELETED
     author: dict[str, Any] = {"id": r.author.id, "name": r.author.name}
     view: dict[str, Any] = {
         "id": r.id,
         "article_id": r.article_id,
         "parent_id": r.parent_id,
-        "text": r.text,
-        "author": author,
+        "text": None if deleted else r.text,
+        "author": None if deleted else author,
         "status": stored.status.value,
         "created_at": iso(r.created_at),
     }
@@ -81,6 +83,8 @@ def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
             ),
             "note": d.note if d else None,
             "site": r.site,
+            "revision": r.revision,
+            "edited_at": iso(r.edited_at),
             "context": (
                 {
                     "ip": r.context.ip,
@@ -89,7 +93,7 @@ def comment_view(stored: StoredComment, *, private: bool) -> dict[str, Any]:
                     "page_loaded_at": iso(r.context.page_loaded_at),
                     "honeypot_filled": bool(r.context.honeypot),
                 }
-                if r.context
+                if r.context and not deleted
                 else None
             ),
         }

@@ -27,6 +27,8 @@ _ACTIONS = {
     "comment.approve": "approve",
     "comment.reject": "reject",
     "comment.undo": "undo",
+    "comment.delete": "delete (site)",
+    "comment.edit": "edit (site)",
     "author.state": "author standing",
     "author.note": "note on author",
     "article.settings": "article settings",

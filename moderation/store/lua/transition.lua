@@ -27,7 +27,16 @@
 -- ARGV[16] the thread's root comment id ("" = the comment is top-level).
 --
 -- KEYS[15] held-counts hash (per article, per reason; see "held counts" below).
-local bad = check_types("hzzzzshhlzhlzzh")
+-- KEYS[16] the comment stream (an edit queues the new revision for its automatic decision).
+--
+-- Site-side changes (#11): ARGV[17] a replacement submission document ("" = keep it): the
+-- edited text of a new revision, or the erased document of a deleted comment.
+-- ARGV[18] the revision the caller read ("" = any): a decision scored on an older text than
+-- the comment now holds is stale, so each revision gets its own automatic decision.
+-- ARGV[19] the revision the comment moves to ("" = unchanged).
+-- "deleted" is terminal: no call moves a comment out of it. "pending" as the new status is an
+-- edit: the comment re-enters the pending set and the stream, hidden until decided again.
+local bad = check_types("hzzzzshhlzhlzzhs")
 if not bad and ARGV[12] and ARGV[12] ~= "" then
   local first = tonumber(ARGV[15])
   bad = check_types("s" .. string.rep("l", #KEYS - first), first)
@@ -45,7 +54,9 @@ for status in string.gmatch(ARGV[2], "[^,]+") do
     allowed = true
   end
 end
-if not allowed then
+local revision = ARGV[18] or ""
+if not allowed or current == "deleted"
+    or (revision ~= "" and (redis.call("HGET", KEYS[1], "rev") or "0") ~= revision) then
   return {"stale", current}
 end
 
@@ -57,7 +68,20 @@ redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
 if kind == "auto" or kind == "system" then
   redis.call("HSET", KEYS[1], "auto_decision", ARGV[4])
 end
-redis.call("ZREM", KEYS[5], id)
+if ARGV[17] and ARGV[17] ~= "" then
+  redis.call("HSET", KEYS[1], "doc", ARGV[17])
+end
+if ARGV[19] and ARGV[19] ~= "" then
+  redis.call("HSET", KEYS[1], "rev", ARGV[19])
+end
+if new == "pending" then
+  -- An edit: the new revision waits for its own automatic decision (a new stream entry; an
+  -- older entry still in flight is refused by the revision check above or finds it decided).
+  redis.call("ZADD", KEYS[5], now, id)
+  redis.call("XADD", KEYS[16], "*", "id", id)
+else
+  redis.call("ZREM", KEYS[5], id)
+end
 
 if new == "approved" then
   redis.call("ZADD", KEYS[2], 0, id)
@@ -134,7 +158,7 @@ if ARGV[11] ~= "" then
   redis.call("HINCRBY", KEYS[7], "reason:" .. ARGV[11], 1)
 end
 redis.call("EXPIRE", KEYS[8], ARGV[10])
-if current == "pending" then
+if current == "pending" and new ~= "pending" and new ~= "deleted" then
   local created = tonumber(redis.call("HGET", KEYS[1], "created") or now)
   redis.call("LPUSH", KEYS[9], tonumber(now) - created)
   redis.call("LTRIM", KEYS[9], 0, 999)

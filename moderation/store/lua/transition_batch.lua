@@ -19,11 +19,13 @@
 -- approved zset, article held zset, author hash, article thread roots zset, the thread's
 -- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
--- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 7i: comment id, new status,
--- decision JSON, now ms, risk, reason code ("" = none), thread root id ("" = top-level).
+-- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 8i: comment id, new status,
+-- decision JSON, now ms, risk, reason code ("" = none), thread root id ("" = top-level),
+-- the revision the decision scored ("" = any; as transition.lua's ARGV[18]: a decision of an
+-- older revision than the comment holds is stale).
 --
 -- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
-local SHARED, PER_KEY, PER_ARG = 8, 6, 7
+local SHARED, PER_KEY, PER_ARG = 8, 6, 8
 local n = (#KEYS - SHARED) / PER_KEY
 local seen = {}
 local function check(key, letter)
@@ -62,11 +64,11 @@ end
 for i = 0, n - 1 do
   local k, a = SHARED + PER_KEY * i, 4 + PER_ARG * i
   local id, new, decision, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local row = redis.call("HMGET", KEYS[k + 1], "status", "created", "article")
+  local row = redis.call("HMGET", KEYS[k + 1], "status", "created", "article", "rev")
   local current = row[1]
   if not current then
     out[#out + 1] = {"missing", ""}
-  elseif current ~= "pending" then
+  elseif current ~= "pending" or (ARGV[a + 8] ~= "" and (row[4] or "0") ~= ARGV[a + 8]) then
     out[#out + 1] = {"stale", current}
   else
     local created = row[2] or now

@@ -1,0 +1,168 @@
+"""``ModerationClient``: the blocking client (the same methods as the async one)."""
+
+# Kept line for line beside _async.py: change both.
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from moderation.client import _base as b
+from moderation.client._models import Article, Comment, CommentPage, Counts, ThreadPage
+
+T = TypeVar("T")
+
+
+class ModerationClient:
+    """Talks to one moderation service with one API key (a site key for writes; reads of
+    lists, counts and articles need none). Use it as a context manager, or ``close()``.
+
+    ``retries`` attempts more on ``503``/``429`` or a failed connection (waiting
+    ``Retry-After``, at most ``max_retry_wait`` seconds each), then the error is raised.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        max_retry_wait: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._timeout = timeout
+        self._policy = b.RetryPolicy(retries=retries, max_retry_wait=max_retry_wait)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=b.client_headers(api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> ModerationClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, call: b.Call, type_: type[T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(
+                    call.method,
+                    call.path,
+                    params=tuple(call.params),
+                    content=call.json,
+                    headers=call.headers,
+                    timeout=call.timeout or self._timeout,
+                )
+            except httpx.TransportError as exc:
+                if attempt >= self._policy.retries:
+                    raise b.transport_error(exc) from exc
+                time.sleep(self._policy.delay(attempt, None))
+            else:
+                if not b.should_retry(response) or attempt >= self._policy.retries:
+                    return b.decode(response, type_)
+                time.sleep(self._policy.delay(attempt, b.retry_after(response)))
+            attempt += 1
+
+    def submit(
+        self,
+        article_id: str,
+        text: str,
+        author: Mapping[str, Any],
+        *,
+        parent_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        article: Mapping[str, Any] | None = None,
+        wait: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Comment:
+        """Post a comment. ``author``: ``{"id", "name", "email"?}``. With ``wait`` (seconds,
+        up to 10) the decision if it comes in time, else ``status == "pending"``. An
+        ``Idempotency-Key`` is generated when none is given, so the retries never post twice."""
+        call = b.submit_call(
+            article_id, text, author, parent_id=parent_id, context=context, article=article,
+            wait=wait, idempotency_key=idempotency_key, timeout=self._timeout,
+        )  # fmt: skip
+        return self._send(call, Comment)
+
+    def get(self, comment_id: str) -> Comment:
+        return self._send(b.Call("GET", f"/v1/comments/{b.segment(comment_id)}"), Comment)
+
+    def delete(self, comment_id: str) -> Comment:
+        """Delete a comment (erased; out of every count and list); the stub it leaves."""
+        path = f"/v1/comments/{b.segment(comment_id)}"
+        return self._send(b.Call("DELETE", path), Comment)
+
+    def edit(self, comment_id: str, text: str) -> Comment:
+        """Store a new revision of the text; it is hidden until decided again (``pending``)."""
+        return self._send(b.edit_call(comment_id, text), Comment)
+
+    def list(
+        self,
+        article_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        newest_first: bool = False,
+    ) -> CommentPage:
+        """One page of an article's approved comments, flat (``next_cursor`` for the next)."""
+        call = b.list_call(
+            article_id, limit=limit, cursor=cursor, newest_first=newest_first, thread=False
+        )
+        return self._send(call, CommentPage)
+
+    def threads(
+        self,
+        article_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        newest_first: bool = False,
+        replies: int | None = None,
+    ) -> ThreadPage:
+        """One page of top-level comments, each with its first ``replies`` approved replies."""
+        call = b.list_call(
+            article_id, limit=limit, cursor=cursor, newest_first=newest_first, thread=True,
+            replies=replies,
+        )  # fmt: skip
+        return self._send(call, ThreadPage)
+
+    def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
+        """Approved-comment counts, any number of ids (one request per 100)."""
+        out: dict[str, int] = {}
+        for call in b.count_calls(article_ids):
+            out.update((self._send(call, Counts)).counts)
+        return out
+
+    def get_article(self, article_id: str) -> Article:
+        """Whether an article takes comments, its title, link and count."""
+        path = f"/v1/articles/{b.segment(article_id)}"
+        return self._send(b.Call("GET", path), Article)
+
+    def put_article(
+        self,
+        article_id: str,
+        *,
+        title: str | None = None,
+        url: str | None = None,
+        published_at: str | float | None = None,
+    ) -> Article:
+        """Record an article's title, link and publication time (left out: kept)."""
+        call = b.article_call(article_id, title=title, url=url, published_at=published_at)
+        return self._send(call, Article)
