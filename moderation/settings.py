@@ -171,6 +171,10 @@ class Settings:
     reclaim_interval_s: float = 5.0
     #: After this many deliveries an entry is dead-lettered and its comment held.
     max_deliveries: int = 5
+    #: Longest a batch may take to score (0 = no limit). Past it the scoring thread is
+    #: abandoned (a hung model), the batch is scored one comment at a time to find the culprit,
+    #: whose entry is retried and then dead-lettered; the worker lives.
+    scoring_timeout_s: float = 60.0
     #: Seconds between a worker's heartbeats.
     heartbeat_interval_s: float = 2.0
     #: A worker whose heartbeat is older than this is considered gone (``/readyz``, stats).
@@ -461,6 +465,7 @@ class Settings:
             "spam_learning_rate",
             "flood_author_interval_s",
             "flood_ip_interval_s",
+            "scoring_timeout_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must not be negative")

@@ -47,11 +47,12 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process on a free port that tests may stop and restart."""
 
-    def __init__(self, *, appendonly: bool = False) -> None:
+    def __init__(self, *, appendonly: bool = False, appendfsync: str = "always") -> None:
         self.binary = find_redis_server(os.environ.get("MODERATION_REDIS_SERVER", ""))
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="mod-redis-"))
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,7 +72,7 @@ class RedisServer:
                 "--appendonly",
                 "yes" if self.appendonly else "no",
                 "--appendfsync",
-                "always",
+                self.appendfsync,
                 "--dir",
                 str(self.dir),
                 "--maxmemory-policy",

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import threading
+import time
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
 from redis.asyncio import Redis
 
 from moderation.evaluation.corpus import prose
 from moderation.keys import SCORING_GROUP, Keys
+from moderation.messages import ModelInfo
 from moderation.settings import Settings
 from tests.conftest import (
     Api,
     RedisServer,
     comment,
+    linear_scorer,
     make_settings,
     running_api,
     running_worker,
@@ -264,3 +269,86 @@ async def test_an_entry_whose_write_fails_is_isolated_and_the_worker_lives(
     dead = await rds.xrange(K.dead_letters)
     assert dead[0][1][b"id"].decode() == bad
     assert all(n == 1 for n in (await _decision_events(rds)).values())
+
+
+class _HangingScorer:
+    """The linear model, except that it blocks on any batch holding ``HANG`` until the test
+    releases it: a model stuck in native code on one input, as far as the worker can tell.
+    ``delay_s`` slows every batch (a batch long in the model when SIGTERM arrives)."""
+
+    def __init__(self, release: threading.Event, delay_s: float = 0.0) -> None:
+        self.inner = linear_scorer()
+        self.release = release
+        self.delay_s = delay_s
+        self.started = threading.Event()
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.inner.info
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.inner.labels
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        self.started.set()
+        if any("HANG" in t.upper() for t in texts):
+            self.release.wait(60)  # bounded: the test always sets it on the way out
+        time.sleep(self.delay_s)
+        return self.inner.score(texts)
+
+
+@pytest.mark.fault
+async def test_a_hanging_scorer_times_out_the_culprit_is_dead_lettered_and_the_worker_lives(
+    api: Api, settings: Settings, rds: Redis
+) -> None:
+    good = await _post_many(api, 6, offset=500)
+    stuck = (await api.post_comment(comment(article="r1", text="hang here"))).json()["id"]
+    s = settings.with_overrides(
+        scoring_timeout_s=0.5, max_deliveries=2, reclaim_idle_ms=200, reclaim_interval_s=0.05
+    )
+    release = threading.Event()
+    try:
+        async with running_worker(s, scorer=_HangingScorer(release)) as worker:
+
+            async def settled() -> bool:
+                return await rds.xlen(K.dead_letters) == 1 and await _pending_count(rds) == 0
+
+            started = time.monotonic()
+            await wait_for(settled, timeout=30)
+            took = time.monotonic() - started
+            assert await _statuses(rds, good) == ["approved"] * 6
+            assert await _statuses(rds, [stuck]) == ["held"]
+            # The worker lives: its heartbeat is there and a fresh thread scores new comments.
+            assert await rds.exists(K.worker(worker.name))
+            later = await _post_many(api, 3, offset=600)
+
+            async def later_done() -> bool:
+                return await _statuses(rds, later) == ["approved"] * 3
+
+            await wait_for(later_done)
+            abandoned = worker.pipeline.scoring_thread.abandoned
+            assert abandoned == 3  # the batch, the culprit alone, its one redelivery
+    finally:
+        release.set()
+    dead = await rds.xrange(K.dead_letters)
+    assert dead[0][1][b"id"].decode() == stuck
+    assert int(dead[0][1][b"deliveries"]) == 3
+    assert all(n == 1 for n in (await _decision_events(rds)).values())
+    print(f"hanging scorer: culprit held after {took:.2f}s, {abandoned} threads abandoned")
+
+
+@pytest.mark.fault
+async def test_stop_while_the_model_scores_finishes_and_acks_the_batch(
+    api: Api, settings: Settings, rds: Redis
+) -> None:
+    """SIGTERM's handler is ``request_stop``: asked to stop while a batch is inside the model,
+    the worker finishes that batch, acknowledges it and unregisters; nothing stays pending."""
+    ids = await _post_many(api, 12, offset=700)
+    scorer = _HangingScorer(threading.Event(), delay_s=1.0)
+    async with running_worker(settings, name="stopping", scorer=scorer) as worker:
+        await asyncio.to_thread(scorer.started.wait, 10)
+        worker.request_stop()
+    assert set(await _statuses(rds, ids)) == {"approved"}
+    assert await _pending_count(rds) == 0
+    assert not await rds.exists(K.worker("stopping"))

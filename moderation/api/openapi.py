@@ -164,7 +164,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Readiness: Redis reachable, workers alive (503 with the problems otherwise)",
         "public",
         s.AnyObject,
-        errors=(503,),
+        also={503: s.AnyObject},
     ),
     ("GET", "/v1/stats"): Op("Queue and decision figures", "moderator", s.AnyObject, errors=_MOD),
     ("GET", "/v1/moderation/queue"): Op(
@@ -418,7 +418,9 @@ def _types(t: Any) -> list[Any]:
 
 def _schema(t: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     if isinstance(t, dict) and "oneOf" in t:
-        return {"oneOf": [refs[x] for x in t["oneOf"]]}
+        # anyOf, not oneOf: an empty page is both a flat and a threaded page, and oneOf
+        # would call that answer invalid.
+        return {"anyOf": [refs[x] for x in t["oneOf"]]}
     return dict(refs[t])
 
 
@@ -447,7 +449,13 @@ def _operation(method: str, path: str, refs: dict[Any, Any]) -> dict[str, Any]:
             "description": _STATUS_TEXT.get(status, "OK"),
             "content": {"application/json": {"schema": _schema(t, refs)}},
         }
-    for status in op.errors:
+    # A route that takes a body may refuse it as malformed (400), too large (413), not JSON
+    # (415) or invalid (422), whatever else its entry lists.
+    body_errors = (400, 413, 415, 422) if op.request is not None else ()
+    # A path parameter the route's pattern cannot match (a line break in an id) leaves the
+    # path naming no route: 404 with the error shape.
+    path_errors = (404,) if params else ()
+    for status in sorted({*op.errors, *body_errors, *path_errors}):
         responses.setdefault(str(status), {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": dict(refs[s.ErrorBody])}},

@@ -9,7 +9,8 @@ One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top
    (:func:`load_context`);
 3. **normalise** the texts (the stored text is untouched);
 4. **score** toxicity in the scoring thread while spam is scored on the loop; a batch the model
-   fails on is scored entry by entry so one poison text cannot sink its neighbours;
+   fails on, or that overruns ``scoring_timeout_s`` (a model that hangs), is scored entry by
+   entry so one poison text cannot sink its neighbours;
 5. **decide** each comment (``policy.decide_comment``: rules, then thresholds);
 6. **write** every decision with one ``transition_batch.lua`` call (the effects of
    ``transition.lua`` per comment, shared keys written once) and ``XACK`` the batch; a batch
@@ -26,7 +27,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -45,6 +45,7 @@ from moderation.pipeline.policy import (
     dead_letter_decision,
     decide_comment,
 )
+from moderation.pipeline.scoring_thread import ScoringThread
 from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
@@ -136,11 +137,12 @@ class BatchPipeline:
         self.overlap = overlap
         self.batch_writes = batch_writes
         # One thread: batches are scored one after another (two at once would only fight over
-        # the cores or the GPU), but off the loop, so Redis work overlaps with the model.
-        self._scoring_thread = ThreadPoolExecutor(1, thread_name_prefix="scoring")
+        # the cores or the GPU), but off the loop, so Redis work overlaps with the model. Every
+        # call has a deadline: a scorer that hangs costs a thread, never the worker.
+        self.scoring_thread = ScoringThread(settings.scoring_timeout_s)
 
     def close(self) -> None:
-        self._scoring_thread.shutdown(wait=False)
+        self.scoring_thread.close()
 
     async def process(
         self, entries: Sequence[Entry], *, after_write: AfterWrite | None = None
@@ -297,17 +299,19 @@ class BatchPipeline:
         log.error("dead-lettered %d entries: %s", len(entries), [e.comment_id for e in entries])
 
     async def score_isolated(self, texts: list[str]) -> list[dict[str, float] | None]:
-        """Score a batch in the scoring thread; on failure, score one by one to isolate the
-        culprit (``None`` in its place)."""
-        loop = asyncio.get_running_loop()
+        """Score a batch in the scoring thread; on failure or past ``scoring_timeout_s``, score
+        one by one to isolate the culprit (``None`` in its place: its entry stays unacked, is
+        retried, then dead-lettered and its comment held)."""
 
         async def score(batch: list[str]) -> list[dict[str, float]]:
-            return await loop.run_in_executor(self._scoring_thread, self.scorer.score, batch)
+            return await self.scoring_thread.run(lambda: self.scorer.score(batch))
 
         try:
             return list(await score(texts))
         except Exception:
             log.exception("batch of %d failed to score; isolating", len(texts))
+            if len(texts) == 1:
+                return [None]  # alone already: scoring it again would only fail again
         out: list[dict[str, float] | None] = []
         for text in texts:
             try:
