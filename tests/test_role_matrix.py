@@ -105,6 +105,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("PATCH", "/v1/moderation/words/{kind}"): (
         "admins", "/v1/moderation/words/suspect", {"add": ["matrixword"], "remove": []}),
     ("GET", "/v1/moderation/audit"): ("moderators", "/v1/moderation/audit", None),
+    ("GET", "/v1/moderation/search"): ("moderators", "/v1/moderation/search?q=x", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),
