@@ -106,6 +106,8 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
         "admins", "/v1/moderation/words/suspect", {"add": ["matrixword"], "remove": []}),
     ("GET", "/v1/moderation/audit"): ("moderators", "/v1/moderation/audit", None),
     ("GET", "/v1/moderation/search"): ("moderators", "/v1/moderation/search?q=x", None),
+    ("POST", "/v1/moderation/authors/{author_id:path}/forget"): (
+        "admins", "/v1/moderation/authors/u-forget/forget", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),

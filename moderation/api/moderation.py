@@ -24,8 +24,8 @@ from moderation.api.validation import check_json_media_type, decode_json, query_
 from moderation.errors import BadRequest, NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.messages import Status
-from moderation.record import SearchQuery
-from moderation.review import authors, decisions, history, overrides, words
+from moderation.record import Reader, SearchQuery
+from moderation.review import authors, decisions, erasure, history, overrides, words
 from moderation.review.context import Review
 from moderation.review.items import item_view, load_items
 from moderation.review.queue import QueueQuery, queue_counts, queue_page
@@ -210,6 +210,17 @@ async def post_author_state(request: Request) -> Response:
 
 
 # --- articles and site policy ---------------------------------------------------------------
+
+
+async def post_author_forget(request: Request) -> Response:
+    """``POST /v1/moderation/authors/{id}/forget`` (admin): erase the author's texts and
+    personal data from Redis and the record; counts stay, an audit entry says it happened."""
+    principal = await require_principal(request, ADMINS)
+    author_id = _id_param(request, "author_id")
+    reader: Reader = request.app.state.record
+    record = reader.record if await reader.ready() else None
+    result = await erasure.forget_author(review_of(request), record, author_id, principal.actor)
+    return JSON(result.view())
 
 
 async def get_articles(request: Request) -> Response:
@@ -433,6 +444,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/comments/{{comment_id}}/decision", post_decision, methods=["POST"]),
         Route(f"{p}/decisions", post_bulk, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
+        IdRoute(f"{p}/authors/{{author_id:path}}/forget", post_author_forget, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
         Route(f"{p}/articles", get_articles, methods=["GET"]),
         IdRoute(f"{p}/articles/{{article_id:path}}/settings", patch_article, methods=["PATCH"]),

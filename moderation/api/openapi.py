@@ -224,6 +224,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         errors=(*_MOD, 400, 422),
         params=(_LIMIT, _CURSOR),
     ),
+    ("POST", "/v1/moderation/authors/{author_id:path}/forget"): Op(
+        "Erase an author's texts and personal data (Redis and the record; audited)",
+        "admin",
+        s.AnyObject,
+        errors=(*_MOD, 422),
+    ),
     ("GET", "/v1/moderation/search"): Op(
         "Search decided comments in the record (SQL), newest first",
         "moderator",

@@ -165,6 +165,13 @@ class Reader:
             headers={"Retry-After": str(self.retry_after_s)},
         )
 
+    async def ready(self) -> bool:
+        """Whether the record exists at the code's schema (503 when unreachable)."""
+        try:
+            return await self._check()
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
     async def _read(self, read: Callable[[Record], Awaitable[T]], empty: T) -> T:
         """``read(record)``, or ``empty`` before the schema exists; 503 when unreachable."""
         try:
