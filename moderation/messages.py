@@ -120,6 +120,18 @@ class CommentRecord(msgspec.Struct, omit_defaults=True):
     edited_at: int | None = None
 
 
+#: What an erased author's name and an erased text read as (``anonymised``).
+ERASED = "[erased]"
+
+
+def anonymised(record: CommentRecord) -> CommentRecord:
+    """``record`` with its author's personal data and its text removed (erasure): the ids,
+    article, site, times and thread place stay, so counts and threads still add up."""
+    return msgspec.structs.replace(
+        record, text=ERASED, author=Author(id=record.author.id, name=ERASED), context=None
+    )
+
+
 class Reason(msgspec.Struct, omit_defaults=True):
     """One cause of a decision, human-readable and machine-checkable."""
 

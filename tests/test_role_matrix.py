@@ -142,6 +142,9 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
         ("admins", "/v1/moderation/webhooks/ep_none/failures", None),
     ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"):
         ("admins", "/v1/moderation/webhooks/ep_none/replay", {}),
+    ("GET", "/v1/moderation/search"): ("moderators", "/v1/moderation/search?q=x", None),
+    ("POST", "/v1/moderation/authors/{author_id:path}/forget"): (
+        "admins", "/v1/moderation/authors/u-forget/forget", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),

@@ -8,6 +8,7 @@ Callers authenticate with a Bearer key or a web session (+ CSRF token), see
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,14 +22,17 @@ from moderation.api.events import events
 from moderation.api.responses import JSON
 from moderation.api.routing import IdRoute
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
-from moderation.errors import NotFound, ValidationFailed
+from moderation.errors import BadRequest, NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.review import authors, decisions, notes, overrides, words
+from moderation.messages import Status
+from moderation.record import Reader, SearchQuery
+from moderation.review import authors, decisions, erasure, history, notes, overrides, words
 from moderation.review.context import Review
 from moderation.review.items import item_view, load_items
 from moderation.review.queue import QueueQuery, queue_counts, queue_page
 from moderation.settings import Settings
-from moderation.store.audit import entry_view
+from moderation.store.audit import check_cursor, entry_view
+from moderation.store.codec import decode_cursor, encode_cursor
 from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
@@ -200,7 +204,9 @@ async def get_author(request: Request) -> Response:
     author_id = _id_param(request, "author_id")
     q = request.query_params
     limit = query_int(q.get("limit"), "limit", default=20, low=1, high=100)
-    page = await authors.author_page(review, author_id, limit=limit, cursor=q.get("cursor"))
+    page = await authors.author_page(
+        review, author_id, limit=limit, cursor=q.get("cursor"), reader=request.app.state.record
+    )
     entries, _ = await review.audit.read(limit=20, target_type="author", target=author_id)
     return JSON(
         {
@@ -236,6 +242,17 @@ async def post_author_state(request: Request) -> Response:
 
 
 # --- articles and site policy ---------------------------------------------------------------
+
+
+async def post_author_forget(request: Request) -> Response:
+    """``POST /v1/moderation/authors/{id}/forget`` (admin): erase the author's texts and
+    personal data from Redis and the record; counts stay, an audit entry says it happened."""
+    principal = await require_principal(request, ADMINS)
+    author_id = _id_param(request, "author_id")
+    reader: Reader = request.app.state.record
+    record = reader.record if await reader.ready() else None
+    result = await erasure.forget_author(review_of(request), record, author_id, principal.actor)
+    return JSON(result.view())
 
 
 async def get_articles(request: Request) -> Response:
@@ -353,14 +370,100 @@ async def get_audit(request: Request) -> Response:
     for name, value in (("target", target), ("actor", actor)):
         if value is not None:
             authors.check_id(value, settings.max_id_chars, name)
+    limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
+    cursor = check_cursor(q.get("cursor") or None)
     entries, next_cursor = await review_of(request).audit.read(
-        limit=query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size),
-        cursor=q.get("cursor") or None,
-        target_type=target_type,
-        target=target,
-        actor=actor,
+        limit=limit, cursor=cursor, target_type=target_type, target=target, actor=actor
     )
+    if next_cursor is None:
+        # Redis has no older entry: the record (SQL) holds the trail beyond its window.
+        older, more = await history.older_audit(
+            request.app.state.record,
+            before=entries[-1].id if entries else cursor,
+            limit=limit - len(entries),
+            target_type=target_type,
+            target=target,
+            actor=actor,
+        )
+        entries += older
+        next_cursor = entries[-1].id if more and entries else None
     return JSON({"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor})
+
+
+# --- search (the record) -------------------------------------------------------------------
+
+#: Statuses a search may name (decided comments; the record holds every status it saw).
+SEARCH_STATUSES = (Status.APPROVED, Status.REJECTED, Status.HELD)
+
+
+def _query_time(value: str | None, field: str) -> int | None:
+    """An ISO 8601 date or date-time (UTC when it names no offset) as epoch ms."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} must be an ISO 8601 date or date-time (2026-01-31, 2026-01-31T12:00:00Z)",
+            field=field,
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def search_query(request: Request) -> SearchQuery:
+    """The search filters of a request's query string."""
+    settings: Settings = request.app.state.settings
+    q = request.query_params
+    text = q.get("q") or None
+    if text is not None and len(text) > 500:
+        raise ValidationFailed("q must be at most 500 characters", field="q")
+    author = q.get("author") or None
+    article = q.get("article") or None
+    for name, value in (("author", author), ("article", article)):
+        if value is not None:
+            authors.check_id(value, settings.max_id_chars, name)
+    statuses: tuple[Status, ...] = (Status.APPROVED, Status.REJECTED)
+    if q.get("status"):
+        names = [v.strip() for v in q["status"].split(",") if v.strip()]
+        allowed = {s.value for s in SEARCH_STATUSES}
+        if not names or any(n not in allowed for n in names):
+            raise ValidationFailed(
+                f"status must be one or more of {', '.join(sorted(allowed))}", field="status"
+            )
+        statuses = tuple(Status(n) for n in dict.fromkeys(names))
+    start, end = _query_time(q.get("from"), "from"), _query_time(q.get("to"), "to")
+    if start is not None and end is not None and end <= start:
+        raise ValidationFailed("to must be later than from", field="to")
+    cursor = q.get("cursor") or None
+    before = decode_cursor(cursor, str) if cursor else None
+    if before is not None and not is_comment_id(before):
+        raise BadRequest("cursor is not one this service issued", field="cursor")
+    return SearchQuery(
+        text=text,
+        author_id=author,
+        article_id=article,
+        statuses=statuses,
+        created_from=start,
+        created_to=end,
+        before=before,
+        limit=query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size),
+    )
+
+
+async def get_search(request: Request) -> Response:
+    """``GET /v1/moderation/search?q=&author=&article=&status=&from=&to=&limit=&cursor=``:
+    decided comments in the record (SQL), newest first."""
+    await require_principal(request, MODERATORS)
+    query = search_query(request)
+    page = await history.search(review_of(request), request.app.state.record, query)
+    return JSON(
+        {
+            "comments": [item_view(i) for i in page.items],
+            "next_cursor": encode_cursor(page.next_cursor) if page.next_cursor else None,
+        }
+    )
 
 
 def routes() -> list[BaseRoute]:
@@ -375,6 +478,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/decisions/undo", post_undo, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}/state", post_author_state, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}/notes", post_author_note, methods=["POST"]),
+        IdRoute(f"{p}/authors/{{author_id:path}}/forget", post_author_forget, methods=["POST"]),
         IdRoute(f"{p}/authors/{{author_id:path}}", get_author, methods=["GET"]),
         Route(f"{p}/articles", get_articles, methods=["GET"]),
         IdRoute(f"{p}/articles/{{article_id:path}}/settings", patch_article, methods=["PATCH"]),
@@ -384,4 +488,5 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/words", get_words, methods=["GET"]),
         Route(f"{p}/words/{{kind}}", patch_words, methods=["PATCH"]),
         Route(f"{p}/audit", get_audit, methods=["GET"]),
+        Route(f"{p}/search", get_search, methods=["GET"]),
     ]

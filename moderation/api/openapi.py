@@ -263,6 +263,28 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         errors=(*_MOD, 400, 422),
         params=(_LIMIT, _CURSOR),
     ),
+    ("POST", "/v1/moderation/authors/{author_id:path}/forget"): Op(
+        "Erase an author's texts and personal data (Redis and the record; audited)",
+        "admin",
+        s.AnyObject,
+        errors=(*_MOD, 422),
+    ),
+    ("GET", "/v1/moderation/search"): Op(
+        "Search decided comments in the record (SQL), newest first",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 400, 422),
+        params=(
+            Param("q", "query", "words that must all occur in the text"),
+            Param("author", "query", "an author id"),
+            Param("article", "query", "an article id"),
+            Param("status", "query", "`approved`, `rejected`, `held`, comma-separated"),
+            Param("from", "query", "created at or after (ISO 8601; UTC if no offset)"),
+            Param("to", "query", "created before (ISO 8601; UTC if no offset)"),
+            _LIMIT,
+            _CURSOR,
+        ),
+    ),
     ("GET", "/openapi.json"): Op("This document", "public", s.AnyObject),
     # DSA (moderation.api.dsa)
     ("POST", "/v1/comments/{comment_id}/reports"): Op(

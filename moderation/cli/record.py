@@ -34,6 +34,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.set_defaults(handler=cmd_export)
 
+    p = sub.add_parser(
+        "forget-author",
+        help="erase one author's texts and personal data from Redis and the record (audited)",
+    )
+    p.add_argument("author_id")
+    p.set_defaults(handler=cmd_forget_author)
+
 
 def cmd_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from moderation.record import open_record
@@ -112,3 +119,39 @@ async def export(settings: Settings, start: int, end: int, fmt: str, out: TextIO
     finally:
         await record.close()
     return n
+
+
+def cmd_forget_author(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+    import socket
+
+    from moderation.keys import Keys
+    from moderation.messages import Role
+    from moderation.record import open_record
+    from moderation.review.authors import check_id
+    from moderation.review.context import Review
+    from moderation.review.erasure import forget_author
+    from moderation.store.audit import Actor
+    from moderation.store.client import api_client
+    from moderation.store.comments import Store
+
+    author_id = check_id(args.author_id, settings.max_id_chars)
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        who = "operator"
+
+    async def main() -> dict[str, object]:
+        redis = api_client(settings.with_overrides(redis_timeout_s=5.0))
+        record = await open_record(settings)
+        try:
+            keys = Keys(settings.key_prefix)
+            review = Review(redis, keys, settings, Store(redis, keys))
+            actor = Actor(who, Role.ADMIN, via="cli")
+            return (await forget_author(review, record, author_id, actor)).view()
+        finally:
+            await record.close()
+            await redis.aclose()
+
+    print(json_encoder.encode(asyncio.run(main())).decode())
+    return 0

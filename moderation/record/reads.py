@@ -7,9 +7,10 @@ exactly as it renders one read from Redis.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from moderation.errors import ServiceUnavailable
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
 from moderation.record.database import Record, head
-from moderation.record.schema import comments, decisions
+from moderation.record.schema import audit, comments, decisions, event_key
+
+T = TypeVar("T")
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
 _decision_decoder = msgspec.json.Decoder(Decision)
@@ -65,6 +68,78 @@ async def approved_page(
         return [row.id for row in (await conn.execute(query)).all()]
 
 
+async def author_history(
+    record: Record, author_id: str, *, before: tuple[int, str] | None, limit: int
+) -> list[StoredComment]:
+    """Up to ``limit`` of an author's archived comments, newest first (by creation time, then
+    id), strictly before ``before`` = ``(created_at, id)``."""
+    query = sa.select(*_COLUMNS, comments.c.decision).where(comments.c.author_id == author_id)
+    if before is not None:
+        created, cid = before
+        query = query.where(
+            sa.or_(
+                comments.c.created_at < created,
+                sa.and_(comments.c.created_at == created, comments.c.id < cid),
+            )
+        )
+    query = query.order_by(comments.c.created_at.desc(), comments.c.id.desc()).limit(limit)
+    async with record.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [_stored(r) for r in rows]
+
+
+#: Actors whose decision is the automatic one (the decision a moderator's decision overrides).
+MACHINE_ACTORS = ("auto", "system")
+
+
+async def machine_decisions(record: Record, comment_ids: Sequence[str]) -> dict[str, Decision]:
+    """The newest automatic (or system) decision of each comment among ``comment_ids``."""
+    if not comment_ids:
+        return {}
+    query = (
+        sa.select(decisions.c.comment_id, decisions.c.decision)
+        .where(decisions.c.comment_id.in_(comment_ids))
+        .where(decisions.c.actor.in_(MACHINE_ACTORS), decisions.c.decision.is_not(None))
+        .order_by(decisions.c.event_key)
+    )
+    async with record.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    out: dict[str, Decision] = {}
+    for row in rows:  # oldest first: the newest one wins
+        with contextlib.suppress(msgspec.DecodeError):
+            out[row.comment_id] = _decision_decoder.decode(row.decision)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters of the audit trail as the audit API takes them; ``before`` is a stream id."""
+
+    limit: int
+    before: str | None = None
+    target_type: str | None = None
+    target: str | None = None
+    actor: str | None = None
+
+
+async def audit_page(record: Record, q: AuditQuery) -> list[tuple[str, bytes]]:
+    """Up to ``q.limit`` archived audit entries, newest first, as ``(stream id, document)``
+    (the document carries ``from``/``to`` for a transition, as the stream entry did)."""
+    query = sa.select(audit.c.event_id, audit.c.doc)
+    if q.target_type is not None:
+        query = query.where(audit.c.target_type == q.target_type)
+    if q.target is not None:
+        query = query.where(audit.c.target == q.target)
+    if q.actor is not None:
+        query = query.where(audit.c.actor == q.actor)
+    if q.before is not None:
+        query = query.where(audit.c.event_key < event_key(q.before))
+    query = query.order_by(audit.c.event_key.desc()).limit(q.limit)
+    async with record.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [(row.event_id, row.doc.encode()) for row in rows]
+
+
 class Reader:
     """The API's way into the record: reads that fall through from Redis.
 
@@ -90,11 +165,38 @@ class Reader:
             headers={"Retry-After": str(self.retry_after_s)},
         )
 
-    async def get_many(self, comment_ids: Sequence[str]) -> dict[str, StoredComment]:
+    async def ready(self) -> bool:
+        """Whether the record exists at the code's schema (503 when unreachable)."""
         try:
-            return await get_many(self.record, comment_ids) if await self._check() else {}
+            return await self._check()
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable(exc) from exc
+
+    async def _read(self, read: Callable[[Record], Awaitable[T]], empty: T) -> T:
+        """``read(record)``, or ``empty`` before the schema exists; 503 when unreachable."""
+        try:
+            return await read(self.record) if await self._check() else empty
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def get_many(self, comment_ids: Sequence[str]) -> dict[str, StoredComment]:
+        return await self._read(lambda r: get_many(r, comment_ids), {})
+
+    async def search(self, q: SearchQuery) -> tuple[list[StoredComment], str | None]:
+        return await self._read(lambda r: search(r, q), ([], None))
+
+    async def author_history(
+        self, author_id: str, *, before: tuple[int, str] | None, limit: int
+    ) -> list[StoredComment]:
+        return await self._read(
+            lambda r: author_history(r, author_id, before=before, limit=limit), []
+        )
+
+    async def machine_decisions(self, comment_ids: Sequence[str]) -> dict[str, Decision]:
+        return await self._read(lambda r: machine_decisions(r, comment_ids), {})
+
+    async def audit_page(self, q: AuditQuery) -> list[tuple[str, bytes]]:
+        return await self._read(lambda r: audit_page(r, q), [])
 
     async def approved_page(
         self, article_id: str, *, after: str | None, limit: int, newest_first: bool
@@ -140,7 +242,11 @@ async def search(record: Record, q: SearchQuery) -> tuple[list[StoredComment], s
         else:
             matches = sa.text("SELECT rowid FROM comments_fts WHERE comments_fts MATCH :fts")
             query = query.where(
-                comments.c.seq.in_(matches.bindparams(fts=_fts5_query(q.text)).columns())
+                comments.c.seq.in_(
+                    matches.bindparams(fts=_fts5_query(q.text)).columns(
+                        sa.column("rowid", sa.Integer)
+                    )
+                )
             )
     if q.author_id is not None:
         query = query.where(comments.c.author_id == q.author_id)

@@ -18,6 +18,8 @@ from moderation.errors import ValidationFailed
 from moderation.ids import check_id_characters
 from moderation.messages import Decision, Reason, Status
 from moderation.pipeline.policy import AuthorState
+from moderation.record import Reader
+from moderation.review import history
 from moderation.review.context import Review
 from moderation.review.items import ReviewItem, Standing, load_items, load_standings
 from moderation.review.queue import decode_queue_cursor, encode_queue_cursor
@@ -57,9 +59,15 @@ class AuthorPage:
 
 
 async def author_page(
-    review: Review, author_id: str, *, limit: int, cursor: str | None
+    review: Review,
+    author_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    reader: Reader | None = None,
 ) -> AuthorPage:
-    """The author's standing and their comments, newest first."""
+    """The author's standing and their comments, newest first: Redis's first, then (with a
+    ``reader``) the older ones only the record (SQL) still holds, so the history is whole."""
     key = review.keys.author_comments(author_id)
     high: Any = "+inf"
     after = decode_queue_cursor(cursor, "history") if cursor else None
@@ -72,7 +80,24 @@ async def author_page(
     if after is not None:
         pairs = [p for p in pairs if (p[1], p[0]) < after]
     page = pairs[:limit]
-    items = [i for i in await load_items(review.redis, review.keys, [m for m, _ in page]) if i]
+    loaded = await load_items(review.redis, review.keys, [m for m, _ in page])
+    items = [i for i in loaded if i]
+    gone = [m for (m, _), i in zip(page, loaded, strict=True) if i is None]
+    if reader is not None and gone:  # the hash left Redis, the id did not: the record has it
+        found = await reader.get_many(gone)
+        extra = await history.review_items(review, reader, list(found.values()))
+        by_id = {i.id: i for i in [*items, *extra]}
+        items = [by_id[m] for m, _ in page if m in by_id]
+    more = len(pairs) > limit or (len(rows) == limit + 50)
+    positions = [(int(s), m) for m, s in page]
+    if reader is not None and not more:
+        # Redis has nothing older: continue from the record, after the last position shown.
+        last = positions[-1] if positions else ((int(after[0]), after[1]) if after else None)
+        older = await reader.author_history(author_id, before=last, limit=limit - len(items) + 1)
+        more = len(older) > limit - len(items)
+        older = older[: limit - len(items)]
+        items += await history.review_items(review, reader, older)
+        positions += [(s.record.created_at, s.record.id) for s in older]
     standing = (await load_standings(review.redis, review.keys, [author_id]))[author_id]
     name = items[0].stored.record.author.name if items else None
     if name is None:
@@ -80,9 +105,10 @@ async def author_page(
         if newest:
             first = (await load_items(review.redis, review.keys, [as_str(newest[0])]))[0]
             name = first.stored.record.author.name if first else None
-    more = len(pairs) > limit or (len(rows) == limit + 50)
     next_cursor = (
-        encode_queue_cursor("history", page[-1][1], page[-1][0]) if more and page else None
+        encode_queue_cursor("history", positions[-1][0], positions[-1][1])
+        if more and positions
+        else None
     )
     return AuthorPage(author_id, name, standing, items, next_cursor)
 

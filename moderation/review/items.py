@@ -3,7 +3,7 @@ standing, for many comments in two round trips; and their JSON view."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +116,28 @@ async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[Revie
     if human:
         found = await Store(redis, keys).auto_decisions(human)
         autos = dict(zip(human, found, strict=True))
+    return await _assemble(redis, keys, stored, autos)
+
+
+async def items_of_stored(
+    redis: Redis, keys: Keys, stored: Sequence[StoredComment], autos: dict[str, Decision]
+) -> list[ReviewItem]:
+    """Items for comments read elsewhere (the record), with ``autos`` their automatic
+    decisions where a human one is in force, and the author's standing, the article and the
+    held risk read from Redis."""
+    if not stored:
+        return []
+    risks = await redis.zmscore(keys.held_risk, [s.record.id for s in stored])
+    pairs = [(s, float(r) if r is not None else None) for s, r in zip(stored, risks, strict=True)]
+    return [i for i in await _assemble(redis, keys, pairs, autos) if i is not None]
+
+
+async def _assemble(
+    redis: Redis,
+    keys: Keys,
+    stored: Sequence[tuple[StoredComment, float | None] | None],
+    autos: Mapping[str, Decision | None],
+) -> list[ReviewItem | None]:
     authors = sorted({s[0].record.author.id for s in stored if s is not None})
     standings = await load_standings(redis, keys, authors)
     article_ids = sorted({s[0].record.article_id for s in stored if s is not None})

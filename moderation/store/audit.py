@@ -157,7 +157,7 @@ class AuditLog:
         it lists; with no filter the stream itself is read backwards. A target type alone lists
         the newest :data:`INDEX_CAP` entries of that type written since the type index exists.
         """
-        before = _check_cursor(cursor)
+        before = check_cursor(cursor)
         if target_type and target:
             ids = await self._index(self.keys.audit_index(target_type, target), before)
         elif target_type:
@@ -241,7 +241,33 @@ def _decode(row: Any) -> AuditEntry | None:
     return entry
 
 
-def _check_cursor(cursor: str | None) -> str | None:
+class _Observed(msgspec.Struct):
+    """The statuses a transition observed, as the record keeps them inside the document."""
+
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+
+
+_observed_decoder = msgspec.json.Decoder(_Observed)
+
+
+def entry_from_doc(entry_id: str, doc: bytes) -> AuditEntry | None:
+    """An entry as the record (SQL) keeps it: the stream entry's document with the observed
+    ``from``/``to`` statuses folded in. ``None`` for a document that does not decode."""
+    try:
+        entry = _decoder.decode(doc)
+        observed = _observed_decoder.decode(doc)
+    except msgspec.DecodeError:
+        return None
+    entry.id = entry_id
+    if observed.from_ is not None:
+        entry.before = {**entry.before, "status": observed.from_}
+        entry.after = {**entry.after, "status": observed.to}
+    return entry
+
+
+def check_cursor(cursor: str | None) -> str | None:
+    """An audit cursor (a stream id) as given, or ``BadRequest``."""
     if not cursor:
         return None
     if not _STREAM_ID.match(cursor):

@@ -7,6 +7,7 @@ atomic scripts, so a crash between steps cannot leave the store half-written.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -460,6 +461,27 @@ class Store:
             except msgspec.DecodeError:
                 out.append(None)  # a corrupt decision explains nothing; show none
         return out
+
+    async def submissions(self, comment_ids: Sequence[str]) -> dict[str, CommentRecord]:
+        """The submission documents of those among ``comment_ids`` still in Redis."""
+        rows = await hmget_many(
+            self.redis, [self.keys.comment(c) for c in comment_ids], (CommentField.DOC,)
+        )
+        out: dict[str, CommentRecord] = {}
+        for cid, row in zip(comment_ids, rows, strict=True):
+            if row and row[0]:
+                with contextlib.suppress(msgspec.DecodeError):
+                    out[cid] = _record_decoder.decode(row[0])
+        return out
+
+    async def replace_doc(self, record: CommentRecord) -> bool:
+        """Overwrite a comment's submission (erasure only: the submission is otherwise
+        immutable); ``False`` when the hash left Redis meanwhile (it is not recreated)."""
+        replaced = await script(self.redis, "erase_doc.lua")(
+            keys=[self.keys.comment(record.id)],
+            args=[CommentField.DOC, json_encoder.encode(record)],
+        )
+        return bool(replaced)
 
     async def thread_root(self, parent_id: str, article_id: str) -> str:
         """The top-level comment of the thread a reply to ``parent_id`` joins.

@@ -191,7 +191,11 @@ async def author(request: Request, principal: Principal) -> Response:
     review = review_of(request)
     author_id = authors.check_id(request.path_params["author_id"], settings.max_id_chars)
     page = await authors.author_page(
-        review, author_id, limit=30, cursor=request.query_params.get("cursor") or None
+        review,
+        author_id,
+        limit=30,
+        cursor=request.query_params.get("cursor") or None,
+        reader=request.app.state.record,
     )
     entries, _ = await review.audit.read(limit=30, target_type="author", target=author_id)
     return render(

@@ -1,0 +1,64 @@
+"""What the record (SQL) adds to review: search, an author's whole history, the audit trail
+beyond Redis's window.
+
+Redis answers first wherever it can (it is current to the millisecond); the record answers what
+Redis no longer holds. Each function here takes the API's :class:`~moderation.record.Reader`, so
+a database that cannot be reached is a 503 with ``Retry-After``, never a silently short page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moderation.messages import StoredComment
+from moderation.record import Reader, SearchQuery
+from moderation.record.reads import AuditQuery
+from moderation.review.context import Review
+from moderation.review.items import ReviewItem, items_of_stored
+from moderation.store.audit import AuditEntry, entry_from_doc
+
+#: Who decides automatically (a decision by anyone else overrides the automatic one).
+_MACHINES = frozenset({"auto", "system"})
+
+
+async def review_items(
+    review: Review, reader: Reader, stored: list[StoredComment]
+) -> list[ReviewItem]:
+    """Items for comments read from the record, each with its automatic decision."""
+    human = [
+        s.record.id for s in stored if s.decision is not None and s.decision.by not in _MACHINES
+    ]
+    autos = await reader.machine_decisions(human)
+    return await items_of_stored(review.redis, review.keys, stored, autos)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    items: list[ReviewItem]
+    next_cursor: str | None
+
+
+async def search(review: Review, reader: Reader, q: SearchQuery) -> SearchPage:
+    """One page of the record's comments matching ``q``, newest first."""
+    found, next_id = await reader.search(q)
+    return SearchPage(await review_items(review, reader, found), next_id)
+
+
+async def older_audit(
+    reader: Reader,
+    *,
+    before: str | None,
+    limit: int,
+    target_type: str | None,
+    target: str | None,
+    actor: str | None,
+) -> tuple[list[AuditEntry], bool]:
+    """Up to ``limit`` archived audit entries strictly older than ``before`` (a stream id),
+    newest first, and whether there are more."""
+    rows = await reader.audit_page(
+        AuditQuery(
+            limit=limit + 1, before=before, target_type=target_type, target=target, actor=actor
+        )
+    )
+    entries = [e for e in (entry_from_doc(eid, doc) for eid, doc in rows) if e is not None]
+    return entries[:limit], len(rows) > limit
