@@ -3,9 +3,10 @@
 :class:`SpamScorer` is the worker's entry point: ``await scorer.score(items)`` gives one
 :class:`~moderation.messages.SpamResult` per comment, a probability in [0, 1] with the signals
 that explain it. Per batch it makes at most two Redis round trips whatever the batch size: one
-pipeline that indexes every comment for near-duplicate detection (:mod:`.duplicates`, one
-script call), reads posting velocity and author history (:mod:`.velocity`) and the model
-weights of every feature in the batch (:mod:`.model`); and one ``MGET`` that confirms the
+pipeline with one script call that indexes every comment for near-duplicate detection
+(:mod:`.duplicates`), records and reads posting velocity and author history
+(:mod:`.velocity`; both in :mod:`.state`), and a read of the model weights of every feature in
+the batch (:mod:`.model`); and one ``MGET`` that confirms the
 near-duplicate candidates whose signatures this process has not cached. Everything else is pure
 computation (:mod:`.signals`, :mod:`.features`).
 
@@ -21,7 +22,7 @@ Redis errors propagate: the worker retries the whole batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ from moderation.spam.features import (
 )
 from moderation.spam.model import ModelState, OnlineModel, contributions, sigmoid
 from moderation.spam.signals import DomainLists, TextSignals, text_signals
+from moderation.spam.state import SharedState
 from moderation.spam.velocity import Velocity
 
 log = logging.getLogger("moderation.spam")
@@ -96,10 +98,23 @@ def explain(x: dict[int, float], state: ModelState) -> tuple[float, dict[str, An
     feedback taught), the text's contribution as one number, and how many labelled examples
     the model has learned from.
     """
-    parts = contributions(x, state.weights)
-    text = sum(v for i, v in parts.items() if i >= TEXT_OFFSET)
-    named = {SIGNAL_NAMES[i]: round(v, 3) for i, v in sorted(parts.items()) if i < TEXT_OFFSET}
-    probability = sigmoid(sum(parts.values()))
+    signal_x = {i: v for i, v in x.items() if i < TEXT_OFFSET}
+    text_x = {i: v for i, v in x.items() if i >= TEXT_OFFSET}
+    return explain_split(signal_x, text_x, state)
+
+
+def explain_split(
+    signal_x: Mapping[int, float], text_x: Mapping[int, float], state: ModelState
+) -> tuple[float, dict[str, Any]]:
+    """:func:`explain` of ``signal_x | text_x``, the signal and text features apart: text
+    features have no prior, so only those the model learned a weight for contribute, and a
+    comment's hundreds of text features cost a set intersection, not a loop."""
+    weights = state.weights
+    parts = contributions(signal_x, weights)
+    learned = weights.keys() & text_x.keys()
+    text = sum(weights[i] * v for i, v in text_x.items() if i in learned) if learned else 0.0
+    named = {SIGNAL_NAMES[i]: round(v, 3) for i, v in sorted(parts.items())}
+    probability = sigmoid(sum(parts.values()) + text)
     return probability, {
         "contributions": named,
         "text_logit": round(text, 3),
@@ -116,9 +131,10 @@ class SpamScorer:
         self.settings = settings
         self.lists = DomainLists.of(settings.spam_allow_domains, settings.spam_deny_domains)
         self.duplicates = DuplicateIndex(
-            redis, keys, settings.spam_dup_window_s, settings.spam_dup_similarity
+            keys, settings.spam_dup_window_s, settings.spam_dup_similarity
         )
         self.velocity = Velocity(keys, settings.spam_velocity_window_s)
+        self.state = SharedState(redis, keys, self.duplicates, self.velocity)
         self.model = OnlineModel(keys, settings.spam_learning_rate, cache_limit=MODEL_CACHE)
 
     async def score(self, items: Sequence[SpamInput]) -> list[SpamResult]:
@@ -142,8 +158,7 @@ class SpamScorer:
                 results.append(SpamResult(score=0.0, signals={"error": failures[n]}))
                 continue
             signals: dict[str, Any] = {**p.text.as_dict(), **p.context, **shared[p.record.id]}
-            x = signal_vector(signals) | p.text_x
-            probability, why = explain(x, state)
+            probability, why = explain_split(signal_vector(signals), p.text_x, state)
             signals.update(why)
             results.append(SpamResult(score=round(probability, 4), signals=signals))
         return results
@@ -154,33 +169,27 @@ class SpamScorer:
         """The model weights of the batch's features, and each comment's signals from shared
         state (near duplicates, velocity, history), in two round trips for the whole batch."""
         pipe = self.redis.pipeline(transaction=False)
-        cursor = self.velocity.queue_writes(pipe, [p.record for p in prepared])
-        probes = [p.probe for p in prepared if p.probe is not None]
-        indexed = await self.duplicates.queue_index(pipe, probes)
-        candidates: list[list[Any]] = []
-        replies_per_comment = [self.velocity.queue(pipe, p.record) for p in prepared]
+        await self.state.queue(pipe, [p.record for p in prepared], [p.probe for p in prepared])
         wanted: set[int] = set(PRIORS)
         for p in prepared:
             wanted.update(p.text_x)
         pending = await self.model.queue_read(pipe, self.redis, wanted)
         replies = await pipe.execute()
 
-        state = await self.model.finish_read(self.redis, pending, replies[-pending.replies :])
-        if indexed:
-            candidates = [list(c or []) for c in replies[cursor]]
-            cursor += 1
-        velocity: dict[str, dict[str, Any]] = {}
-        for p, n_replies in zip(prepared, replies_per_comment, strict=True):
-            found = self.velocity.parse(p.record, replies[cursor : cursor + n_replies])
-            velocity[p.record.id] = found.as_dict()
-            cursor += n_replies
+        model_state = await self.model.finish_read(self.redis, pending, replies[1:])
+        found = self.state.parse(replies[0])
+        probes = [p.probe for p in prepared if p.probe is not None]
+        candidates = [f.candidates for p, f in zip(prepared, found, strict=True) if p.probe]
         confirmed = await self.duplicates.confirm(self.redis, probes, candidates)
         dups = {probe.comment_id: dup for probe, dup in zip(probes, confirmed, strict=True)}
         shared = {
-            p.record.id: {**dups.get(p.record.id, DupSignals()).as_dict(), **velocity[p.record.id]}
-            for p in prepared
+            p.record.id: {
+                **dups.get(p.record.id, DupSignals()).as_dict(),
+                **f.velocity.as_dict(),
+            }
+            for p, f in zip(prepared, found, strict=True)
         }
-        return state, shared
+        return model_state, shared
 
     def _prepare(self, item: SpamInput) -> _Prepared:
         record = item.record

@@ -10,11 +10,12 @@ signature is cut into :data:`BANDS` bands of :data:`ROWS` values; each band is h
 bucket, and each bucket is a Redis sorted set of comment ids scored by creation time, trimmed to
 the sliding window and expiring with it. Texts sharing any bucket are candidates (likely from
 a similarity of about (1/BANDS)^(1/ROWS) ≈ 0.6 up); candidates are then confirmed by comparing
-full signatures against ``spam_dup_similarity``. Indexing and candidate lookup are one Lua call
-per batch (``lua/spam_lsh.lua``), queued in the batch's pipeline; confirming is one ``MGET`` per
-batch of the signatures this process has not seen yet (a signature never changes, so each
-worker keeps the ones it read or wrote in a bounded cache). Every worker indexes into the same
-sets, so a text pasted under ten articles is seen whichever workers score the copies.
+full signatures against ``spam_dup_similarity``. Indexing and candidate lookup are part of the
+batch's one ``lua/spam_batch.lua`` call (:mod:`moderation.spam.state`); confirming is one
+``MGET`` per batch of the signatures this process has not seen yet (a signature never
+changes, so each worker keeps the ones it read or wrote in a bounded cache). Every worker
+indexes into the same sets, so a text pasted under ten articles is seen whichever workers
+score the copies.
 
 Window bounds use the comments' creation times, so replaying old comments (the evaluation)
 behaves as it did live; the keys' TTLs only collect garbage.
@@ -27,15 +28,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import numpy as np
 import numpy.typing as npt
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.commands.core import AsyncScript
 
 from moderation.keys import Keys
-from moderation.store.codec import as_str, script
+from moderation.store.codec import as_str
 
 NUM_PERM = 32
 BANDS = 8
@@ -111,7 +109,11 @@ class DupSignals:
         }
 
 
-def _decode(value: bytes) -> tuple[npt.NDArray[np.uint32], str, str] | None:
+#: A stored signature read back: the signature, its comment's author and article.
+_Known = tuple[npt.NDArray[np.uint32], str, str]
+
+
+def _decode(value: bytes) -> _Known | None:
     size = NUM_PERM * 4
     if len(value) < size:
         return None
@@ -121,45 +123,28 @@ def _decode(value: bytes) -> tuple[npt.NDArray[np.uint32], str, str] | None:
 
 
 class DuplicateIndex:
-    def __init__(self, redis: Redis, keys: Keys, window_s: int, threshold: float) -> None:
+    def __init__(self, keys: Keys, window_s: int, threshold: float) -> None:
         self.keys = keys
         self.window_ms = int(window_s * 1000)
         # Expire a little after the window closes: a key is kept alive by every new entry.
         self.ttl_s = max(int(window_s) * 2, 60)
         self.threshold = threshold
-        self._index: AsyncScript = script(redis, "spam_lsh.lua")
-        self._signatures: dict[str, bytes] = {}
+        # Decoded once: a campaign's copies are compared against the same few again and again.
+        self._signatures: dict[str, _Known] = {}
 
-    async def queue_index(self, pipe: Pipeline, probes: Sequence[Probe]) -> int:
-        """Queue the indexing of ``probes`` (one script call); returns the number of replies it
-        adds (0 or 1). The reply is one list of candidate ids per probe."""
-        if not probes:
-            return 0
-        band_keys: dict[str, int] = {}
-        plan: list[list[Any]] = []
-        for probe in probes:
-            row: list[Any] = [probe.comment_id, probe.created_ms]
-            for band, bucket in enumerate(band_buckets(probe.signature)):
-                key = self.keys.spam_band(band, bucket)
-                row.append(band_keys.setdefault(key, len(band_keys) + 1))  # Lua counts from 1
-            plan.append(row)
-        stored = [probe.stored() for probe in probes]
-        self._remember(zip((p.comment_id for p in probes), stored, strict=True))
-        await self._index(
-            keys=[*band_keys, *(self.keys.spam_signature(p.comment_id) for p in probes)],
-            args=[
-                self.window_ms,
-                self.ttl_s,
-                CANDIDATES_PER_BAND,
-                len(band_keys),
-                msgspec.msgpack.encode(plan),
-                *stored,
-            ],
-            client=pipe,
-        )
-        return 1
+    def band_keys(self, probe: Probe) -> list[str]:
+        """The sorted sets ``probe`` is looked up and indexed in, one per band."""
+        return [
+            self.keys.spam_band(band, bucket)
+            for band, bucket in enumerate(band_buckets(probe.signature))
+        ]
 
-    def _remember(self, pairs: Iterable[tuple[str, bytes]]) -> None:
+    def remember(self, probes: Sequence[Probe]) -> list[bytes]:
+        """The stored values of ``probes``' signatures, kept in this process' cache too."""
+        self._remember((p.comment_id, (p.signature, p.author_id, p.article_id)) for p in probes)
+        return [probe.stored() for probe in probes]
+
+    def _remember(self, pairs: Iterable[tuple[str, _Known]]) -> None:
         if len(self._signatures) > SIGNATURE_CACHE:
             self._signatures.clear()
         self._signatures.update(pairs)
@@ -167,39 +152,48 @@ class DuplicateIndex:
     async def confirm(
         self, redis: Redis, probes: Sequence[Probe], candidates: Sequence[Sequence[Any]]
     ) -> list[DupSignals]:
-        """Compare each probe with its candidates' signatures (one pipeline for the batch)."""
-        wanted = {as_str(c) for cands in candidates for c in cands}
+        """Compare each probe with its candidates' signatures (one ``MGET`` for the batch, of
+        those not cached)."""
+        ids = [[as_str(c) for c in cands] for cands in candidates]
+        wanted = {c for cands in ids for c in cands}
         if not wanted:
             return [DupSignals() for _ in probes]
-        stored: dict[str, bytes | None] = {c: self._signatures.get(c) for c in wanted}
-        missing = sorted(c for c, v in stored.items() if v is None)
+        known = self._signatures
+        missing = sorted(c for c in wanted if c not in known)
         if missing:
             values = await redis.mget([self.keys.spam_signature(c) for c in missing])
-            found = {c: v for c, v in zip(missing, values, strict=True) if isinstance(v, bytes)}
-            stored.update(found)
+            found = {
+                c: decoded
+                for c, v in zip(missing, values, strict=True)
+                if isinstance(v, bytes) and (decoded := _decode(v)) is not None
+            }
             self._remember(found.items())
-        out = []
-        for probe, cands in zip(probes, candidates, strict=True):
-            count, best = 0, 0.0
-            authors: set[str] = set()
-            articles: set[str] = set()
-            cross = 0
-            for raw_id in cands:
-                value = stored.get(as_str(raw_id))
-                decoded = _decode(value) if value is not None else None
-                if decoded is None:
-                    continue  # expired between the two round trips
-                sig, author, article = decoded
-                sim = similarity(probe.signature, sig)
-                if sim < self.threshold:
-                    continue
-                count += 1
-                best = max(best, sim)
-                if author != probe.author_id:
-                    authors.add(author)
-                if article != probe.article_id:
-                    articles.add(article)
-                    if author == probe.author_id:
-                        cross += 1
-            out.append(DupSignals(count, len(authors), len(articles), cross, best))
-        return out
+            known = {**known, **found}  # the cache may have been cleared just now
+        return [
+            self._compare(probe, [known[c] for c in cands if c in known])
+            for probe, cands in zip(probes, ids, strict=True)
+        ]
+
+    def _compare(self, probe: Probe, others: Sequence[_Known]) -> DupSignals:
+        """``probe`` against the candidates still stored (one expired between the two round
+        trips is skipped), all signatures compared in one array operation."""
+        if not others:
+            return DupSignals()
+        agree = np.count_nonzero(np.stack([o[0] for o in others]) == probe.signature, axis=1)
+        count, best = 0, 0.0
+        authors: set[str] = set()
+        articles: set[str] = set()
+        cross = 0
+        for (_, author, article), same in zip(others, agree.tolist(), strict=True):
+            sim = same / NUM_PERM
+            if sim < self.threshold:
+                continue
+            count += 1
+            best = max(best, sim)
+            if author != probe.author_id:
+                authors.add(author)
+            if article != probe.article_id:
+                articles.add(article)
+                if author == probe.author_id:
+                    cross += 1
+        return DupSignals(count, len(authors), len(articles), cross, best)

@@ -3,7 +3,7 @@
 *Author velocity* reads ``keys.author_comments(author)``, the sorted set of an author's comment
 ids by creation time that ``submit.lua`` maintains for every accepted comment (so it cannot
 drift from what was posted). *IP velocity* needs its own set (``keys.spam_ip_posts``), written
-here for a whole batch before any read, trimmed to the window and expiring. Both count the
+for a whole batch before any read, trimmed to the window and expiring. Both count the
 *other* comments within ± the window around this one's creation time: a burst of ten arriving
 in one batch marks all ten, not only the last, and replayed comments are counted by when they
 were written, not when scored.
@@ -15,15 +15,11 @@ by ``transition.lua``; moderators' rejections make an author's next comments sus
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio.client import Pipeline
-
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
-from moderation.store.codec import as_int, as_str
 
 #: Counting stops here: past it, "many" is all the signal needs to say.
 MAX_COUNT = 100
@@ -58,63 +54,15 @@ class VelocitySignals:
 
 
 class Velocity:
-    """Queues its reads and writes on a batch's pipeline; :meth:`parse` reads the replies."""
+    """The velocity window and the keys one comment's signals are read from; the reads and the
+    IP writes are part of the batch's one script call (:mod:`moderation.spam.state`)."""
 
     def __init__(self, keys: Keys, window_s: int) -> None:
         self.keys = keys
         self.window_ms = int(window_s * 1000)
         self.ttl_s = max(int(window_s) * 2, 60)
 
-    def queue_writes(self, pipe: Pipeline, records: Sequence[CommentRecord]) -> int:
-        """Queue the recording of every comment's IP address; returns the number of replies.
-
-        Queued for the whole batch before any read, so comments of one batch see each other
-        (as they see each other in the author sets, written when they were accepted).
-        """
-        replies = 0
-        for record in records:
-            ip = record.context.ip if record.context else None
-            if ip:
-                t, key = record.created_at, self.keys.spam_ip_posts(ip_bucket(ip))
-                pipe.zadd(key, {record.id: t})
-                pipe.zremrangebyscore(key, "-inf", f"({t - self.window_ms}")
-                pipe.expire(key, self.ttl_s)
-                replies += 3
-        return replies
-
-    def queue(self, pipe: Pipeline, record: CommentRecord) -> int:
-        """Queue one comment's reads; returns how many replies they will produce."""
-        t, w = record.created_at, self.window_ms
-        pipe.zrange(
-            self.keys.author_comments(record.author.id),
-            t + w,
-            t - w,
-            byscore=True,
-            desc=True,
-            offset=0,
-            num=MAX_COUNT + 1,
-        )
-        pipe.hmget(self.keys.author(record.author.id), ["approved", "rejected"])
+    def ip_key(self, record: CommentRecord) -> str | None:
+        """The IP set ``record`` is counted in, ``None`` without an address."""
         ip = record.context.ip if record.context else None
-        if ip:
-            key = self.keys.spam_ip_posts(ip_bucket(ip))
-            pipe.zrange(key, t + w, t - w, byscore=True, desc=True, offset=0, num=MAX_COUNT + 1)
-            return 3
-        return 2
-
-    def parse(self, record: CommentRecord, replies: list[Any]) -> VelocitySignals:
-        """Read the replies of :meth:`queue` (in order) for ``record``."""
-        author_ids, tallies = replies[0], replies[1]
-        approved, rejected = (as_int(v) for v in tallies)
-        return VelocitySignals(
-            author_rate=_others(author_ids, record.id),
-            ip_rate=_others(replies[2], record.id) if len(replies) == 3 else 0,
-            author_approved=max(approved, 0),
-            author_rejected=max(rejected, 0),
-        )
-
-
-def _others(ids: Any, own: str) -> int:
-    if not isinstance(ids, list):
-        return 0
-    return min(sum(1 for i in ids if as_str(i) != own), MAX_COUNT)
+        return self.keys.spam_ip_posts(ip_bucket(ip)) if ip else None

@@ -413,14 +413,16 @@ class Store:
         return [decode_stored(row) for row in await pipe.execute()]
 
     async def load_pending(self, comment_ids: Sequence[str]) -> list[Pending]:
-        """What the pipeline needs of each comment, in one round trip: its record if it is still
-        ``pending``. A corrupt document is reported (``error``), not raised, so one bad comment
-        cannot sink its batch."""
-        pipe = self.redis.pipeline(transaction=False)
-        for cid in comment_ids:
-            pipe.hmget(self.keys.comment(cid), CommentField.DOC, CommentField.STATUS)
+        """What the pipeline needs of each comment, in one round trip (one script call): its
+        record if it is still ``pending``. A corrupt document is reported (``error``), not
+        raised, so one bad comment cannot sink its batch."""
+        rows = await hmget_many(
+            self.redis,
+            [self.keys.comment(cid) for cid in comment_ids],
+            (CommentField.DOC, CommentField.STATUS),
+        )
         out: list[Pending] = []
-        for doc, status in await pipe.execute():
+        for doc, status in rows:
             if doc is None or status is None:
                 out.append(Pending(None, None))
             elif as_str(status) != Status.PENDING.value:
