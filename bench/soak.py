@@ -101,6 +101,9 @@ def started_service(scorer: str) -> Iterator[Service]:
         url = f"redis://127.0.0.1:{redis_port}/0"
         r = redis.Redis.from_url(url)
         wait_until(r.ping, 10, "redis")
+        # Redis records every event slower than this (fsync, fork, commands): printed at the
+        # end, so a latency spike can be told from the machine's own stalls.
+        r.config_set("latency-monitor-threshold", 100)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
         env.update(
             {
@@ -295,13 +298,20 @@ class Sample:
     redis_used: int
     accepted: int
     errors: int
+    #: p99 (ms) of the requests that finished since the previous sample.
+    window_p99_ms: float
+    aof_rewrites: int
 
 
 async def sample_loop(
     service: Service, load: Load, every_s: float, out: list[Sample], started: float
 ) -> None:
+    seen = 0
     while True:
         info = service.redis.info("memory")
+        persistence = service.redis.info("persistence")
+        window = load.latencies[seen:]
+        seen += len(window)
         out.append(
             Sample(
                 round(time.monotonic() - started, 1),
@@ -310,6 +320,8 @@ async def sample_loop(
                 int(info["used_memory"]),
                 load.accepted,
                 load.errors,
+                round(percentile(window, 0.99) * 1000, 1),
+                int(persistence.get("aof_rewrites", 0)),
             )
         )
         await asyncio.sleep(every_s)
@@ -372,6 +384,11 @@ async def soak(args: argparse.Namespace, service: Service) -> dict[str, object]:
         "worker_rss_drift_pct": round(drift(warm, "worker_rss"), 1),
         "redis_bytes_per_comment": round(grown / added) if added else None,
         "undecided_after_drain": 0 if drained(service.redis) else 1,
+        "aof_rewrites": samples[-1].aof_rewrites if samples else 0,
+        "redis_latency_events": [
+            [e.decode() if isinstance(e, bytes) else e for e in row]
+            for row in service.redis.execute_command("LATENCY", "LATEST")
+        ],
         "samples": [asdict(s) for s in samples],
     }
 
@@ -382,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--capacity", type=float, default=0, help="skip the search: this rate/s")
     ap.add_argument("--start-rate", type=float, default=25.0)
     ap.add_argument("--factor", type=float, default=1.5, help="rate step of the search")
-    ap.add_argument("--step-s", type=float, default=8.0, help="seconds per search step")
+    ap.add_argument("--step-s", type=float, default=10.0, help="seconds per search step")
     ap.add_argument("--max-rate", type=float, default=3000.0)
     ap.add_argument("--sample-s", type=float, default=5.0, help="seconds between samples")
     ap.add_argument("--warmup-s", type=float, help="default: a quarter of --seconds, ≤ 60")
@@ -411,7 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(drift {summary['api_rss_drift_pct']:+.1f}%), worker {summary['worker_rss_mb']} MB "
         f"(drift {summary['worker_rss_drift_pct']:+.1f}%)"
     )
-    print(f"Redis: {summary['redis_bytes_per_comment']} bytes per accepted comment after warm-up")
+    print(
+        f"Redis: {summary['redis_bytes_per_comment']} bytes per accepted comment after warm-up; "
+        f"{summary['aof_rewrites']} AOF rewrites; events over 100 ms (event, last at, "
+        f"last ms, max ms): {summary['redis_latency_events']}"
+    )
+    print("p99 per sample (ms):", [s["window_p99_ms"] for s in summary["samples"]])
     print(f"command: {command}")  # fmt: skip
     failed = summary["errors"] or summary["undecided_after_drain"]
     if args.seconds >= 300:
