@@ -24,6 +24,10 @@ from redis.exceptions import RedisError
 log = logging.getLogger("moderation.store.subscription")
 
 
+#: The longest a stop waits for the listener and the connection to close.
+_CLOSE_TIMEOUT_S = 2.0
+
+
 class Subscription:
     """Channels and their handlers on one connection of ``redis`` (a client for
     subscriptions, whose reads block; :meth:`stop` closes it)."""
@@ -46,14 +50,18 @@ class Subscription:
         self._task = asyncio.create_task(self._listen(), name="subscription")
 
     async def stop(self) -> None:
+        """Cancel the listener and close the connection, each within a bound: closing a pub/sub
+        connection whose read was cancelled can wait on that connection for ever, and a
+        process shutting down (or a test ending) must not wait with it."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), _CLOSE_TIMEOUT_S)
             self._task = None
         self.connected.clear()
         self._gap()
-        await self._redis.aclose()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._redis.aclose(), _CLOSE_TIMEOUT_S)
 
     def _gap(self) -> None:
         for on_gap in self._gaps:
@@ -87,4 +95,4 @@ class Subscription:
                 delay = min(delay * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await asyncio.wait_for(pubsub.aclose(), _CLOSE_TIMEOUT_S)
