@@ -157,6 +157,7 @@ class RedisMeter:
         self.client = client
         self.cpu = 0.0
         self.calls: Counter[str] = Counter()
+        self.usec: Counter[str] = Counter()
         self._cpu0 = 0.0
 
     def _cpu_now(self) -> float:
@@ -171,13 +172,13 @@ class RedisMeter:
         self.cpu = self._cpu_now() - self._cpu0
         stats: Any = self.client.info("commandstats")
         # The INFO calls of the meter itself are not the pipeline's.
-        self.calls = Counter(
-            {
-                name.removeprefix("cmdstat_"): int(v["calls"])
-                for name, v in stats.items()
-                if name not in ("cmdstat_info", "cmdstat_config")
-            }
-        )
+        mine = {
+            name.removeprefix("cmdstat_"): v
+            for name, v in stats.items()
+            if name not in ("cmdstat_info", "cmdstat_config")
+        }
+        self.calls = Counter({name: int(v["calls"]) for name, v in mine.items()})
+        self.usec = Counter({name: int(v["usec"]) for name, v in mine.items()})
 
     def report(self, label: str, comments: int) -> None:
         total = sum(self.calls.values())
@@ -187,6 +188,11 @@ class RedisMeter:
         )
         top = ", ".join(f"{c} {n / comments:.2f}" for c, n in self.calls.most_common(12))
         print(f"  commands per comment: {top}")
+        # Commands inside a script count in both the script's time and their own.
+        spent = ", ".join(
+            f"{c} {n / comments:.1f}" for c, n in self.usec.most_common(8) if n >= comments
+        )
+        print(f"  µs per comment by command (scripts include their commands): {spent}")
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -263,6 +269,7 @@ def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
         "MODERATION_REDIS_URL": settings.resolved_redis_url(),
         "MODERATION_SCORER": "zero",
         "MODERATION_BATCH_SIZE": str(settings.batch_size),
+        "MODERATION_BATCH_SIZE_BACKLOG": str(settings.batch_size_backlog),
         "PYTHONPATH": str(ROOT),
     }
     client = redis.Redis.from_url(settings.resolved_redis_url())
@@ -305,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("-n", type=int, default=20_000, help="comments in the stream")
     p.add_argument("--batch-size", type=int, default=Settings().batch_size)
+    p.add_argument(
+        "--backlog",
+        type=int,
+        default=Settings().batch_size_backlog,
+        help="batch size under a backlog (MODERATION_BATCH_SIZE_BACKLOG)",
+    )
     p.add_argument("--api-sample", type=int, default=500, help="comments ingested via the API")
     p.add_argument("--processes", type=int, default=0, help="0: one in-process worker")
     p.add_argument("--profile-n", type=int, default=3000, help="comments in the profiled pass")
@@ -318,11 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     with redis_server(find_redis_server(args.redis_server)) as url:
         sync = redis.Redis.from_url(url)
         info: Any = sync.info("server")
-        print(f"redis-server {info['redis_version']}; batch size {args.batch_size}")
+        print(
+            f"redis-server {info['redis_version']}; batch size {args.batch_size}, "
+            f"{max(args.batch_size, args.backlog)} under a backlog"
+        )
         settings = Settings(
             redis_url=url,
             scorer="zero",
             batch_size=args.batch_size,
+            batch_size_backlog=args.backlog,
             flood_author_interval_s=0.0,
             flood_ip_interval_s=0.0,
         )
