@@ -261,9 +261,13 @@ async def drain_in_process(settings: Settings, profile: cProfile.Profile | None)
     return time.perf_counter() - started
 
 
-def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
+def drain_processes(
+    settings: Settings, processes: int, extra_env: dict[str, str] | None = None
+) -> tuple[float, float, int]:
     """Run ``moderation worker --processes P`` until nothing is pending; returns wall seconds
-    (from every worker's first heartbeat to the last decision) and the workers' CPU seconds."""
+    (from every worker's first heartbeat to the last decision), the workers' CPU seconds and
+    the comments decided in that time (those still pending once every worker had started).
+    ``extra_env``: more settings for the workers (the scorer is ``zero`` unless it says)."""
     env = {
         **os.environ,
         "MODERATION_REDIS_URL": settings.resolved_redis_url(),
@@ -271,6 +275,7 @@ def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
         "MODERATION_BATCH_SIZE": str(settings.batch_size),
         "MODERATION_BATCH_SIZE_BACKLOG": str(settings.batch_size_backlog),
         "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
     }
     client = redis.Redis.from_url(settings.resolved_redis_url())
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -285,7 +290,10 @@ def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
                 raise SystemExit("the worker pool exited early")
             time.sleep(0.01)
         started = time.perf_counter()
+        decided = int(client.zcard(K.pending))
         while client.zcard(K.pending):
+            if proc.poll() is not None:
+                raise SystemExit("the worker pool exited early")
             time.sleep(0.01)
         wall = time.perf_counter() - started
     finally:
@@ -293,7 +301,7 @@ def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
         proc.wait(timeout=60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return wall, cpu, decided
 
 
 def print_profile(profile: cProfile.Profile, top: int) -> None:
@@ -359,17 +367,18 @@ def main(argv: list[str] | None = None) -> int:
 
         meter.start()
         if args.processes:
-            wall, worker_cpu = drain_processes(settings, args.processes)
+            wall, worker_cpu, decided = drain_processes(settings, args.processes)
             mode = f"moderation worker --processes {args.processes}"
         else:
             cpu0 = time.process_time()
             wall = asyncio.run(drain_in_process(settings, None))
             worker_cpu = time.process_time() - cpu0
+            decided = args.n
             mode = "one in-process ScoringWorker"
         meter.stop()
         print(
-            f"decide ({mode}, zero scorer): {args.n} comments in {wall:.2f} s = "
-            f"{args.n / wall:,.0f} decisions/s"
+            f"decide ({mode}, zero scorer): {decided} comments in {wall:.2f} s = "
+            f"{decided / wall:,.0f} decisions/s"
         )
         meter.report("decide", args.n)
         print(
