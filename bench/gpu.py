@@ -21,13 +21,13 @@ One script, everything it needs set up by itself:
 
 Prints the exact command line, both figures and their ratio (goal: ≥ 0.7 on one H200 with
 ``original`` in bf16, ≥ 8,000 comments/s). On CUDA the default is bf16 (fp16 where the GPU
-has no bf16) and 3 processes; without CUDA it falls back to fp32 on the CPU, which is only a
+has no bf16) and 4 processes; without CUDA it falls back to fp32 on the CPU, which is only a
 smoke run (a BERT-base forward pass costs ~50 ms per comment on these CPUs). Several
 processes share one GPU: one process' tokenising, spam signals and Redis round trips overlap
 another's forward pass; with CUDA MPS (README, "GPU deployments") their kernels also run
 concurrently instead of time-sliced.
 
-    python bench/gpu.py                                  # CUDA: 20,000 comments, 3 processes
+    python bench/gpu.py                                  # CUDA: 20,000 comments, 4 processes
     python bench/gpu.py --processes 4 --batch-size 256   # another shape
     python bench/gpu.py --device cpu --size tiny -n 64 --processes 1 --batch-size 16  # smoke
 """
@@ -128,7 +128,7 @@ def ceiling(args: argparse.Namespace, model_dir: Path, texts: list[str]) -> tupl
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("-n", type=int, default=0, help="comments (default 20,000 CUDA, 64 CPU)")
-    p.add_argument("--processes", type=int, default=0, help="worker processes (3 CUDA, 1 CPU)")
+    p.add_argument("--processes", type=int, default=0, help="worker processes (4 CUDA, 1 CPU)")
     p.add_argument("--batch-size", type=int, default=0, help="default 512 CUDA, 16 CPU")
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     p.add_argument("--precision", default="", help="default bf16 CUDA (fp16 without), fp32 CPU")
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if gpu and not cuda_available():
         raise SystemExit("--device cuda, but PyTorch sees no CUDA device")
     n = args.n or (20_000 if gpu else 64)
-    args.processes = args.processes or (3 if gpu else 1)
+    args.processes = args.processes or (4 if gpu else 1)
     args.batch_size = args.batch_size or (512 if gpu else 16)
     args.size = args.size or ("base" if gpu else "tiny")
     if not args.precision:

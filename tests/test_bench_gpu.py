@@ -80,4 +80,4 @@ def test_gpu_bench_runs_on_cuda_in_bf16(tmp_path: Path) -> None:
     found = run_bench("--device", "cuda", "--model-dir", str(model_dir), "-n", "2000")
     assert found.group(1) == "cuda"
     assert found.group(2) in ("bf16", "fp16")
-    assert found.group(3) == "3" and found.group(4) == "512"
+    assert found.group(3) == "4" and found.group(4) == "512"
