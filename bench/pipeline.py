@@ -157,6 +157,7 @@ class RedisMeter:
         self.client = client
         self.cpu = 0.0
         self.calls: Counter[str] = Counter()
+        self.usec: Counter[str] = Counter()
         self._cpu0 = 0.0
 
     def _cpu_now(self) -> float:
@@ -171,13 +172,13 @@ class RedisMeter:
         self.cpu = self._cpu_now() - self._cpu0
         stats: Any = self.client.info("commandstats")
         # The INFO calls of the meter itself are not the pipeline's.
-        self.calls = Counter(
-            {
-                name.removeprefix("cmdstat_"): int(v["calls"])
-                for name, v in stats.items()
-                if name not in ("cmdstat_info", "cmdstat_config")
-            }
-        )
+        mine = {
+            name.removeprefix("cmdstat_"): v
+            for name, v in stats.items()
+            if name not in ("cmdstat_info", "cmdstat_config")
+        }
+        self.calls = Counter({name: int(v["calls"]) for name, v in mine.items()})
+        self.usec = Counter({name: int(v["usec"]) for name, v in mine.items()})
 
     def report(self, label: str, comments: int) -> None:
         total = sum(self.calls.values())
@@ -187,6 +188,11 @@ class RedisMeter:
         )
         top = ", ".join(f"{c} {n / comments:.2f}" for c, n in self.calls.most_common(12))
         print(f"  commands per comment: {top}")
+        # Commands inside a script count in both the script's time and their own.
+        spent = ", ".join(
+            f"{c} {n / comments:.1f}" for c, n in self.usec.most_common(8) if n >= comments
+        )
+        print(f"  µs per comment by command (scripts include their commands): {spent}")
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -255,15 +261,21 @@ async def drain_in_process(settings: Settings, profile: cProfile.Profile | None)
     return time.perf_counter() - started
 
 
-def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
+def drain_processes(
+    settings: Settings, processes: int, extra_env: dict[str, str] | None = None
+) -> tuple[float, float, int]:
     """Run ``moderation worker --processes P`` until nothing is pending; returns wall seconds
-    (from every worker's first heartbeat to the last decision) and the workers' CPU seconds."""
+    (from every worker's first heartbeat to the last decision), the workers' CPU seconds and
+    the comments decided in that time (those still pending once every worker had started).
+    ``extra_env``: more settings for the workers (the scorer is ``zero`` unless it says)."""
     env = {
         **os.environ,
         "MODERATION_REDIS_URL": settings.resolved_redis_url(),
         "MODERATION_SCORER": "zero",
         "MODERATION_BATCH_SIZE": str(settings.batch_size),
+        "MODERATION_BATCH_SIZE_BACKLOG": str(settings.batch_size_backlog),
         "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
     }
     client = redis.Redis.from_url(settings.resolved_redis_url())
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -278,7 +290,10 @@ def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
                 raise SystemExit("the worker pool exited early")
             time.sleep(0.01)
         started = time.perf_counter()
+        decided = int(client.zcard(K.pending))
         while client.zcard(K.pending):
+            if proc.poll() is not None:
+                raise SystemExit("the worker pool exited early")
             time.sleep(0.01)
         wall = time.perf_counter() - started
     finally:
@@ -286,7 +301,7 @@ def drain_processes(settings: Settings, processes: int) -> tuple[float, float]:
         proc.wait(timeout=60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return wall, cpu, decided
 
 
 def print_profile(profile: cProfile.Profile, top: int) -> None:
@@ -305,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("-n", type=int, default=20_000, help="comments in the stream")
     p.add_argument("--batch-size", type=int, default=Settings().batch_size)
+    p.add_argument(
+        "--backlog",
+        type=int,
+        default=Settings().batch_size_backlog,
+        help="batch size under a backlog (MODERATION_BATCH_SIZE_BACKLOG)",
+    )
     p.add_argument("--api-sample", type=int, default=500, help="comments ingested via the API")
     p.add_argument("--processes", type=int, default=0, help="0: one in-process worker")
     p.add_argument("--profile-n", type=int, default=3000, help="comments in the profiled pass")
@@ -318,11 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     with redis_server(find_redis_server(args.redis_server)) as url:
         sync = redis.Redis.from_url(url)
         info: Any = sync.info("server")
-        print(f"redis-server {info['redis_version']}; batch size {args.batch_size}")
+        print(
+            f"redis-server {info['redis_version']}; batch size {args.batch_size}, "
+            f"{max(args.batch_size, args.backlog)} under a backlog"
+        )
         settings = Settings(
             redis_url=url,
             scorer="zero",
             batch_size=args.batch_size,
+            batch_size_backlog=args.backlog,
             flood_author_interval_s=0.0,
             flood_ip_interval_s=0.0,
         )
@@ -342,17 +367,18 @@ def main(argv: list[str] | None = None) -> int:
 
         meter.start()
         if args.processes:
-            wall, worker_cpu = drain_processes(settings, args.processes)
+            wall, worker_cpu, decided = drain_processes(settings, args.processes)
             mode = f"moderation worker --processes {args.processes}"
         else:
             cpu0 = time.process_time()
             wall = asyncio.run(drain_in_process(settings, None))
             worker_cpu = time.process_time() - cpu0
+            decided = args.n
             mode = "one in-process ScoringWorker"
         meter.stop()
         print(
-            f"decide ({mode}, zero scorer): {args.n} comments in {wall:.2f} s = "
-            f"{args.n / wall:,.0f} decisions/s"
+            f"decide ({mode}, zero scorer): {decided} comments in {wall:.2f} s = "
+            f"{decided / wall:,.0f} decisions/s"
         )
         meter.report("decide", args.n)
         print(

@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.messages import CommentRecord
+from moderation.messages import Author, CommentRecord, Context
 from moderation.normalize import normalize
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
@@ -398,3 +398,56 @@ async def test_scoring_costs_two_round_trips_per_batch(
     assert len(results) == 32
     assert len(calls) == 1
     assert results[-1].signals["dup_count"] > 0
+
+
+# --- the batch script's type checks -------------------------------------------------------------
+
+
+def _records(n: int) -> list[CommentRecord]:
+    base = 1_700_000_000_000
+    return [
+        CommentRecord(
+            id=f"poison{i:03d}",
+            article_id="a1",
+            text=f"{CAMPAIGN} number {i}",
+            author=Author(id=f"pu{i}", name="Reader"),
+            created_at=base + i,
+            site="test",
+            context=Context(ip=f"10.9.0.{i}"),
+        )
+        for i in range(n)
+    ]
+
+
+async def test_a_poisoned_ip_key_refuses_the_batch_before_any_write(
+    settings: Settings, rds: Redis, keys: Keys
+) -> None:
+    records = _records(3)
+    await rds.set(keys.spam_ip_posts("10.9.0.2"), "not a sorted set")
+    scorer = SpamScorer(rds, keys, settings)
+    try:
+        await scorer.score([SpamInput(r, normalize(r.text)) for r in records])
+    except Exception as exc:
+        assert "WRONGTYPE" in str(exc)
+    else:
+        raise AssertionError("the batch was scored over a key of the wrong type")
+    # Nothing written: no IP set, no LSH band, no signature of any comment of the batch.
+    assert await rds.exists(keys.spam_ip_posts("10.9.0.0"), keys.spam_ip_posts("10.9.0.1")) == 0
+    assert [k async for k in rds.scan_iter(keys.spam_band(0, "*"))] == []
+    assert await rds.exists(*(keys.spam_signature(r.id) for r in records)) == 0
+
+
+async def test_a_poisoned_author_key_only_loses_that_authors_velocity(
+    settings: Settings, rds: Redis, keys: Keys
+) -> None:
+    """Author keys are read, never written, by the batch script: a wrong type there counts as
+    nothing (the transition, which writes them, refuses it and holds the comment)."""
+    records = _records(3)
+    await rds.set(keys.author_comments("pu1"), "not a sorted set")
+    await rds.set(keys.author("pu2"), "not a hash")
+    scorer = SpamScorer(rds, keys, settings)
+    results = await scorer.score([SpamInput(r, normalize(r.text)) for r in records])
+    assert [r.signals["author_rate"] for r in results] == [0, 0, 0]
+    assert [r.signals["author_rejected"] for r in results] == [0, 0, 0]
+    # The batch itself was indexed: the copies see each other.
+    assert [r.signals["dup_count"] for r in results] == [0, 1, 2]

@@ -6,7 +6,8 @@ Lifecycle (one process, one asyncio loop), top to bottom in :meth:`ScoringWorker
    any entry, start the heartbeat task.
 2. **loop** until asked to stop: every ``reclaim_interval_s`` reclaim orphaned entries
    (``XAUTOCLAIM``; past ``max_deliveries`` they are dead-lettered and their comments held);
-   read a batch (``XREADGROUP``, block, then linger to fill) and hand it to
+   read a batch (``XREADGROUP``, block, then linger to fill; up to ``batch_size_backlog``
+   entries while the previous read came back full) and hand it to
    :class:`moderation.pipeline.batch.BatchPipeline`, which decides and writes it.
 3. **stop** on ``SIGTERM``/``SIGINT``: the batches in hand are finished and acked, the heartbeat
    removed, exit 0.
@@ -112,6 +113,7 @@ class ScoringWorker:
             ", DEGRADED fallback" if info.degraded else "",
         )
         in_flight: asyncio.Task[None] | None = None
+        count, backlog = s.batch_size, max(s.batch_size, s.batch_size_backlog)
         try:
             while not self._stop.is_set():
                 try:
@@ -123,7 +125,9 @@ class ScoringWorker:
                             await previous
                         await self.reclaim()
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
-                    entries = await self.queue.read(s.batch_size, s.block_ms, s.batch_linger_ms)
+                    entries = await self.queue.read(count, s.block_ms, s.batch_linger_ms)
+                    # A full batch means a backlog: take bigger ones until it is worked off.
+                    count = backlog if len(entries) >= count else s.batch_size
                     # The slot is cleared before awaiting: a batch whose writes failed (Redis
                     # gone) is left unacked for redelivery, never awaited twice. Without
                     # overlap the new batch is awaited at once, as the previous one.

@@ -39,6 +39,7 @@ from moderation.messages import CommentRecord, Status
 from moderation.normalize import normalize
 from moderation.ops.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
 from moderation.pipeline.policy import (
+    AUTHOR_FIELDS,
     AuthorFacts,
     BatchContext,
     Policy,
@@ -50,7 +51,7 @@ from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
 from moderation.statements import by_id
-from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
+from moderation.store.comments import AutoDecision, CommentRef, Store, hmget_many, now_ms
 from moderation.store.grounds import decode as decode_grounds
 from moderation.store.queue import CommentQueue, Entry
 from moderation.store.wordlists import matcher_cache
@@ -66,25 +67,28 @@ async def load_context(
     redis: Redis, keys: Keys, base: Policy, records: Sequence[CommentRecord]
 ) -> BatchContext:
     """Site-wide overrides, per-article overrides, author facts and the word lists' version,
-    in one pipeline (the word lists themselves are reloaded only when their version changes)."""
+    in two requests sent together (a pipeline, and one ``hmget_many.lua`` call for the
+    authors: one reply instead of one per author); the word lists themselves are reloaded
+    only when their version changes."""
     articles = sorted({r.article_id for r in records})
     authors = sorted({r.author.id for r in records})
     pipe = redis.pipeline(transaction=False)
     pipe.hgetall(keys.policy)
     for aid in articles:
         pipe.hgetall(keys.article_settings(aid))
-    for author_id in authors:
-        pipe.hgetall(keys.author(author_id))
     pipe.get(keys.words_version)
     pipe.get(keys.grounds)
-    replies = await pipe.execute()
+    replies, facts = await asyncio.gather(
+        pipe.execute(), hmget_many(redis, [keys.author(a) for a in authors], AUTHOR_FIELDS)
+    )
     grounds_raw = replies.pop()
     site = base.overlay(replies[0], "site")
     ctx = BatchContext()
-    for aid, raw in zip(articles, replies[1 : 1 + len(articles)], strict=True):
+    for aid, raw in zip(articles, replies[1:-1], strict=True):
         ctx.policies[aid] = site.overlay(raw, "article")
-    for author_id, raw in zip(authors, replies[1 + len(articles) : -1], strict=True):
-        ctx.authors[author_id] = AuthorFacts.from_hash(raw)
+    for author_id, row in zip(authors, facts, strict=True):
+        found = {f: v for f, v in zip(AUTHOR_FIELDS, row, strict=True) if v is not None}
+        ctx.authors[author_id] = AuthorFacts.from_hash(found)
     ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
     ctx.grounds = by_id(decode_grounds(grounds_raw))
     return ctx

@@ -221,6 +221,10 @@ class AuthorState(enum.StrEnum):
     PREMODERATED = "premoderated"
 
 
+#: The fields of an author's hash that :meth:`AuthorFacts.from_hash` reads.
+AUTHOR_FIELDS = ("state", "approved", "rejected", "held")
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorFacts:
     state: AuthorState = AuthorState.NORMAL

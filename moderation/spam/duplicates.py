@@ -60,10 +60,9 @@ def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
 
 
 def band_buckets(sig: npt.NDArray[np.uint32]) -> list[str]:
-    return [
-        format(zlib.crc32(sig[b * ROWS : (b + 1) * ROWS].astype("<u4").tobytes()), "08x")
-        for b in range(BANDS)
-    ]
+    raw = sig.astype("<u4").tobytes()
+    width = ROWS * 4
+    return [format(zlib.crc32(raw[b * width : (b + 1) * width]), "08x") for b in range(BANDS)]
 
 
 def similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:

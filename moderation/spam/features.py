@@ -21,6 +21,7 @@ hashing needs a new version, never a silent reinterpretation of stored weights.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import zlib
@@ -158,6 +159,13 @@ def _bucket(token: str) -> int:
     return TEXT_OFFSET + zlib.crc32(token.encode("utf-8")) % (N_BUCKETS - TEXT_OFFSET)
 
 
+@functools.lru_cache(maxsize=200_000)
+def _word_bucket(word: str) -> int:
+    """A word's text feature; cached, since words repeat (Zipf) and hashing one costs more
+    than looking it up."""
+    return _bucket("w:" + word)
+
+
 def signal_vector(signals: Mapping[str, Any]) -> dict[int, float]:
     """The named signal features of a signals dict (absent signals count as 0)."""
     x: dict[int, float] = {}
@@ -174,7 +182,7 @@ def text_vector(tokens: Tokens, domains: Iterable[Any] = ()) -> dict[int, float]
     Binary and scaled to unit L2 norm, so a long comment does not outvote the signals merely by
     having more words.
     """
-    text: set[int] = {_bucket("w:" + w) for w in tokens.words}
+    text: set[int] = set(map(_word_bucket, tokens.words))
     span = np.uint64(N_BUCKETS - TEXT_OFFSET)
     text.update((tokens.grams % span + np.uint64(TEXT_OFFSET)).tolist())
     for domain in domains:

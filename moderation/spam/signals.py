@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,8 +194,9 @@ def text_signals(
     clean = unicodedata.normalize("NFKC", _strip_invisible(raw))
     clean, obfuscated = _deobfuscate(clean)
 
-    emails = _EMAIL.findall(clean)
-    without_emails = _EMAIL.sub(" ", clean)
+    # The patterns cannot match without their anchor characters: skip the regex passes then.
+    emails = _EMAIL.findall(clean) if "@" in clean else []
+    without_emails = _EMAIL.sub(" ", clean) if emails else clean
     links = allowed = shorteners = denied = link_chars = 0
     domains: list[str] = []
     for host, size in _links(without_emails):
@@ -312,7 +313,10 @@ def _deobfuscate(text: str) -> tuple[str, int]:
 def _links(text: str) -> list[tuple[str, int]]:
     """Every link in ``text``: its host and how many characters it spans."""
     links: list[tuple[str, int]] = []
-    for match in _URL.finditer(text):
+    lowered = text.lower()
+    # _URL needs "http" or "www." and _BARE a dot: most comments skip both passes.
+    schemed = "http" in lowered or "www." in lowered
+    for match in _URL.finditer(text) if schemed else ():
         url = match.group(0)
         rest = url.split("://", 1)[1] if "://" in url else url
         host = re.split(r"[/\\?#:]", rest, maxsplit=1)[0].lower().rstrip(".,;!")
@@ -320,7 +324,8 @@ def _links(text: str) -> list[tuple[str, int]]:
             host = host[4:]
         if host:
             links.append((host, len(url)))
-    for match in _BARE.finditer(_URL.sub(" ", text)):
+    rest = _URL.sub(" ", text) if schemed else text
+    for match in _BARE.finditer(rest) if "." in rest else ():
         host, tld, path = match.group(1).lower(), match.group(2).lower(), match.group(3)
         if tld in BARE_TLDS or (tld in WORDLIKE_TLDS and path):
             size = len(match.group(1)) + len(path or "")
@@ -348,12 +353,31 @@ def _count_phones(text: str) -> int:
     return count
 
 
+def _count(text: str, ascii_set: bytes, test: Callable[[str], bool]) -> int:
+    """How many characters of ``text`` pass ``test``; ``ascii_set`` holds the ASCII ones that
+    do, so an ASCII text is counted by one C-level ``translate`` instead of a call per
+    character."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw) - len(raw.translate(None, ascii_set))
+    return sum(map(test, text))
+
+
+def _ascii(test: Callable[[str], bool]) -> bytes:
+    return bytes(c for c in range(128) if test(chr(c)))
+
+
+_ASCII_UPPER = _ascii(str.isupper)
+_ASCII_LOWER = _ascii(str.islower)
+_ASCII_SPACE = _ascii(str.isspace)
+
+
 def _caps(text: str) -> float:
-    upper = sum(map(str.isupper, text))
-    cased = upper + sum(map(str.islower, text))
+    upper = _count(text, _ASCII_UPPER, str.isupper)
+    cased = upper + _count(text, _ASCII_LOWER, str.islower)
     return upper / cased if cased >= CAPS_MIN_LETTERS else 0.0
 
 
 def _noise(text: str) -> float:
-    visible = len(text) - sum(map(str.isspace, text))
+    visible = len(text) - _count(text, _ASCII_SPACE, str.isspace)
     return len(_SYMBOL.findall(text)) / visible if visible else 0.0

@@ -14,6 +14,7 @@ by ``transition.lua``; moderators' rejections make an author's next comments sus
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,11 @@ from moderation.messages import CommentRecord
 MAX_COUNT = 100
 
 
+@functools.lru_cache(maxsize=65_536)
 def ip_bucket(ip: str) -> str:
     """The unit an address is counted in: itself for IPv4, its /64 network for IPv6 (one
-    subscriber usually holds a whole /64 and can pick any address in it)."""
+    subscriber usually holds a whole /64 and can pick any address in it). Cached: parsing an
+    address cost more than the rest of a comment's velocity work, and addresses repeat."""
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
