@@ -64,7 +64,7 @@ def test_gpu_bench_runs_on_cpu(tmp_path: Path) -> None:
     assert (device, precision, processes, batch, n) == ("cpu", "fp32", "1", "8", "24")
     raw, e2e, ratio = (float(v) for v in found.group(6, 7, 8))
     assert raw > 0 and e2e > 0
-    assert ratio == pytest.approx(e2e / raw, abs=0.002)
+    assert ratio == pytest.approx(e2e / raw, rel=0.02)  # figures printed rounded
 
 
 def _cuda() -> bool:
