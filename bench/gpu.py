@@ -47,13 +47,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import news_comments  # noqa: E402
-from bench.pipeline import K, drain_processes, fill, redis_server  # noqa: E402
+from bench.pipeline import K, drain_processes, fill  # noqa: E402
 from bench.scoring import ensure_model, raw_throughput  # noqa: E402
 from moderation.ids import new_id  # noqa: E402
 from moderation.messages import Author, CommentRecord, Context  # noqa: E402
 from moderation.normalize import normalize  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
-from moderation.store.embedded import find_redis_server  # noqa: E402
+from moderation.store.embedded import temporary_redis  # noqa: E402
 
 
 def cuda_available() -> bool:
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     raw, runtime = ceiling(args, model_dir, [normalize(t) for t in texts])
     print(f"raw forward ceiling ({runtime}, this process, scorer alone): {raw:,.1f} comments/s")
 
-    with redis_server(find_redis_server(args.redis_server)) as url:
+    with temporary_redis(args.redis_server, tcp=True) as url:
         settings = Settings(redis_url=url, batch_size=args.batch_size)
         asyncio.run(fill(url, records(texts)))
         wall, cpu, decided = drain_processes(settings, args.processes, worker_env(args, model_dir))

@@ -34,16 +34,12 @@ import pstats
 import random
 import resource
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +59,7 @@ from moderation.scoring.zero import ZeroScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
 from moderation.store.apikeys import create_key  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
-from moderation.store.embedded import find_redis_server  # noqa: E402
+from moderation.store.embedded import temporary_redis  # noqa: E402
 from workers.scoring import ScoringWorker  # noqa: E402
 
 K = Keys()
@@ -73,46 +69,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextmanager
-def redis_server(binary: str) -> Iterator[str]:
-    """A throwaway redis-server on a free port; yields its URL."""
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="bench-pipeline-")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- the corpus --------------------------------------------------------------------------------
@@ -336,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
 
-    with redis_server(find_redis_server(args.redis_server)) as url:
+    with temporary_redis(args.redis_server, tcp=True) as url:
         sync = redis.Redis.from_url(url)
         info: Any = sync.info("server")
         print(

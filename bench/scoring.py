@@ -42,13 +42,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import news_comments  # noqa: E402
-from moderation.evaluation.spam import temporary_redis  # noqa: E402
 from moderation.ids import new_id  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Author, CommentRecord  # noqa: E402
 from moderation.normalize import normalize  # noqa: E402
 from moderation.scoring.engine import EngineOptions, TransformerScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
+from moderation.store.embedded import temporary_redis  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 

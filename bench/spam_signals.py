@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 from redis.asyncio import Redis  # noqa: E402
 
 from moderation.evaluation.datasets import load  # noqa: E402
-from moderation.evaluation.spam import temporary_redis  # noqa: E402
 from moderation.ids import new_id  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Author, CommentRecord, Context  # noqa: E402
@@ -39,6 +38,7 @@ from moderation.normalize import normalize  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
 from moderation.spam import SpamInput, SpamScorer  # noqa: E402
 from moderation.spam.feedback import record_feedback  # noqa: E402
+from moderation.store.embedded import temporary_redis  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 

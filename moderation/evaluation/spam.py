@@ -27,15 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -60,7 +55,7 @@ from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
 from moderation.spam.feedback import record_feedback
 from moderation.store.comments import CommentRef, Store, now_ms
-from moderation.store.embedded import find_redis_server
+from moderation.store.embedded import temporary_redis
 from moderation.store.queue import Entry
 
 MODES = ("zero-shot", "prequential")
@@ -207,57 +202,6 @@ async def _delete_prefix(redis: Redis, prefix: str) -> None:
             batch.clear()
     if batch:
         await redis.unlink(*batch)
-
-
-@contextlib.contextmanager
-def temporary_redis(binary: str = "") -> Iterator[str]:
-    """A private ``redis-server`` (no persistence) on a Unix socket; yields its URL."""
-    import redis as sync_redis
-
-    directory = tempfile.mkdtemp(prefix="moderation-eval-")
-    socket_path = Path(directory) / "redis.sock"
-    proc = subprocess.Popen(
-        [
-            find_redis_server(binary),
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket_path),
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            directory,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                raise ConfigError(f"redis-server exited with {proc.returncode} at start-up")
-            try:
-                client = sync_redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1)
-                if client.ping():
-                    client.close()
-                    break
-            except sync_redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise ConfigError("redis-server did not start within 10 s") from None
-                time.sleep(0.05)
-        yield f"unix://{socket_path}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 # --- reporting --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""An embedded ``redis-server`` for local all-in-one use (``moderation run``).
+"""An embedded ``redis-server`` for local all-in-one use (``moderation run``), and the
+throwaway one evaluations and benchmarks start (:func:`temporary_redis`).
 
 It listens on a Unix socket under the data directory (no port to collide with), persists with
 AOF (``appendfsync everysec``) so comments survive a restart, and refuses to evict keys
@@ -7,10 +8,15 @@ AOF (``appendfsync everysec``) so comments survive a restart, and refuses to evi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from redis import Redis
@@ -125,3 +131,49 @@ class EmbeddedRedis:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@contextlib.contextmanager
+def temporary_redis(binary: str = "", *, tcp: bool = False) -> Iterator[str]:
+    """A private, throwaway ``redis-server`` (no persistence) in a temporary folder; yields its
+    URL: a Unix socket, or with ``tcp`` a free port on 127.0.0.1 (what a benchmark measures,
+    as production talks TCP). Stopped and removed on exit."""
+    directory = tempfile.mkdtemp(prefix="moderation-redis-")
+    socket_path = Path(directory) / "redis.sock"
+    if tcp:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        where = ["--port", str(port), "--bind", "127.0.0.1"]
+        url = f"redis://127.0.0.1:{port}/0"
+    else:
+        where = ["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
+        url = f"unix://{socket_path}"
+    proc = subprocess.Popen(
+        [find_redis_server(binary), *where, "--save", "", "--appendonly", "no", "--dir", directory],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                raise ConfigError(f"redis-server exited with {proc.returncode} at start-up")
+            try:
+                client = Redis.from_url(url, socket_timeout=1)
+                if client.ping():
+                    client.close()
+                    break
+            except RedisError:
+                if time.monotonic() > deadline:
+                    raise ConfigError("redis-server did not start within 10 s") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(directory, ignore_errors=True)
