@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -21,6 +22,12 @@ from moderation.store.apikeys import digest_of
 from tests.conftest import ROOT, free_port, running_api
 
 
+async def acli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """:func:`cli` from an async test: in a thread, so the event loop (and the app running on
+    it: its pub/sub listener, its metrics flusher) is not stopped while the command runs."""
+    return await asyncio.to_thread(cli, *args, env=env)
+
+
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``moderation ARGS``; ``env`` replaces the environment when it names the data dir (a
     command beside ``moderation run``), else it is added to this one."""
@@ -37,7 +44,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
     env = {"MODERATION_REDIS_URL": settings.resolved_redis_url()}
-    made = cli("keys", "create", "--role", "site", "--name", "www", env=env)
+    made = await acli("keys", "create", "--role", "site", "--name", "www", env=env)
     assert made.returncode == 0, made.stderr
     secret = made.stdout.strip()
     assert secret.startswith("mk_site_") and len(secret) > 40
@@ -58,15 +65,15 @@ async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
         )
         assert r.status_code == 202
 
-        again = cli("keys", "create", "--role", "site", "--name", "www", env=env)
+        again = await acli("keys", "create", "--role", "site", "--name", "www", env=env)
         assert again.returncode == 2 and "already exists" in again.stderr
 
-        listed = cli("keys", "list", env=env)
+        listed = await acli("keys", "list", env=env)
         assert "www\tsite" in listed.stdout and secret not in listed.stdout
         assert listed.stdout.startswith("name\trole\tcreated (UTC)\n")
         assert re.search(r"www\tsite\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", listed.stdout)
 
-        assert cli("keys", "revoke", "--name", "www", env=env).returncode == 0
+        assert (await acli("keys", "revoke", "--name", "www", env=env)).returncode == 0
         r = await api.client.post(
             "/v1/comments",
             json={"article_id": "a", "text": "hi", "author": {"id": "u", "name": "n"}},
@@ -82,7 +89,7 @@ async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
         entries = [e for e in audit.json()["entries"] if e["target"] == "www"]
         assert [e["action"] for e in entries] == ["key.revoke", "key.create"]
         assert entries[1]["after"] == {"role": "site"} and entries[1]["via"] == "cli"
-    assert cli("keys", "revoke", "--name", "www", env=env).returncode == 2
+    assert (await acli("keys", "revoke", "--name", "www", env=env)).returncode == 2
 
 
 def test_bad_role_is_refused() -> None:
