@@ -16,7 +16,18 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, coral, dsa, embed, health, openapi, ops, webhooks
+from moderation.api import (
+    accounts,
+    articles,
+    comments,
+    coral,
+    dsa,
+    embed,
+    health,
+    openapi,
+    ops,
+    webhooks,
+)
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
@@ -75,6 +86,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)
+        *accounts.routes(),  # admins manage moderators' accounts (moderation.api.accounts)
         *ui.routes(),
     ]
 

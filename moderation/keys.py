@@ -318,6 +318,25 @@ class Keys:
         """Hash of one signed-in web session, addressed by the SHA-256 of its cookie value."""
         return f"{self.prefix}:session:{digest}"
 
+    def account(self, name: str) -> str:
+        """String: one moderator or admin account (JSON ``store.accounts.Account``)."""
+        return f"{self.prefix}:account:{part(name)}"
+
+    @property
+    def account_index(self) -> str:
+        """Set of every account's name."""
+        return f"{self.prefix}:accounts"
+
+    def account_sessions(self, name: str) -> str:
+        """Set of the session digests (``session``) an account signed in with; stale members
+        are pruned when listed."""
+        return f"{self.prefix}:account:{part(name)}:sessions"
+
+    def sign_in_link(self, digest: str) -> str:
+        """String with a TTL: the account a one-time sign-in link opens, addressed by the
+        SHA-256 of the link's token; deleted by its first use."""
+        return f"{self.prefix}:signinlink:{digest}"
+
     def words(self, kind: str) -> str:
         """Set of normalised entries of a word list (``kind``: ``banned`` or ``suspect``)."""
         return f"{self.prefix}:words:{part(kind)}"

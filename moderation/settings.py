@@ -285,6 +285,11 @@ class Settings:
     session_idle_s: int = 2 * 3600
     #: …and at the latest this many seconds after sign-in, active or not.
     session_max_s: int = 12 * 3600
+    #: Whether the web UI's sign-in page still takes a moderator or admin API key beside an
+    #: account's name and password (the API always takes keys). Off: only accounts sign in.
+    ui_key_sign_in: bool = True
+    #: Seconds a one-time sign-in link (``moderation accounts link``) stays usable.
+    sign_in_link_ttl_s: int = 24 * 3600
     #: Audit entries kept in the Redis audit stream once archived (the archiver trims it, never
     #: past what it has written to the record); 0 keeps every entry.
     audit_max_entries: int = 1_000_000
@@ -452,7 +457,13 @@ class Settings:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if not 0.0 <= self.spam_threshold <= 1.0:
             raise ConfigError("MODERATION_SPAM_THRESHOLD must be within [0, 1]")
-        for name in ("session_idle_s", "session_max_s", "max_bulk", "queue_page_size"):
+        for name in (
+            "session_idle_s",
+            "session_max_s",
+            "sign_in_link_ttl_s",
+            "max_bulk",
+            "queue_page_size",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if not self.queue_page_size <= self.max_queue_page:

@@ -145,6 +145,16 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/v1/moderation/search"): ("moderators", "/v1/moderation/search?q=x", None),
     ("POST", "/v1/moderation/authors/{author_id:path}/forget"): (
         "admins", "/v1/moderation/authors/u-forget/forget", None),
+    ("GET", "/v1/moderation/accounts"): ("admins", "/v1/moderation/accounts", None),
+    ("POST", "/v1/moderation/accounts"): (
+        "admins", "/v1/moderation/accounts", {"name": "matrix-new", "link": True}),
+    ("PATCH", "/v1/moderation/accounts/{name}"): (
+        "admins", "/v1/moderation/accounts/matrix-acc", {"disabled": False}),
+    ("POST", "/v1/moderation/accounts/{name}/link"): (
+        "admins", "/v1/moderation/accounts/matrix-acc/link", None),
+    # A made-up session: an allowed caller gets 404 (nothing to revoke), others 401/403.
+    ("DELETE", "/v1/moderation/accounts/{name}/sessions/{session_id}"): (
+        "admins", "/v1/moderation/accounts/matrix-acc/sessions/0123456789abcdef", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),
@@ -161,6 +171,9 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/moderate/words"): ("admin_page", "/moderate/words", None),
     ("GET", "/moderate/audit"): ("page", "/moderate/audit", None),
     ("GET", "/moderate/dashboard"): ("page", "/moderate/dashboard", None),
+    ("GET", "/moderate/accounts"): ("admin_page", "/moderate/accounts", None),
+    ("GET", "/moderate/login/link"): ("public", "/moderate/login/link?token=nope", None),
+    ("POST", "/moderate/login/link"): ("public", "/moderate/login/link", "link-form"),
     ("GET", "/moderate/dashboard/stream"): ("moderators", "/moderate/dashboard/stream", None),
     ("GET", STATIC_PATH): ("public", f"{STATIC_PATH}/app.css", None),
 }  # fmt: skip
@@ -295,6 +308,9 @@ def _request(
         data = urlencode({"key": w.moderator_key, "next": "/moderate/queue"}).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         return path, headers, data
+    if body == "link-form":  # a spent link: 404 for anyone (the path is public)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return path, headers, urlencode({"token": "spent"}).encode()
     if body == "logout-form":
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         return path, headers, urlencode({"csrf_token": caller.csrf}).encode()

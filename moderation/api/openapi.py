@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from moderation.api import schemas as s
+from moderation.api.accounts import AccountIn, AccountPatch
 from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
 from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
@@ -362,6 +363,26 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"): Op(
         "Send dead-lettered messages again (all, or those named)", "admin", s.AnyObject,
         request=ReplayIn, errors=(*_MOD, 404, 415, 422),
+    ),
+    ("GET", "/v1/moderation/accounts"): Op(
+        "Moderators' and admins' accounts, each with its live web sessions", "admin",
+        s.AnyObject, errors=_MOD,
+    ),
+    ("POST", "/v1/moderation/accounts"): Op(
+        "Create an account (with a password, or a one-time sign-in link: link=true)", "admin",
+        s.AnyObject, 201, AccountIn, (*_MOD, 409, 415, 422),
+    ),
+    ("PATCH", "/v1/moderation/accounts/{name}"): Op(
+        "Disable or enable an account (disabling signs it out), or set its password", "admin",
+        s.AnyObject, request=AccountPatch, errors=(*_MOD, 404, 415, 422),
+    ),
+    ("POST", "/v1/moderation/accounts/{name}/link"): Op(
+        "A one-time sign-in link for an account (shown once)", "admin", s.AnyObject, 201,
+        errors=(*_MOD, 404, 409),
+    ),
+    ("DELETE", "/v1/moderation/accounts/{name}/sessions/{session_id}"): Op(
+        "Revoke one web session of an account (signed out on its next request)", "admin",
+        s.AnyObject, 204, errors=(*_MOD, 404),
     ),
 }  # fmt: skip
 

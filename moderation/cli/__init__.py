@@ -16,7 +16,17 @@ import argparse
 import logging
 import sys
 
-from moderation.cli import config, evaluate, keys, models, record, service, stats, webhooks
+from moderation.cli import (
+    accounts,
+    config,
+    evaluate,
+    keys,
+    models,
+    record,
+    service,
+    stats,
+    webhooks,
+)
 from moderation.errors import describe
 from moderation.settings import Settings
 
@@ -39,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_parsers(sub)
     record.add_parsers(sub)  # db upgrade|status, export
     keys.add_parsers(sub)
+    accounts.add_parsers(sub)  # accounts create|list|disable|enable|link|password
     webhooks.add_parsers(sub)  # webhooks [serve|add|list|remove|rotate|failures|replay]
     evaluate.add_parsers(sub)
     models.add_parsers(sub)

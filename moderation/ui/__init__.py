@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from moderation.api.routing import IdRoute
-from moderation.ui import dashboard, pages, queue_status, session
+from moderation.ui import accounts, dashboard, pages, queue_status, session
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -25,6 +25,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/login", session.login_form, methods=["GET"]),
         Route(f"{BASE}/login", session.login_submit, methods=["POST"]),
         Route(f"{BASE}/logout", session.logout, methods=["POST"]),
+        Route(f"{BASE}/login/link", accounts.link_form, methods=["GET"]),
+        Route(f"{BASE}/login/link", accounts.link_submit, methods=["POST"]),
+        Route(f"{BASE}/accounts", accounts.accounts_page, methods=["GET"]),
         Route(f"{BASE}/queue", pages.queue, methods=["GET"]),
         Route(f"{BASE}/queue/items", pages.queue_items, methods=["GET"]),
         Route(f"{BASE}/queue/status", queue_status.status, methods=["GET"]),

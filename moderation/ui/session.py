@@ -1,9 +1,11 @@
 """Signing in and out of the web UI.
 
-Sign-in takes a moderator or admin API key (the same secret ``moderation keys create`` prints)
-and turns it into a server-side session (``moderation.store.sessions``): the browser holds only a
-random session id in an ``HttpOnly``, ``SameSite=Strict`` cookie, ``Secure`` when served over
-TLS. Sign-out needs the session's CSRF token, like every other state change.
+Sign-in takes an account's name and password (``moderation.store.accounts``; one-time links
+are in ``moderation.ui.accounts``) or, while ``ui_key_sign_in`` is on, a moderator or admin
+API key, and turns it into a server-side session (``moderation.store.sessions``): the browser
+holds only a random session id in an ``HttpOnly``, ``SameSite=Strict`` cookie, ``Secure`` when
+served over TLS. Failed sign-ins count per client address (``store.auth_failures``), with
+failed API keys. Sign-out needs the session's CSRF token, like every other state change.
 
 ``require_session`` is re-exported here for pages of other features.
 """
@@ -20,12 +22,20 @@ from moderation.api.auth import MODERATORS, verify_key
 from moderation.api.moderation import review_of
 from moderation.errors import ClientClosedRequest, CSRFFailed, Forbidden, RateLimited, describe
 from moderation.settings import Settings
-from moderation.store import audit
+from moderation.spam.velocity import ip_bucket
+from moderation.store import accounts, audit
 from moderation.store.audit import Actor
-from moderation.store.sessions import COOKIE, create_session, end_session
+from moderation.store.auth_failures import AuthFailures
+from moderation.store.sessions import (
+    COOKIE,
+    Session,
+    create_account_session,
+    create_session,
+    end_session,
+)
 from moderation.ui.render import BASE, LOGIN_PATH, SECURITY_HEADERS, error_page, render
 
-__all__ = ["login_form", "login_submit", "logout", "require_session"]
+__all__ = ["login_form", "login_submit", "logout", "require_session", "start_session"]
 
 MAX_FORM_BYTES = 8 * 1024
 DEFAULT_NEXT = f"{BASE}/queue"
@@ -73,7 +83,13 @@ def _login_page(request: Request, *, error: str | None, status: int, next_: str)
         request,
         None,
         "login.html",
-        {"title": "Sign in", "error": error, "next": next_, "notice": None},
+        {
+            "title": "Sign in",
+            "error": error,
+            "next": next_,
+            "notice": None,
+            "key_sign_in": request.app.state.settings.ui_key_sign_in,
+        },
         status_code=status,
     )
 
@@ -87,11 +103,59 @@ async def login_form(request: Request) -> Response:
         request,
         None,
         "login.html",
-        {"title": "Sign in", "error": None, "next": next_, "notice": notice},
+        {
+            "title": "Sign in",
+            "error": None,
+            "next": next_,
+            "notice": notice,
+            "key_sign_in": request.app.state.settings.ui_key_sign_in,
+        },
     )
 
 
+async def _sign_in_refused(request: Request) -> int:
+    """Seconds this address must wait (0: it may try): failed sign-ins are counted per client
+    address with the failed API keys (``store.auth_failures``)."""
+    failures: AuthFailures = request.app.state.auth_failures
+    return await failures.retry_after(_bucket(request))
+
+
+def _bucket(request: Request) -> str:
+    return ip_bucket(request.client.host if request.client else "unknown")
+
+
+def _too_many(request: Request, wait: int, next_: str) -> Response:
+    message = f"Too many failed sign-ins from this address; retry in {wait} s."
+    page = _login_page(request, error=message, status=429, next_=next_)
+    page.headers["Retry-After"] = str(wait)
+    return page
+
+
+async def start_session(
+    request: Request, opened: tuple[str, Session], via: str, next_: str
+) -> Response:
+    """Audit the sign-in and hand the browser its session cookie (shared by every way in)."""
+    settings: Settings = request.app.state.settings
+    session_id, session = opened
+    actor = Actor(session.name, session.role, "session")
+    await review_of(request).audit.append(
+        audit.new_entry(actor, "session.sign_in", "session", session.name, detail={"via": via})
+    )
+    response = RedirectResponse(next_, 303, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=settings.session_max_s,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
 async def login_submit(request: Request) -> Response:
+    """Sign in with an account's name and password, or (``ui_key_sign_in``) an API key."""
     settings: Settings = request.app.state.settings
     if not _same_origin(request):
         refused = Forbidden("Sign-in must come from this site.")
@@ -99,8 +163,33 @@ async def login_submit(request: Request) -> Response:
     form = await read_form(request)
     next_ = safe_next(form.get("next"))
     secret = form.get("key", "").strip()
-    if not secret:
-        return _login_page(request, error="Enter your API key.", status=400, next_=next_)
+    if secret and settings.ui_key_sign_in:
+        return await _key_sign_in(request, secret, next_)
+    name, password = form.get("name", "").strip(), form.get("password", "")
+    if not name or not password:
+        return _login_page(
+            request, error="Enter your account name and password.", status=400, next_=next_
+        )
+    wait = await _sign_in_refused(request)
+    if wait:
+        return _too_many(request, wait, next_)
+    redis = request.app.state.redis
+    keys = request.app.state.keys
+    account = await accounts.authenticate(redis, keys, name, password)
+    if account is None:
+        await request.app.state.auth_failures.record(_bucket(request))
+        return _login_page(
+            request,
+            error="Wrong name or password, or the account is disabled.",
+            status=401,
+            next_=next_,
+        )
+    opened = await create_account_session(redis, keys, settings, account)
+    return await start_session(request, opened, "password", next_)
+
+
+async def _key_sign_in(request: Request, secret: str, next_: str) -> Response:
+    settings: Settings = request.app.state.settings
     try:
         info = await verify_key(request, secret)
     except RateLimited as exc:
@@ -118,23 +207,8 @@ async def login_submit(request: Request) -> Response:
             status=403,
             next_=next_,
         )
-    redis = request.app.state.redis
-    session_id, _ = await create_session(redis, request.app.state.keys, settings, info)
-    actor = Actor(info.name, info.role, "session")
-    await review_of(request).audit.append(
-        audit.new_entry(actor, "session.sign_in", "session", info.name)
-    )
-    response = RedirectResponse(next_, 303, headers=SECURITY_HEADERS)
-    response.set_cookie(
-        COOKIE,
-        session_id,
-        max_age=settings.session_max_s,
-        path="/",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
-    return response
+    opened = await create_session(request.app.state.redis, request.app.state.keys, settings, info)
+    return await start_session(request, opened, "key", next_)
 
 
 async def logout(request: Request) -> Response:
