@@ -37,7 +37,16 @@ from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
 
-AUDIT_TARGETS = ("comment", "author", "article", "policy", "words", "session", "key")
+AUDIT_TARGETS = (
+    "comment",
+    "author",
+    "article",
+    "policy",
+    "words",
+    "session",
+    "key",
+    "account",
+)
 
 
 def review_of(request: Request) -> Review:
