@@ -93,6 +93,8 @@ async def create_account(request: Request) -> Response:
     doc: dict[str, Any] = {**account.public(), "sessions": []}
     if body.link:
         doc["link"] = await _link(request, account.name)
+        after = {"expires_in_s": doc["link"]["expires_in_s"]}
+        await _audit(request, who, "account.link", account.name, after)
     location = f"{PREFIX}/{account.name}"
     return JSON(doc, 201, {"Location": location})
 

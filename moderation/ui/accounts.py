@@ -17,10 +17,12 @@ from starlette.responses import Response
 from moderation.api.access import Principal
 from moderation.api.accounts import session_view
 from moderation.api.auth import ADMINS
+from moderation.api.moderation import review_of
 from moderation.errors import BadRequest, Forbidden, describe
 from moderation.messages import iso
 from moderation.settings import Settings
-from moderation.store import accounts
+from moderation.store import accounts, audit
+from moderation.store.audit import Actor
 from moderation.store.sessions import account_sessions, create_account_session
 from moderation.ui.render import BASE, NAV_LINKS, NavLink, error_page, render, ui_page
 from moderation.ui.session import (
@@ -112,5 +114,10 @@ async def link_submit(request: Request) -> Response:
         )
     if password:
         await accounts.set_password(state.redis, state.keys, account.name, password)
+        actor = Actor(account.name, account.role, "session")
+        entry = audit.new_entry(
+            actor, "account.password", "account", account.name, after={"password": "changed"}
+        )
+        await review_of(request).audit.append(entry)
     opened = await create_account_session(state.redis, state.keys, settings, account)
     return await start_session(request, opened, "link", DEFAULT_NEXT)

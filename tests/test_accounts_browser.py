@@ -1,0 +1,97 @@
+# ruff: noqa: F811  (the fixtures imported below are parameters of the tests)
+"""Accounts in a real Chromium: an admin signs in with a password, creates a moderator with a
+one-time link on the accounts page, the moderator uses the link (choosing a password), the
+admin sees the session and revokes it, and the moderator's next page is the sign-in page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.test_moderation_browser import (  # noqa: F401 (fixtures)
+    CHROMIUM,
+    Site,
+    browser,
+    page,
+    pytestmark,
+    site,
+)
+
+PASSWORD = "admin password 123"
+
+
+def password_sign_in(pg: Any, site: Site, name: str, password: str, path: str) -> None:
+    pg.goto(site.url + path)
+    assert "/moderate/login" in pg.url
+    pg.get_by_label("Account name").fill(name)
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name="Sign in", exact=True).click()
+    pg.wait_for_url(f"**{path}*")
+
+
+def test_admin_creates_a_moderator_who_signs_in_by_link_and_is_revoked(
+    browser: Any, page: Any, site: Site
+) -> None:
+    r = site.http.post(
+        "/v1/moderation/accounts",
+        json={"name": "root", "role": "admin", "password": PASSWORD},
+        headers=site.auth("admin"),
+    )
+    assert r.status_code == 201, r.text
+    password_sign_in(page, site, "root", PASSWORD, "/moderate/accounts")
+    assert page.locator(".who .me").inner_text().startswith("root")
+
+    page.get_by_label("Name").fill("mia")
+    page.get_by_role("button", name="Create account").click()
+    link = page.locator("#link-result [data-link-url]")
+    link.wait_for()
+    url = link.input_value()
+    assert "/moderate/login/link?token=" in url
+
+    other = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        mod = other.new_page()
+        mod.set_default_timeout(10_000)
+        mod.goto(url)
+        assert mod.locator("#link-account").inner_text() == "mia"
+        mod.get_by_label("Choose a password").fill("mia's own password")
+        mod.get_by_role("button", name="Sign in as mia").click()
+        mod.wait_for_url("**/moderate/queue*")
+        assert mod.locator(".who .me").inner_text().startswith("mia")
+
+        # The admin sees mia's session and revokes it.
+        page.reload()
+        row = page.locator('tr[data-account="mia"]')
+        revoke = row.locator("[data-revoke-session]")
+        assert revoke.count() == 1
+        revoke.click()
+        page.wait_for_load_state("load")
+        row.locator(".muted", has_text="none").wait_for()
+
+        mod.goto(site.url + "/moderate/queue")
+        assert "/moderate/login" in mod.url
+        # Her password (chosen on the link's page) signs her in again...
+        password_sign_in(mod, site, "mia", "mia's own password", "/moderate/queue")
+        # ...until the admin disables the account: the next request is refused.
+        page.reload()
+        page.locator('tr[data-account="mia"] [data-toggle-account]').click()
+        page.locator('tr[data-account="mia"] .account-state', has_text="disabled").wait_for()
+        mod.goto(site.url + "/moderate/queue")
+        assert "/moderate/login" in mod.url
+        # Nothing on the phone-width sign-in page is wider than the viewport.
+        wide = mod.evaluate(
+            "() => Array.from(document.querySelectorAll('body *'))"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).length"
+        )
+        assert wide == 0
+    finally:
+        other.close()
+
+    # The audit names the account, not a shared key.
+    audit = site.http.get(
+        "/v1/moderation/audit",
+        params={"target_type": "account", "target": "mia"},
+        headers=site.auth("admin"),
+    ).json()["entries"]
+    by = {e["action"]: e["actor"] for e in audit}
+    assert by["account.create"] == by["account.link"] == by["account.disable"] == "root"
+    assert by["account.password"] == "mia"  # chosen by herself on the link's page
