@@ -36,6 +36,7 @@ from moderation.api.instrument import InstrumentMiddleware
 from moderation.api.routing import IdRoute, PublicCORS
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
+from moderation.ops.samples import Sampler
 from moderation.record import Reader, Record, record_url
 from moderation.settings import Settings
 from moderation.store.apikeys import KeyCache
@@ -116,6 +117,8 @@ def create_app(settings: Settings) -> Starlette:
         recorder = Recorder(redis, keys)
         app.state.recorder = recorder
         await recorder.start()
+        sampler = Sampler(redis, keys, settings)  # the dashboard's history (ops.samples)
+        await sampler.start()
         try:
             # Comments accepted before any worker starts must still be scored: make sure the
             # group exists from id 0. Redis may be down at start-up; the API starts anyway
@@ -126,6 +129,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await sampler.stop()
             await recorder.stop()
             await record.close()
             await subscription.stop()  # wakes every waiter

@@ -376,6 +376,16 @@ class Keys:
         return f"{self.prefix}:stats:metrics"
 
     @property
+    def stats_samples(self) -> str:
+        """Stream of the dashboard's gauge samples (``ops.samples``), capped by count."""
+        return f"{self.prefix}:stats:samples"
+
+    @property
+    def stats_sample_lock(self) -> str:
+        """String with a short TTL: taken by the API process that samples this interval."""
+        return f"{self.prefix}:stats:samples:lock"
+
+    @property
     def human_latency(self) -> str:
         """List of recent held-to-moderator-decision samples in ms (capped)."""
         return f"{self.prefix}:stats:human_latency"

@@ -199,6 +199,11 @@ class Settings:
     stuck_queue_s: float = 120.0
     #: Seconds between dashboard updates pushed over SSE.
     dashboard_interval_s: float = 2.0
+    #: Seconds between the samples of queue depth, oldest comment and time to decision that
+    #: the dashboard's charts load as their history (one sampler for all API processes).
+    dashboard_sample_s: float = 10.0
+    #: Seconds of those samples kept (a capped Redis stream).
+    dashboard_history_s: int = 3600
 
     # --- Webhooks ----------------------------------------------------------------------------
     #: A webhook endpoint configured in the environment (more are registered at run time with
@@ -461,6 +466,8 @@ class Settings:
             "session_idle_s",
             "session_max_s",
             "sign_in_link_ttl_s",
+            "dashboard_sample_s",
+            "dashboard_history_s",
             "max_bulk",
             "queue_page_size",
         ):
