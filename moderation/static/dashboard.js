@@ -144,6 +144,8 @@
     var now = Date.now() / 1000;
     if (t0 === undefined) t0 = now - 60;
     if (t1 === undefined || t1 <= t0) t1 = t0 + 60;
+    // At least a minute wide: a few seconds of data would leave no round time to label.
+    if (t1 - t0 < 60) t0 = t1 - 60;
     var f = frame(svg, { t0: t0, t1: t1, dataMax: max, yMax: opts.yMax, yLabel: opts.yLabel, unit: opts.unit,
                          legend: (opts.legendOrder || series).map(function (s) { return { name: s.name, color: s.color }; }) });
     if (!points) {

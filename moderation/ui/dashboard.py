@@ -47,13 +47,26 @@ REASON_WORDS = {
 }
 
 
+#: Detoxify's labels as a held comment's reason.
+LABEL_WORDS = {
+    "toxicity": "Toxicity",
+    "severe_toxicity": "Severe toxicity",
+    "obscene": "Obscenity",
+    "identity_attack": "Identity attack",
+    "insult": "Insult",
+    "threat": "Threat",
+    "sexual_explicit": "Sexually explicit",
+}
+
+
 def reason_words(code: str) -> str:
-    """``toxicity:severe_toxicity`` → "Toxicity: severe toxicity"; unknown codes readable."""
+    """``toxicity:severe_toxicity`` → "Severe toxicity", ``spam`` → "Spam score"; an unknown
+    code still reads as words (``rule:x_y`` → "Rule: x y")."""
     if code in REASON_WORDS:
         return REASON_WORDS[code]
     kind, _, label = code.partition(":")
     if kind == "toxicity" and label:
-        return f"Toxicity: {label.replace('_', ' ')}"
+        return LABEL_WORDS.get(label, label.replace("_", " ").capitalize())
     if kind == "rule" and label:
         return f"Rule: {label.replace('_', ' ')}"
     text = code.replace("_", " ").replace(":", ": ")
