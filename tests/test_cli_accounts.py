@@ -8,12 +8,15 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from moderation.settings import Settings
-from tests.conftest import ROOT, running_api
+from tests.conftest import ROOT, free_port, running_api
+from tests.test_cli import _own_env, _start_run, _stop, _wait_ready, cli
 
 PASSWORD = "a long enough password"
 
@@ -100,3 +103,30 @@ async def test_accounts_commands(settings: Settings) -> None:
             "account.enable", "account.disable", "account.create",
         ]  # fmt: skip
         assert all(e["via"] == "cli" and e["role"] == "operator" for e in entries)
+
+
+@pytest.mark.slow
+def test_accounts_beside_an_embedded_run(tmp_path: Path) -> None:
+    """Beside ``moderation run`` the command finds the service's own Redis (same data dir), and
+    the link it prints under --base-url signs in on that service."""
+    data_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start_run(data_dir, port)
+    try:
+        _wait_ready(base, proc)
+        env = _own_env(data_dir)
+        made = cli("accounts", "create", "--name", "ola", "--base-url", base, env=env)
+        assert made.returncode == 0, made.stderr
+        url = made.stdout.strip()
+        assert url.startswith(f"{base}/moderate/login/link?token=")
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            token = url.split("token=")[1]
+            r = browser.post("/moderate/login/link", data={"token": token, "password": PASSWORD})
+            assert r.status_code == 303
+            assert browser.get("/moderate/queue").status_code == 200
+        listed = cli("accounts", "list", env=env)
+        assert "ola\tmoderator\tactive\tyes\t" in listed.stdout
+        assert listed.stdout.rstrip().endswith("\t1")  # her one session
+    finally:
+        assert _stop(proc) == 0
