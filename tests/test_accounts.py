@@ -8,8 +8,10 @@ import re
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
+from moderation.errors import Conflict
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
@@ -89,6 +91,14 @@ async def test_an_account_name_is_unique_and_checked(api: Api) -> None:
     assert bad.json()["error"]["field"] == "name"
     short = await api.client.post(A, json={"name": "carol", "password": "short"}, headers=admin)
     assert short.status_code in (400, 422) and short.json()["error"]["field"] == "password"
+    # A key and an account never share a name (the audit names both by name).
+    from moderation.store.apikeys import create_key
+
+    taken = await api.client.post(A, json={"name": "key-holder"}, headers=admin)
+    assert taken.status_code == 201
+    rds = api.client._transport.app.state.redis  # type: ignore[attr-defined]
+    with pytest.raises(Conflict):
+        await create_key(rds, Keys(), "key-holder", Role.MODERATOR)
     site = await api.client.post(A, json={"name": "dave", "role": "site"}, headers=admin)
     assert site.status_code in (400, 422)
     moderator = await api.client.post(A, json={"name": "eve"}, headers=api.auth("moderator"))
@@ -145,6 +155,7 @@ async def test_admins_list_and_revoke_sessions_and_disable_accounts(api: Api) ->
         assert link.status_code == 409
 
         on = await api.client.patch(f"{A}/gina", json={"disabled": False}, headers=admin)
+        assert on.status_code == 200
         assert on.json()["disabled"] is False
         assert (await _password_sign_in(two, "gina", PASSWORD)).status_code == 303
     names = []
@@ -209,3 +220,17 @@ async def test_authenticate_refuses_wrong_passwords_unknown_and_malformed_names(
     assert await accounts.authenticate(rds, keys, "bad name!", PASSWORD) is None
     assert not accounts.verify_password("garbage", PASSWORD)
     assert accounts.verify_password(accounts.hash_password(PASSWORD), PASSWORD)
+
+
+async def test_an_admin_cannot_disable_the_account_they_are_signed_in_with(api: Api) -> None:
+    await api.client.post(
+        A, json={"name": "kai", "role": "admin", "password": PASSWORD}, headers=api.auth("admin")
+    )
+    async with _client(api) as browser:
+        await _password_sign_in(browser, "kai", PASSWORD)
+        csrf = await _csrf(browser)
+        r = await browser.patch(f"{A}/kai", json={"disabled": True}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 409 and "signed in with" in r.text
+        no_csrf = await browser.post(f"{A}/kai/link")
+        assert no_csrf.status_code == 403  # a session's writes need its CSRF token
+        assert (await browser.get("/moderate/accounts")).status_code == 200

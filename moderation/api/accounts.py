@@ -20,7 +20,7 @@ from moderation.api.access import Principal, require_principal
 from moderation.api.auth import ADMINS
 from moderation.api.moderation import _body, review_of
 from moderation.api.responses import JSON
-from moderation.errors import NotFound
+from moderation.errors import Conflict, NotFound
 from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store import accounts, audit
@@ -105,6 +105,9 @@ async def patch_account(request: Request) -> Response:
     body = await _body(request, AccountPatch)
     state = request.app.state
     account = await accounts.require_account(state.redis, state.keys, name)
+    if body.disabled and who.session is not None and who.session.account and who.name == name:
+        # Signed in as this account: disabling it would lock its only admin out mid-request.
+        raise Conflict("you cannot disable the account you are signed in with", field="disabled")
     if body.password is not None:
         await accounts.set_password(state.redis, state.keys, name, body.password)
         await _audit(request, who, "account.password", name, {"password": "changed"})
