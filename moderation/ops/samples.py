@@ -26,6 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import Keys
 from moderation.ops.metrics import HTTP_REQUESTS
 from moderation.ops.stats import read_state, summarize
@@ -143,10 +144,12 @@ class Sampler:
 
     async def _loop(self) -> None:
         while True:
+            # Sleep first: a process that just started (a test's app, a restarted replica)
+            # adds no Redis work in its first interval, and the other processes sample meanwhile.
+            await asyncio.sleep(self.settings.dashboard_sample_s)
             try:
                 await self.sample_once()
-            except (RedisError, OSError) as exc:  # Redis down: the next interval tries again
+            except (*REDIS_UNAVAILABLE, RedisError, OSError) as exc:  # the next interval retries
                 log.debug("stats sample skipped: %s", exc)
             except Exception:  # never let the sampler die with the process still serving
                 log.exception("stats sample failed")
-            await asyncio.sleep(self.settings.dashboard_sample_s)
