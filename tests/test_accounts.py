@@ -234,3 +234,28 @@ async def test_an_admin_cannot_disable_the_account_they_are_signed_in_with(api: 
         no_csrf = await browser.post(f"{A}/kai/link")
         assert no_csrf.status_code == 403  # a session's writes need its CSRF token
         assert (await browser.get("/moderate/accounts")).status_code == 200
+
+
+async def test_guesses_from_many_addresses_stop_at_the_account(settings: Settings) -> None:
+    strict = settings.with_overrides(auth_failures_max=3, auth_failures_window_s=60)
+    async with running_api(strict) as api:
+        await api.client.post(
+            A, json={"name": "lena", "password": PASSWORD}, headers=api.auth("admin")
+        )
+        app = api.client._transport.app  # type: ignore[attr-defined]
+        for i in range(3):  # three addresses, one wrong guess each
+            transport = httpx.ASGITransport(app=app, client=(f"198.51.100.{i}", 4000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as guesser:
+                assert (
+                    await _password_sign_in(guesser, "lena", "a wrong guess")
+                ).status_code == 401
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as fresh:
+            # A new address, the right password: the account waits out the window.
+            limited = await _password_sign_in(fresh, "lena", PASSWORD)
+            assert limited.status_code == 429 and "retry-after" in limited.headers
+            # Other accounts are not held back from that address.
+            await api.client.post(
+                A, json={"name": "omar", "password": PASSWORD}, headers=api.auth("admin")
+            )
+            assert (await _password_sign_in(fresh, "omar", PASSWORD)).status_code == 303

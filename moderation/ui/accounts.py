@@ -27,10 +27,10 @@ from moderation.store.sessions import account_sessions, create_account_session
 from moderation.ui.render import BASE, NAV_LINKS, NavLink, error_page, render, ui_page
 from moderation.ui.session import (
     DEFAULT_NEXT,
-    _bucket,
     _same_origin,
-    _sign_in_refused,
     read_form,
+    record_failure,
+    sign_in_refused,
     start_session,
 )
 
@@ -100,7 +100,7 @@ async def link_submit(request: Request) -> Response:
             accounts.check_password(password)
         except BadRequest as exc:
             return _link_page(request, token, form.get("name"), exc.message, 400)
-    wait = await _sign_in_refused(request)
+    wait = await sign_in_refused(request)
     if wait:
         page = _link_page(request, "", None, f"Too many failed sign-ins; retry in {wait} s.", 429)
         page.headers["Retry-After"] = str(wait)
@@ -108,7 +108,7 @@ async def link_submit(request: Request) -> Response:
     state = request.app.state
     account = await accounts.use_link(state.redis, state.keys, token)
     if account is None:
-        await state.auth_failures.record(_bucket(request))
+        await record_failure(request)
         return _link_page(
             request, "", None, "This sign-in link is not valid: it was used, or it expired.", 404
         )

@@ -35,7 +35,15 @@ from moderation.store.sessions import (
 )
 from moderation.ui.render import BASE, LOGIN_PATH, SECURITY_HEADERS, error_page, render
 
-__all__ = ["login_form", "login_submit", "logout", "require_session", "start_session"]
+__all__ = [
+    "login_form",
+    "login_submit",
+    "logout",
+    "record_failure",
+    "require_session",
+    "sign_in_refused",
+    "start_session",
+]
 
 MAX_FORM_BYTES = 8 * 1024
 DEFAULT_NEXT = f"{BASE}/queue"
@@ -113,15 +121,25 @@ async def login_form(request: Request) -> Response:
     )
 
 
-async def _sign_in_refused(request: Request) -> int:
-    """Seconds this address must wait (0: it may try): failed sign-ins are counted per client
-    address with the failed API keys (``store.auth_failures``)."""
+async def sign_in_refused(request: Request, account: str | None = None) -> int:
+    """Seconds this sign-in must wait (0: it may try). Failures count per client address,
+    with the failed API keys (``store.auth_failures``), and per account name, so guesses
+    spread over many addresses still stop (for the window) at one account."""
     failures: AuthFailures = request.app.state.auth_failures
-    return await failures.retry_after(_bucket(request))
+    waits = [await failures.retry_after(b) for b in _buckets(request, account)]
+    return max(waits)
 
 
-def _bucket(request: Request) -> str:
-    return ip_bucket(request.client.host if request.client else "unknown")
+async def record_failure(request: Request, account: str | None = None) -> None:
+    failures: AuthFailures = request.app.state.auth_failures
+    for bucket in _buckets(request, account):
+        await failures.record(bucket)
+
+
+def _buckets(request: Request, account: str | None) -> list[str]:
+    address = ip_bucket(request.client.host if request.client else "unknown")
+    # An account's bucket cannot be an address's: ip_bucket never starts with "account=".
+    return [address] if account is None else [address, f"account={account.lower()}"]
 
 
 def _too_many(request: Request, wait: int, next_: str) -> Response:
@@ -170,14 +188,14 @@ async def login_submit(request: Request) -> Response:
         return _login_page(
             request, error="Enter your account name and password.", status=400, next_=next_
         )
-    wait = await _sign_in_refused(request)
+    wait = await sign_in_refused(request, name)
     if wait:
         return _too_many(request, wait, next_)
     redis = request.app.state.redis
     keys = request.app.state.keys
     account = await accounts.authenticate(redis, keys, name, password)
     if account is None:
-        await request.app.state.auth_failures.record(_bucket(request))
+        await record_failure(request, name)
         return _login_page(
             request,
             error="Wrong name or password, or the account is disabled.",
