@@ -13,6 +13,7 @@ from tests.test_moderation_browser import (  # noqa: F401 (fixtures)
     browser,
     page,
     pytestmark,
+    sign_in,
     site,
 )
 
@@ -95,3 +96,32 @@ def test_admin_creates_a_moderator_who_signs_in_by_link_and_is_revoked(
     by = {e["action"]: e["actor"] for e in audit}
     assert by["account.create"] == by["account.link"] == by["account.disable"] == "root"
     assert by["account.password"] == "mia"  # chosen by herself on the link's page
+
+
+def test_accounts_page_at_phone_width(browser: Any, site: Site) -> None:
+    for name in ("nadia", "a-much-longer-account-name@newsroom.example"):
+        r = site.http.post(
+            "/v1/moderation/accounts", json={"name": name, "link": True}, headers=site.auth("admin")
+        )
+        assert r.status_code == 201, r.text
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(10_000)
+        sign_in(pg, site, role="admin", path="/moderate/accounts")
+        wide = pg.evaluate(
+            "() => Array.from(document.querySelectorAll('body *'))"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+            ".map(e => e.tagName + '.' + e.className)"
+        )
+        assert wide == []
+        # Each account is a card: its name on a line of its own, never broken mid-word.
+        name = pg.locator('tr[data-account="nadia"] td.account-name')
+        assert name.bounding_box()["height"] < 30
+        # Labels sit right above their fields.
+        for label, field in (("Name", "#acc-name"), ("Role", "#acc-role")):
+            lab = pg.locator(f'label[for="{field[1:]}"]').bounding_box()
+            box = pg.locator(field).bounding_box()
+            assert 0 <= box["y"] - (lab["y"] + lab["height"]) < 12, label
+    finally:
+        context.close()
