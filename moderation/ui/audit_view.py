@@ -38,6 +38,12 @@ _ACTIONS = {
     "session.sign_out": "sign out",
     "key.create": "create key",
     "key.revoke": "revoke key",
+    "session.revoke": "revoke session",
+    "account.create": "create account",
+    "account.disable": "disable account",
+    "account.enable": "enable account",
+    "account.link": "sign-in link",
+    "account.password": "set password",
 }
 
 #: Settings that are on/off: absent means off.
