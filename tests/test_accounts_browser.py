@@ -125,3 +125,39 @@ def test_accounts_page_at_phone_width(browser: Any, site: Site) -> None:
             assert 0 <= box["y"] - (lab["y"] + lab["height"]) < 12, label
     finally:
         context.close()
+
+
+def test_an_open_dashboard_stops_when_its_session_is_revoked(browser: Any, settings: Any) -> None:
+    from tests.live_server import LiveServer
+
+    server = LiveServer(settings.with_overrides(dashboard_interval_s=0.3), with_worker=False)
+    server.start()
+    try:
+        s = Site(server)
+        r = s.http.post(
+            "/v1/moderation/accounts",
+            json={"name": "pia", "password": PASSWORD},
+            headers=s.auth("admin"),
+        )
+        assert r.status_code == 201
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        try:
+            pg = context.new_page()
+            pg.set_default_timeout(10_000)
+            password_sign_in(pg, s, "pia", PASSWORD, "/moderate/dashboard")
+            live = pg.locator("#dash-live")
+            pg.locator("#dash-live[data-state='on']").wait_for()
+            sessions = s.http.get("/v1/moderation/accounts", headers=s.auth("admin")).json()
+            pia = next(a for a in sessions["accounts"] if a["name"] == "pia")
+            session_id = pia["sessions"][0]["id"]
+            gone = s.http.delete(
+                f"/v1/moderation/accounts/pia/sessions/{session_id}", headers=s.auth("admin")
+            )
+            assert gone.status_code == 204
+            pg.locator("#dash-live", has_text="Signed out").wait_for()
+            assert live.get_attribute("data-state") == "off"
+        finally:
+            context.close()
+        s.http.close()
+    finally:
+        server.stop()

@@ -405,6 +405,13 @@
     source.addEventListener("unavailable", function () {
       setLive("off", "Store unavailable — figures paused");
     });
-    source.addEventListener("error", function () { setLive("off", "Reconnecting…"); });
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED) setLive("off", "Reconnecting…");
+    });
+    // The session ended (revoked, signed out, account disabled): stop, and say so.
+    source.addEventListener("signed_out", function () {
+      source.close();
+      setLive("off", "Signed out — reload the page to sign in again");
+    });
   }
 })();

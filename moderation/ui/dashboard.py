@@ -29,6 +29,7 @@ from moderation.messages import json_encoder
 from moderation.ops.samples import api_errors, read_samples
 from moderation.ops.stats import history, read_state, summarize
 from moderation.settings import Settings
+from moderation.store.sessions import COOKIE, load_session
 from moderation.ui.present import FILTER_REASONS
 from moderation.ui.render import BASE, NAV_LINKS, NavLink, render, ui_page
 
@@ -137,13 +138,22 @@ async def dashboard(request: Request, principal: Principal) -> Response:
 
 
 async def dashboard_stream(request: Request) -> Response:
-    await require_principal(request, MODERATORS)
-    interval = request.app.state.settings.dashboard_interval_s
+    """The live feed. A session's stream ends once the session does (revoked, signed out,
+    account disabled): the session is read again before every push."""
+    principal = await require_principal(request, MODERATORS)
+    state = request.app.state
+    interval = state.settings.dashboard_interval_s
+    cookie = request.cookies.get(COOKIE, "") if principal.session is not None else ""
 
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {int(interval * 1000)}\n\n"
         while True:
             try:
+                if cookie and not await load_session(
+                    state.redis, state.keys, state.settings, cookie
+                ):
+                    yield "event: signed_out\ndata: {}\n\n"
+                    return
                 payload = json_encoder.encode(await _document(request)).decode()
                 yield f"event: stats\ndata: {payload}\n\n"
             except (RedisError, OSError) as exc:
