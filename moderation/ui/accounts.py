@@ -27,9 +27,9 @@ from moderation.store.sessions import account_sessions, create_account_session
 from moderation.ui.render import BASE, NAV_LINKS, NavLink, error_page, render, ui_page
 from moderation.ui.session import (
     DEFAULT_NEXT,
-    _same_origin,
     read_form,
     record_failure,
+    same_origin,
     sign_in_refused,
     start_session,
 )
@@ -91,7 +91,7 @@ async def link_form(request: Request) -> Response:
 
 async def link_submit(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    if not _same_origin(request):
+    if not same_origin(request):
         return error_page(request, None, describe(Forbidden("Sign-in must come from this site.")))
     form = await read_form(request)
     token, password = form.get("token", ""), form.get("password", "")

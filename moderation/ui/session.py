@@ -78,7 +78,7 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items() if v}
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """Browsers send ``Origin`` on POST; a foreign one is a cross-site (login CSRF) attempt."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
@@ -175,7 +175,7 @@ async def start_session(
 async def login_submit(request: Request) -> Response:
     """Sign in with an account's name and password, or (``ui_key_sign_in``) an API key."""
     settings: Settings = request.app.state.settings
-    if not _same_origin(request):
+    if not same_origin(request):
         refused = Forbidden("Sign-in must come from this site.")
         return error_page(request, None, describe(refused))
     form = await read_form(request)
