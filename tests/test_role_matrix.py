@@ -170,6 +170,8 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/moderate/words"): ("admin_page", "/moderate/words", None),
     ("GET", "/moderate/audit"): ("page", "/moderate/audit", None),
     ("GET", "/moderate/dashboard"): ("page", "/moderate/dashboard", None),
+    ("GET", "/moderate/reported"): ("page", "/moderate/reported", None),
+    ("GET", "/moderate/appeals"): ("page", "/moderate/appeals", None),
     ("GET", "/moderate/dashboard/stream"): ("moderators", "/moderate/dashboard/stream", None),
     ("GET", STATIC_PATH): ("public", f"{STATIC_PATH}/app.css", None),
 }  # fmt: skip
