@@ -4,6 +4,7 @@ the ``appeal.decided`` event and webhook payload."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,9 @@ from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
 from moderation.store.apikeys import create_key
 from moderation.store.codec import as_str
 from moderation.store.comments import CommentRef, Store, now_ms
-from tests.conftest import Api, running_api
+from tests.conftest import Api, running_api, wait_for
 from tests.moderation_support import held, status_of
+from tests.test_webhooks import receiver, sender
 from workers.webhooks import messages_of
 
 M = "/v1/moderation"
@@ -294,3 +296,47 @@ async def test_reversing_a_hold_empties_the_held_queue(settings: Settings, rds: 
         assert r.status_code == 200
         r = await _decide(api, appeal2, api.admin_key, "uphold", "Stands.")
         assert r.status_code == 409 and "no longer in force" in r.json()["error"]["message"]
+
+
+async def test_two_moderators_deciding_one_appeal_get_one_decision(
+    settings: Settings, rds: Redis
+) -> None:
+    async with running_api(settings) as api:
+        bob = await create_key(rds, Keys(), "mod-bob", Role.MODERATOR)
+        cid = await held(api, rds, text="Contested.", article="ap4", author="cy")
+        appeal_id = (await _appeal(api, cid)).json()["id"]
+        first, second = await asyncio.gather(
+            _decide(api, appeal_id, api.moderator_key, "reverse", "Publish it."),
+            _decide(api, appeal_id, bob, "uphold", "Keep it hidden."),
+        )
+        assert sorted((first.status_code, second.status_code)) == [200, 409]
+        winner = first if first.status_code == 200 else second
+        outcome = winner.json()["appeal"]["status"]
+        assert await status_of(rds, cid) == ("approved" if outcome == "reversed" else "held")
+        assert len(await _typed_events(rds, "appeal.decided")) == 1
+        tallies = await _tallies(rds, "cy")
+        assert int(tallies["approved"]) + int(tallies["held"]) == 1
+
+
+async def test_the_site_receives_appeal_decided_signed(settings: Settings, rds: Redis) -> None:
+    async with (
+        receiver() as rec,
+        sender(settings, rec.url, webhook_events=("appeal.decided",)),
+        running_api(settings) as api,
+    ):
+        cid = await held(api, rds, text="Appealed and reversed.", article="ap5")
+        appeal_id = (await _appeal(api, cid)).json()["id"]
+        r = await _decide(api, appeal_id, api.moderator_key, "reverse", "It is fine.")
+        assert r.status_code == 200, r.text
+        await wait_for(lambda: asyncio.sleep(0, result=bool(rec.received)))
+    # Only what the endpoint subscribed to: the appeal's outcome, not the transition's events.
+    (message,) = rec.received
+    assert message["type"] == "appeal.decided" and rec.bad_signatures == 0
+    data = message["data"]
+    assert (data["appeal_id"], data["comment_id"], data["outcome"], data["status"]) == (
+        appeal_id,
+        cid,
+        "reversed",
+        "approved",
+    )
+    assert data["answer"] == "It is fine." and data["by"].startswith("moderator:")

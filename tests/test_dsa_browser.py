@@ -121,3 +121,7 @@ def test_an_appeal_is_decided_by_another_moderator_in_the_page(page: Any, site: 
     decided = page.locator(f"#a-{appeal_id}")
     sync_api.expect(decided.locator(".outcome")).to_contain_text("reversed by admin:admin-ui")
     sync_api.expect(decided.locator(".outcome")).to_contain_text("You quoted the article")
+    page.goto(f"{site.url}/moderate/audit?target_type=comment&target={cid}")
+    row = page.locator("table.audit tbody tr").first
+    sync_api.expect(row).to_contain_text("appeal: decision reversed")
+    sync_api.expect(row).to_contain_text("published again (rejected → approved)")
