@@ -18,6 +18,7 @@ from tests.test_moderation_browser import (  # noqa: F401 (fixtures)
     site,
     sync_api,
 )
+from tests.test_phone_layout import TOO_WIDE, WIDTH
 from tests.test_review_browser import shot
 
 pytestmark = [
@@ -125,3 +126,47 @@ def test_an_appeal_is_decided_by_another_moderator_in_the_page(page: Any, site: 
     row = page.locator("table.audit tbody tr").first
     sync_api.expect(row).to_contain_text("appeal: decision reversed")
     sync_api.expect(row).to_contain_text("published again (rejected → approved)")
+
+
+def test_both_pages_fit_a_phone(browser: Any, site: Site) -> None:
+    long_text = "A long comment " * 30 + "https://example.com/" + "x" * 200
+    reported, appealed = _published(site, 2, text=long_text, article="story-" + "z" * 60)
+    r = site.http.post(
+        f"/v1/comments/{reported}/reports",
+        json={
+            "reason": "illegal",
+            "explanation": "It names a private person " * 10 + "y" * 150,
+            "url": "https://news.example/" + "p" * 150,
+            "name": "Erika Mustermann",
+            "email": "erika@example.org",
+            "good_faith": True,
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = site.http.post(
+        f"/v1/moderation/comments/{appealed}/decision",
+        json={"action": "reject", "reason": "toxic", "expected_status": "approved"},
+        headers=site.auth("moderator"),
+    )
+    assert r.status_code == 200, r.text
+    r = site.http.post(
+        f"/v1/comments/{appealed}/appeals", json={"text": "w" * 300}, headers=site.auth("site")
+    )
+    assert r.status_code == 201, r.text
+    context = browser.new_context(viewport={"width": WIDTH, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    try:
+        sign_in(pg, site, "admin", path="/moderate/reported")
+        found = {}
+        for name in ("reported", "appeals"):
+            pg.goto(f"{site.url}/moderate/{name}")
+            pg.wait_for_load_state("load")
+            pg.locator("details").evaluate_all("(ds) => ds.forEach((d) => { d.open = true; })")
+            shot(pg, f"phone-{name}")
+            wide = pg.evaluate(TOO_WIDE, WIDTH)
+            if wide:
+                found[name] = wide[:8]
+        assert found == {}
+    finally:
+        context.close()
