@@ -30,6 +30,7 @@ WEBHOOK_EVENTS = (
     "comment.deleted",
     "article.count_changed",
     "report.decided",
+    "appeal.decided",
 )
 
 #: Per-label toxicity thresholds: the starting point used in production elsewhere (DESIGN.md).
@@ -214,7 +215,7 @@ class Settings:
     #: ``moderation webhooks secret`` prints a new one).
     webhook_secret: str = ""
     #: The event types that endpoint receives: ``comment.decided``, ``comment.moderated``,
-    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``.
+    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``, ``appeal.decided``.
     webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     #: Per-request timeout.
     webhook_timeout_s: float = 5.0
@@ -338,6 +339,11 @@ class Settings:
     #: Reports one reporter (keyed hash of the reader id or IP) may file per window.
     report_rate_max: int = 10
     report_rate_window_s: int = 3600
+
+    # --- DSA: appeals (moderation.review.appeals) --------------------------------------------
+    #: Calendar months after a decision (its statement of reasons) during which its author may
+    #: appeal it; the DSA (Art. 20(1)) asks for at least six.
+    appeal_window_months: int = 6
 
     @property
     def embedded_redis_dir(self) -> Path:
@@ -482,6 +488,11 @@ class Settings:
         for name in ("report_hide_threshold", "report_rate_max", "report_rate_window_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
+        if not 6 <= self.appeal_window_months <= 120:
+            raise ConfigError(
+                "MODERATION_APPEAL_WINDOW_MONTHS must be within 6..120 (the DSA asks for six "
+                "months at least)"
+            )
         for name in ("flood_author_burst", "flood_ip_burst"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
