@@ -1,8 +1,9 @@
 """Erasure (``POST /v1/moderation/authors/{id}/forget``, ``moderation forget-author``): after it,
 no Redis key or value, no AOF file (rewritten) and no row of any table in the record (PostgreSQL
 and SQLite; for SQLite the database file itself) holds the author's name, e-mail, IP address,
-user agent or text, and no search, moderator page (from either tier) or export shows them — while counts stay exact, the comments still read (anonymised) and another
-author's comments are untouched."""
+user agent or text, and no search, moderator page (from either tier) or export shows them —
+while counts stay exact, the comments still read (anonymised) and another author's comments
+are untouched."""
 
 from __future__ import annotations
 
