@@ -268,3 +268,20 @@ def test_compose_archiver_and_migration_wait_for_their_dependencies() -> None:
     beat = _dockerfile_env()["MODERATION_HEARTBEAT_FILE"]
     assert f"getmtime('{beat}')" in archiver["healthcheck"]["test"][-1]
     assert f"getmtime('{beat}')" in services["worker"]["healthcheck"]["test"][-1]
+
+
+def test_readme_storage_procedures_name_real_commands() -> None:
+    """The commands of "Running PostgreSQL" and "Backup and restore" exist as written."""
+    readme = (ROOT / "README.md").read_text()
+    text = readme.split("### Running PostgreSQL", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.split("#")[0].strip()
+        for block in text.split("```sh")[1:]
+        for line in block.split("```", 1)[0].splitlines()
+        if line.strip().startswith("moderation ")
+    ]
+    commands += re.findall(r"`(moderation [^`]+)`", text)
+    assert {"moderation db upgrade", "moderation archiver"} <= set(commands)
+    assert "moderation db dump backup/record.dump" in commands
+    for command in commands:
+        build_parser().parse_args(shlex.split(command)[1:])
