@@ -64,10 +64,12 @@ class PrivatePostgres:
             "--no-sync", "--no-instructions",
         )  # fmt: skip
 
-    def start(self) -> None:
+    def start(self, *settings: str) -> None:
+        """Start the server (``settings``: more ``name=value`` server settings)."""
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
         )
+        options += "".join(f" -c {setting}" for setting in settings)
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60",
             "start",
