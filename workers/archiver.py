@@ -100,7 +100,10 @@ class Archiver:
                     beat_file.touch()
                     next_beat = time.monotonic() + self.settings.heartbeat_interval_s
             except REDIS_UNAVAILABLE as exc:
-                log.warning("redis unavailable (%s); retrying", exc)
+                # A refused connection to the database is a ConnectionError too (asyncpg
+                # raises it unwrapped): either way the batch in hand may be ours, pending.
+                log.warning("redis or the database unavailable (%s); retrying", exc)
+                own_pending = True
                 await self._pause(0.5)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("database unavailable (%s); retrying", exc)
