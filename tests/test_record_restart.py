@@ -138,7 +138,8 @@ async def test_database_crash_and_kill_9_lose_and_duplicate_nothing(
 
             started = time.monotonic()
             await wait_for(everything_archived, timeout=120, interval=0.2)
-            print(f"\ncaught up {time.monotonic() - started:.1f} s after the last kill")
+            elapsed = time.monotonic() - started
+            print(f"\n{len(rejected)} rejected; caught up {elapsed:.1f} s after the last kill")
             views = {}
             for cid in ids:
                 r = await api.client.get(f"/v1/comments/{cid}", headers=api.auth())
