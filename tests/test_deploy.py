@@ -164,6 +164,7 @@ def test_monitoring_profile_mounts_the_deploy_files() -> None:
         "ModerationNoWorkers",
         "ModerationHighHoldRate",
         "ModerationWebhookFailures",
+        "ModerationArchiveBacklog",
     } <= names
 
 
