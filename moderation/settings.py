@@ -190,7 +190,8 @@ class Settings:
     heartbeat_interval_s: float = 2.0
     #: A worker whose heartbeat is older than this is considered gone (``/readyz``, stats).
     heartbeat_ttl_s: float = 10.0
-    #: A file the worker touches at every heartbeat (container health checks); empty = none.
+    #: A file the worker touches at every heartbeat, and the archiver after each step that
+    #: succeeded (container health checks); empty = none.
     heartbeat_file: str = ""
     #: Worker identity; empty = ``<host>-<pid>``.
     worker_name: str = ""
