@@ -82,16 +82,21 @@ def test_api_errors_count_only_5xx_request_counters() -> None:
 async def test_one_sample_per_interval_for_all_processes_capped(
     settings: Settings, rds: Redis
 ) -> None:
-    fast = settings.with_overrides(dashboard_sample_s=0.2, dashboard_history_s=1)
-    keys = Keys(fast.key_prefix)
-    a, b = Sampler(rds, keys, fast), Sampler(rds, keys, fast)
+    # Two processes, one interval (long enough that a loaded machine cannot outlast it).
+    slow = settings.with_overrides(dashboard_sample_s=30.0)
+    keys = Keys(slow.key_prefix)
+    a, b = Sampler(rds, keys, slow), Sampler(rds, keys, slow)
     assert await a.sample_once() is True
     assert await b.sample_once() is False  # the other process sampled this interval
+    await rds.delete(keys.stats_sample_lock)
+    # Samples every 0.2 s, one second kept.
+    fast = settings.with_overrides(dashboard_sample_s=0.2, dashboard_history_s=1)
+    b = Sampler(rds, keys, fast)
     for _ in range(7):
         await asyncio.sleep(0.21)
         assert await b.sample_once() is True
     samples = await read_samples(rds, keys, 0)
-    assert len(samples) == a.cap == 5  # one second of samples every 0.2 s
+    assert len(samples) == b.cap == 5  # one second of samples every 0.2 s
     assert [s["t"] for s in samples] == sorted(s["t"] for s in samples)
     assert samples[-1]["undecided"] == 0 and samples[-1]["oldest_undecided_s"] is None
 
