@@ -113,18 +113,25 @@ async def test_the_page_carries_the_history_and_the_new_figures(settings: Settin
                 headers=api.auth("site"),
             )
         recorder: Recorder = api.client._transport.app.state.recorder  # type: ignore[attr-defined]
-        await asyncio.sleep(0.5)  # samples before the errors...
+        rds: Redis = api.client._transport.app.state.redis  # type: ignore[attr-defined]
+        await _samples_at_least(rds, 2)  # samples before the errors...
         recorder.inc(HTTP_REQUESTS, ("/v1/comments", "POST", "503"), 2)
         await recorder.flush()
-        rds: Redis = api.client._transport.app.state.redis  # type: ignore[attr-defined]
         await rds.hincrby(Keys().counters, Counter.reason("toxicity:insult"), 3)
-        await asyncio.sleep(0.3)  # ...and after them
+        await _samples_at_least(rds, 3)  # ...and after them
         doc = await _initial(api)
     assert len(doc["samples"]) >= 3
     assert doc["samples"][-1]["undecided"] == 1
     assert doc["api_errors"] == {"total": 2, "window": 2, "window_s": fast.dashboard_history_s}
     assert doc["rate_limited"]["total"] == 2
     assert {"code": "toxicity:insult", "text": "Insult", "count": 3} in doc["reasons"]
+
+
+async def _samples_at_least(rds: Redis, n: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while len(await read_samples(rds, Keys(), 0)) < n:
+        assert time.monotonic() < deadline, f"fewer than {n} samples"
+        await asyncio.sleep(0.05)
 
 
 async def _initial(api: Api) -> dict[str, Any]:
