@@ -165,6 +165,19 @@ def sampled_site(settings: Settings) -> Iterator[Site]:
         server.stop()
 
 
+def _wait_for_samples(site: Site, n: int, timeout: float = 15) -> None:
+    import redis as sync_redis
+
+    r = sync_redis.Redis.from_url(site.server.settings.resolved_redis_url())
+    try:
+        deadline = time.monotonic() + timeout
+        while r.xlen(Keys().stats_samples) < n:
+            assert time.monotonic() < deadline, f"fewer than {n} samples"
+            time.sleep(0.05)
+    finally:
+        r.close()
+
+
 def _points(page: Any, selector: str) -> int:
     d = page.locator(selector).first.get_attribute("d") or ""
     return d.count("M") + d.count("L")
@@ -175,7 +188,7 @@ def _points(page: Any, selector: str) -> int:
 def test_charts_start_with_the_servers_history(page: Any, sampled_site: Site) -> None:
     for i in range(4):
         sampled_site.post(f"A perfectly fine comment {i}")
-    time.sleep(1.5)  # about six samples
+    _wait_for_samples(sampled_site, 4)
     sign_in(page, sampled_site, path="/moderate/dashboard")
     initial = json.loads(page.locator("#dashboard").get_attribute("data-initial"))
     assert len(initial["samples"]) >= 4
@@ -209,7 +222,7 @@ def test_no_repeated_time_labels_and_whole_legends(
         pg = context.new_page()
         pg.set_default_timeout(10_000)
         sampled_site.post("one comment so every chart has data")
-        time.sleep(0.8)
+        _wait_for_samples(sampled_site, 2)
         sign_in(pg, sampled_site, path="/moderate/dashboard")
         pg.locator("#chart-depth path.series").first.wait_for(state="attached")
         charts = pg.locator("svg.chart")
