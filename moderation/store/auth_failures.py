@@ -1,4 +1,5 @@
-"""Failed sign-ins and unknown API keys, counted per client address in Redis.
+"""Failed sign-ins and unknown API keys, counted per client address in Redis (and failed
+password sign-ins also per account name: ``moderation.ui.session`` names the buckets).
 
 A fixed window per address: the first failure starts a counter that expires after
 ``window_s``; once it reaches ``limit``, the address is refused (429 with ``Retry-After``, the
