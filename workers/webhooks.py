@@ -104,6 +104,8 @@ def messages_of(
             )
         )
         return [(t, {"type": t, "timestamp": at, "data": data}) for t, data in out]
+    if fields.get("type"):
+        return []  # another typed entry (``report.filed``: for the record, no site message)
     old, new = fields.get("from", ""), fields.get("to", "")
     actor = fields.get("by", "")
     kind = actor.split(":", 1)[0]

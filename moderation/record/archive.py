@@ -7,7 +7,9 @@ every write here is keyed so that a second delivery changes nothing:
   CONFLICT DO NOTHING``) and upserts its comment keyed by comment id, where the status and
   decision move only **forward**: a row keeps the newest event it has seen (``event_key``), so
   entries replayed out of order cannot roll a comment back;
-- an audit entry inserts its ``audit`` row keyed by the entry id.
+- an audit entry inserts its ``audit`` row keyed by the entry id;
+- a reader report (``report.filed`` / ``report.decided``) inserts or completes its ``reports``
+  row keyed by its receipt (``moderation.record.notices``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from moderation.messages import CommentRecord
 from moderation.record.database import Record
+from moderation.record.notices import ReportRow, write_reports
 from moderation.record.schema import audit, comments, decisions, event_key
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
@@ -72,7 +75,12 @@ class Archive:
         self.record = record
         self._insert = postgresql.insert if record.dialect == "postgresql" else sqlite.insert
 
-    async def write(self, events: Sequence[EventRow], audits: Sequence[AuditRow]) -> None:
+    async def write(
+        self,
+        events: Sequence[EventRow],
+        audits: Sequence[AuditRow],
+        report_rows: Sequence[ReportRow] = (),
+    ) -> None:
         """Record a batch in one transaction (all of it, or nothing to acknowledge)."""
         decision_rows = [_decision_row(e) for e in events]
         comment_rows = _comment_rows(events)
@@ -116,6 +124,8 @@ class Archive:
             if audit_rows:
                 stmt = self._insert(audit).on_conflict_do_nothing(index_elements=["event_key"])
                 await conn.execute(stmt, audit_rows)
+            if report_rows:
+                await write_reports(conn, self._insert, report_rows)
 
 
 def _latest(events: Sequence[EventRow]) -> dict[str, EventRow]:
