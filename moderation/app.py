@@ -16,7 +16,18 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, coral, dsa, embed, health, openapi, ops, webhooks
+from moderation.api import (
+    articles,
+    comments,
+    coral,
+    dsa,
+    embed,
+    health,
+    openapi,
+    ops,
+    transparency,
+    webhooks,
+)
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
@@ -72,6 +83,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", ops.metrics, methods=["GET"]),
         # Reader reports, statements of reasons, the Reported queue, grounds (DSA).
         *dsa.routes(),
+        Route("/v1/moderation/transparency", transparency.get_transparency, methods=["GET"]),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)

@@ -114,6 +114,16 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
     assert a.automated_decision == {"fully": 2, "not": 1}
     assert a.automated_detection == 0
     assert report.own_initiative.total == 0
+    # The same figures through the API (admins), and a bad period named.
+    async with running_api(settings) as api:
+        period = {"from": "1970-01-01", "to": "2100-01-01"}
+        r = await api.client.get(f"{M}/transparency", params=period, headers=api.auth("admin"))
+        assert r.status_code == 200, r.text
+        assert r.json() == msgspec.to_builtins(report)
+        r = await api.client.get(
+            f"{M}/transparency", params={"from": "2026-13-01"}, headers=api.auth("admin")
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "from"
 
 
 # --- The figures against a scripted history (exact times) -------------------------------------
