@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from moderation.keys import ARCHIVE_GROUP, Keys
-from moderation.messages import Decision, Reason, Source, Status, json_encoder
+from moderation.messages import ERASED, Decision, Reason, Source, Status, json_encoder
 from moderation.record import Archive, EventRow, Record, ReportRow
-from moderation.record.schema import reports
+from moderation.record.erasure import forget_author
+from moderation.record.schema import comments, reports
 from moderation.record.transparency import compute, csv_rows
 from moderation.settings import Settings
 from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
@@ -124,6 +125,16 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
             f"{M}/transparency", params={"from": "2026-13-01"}, headers=api.auth("admin")
         )
         assert r.status_code == 422 and r.json()["error"]["field"] == "from"
+    # Erasing the author erases the notice's explanation (it may quote the comment), not the
+    # report: the counts stay.
+    async with record.engine.connect() as conn:
+        author = (
+            await conn.execute(sa.select(comments.c.author_id).where(comments.c.id == kept))
+        ).scalar_one()
+    await forget_author(record, author)
+    notice = next(row for row in await _rows(record) if row.receipt == illegal)
+    assert notice.notice_explanation == ERASED and notice.outcome == "kept"
+    assert (await compute(record, 0, 4_102_444_800_000)).notices == report.notices
 
 
 # --- The figures against a scripted history (exact times) -------------------------------------
