@@ -11,12 +11,13 @@ from redis.asyncio import Redis
 
 from moderation.keys import ARCHIVE_GROUP, Keys
 from moderation.messages import ERASED, Decision, Reason, Source, Status, json_encoder
-from moderation.record import Archive, EventRow, Record, ReportRow
+from moderation.record import Archive, AuditRow, EventRow, Record, ReportRow
 from moderation.record.erasure import forget_author
 from moderation.record.schema import comments, reports
 from moderation.record.transparency import compute, csv_rows
 from moderation.settings import Settings
 from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
+from moderation.store.audit import AuditEntry
 from moderation.store.reports import Notice, Report, ReportReason
 from tests.conftest import running_api
 from tests.moderation_support import held
@@ -183,6 +184,14 @@ def _event(
     )
 
 
+def _appeal(n: int, at: int, action: str) -> AuditRow:
+    entry = AuditEntry(
+        at=at, actor="bob", role="moderator", via="key", action=action,
+        target_type="comment", target=f"c{n}",
+    )  # fmt: skip
+    return AuditRow(entry_id=f"{at}-{n}", doc=json_encoder.encode(entry))
+
+
 def _report_row(
     receipt: str,
     reason: ReportReason,
@@ -243,10 +252,17 @@ async def test_the_report_counts_each_figure_of_a_scripted_history(record: Recor
         *_report_row("r6", ReportReason.SPAM, T0 - 1, outcome="kept", decided=T0 + H),
         *_report_row("r7", ReportReason.SPAM, end),
     ]  # fmt: skip
+    appeals = [
+        _appeal(1, T0 + 9 * H, "appeal.uphold"),
+        _appeal(2, T0 + 10 * H, "appeal.reverse"),
+        _appeal(3, T0 + 11 * H, "appeal.uphold"),
+        _appeal(4, end, "appeal.uphold"),  # outside
+        _appeal(5, T0 + 11 * H, "comment.reject"),  # no appeal
+    ]
     archive = Archive(record)
     # Delivered twice, the second time outcomes first: the same rows either way.
-    await archive.write(events, [], report_rows)
-    await archive.write(events, [], list(reversed(report_rows)))
+    await archive.write(events, appeals, report_rows)
+    await archive.write(events, appeals, list(reversed(report_rows)))
     report = await compute(record, start, end)
 
     n = report.notices
@@ -273,12 +289,15 @@ async def test_the_report_counts_each_figure_of_a_scripted_history(record: Recor
     own = report.own_initiative
     assert (own.total, own.automatic, own.human) == (4, 3, 1)
     assert own.by_restriction == {"hidden_pending_review": 1, "removed": 3}
-    assert report.appeals is None and report.gaps
+    assert report.appeals.decided == 3
+    assert report.appeals.by_outcome == {"reversed": 1, "upheld": 2}
+    assert report.appeals.received is None and "appeals received" in report.gaps[0]
 
     rows = csv_rows(report)
     assert ("notices", "received", "5") in rows
     assert ("actions", "by_ground:law:stgb130", "1") in rows
     assert ("notices", "median_time_to_action_s", "5400.0") in rows
+    assert ("appeals", "by_outcome:upheld", "2") in rows
     # No contact data of the notifier in the record.
     async with record.engine.connect() as conn:
         dump = str((await conn.execute(sa.select(reports))).all())

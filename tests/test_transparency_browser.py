@@ -26,7 +26,7 @@ from tests.test_moderation_browser import (  # noqa: F401 (fixtures)
     sign_in,
     sync_api,
 )
-from tests.test_transparency import T0, H, _event, _report_row
+from tests.test_transparency import T0, H, _appeal, _event, _report_row
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,7 +46,7 @@ async def _history(settings: Settings) -> None:
                 _event(3, T0 + 3 * H, Status.HELD, "reports", "reported",
                        source=Source.NOTICE, ground=None),
             ],
-            [],
+            [_appeal(1, T0 + 4 * H, "appeal.reverse")],
             [
                 *_report_row("r1", ReportReason.OFFENSIVE, T0 + H, outcome="removed",
                              decided=T0 + 3 * H),
@@ -84,7 +84,9 @@ def test_the_admin_page_shows_the_figures_of_the_chosen_period(page: Any, site: 
     expect(page.locator("#actions-by-restriction td[data-key='removed']")).to_have_text("2")
     expect(page.locator("#own-automatic")).to_have_text("1")
     expect(page.locator("#own-human")).to_have_text("1")
-    expect(page.locator("#appeals-gap")).to_be_visible()
+    expect(page.locator("#appeals-decided")).to_have_text("1")
+    expect(page.locator("#appeals-by-outcome td[data-key='reversed']")).to_have_text("1")
+    expect(page.locator("#gaps")).to_contain_text("appeals received")
     expect(page.get_by_role("link", name="Transparency")).to_have_attribute("aria-current", "page")
     # Another period through the form: the day before holds nothing.
     page.get_by_label("From").fill("2025-12-01")

@@ -12,8 +12,11 @@ documents in Python. A period is ``[start, end)`` in epoch ms (UTC).
   notice, another report, own initiative), how many were detected by automated means and how
   far each was decided by automated means. An automatic hold later confirmed by a moderator is
   two actions (two statements). **Own-initiative** actions are split into automatic and human.
-- **Appeals** (Art. 15(1)(d)): not in the record yet; reported as ``None`` with a gap line (see
-  :data:`APPEALS_GAP`).
+- **Appeals** (Art. 15(1)(d)): appeals *decided* in the period, by outcome (``upheld``,
+  ``reversed``), counted from the audit entries of their decisions (``appeal.uphold``,
+  ``appeal.reverse``). Appeals *received* and the median time to decide them are not in the
+  record (a filing is not archived, and a decision's audit entry carries no filing time): they
+  are ``None``, with a line in ``gaps`` (:data:`APPEALS_GAP`).
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from moderation.errors import ValidationFailed
 from moderation.messages import Source, Status, iso
 from moderation.record.database import Record
-from moderation.record.schema import decisions, reports
+from moderation.record.schema import audit, decisions, reports
 
 APPEALS_GAP = (
-    "appeals (Art. 15(1)(d)): appeals are not archived to the record yet, so their number, "
-    "outcomes and median time are not reported here"
+    "appeals (Art. 15(1)(d)): appeals received and the median time to decide them are not "
+    "reported: filing an appeal is not archived to the record (its decisions are, as audit "
+    "entries, so decided appeals and their outcomes are counted)"
 )
 
 
@@ -70,6 +74,19 @@ class GroundCount(msgspec.Struct):
     kind: str
     title: str
     count: int
+
+
+#: Audit actions of an appeal's decision (``moderation.review.appeals``) and their outcome.
+APPEAL_ACTIONS = {"appeal.uphold": "upheld", "appeal.reverse": "reversed"}
+
+
+class Appeals(msgspec.Struct):
+    #: Appeals decided in the period, and by outcome (``upheld``, ``reversed``).
+    decided: int
+    by_outcome: dict[str, int]
+    #: Not in the record (see :data:`APPEALS_GAP`).
+    received: int | None = None
+    median_time_to_decision_s: float | None = None
 
 
 class Notices(msgspec.Struct):
@@ -108,7 +125,7 @@ class TransparencyReport(msgspec.Struct):
     notices: Notices
     actions: Actions
     own_initiative: OwnInitiative
-    appeals: dict[str, Any] | None
+    appeals: Appeals
     gaps: list[str]
 
 
@@ -155,6 +172,12 @@ async def compute(record: Record, start: int, end: int) -> TransparencyReport:
         .where(reports.c.filed_at >= start, reports.c.filed_at < end)
         .group_by(reports.c.reason, reports.c.outcome, reports.c.automated)
     )
+    appeals_q = (
+        sa.select(audit.c.action, sa.func.count().label("n"))
+        .where(audit.c.at >= start, audit.c.at < end)
+        .where(audit.c.action.in_(list(APPEAL_ACTIONS)))
+        .group_by(audit.c.action)
+    )
     waits_q = (
         sa.select((reports.c.decided_at - reports.c.filed_at).label("wait"))
         .where(reports.c.filed_at >= start, reports.c.filed_at < end)
@@ -164,13 +187,14 @@ async def compute(record: Record, start: int, end: int) -> TransparencyReport:
         action_rows = list((await conn.execute(actions_q)).all())
         notice_rows = list((await conn.execute(notices_q)).all())
         waits = [int(row.wait) for row in (await conn.execute(waits_q)).all()]
+        appeal_rows = list((await conn.execute(appeals_q)).all())
     return TransparencyReport(
         period_from=iso(start) or "",
         period_to=iso(end) or "",
         notices=_notices(notice_rows, waits),
         actions=_actions(action_rows),
         own_initiative=_own(action_rows),
-        appeals=None,
+        appeals=_appeals(appeal_rows),
         gaps=[APPEALS_GAP],
     )
 
@@ -183,9 +207,14 @@ def empty_report(start: int, end: int) -> TransparencyReport:
         notices=_notices([], []),
         actions=_actions([]),
         own_initiative=_own([]),
-        appeals=None,
+        appeals=_appeals([]),
         gaps=[APPEALS_GAP],
     )
+
+
+def _appeals(rows: list[Any]) -> Appeals:
+    by_outcome = {APPEAL_ACTIONS[row.action]: int(row.n) for row in rows}
+    return Appeals(decided=sum(by_outcome.values()), by_outcome=dict(sorted(by_outcome.items())))
 
 
 def _notices(rows: list[Any], waits: list[int]) -> Notices:
@@ -273,6 +302,6 @@ def csv_rows(report: TransparencyReport) -> list[tuple[str, str, str]]:
     add("notices", report.notices)
     add("actions", report.actions)
     add("own_initiative", report.own_initiative)
-    rows.append(("appeals", "reported", "no" if report.appeals is None else "yes"))
+    add("appeals", report.appeals)
     rows.extend(("gaps", str(i + 1), gap) for i, gap in enumerate(report.gaps))
     return rows
