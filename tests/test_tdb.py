@@ -355,6 +355,10 @@ async def test_sender_posts_batches_retries_and_never_sends_twice(
         result = await send_pending(s, record, client)
         assert result.sent == 0 and result.error and "503" in result.error
         assert (await send_pending(s, record, client)).sent == 1
+        # A decision archived late, older than a day before the newest sent: found by a rescan.
+        await Archive(record).write(_events(-100_000_000, 1), [])
+        assert (await send_pending(s, record, client)).sent == 0
+        assert (await send_pending(s, record, client, rescan=True)).sent == 1
     # The export of the same period holds every statement, in batches of at most 100.
     sizes = [len(b) async for b in batches(record, 0, 4_102_444_800_000, ("DE",))]
-    assert sizes == [100, 52]
+    assert sizes == [100, 53]

@@ -52,9 +52,15 @@ def _wait(response: httpx.Response | None, backoff: float) -> float:
 
 
 async def send_pending(
-    settings: Settings, record: Record, client: httpx.AsyncClient, *, max_batches: int = 0
+    settings: Settings,
+    record: Record,
+    client: httpx.AsyncClient,
+    *,
+    max_batches: int = 0,
+    rescan: bool = False,
 ) -> SendResult:
-    """Send what is pending (``max_batches`` > 0: at most that many requests)."""
+    """Send what is pending (``max_batches`` > 0: at most that many requests; ``rescan``: look
+    through the whole record, not only from a day before the newest statement sent)."""
     if not settings.tdb_url:
         raise ConfigError("MODERATION_TDB_URL is not set: the Transparency Database sender is off")
     headers = {
@@ -64,7 +70,9 @@ async def send_pending(
     }
     sent = requests = 0
     while not max_batches or requests < max_batches:
-        batch = await pending(record, settings.tdb_territorial_scope, settings.tdb_batch_size)
+        batch = await pending(
+            record, settings.tdb_territorial_scope, settings.tdb_batch_size, rescan=rescan
+        )
         if not batch:
             return SendResult(sent, requests)
         body = {"statements": [doc for _, doc in batch]}

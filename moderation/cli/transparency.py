@@ -36,6 +36,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     se.add_argument(
         "--every", type=float, default=0.0, help="keep running, sending every this many seconds"
     )
+    se.add_argument(
+        "--rescan",
+        action="store_true",
+        help="look through the whole record (default: from a day before the newest sent)",
+    )
     se.set_defaults(handler=cmd_tdb_send)
 
 
@@ -128,7 +133,7 @@ def cmd_tdb_send(settings: Settings, args: argparse.Namespace) -> int:
         try:
             async with httpx.AsyncClient() as client:
                 while True:
-                    result = await send_pending(settings, record, client)
+                    result = await send_pending(settings, record, client, rescan=args.rescan)
                     print(
                         f"moderation: sent {result.sent} statements in {result.batches} requests"
                         + (f"; stopped: {result.error}" if result.error else ""),

@@ -238,10 +238,22 @@ def _rows_to_tdb(
     return out
 
 
+#: How far before the newest statement sent :func:`pending` looks for unsent ones: decisions
+#: reach the record out of stream order only by a reclaimed batch (older by about
+#: ``MODERATION_RECLAIM_IDLE_MS``), so a day is ample; ``rescan`` looks through everything.
+LOOKBACK_MS = 24 * 3600 * 1000
+
+
 async def pending(
-    record: Record, territorial_scope: Sequence[str], limit: int = MAX_BATCH
+    record: Record,
+    territorial_scope: Sequence[str],
+    limit: int = MAX_BATCH,
+    *,
+    rescan: bool = False,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The oldest statements not sent yet, as ``(decision event_key, statement)``."""
+    """The oldest statements not sent yet, as ``(decision event_key, statement)``: those from
+    :data:`LOOKBACK_MS` before the newest one sent on (every one with ``rescan``), so a run
+    reads a bounded index range rather than the whole history."""
     query = (
         _query()
         .outerjoin(tdb_sent, tdb_sent.c.event_key == decisions.c.event_key)
@@ -250,6 +262,11 @@ async def pending(
         .limit(min(limit, MAX_BATCH))
     )
     async with record.engine.connect() as conn:
+        if not rescan:
+            newest = (await conn.execute(sa.select(sa.func.max(tdb_sent.c.event_key)))).scalar()
+            if newest is not None:
+                floor = max(int(str(newest).partition("-")[0]) - LOOKBACK_MS, 0)
+                query = query.where(decisions.c.event_key >= f"{floor:020d}-")
         rows = list((await conn.execute(query)).all())
     return _rows_to_tdb(rows, territorial_scope)
 
