@@ -28,6 +28,8 @@ from tests.test_moderation_browser import (  # noqa: F401 (fixtures)
 )
 from tests.test_transparency import T0, H, _appeal, _event, _report_row
 
+SHOTS = os.environ.get("MODERATION_SCREENSHOTS")
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent"),
@@ -88,6 +90,8 @@ def test_the_admin_page_shows_the_figures_of_the_chosen_period(page: Any, site: 
     expect(page.locator("#appeals-by-outcome td[data-key='reversed']")).to_have_text("1")
     expect(page.locator("#gaps")).to_contain_text("appeals received")
     expect(page.get_by_role("link", name="Transparency")).to_have_attribute("aria-current", "page")
+    if SHOTS:  # to look at by eye
+        page.screenshot(path=os.path.join(SHOTS, "transparency.png"), full_page=True)
     # Another period through the form: the day before holds nothing.
     page.get_by_label("From").fill("2025-12-01")
     page.get_by_label("To (excluded)").fill("2026-01-01")
