@@ -155,7 +155,15 @@ GROUNDS = by_id(
 
 
 def _event(
-    n: int, at: int, status: Status, by: str, code: str, *, source: Source, ground: str | None
+    n: int,
+    at: int,
+    status: Status,
+    by: str,
+    code: str,
+    *,
+    source: Source,
+    ground: str | None,
+    previous: Status = Status.PENDING,
 ) -> EventRow:
     decision = Decision(
         status=status,
@@ -174,7 +182,7 @@ def _event(
         entry_id=f"{at}-{n}",
         comment_id=f"c{n}",
         article_id="a1",
-        from_status="pending",
+        from_status=previous.value,
         status=status.value,
         actor=by,
         reason=code,
@@ -241,6 +249,9 @@ async def test_the_report_counts_each_figure_of_a_scripted_history(record: Recor
         # No restriction: an approval carries no statement.
         _event(9, T0 + 7 * H, Status.APPROVED, "moderator:ann", "", source=Source.OWN_INITIATIVE,
                ground=None),
+        # A moderator lifts the automatic hold of comment 3.
+        _event(3, T0 + 8 * H, Status.APPROVED, "moderator:ann", "", source=Source.OWN_INITIATIVE,
+               ground=None, previous=Status.HELD),
     ]  # fmt: skip
     report_rows = [
         *_report_row("r1", ReportReason.OFFENSIVE, T0 + H, outcome="removed", decided=T0 + 3 * H),
@@ -285,6 +296,8 @@ async def test_the_report_counts_each_figure_of_a_scripted_history(record: Recor
     assert a.by_source == {"notice": 1, "notice_illegal": 1, "own_initiative": 4}
     assert a.automated_detection == 3  # the three automatic own-initiative decisions
     assert a.automated_decision == {"fully": 4, "not": 2}
+    assert a.on_notices_by_ground_kind == {"law": 1, "rules": 1}
+    assert a.lifted_by_moderators == 1
 
     own = report.own_initiative
     assert (own.total, own.automatic, own.human) == (4, 3, 1)

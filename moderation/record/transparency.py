@@ -110,6 +110,12 @@ class Actions(msgspec.Struct):
     by_source: dict[str, int]
     automated_detection: int
     automated_decision: dict[str, int]
+    #: Restrictions taken on notices (Art. 16), by ground kind (``law``: illegal content,
+    #: ``rules``: incompatible with the site's terms).
+    on_notices_by_ground_kind: dict[str, int] = msgspec.field(default_factory=dict)
+    #: Restrictions a moderator lifted in the period (``held``/``rejected`` → ``approved``): an
+    #: indicator of the error rate of the automated means (Art. 15(1)(e)), which take most.
+    lifted_by_moderators: int = 0
 
 
 class OwnInitiative(msgspec.Struct):
@@ -178,6 +184,14 @@ async def compute(record: Record, start: int, end: int) -> TransparencyReport:
         .where(audit.c.action.in_(list(APPEAL_ACTIONS)))
         .group_by(audit.c.action)
     )
+    lifted_q = (
+        sa.select(sa.func.count())
+        .select_from(decisions)
+        .where(decisions.c.decided_at >= start, decisions.c.decided_at < end)
+        .where(decisions.c.from_status.in_([Status.HELD.value, Status.REJECTED.value]))
+        .where(decisions.c.status == Status.APPROVED.value)
+        .where(sa.or_(decisions.c.actor.like("moderator:%"), decisions.c.actor.like("admin:%")))
+    )
     waits_q = (
         sa.select((reports.c.decided_at - reports.c.filed_at).label("wait"))
         .where(reports.c.filed_at >= start, reports.c.filed_at < end)
@@ -188,11 +202,12 @@ async def compute(record: Record, start: int, end: int) -> TransparencyReport:
         notice_rows = list((await conn.execute(notices_q)).all())
         waits = [int(row.wait) for row in (await conn.execute(waits_q)).all()]
         appeal_rows = list((await conn.execute(appeals_q)).all())
+        lifted = int((await conn.execute(lifted_q)).scalar_one())
     return TransparencyReport(
         period_from=iso(start) or "",
         period_to=iso(end) or "",
         notices=_notices(notice_rows, waits),
-        actions=_actions(action_rows),
+        actions=msgspec.structs.replace(_actions(action_rows), lifted_by_moderators=lifted),
         own_initiative=_own(action_rows),
         appeals=_appeals(appeal_rows),
         gaps=[APPEALS_GAP],
@@ -245,8 +260,11 @@ def _actions(rows: list[Any]) -> Actions:
     restrictions: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     automation: Counter[str] = Counter()
+    on_notices: Counter[str] = Counter()
     detected = 0
     for row in rows:
+        if row.source != Source.OWN_INITIATIVE.value:
+            on_notices[row.ground_kind] += row.n
         kinds[row.ground_kind] += row.n
         g = grounds.setdefault(
             row.ground_id, GroundCount(row.ground_id, row.ground_kind, row.ground_title, 0)
@@ -264,6 +282,7 @@ def _actions(rows: list[Any]) -> Actions:
         by_source=dict(sorted(sources.items())),
         automated_detection=detected,
         automated_decision=dict(sorted(automation.items())),
+        on_notices_by_ground_kind=dict(sorted(on_notices.items())),
     )
 
 
