@@ -18,10 +18,12 @@ from moderation.record.transparency import compute, csv_rows
 from moderation.settings import Settings
 from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
 from moderation.store.audit import AuditEntry
+from moderation.store.codec import as_str
 from moderation.store.reports import Notice, Report, ReportReason
 from tests.conftest import running_api
 from tests.moderation_support import held
 from tests.record_support import archive_all
+from workers.webhooks import messages_of
 
 M = "/v1/moderation"
 NAME, EMAIL = "Erika Mustermann", "erika@example.org"
@@ -79,6 +81,14 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
             f"{M}/reported/{kept}/decision", json={"action": "keep"}, headers=mod
         )
         assert r.status_code == 200, r.text
+    # Each filing is a ``report.filed`` entry, without the notifier's contact; no site message.
+    filed = [
+        {as_str(k): as_str(v) for k, v in f.items()}
+        for entry_id, f in await rds.xrange(Keys(settings.key_prefix).events)
+        if f.get(b"type") == b"report.filed"
+    ]
+    assert len(filed) == 4 and all(messages_of("1-0", f) == [] for f in filed)
+    assert not any(NAME in f["report"] or EMAIL in f["report"] for f in filed)
     assert await archive_all(settings, record) > 0
     rows = await _rows(record)
     assert [(row.comment_id, row.reason, row.outcome) for row in rows] == [
