@@ -89,10 +89,11 @@ def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
 
 
 async def post_all(
-    base: str, key: str, n: int, concurrency: int, articles: int, wait_s: float
+    base: str, key: str, n: int, concurrency: int, articles: int, wait_s: float, start: int = 0
 ) -> tuple[list[str], float]:
-    rng = random.Random(7)
-    payloads = [make_comment(i, rng, articles) for i in range(n)]
+    """Post comments ``start`` .. ``start + n - 1`` (each its own author and idempotency key)."""
+    rng = random.Random(7 + start)
+    payloads = [make_comment(start + i, rng, articles) for i in range(n)]
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -110,7 +111,9 @@ async def post_all(
                     return
                 for _attempt in range(5):
                     reply = await conn.post_json(
-                        path, payloads[i], {**headers, "Idempotency-Key": f"bench-{RUN}-{i}"}
+                        path,
+                        payloads[i],
+                        {**headers, "Idempotency-Key": f"bench-{RUN}-{start + i}"},
                     )
                     if reply.status in (201, 202):
                         ids[i] = reply.json()["id"]

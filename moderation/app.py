@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
+from moderation.api import appeals as appeal_api
 from moderation.api import (
     articles,
     comments,
@@ -83,6 +84,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", ops.metrics, methods=["GET"]),
         # Reader reports, statements of reasons, the Reported queue, grounds (DSA).
         *dsa.routes(),
+        *appeal_api.routes(),  # authors' appeals and the Appeals queue (DSA Art. 20)
         Route("/v1/moderation/transparency", transparency.get_transparency, methods=["GET"]),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),

@@ -30,6 +30,7 @@ WEBHOOK_EVENTS = (
     "comment.deleted",
     "article.count_changed",
     "report.decided",
+    "appeal.decided",
 )
 
 #: The EU member states (ISO 3166-1 alpha-2, as the DSA Transparency Database spells them).
@@ -173,6 +174,12 @@ class Settings:
     batch_size_backlog: int = 256
     #: After the first message of a batch arrives, wait at most this long for the batch to fill.
     batch_linger_ms: int = 20
+    #: Linger only while the previous batch is still being decided: an idle worker takes what is
+    #: queued at once (no added latency when traffic is light), a busy one lets the next batch
+    #: fill meanwhile, which costs nothing since it could not start sooner (big batches under
+    #: load). Off: always linger up to ``batch_linger_ms`` (fuller batches at light load, for a
+    #: GPU whose per-batch cost dominates).
+    batch_linger_auto: bool = True
     #: How long one XREADGROUP blocks when the stream is empty (bounds SIGTERM reaction time).
     block_ms: int = 1000
     #: A delivered-but-unacked entry idle this long is presumed orphaned and reclaimed.
@@ -214,7 +221,7 @@ class Settings:
     #: ``moderation webhooks secret`` prints a new one).
     webhook_secret: str = ""
     #: The event types that endpoint receives: ``comment.decided``, ``comment.moderated``,
-    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``.
+    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``, ``appeal.decided``.
     webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     #: Per-request timeout.
     webhook_timeout_s: float = 5.0
@@ -338,6 +345,11 @@ class Settings:
     #: Reports one reporter (keyed hash of the reader id or IP) may file per window.
     report_rate_max: int = 10
     report_rate_window_s: int = 3600
+
+    # --- DSA: appeals (moderation.review.appeals) --------------------------------------------
+    #: Calendar months after a decision (its statement of reasons) during which its author may
+    #: appeal it; the DSA (Art. 20(1)) asks for at least six.
+    appeal_window_months: int = 6
 
     # --- DSA: the Transparency Database (moderation.record.tdb, ``moderation tdb``) ----------
     #: The database's endpoint for several statements of reasons at once (its
@@ -497,6 +509,12 @@ class Settings:
         for name in ("report_hide_threshold", "report_rate_max", "report_rate_window_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
+        if not 6 <= self.appeal_window_months <= 120:
+            raise ConfigError(
+                "MODERATION_APPEAL_WINDOW_MONTHS must be within 6..120 (the DSA asks for six "
+                "months at least)"
+            )
+
         if self.tdb_url and not self.tdb_token:
             raise ConfigError("MODERATION_TDB_TOKEN is required with MODERATION_TDB_URL")
         if not 1 <= self.tdb_batch_size <= 100:

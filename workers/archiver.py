@@ -158,7 +158,7 @@ class Archiver:
         decoded = [
             (as_str(entry_id), {as_str(k): v for k, v in fields.items()})
             for entry_id, fields in events
-            # Typed entries (``report.decided``, moderation.store.reports) are no transitions.
+            # Typed entries (``report.decided``, ``appeal.decided``) are no transitions.
             if fields and b"type" not in fields and "type" not in fields
         ]
         ids = list(dict.fromkeys(as_str(f.get("id", b"")) for _, f in decoded))

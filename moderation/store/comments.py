@@ -318,6 +318,13 @@ class Store:
                 raise result
         return cast(list[TransitionResult], results)
 
+    async def queue_transition(self, pipe: Any, call: tuple[list[str], list[Any]]) -> None:
+        """Queue one ``transition.lua`` call on a caller's MULTI (a redis-py transaction
+        pipeline of this store's client), so the transition commits with the caller's other
+        writes or not at all; its reply is in ``pipe.execute()``'s (``parse_transition``)."""
+        keys, args = call
+        await self._transition(keys=keys, args=args, client=pipe)
+
     async def transition_each(
         self, calls: Sequence[tuple[list[str], list[Any]]]
     ) -> list[TransitionResult | ResponseError]:

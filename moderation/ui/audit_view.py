@@ -29,6 +29,8 @@ _ACTIONS = {
     "comment.undo": "undo",
     "comment.delete": "delete (site)",
     "comment.edit": "edit (site)",
+    "appeal.uphold": "appeal upheld",
+    "appeal.reverse": "appeal: decision reversed",
     "author.state": "author standing",
     "author.note": "note on author",
     "article.settings": "article settings",
@@ -84,6 +86,9 @@ def change_text(entry: Mapping[str, Any]) -> str:
             return f"undone: back to the queue ({frm} → {to})"
         verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
         return f"{verb} ({frm} → {to})" if frm else verb
+    if action.startswith("appeal."):
+        frm, to = before.get("status"), after.get("status")
+        return f"published again ({frm} → {to})" if frm and to else "the decision stands"
     if action == "author.state":
         return f"standing {before.get('state') or 'normal'} → {after.get('state') or 'normal'}"
     if action == "words.update":
