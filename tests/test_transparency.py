@@ -11,13 +11,12 @@ from redis.asyncio import Redis
 
 from moderation.keys import ARCHIVE_GROUP, Keys
 from moderation.messages import ERASED, Decision, Reason, Source, Status, json_encoder
-from moderation.record import Archive, AuditRow, EventRow, Record, ReportRow
+from moderation.record import AppealRow, Archive, EventRow, Record, ReportRow
 from moderation.record.erasure import forget_author
-from moderation.record.schema import comments, reports
-from moderation.record.transparency import compute, csv_rows
+from moderation.record.schema import appeals, comments, reports
+from moderation.record.transparency import APPEALS_GAP, compute, csv_rows
 from moderation.settings import Settings
 from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
-from moderation.store.audit import AuditEntry
 from moderation.store.codec import as_str
 from moderation.store.reports import Notice, Report, ReportReason
 from tests.conftest import running_api
@@ -27,6 +26,7 @@ from workers.webhooks import messages_of
 
 M = "/v1/moderation"
 NAME, EMAIL = "Erika Mustermann", "erika@example.org"
+APPEAL_TEXT = "I, Hannelore Beispiel, only quoted the minister."
 
 
 async def _published(api: Any, rds: Redis, text: str, article: str) -> str:
@@ -81,6 +81,18 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
             f"{M}/reported/{kept}/decision", json={"action": "keep"}, headers=mod
         )
         assert r.status_code == 200, r.text
+        # The author appeals the removal through the site; an admin (not the moderator who
+        # removed it) reverses it.
+        r = await api.client.post(
+            f"/v1/comments/{removed}/appeals", json={"text": APPEAL_TEXT}, headers=api.auth()
+        )
+        assert r.status_code == 201, r.text
+        r = await api.client.post(
+            f"{M}/appeals/{r.json()['id']}/decision",
+            json={"outcome": "reverse", "answer": "Sharp, but within the rules."},
+            headers=api.auth("admin"),
+        )
+        assert r.status_code == 200, r.text
     # Each filing is a ``report.filed`` entry, without the notifier's contact; no site message.
     filed = [
         {as_str(k): as_str(v) for k, v in f.items()}
@@ -88,6 +100,12 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
         if f.get(b"type") == b"report.filed"
     ]
     assert len(filed) == 4 and all(messages_of("1-0", f) == [] for f in filed)
+    (appeal_filed,) = [
+        {as_str(k): as_str(v) for k, v in f.items()}
+        for _, f in await rds.xrange(Keys(settings.key_prefix).events)
+        if f.get(b"type") == b"appeal.filed"
+    ]
+    assert messages_of("1-0", appeal_filed) == [] and "Hannelore" not in str(appeal_filed)
     assert not any(NAME in f["report"] or EMAIL in f["report"] for f in filed)
     assert await archive_all(settings, record) > 0
     rows = await _rows(record)
@@ -105,9 +123,11 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
     assert all(row.automated is False for row in rows if row.outcome)
     # The notifier's name and e-mail are nowhere in the record.
     async with record.engine.connect() as conn:
-        for table in ("reports", "decisions", "audit"):
+        for table in ("reports", "decisions", "audit", "appeals"):
             dump = str((await conn.execute(sa.text(f"SELECT * FROM {table}"))).all())
             assert NAME not in dump and EMAIL not in dump, table
+        dump = str((await conn.execute(sa.select(appeals))).all())
+        assert "Hannelore" not in dump and "within the rules" not in dump
     # A second run of the archiver over everything changes nothing.
     await rds.xgroup_destroy(Keys(settings.key_prefix).events, ARCHIVE_GROUP)
     assert await archive_all(settings, record, name="again") > 0
@@ -126,6 +146,11 @@ async def test_every_report_and_its_outcome_reach_the_record_without_contact_dat
     assert a.automated_decision == {"fully": 2, "not": 1}
     assert a.automated_detection == 0
     assert report.own_initiative.total == 0
+    ap = report.appeals
+    assert (ap.received, ap.open, ap.decided, ap.by_outcome) == (1, 0, 1, {"reversed": 1})
+    assert ap.median_time_to_decision_s is not None
+    # Three holds approved to publish, the kept comment restored, the reversal on appeal.
+    assert a.lifted_by_moderators == 5
     # The same figures through the API (admins), and a bad period named.
     async with running_api(settings) as api:
         period = {"from": "1970-01-01", "to": "2100-01-01"}
@@ -202,12 +227,18 @@ def _event(
     )
 
 
-def _appeal(n: int, at: int, action: str) -> AuditRow:
-    entry = AuditEntry(
-        at=at, actor="bob", role="moderator", via="key", action=action,
-        target_type="comment", target=f"c{n}",
-    )  # fmt: skip
-    return AuditRow(entry_id=f"{at}-{n}", doc=json_encoder.encode(entry))
+def _appeal(
+    n: int, filed: int, outcome: str | None = None, decided: int | None = None
+) -> list[AppealRow]:
+    """An appeal's events: filed at ``filed``; decided at ``decided`` with ``outcome``."""
+    rows = [AppealRow(f"{filed}-{n}", "appeal.filed", f"apl_{n}", f"c{n}", "a1", filed)]
+    if outcome is not None:
+        assert decided is not None
+        rows.append(
+            AppealRow(f"{decided}-{n}", "appeal.decided", f"apl_{n}", f"c{n}", "a1", filed,
+                      outcome, decided, "moderator:bob")
+        )  # fmt: skip
+    return rows
 
 
 def _report_row(
@@ -273,17 +304,17 @@ async def test_the_report_counts_each_figure_of_a_scripted_history(record: Recor
         *_report_row("r6", ReportReason.SPAM, T0 - 1, outcome="kept", decided=T0 + H),
         *_report_row("r7", ReportReason.SPAM, end),
     ]  # fmt: skip
-    appeals = [
-        _appeal(1, T0 + 9 * H, "appeal.uphold"),
-        _appeal(2, T0 + 10 * H, "appeal.reverse"),
-        _appeal(3, T0 + 11 * H, "appeal.uphold"),
-        _appeal(4, end, "appeal.uphold"),  # outside
-        _appeal(5, T0 + 11 * H, "comment.reject"),  # no appeal
+    appeal_rows = [
+        *_appeal(1, T0 + 1 * H, "upheld", T0 + 3 * H),  # 2 h
+        *_appeal(2, T0 + 2 * H, "reversed", T0 + 6 * H),  # 4 h
+        *_appeal(3, T0 + 3 * H),  # open
+        *_appeal(4, T0 - H, "upheld", T0 + 9 * H),  # filed before, decided within: 10 h
+        *_appeal(5, T0 + 5 * H, "upheld", end + H),  # decided after the period
     ]
     archive = Archive(record)
     # Delivered twice, the second time outcomes first: the same rows either way.
-    await archive.write(events, appeals, report_rows)
-    await archive.write(events, appeals, list(reversed(report_rows)))
+    await archive.write(events, [], report_rows, appeal_rows)
+    await archive.write(events, [], list(reversed(report_rows)), list(reversed(appeal_rows)))
     report = await compute(record, start, end)
 
     n = report.notices
@@ -312,9 +343,11 @@ async def test_the_report_counts_each_figure_of_a_scripted_history(record: Recor
     own = report.own_initiative
     assert (own.total, own.automatic, own.human) == (4, 3, 1)
     assert own.by_restriction == {"hidden_pending_review": 1, "removed": 3}
-    assert report.appeals.decided == 3
-    assert report.appeals.by_outcome == {"reversed": 1, "upheld": 2}
-    assert report.appeals.received is None and "appeals received" in report.gaps[0]
+    ap = report.appeals
+    assert (ap.received, ap.open) == (4, 1)
+    assert (ap.decided, ap.by_outcome) == (3, {"reversed": 1, "upheld": 2})
+    assert ap.median_time_to_decision_s == 4 * 3600  # of 2 h, 4 h and 10 h
+    assert report.gaps == [APPEALS_GAP]
 
     rows = csv_rows(report)
     assert ("notices", "received", "5") in rows

@@ -48,12 +48,13 @@ async def _history(settings: Settings) -> None:
                 _event(3, T0 + 3 * H, Status.HELD, "reports", "reported",
                        source=Source.NOTICE, ground=None),
             ],
-            [_appeal(1, T0 + 4 * H, "appeal.reverse")],
+            [],
             [
                 *_report_row("r1", ReportReason.OFFENSIVE, T0 + H, outcome="removed",
                              decided=T0 + 3 * H),
                 *_report_row("r2", ReportReason.SPAM, T0 + 2 * H),
             ],
+            [*_appeal(1, T0 + 2 * H, "reversed", T0 + 4 * H), *_appeal(2, T0 + 5 * H)],
         )  # fmt: skip
     finally:
         await record.close()
@@ -86,9 +87,12 @@ def test_the_admin_page_shows_the_figures_of_the_chosen_period(page: Any, site: 
     expect(page.locator("#actions-by-restriction td[data-key='removed']")).to_have_text("2")
     expect(page.locator("#own-automatic")).to_have_text("1")
     expect(page.locator("#own-human")).to_have_text("1")
+    expect(page.locator("#appeals-received")).to_have_text("2")
+    expect(page.locator("#appeals-open")).to_have_text("1")
     expect(page.locator("#appeals-decided")).to_have_text("1")
     expect(page.locator("#appeals-by-outcome td[data-key='reversed']")).to_have_text("1")
-    expect(page.locator("#gaps")).to_contain_text("appeals received")
+    expect(page.locator("#appeals-median")).to_contain_text("2.0 h")
+    expect(page.locator("#gaps")).to_contain_text("basis of the appeals")
     expect(page.get_by_role("link", name="Transparency")).to_have_attribute("aria-current", "page")
     if SHOTS:  # to look at by eye
         page.screenshot(path=os.path.join(SHOTS, "transparency.png"), full_page=True)

@@ -9,7 +9,8 @@ every write here is keyed so that a second delivery changes nothing:
   entries replayed out of order cannot roll a comment back;
 - an audit entry inserts its ``audit`` row keyed by the entry id;
 - a reader report (``report.filed`` / ``report.decided``) inserts or completes its ``reports``
-  row keyed by its receipt (``moderation.record.notices``).
+  row keyed by its receipt (``moderation.record.notices``); an appeal (``appeal.filed`` /
+  ``appeal.decided``) its ``appeals`` row keyed by the appeal id (``moderation.record.appeals``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import msgspec
 from sqlalchemy.dialects import postgresql, sqlite
 
 from moderation.messages import CommentRecord
+from moderation.record.appeals import AppealRow, write_appeals
 from moderation.record.database import Record
 from moderation.record.notices import ReportRow, write_reports
 from moderation.record.schema import audit, comments, decisions, event_key
@@ -80,6 +82,7 @@ class Archive:
         events: Sequence[EventRow],
         audits: Sequence[AuditRow],
         report_rows: Sequence[ReportRow] = (),
+        appeal_rows: Sequence[AppealRow] = (),
     ) -> None:
         """Record a batch in one transaction (all of it, or nothing to acknowledge)."""
         decision_rows = [_decision_row(e) for e in events]
@@ -126,6 +129,8 @@ class Archive:
                 await conn.execute(stmt, audit_rows)
             if report_rows:
                 await write_reports(conn, self._insert, report_rows)
+            if appeal_rows:
+                await write_appeals(conn, self._insert, appeal_rows)
 
 
 def _latest(events: Sequence[EventRow]) -> dict[str, EventRow]:

@@ -112,6 +112,24 @@ reports = sa.Table(
     sa.Index("ix_reports_comment", "comment_id"),
 )
 
+#: Every appeal (DSA Art. 20), from its ``appeal.filed`` event, with its outcome from
+#: ``appeal.decided`` (which alone makes the row too: it carries the filing time). Neither the
+#: author's text nor the moderator's answer is kept here (they stay with the appeal in Redis).
+appeals = sa.Table(
+    "appeals",
+    metadata,
+    sa.Column("appeal_id", sa.String(64), primary_key=True),
+    sa.Column("comment_id", sa.String(64), nullable=False),
+    sa.Column("article_id", sa.String(255), nullable=False),
+    sa.Column("filed_at", sa.BigInteger, nullable=False),
+    #: ``upheld`` or ``reversed``; NULL while open.
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("decided_at", sa.BigInteger, nullable=True),
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Index("ix_appeals_filed_at", "filed_at"),
+    sa.Index("ix_appeals_decided_at", "decided_at"),
+)
+
 #: Statements of reasons sent to the Commission's Transparency Database (DSA Art. 24(5)), one
 #: row per decision (``decisions.event_key``): what was sent is never sent again.
 tdb_sent = sa.Table(

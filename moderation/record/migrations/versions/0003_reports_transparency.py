@@ -1,4 +1,5 @@
-"""Reader reports (DSA Art. 16 notices) and the statements sent to the Transparency Database.
+"""Reader reports (DSA Art. 16 notices), appeals (Art. 20) and the statements sent to the
+Transparency Database (Art. 24(5)).
 
 Revision ID: 0003_reports
 Revises: 0001
@@ -35,6 +36,19 @@ def upgrade() -> None:
     op.create_index("ix_reports_comment", "reports", ["comment_id"])
 
     op.create_table(
+        "appeals",
+        sa.Column("appeal_id", sa.String(64), primary_key=True),
+        sa.Column("comment_id", sa.String(64), nullable=False),
+        sa.Column("article_id", sa.String(255), nullable=False),
+        sa.Column("filed_at", sa.BigInteger, nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=True),
+        sa.Column("decided_at", sa.BigInteger, nullable=True),
+        sa.Column("decided_by", sa.String(255), nullable=True),
+    )
+    op.create_index("ix_appeals_filed_at", "appeals", ["filed_at"])
+    op.create_index("ix_appeals_decided_at", "appeals", ["decided_at"])
+
+    op.create_table(
         "tdb_sent",
         sa.Column("event_key", sa.String(48), primary_key=True),
         sa.Column("puid", sa.String(128), nullable=False),
@@ -46,4 +60,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("tdb_sent")
+    op.drop_table("appeals")
     op.drop_table("reports")
