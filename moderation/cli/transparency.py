@@ -52,11 +52,16 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     import msgspec
 
     from moderation.record import open_record
-    from moderation.record.transparency import compute, csv_rows, parse_period
+    from moderation.record.transparency import (
+        TransparencyReport,
+        compute,
+        csv_rows,
+        parse_period,
+    )
 
     start, end = parse_period(args.start, args.end)
 
-    async def main() -> object:
+    async def main() -> TransparencyReport:
         record = await open_record(settings)
         try:
             return await compute(record, start, end)
@@ -71,7 +76,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         elif args.format == "csv":
             writer = csv.writer(out)
             writer.writerow(("section", "figure", "value"))
-            writer.writerows(csv_rows(report))  # type: ignore[arg-type]
+            writer.writerows(csv_rows(report))
         else:
             from moderation.ui.render import ENV
 
