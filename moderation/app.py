@@ -26,6 +26,7 @@ from moderation.api import (
     health,
     openapi,
     ops,
+    transparency,
     webhooks,
 )
 from moderation.api import appeals as appeal_api
@@ -86,6 +87,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         # Reader reports, statements of reasons, the Reported queue, grounds (DSA).
         *dsa.routes(),
         *appeal_api.routes(),  # authors' appeals and the Appeals queue (DSA Art. 20)
+        Route("/v1/moderation/transparency", transparency.get_transparency, methods=["GET"]),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)

@@ -33,6 +33,12 @@ WEBHOOK_EVENTS = (
     "appeal.decided",
 )
 
+#: The EU member states (ISO 3166-1 alpha-2, as the DSA Transparency Database spells them).
+EU_COUNTRIES = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+)  # fmt: skip
+
 #: Per-label toxicity thresholds: the starting point used in production elsewhere (DESIGN.md).
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "toxicity": 0.80,
@@ -356,6 +362,21 @@ class Settings:
     #: appeal it; the DSA (Art. 20(1)) asks for at least six.
     appeal_window_months: int = 6
 
+    # --- DSA: the Transparency Database (moderation.record.tdb, ``moderation tdb``) ----------
+    #: The database's endpoint for several statements of reasons at once (its
+    #: ``/api/v1/statements``); empty = the sender is off (``moderation tdb export`` still works).
+    tdb_url: str = ""
+    #: The platform's API token for it, sent as ``Authorization: Bearer`` (required with a URL).
+    tdb_token: str = ""
+    #: Where the restrictions apply (EU country codes): a removed comment is gone everywhere.
+    tdb_territorial_scope: tuple[str, ...] = EU_COUNTRIES
+    #: Statements per request (the database takes at most 100).
+    tdb_batch_size: int = 100
+    tdb_timeout_s: float = 10.0
+    #: Tries of one batch before a run gives up (waits double from ``tdb_backoff_s``).
+    tdb_attempts: int = 5
+    tdb_backoff_s: float = 1.0
+
     @property
     def embedded_redis_dir(self) -> Path:
         """Where ``moderation run`` keeps its embedded redis-server (data and socket)."""
@@ -512,6 +533,20 @@ class Settings:
                 "MODERATION_APPEAL_WINDOW_MONTHS must be within 6..120 (the DSA asks for six "
                 "months at least)"
             )
+
+        if self.tdb_url and not self.tdb_token:
+            raise ConfigError("MODERATION_TDB_TOKEN is required with MODERATION_TDB_URL")
+        if not 1 <= self.tdb_batch_size <= 100:
+            raise ConfigError("MODERATION_TDB_BATCH_SIZE must be within [1, 100]")
+        unknown_countries = sorted(set(self.tdb_territorial_scope) - set(EU_COUNTRIES))
+        if unknown_countries or not self.tdb_territorial_scope:
+            raise ConfigError(
+                "MODERATION_TDB_TERRITORIAL_SCOPE must list EU country codes "
+                f"({', '.join(EU_COUNTRIES)}); not {', '.join(unknown_countries) or 'none'}"
+            )
+        for name in ("tdb_timeout_s", "tdb_attempts", "tdb_backoff_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         for name in ("flood_author_burst", "flood_ip_burst"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")

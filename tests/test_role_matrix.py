@@ -94,6 +94,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/v1/moderation/reported/{comment_id}/decision"): (
         "moderators", "/v1/moderation/reported/{cid}/decision", {"action": "keep"}),
     ("GET", "/v1/moderation/grounds"): ("moderators", "/v1/moderation/grounds", None),
+    ("GET", "/v1/moderation/transparency"): ("admins", "/v1/moderation/transparency", None),
     ("PUT", "/v1/moderation/grounds"): ("admins", "/v1/moderation/grounds", {"grounds": []}),
     ("GET", "/report.js"): ("public", "/report.js", None),
     # Appeals (made-up ids: an allowed caller gets 404 and nothing changes).
@@ -177,6 +178,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/moderate/articles"): ("page", "/moderate/articles", None),
     ("GET", "/moderate/articles/{article_id:path}"): ("page", "/moderate/articles/a1", None),
     ("GET", "/moderate/policy"): ("admin_page", "/moderate/policy", None),
+    ("GET", "/moderate/transparency"): ("admin_page", "/moderate/transparency", None),
     ("GET", "/moderate/words"): ("admin_page", "/moderate/words", None),
     ("GET", "/moderate/audit"): ("page", "/moderate/audit", None),
     ("GET", "/moderate/dashboard"): ("page", "/moderate/dashboard", None),

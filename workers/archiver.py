@@ -1,9 +1,11 @@
 """The archiver: every transition and audit entry, written to the record (SQL), never lost.
 
-It reads the events stream (``keys.events``: one entry per transition, carrying its decision)
-and the audit stream (``keys.audit``) through its own consumer group (``keys.ARCHIVE_GROUP``,
-created from the start of each stream), writes each batch to the database in one transaction
-(``moderation.record.archive``: idempotent upserts keyed by comment id and entry id), and only
+It reads the events stream (``keys.events``: one entry per transition, carrying its decision,
+and the typed entries of reader reports and appeals: ``report.filed`` / ``report.decided``,
+``appeal.filed`` / ``appeal.decided``) and the audit stream (``keys.audit``) through its own
+consumer group (``keys.ARCHIVE_GROUP``, created from the start of each stream), writes each
+batch to the database in one transaction (``moderation.record.archive``: idempotent upserts
+keyed by comment id and entry id), and only
 then acknowledges it. A kill before ``XACK`` leaves the batch pending: the archiver reads its own
 pending entries first when it starts again, and any archiver reclaims entries idle longer than
 ``MODERATION_RECLAIM_IDLE_MS`` (``XAUTOCLAIM``). A database that is down makes the batch wait
@@ -36,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import ARCHIVE_GROUP, CommentField, Keys
-from moderation.record import Archive, AuditRow, EventRow, Record
+from moderation.record import AppealRow, Archive, AuditRow, EventRow, Record, ReportRow
 from moderation.settings import Settings
 from moderation.store.codec import as_str
 from moderation.store.trim import trim_acknowledged
@@ -150,7 +152,13 @@ class Archiver:
         come back without fields: nothing to archive, acknowledge them too)."""
         event_rows = await self._event_rows(events)
         audit_rows = [_audit_row(entry_id, fields) for entry_id, fields in audits if fields]
-        await self.archive.write(event_rows, audit_rows)
+        report_rows = [
+            row for row in (_report_row(entry_id, fields) for entry_id, fields in events) if row
+        ]
+        appeal_rows = [
+            row for row in (_appeal_row(entry_id, fields) for entry_id, fields in events) if row
+        ]
+        await self.archive.write(event_rows, audit_rows, report_rows, appeal_rows)
         pipe = self.redis.pipeline(transaction=False)
         if events:
             pipe.xack(self.keys.events, ARCHIVE_GROUP, *[e[0] for e in events])
@@ -207,6 +215,49 @@ def _audit_row(entry_id: Any, fields: dict[Any, Any]) -> AuditRow:
         doc=bytes(f.get("doc", b"{}")),
         from_status=as_str(f["from"]) if "from" in f else None,
         to_status=as_str(f["to"]) if "to" in f else None,
+    )
+
+
+def _report_row(entry_id: Any, fields: dict[Any, Any] | None) -> ReportRow | None:
+    """A ``report.filed`` / ``report.decided`` entry as a row (other entries: ``None``)."""
+    if not fields:
+        return None
+    f = {as_str(k): v for k, v in fields.items()}
+    kind = as_str(f.get("type", b""))
+    if kind not in ("report.filed", "report.decided"):
+        return None
+    return ReportRow(
+        entry_id=as_str(entry_id),
+        kind=kind,
+        article_id=as_str(f.get("article", b"")),
+        doc=bytes(f.get("report", b"{}")),
+        outcome=as_str(f["outcome"]) if "outcome" in f else None,
+        automated=as_str(f["automated"]) == "1" if "automated" in f else None,
+        by=as_str(f["by"]) if "by" in f else None,
+        at=int(as_str(f["at"])) if "at" in f else None,
+    )
+
+
+def _appeal_row(entry_id: Any, fields: dict[Any, Any] | None) -> AppealRow | None:
+    """An ``appeal.filed`` / ``appeal.decided`` entry as a row (other entries: ``None``)."""
+    if not fields:
+        return None
+    f = {as_str(k): as_str(v) for k, v in fields.items()}
+    kind = f.get("type", "")
+    if kind not in ("appeal.filed", "appeal.decided"):
+        return None
+    at = int(f.get("at") or 0)
+    decided = kind == "appeal.decided"
+    return AppealRow(
+        entry_id=as_str(entry_id),
+        kind=kind,
+        appeal_id=f.get("appeal", ""),
+        comment_id=f.get("id", ""),
+        article_id=f.get("article", ""),
+        filed_at=int(f.get("filed_at") or 0) if decided else at,
+        outcome=f.get("outcome") if decided else None,
+        decided_at=at if decided else None,
+        decided_by=f.get("by") if decided else None,
     )
 
 

@@ -121,6 +121,8 @@ def messages_of(
             "at": at,
         }
         return [("appeal.decided", {"type": "appeal.decided", "timestamp": at, "data": data})]
+    if fields.get("type"):
+        return []  # another typed entry (``report.filed``: for the record, no site message)
     old, new = fields.get("from", ""), fields.get("to", "")
     actor = fields.get("by", "")
     kind = actor.split(":", 1)[0]

@@ -317,6 +317,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         request=ReportDecisionIn,
         errors=(*_MOD, 404, 409, 415, 422),
     ),
+    ("GET", "/v1/moderation/transparency"): Op(
+        "The DSA Art. 15 transparency report's figures for a period (as `moderation report`)",
+        "admin",
+        s.AnyObject,
+        errors=(*_MOD, 422),
+        params=(
+            Param("from", "query", "start, YYYY-MM-DD or ISO time (default: 1 January)"),
+            Param("to", "query", "end, excluded, YYYY-MM-DD or ISO time (default: tomorrow)"),
+        ),
+    ),
     ("GET", "/v1/moderation/grounds"): Op(
         "The grounds of restrictions: laws and community-rule clauses",
         "moderator",

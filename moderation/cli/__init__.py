@@ -1,7 +1,7 @@
 """The ``moderation`` command.
 
 ``serve`` (API), ``worker`` (one scoring worker), ``run`` (all-in-one with an embedded Redis),
-``archiver``, ``db upgrade|status``, ``export``,
+``archiver``, ``db upgrade|status``, ``export``, ``report``, ``tdb export|send``,
 ``keys create|list|revoke``, ``models pull|list|synth``, ``eval spam|toxicity``, ``stats``.
 
 This module holds the parser and the dispatch; each command group lives in its own module
@@ -25,6 +25,7 @@ from moderation.cli import (
     record,
     service,
     stats,
+    transparency,
     webhooks,
 )
 from moderation.errors import describe
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parsers(sub)
     stats.add_parsers(sub)
     record.add_parsers(sub)  # db upgrade|status, export
+    transparency.add_parsers(sub)  # report, tdb export|send
     keys.add_parsers(sub)
     accounts.add_parsers(sub)  # accounts create|list|disable|enable|link|password
     webhooks.add_parsers(sub)  # webhooks [serve|add|list|remove|rotate|failures|replay]

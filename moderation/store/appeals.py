@@ -12,7 +12,10 @@ The writes here are *queued* on a caller's MULTI (:func:`queue_filing`, :func:`q
 comment itself, so a filing or a decision and the state it was checked against cannot disagree
 (a reversal's ``transition.lua`` call goes into the same MULTI).
 
-Events on ``keys.events`` with a ``type`` field are not status changes: ``appeal.decided``
+Events on ``keys.events`` with a ``type`` field are not status changes. ``appeal.filed``
+(queued with the filing, for the record: the transparency report counts appeals received)
+carries ``id`` (comment), ``article``, ``appeal`` (its id) and ``at`` (the filing time), nothing
+of the author's text. ``appeal.decided``
 carries ``id`` (comment), ``article``, ``appeal`` (its id), ``outcome`` (``upheld`` |
 ``reversed``), ``answer``, ``status`` (the comment's status afterwards), ``by``, ``filed_at``
 and ``at`` (epoch ms).
@@ -37,6 +40,7 @@ from moderation.store.codec import as_str
 #: The field of ``keys.comment_appeals`` naming the open appeal.
 OPEN = "open"
 APPEAL_DECIDED = "appeal.decided"
+APPEAL_FILED = "appeal.filed"
 _APPEAL_ID = re.compile(r"^apl_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
@@ -123,6 +127,16 @@ def queue_filing(pipe: Pipeline, keys: Keys, appeal: Appeal) -> None:
         mapping={OPEN: appeal.id, str(appeal.decision.decided_at): appeal.id},
     )
     pipe.zadd(keys.appeals_open, {appeal.id: appeal.filed_at})
+    pipe.xadd(
+        keys.events,
+        {
+            "type": APPEAL_FILED,
+            "id": appeal.comment_id,
+            "article": appeal.article_id,
+            "appeal": appeal.id,
+            "at": appeal.filed_at,
+        },
+    )
 
 
 def queue_decision(pipe: Pipeline, keys: Keys, appeal: Appeal, comment_status: str) -> None:

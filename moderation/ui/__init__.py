@@ -13,7 +13,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from moderation.api.routing import IdRoute
-from moderation.ui import accounts, dashboard, dsa_pages, pages, queue_status, session
+from moderation.ui import (
+    accounts,
+    dashboard,
+    dsa_pages,
+    pages,
+    queue_status,
+    session,
+    transparency,
+)
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -42,5 +50,6 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/reported", dsa_pages.reported, methods=["GET"]),
         Route(f"{BASE}/appeals", dsa_pages.appeals_page, methods=["GET"]),
         Route(f"{BASE}/dashboard/stream", dashboard.dashboard_stream, methods=["GET"]),
+        Route(f"{BASE}/transparency", transparency.transparency, methods=["GET"]),
         Mount(STATIC_PATH, app=StaticFiles(directory=static), name="moderation-static"),
     ]
