@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from moderation import ui
 from moderation.api import articles, comments, coral, dsa, embed, health, openapi, ops, webhooks
 from moderation.api import moderation as review_api
+from moderation.api import tools as moderator_tools
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
 from moderation.api.headers import AlwaysHeadersMiddleware
@@ -74,6 +75,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         *dsa.routes(),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
+        *moderator_tools.routes(),  # published lists, copies, escalation, spam domains
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)
         *ui.routes(),
     ]

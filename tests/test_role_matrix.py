@@ -145,6 +145,20 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/v1/moderation/search"): ("moderators", "/v1/moderation/search?q=x", None),
     ("POST", "/v1/moderation/authors/{author_id:path}/forget"): (
         "admins", "/v1/moderation/authors/u-forget/forget", None),
+    ("GET", "/v1/moderation/published"): (
+        "moderators", "/v1/moderation/published?article=a1", None),
+    ("GET", "/v1/moderation/comments/{comment_id}/copies"): (
+        "moderators", "/v1/moderation/comments/{cid}/copies", None),
+    ("POST", "/v1/moderation/comments/{comment_id}/escalate"): (
+        "moderators", "/v1/moderation/comments/{cid}/escalate", {"note": "matrix"}),
+    ("GET", "/v1/moderation/escalated"): ("admins", "/v1/moderation/escalated", None),
+    ("GET", "/v1/moderation/spam-domains"): ("admins", "/v1/moderation/spam-domains", None),
+    ("PATCH", "/v1/moderation/spam-domains/{kind}"): (
+        "admins", "/v1/moderation/spam-domains/allow", {"add": ["matrix.example"]}),
+    ("GET", "/moderate/published"): ("page", "/moderate/published?article=a1", None),
+    ("GET", "/moderate/search"): ("page", "/moderate/search", None),
+    ("GET", "/moderate/escalated"): ("admin_page", "/moderate/escalated", None),
+    ("GET", "/moderate/spam-domains"): ("admin_page", "/moderate/spam-domains", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),

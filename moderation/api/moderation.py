@@ -37,7 +37,9 @@ from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
 
-AUDIT_TARGETS = ("comment", "author", "article", "policy", "words", "session", "key")
+AUDIT_TARGETS = (
+    "comment", "author", "article", "policy", "words", "spam_domains", "session", "key",
+)  # fmt: skip
 
 
 def review_of(request: Request) -> Review:

@@ -196,3 +196,61 @@ class DuplicateIndex:
                 if author == probe.author_id:
                     cross += 1
         return DupSignals(count, len(authors), len(articles), cross, best)
+
+
+#: Ids read per band bucket when looking up a stored comment's copies (a campaign's bucket
+#: may hold thousands; the held queue shows a group of the newest).
+COPIES_PER_BAND = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A near duplicate of a looked-up comment: its id, author and article."""
+
+    comment_id: str
+    author_id: str
+    article_id: str
+
+
+async def near_duplicates(
+    redis: Redis, keys: Keys, comment_ids: Sequence[str], threshold: float
+) -> dict[str, list[Copy]]:
+    """The indexed near duplicates (similarity ≥ ``threshold``) of each of ``comment_ids``
+    that the scorer indexed and whose signatures are still in the window; two round trips
+    for the lookup (signatures, band buckets) and one for the candidates' signatures."""
+    if not comment_ids:
+        return {}
+    raw = await redis.mget([keys.spam_signature(c) for c in comment_ids])
+    own = {
+        c: mine
+        for c, v in zip(comment_ids, raw, strict=True)
+        if isinstance(v, bytes) and (mine := _decode(v)) is not None
+    }
+    if not own:
+        return {}
+    pipe = redis.pipeline(transaction=False)
+    for sig, _, _ in own.values():
+        for band, bucket in enumerate(band_buckets(sig)):
+            pipe.zrange(keys.spam_band(band, bucket), -COPIES_PER_BAND, -1)
+    replies = await pipe.execute()
+    candidates: dict[str, set[str]] = {}
+    for n, cid in enumerate(own):
+        found = {as_str(x) for reply in replies[n * BANDS : (n + 1) * BANDS] for x in reply}
+        found.discard(cid)
+        candidates[cid] = found
+    wanted = sorted({c for found in candidates.values() for c in found} - own.keys())
+    known: dict[str, _Known] = dict(own)
+    if wanted:
+        values = await redis.mget([keys.spam_signature(c) for c in wanted])
+        for c, v in zip(wanted, values, strict=True):
+            if isinstance(v, bytes) and (decoded := _decode(v)) is not None:
+                known[c] = decoded
+    out: dict[str, list[Copy]] = {}
+    for cid, found in candidates.items():
+        sig = own[cid][0]
+        out[cid] = [
+            Copy(other, known[other][1], known[other][2])
+            for other in sorted(found)
+            if other in known and similarity(sig, known[other][0]) >= threshold
+        ]
+    return out

@@ -65,6 +65,9 @@
     return `The request failed (HTTP ${result.status}).`;
   }
 
+  // For the pages' own scripts (tools.js), which load after this one.
+  window.Moderation = { api, announce, showError, clearError, errorText, flashAfterReload };
+
   // --- relative times -------------------------------------------------------------------
   function relative(iso) {
     const then = Date.parse(iso);
@@ -223,11 +226,55 @@
       if (!button) return;
       const item = button.closest(".item");
       this.mark(this.items().indexOf(item));
-      this.decide(item, button.dataset.action);
+      if (button.dataset.action === "escalate") this.escalate(item);
+      else this.decide(item, button.dataset.action);
+    },
+
+    // Send a held comment to the admins with the card's note (it stays held meanwhile).
+    async escalate(item) {
+      clearError();
+      const note = $(".note", item).value.trim();
+      if (!note) { showError("Write a note for the admins first (why they should look)."); $(".note", item).focus(); return; }
+      const result = await api("POST", `/v1/moderation/comments/${encodeURIComponent(item.dataset.id)}/escalate`, { note });
+      if (!result.ok) { showError(errorText(result)); return; }
+      item.dataset.escalated = "1";
+      const chip = $(".escalated-chip", item);
+      if (chip) chip.hidden = false;
+      announce(`Sent the comment by ${item.dataset.authorName || "the author"} to the admins.`);
+    },
+
+    // A near-duplicate group: one decision for every held copy (each its own transition).
+    async decideGroup(item, action) {
+      const ids = item.dataset.group.split(",");
+      const body = { ids, action, expected_status: "held" };
+      if (action === "reject") body.reason = $(".reason-select", item).value;
+      const note = $(".note", item).value.trim();
+      if (note) body.note = note;
+      const result = await api("POST", "/v1/moderation/decisions", body);
+      if (!result.ok) {
+        delete item.dataset.busy;
+        item.removeAttribute("aria-busy");
+        showError(errorText(result));
+        return;
+      }
+      const verb = action === "approve" ? "Approved" : "Rejected";
+      const taken = result.data.conflicts ? ` (${result.data.conflicts} already decided by others)` : "";
+      for (const id of ids.slice(1)) {
+        const other = document.getElementById(`c-${id}`);
+        if (other) other.remove();
+      }
+      this.remove(item, `${verb} ${result.data.applied} copies${taken}.`);
     },
 
     async decide(item, action) {
       if (item.dataset.busy) return;
+      if (item.dataset.group) {
+        item.dataset.busy = "1";
+        item.setAttribute("aria-busy", "true");
+        clearError();
+        await this.decideGroup(item, action);
+        return;
+      }
       item.dataset.busy = "1";
       item.setAttribute("aria-busy", "true");
       clearError();

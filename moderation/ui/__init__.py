@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from moderation.api.routing import IdRoute
-from moderation.ui import dashboard, pages, queue_status, session
+from moderation.ui import dashboard, pages, queue_status, session, tools
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -37,5 +37,6 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/audit", pages.audit_log, methods=["GET"]),
         Route(f"{BASE}/dashboard", dashboard.dashboard, methods=["GET"]),
         Route(f"{BASE}/dashboard/stream", dashboard.dashboard_stream, methods=["GET"]),
+        *tools.routes(),  # published lists, search, escalated, spam domains
         Mount(STATIC_PATH, app=StaticFiles(directory=static), name="moderation-static"),
     ]
