@@ -35,6 +35,15 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent"),
 ]
 
+SHOTS = os.environ.get("MODERATION_SCREENSHOTS")
+
+
+def shot(pg: Any, name: str) -> None:
+    """Save a screenshot when MODERATION_SCREENSHOTS names a folder (to look at by eye)."""
+    if SHOTS:
+        pg.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
 TEXTS = (
     ("ana", "The harbour redevelopment plan ignores the fishing cooperative entirely."),
     ("ben", "Bus timetables changed again without any notice to riders."),
@@ -82,6 +91,7 @@ def test_published_list_search_and_one_click_removal(page: Any, site: Site) -> N
     row.get_by_role("button", name="Remove").click()
     sync_api.expect(row).to_contain_text("Removed.")
     sync_api.expect(page.locator("#published-count")).to_have_text("2")
+    shot(page, "published-removed")
     sync_api.expect(page.locator("#flash")).to_contain_text("Removed the comment by Reader ben")
     assert site.comment(ids[1])["status"] == "rejected"
     counts = site.http.get("/v1/counts", params={"article": "a1"}).json()
@@ -155,6 +165,7 @@ def test_search_page_finds_published_and_rejected(browser: Any, record_site: Sit
         rows = pg.locator("#results .result")
         sync_api.expect(rows).to_have_count(2)  # one published on a2, one rejected on a1
         assert _no_overflow(pg) == []
+        shot(pg, "search-phone")
 
         pg.get_by_label("Status").select_option("rejected")
         pg.get_by_role("button", name="Search").click()
@@ -201,6 +212,7 @@ def test_near_duplicates_are_one_card_and_one_decision(page: Any, site: Site) ->
     sync_api.expect(cards).to_have_count(2)  # the group once, and the lone comment
     group = page.locator(".item[data-group]")
     sync_api.expect(group.locator(".group-chip")).to_have_text("4 copies on 3 articles")
+    shot(page, "queue-group")
     group.get_by_label("Reason").select_option("spam")
     group.get_by_role("button", name="Reject").click()
     sync_api.expect(page.locator("#flash")).to_contain_text("Rejected 4 copies")
@@ -219,6 +231,7 @@ def test_escalate_to_the_admins_escalated_view(browser: Any, site: Site) -> None
             pg.set_default_timeout(10_000)
         sign_in(mod, site)
         card = item(mod, cid)
+        sync_api.expect(card.locator(".escalated-chip")).to_be_hidden()
         card.get_by_role("button", name="Escalate").click()
         sync_api.expect(mod.locator("#alert")).to_contain_text("Write a note for the admins")
         card.get_by_label("Note for the comment").fill("Reads like a threat: legal?")
@@ -226,11 +239,14 @@ def test_escalate_to_the_admins_escalated_view(browser: Any, site: Site) -> None
         sync_api.expect(mod.locator("#flash")).to_contain_text("Sent the comment by Reader u1")
         sync_api.expect(card.locator(".escalated-chip")).to_be_visible()
         assert site.comment(cid)["status"] == "held"
+        mod.reload()  # the mark stays on the card
+        sync_api.expect(item(mod, cid).locator(".escalated-chip")).to_be_visible()
 
         sign_in(admin, site, "admin", "/moderate/escalated")
         row = admin.locator(f"#r-{cid}")
         sync_api.expect(row.locator(".escalation-note")).to_have_text("Reads like a threat: legal?")
         sync_api.expect(row).to_contain_text("moderator:moderator-ui")
+        shot(admin, "escalated")
         row.get_by_label("Reason").select_option("harassment")
         row.get_by_role("button", name="Reject").click()
         sync_api.expect(row).to_have_count(0)
@@ -261,6 +277,7 @@ def test_spam_domains_are_edited_from_the_ui(page: Any, site: Site) -> None:
         "/v1/moderation/spam-domains", headers=site.auth("admin")
     ).json()["deny"] == ["spam-shop.example"]
 
+    shot(page, "spam-domains")
     page.get_by_label("Add (one per line)").first.fill("not a domain")
     page.get_by_role("button", name="Add to the allow list").click()
     sync_api.expect(page.locator("#alert")).to_contain_text("is not a domain name")

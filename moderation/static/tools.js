@@ -28,7 +28,7 @@
     if (result.ok) {
       row.dataset.status = "rejected";
       const chip = $(".status", row);
-      if (chip) chip.textContent = "removed";
+      if (chip) { chip.textContent = "removed"; chip.className = "chip status status-rejected"; }
       done(row, "Removed.");
       const count = $("#published-count");
       if (count) count.textContent = String(Math.max(0, Number(count.textContent) - 1));
