@@ -273,9 +273,9 @@ def test_spam_domains_are_edited_from_the_ui(page: Any, site: Site) -> None:
     sync_api.expect(page.locator("table.audit tbody tr").first).to_contain_text(
         "added spam-shop.example"
     )
-    assert site.http.get(
-        "/v1/moderation/spam-domains", headers=site.auth("admin")
-    ).json()["deny"] == ["spam-shop.example"]
+    assert site.http.get("/v1/moderation/spam-domains", headers=site.auth("admin")).json()[
+        "deny"
+    ] == ["spam-shop.example"]
 
     shot(page, "spam-domains")
     page.get_by_label("Add (one per line)").first.fill("not a domain")

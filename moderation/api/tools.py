@@ -19,7 +19,6 @@ from moderation.api.moderation import _body, review_of, search_query
 from moderation.api.responses import JSON
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.messages import Status
 from moderation.review import domains, escalation, groups
 from moderation.review.items import item_view, load_items
 from moderation.review.published import published_page
@@ -59,12 +58,7 @@ async def get_copies(request: Request) -> Response:
     )
     if item is None:
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
-    found = (
-        await groups.held_groups(review, {comment_id: item.stored.record.article_id})
-        if item.stored.status is Status.HELD
-        else {}
-    )
-    group = found.get(comment_id)
+    group = await groups.copies_of(review, item)
     ids = group.ids if group else [comment_id]
     return JSON(
         {

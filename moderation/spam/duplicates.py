@@ -33,7 +33,7 @@ import numpy.typing as npt
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.store.codec import as_str
+from moderation.store.codec import as_str, script
 
 NUM_PERM = 32
 BANDS = 8
@@ -200,7 +200,7 @@ class DuplicateIndex:
 
 #: Ids read per band bucket when looking up a stored comment's copies (a campaign's bucket
 #: may hold thousands; the held queue shows a group of the newest).
-COPIES_PER_BAND = 100
+COPIES_PER_BAND = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,16 +228,17 @@ async def near_duplicates(
     }
     if not own:
         return {}
-    pipe = redis.pipeline(transaction=False)
-    for sig, _, _ in own.values():
-        for band, bucket in enumerate(band_buckets(sig)):
-            pipe.zrange(keys.spam_band(band, bucket), -COPIES_PER_BAND, -1)
-    replies = await pipe.execute()
+    # One script call for every bucket of every comment: a page's 800 bucket reads as 800
+    # pipelined commands cost the client more than the server.
+    bands = [
+        keys.spam_band(band, bucket)
+        for sig, _, _ in own.values()
+        for band, bucket in enumerate(band_buckets(sig))
+    ]
+    replies = await script(redis, "lsh_members.lua")(keys=bands, args=[BANDS, COPIES_PER_BAND])
     candidates: dict[str, set[str]] = {}
-    for n, cid in enumerate(own):
-        found = {as_str(x) for reply in replies[n * BANDS : (n + 1) * BANDS] for x in reply}
-        found.discard(cid)
-        candidates[cid] = found
+    for cid, reply in zip(own, replies, strict=True):
+        candidates[cid] = {as_str(x) for x in reply} - {cid}
     wanted = sorted({c for found in candidates.values() for c in found} - own.keys())
     known: dict[str, _Known] = dict(own)
     if wanted:

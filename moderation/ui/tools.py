@@ -16,7 +16,6 @@ from moderation.api.access import Principal
 from moderation.api.auth import ADMINS, MODERATORS
 from moderation.api.moderation import review_of, search_query
 from moderation.errors import ValidationFailed
-from moderation.messages import Status
 from moderation.record import SearchQuery
 from moderation.review import escalation, history
 from moderation.review.context import Review
@@ -144,8 +143,7 @@ async def card_extras(
 ) -> tuple[list[ReviewItem], dict[str, Group], set[str]]:
     """What queue cards show beyond the comment: near-duplicate groups (a group's other
     members leave the page: its first card decides them all) and which are escalated."""
-    held = {i.id: i.stored.record.article_id for i in items if i.stored.status is Status.HELD}
-    found = await held_groups(review, held)
+    found = await held_groups(review, items)
     members = {cid for leader, g in found.items() for cid in g.ids if cid != leader}
     kept = [i for i in items if i.id not in members]
     return kept, found, await escalation.escalated_ids(review, [i.id for i in kept])
