@@ -221,6 +221,22 @@ def test_near_duplicates_are_one_card_and_one_decision(page: Any, site: Site) ->
         assert site.comment(cid)["status"] == "rejected"
     assert site.comment(lone)["status"] == "held"
 
+    # Undo puts every copy back; selecting the group's card selects every copy.
+    page.get_by_role("button", name="Undo").click()
+    for cid in copies:
+        site.wait_status(cid, "held")
+    page.reload()
+    sync_api.expect(cards).to_have_count(2)
+    group.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Approve selected").click()
+    sync_api.expect(page.locator("#bulk-confirm-text")).to_have_text(
+        "Approve and publish 4 comments?"
+    )
+    page.get_by_role("button", name="Confirm").click()
+    sync_api.expect(page.locator("#flash")).to_contain_text("Approved 4 comments")
+    for cid in copies:
+        assert site.comment(cid)["status"] == "approved"
+
 
 def test_escalate_to_the_admins_escalated_view(browser: Any, site: Site) -> None:
     (cid,) = site.held(1, text="I know where the editor lives and will visit tonight")

@@ -263,7 +263,10 @@
         const other = document.getElementById(`c-${id}`);
         if (other) other.remove();
       }
-      this.remove(item, `${verb} ${result.data.applied} copies${taken}.`);
+      const message = `${verb} ${result.data.applied} copies${taken}.`;
+      this.remove(item, message);
+      const applied = result.data.results.filter((r) => r.outcome === "applied").map((r) => r.id);
+      if (applied.length) this.offerUndo(applied, message);
     },
 
     async decide(item, action) {
@@ -335,7 +338,7 @@
 
     // A bulk action is confirmed in the page (no browser dialog), saying how many and how.
     confirmBulk(action) {
-      const n = this.selected().length;
+      const n = this.selected().reduce((sum, el) => sum + (el.dataset.group ? el.dataset.group.split(",").length : 1), 0);
       if (!n) return;
       this.pendingBulk = action;
       const plural = `${n} comment${n === 1 ? "" : "s"}`;
@@ -389,7 +392,9 @@
       const chosen = this.selected();
       if (!chosen.length) return;
       clearError();
-      const body = { ids: chosen.map((el) => el.dataset.id), action, expected_status: "held" };
+      // A near-duplicate group's card stands for every copy.
+      const ids = chosen.flatMap((el) => (el.dataset.group ? el.dataset.group.split(",") : [el.dataset.id]));
+      const body = { ids, action, expected_status: "held" };
       if (action === "reject") body.reason = $("#bulk-reason").value;
       for (const el of chosen) { el.dataset.busy = "1"; el.setAttribute("aria-busy", "true"); }
       const result = await api("POST", "/v1/moderation/decisions", body);
