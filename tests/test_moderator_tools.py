@@ -274,3 +274,9 @@ async def test_published_list_reads_the_record_past_the_redis_window(
         )
         assert r.status_code == 200, r.text
         assert [c["id"] for c in r.json()["comments"]] == [new, old[3], old[1], old[0]]
+
+        # A comment whose hash Redis let go (archived) is still listed, from the record.
+        await rds.delete(Keys().comment(old[0]))
+        r = await api.client.get(f"{M}/published", params={"article": "a1"}, headers=mod)
+        assert [c["id"] for c in r.json()["comments"]] == [new, old[3], old[1], old[0]]
+        assert r.json()["comments"][-1]["text"] == texts[0]
