@@ -281,6 +281,17 @@ def test_escalate_to_the_admins_escalated_view(browser: Any, site: Site) -> None
         sync_api.expect(history).to_contain_text("Reads like a threat: legal?")
         admin.goto(site.url + "/moderate/escalated")
         sync_api.expect(admin.locator("#escalated-empty")).to_be_visible()
+
+        # From a comment's own page too.
+        (other,) = site.held(1, text="The mayor's phone number is on my website, call him")
+        mod.goto(site.url + f"/moderate/comments/{other}")
+        mod.get_by_label("Note").fill("Personal data? Not sure it is public")
+        mod.get_by_role("button", name="Escalate").click()
+        sync_api.expect(mod.locator("#flash")).to_contain_text("Sent to the admins")
+        admin.reload()
+        sync_api.expect(admin.locator(f"#r-{other} .escalation-note")).to_have_text(
+            "Personal data? Not sure it is public"
+        )
     finally:
         for c in contexts:
             c.close()

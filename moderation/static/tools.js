@@ -61,6 +61,19 @@
     }
   }
 
+  // The comment page's Escalate: the note field says why (required).
+  async function escalate(button) {
+    M.clearError();
+    const field = $("#comment-note");
+    const note = field.value.trim();
+    if (!note) { M.showError("Write a note for the admins first (why they should look)."); field.focus(); return; }
+    button.disabled = true;
+    const result = await M.api("POST", `/v1/moderation/comments/${encodeURIComponent(button.dataset.escalate)}/escalate`, { note });
+    button.disabled = false;
+    if (result.ok) M.flashAfterReload("Sent to the admins: the comment stays held until someone decides it.");
+    else M.showError(M.errorText(result));
+  }
+
   async function editDomains(kind, body, words) {
     M.clearError();
     const result = await M.api("PATCH", `/v1/moderation/spam-domains/${encodeURIComponent(kind)}`, body);
@@ -72,6 +85,8 @@
     document.addEventListener("click", (e) => {
       const rm = e.target.closest("button[data-remove]");
       if (rm) { remove(rm); return; }
+      const up = e.target.closest("button[data-escalate]");
+      if (up) { escalate(up); return; }
       const esc = e.target.closest("button[data-escalated]");
       if (esc) { decideEscalated(esc); return; }
       const dom = e.target.closest("button[data-remove-domain]");
