@@ -4,6 +4,7 @@ decided together, escalation to the admins, and the spam domain lists edited at 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from moderation.record import Record
 from moderation.review import published
 from moderation.settings import Settings
 from tests.conftest import Api, comment, running_api, running_worker, wait_for
-from tests.moderation_support import held, status_of
+from tests.moderation_support import held, sign_in, status_of
 from tests.record_support import archive_all
 
 M = "/v1/moderation"
@@ -280,3 +281,14 @@ async def test_published_list_reads_the_record_past_the_redis_window(
         r = await api.client.get(f"{M}/published", params={"article": "a1"}, headers=mod)
         assert [c["id"] for c in r.json()["comments"]] == [new, old[3], old[1], old[0]]
         assert r.json()["comments"][-1]["text"] == texts[0]
+
+
+async def test_search_page_says_when_there_is_no_record_yet(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with running_api(settings.with_overrides(data_dir=tmp_path)) as api:
+        await sign_in(api.client, api.moderator_key)
+        r = await api.client.get("/moderate/search", params={"q": "ferry"})
+        assert r.status_code == 200, r.text
+        assert 'id="record-missing"' in r.text
+        assert "is not set up yet" in r.text

@@ -170,6 +170,7 @@ def test_search_page_finds_published_and_rejected(browser: Any, record_site: Sit
         pg.wait_for_url("**/moderate/search?*q=harbour*")
         rows = pg.locator("#results .result")
         sync_api.expect(rows).to_have_count(2)  # one published on a2, one rejected on a1
+        sync_api.expect(pg.locator("#record-missing")).to_have_count(0)
         assert _no_overflow(pg) == []
         shot(pg, "search-phone")
 

@@ -77,7 +77,9 @@ async def search(request: Request, principal: Principal) -> Response:
     items: list[Any] = []
     next_query = None
     searched = bool(form)
-    if searched:
+    # Before the archiver first migrates the record there is nothing to search: say so.
+    ready = await request.app.state.record.ready()
+    if searched and ready:
         query: SearchQuery = search_query(request)
         page = await history.search(review_of(request), request.app.state.record, query)
         items = [present(i) for i in page.items]
@@ -90,6 +92,7 @@ async def search(request: Request, principal: Principal) -> Response:
             "title": "Search comments",
             "form": form,
             "searched": searched,
+            "record_ready": ready,
             "items": items,
             "next_query": next_query,
             "statuses": SEARCH_STATUSES,
