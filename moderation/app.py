@@ -31,6 +31,7 @@ from moderation.api import (
 )
 from moderation.api import appeals as appeal_api
 from moderation.api import moderation as review_api
+from moderation.api import tools as moderator_tools
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
 from moderation.api.headers import AlwaysHeadersMiddleware
@@ -90,6 +91,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/v1/moderation/transparency", transparency.get_transparency, methods=["GET"]),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
+        *moderator_tools.routes(),  # published lists, copies, escalation, spam domains
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)
         *accounts.routes(),  # admins manage moderators' accounts (moderation.api.accounts)
         *ui.routes(),

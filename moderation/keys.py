@@ -367,6 +367,26 @@ class Keys:
         """String changed on every word-list edit; workers reload the lists when it changes."""
         return f"{self.prefix}:words:version"
 
+    def spam_domains(self, kind: str) -> str:
+        """Set of domains on the spam ``allow`` or ``deny`` list edited at run time (the
+        settings' lists apply as well)."""
+        return f"{self.prefix}:spam:domains:{part(kind)}"
+
+    @property
+    def spam_domains_version(self) -> str:
+        """String changed on every edit of the run-time domain lists; scorers reload on change."""
+        return f"{self.prefix}:spam:domains:version"
+
+    @property
+    def escalated(self) -> str:
+        """Sorted set of held comment ids a moderator sent to the admins, scored by when."""
+        return f"{self.prefix}:queue:escalated"
+
+    @property
+    def escalations(self) -> str:
+        """Hash comment id → JSON ``Escalation`` (who sent it up, when, their note)."""
+        return f"{self.prefix}:queue:escalations"
+
     # --- workers and stats ------------------------------------------------------------------
     def worker(self, name: str) -> str:
         """Hash of one worker's heartbeat and facts; its TTL removes it when the worker dies."""

@@ -165,6 +165,20 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     # A made-up session: an allowed caller gets 404 (nothing to revoke), others 401/403.
     ("DELETE", "/v1/moderation/accounts/{name}/sessions/{session_id}"): (
         "admins", "/v1/moderation/accounts/matrix-acc/sessions/0123456789abcdef", None),
+    ("GET", "/v1/moderation/published"): (
+        "moderators", "/v1/moderation/published?article=a1", None),
+    ("GET", "/v1/moderation/comments/{comment_id}/copies"): (
+        "moderators", "/v1/moderation/comments/{cid}/copies", None),
+    ("POST", "/v1/moderation/comments/{comment_id}/escalate"): (
+        "moderators", "/v1/moderation/comments/{cid}/escalate", {"note": "matrix"}),
+    ("GET", "/v1/moderation/escalated"): ("admins", "/v1/moderation/escalated", None),
+    ("GET", "/v1/moderation/spam-domains"): ("admins", "/v1/moderation/spam-domains", None),
+    ("PATCH", "/v1/moderation/spam-domains/{kind}"): (
+        "admins", "/v1/moderation/spam-domains/allow", {"add": ["matrix.example"]}),
+    ("GET", "/moderate/published"): ("page", "/moderate/published?article=a1", None),
+    ("GET", "/moderate/search"): ("page", "/moderate/search", None),
+    ("GET", "/moderate/escalated"): ("admin_page", "/moderate/escalated", None),
+    ("GET", "/moderate/spam-domains"): ("admin_page", "/moderate/spam-domains", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),

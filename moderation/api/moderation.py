@@ -43,6 +43,7 @@ AUDIT_TARGETS = (
     "article",
     "policy",
     "words",
+    "spam_domains",
     "session",
     "key",
     "account",

@@ -33,6 +33,8 @@ from moderation.messages import ArticleIn, CommentEditIn, CommentIn
 from moderation.review.appeals import AppealDecisionIn, AppealIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
+from moderation.review.domains import DomainsEditIn
+from moderation.review.escalation import EscalateIn
 from moderation.review.notes import NoteIn
 from moderation.review.overrides import OverridesIn
 from moderation.review.reports import ReportDecisionIn, ReportIn
@@ -286,6 +288,55 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             _LIMIT,
             _CURSOR,
         ),
+    ),
+    # Moderators' tools (moderation.api.tools)
+    ("GET", "/v1/moderation/published"): Op(
+        "An article's published comments, newest first (Redis and the record), searchable",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 400, 422),
+        params=(
+            Param("article", "query", "the article id (required)"),
+            Param("q", "query", "words that must all occur in the text"),
+            Param("author", "query", "an author id"),
+            Param("from", "query", "created at or after (ISO 8601; UTC if no offset)"),
+            Param("to", "query", "created before (ISO 8601; UTC if no offset)"),
+            _LIMIT,
+            _CURSOR,
+        ),
+    ),
+    ("GET", "/v1/moderation/comments/{comment_id}/copies"): Op(
+        "A held comment's held near duplicates: the ids to decide together",
+        "moderator",
+        s.AnyObject,
+        errors=(*_MOD, 404),
+    ),
+    ("POST", "/v1/moderation/comments/{comment_id}/escalate"): Op(
+        "Send a held comment to the admins with a note (audited); 409 if it is not held",
+        "moderator",
+        s.AnyObject,
+        201,
+        EscalateIn,
+        (*_MOD, 404, 409, 415, 422),
+    ),
+    ("GET", "/v1/moderation/escalated"): Op(
+        "Escalated comments still held, oldest first, with who sent them and why",
+        "admin",
+        s.AnyObject,
+        errors=_MOD,
+    ),
+    ("GET", "/v1/moderation/spam-domains"): Op(
+        "The spam allow and deny domain lists (run-time and from the settings)",
+        "admin",
+        s.AnyObject,
+        errors=_MOD,
+    ),
+    ("PATCH", "/v1/moderation/spam-domains/{kind}"): Op(
+        "Add or remove domains of the spam `allow` or `deny` list (audited)",
+        "admin",
+        s.AnyObject,
+        request=DomainsEditIn,
+        errors=(*_MOD, 415, 422),
     ),
     ("GET", "/openapi.json"): Op("This document", "public", s.AnyObject),
     # DSA (moderation.api.dsa)

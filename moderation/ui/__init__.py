@@ -20,6 +20,7 @@ from moderation.ui import (
     pages,
     queue_status,
     session,
+    tools,
     transparency,
 )
 from moderation.ui.render import BASE, STATIC_PATH
@@ -51,5 +52,6 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/appeals", dsa_pages.appeals_page, methods=["GET"]),
         Route(f"{BASE}/dashboard/stream", dashboard.dashboard_stream, methods=["GET"]),
         Route(f"{BASE}/transparency", transparency.transparency, methods=["GET"]),
+        *tools.routes(),  # published lists, search, escalated, spam domains
         Mount(STATIC_PATH, app=StaticFiles(directory=static), name="moderation-static"),
     ]

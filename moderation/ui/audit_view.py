@@ -28,6 +28,8 @@ _ACTIONS = {
     "comment.approve": "approve",
     "comment.reject": "reject",
     "comment.undo": "undo",
+    "comment.escalate": "escalate to admins",
+    "spam.domains": "spam domains",
     "comment.delete": "delete (site)",
     "comment.edit": "edit (site)",
     "appeal.uphold": "appeal upheld",
@@ -85,6 +87,8 @@ def change_text(entry: Mapping[str, Any]) -> str:
     "closed: no → yes; threshold toxicity: default → 0.7")."""
     action = str(entry["action"])
     before, after = entry.get("before") or {}, entry.get("after") or {}
+    if action == "comment.escalate":
+        return "sent to the admins (still held)"
     if action.startswith("comment."):
         frm, to = before.get("status"), after.get("status")
         if frm == "approved" and to == "rejected":
@@ -98,7 +102,7 @@ def change_text(entry: Mapping[str, Any]) -> str:
         return f"published again ({frm} → {to})" if frm and to else "the decision stands"
     if action == "author.state":
         return f"standing {before.get('state') or 'normal'} → {after.get('state') or 'normal'}"
-    if action == "words.update":
+    if action in ("words.update", "spam.domains"):
         added, removed = after.get("added") or [], after.get("removed") or []
         parts = []
         if added:

@@ -30,6 +30,7 @@ from moderation.ui.model_labels import live_label_use
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
 from moderation.ui.queue_status import queue_status
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
+from moderation.ui.tools import card_extras
 
 
 def _filters(q: QueueQuery) -> dict[str, str]:
@@ -81,8 +82,9 @@ async def queue(request: Request, principal: Principal) -> Response:
     events_after = as_str(newest[0][0]) if newest else "0-0"
     page = await queue_page(review.redis, review.keys, q)
     live_parts = await queue_status(request)
+    kept, groups, escalated = await card_extras(review, page.items)
     loaded = time.perf_counter()
-    items = [present(i) for i in page.items]
+    items = [present(i) for i in kept]
     presented = time.perf_counter()
     filters = _filters(q)
     response = render(
@@ -106,6 +108,8 @@ async def queue(request: Request, principal: Principal) -> Response:
             "limit": q.limit,
             "events_after": events_after,
             "undo_window_s": settings.undo_window_s,
+            "groups": groups,
+            "escalated": escalated,
         },
     )
     rendered = time.perf_counter()
@@ -143,8 +147,15 @@ async def queue_items(request: Request) -> Response:
     else:
         page = await queue_page(review.redis, review.keys, q)
         items, next_cursor = page.items, page.next_cursor
+    items, groups, escalated = await card_extras(review, items)
     html = ENV.get_template("_items.html").render(
-        {"items": [present(i) for i in items], "reasons": REASON_CHOICES, "BASE": BASE}
+        {
+            "items": [present(i) for i in items],
+            "reasons": REASON_CHOICES,
+            "BASE": BASE,
+            "groups": groups,
+            "escalated": escalated,
+        }
     )
     return JSON(
         {"html": html, "ids": [i.id for i in items], "next_cursor": next_cursor},
