@@ -49,9 +49,10 @@ class CommentField:
     #: Creation and last-change times, epoch ms.
     CREATED = "created"
     UPDATED = "updated"
-    #: The decision in force (JSON of ``Decision``).
+    #: The decision in force (``store.decisions`` blob: msgpack, facts by digest).
     DECISION = "decision"
-    #: The automatic decision, kept when a moderator's decision replaces it.
+    #: The automatic decision once a moderator's replaces it (absent while ``decision`` is the
+    #: automatic one: one copy; ``""`` when a moderator decided before any automatic decision).
     AUTO_DECISION = "auto_decision"
     #: The reason code a held comment entered the held queue with (``transition.lua`` takes
     #: it off ``Keys.held_counts`` when the comment leaves).
@@ -132,6 +133,13 @@ class Keys:
     def comment(self, comment_id: str) -> str:
         """Hash: the submission (verbatim), its status and its decision."""
         return f"{self.prefix}:comment:{part(comment_id)}"
+
+    @property
+    def decision_facts(self) -> str:
+        """Hash ``digest -> msgpack``: what decisions under one policy, model and ground share
+        (``store.decisions.Facts``), stored once and referenced by digest from each decision;
+        a field is never changed nor removed (a decision must stay reproducible)."""
+        return f"{self.prefix}:decision:facts"
 
     def idempotency(self, key_name: str, idem_key: str) -> str:
         """String ``<body digest> <comment id>``, scoped to the API key that used it."""

@@ -37,6 +37,7 @@ from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import ARCHIVE_GROUP, CommentField, Keys
 from moderation.record import Archive, AuditRow, EventRow, Record
 from moderation.settings import Settings
+from moderation.store import decisions
 from moderation.store.codec import as_str
 from moderation.store.trim import trim_acknowledged
 
@@ -162,6 +163,8 @@ class Archiver:
         for cid in ids:
             pipe.hget(self.keys.comment(cid), CommentField.DOC)
         docs = dict(zip(ids, await pipe.execute(), strict=True))
+        # Decisions travel as blobs (store.decisions); the record keeps their JSON.
+        await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))
         rows = []
         for entry_id, f in decoded:
             cid = as_str(f.get("id", b""))
@@ -176,7 +179,7 @@ class Archiver:
                     actor=as_str(f.get("by", b"")),
                     reason=as_str(f.get("reason", b"")),
                     at=int(as_str(f.get("at", b"0")) or 0),
-                    decision=as_str(decision) if decision else None,
+                    decision=decisions.as_json(decision) or None,
                     doc=docs.get(cid),
                 )
             )

@@ -23,6 +23,7 @@ from moderation.ids import is_comment_id
 from moderation.keys import ArticleField, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment, json_encoder
 from moderation.store.admission import Admission, Refusal, RefusalKind
+from moderation.store import decisions
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
@@ -35,7 +36,6 @@ MINUTE_TTL_S = 2 * 3600
 NO_CHECKS = Admission()
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
-_decision_decoder = msgspec.json.Decoder(Decision)
 
 
 def now_ms() -> int:
@@ -146,6 +146,8 @@ class Store:
         self._transition: AsyncScript = script(redis, "transition.lua")
         self._transition_batch: AsyncScript = script(redis, "transition_batch.lua")
         self._zcard_many: AsyncScript = script(redis, "zcard_many.lua")
+        #: Decisions are stored as ``store.decisions`` blobs; their shared facts once each.
+        self.decisions = decisions.Encoder()
 
     # --- accepting --------------------------------------------------------------------------
     async def submit(
@@ -263,7 +265,7 @@ class Store:
                 comment_id,
                 ",".join(s.value for s in expected),
                 decision.status.value,
-                json_encoder.encode(decision),
+                self.decisions.encode(decision),
                 now,
                 risk,
                 keys.decided_channel,
@@ -305,6 +307,7 @@ class Store:
             ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code,
             audit=audit, replace=replace,
         )  # fmt: skip
+        await self.decisions.save(self.redis, self.keys)
         return parse_transition(await self._transition(keys=keys, args=args))
 
     async def transition_many(
@@ -326,6 +329,7 @@ class Store:
         error, so the caller can leave that one comment for retry and go on with the others."""
         if not calls:
             return []
+        await self.decisions.save(self.redis, self.keys)
         pipe = self.redis.pipeline(transaction=False)
         for keys, args in calls:
             await self._transition(keys=keys, args=args, client=pipe)
@@ -382,7 +386,7 @@ class Store:
                 args += [
                     ref.id,
                     decision.status.value,
-                    json_encoder.encode(decision),
+                    self.decisions.encode(decision),
                     decision.decided_at,
                     item.risk,
                     item.reason_code,
@@ -391,6 +395,7 @@ class Store:
                 ]
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end
+        await self.decisions.save(self.redis, self.keys)
         out: list[TransitionResult] = []
         for reply in await pipe.execute():
             out.extend(parse_transition(r) for r in reply)
@@ -410,7 +415,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for cid in comment_ids:
             pipe.hmget(self.keys.comment(cid), *STORED_FIELDS)
-        return [decode_stored(row) for row in await pipe.execute()]
+        return await decode_rows(self.redis, self.keys, await pipe.execute())
 
     async def load_pending(self, comment_ids: Sequence[str]) -> list[Pending]:
         """What the pipeline needs of each comment, in one round trip (one script call): its
@@ -454,15 +459,14 @@ class Store:
     async def auto_decisions(self, comment_ids: Sequence[str]) -> list[Decision | None]:
         """The automatic decision of each comment (kept when a moderator's replaces it)."""
         rows = await hmget_many(
-            self.redis, [self.keys.comment(c) for c in comment_ids], (CommentField.AUTO_DECISION,)
+            self.redis,
+            [self.keys.comment(c) for c in comment_ids],
+            (CommentField.AUTO_DECISION, CommentField.DECISION),
         )
-        out: list[Decision | None] = []
-        for row in rows:
-            try:
-                out.append(_decision_decoder.decode(row[0]) if row and row[0] else None)
-            except msgspec.DecodeError:
-                out.append(None)  # a corrupt decision explains nothing; show none
-        return out
+        # One copy: ``decision`` is the automatic one until a moderator's replaces it, which
+        # moves it to ``auto_decision`` ("" there: none was made). A corrupt one shows none.
+        blobs = [auto if auto is not None else current for auto, current in rows]
+        return await decisions.decode_many(self.redis, self.keys, blobs)
 
     async def submissions(self, comment_ids: Sequence[str]) -> dict[str, CommentRecord]:
         """The submission documents of those among ``comment_ids`` still in Redis."""
@@ -556,8 +560,15 @@ def parse_transition(reply: Any) -> TransitionResult:
     return TransitionResult(kind == "ok", Status(status))
 
 
+async def decode_rows(redis: Redis, keys: Keys, rows: Sequence[Any]) -> list[StoredComment | None]:
+    """:func:`decode_stored` of each row, the facts of their decisions read first."""
+    await decisions.load_facts(redis, keys, (row[3] for row in rows if row))
+    return [decode_stored(row) for row in rows]
+
+
 def decode_stored(row: Sequence[Any]) -> StoredComment | None:
     """Decode an ``HMGET`` row of :data:`STORED_FIELDS`; ``None`` if the comment is absent.
+    The decision's facts must be cached (:func:`decode_rows` reads them).
 
     Raises ``msgspec.DecodeError`` when the stored document is corrupt (the worker treats that as
     a poison message).
@@ -569,7 +580,7 @@ def decode_stored(row: Sequence[Any]) -> StoredComment | None:
         record=_record_decoder.decode(doc),
         status=Status(as_str(status)),
         updated_at=int(updated or 0),
-        decision=_decision_decoder.decode(decision) if decision else None,
+        decision=decisions.decode(decision) if decision else None,
     )
 
 
