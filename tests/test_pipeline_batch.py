@@ -19,7 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.messages import Author, CommentRecord, Context, Decision
+from moderation.messages import Author, CommentRecord, Context
 from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
 from moderation.store import decisions

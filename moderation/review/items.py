@@ -12,10 +12,9 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import Decision, StoredComment
-from moderation.store import articles
+from moderation.store import articles, decisions
 from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_int, as_str
-from moderation.store import decisions
 from moderation.store.comments import STORED_FIELDS, Store, decode_stored, hmget_many
 from moderation.store.views import comment_view
 

@@ -22,8 +22,8 @@ from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.keys import ArticleField, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment, json_encoder
-from moderation.store.admission import Admission, Refusal, RefusalKind
 from moderation.store import decisions
+from moderation.store.admission import Admission, Refusal, RefusalKind
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
