@@ -299,6 +299,12 @@ class Keys:
         return f"{self.prefix}:reportrate:{part(reporter)}"
 
     @property
+    def pseudonym_secret(self) -> str:
+        """String: the key of the keyed hashes that stand for IP and e-mail addresses in key
+        names (``store.pseudonyms``), made once when first needed."""
+        return f"{self.prefix}:pseudonym_secret"
+
+    @property
     def reporter_secret(self) -> str:
         """String: the key of the reporters' keyed hashes, made once when first needed."""
         return f"{self.prefix}:reporter_secret"
@@ -395,7 +401,8 @@ class Keys:
         return f"{self.prefix}:spam:sig:{part(comment_id)}"
 
     def spam_ip_posts(self, ip: str) -> str:
-        """Sorted set of comment ids from one IP address scored by creation ms (velocity)."""
+        """Sorted set of comment ids from one IP address scored by creation ms (velocity);
+        ``ip`` is the address' keyed hash (``store.pseudonyms``), never the address."""
         return f"{self.prefix}:spam:ip:{part(ip)}"
 
     def spam_learned(self, comment_id: str) -> str:
@@ -403,10 +410,12 @@ class Keys:
         return f"{self.prefix}:spam:learned:{part(comment_id)}"
 
     def flood(self, kind: str, value: str) -> str:
-        """String: the flood-control state (theoretical arrival time, ms) of one author or IP."""
+        """String: the flood-control state (theoretical arrival time, ms) of one author or IP
+        (``kind`` ``ip``: ``value`` is the address' keyed hash, ``store.pseudonyms``)."""
         return f"{self.prefix}:flood:{part(kind)}:{part(value)}"
 
     def auth_failures(self, bucket: str) -> str:
         """String counter with a TTL: failed sign-ins and unknown API keys from one client
-        address (``ip_bucket``) in the current window (``store.auth_failures``)."""
+        address (the keyed hash of its ``ip_bucket``) in the current window
+        (``store.auth_failures``)."""
         return f"{self.prefix}:authfail:{part(bucket)}"

@@ -25,6 +25,7 @@ from moderation.messages import CommentRecord, Decision, Status, StoredComment, 
 from moderation.store import decisions
 from moderation.store.admission import Admission, Refusal, RefusalKind
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
+from moderation.store.pseudonyms import Pseudonyms
 
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
 #: stream, only past what every consumer group acknowledged (``store.trim``).
@@ -148,6 +149,7 @@ class Store:
         self._zcard_many: AsyncScript = script(redis, "zcard_many.lua")
         #: Decisions are stored as ``store.decisions`` blobs; their shared facts once each.
         self.decisions = decisions.Encoder()
+        self.pseudonyms = Pseudonyms(redis, keys)
 
     # --- accepting --------------------------------------------------------------------------
     async def submit(
@@ -169,6 +171,9 @@ class Store:
         keys = self.keys
         author_id = record.author.id
         closed = admission.closed_field
+        # The IP's key names its keyed hash, never the address (store.pseudonyms).
+        ip_limited = bool(ip_bucket) and admission.ip_limited
+        ip_key = keys.flood("ip", await self.pseudonyms.of(ip_bucket or "")) if ip_limited else ""
         result = await self._submit(
             keys=[
                 keys.comment(record.id),
@@ -182,7 +187,7 @@ class Store:
                 keys.article_settings(record.article_id) if closed else "",
                 keys.policy if closed else "",
                 keys.flood("author", author_id) if admission.author_limited else "",
-                keys.flood("ip", ip_bucket) if ip_bucket and admission.ip_limited else "",
+                ip_key,
                 keys.article(record.article_id),
             ],
             args=[

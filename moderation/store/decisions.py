@@ -245,13 +245,15 @@ def decode(raw: bytes | str) -> Decision:
         )
     spam = None
     if blob.spam is not None:
-        spam = SpamResult(score=blob.spam[0], signals=dict(zip(facts.signals, blob.spam[1:])))
+        spam = SpamResult(
+            score=blob.spam[0], signals=dict(zip(facts.signals, blob.spam[1:], strict=True))
+        )
     return Decision(
         status=blob.status,
         by=blob.by,
         decided_at=blob.decided_at,
         reasons=reasons,
-        scores=dict(zip(facts.labels, blob.scores)),
+        scores=dict(zip(facts.labels, blob.scores, strict=True)),
         spam=spam,
         thresholds=dict(facts.thresholds),
         spam_threshold=facts.spam_threshold,
