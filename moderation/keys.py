@@ -200,9 +200,29 @@ class Keys:
         """Sorted set of an article's approved comment ids (all scores 0, ordered by id).
 
         Comment ids sort by creation time, so lexicographic order is chronological order;
-        ``ZCARD`` of this set *is* the article's comment count, so counts cannot drift.
+        ``ZCARD`` of this set plus the article's ``archived_counts`` field (the approved ones
+        retention moved out) *is* the article's comment count, so counts cannot drift.
         """
         return f"{self.prefix}:article:{part(article_id)}:approved"
+
+    @property
+    def archived_counts(self) -> str:
+        """Hash ``article id -> approved comments that left Redis`` (retention, ``sweep.lua``
+        moves each one from the approved set to here in one script): an article's count is
+        ``ZCARD approved`` + this field, exact whatever was swept."""
+        return f"{self.prefix}:article:archived"
+
+    @property
+    def retention_mark(self) -> str:
+        """String: ``<updated ms> <comment id>`` of the last decided comment the retention
+        sweep looked at in the record (it goes on from there)."""
+        return f"{self.prefix}:retention:mark"
+
+    @property
+    def personal_data_mark(self) -> str:
+        """String: ``<created ms> <comment id>`` of the last comment whose personal data the
+        retention sweep removed (``record.retention``)."""
+        return f"{self.prefix}:retention:pd"
 
     def article(self, article_id: str) -> str:
         """Hash of what the site told us about an article (``ArticleField``)."""

@@ -34,8 +34,8 @@ from redis.exceptions import ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from moderation.errors import REDIS_UNAVAILABLE
-from moderation.keys import ARCHIVE_GROUP, CommentField, Keys
-from moderation.record import Archive, AuditRow, EventRow, Record
+from moderation.keys import ARCHIVE_GROUP, SCORING_GROUP, CommentField, Keys
+from moderation.record import Archive, AuditRow, EventRow, Record, retention
 from moderation.settings import Settings
 from moderation.store import decisions
 from moderation.store.codec import as_str
@@ -47,6 +47,8 @@ log = logging.getLogger("moderation.archiver")
 EVENTS_KEEP = 10_000
 #: Seconds between trims.
 TRIM_INTERVAL_S = 1.0
+#: Seconds between retention passes (each bounded; a backlog is caught up pass by pass).
+RETENTION_INTERVAL_S = 10.0
 
 
 class Archiver:
@@ -79,7 +81,7 @@ class Archiver:
     async def run(self) -> None:
         """Archive until asked to stop; Redis or the database being down only delays."""
         own_pending = True  # first, what this consumer read before a restart
-        next_reclaim = next_trim = 0.0
+        next_reclaim = next_trim = next_retention = 0.0
         while not self._stop.is_set():
             try:
                 await self.ensure_groups()
@@ -93,6 +95,9 @@ class Archiver:
                 if time.monotonic() >= next_trim:
                     await self.trim()
                     next_trim = time.monotonic() + TRIM_INTERVAL_S
+                if time.monotonic() >= next_retention:
+                    await self.retain(int(time.time() * 1000))
+                    next_retention = time.monotonic() + RETENTION_INTERVAL_S
             except REDIS_UNAVAILABLE as exc:
                 log.warning("redis unavailable (%s); retrying", exc)
                 await self._pause(0.5)
@@ -185,8 +190,28 @@ class Archiver:
             )
         return rows
 
+    async def retain(self, now_ms: int) -> tuple[int, int]:
+        """One retention pass (``record.retention``): decided comments past
+        ``retention_days`` leave Redis, personal data past ``personal_data_days`` leaves both
+        stores. Returns (comments swept, submissions stripped)."""
+        swept = await retention.sweep_decided(
+            self.record, self.redis, self.keys, self.settings, now_ms=now_ms
+        )
+        stripped = await retention.strip_personal_data(
+            self.record, self.redis, self.keys, self.settings, now_ms=now_ms
+        )
+        return swept.swept, stripped
+
     async def trim(self) -> None:
         await trim_acknowledged(self.redis, self.keys.events, keep=EVENTS_KEEP)
+        # The comment stream: entries the scorers acknowledged are decided (or dead-lettered).
+        # Only once their group exists: a stream no group reads yet is all unread.
+        try:
+            groups: Any = await self.redis.xinfo_groups(self.keys.stream)
+        except ResponseError:
+            return  # no stream yet
+        if any(as_str(g["name"]) == SCORING_GROUP for g in groups):
+            await trim_acknowledged(self.redis, self.keys.stream, keep=0)
         if self.settings.audit_max_entries > 0:
             await trim_acknowledged(
                 self.redis, self.keys.audit, keep=self.settings.audit_max_entries

@@ -57,6 +57,7 @@ from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
 from moderation.settings import Settings
 from moderation.store import decisions
 from moderation.store.codec import as_str
+from moderation.store.comments import Store
 from moderation.store.webhooks import Delivery, Endpoint, Webhooks, now_ms
 
 log = logging.getLogger("moderation.webhooks")
@@ -243,10 +244,7 @@ class WebhookSender:
         counts: dict[str, int] = {}
         if counted and any("article.count_changed" in e.events for e in endpoints):
             articles = sorted({f.get("article", "") for f in counted})
-            pipe = self.redis.pipeline(transaction=False)
-            for article in articles:
-                pipe.zcard(self.keys.approved(article))
-            counts = dict(zip(articles, [int(n) for n in await pipe.execute()], strict=True))
+            counts = await Store(self.redis, self.keys).counts(articles)
         now = now_ms()
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, fields in events:

@@ -552,10 +552,44 @@ class Store:
         return page, encode_cursor(page[-1]) if len(ids) > limit and page else None
 
     async def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
-        """Each article's count (``ZCARD`` of its approved set), in one script call: one reply
-        to parse, several times cheaper for the client than a pipeline of one per article."""
-        sizes = await self._zcard_many(keys=[self.keys.approved(aid) for aid in article_ids])
-        return dict(zip(article_ids, sizes, strict=True))
+        """Each article's count (``ZCARD`` of its approved set, in one script call: one reply to
+        parse, several times cheaper for the client than a pipeline of one per article; plus
+        its archived count), in one round trip."""
+        if not article_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        await self._zcard_many(keys=[self.keys.approved(aid) for aid in article_ids], client=pipe)
+        # Plus the approved comments retention moved out of Redis (sweep.lua), exact.
+        pipe.hmget(self.keys.archived_counts, list(article_ids))
+        sizes, archived = await pipe.execute()
+        return {
+            aid: int(size) + int(moved or 0)
+            for aid, size, moved in zip(article_ids, sizes, archived, strict=True)
+        }
+
+    async def sweep(self, items: Sequence[tuple[str, str, int]]) -> int:
+        """Move decided comments out of Redis (``sweep.lua``, one atomic script each, all in one
+        round trip): ``items`` are ``(comment id, article id, updated ms)`` as the record holds
+        them; a comment changed since, or not decided, stays. Returns how many left."""
+        if not items:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        sweep = script(self.redis, "sweep.lua")
+        refs = await self.refs([cid for cid, _, _ in items])
+        for (cid, article, updated), ref in zip(items, refs, strict=True):
+            if ref is None:
+                continue
+            await sweep(
+                keys=[
+                    self.keys.comment(cid),
+                    self.keys.approved(article),
+                    self.keys.archived_counts,
+                    self.keys.author_comments(ref.author_id),
+                ],
+                args=[cid, updated, article],
+                client=pipe,
+            )
+        return sum(int(r) for r in await pipe.execute())
 
 
 def parse_transition(reply: Any) -> TransitionResult:
