@@ -294,13 +294,14 @@ def main(argv: list[str] | None = None) -> int:
             int(sync.memory_usage(k, samples=0) or 0)
             for k in sync.scan_iter(match=f"{K.prefix}:article:*:approved", count=1000)
         )
-        approved = sum(int(sync.hget(K.counters, "decided:approved") or 0) for _ in [0])
+        approved = int(sync.hget(K.counters, "decided:approved") or 0)
         asyncio.run(_retain(settings, 31 * 86_400_000))
         moved = int(sync.memory_usage(K.archived_counts, samples=0) or 0)
         report("after retention (31 days later: decided comments swept to the record)")
-        print(f"counts: approved ids kept in the approved sets {approved_ids / max(approved, 1):,.0f}"
-              f" B per approved comment, vs the archived-count hash {moved:,} B in all "
-              f"({approved} approved comments)")  # fmt: skip
+        per_id = approved_ids / max(approved, 1)
+        print(f"counts: ids kept in the approved sets {per_id:,.0f} B per approved comment "
+              f"(forever), vs the archived-count hash {moved:,} B in all "
+              f"({approved} approved comments, {max(n // 50, 1)} articles)")  # fmt: skip
         print(f"targets: inside <= 1,000 ({'met' if inside <= 1000 else 'NOT met'}), "
               f"after <= 400 ({'met' if after <= 400 else 'NOT met'})")  # fmt: skip
     return 0
