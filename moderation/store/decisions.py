@@ -209,7 +209,7 @@ async def load_facts(redis: Redis, keys: Keys, blobs: Iterable[Any]) -> None:
     if not missing:
         return
     wanted = sorted(missing)
-    values = await redis.hmget(keys.decision_facts, wanted)  # type: ignore[arg-type]
+    values: list[Any] = await redis.hmget(keys.decision_facts, wanted)
     for key, value in zip(wanted, values, strict=True):
         if value is not None:
             _remember(key, _facts_decoder.decode(value))

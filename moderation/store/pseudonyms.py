@@ -43,7 +43,7 @@ class Pseudonyms:
             if raw is None:
                 await self.redis.set(self.keys.pseudonym_secret, secrets.token_hex(32), nx=True)
                 raw = await self.redis.get(self.keys.pseudonym_secret)
-            self._secret = bytes(raw)
+            self._secret = raw.encode() if isinstance(raw, str) else bytes(raw or b"")
         return self._secret
 
     async def of(self, value: str) -> str:
