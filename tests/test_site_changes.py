@@ -50,7 +50,8 @@ async def _events(rds: Redis, comment_id: str) -> list[dict[str, str]]:
     rows = await rds.xrange(Keys().events)
     out = []
     for _, fields in rows:
-        f = {k.decode(): v.decode() for k, v in fields.items()}
+        # The decision is a binary blob (store.decisions); the rest is text.
+        f = {k.decode(): v.decode() for k, v in fields.items() if k != b"decision"}
         if f["id"] == comment_id:
             out.append(f)
     return out
