@@ -37,7 +37,7 @@ from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import ARCHIVE_GROUP, SCORING_GROUP, CommentField, Keys
 from moderation.record import Archive, AuditRow, EventRow, Record, retention
 from moderation.settings import Settings
-from moderation.store import decisions
+from moderation.store import decisions, records
 from moderation.store.codec import as_str
 from moderation.store.trim import trim_acknowledged
 
@@ -167,7 +167,10 @@ class Archiver:
         pipe = self.redis.pipeline(transaction=False)
         for cid in ids:
             pipe.hget(self.keys.comment(cid), CommentField.DOC)
-        docs = dict(zip(ids, await pipe.execute(), strict=True))
+        # The record keeps submissions as JSON (Redis holds them compact: store.records).
+        docs = {
+            cid: records.as_json(doc) for cid, doc in zip(ids, await pipe.execute(), strict=True)
+        }
         # Decisions travel as blobs (store.decisions); the record keeps their JSON.
         await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))
         rows = []

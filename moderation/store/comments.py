@@ -21,11 +21,12 @@ from redis.exceptions import ResponseError
 from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.keys import ArticleField, CommentField, Keys
-from moderation.messages import CommentRecord, Decision, Status, StoredComment, json_encoder
+from moderation.messages import CommentRecord, Decision, Status, StoredComment
 from moderation.store import decisions
 from moderation.store.admission import Admission, Refusal, RefusalKind
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
 from moderation.store.pseudonyms import Pseudonyms
+from moderation.store.records import decode_record, encode_record
 
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
 #: stream, only past what every consumer group acknowledged (``store.trim``).
@@ -35,8 +36,6 @@ MINUTE_TTL_S = 2 * 3600
 
 #: Admission that checks nothing (imports, benchmarks, tests of the store alone).
 NO_CHECKS = Admission()
-
-_record_decoder = msgspec.json.Decoder(CommentRecord)
 
 
 def now_ms() -> int:
@@ -192,7 +191,7 @@ class Store:
             ],
             args=[
                 record.id,
-                json_encoder.encode(record),
+                encode_record(record),
                 record.article_id,
                 record.created_at,
                 digest,
@@ -289,7 +288,7 @@ class Store:
         call[1].append(ref.root_id)
         call[1].extend(
             [
-                json_encoder.encode(replace) if replace is not None else "",
+                encode_record(replace) if replace is not None else "",
                 "" if ref.revision is None else ref.revision,
                 replace.revision if replace is not None else "",
             ]
@@ -439,7 +438,7 @@ class Store:
                 out.append(Pending(Status(as_str(status)), None))
             else:
                 try:
-                    out.append(Pending(Status.PENDING, _record_decoder.decode(doc)))
+                    out.append(Pending(Status.PENDING, decode_record(doc)))
                 except (msgspec.DecodeError, TypeError) as exc:
                     out.append(Pending(Status.PENDING, None, error=str(exc)))
         return out
@@ -456,7 +455,7 @@ class Store:
                 out.append(None)
                 continue
             try:
-                out.append(CommentRef.of(_record_decoder.decode(doc)))
+                out.append(CommentRef.of(decode_record(doc)))
             except (msgspec.DecodeError, TypeError):
                 out.append(CommentRef(cid, as_str(article or b""), ""))
         return out
@@ -482,7 +481,7 @@ class Store:
         for cid, row in zip(comment_ids, rows, strict=True):
             if row and row[0]:
                 with contextlib.suppress(msgspec.DecodeError):
-                    out[cid] = _record_decoder.decode(row[0])
+                    out[cid] = decode_record(row[0])
         return out
 
     async def replace_doc(self, record: CommentRecord) -> bool:
@@ -490,7 +489,7 @@ class Store:
         immutable); ``False`` when the hash left Redis meanwhile (it is not recreated)."""
         replaced = await script(self.redis, "erase_doc.lua")(
             keys=[self.keys.comment(record.id)],
-            args=[CommentField.DOC, json_encoder.encode(record)],
+            args=[CommentField.DOC, encode_record(record)],
         )
         return bool(replaced)
 
@@ -514,7 +513,7 @@ class Store:
             raise ValidationFailed(
                 f"comment {parent_id!r} belongs to another article", field="parent_id"
             )
-        parent = _record_decoder.decode(doc)
+        parent = decode_record(doc)
         return parent.root_id or parent.parent_id or parent.id
 
     async def list_approved(
@@ -616,7 +615,7 @@ def decode_stored(row: Sequence[Any]) -> StoredComment | None:
     if doc is None or status is None:
         return None
     return StoredComment(
-        record=_record_decoder.decode(doc),
+        record=decode_record(doc),
         status=Status(as_str(status)),
         updated_at=int(updated or 0),
         decision=decisions.decode(decision) if decision else None,
