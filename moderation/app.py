@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
+from moderation.api import appeals as appeal_api
 from moderation.api import articles, comments, coral, dsa, embed, health, openapi, ops, webhooks
 from moderation.api import moderation as review_api
 from moderation.api.errors import exception_handlers
@@ -72,6 +73,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", ops.metrics, methods=["GET"]),
         # Reader reports, statements of reasons, the Reported queue, grounds (DSA).
         *dsa.routes(),
+        *appeal_api.routes(),  # authors' appeals and the Appeals queue (DSA Art. 20)
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)

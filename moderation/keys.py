@@ -329,6 +329,27 @@ class Keys:
         """String: the key of the reporters' keyed hashes, made once when first needed."""
         return f"{self.prefix}:reporter_secret"
 
+    # --- DSA: appeals (Art. 20 internal complaints; moderation.store.appeals) ----------------
+    def appeal(self, appeal_id: str) -> str:
+        """String: one appeal (JSON of ``Appeal``: the decision appealed, the author's text,
+        the outcome and the moderator's answer)."""
+        return f"{self.prefix}:appeal:{part(appeal_id)}"
+
+    def comment_appeals(self, comment_id: str) -> str:
+        """Hash of one comment's appeals: ``open`` -> the open appeal's id (one at a time), and
+        ``<decided_at of the decision appealed>`` -> appeal id (each decision once)."""
+        return f"{self.prefix}:appeals:comment:{part(comment_id)}"
+
+    @property
+    def appeals_open(self) -> str:
+        """Sorted set: the Appeals queue, open appeal ids scored by filing ms (oldest first)."""
+        return f"{self.prefix}:appeals:open"
+
+    @property
+    def appeals_decided(self) -> str:
+        """Sorted set of decided appeal ids scored by decision ms (newest last)."""
+        return f"{self.prefix}:appeals:decided"
+
     # --- moderation: review queue, sessions, word lists, audit ---------------------------
     @property
     def configured_articles(self) -> str:

@@ -30,6 +30,7 @@ WEBHOOK_EVENTS = (
     "comment.deleted",
     "article.count_changed",
     "report.decided",
+    "appeal.decided",
 )
 
 #: Per-label toxicity thresholds: the starting point used in production elsewhere (DESIGN.md).
@@ -177,6 +178,12 @@ class Settings:
     batch_size_backlog: int = 256
     #: After the first message of a batch arrives, wait at most this long for the batch to fill.
     batch_linger_ms: int = 20
+    #: Linger only while the previous batch is still being decided: an idle worker takes what is
+    #: queued at once (no added latency when traffic is light), a busy one lets the next batch
+    #: fill meanwhile, which costs nothing since it could not start sooner (big batches under
+    #: load). Off: always linger up to ``batch_linger_ms`` (fuller batches at light load, for a
+    #: GPU whose per-batch cost dominates).
+    batch_linger_auto: bool = True
     #: How long one XREADGROUP blocks when the stream is empty (bounds SIGTERM reaction time).
     block_ms: int = 1000
     #: A delivered-but-unacked entry idle this long is presumed orphaned and reclaimed.
@@ -193,7 +200,8 @@ class Settings:
     heartbeat_interval_s: float = 2.0
     #: A worker whose heartbeat is older than this is considered gone (``/readyz``, stats).
     heartbeat_ttl_s: float = 10.0
-    #: A file the worker touches at every heartbeat (container health checks); empty = none.
+    #: A file the worker touches at every heartbeat, and the archiver after each step that
+    #: succeeded (container health checks); empty = none.
     heartbeat_file: str = ""
     #: Worker identity; empty = ``<host>-<pid>``.
     worker_name: str = ""
@@ -218,7 +226,7 @@ class Settings:
     #: ``moderation webhooks secret`` prints a new one).
     webhook_secret: str = ""
     #: The event types that endpoint receives: ``comment.decided``, ``comment.moderated``,
-    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``.
+    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``, ``appeal.decided``.
     webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     #: Per-request timeout.
     webhook_timeout_s: float = 5.0
@@ -342,6 +350,11 @@ class Settings:
     #: Reports one reporter (keyed hash of the reader id or IP) may file per window.
     report_rate_max: int = 10
     report_rate_window_s: int = 3600
+
+    # --- DSA: appeals (moderation.review.appeals) --------------------------------------------
+    #: Calendar months after a decision (its statement of reasons) during which its author may
+    #: appeal it; the DSA (Art. 20(1)) asks for at least six.
+    appeal_window_months: int = 6
 
     @property
     def embedded_redis_dir(self) -> Path:
@@ -488,6 +501,11 @@ class Settings:
         for name in ("report_hide_threshold", "report_rate_max", "report_rate_window_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
+        if not 6 <= self.appeal_window_months <= 120:
+            raise ConfigError(
+                "MODERATION_APPEAL_WINDOW_MONTHS must be within 6..120 (the DSA asks for six "
+                "months at least)"
+            )
         for name in ("flood_author_burst", "flood_ip_burst"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")

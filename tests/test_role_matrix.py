@@ -96,6 +96,15 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/v1/moderation/grounds"): ("moderators", "/v1/moderation/grounds", None),
     ("PUT", "/v1/moderation/grounds"): ("admins", "/v1/moderation/grounds", {"grounds": []}),
     ("GET", "/report.js"): ("public", "/report.js", None),
+    # Appeals (made-up ids: an allowed caller gets 404 and nothing changes).
+    ("POST", "/v1/comments/{comment_id}/appeals"): (
+        "site", "/v1/comments/01KAXD6Y8V3N9TQ2J5ZB7W4H1C/appeals", {"text": "Please look again."}),
+    ("GET", "/v1/moderation/appeals"): ("moderators", "/v1/moderation/appeals", None),
+    ("GET", "/v1/moderation/appeals/{appeal_id}"): (
+        "moderators", "/v1/moderation/appeals/apl_none", None),
+    ("POST", "/v1/moderation/appeals/{appeal_id}/decision"): (
+        "moderators", "/v1/moderation/appeals/apl_none/decision",
+        {"outcome": "uphold", "answer": "It breaks the rules."}),
     ("POST", "/v1/coral/moderate"): ("coral", "/v1/coral/moderate", {"action": "NEW"}),
     ("GET", "/v1/moderation/queue"): ("moderators", "/v1/moderation/queue", None),
     ("GET", "/v1/moderation/queue/counts"): ("moderators", "/v1/moderation/queue/counts", None),
@@ -161,6 +170,8 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/moderate/words"): ("admin_page", "/moderate/words", None),
     ("GET", "/moderate/audit"): ("page", "/moderate/audit", None),
     ("GET", "/moderate/dashboard"): ("page", "/moderate/dashboard", None),
+    ("GET", "/moderate/reported"): ("page", "/moderate/reported", None),
+    ("GET", "/moderate/appeals"): ("page", "/moderate/appeals", None),
     ("GET", "/moderate/dashboard/stream"): ("moderators", "/moderate/dashboard/stream", None),
     ("GET", STATIC_PATH): ("public", f"{STATIC_PATH}/app.css", None),
 }  # fmt: skip

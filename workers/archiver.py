@@ -27,6 +27,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -81,25 +82,34 @@ class Archiver:
     async def run(self) -> None:
         """Archive until asked to stop; Redis or the database being down only delays."""
         own_pending = True  # first, what this consumer read before a restart
-        next_reclaim = next_trim = next_retention = 0.0
+        next_reclaim = next_trim = next_retention = next_beat = 0.0
+        beat_file = Path(self.settings.heartbeat_file) if self.settings.heartbeat_file else None
         while not self._stop.is_set():
             try:
                 await self.ensure_groups()
                 if own_pending:
                     own_pending = await self._step("0") > 0
-                    continue
-                if time.monotonic() >= next_reclaim:
-                    await self._reclaim()
-                    next_reclaim = time.monotonic() + self.settings.reclaim_interval_s
-                await self._step(">")
-                if time.monotonic() >= next_trim:
-                    await self.trim()
-                    next_trim = time.monotonic() + TRIM_INTERVAL_S
-                if time.monotonic() >= next_retention:
-                    await self.retain(int(time.time() * 1000))
-                    next_retention = time.monotonic() + RETENTION_INTERVAL_S
+                else:
+                    if time.monotonic() >= next_reclaim:
+                        await self._reclaim()
+                        next_reclaim = time.monotonic() + self.settings.reclaim_interval_s
+                    await self._step(">")
+                    if time.monotonic() >= next_trim:
+                        await self.trim()
+                        next_trim = time.monotonic() + TRIM_INTERVAL_S
+                    if time.monotonic() >= next_retention:
+                        await self.retain(int(time.time() * 1000))
+                        next_retention = time.monotonic() + RETENTION_INTERVAL_S
+                if beat_file is not None and time.monotonic() >= next_beat:
+                    # Only after a step that succeeded: an archiver that cannot reach Redis, or
+                    # cannot write what it read to the database, looks unhealthy.
+                    beat_file.touch()
+                    next_beat = time.monotonic() + self.settings.heartbeat_interval_s
             except REDIS_UNAVAILABLE as exc:
-                log.warning("redis unavailable (%s); retrying", exc)
+                # A refused connection to the database is a ConnectionError too (asyncpg
+                # raises it unwrapped): either way the batch in hand may be ours, pending.
+                log.warning("redis or the database unavailable (%s); retrying", exc)
+                own_pending = True
                 await self._pause(0.5)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("database unavailable (%s); retrying", exc)
@@ -160,7 +170,7 @@ class Archiver:
         decoded = [
             (as_str(entry_id), {as_str(k): v for k, v in fields.items()})
             for entry_id, fields in events
-            # Typed entries (``report.decided``, moderation.store.reports) are no transitions.
+            # Typed entries (``report.decided``, ``appeal.decided``) are no transitions.
             if fields and b"type" not in fields and "type" not in fields
         ]
         ids = list(dict.fromkeys(as_str(f.get("id", b"")) for _, f in decoded))

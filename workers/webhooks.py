@@ -11,6 +11,9 @@ transition becomes up to two messages (:func:`messages_of`):
 * ``article.count_changed`` — the comment entered or left the article's approved set (the
   payload carries the count when the event was fanned out).
 
+Typed entries (a ``type`` field) are one message each: ``report.decided`` (a reporter's
+outcome) and ``appeal.decided`` (an author's appeal answered: outcome, answer, status).
+
 A message's id (``webhook-id``) is ``msg_<event id>_<type>``: the same on every attempt and
 every replay, so receivers dedupe on it (delivery is at least once).
 
@@ -106,6 +109,20 @@ def messages_of(
             )
         )
         return [(t, {"type": t, "timestamp": at, "data": data}) for t, data in out]
+    if fields.get("type") == "appeal.decided":
+        # An author's appeal answered (moderation.store.appeals): the site tells its author.
+        data = {
+            "appeal_id": fields.get("appeal"),
+            "comment_id": fields.get("id"),
+            "article_id": article,
+            "outcome": fields.get("outcome"),
+            "answer": fields.get("answer"),
+            "status": fields.get("status"),
+            "by": fields.get("by"),
+            "filed_at": iso(int(fields.get("filed_at", "0") or 0)),
+            "at": at,
+        }
+        return [("appeal.decided", {"type": "appeal.decided", "timestamp": at, "data": data})]
     old, new = fields.get("from", ""), fields.get("to", "")
     actor = fields.get("by", "")
     kind = actor.split(":", 1)[0]

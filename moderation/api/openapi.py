@@ -29,6 +29,7 @@ from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
 from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
 from moderation.messages import ArticleIn, CommentEditIn, CommentIn
+from moderation.review.appeals import AppealDecisionIn, AppealIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
 from moderation.review.notes import NoteIn
@@ -327,6 +328,31 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         s.AnyObject,
         request=GroundsIn,
         errors=(*_MOD, 415, 422),
+    ),
+    # DSA Art. 20 appeals (moderation.api.appeals)
+    ("POST", "/v1/comments/{comment_id}/appeals"): Op(
+        "The site files its author's appeal of the decision restricting a comment, within "
+        "MODERATION_APPEAL_WINDOW_MONTHS of it; 201 with the appeal",
+        "site", s.AnyObject, 201, AppealIn, (400, 401, 403, 404, 409, 413, 415, 422, 503),
+    ),
+    ("GET", "/v1/moderation/appeals"): Op(
+        "The Appeals queue (open, oldest first) or the decided appeals (newest first)",
+        "moderator", s.AnyObject, errors=(*_MOD, 400, 422),
+        params=(
+            Param("status", "query", "`open` (default) or `decided`"),
+            _LIMIT,
+            Param("offset", "query", "position in the list", "integer"),
+        ),
+    ),
+    ("GET", "/v1/moderation/appeals/{appeal_id}"): Op(
+        "One appeal: the decision appealed with its statement, the author's text, the outcome",
+        "moderator", s.AnyObject, errors=(*_MOD, 404),
+    ),
+    ("POST", "/v1/moderation/appeals/{appeal_id}/decision"): Op(
+        "Uphold the decision or reverse it (the comment is published again), with a reasoned "
+        "answer; 403 for whoever took the decision, 409 once decided",
+        "moderator", s.AnyObject, request=AppealDecisionIn,
+        errors=(*_MOD, 404, 409, 415, 422),
     ),
     ("POST", "/v1/coral/moderate"): Op(
         "Coral Talk's external moderation phase (X-Coral-Signature; see the README)", "coral",

@@ -18,8 +18,6 @@ from moderation.store.codec import as_int, as_str
 from moderation.store.comments import STORED_FIELDS, Store, decode_stored, hmget_many
 from moderation.store.views import comment_view
 
-_decision_decoder = msgspec.json.Decoder(Decision)
-
 #: Who decides automatically (their decision is the automatic one).
 _MACHINES = frozenset({"auto", "system"})
 #: Fields of the author hash a reviewer sees.

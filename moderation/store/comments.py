@@ -330,6 +330,16 @@ class Store:
                 raise result
         return cast(list[TransitionResult], results)
 
+    async def queue_transition(self, pipe: Any, call: tuple[list[str], list[Any]]) -> None:
+        """Queue one ``transition.lua`` call on a caller's MULTI (a redis-py transaction
+        pipeline of this store's client), so the transition commits with the caller's other
+        writes or not at all; its reply is in ``pipe.execute()``'s (``parse_transition``)."""
+        keys, args = call
+        # The decision's shared facts first, on this store's own connection: they are
+        # immutable, so writing them ahead of a MULTI that is then discarded harms nothing.
+        await self.decisions.save(self.redis, self.keys)
+        await self._transition(keys=keys, args=args, client=pipe)
+
     async def transition_each(
         self, calls: Sequence[tuple[list[str], list[Any]]]
     ) -> list[TransitionResult | ResponseError]:

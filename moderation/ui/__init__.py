@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from moderation.api.routing import IdRoute
-from moderation.ui import dashboard, pages, queue_status, session
+from moderation.ui import dashboard, dsa_pages, pages, queue_status, session
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -36,6 +36,8 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/words", pages.words, methods=["GET"]),
         Route(f"{BASE}/audit", pages.audit_log, methods=["GET"]),
         Route(f"{BASE}/dashboard", dashboard.dashboard, methods=["GET"]),
+        Route(f"{BASE}/reported", dsa_pages.reported, methods=["GET"]),
+        Route(f"{BASE}/appeals", dsa_pages.appeals_page, methods=["GET"]),
         Route(f"{BASE}/dashboard/stream", dashboard.dashboard_stream, methods=["GET"]),
         Mount(STATIC_PATH, app=StaticFiles(directory=static), name="moderation-static"),
     ]
