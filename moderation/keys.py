@@ -49,9 +49,10 @@ class CommentField:
     #: Creation and last-change times, epoch ms.
     CREATED = "created"
     UPDATED = "updated"
-    #: The decision in force (JSON of ``Decision``).
+    #: The decision in force (``store.decisions`` blob: msgpack, facts by digest).
     DECISION = "decision"
-    #: The automatic decision, kept when a moderator's decision replaces it.
+    #: The automatic decision once a moderator's replaces it (absent while ``decision`` is the
+    #: automatic one: one copy; ``""`` when a moderator decided before any automatic decision).
     AUTO_DECISION = "auto_decision"
     #: The reason code a held comment entered the held queue with (``transition.lua`` takes
     #: it off ``Keys.held_counts`` when the comment leaves).
@@ -133,6 +134,13 @@ class Keys:
         """Hash: the submission (verbatim), its status and its decision."""
         return f"{self.prefix}:comment:{part(comment_id)}"
 
+    @property
+    def decision_facts(self) -> str:
+        """Hash ``digest -> msgpack``: what decisions under one policy, model and ground share
+        (``store.decisions.Facts``), stored once and referenced by digest from each decision;
+        a field is never changed nor removed (a decision must stay reproducible)."""
+        return f"{self.prefix}:decision:facts"
+
     def idempotency(self, key_name: str, idem_key: str) -> str:
         """String ``<body digest> <comment id>``, scoped to the API key that used it."""
         return f"{self.prefix}:idem:{part(key_name)}:{part(idem_key)}"
@@ -192,9 +200,29 @@ class Keys:
         """Sorted set of an article's approved comment ids (all scores 0, ordered by id).
 
         Comment ids sort by creation time, so lexicographic order is chronological order;
-        ``ZCARD`` of this set *is* the article's comment count, so counts cannot drift.
+        ``ZCARD`` of this set plus the article's ``archived_counts`` field (the approved ones
+        retention moved out) *is* the article's comment count, so counts cannot drift.
         """
         return f"{self.prefix}:article:{part(article_id)}:approved"
+
+    @property
+    def archived_counts(self) -> str:
+        """Hash ``article id -> approved comments that left Redis`` (retention, ``sweep.lua``
+        moves each one from the approved set to here in one script): an article's count is
+        ``ZCARD approved`` + this field, exact whatever was swept."""
+        return f"{self.prefix}:article:archived"
+
+    @property
+    def retention_mark(self) -> str:
+        """String: ``<updated ms> <comment id>`` of the last decided comment the retention
+        sweep looked at in the record (it goes on from there)."""
+        return f"{self.prefix}:retention:mark"
+
+    @property
+    def personal_data_mark(self) -> str:
+        """String: ``<created ms> <comment id>`` of the last comment whose personal data the
+        retention sweep removed (``record.retention``)."""
+        return f"{self.prefix}:retention:pd"
 
     def article(self, article_id: str) -> str:
         """Hash of what the site told us about an article (``ArticleField``)."""
@@ -289,6 +317,12 @@ class Keys:
     def report_rate(self, reporter: str) -> str:
         """String counter with a TTL: reports from one reporter (hash) in the current window."""
         return f"{self.prefix}:reportrate:{part(reporter)}"
+
+    @property
+    def pseudonym_secret(self) -> str:
+        """String: the key of the keyed hashes that stand for IP and e-mail addresses in key
+        names (``store.pseudonyms``), made once when first needed."""
+        return f"{self.prefix}:pseudonym_secret"
 
     @property
     def reporter_secret(self) -> str:
@@ -457,7 +491,8 @@ class Keys:
         return f"{self.prefix}:spam:sig:{part(comment_id)}"
 
     def spam_ip_posts(self, ip: str) -> str:
-        """Sorted set of comment ids from one IP address scored by creation ms (velocity)."""
+        """Sorted set of comment ids from one IP address scored by creation ms (velocity);
+        ``ip`` is the address' keyed hash (``store.pseudonyms``), never the address."""
         return f"{self.prefix}:spam:ip:{part(ip)}"
 
     def spam_learned(self, comment_id: str) -> str:
@@ -465,10 +500,12 @@ class Keys:
         return f"{self.prefix}:spam:learned:{part(comment_id)}"
 
     def flood(self, kind: str, value: str) -> str:
-        """String: the flood-control state (theoretical arrival time, ms) of one author or IP."""
+        """String: the flood-control state (theoretical arrival time, ms) of one author or IP
+        (``kind`` ``ip``: ``value`` is the address' keyed hash, ``store.pseudonyms``)."""
         return f"{self.prefix}:flood:{part(kind)}:{part(value)}"
 
     def auth_failures(self, bucket: str) -> str:
         """String counter with a TTL: failed sign-ins and unknown API keys from one client
-        address (``ip_bucket``) in the current window (``store.auth_failures``)."""
+        address (the keyed hash of its ``ip_bucket``) in the current window
+        (``store.auth_failures``)."""
         return f"{self.prefix}:authfail:{part(bucket)}"

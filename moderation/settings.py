@@ -109,6 +109,16 @@ class Settings:
     database_url: str = ""
     #: Most stream entries the archiver writes to the database in one transaction.
     archiver_batch_size: int = 500
+    #: Days a decided comment (approved, rejected, deleted) stays in Redis after its last
+    #: decision, once the record holds that decision; then the archiver's retention sweep moves
+    #: it out and reads find it in the record. Pending and held comments stay until decided.
+    #: 0 keeps every comment in Redis.
+    retention_days: int = 30
+    #: Days the clear IP address, e-mail address and user agent of a comment are kept at all
+    #: (in Redis and in the record), counted from its creation; then the sweep removes them
+    #: from the submission. Comparisons (velocity, flood control) never use them in clear.
+    #: 0 keeps them.
+    personal_data_days: int = 90
 
     #: Python logging level of every process.
     log_level: str = "INFO"
@@ -522,6 +532,8 @@ class Settings:
             "flood_author_interval_s",
             "flood_ip_interval_s",
             "scoring_timeout_s",
+            "retention_days",
+            "personal_data_days",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must not be negative")

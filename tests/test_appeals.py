@@ -70,7 +70,8 @@ async def _tallies(rds: Redis, author: str) -> dict[str, str]:
 
 async def _typed_events(rds: Redis, kind: str) -> list[tuple[str, dict[str, str]]]:
     rows = await rds.xrange(Keys().events)
-    out = [(as_str(i), {as_str(k): as_str(v) for k, v in f.items()}) for i, f in rows]
+    out = [(as_str(i), {as_str(k): as_str(v) for k, v in f.items()})
+           for i, f in rows if f.get(b"type")]  # fmt: skip
     return [(i, e) for i, e in out if e.get("type") == kind]
 
 
@@ -209,7 +210,12 @@ async def test_reversal_by_another_moderator_restores_the_comment_exactly(
         assert newest["action"] == "appeal.reverse" and newest["actor"] == "mod-bob"
         assert newest["note"] == "A quotation, not an insult."
         rows = await rds.xrange(Keys().events)
-        last = [{as_str(k): as_str(v) for k, v in f.items()} for _, f in rows if b"to" in f][-1]
+        # (A transition's decision is a binary blob, store.decisions: left out here.)
+        last = [
+            {as_str(k): as_str(v) for k, v in f.items() if k != b"decision"}
+            for _, f in rows
+            if b"to" in f
+        ][-1]
         assert (last["id"], last["from"], last["to"], last["by"]) == (
             cid,
             "rejected",
@@ -315,7 +321,8 @@ async def test_two_moderators_deciding_one_appeal_get_one_decision(
         assert await status_of(rds, cid) == ("approved" if outcome == "reversed" else "held")
         assert len(await _typed_events(rds, "appeal.decided")) == 1
         tallies = await _tallies(rds, "cy")
-        assert int(tallies["approved"]) + int(tallies["held"]) == 1
+        # Either may win the race: the loser's status has no tally field at all.
+        assert int(tallies.get("approved", 0)) + int(tallies.get("held", 0)) == 1
 
 
 async def test_the_site_receives_appeal_decided_signed(settings: Settings, rds: Redis) -> None:

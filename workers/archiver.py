@@ -37,9 +37,18 @@ from redis.exceptions import ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from moderation.errors import REDIS_UNAVAILABLE
-from moderation.keys import ARCHIVE_GROUP, CommentField, Keys
-from moderation.record import AppealRow, Archive, AuditRow, EventRow, Record, ReportRow
+from moderation.keys import ARCHIVE_GROUP, SCORING_GROUP, CommentField, Keys
+from moderation.record import (
+    AppealRow,
+    Archive,
+    AuditRow,
+    EventRow,
+    Record,
+    ReportRow,
+    retention,
+)
 from moderation.settings import Settings
+from moderation.store import decisions, records
 from moderation.store.codec import as_str
 from moderation.store.trim import trim_acknowledged
 
@@ -49,6 +58,8 @@ log = logging.getLogger("moderation.archiver")
 EVENTS_KEEP = 10_000
 #: Seconds between trims.
 TRIM_INTERVAL_S = 1.0
+#: Seconds between retention passes (each bounded; a backlog is caught up pass by pass).
+RETENTION_INTERVAL_S = 10.0
 
 
 class Archiver:
@@ -81,7 +92,7 @@ class Archiver:
     async def run(self) -> None:
         """Archive until asked to stop; Redis or the database being down only delays."""
         own_pending = True  # first, what this consumer read before a restart
-        next_reclaim = next_trim = next_beat = 0.0
+        next_reclaim = next_trim = next_retention = next_beat = 0.0
         beat_file = Path(self.settings.heartbeat_file) if self.settings.heartbeat_file else None
         while not self._stop.is_set():
             try:
@@ -96,6 +107,9 @@ class Archiver:
                     if time.monotonic() >= next_trim:
                         await self.trim()
                         next_trim = time.monotonic() + TRIM_INTERVAL_S
+                    if time.monotonic() >= next_retention:
+                        await self.retain(int(time.time() * 1000))
+                        next_retention = time.monotonic() + RETENTION_INTERVAL_S
                 if beat_file is not None and time.monotonic() >= next_beat:
                     # Only after a step that succeeded: an archiver that cannot reach Redis, or
                     # cannot write what it read to the database, looks unhealthy.
@@ -179,7 +193,12 @@ class Archiver:
         pipe = self.redis.pipeline(transaction=False)
         for cid in ids:
             pipe.hget(self.keys.comment(cid), CommentField.DOC)
-        docs = dict(zip(ids, await pipe.execute(), strict=True))
+        # The record keeps submissions as JSON (Redis holds them compact: store.records).
+        docs = {
+            cid: records.as_json(doc) for cid, doc in zip(ids, await pipe.execute(), strict=True)
+        }
+        # Decisions travel as blobs (store.decisions); the record keeps their JSON.
+        await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))
         rows = []
         for entry_id, f in decoded:
             cid = as_str(f.get("id", b""))
@@ -194,14 +213,34 @@ class Archiver:
                     actor=as_str(f.get("by", b"")),
                     reason=as_str(f.get("reason", b"")),
                     at=int(as_str(f.get("at", b"0")) or 0),
-                    decision=as_str(decision) if decision else None,
+                    decision=decisions.as_json(decision) or None,
                     doc=docs.get(cid),
                 )
             )
         return rows
 
+    async def retain(self, now_ms: int) -> tuple[int, int]:
+        """One retention pass (``record.retention``): decided comments past
+        ``retention_days`` leave Redis, personal data past ``personal_data_days`` leaves both
+        stores. Returns (comments swept, submissions stripped)."""
+        swept = await retention.sweep_decided(
+            self.record, self.redis, self.keys, self.settings, now_ms=now_ms
+        )
+        stripped = await retention.strip_personal_data(
+            self.record, self.redis, self.keys, self.settings, now_ms=now_ms
+        )
+        return swept.swept, stripped
+
     async def trim(self) -> None:
         await trim_acknowledged(self.redis, self.keys.events, keep=EVENTS_KEEP)
+        # The comment stream: entries the scorers acknowledged are decided (or dead-lettered).
+        # Only once their group exists: a stream no group reads yet is all unread.
+        try:
+            groups: Any = await self.redis.xinfo_groups(self.keys.stream)
+        except ResponseError:
+            return  # no stream yet
+        if any(as_str(g["name"]) == SCORING_GROUP for g in groups):
+            await trim_acknowledged(self.redis, self.keys.stream, keep=0)
         if self.settings.audit_max_entries > 0:
             await trim_acknowledged(
                 self.redis, self.keys.audit, keep=self.settings.audit_max_entries

@@ -58,7 +58,9 @@ from moderation.keys import WEBHOOK_GROUP, Keys
 from moderation.messages import iso, json_encoder
 from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
 from moderation.settings import Settings
+from moderation.store import decisions
 from moderation.store.codec import as_str
+from moderation.store.comments import Store
 from moderation.store.webhooks import Delivery, Endpoint, Webhooks, now_ms
 
 log = logging.getLogger("moderation.webhooks")
@@ -241,8 +243,18 @@ class WebhookSender:
     async def fan_out(self, raw: Sequence[Any], endpoints: list[Endpoint]) -> None:
         """Queue each event's messages for the endpoints that want them, and acknowledge the
         events, in one ``MULTI`` (a crash before it leaves the events to be reclaimed)."""
+        # The decision is a binary blob (store.decisions): passed on as its JSON.
+        await decisions.load_facts(
+            self.redis, self.keys, ((f or {}).get(b"decision") for _, f in raw)
+        )
         events = [
-            (as_str(entry_id), {as_str(k): as_str(v) for k, v in (fields or {}).items()})
+            (
+                as_str(entry_id),
+                {
+                    as_str(k): decisions.as_json(v) if k == b"decision" else as_str(v)
+                    for k, v in (fields or {}).items()
+                },
+            )
             for entry_id, fields in raw
         ]
         counted = [
@@ -251,10 +263,7 @@ class WebhookSender:
         counts: dict[str, int] = {}
         if counted and any("article.count_changed" in e.events for e in endpoints):
             articles = sorted({f.get("article", "") for f in counted})
-            pipe = self.redis.pipeline(transaction=False)
-            for article in articles:
-                pipe.zcard(self.keys.approved(article))
-            counts = dict(zip(articles, [int(n) for n in await pipe.execute()], strict=True))
+            counts = await Store(self.redis, self.keys).counts(articles)
         now = now_ms()
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, fields in events:

@@ -47,6 +47,8 @@ comments = sa.Table(
     sa.Index("ix_comments_author", "author_id", "created_at"),
     sa.Index("ix_comments_status_created", "status", "created_at"),
     sa.Index("ix_comments_created", "created_at"),
+    #: The retention sweep's order (migration 0002).
+    sa.Index("ix_comments_updated", "updated_at", "id"),
 )
 
 #: Every transition (automatic, system or human), keyed by its events-stream entry.

@@ -40,7 +40,7 @@ from moderation.review.context import Review
 from moderation.review.items import item_view, load_items
 from moderation.review.txn import watched
 from moderation.statements import AUTOMATIC, hides
-from moderation.store import audit
+from moderation.store import audit, decisions
 from moderation.store.appeals import (
     OPEN,
     Appeal,
@@ -106,6 +106,8 @@ def _text(value: str, field: str) -> str:
 
 async def _read_comment(pipe: Pipeline, review: Review, comment_id: str) -> StoredComment | None:
     row: Any = await pipe.hmget(review.keys.comment(comment_id), list(STORED_FIELDS))
+    # The decision's shared facts (immutable) through the plain client, not the WATCH pipe.
+    await decisions.load_facts(review.redis, review.keys, [row[3]])
     return decode_stored(row)
 
 

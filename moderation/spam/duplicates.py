@@ -40,6 +40,8 @@ BANDS = 8
 ROWS = NUM_PERM // BANDS
 #: Candidates read per band and comment: bounds the work a huge campaign can cause.
 CANDIDATES_PER_BAND = 10
+#: Seconds past the window a signature or an idle band key is kept before it expires.
+WINDOW_MARGIN_S = 300
 #: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
 #: against the same few earlier ones again and again.
 SIGNATURE_CACHE = 50_000
@@ -125,8 +127,9 @@ class DuplicateIndex:
     def __init__(self, keys: Keys, window_s: int, threshold: float) -> None:
         self.keys = keys
         self.window_ms = int(window_s * 1000)
-        # Expire a little after the window closes: a key is kept alive by every new entry.
-        self.ttl_s = max(int(window_s) * 2, 60)
+        # Expire a little after the window closes: a signature is never read after it, and a
+        # band key is kept alive by every new entry (its old ones trimmed by score).
+        self.ttl_s = max(int(window_s) + WINDOW_MARGIN_S, 60)
         self.threshold = threshold
         # Decoded once: a campaign's copies are compared against the same few again and again.
         self._signatures: dict[str, _Known] = {}

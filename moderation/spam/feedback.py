@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-import msgspec
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
@@ -36,8 +35,6 @@ Label = Literal["spam", "ham"]
 
 #: How long the "already learned" marker of a comment is kept.
 LEARNED_TTL_S = 90 * 24 * 3600
-
-_decision_decoder = msgspec.json.Decoder(Decision)
 
 
 async def record_feedback(
