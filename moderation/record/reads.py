@@ -54,13 +54,21 @@ async def get_many(record: Record, comment_ids: Sequence[str]) -> dict[str, Stor
 
 
 async def approved_page(
-    record: Record, article_id: str, *, after: str | None, limit: int, newest_first: bool
+    record: Record,
+    article_id: str,
+    *,
+    after: str | None,
+    limit: int,
+    newest_first: bool,
+    site: str | None = None,
 ) -> list[str]:
     """Up to ``limit`` ids of an article's archived approved comments after ``after`` (in the
-    page's order)."""
+    page's order), of ``site`` only (``None``: any)."""
     query = sa.select(comments.c.id).where(
         comments.c.article_id == article_id, comments.c.status == Status.APPROVED.value
     )
+    if site is not None:
+        query = query.where(comments.c.site == site)
     if after is not None:
         query = query.where(comments.c.id < after if newest_first else comments.c.id > after)
     query = query.order_by(comments.c.id.desc() if newest_first else comments.c.id).limit(limit)
@@ -199,14 +207,21 @@ class Reader:
         return await self._read(lambda r: audit_page(r, q), [])
 
     async def approved_page(
-        self, article_id: str, *, after: str | None, limit: int, newest_first: bool
+        self,
+        article_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        newest_first: bool,
+        site: str | None = None,
     ) -> list[str]:
         try:
             if not await self._check():
                 return []
             return await approved_page(
-                self.record, article_id, after=after, limit=limit, newest_first=newest_first
-            )
+                self.record, article_id, after=after, limit=limit, newest_first=newest_first,
+                site=site,
+            )  # fmt: skip
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
