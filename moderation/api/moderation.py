@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import require_principal
-from moderation.api.auth import ADMINS, MODERATORS
+from moderation.api.auth import ADMINS, MODERATORS, site_of
 from moderation.api.events import events
 from moderation.api.responses import JSON
 from moderation.api.routing import IdRoute
@@ -48,6 +48,12 @@ def review_of(request: Request) -> Review:
         review = Review(state.redis, state.keys, state.settings, state.store)
         state.review = review
     return review
+
+
+async def site_review(request: Request) -> Review:
+    """The review bound to the site the request names (``?site=``, optional while only one
+    site exists): what names an author or an article, or reads or edits a site's policy."""
+    return review_of(request).for_site(await site_of(request))
 
 
 async def _body(request: Request, kind: type[T]) -> T:
@@ -109,14 +115,17 @@ def queue_query(request: Request, *, default_limit: int) -> QueueQuery:
 async def get_queue(request: Request) -> Response:
     """``GET /v1/moderation/queue?order=&article=&author=&reason=&min_score=&max_score=``"""
     await require_principal(request, MODERATORS)
-    review = review_of(request)
-    page = await queue_page(review.redis, review.keys, queue_query(request, default_limit=50))
+    query = queue_query(request, default_limit=50)
+    # The held queue is every site's; narrowing to an article or author names their site.
+    narrowed = query.article or query.author or "site" in request.query_params
+    review = await site_review(request) if narrowed else review_of(request)
+    page = await queue_page(review.redis, review.keys, query)
     return JSON({"comments": [item_view(i) for i in page.items], "next_cursor": page.next_cursor})
 
 
 async def get_counts(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     return JSON(await queue_counts(review.redis, review.keys))
 
 
@@ -200,7 +209,7 @@ async def post_undo(request: Request) -> Response:
 
 async def get_author(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     author_id = _id_param(request, "author_id")
     q = request.query_params
     limit = query_int(q.get("limit"), "limit", default=20, low=1, high=100)
@@ -224,7 +233,7 @@ async def post_author_note(request: Request) -> Response:
     principal = await require_principal(request, MODERATORS)
     author_id = _id_param(request, "author_id")
     body = await _body(request, notes.NoteIn)
-    note = await notes.add_note(review_of(request), author_id, body.text, principal.actor)
+    note = await notes.add_note(await site_review(request), author_id, body.text, principal.actor)
     return JSON(msgspec.to_builtins(note), status_code=201)
 
 
@@ -234,7 +243,7 @@ async def post_author_state(request: Request) -> Response:
     author_id = _id_param(request, "author_id")
     body = await _body(request, authors.AuthorStateIn)
     before, after, swept = await authors.set_state(
-        review_of(request), author_id, body, principal.actor
+        await site_review(request), author_id, body, principal.actor
     )
     return JSON(
         {"author_id": author_id, "previous_state": before, "state": after, "rejected": swept}
@@ -251,18 +260,19 @@ async def post_author_forget(request: Request) -> Response:
     author_id = _id_param(request, "author_id")
     reader: Reader = request.app.state.record
     record = reader.record if await reader.ready() else None
-    result = await erasure.forget_author(review_of(request), record, author_id, principal.actor)
+    review = await site_review(request)
+    result = await erasure.forget_author(review, record, author_id, principal.actor)
     return JSON(result.view())
 
 
 async def get_articles(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON({"articles": await overrides.articles_overview(review_of(request))})
+    return JSON({"articles": await overrides.articles_overview(await site_review(request))})
 
 
 async def get_article(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     article_id = _id_param(request, "article_id")
     view = await overrides.article_overview(review, article_id)
     entries, _ = await review.audit.read(limit=20, target_type="article", target=article_id)
@@ -273,7 +283,7 @@ async def get_article(request: Request) -> Response:
 async def patch_article(request: Request) -> Response:
     """``PATCH /v1/moderation/articles/{id}/settings``: pre-moderate, close, thresholds."""
     principal = await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     article_id = _id_param(request, "article_id")
     edit = await _body(request, overrides.OverridesIn)
     await overrides.apply(
@@ -306,13 +316,13 @@ async def _policy_view(review: Review) -> dict[str, Any]:
 
 async def get_policy(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON(await _policy_view(review_of(request)))
+    return JSON(await _policy_view(await site_review(request)))
 
 
 async def patch_policy(request: Request) -> Response:
     """``PATCH /v1/moderation/policy`` (admin): site-wide overrides."""
     principal = await require_principal(request, ADMINS)
-    review = review_of(request)
+    review = await site_review(request)
     edit = await _body(request, overrides.OverridesIn)
     await overrides.apply(
         review,
@@ -321,7 +331,7 @@ async def patch_policy(request: Request) -> Response:
         principal.actor,
         action="policy.update",
         target_type="policy",
-        target="site",
+        target=review.keys.site,
     )
     return JSON(await _policy_view(review))
 

@@ -77,11 +77,18 @@ async def approved_page(
 
 
 async def author_history(
-    record: Record, author_id: str, *, before: tuple[int, str] | None, limit: int
+    record: Record,
+    author_id: str,
+    *,
+    before: tuple[int, str] | None,
+    limit: int,
+    site: str | None = None,
 ) -> list[StoredComment]:
-    """Up to ``limit`` of an author's archived comments, newest first (by creation time, then
-    id), strictly before ``before`` = ``(created_at, id)``."""
+    """Up to ``limit`` of an author's archived comments on ``site`` (``None``: any), newest
+    first (by creation time, then id), strictly before ``before`` = ``(created_at, id)``."""
     query = sa.select(*_COLUMNS, comments.c.decision).where(comments.c.author_id == author_id)
+    if site is not None:
+        query = query.where(comments.c.site == site)
     if before is not None:
         created, cid = before
         query = query.where(
@@ -194,10 +201,15 @@ class Reader:
         return await self._read(lambda r: search(r, q), ([], None))
 
     async def author_history(
-        self, author_id: str, *, before: tuple[int, str] | None, limit: int
+        self,
+        author_id: str,
+        *,
+        before: tuple[int, str] | None,
+        limit: int,
+        site: str | None = None,
     ) -> list[StoredComment]:
         return await self._read(
-            lambda r: author_history(r, author_id, before=before, limit=limit), []
+            lambda r: author_history(r, author_id, before=before, limit=limit, site=site), []
         )
 
     async def machine_decisions(self, comment_ids: Sequence[str]) -> dict[str, Decision]:

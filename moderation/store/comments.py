@@ -289,6 +289,7 @@ class Store:
                 json_encoder.encode(replace) if replace is not None else "",
                 "" if ref.revision is None else ref.revision,
                 replace.revision if replace is not None else "",
+                ref.site,
             ]
         )
         return call
@@ -382,7 +383,9 @@ class Store:
                 keys.auto_latency,
                 keys.held_counts,
             ]
-            args: list[Any] = [keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor]
+            args: list[Any] = [
+                keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor, keys.site
+            ]  # fmt: skip
             for item in ordered[start:end]:
                 ref, decision = item.ref, item.decision
                 call_keys += [

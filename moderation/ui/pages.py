@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from moderation.api.access import Principal, require_session
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.api.moderation import AUDIT_TARGETS, queue_query, review_of
+from moderation.api.moderation import AUDIT_TARGETS, queue_query, review_of, site_review
 from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
@@ -188,7 +188,7 @@ async def comment(request: Request, principal: Principal) -> Response:
 @ui_page(MODERATORS)
 async def author(request: Request, principal: Principal) -> Response:
     settings: Settings = request.app.state.settings
-    review = review_of(request)
+    review = await site_review(request)
     author_id = authors.check_id(request.path_params["author_id"], settings.max_id_chars)
     page = await authors.author_page(
         review,
@@ -218,15 +218,17 @@ async def author(request: Request, principal: Principal) -> Response:
 async def articles(request: Request, principal: Principal) -> Response:
     wanted = request.query_params.get("id", "").strip()
     if wanted:  # the "open an article by id" form
-        return RedirectResponse(f"{BASE}/articles/{urlpart(wanted)}", 303, SECURITY_HEADERS)
-    rows = await overrides.articles_overview(review_of(request))
+        site = request.query_params.get("site", "")
+        where = f"{BASE}/articles/{urlpart(wanted)}" + (f"?site={quote(site)}" if site else "")
+        return RedirectResponse(where, 303, SECURITY_HEADERS)
+    rows = await overrides.articles_overview(await site_review(request))
     return render(request, principal, "articles.html", {"title": "Articles", "rows": rows})
 
 
 @ui_page(MODERATORS)
 async def article(request: Request, principal: Principal) -> Response:
     settings: Settings = request.app.state.settings
-    review = review_of(request)
+    review = await site_review(request)
     article_id = authors.check_id(
         request.path_params["article_id"], settings.max_id_chars, "article_id"
     )
@@ -247,10 +249,10 @@ async def article(request: Request, principal: Principal) -> Response:
 
 @ui_page(ADMINS)
 async def policy(request: Request, principal: Principal) -> Response:
-    review = review_of(request)
+    review = await site_review(request)
     raw, effective_policy = await overrides.site_policy(review)
     s = review.settings
-    entries, _ = await review.audit.read(limit=30, target_type="policy", target="site")
+    entries, _ = await review.audit.read(limit=30, target_type="policy", target=review.keys.site)
     return render(
         request,
         principal,
