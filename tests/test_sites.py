@@ -191,3 +191,30 @@ async def test_one_site_needs_no_site_parameter(api: Api, worker: object) -> Non
     named = await api.client.get("/v1/counts", params={"article": "solo", "site": DEFAULT_SITE})
     assert named.json()["counts"]["solo"] == 1
     assert (await api.client.get("/v1/articles/solo/comments")).json()["comments"][0]["id"] == cid
+
+
+async def test_moderators_see_every_sites_queue_and_narrow_by_site(two: Two) -> None:
+    admin = two.api.auth("admin")
+    for site in (A, B):
+        r = await two.api.client.patch(
+            "/v1/moderation/policy", params={"site": site}, json={"premoderate": True},
+            headers=admin,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+    held = {site: await two.post(site, article="story-1") for site in (A, B)}
+    for cid in held.values():
+        assert await two.decided(cid) == "held"
+    client = two.api.client
+    everyone = (await client.get("/v1/moderation/queue/counts", headers=admin)).json()
+    assert everyone["held"] == 2
+    assert sorted((a["site"], a["held"]) for a in everyone["articles"]) == [(A, 1), (B, 1)]
+    only_a = await client.get("/v1/moderation/queue/counts", params={"site": A}, headers=admin)
+    assert [(a["site"], a["article_id"]) for a in only_a.json()["articles"]] == [(A, "story-1")]
+    queue = await client.get("/v1/moderation/queue", headers=admin)
+    assert {c["id"] for c in queue.json()["comments"]} == set(held.values())
+    narrowed = await client.get(
+        "/v1/moderation/queue", params={"article": "story-1", "site": B}, headers=admin
+    )
+    assert [c["id"] for c in narrowed.json()["comments"]] == [held[B]]
+    unnamed = await client.get("/v1/moderation/queue", params={"article": "story-1"}, headers=admin)
+    assert unnamed.status_code == 400 and unnamed.json()["error"]["field"] == "site"

@@ -24,6 +24,7 @@ from moderation.api.routing import IdRoute
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import BadRequest, NotFound, ValidationFailed
 from moderation.ids import is_comment_id
+from moderation.keys import DEFAULT_SITE
 from moderation.messages import Status
 from moderation.record import Reader, SearchQuery
 from moderation.review import authors, decisions, erasure, history, notes, overrides, words
@@ -33,6 +34,7 @@ from moderation.review.queue import QueueQuery, queue_counts, queue_page
 from moderation.settings import Settings
 from moderation.store.audit import check_cursor, entry_view
 from moderation.store.codec import decode_cursor, encode_cursor
+from moderation.store.sites import SiteDirectory
 from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
@@ -54,6 +56,20 @@ async def site_review(request: Request) -> Review:
     """The review bound to the site the request names (``?site=``, optional while only one
     site exists): what names an author or an article, or reads or edits a site's policy."""
     return review_of(request).for_site(await site_of(request))
+
+
+async def queue_review(request: Request, q: QueueQuery) -> Review:
+    """The review a queue read uses: the held queue is every site's, but narrowing it to an
+    article or an author (their held sets are their site's) names the site."""
+    return await site_review(request) if q.article or q.author else review_of(request)
+
+
+async def counted_sites(request: Request) -> list[str]:
+    """The sites whose held counts a moderator sees: the one ``?site=`` names, else all."""
+    if request.query_params.get("site"):
+        return [await site_of(request)]
+    sites: SiteDirectory = request.app.state.sites
+    return sorted(await sites.all() | {DEFAULT_SITE})
 
 
 async def _body(request: Request, kind: type[T]) -> T:
@@ -116,17 +132,16 @@ async def get_queue(request: Request) -> Response:
     """``GET /v1/moderation/queue?order=&article=&author=&reason=&min_score=&max_score=``"""
     await require_principal(request, MODERATORS)
     query = queue_query(request, default_limit=50)
-    # The held queue is every site's; narrowing to an article or author names their site.
-    narrowed = query.article or query.author or "site" in request.query_params
-    review = await site_review(request) if narrowed else review_of(request)
+    review = await queue_review(request, query)
     page = await queue_page(review.redis, review.keys, query)
     return JSON({"comments": [item_view(i) for i in page.items], "next_cursor": page.next_cursor})
 
 
 async def get_counts(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    review = await site_review(request)
-    return JSON(await queue_counts(review.redis, review.keys))
+    review = review_of(request)
+    sites = await counted_sites(request)
+    return JSON(await queue_counts(review.redis, review.keys, sites=sites))
 
 
 async def get_comment(request: Request) -> Response:

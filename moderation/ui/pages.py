@@ -13,7 +13,13 @@ from starlette.responses import RedirectResponse, Response
 
 from moderation.api.access import Principal, require_session
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.api.moderation import AUDIT_TARGETS, queue_query, review_of, site_review
+from moderation.api.moderation import (
+    AUDIT_TARGETS,
+    queue_query,
+    queue_review,
+    review_of,
+    site_review,
+)
 from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
@@ -72,8 +78,8 @@ async def home(request: Request, principal: Principal) -> Response:
 @ui_page(MODERATORS)
 async def queue(request: Request, principal: Principal) -> Response:
     settings: Settings = request.app.state.settings
-    review = review_of(request)
     q = queue_query(request, default_limit=settings.queue_page_size)
+    review = await queue_review(request, q)
     started = time.perf_counter()
     # Where the events stream stands *before* the queue is read: the page's live feed resumes
     # from here, so a comment held while the page loads still arrives.
@@ -85,6 +91,9 @@ async def queue(request: Request, principal: Principal) -> Response:
     items = [present(i) for i in page.items]
     presented = time.perf_counter()
     filters = _filters(q)
+    if q.article or q.author:
+        # The page's script fetches more of the same narrowed queue: of the same site.
+        filters["site"] = review.keys.site
     response = render(
         request,
         principal,
@@ -98,7 +107,7 @@ async def queue(request: Request, principal: Principal) -> Response:
             "q": q,
             "filters": filters,
             "filter_query": urlencode(filters),
-            "filtered": any(k != "order" for k in filters),
+            "filtered": any(k not in ("order", "site") for k in filters),
             "filter_words": _filter_words(q),
             "reason_filters": FILTER_REASONS,
             "labels": overrides.known_labels(settings),
@@ -126,8 +135,9 @@ async def queue_items(request: Request) -> Response:
     (the next page, or named comments that arrived live and match the page's filters)."""
     await require_session(request, MODERATORS)
     settings: Settings = request.app.state.settings
-    review = review_of(request)
     q = queue_query(request, default_limit=settings.queue_page_size)
+    review = await queue_review(request, q)
+    narrowed = q.article is not None or q.author is not None
     raw_ids = request.query_params.get("ids")
     next_cursor = None
     if raw_ids:
@@ -139,6 +149,7 @@ async def queue_items(request: Request) -> Response:
             if q.matches(i)
             and (q.article is None or i.stored.record.article_id == q.article)
             and (q.author is None or i.stored.record.author.id == q.author)
+            and (not narrowed or i.stored.record.site == review.keys.site)
         ]
     else:
         page = await queue_page(review.redis, review.keys, q)
