@@ -12,6 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from moderation.client import AsyncModerationClient
 from moderation.keys import DEFAULT_SITE, Keys
 from moderation.messages import Role
 from moderation.settings import Settings
@@ -218,3 +219,17 @@ async def test_moderators_see_every_sites_queue_and_narrow_by_site(two: Two) -> 
     assert [c["id"] for c in narrowed.json()["comments"]] == [held[B]]
     unnamed = await client.get("/v1/moderation/queue", params={"article": "story-1"}, headers=admin)
     assert unnamed.status_code == 400 and unnamed.json()["error"]["field"] == "site"
+
+
+async def test_the_client_library_names_its_site(two: Two) -> None:
+    cid = await two.post(B, article="story-3")
+    assert await two.decided(cid) == "approved"
+    assert two.api.transport is not None
+    async with AsyncModerationClient(
+        "http://testserver", transport=two.api.transport, site=B
+    ) as reader:
+        assert await reader.counts(["story-3"]) == {"story-3": 1}
+    async with AsyncModerationClient(
+        "http://testserver", transport=two.api.transport, site=A
+    ) as reader:
+        assert await reader.counts(["story-3"]) == {"story-3": 0}
