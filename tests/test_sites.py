@@ -18,6 +18,7 @@ from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
 from tests.conftest import Api, comment, running_api, running_worker, wait_for
+from tests.test_webhooks import receiver, sender
 
 A, B = "alpha-news", "beta:news"  # a site id with a ':' is encoded like any other id
 
@@ -233,3 +234,26 @@ async def test_the_client_library_names_its_site(two: Two) -> None:
         "http://testserver", transport=two.api.transport, site=A
     ) as reader:
         assert await reader.counts(["story-3"]) == {"story-3": 0}
+
+
+async def test_a_webhook_endpoint_can_take_one_sites_events(two: Two, settings: Settings) -> None:
+    async with receiver() as rec:
+        r = await two.api.client.post(
+            "/v1/moderation/webhooks",
+            json={"url": rec.url, "events": ["comment.decided"], "sites": [A]},
+            headers=two.api.auth("admin"),
+        )
+        assert r.status_code == 201 and r.json()["sites"] == [A], r.text
+        rec.secrets = [r.json()["secret"]]
+        async with sender(settings):
+            other = await two.post(B)
+            assert await two.decided(other) == "approved"
+            mine = await two.post(A)
+
+            async def delivered() -> bool:
+                return any(e["data"]["comment_id"] == mine for e in rec.received)
+
+            await wait_for(delivered)
+    # Events go out in stream order: B's came first and was not sent.
+    assert {e["data"]["comment_id"] for e in rec.received} == {mine}
+    assert rec.received[0]["data"]["site"] == A

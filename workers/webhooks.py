@@ -258,7 +258,7 @@ class WebhookSender:
             ):
                 body = json_encoder.encode(payload).decode()
                 for endpoint in endpoints:
-                    if event_type in endpoint.events:
+                    if endpoint.takes(event_type, fields.get("site") or None):
                         msg = Delivery(message_id(entry_id, event_type), event_type, body)
                         self.hooks.enqueue(pipe, endpoint.id, msg, now)
         if events:
