@@ -337,8 +337,10 @@ class Keys:
 
         ``kind`` is ``comment``, ``author``, ``article``, ``policy``, ``words``, ``session``,
         ``actor``, or ``type`` (``value`` then names a target type: every entry about one).
+        An author's or an article's list is its site's (the ids are the site's own).
         """
-        return f"{self.prefix}:audit:{part(kind)}:{part(value)}"
+        base = self.scope if kind in ("author", "article") else self.prefix
+        return f"{base}:audit:{part(kind)}:{part(value)}"
 
     def session(self, digest: str) -> str:
         """Hash of one signed-in web session, addressed by the SHA-256 of its cookie value."""

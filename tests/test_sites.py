@@ -257,3 +257,23 @@ async def test_a_webhook_endpoint_can_take_one_sites_events(two: Two, settings: 
     # Events go out in stream order: B's came first and was not sent.
     assert {e["data"]["comment_id"] for e in rec.received} == {mine}
     assert rec.received[0]["data"]["site"] == A
+
+
+async def test_an_authors_audit_trail_is_one_sites(two: Two) -> None:
+    mod = two.api.auth("moderator")
+    for site, state in ((A, "banned"), (B, "trusted")):
+        r = await two.api.client.post(
+            "/v1/moderation/authors/u5/state", params={"site": site}, json={"state": state},
+            headers=mod,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+    for site, state in ((A, "banned"), (B, "trusted")):
+        page = await two.api.client.get(
+            "/v1/moderation/audit", params={"target_type": "author", "target": "u5", "site": site},
+            headers=mod,
+        )  # fmt: skip
+        assert [e["after"]["state"] for e in page.json()["entries"]] == [state]
+        author = await two.api.client.get(
+            "/v1/moderation/authors/u5", params={"site": site}, headers=mod
+        )
+        assert [e["after"]["state"] for e in author.json()["audit"]] == [state]

@@ -397,7 +397,10 @@ async def get_audit(request: Request) -> Response:
             authors.check_id(value, settings.max_id_chars, name)
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
     cursor = check_cursor(q.get("cursor") or None)
-    entries, next_cursor = await review_of(request).audit.read(
+    # An author's or an article's trail is its site's (``?site=``, as on their pages).
+    per_site = target is not None and target_type in ("author", "article")
+    review = await site_review(request) if per_site else review_of(request)
+    entries, next_cursor = await review.audit.read(
         limit=limit, cursor=cursor, target_type=target_type, target=target, actor=actor
     )
     if next_cursor is None:

@@ -319,7 +319,8 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    review = review_of(request)
+    per_site = target is not None and target_type in ("author", "article")
+    review = await site_review(request) if per_site else review_of(request)
     entries, next_cursor = await review.audit.read(
         limit=limit,
         cursor=q.get("cursor") or None,
@@ -327,9 +328,9 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         target=target,
         actor=actor,
     )
-    filters = {
-        k: v for k, v in (("target_type", target_type), ("target", target), ("actor", actor)) if v
-    }
+    site = request.query_params.get("site") or None
+    named = (("target_type", target_type), ("target", target), ("actor", actor), ("site", site))
+    filters = {k: v for k, v in named if v}
     return render(
         request,
         principal,
