@@ -64,6 +64,9 @@ async def create_key(
         digest=digest,
         site=site if role is Role.SITE else "",
     )
+    # One name, one principal: the audit names people and keys alike by name.
+    if await redis.sismember(keys.account_index, name):
+        raise Conflict(f"an account is named {name!r}; pick another name", field="name")
     # HSETNX on the name index makes names unique even under concurrent creation.
     if not await redis.hsetnx(keys.api_key_index, name, digest):
         raise Conflict(f"an API key named {name!r} already exists", field="name")
