@@ -23,7 +23,7 @@ from moderation.api.responses import JSON
 from moderation.api.routing import IdRoute
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import BadRequest, NotFound, ValidationFailed
-from moderation.ids import is_comment_id
+from moderation.ids import check_site_id, is_comment_id
 from moderation.keys import DEFAULT_SITE
 from moderation.messages import Status
 from moderation.record import Reader, SearchQuery
@@ -486,6 +486,8 @@ def search_query(request: Request) -> SearchQuery:
         created_to=end,
         before=before,
         limit=query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size),
+        # Moderators search every site unless they name one.
+        site=check_site_id(q["site"]) if q.get("site") else None,
     )
 
 

@@ -314,6 +314,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             Param("q", "query", "words that must all occur in the text"),
             Param("author", "query", "an author id"),
             Param("article", "query", "an article id"),
+            Param("site", "query", "only this site's comments (default: every site's)"),
             Param("status", "query", "`approved`, `rejected`, `held`, comma-separated"),
             Param("from", "query", "created at or after (ISO 8601; UTC if no offset)"),
             Param("to", "query", "created before (ISO 8601; UTC if no offset)"),

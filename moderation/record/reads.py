@@ -251,6 +251,8 @@ class SearchQuery:
     #: Newest first; the id of the last comment of the previous page.
     before: str | None = None
     limit: int = 50
+    #: Only this site's comments (``None``: every site's).
+    site: str | None = None
 
 
 def _fts5_query(text: str) -> str:
@@ -279,6 +281,8 @@ async def search(record: Record, q: SearchQuery) -> tuple[list[StoredComment], s
         query = query.where(comments.c.author_id == q.author_id)
     if q.article_id is not None:
         query = query.where(comments.c.article_id == q.article_id)
+    if q.site is not None:
+        query = query.where(comments.c.site == q.site)
     if q.statuses:
         query = query.where(comments.c.status.in_([s.value for s in q.statuses]))
     if q.created_from is not None:
