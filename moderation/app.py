@@ -47,6 +47,7 @@ from moderation.store.auth_failures import AuthFailures
 from moderation.store.client import api_client, listener_client
 from moderation.store.comments import Store
 from moderation.store.queue import ensure_group
+from moderation.store.sites import SiteDirectory
 from moderation.store.subscription import Subscription
 from moderation.store.waiters import DecisionWaiters
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> Starlette:
         redis = api_client(settings)
         app.state.redis = redis
         app.state.store = Store(redis, keys)
+        app.state.sites = SiteDirectory(redis, keys)
         app.state.auth_failures = AuthFailures(
             redis, keys, settings.auth_failures_max, settings.auth_failures_window_s
         )

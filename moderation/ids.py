@@ -70,3 +70,15 @@ def check_id_characters(value: str, field: str) -> None:
             f"(U+{ord(hidden):04X}); ids must look like what they are",
             field=field,
         )
+
+
+#: Longest site id (a site id is part of every key name of that site).
+MAX_SITE_CHARS = 64
+
+
+def check_site_id(value: str, field: str = "site") -> str:
+    """A site id as given (422 naming ``field`` unless 1–64 visible characters)."""
+    if not value.strip() or len(value) > MAX_SITE_CHARS:
+        raise ValidationFailed(f"{field} must be 1–{MAX_SITE_CHARS} characters", field=field)
+    check_id_characters(value, field)
+    return value

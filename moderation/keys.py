@@ -125,9 +125,35 @@ def parse_counter(name: str) -> tuple[str, str]:
     return kind, rest
 
 
+#: The site of keys created without ``--site``, of public requests that name none while it is
+#: the only site, and of every ``Keys()`` built without one.
+DEFAULT_SITE = "default"
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
+    """Key names under ``prefix``. A site's own keys (its articles, counts, authors' standing,
+    policy overrides, idempotency and flood state) live under ``<prefix>:site:<site>:``, so two
+    sites with the same article or author id share nothing; ``for_site`` binds another site.
+    Everything else (the comment hashes, keyed by our own ids, the queues, streams, API keys,
+    spam state and stats) is shared by all sites."""
+
     prefix: str = "mod"
+    site: str = DEFAULT_SITE
+
+    def for_site(self, site: str) -> Keys:
+        """The same names, bound to ``site`` (a user-supplied id: encoded with ``part``)."""
+        return self if site == self.site else Keys(self.prefix, site)
+
+    @property
+    def scope(self) -> str:
+        """The prefix of this site's own keys."""
+        return f"{self.prefix}:site:{part(self.site)}"
+
+    @property
+    def sites(self) -> str:
+        """Set of every site id that has (or had) an API key (``store.sites``)."""
+        return f"{self.prefix}:sites"
 
     # --- comments ---------------------------------------------------------------------------
     def comment(self, comment_id: str) -> str:
@@ -141,9 +167,9 @@ class Keys:
         a field is never changed nor removed (a decision must stay reproducible)."""
         return f"{self.prefix}:decision:facts"
 
-    def idempotency(self, key_name: str, idem_key: str) -> str:
-        """String ``<body digest> <comment id>``, scoped to the API key that used it."""
-        return f"{self.prefix}:idem:{part(key_name)}:{part(idem_key)}"
+    def idempotency(self, idem_key: str) -> str:
+        """String ``<body digest> <comment id>``, scoped to the site (a rotated key keeps it)."""
+        return f"{self.scope}:idem:{part(idem_key)}"
 
     # --- the pipeline -----------------------------------------------------------------------
     @property
@@ -203,14 +229,14 @@ class Keys:
         ``ZCARD`` of this set plus the article's ``archived_counts`` field (the approved ones
         retention moved out) *is* the article's comment count, so counts cannot drift.
         """
-        return f"{self.prefix}:article:{part(article_id)}:approved"
+        return f"{self.scope}:article:{part(article_id)}:approved"
 
     @property
     def archived_counts(self) -> str:
-        """Hash ``article id -> approved comments that left Redis`` (retention, ``sweep.lua``
-        moves each one from the approved set to here in one script): an article's count is
-        ``ZCARD approved`` + this field, exact whatever was swept."""
-        return f"{self.prefix}:article:archived"
+        """Hash ``article id -> approved comments that left Redis`` of this site (retention,
+        ``sweep.lua`` moves each one from the approved set to here in one script): an
+        article's count is ``ZCARD approved`` + this field, exact whatever was swept."""
+        return f"{self.scope}:articles:archived"
 
     @property
     def retention_mark(self) -> str:
@@ -226,25 +252,25 @@ class Keys:
 
     def article(self, article_id: str) -> str:
         """Hash of what the site told us about an article (``ArticleField``)."""
-        return f"{self.prefix}:article:{part(article_id)}:meta"
+        return f"{self.scope}:article:{part(article_id)}:meta"
 
     def thread_roots(self, article_id: str) -> str:
         """Sorted set (scores 0, by id) of an article's top-level comments a threaded list
         shows: approved ones, and those (held, rejected) that hold an approved reply, so a
         hidden parent keeps its approved replies reachable. Kept by ``transition.lua``."""
-        return f"{self.prefix}:article:{part(article_id)}:roots"
+        return f"{self.scope}:article:{part(article_id)}:roots"
 
     def thread_replies(self, article_id: str, root_id: str) -> str:
         """Sorted set (scores 0, by id) of the approved replies in one thread (any depth)."""
-        return f"{self.prefix}:article:{part(article_id)}:thread:{part(root_id)}"
+        return f"{self.scope}:article:{part(article_id)}:thread:{part(root_id)}"
 
     def article_held(self, article_id: str) -> str:
         """Sorted set of an article's held comment ids, scored by creation ms."""
-        return f"{self.prefix}:article:{part(article_id)}:held"
+        return f"{self.scope}:article:{part(article_id)}:held"
 
     def article_settings(self, article_id: str) -> str:
         """Hash of per-article overrides (thresholds, pre-moderation, closed)."""
-        return f"{self.prefix}:article:{part(article_id)}:settings"
+        return f"{self.scope}:article:{part(article_id)}:settings"
 
     # --- moderation queues ------------------------------------------------------------------
     @property
@@ -261,7 +287,7 @@ class Keys:
     def held_counts(self) -> str:
         """Hash ``article:<id>`` / ``reason:<code>`` → held comments (see ``HeldCount``): the
         queue's per-article and per-reason counts at O(1) cost in the queue's size."""
-        return f"{self.prefix}:queue:held:counts"
+        return f"{self.scope}:queue:held:counts"
 
     @property
     def pending(self) -> str:
@@ -272,16 +298,16 @@ class Keys:
     def author(self, author_id: str) -> str:
         """Hash of an author's standing (``state``: banned|trusted|premoderated) and the
         number of their comments in each status, maintained by ``transition.lua``."""
-        return f"{self.prefix}:author:{part(author_id)}"
+        return f"{self.scope}:author:{part(author_id)}"
 
     def author_comments(self, author_id: str) -> str:
         """Sorted set of an author's comment ids scored by creation ms (their history)."""
-        return f"{self.prefix}:author:{part(author_id)}:comments"
+        return f"{self.scope}:author:{part(author_id)}:comments"
 
     def author_notes(self, author_id: str) -> str:
         """List of moderators' notes on an author, newest first (JSON ``AuthorNote``s,
         trimmed to ``review.notes.MAX_NOTES``)."""
-        return f"{self.prefix}:author:{part(author_id)}:notes"
+        return f"{self.scope}:author:{part(author_id)}:notes"
 
     # --- access -----------------------------------------------------------------------------
     def api_key(self, digest: str) -> str:
@@ -297,7 +323,7 @@ class Keys:
     @property
     def policy(self) -> str:
         """Hash of site-wide policy overrides editable at run time (thresholds, spam level)."""
-        return f"{self.prefix}:policy"
+        return f"{self.scope}:policy"
 
     # --- DSA: grounds, reader reports, appeals (moderation.store.grounds, .reports) ----------
     @property
@@ -354,7 +380,7 @@ class Keys:
     @property
     def configured_articles(self) -> str:
         """Set of article ids whose settings hash holds at least one override."""
-        return f"{self.prefix}:articles:configured"
+        return f"{self.scope}:articles:configured"
 
     @property
     def audit(self) -> str:
@@ -366,8 +392,10 @@ class Keys:
 
         ``kind`` is ``comment``, ``author``, ``article``, ``policy``, ``words``, ``session``,
         ``actor``, or ``type`` (``value`` then names a target type: every entry about one).
+        An author's or an article's list is its site's (the ids are the site's own).
         """
-        return f"{self.prefix}:audit:{part(kind)}:{part(value)}"
+        base = self.scope if kind in ("author", "article") else self.prefix
+        return f"{base}:audit:{part(kind)}:{part(value)}"
 
     def session(self, digest: str) -> str:
         """Hash of one signed-in web session, addressed by the SHA-256 of its cookie value."""
@@ -502,7 +530,7 @@ class Keys:
     def flood(self, kind: str, value: str) -> str:
         """String: the flood-control state (theoretical arrival time, ms) of one author or IP
         (``kind`` ``ip``: ``value`` is the address' keyed hash, ``store.pseudonyms``)."""
-        return f"{self.prefix}:flood:{part(kind)}:{part(value)}"
+        return f"{self.scope}:flood:{part(kind)}:{part(value)}"
 
     def auth_failures(self, bucket: str) -> str:
         """String counter with a TTL: failed sign-ins and unknown API keys from one client

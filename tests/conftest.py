@@ -169,6 +169,9 @@ def keys(settings: Settings) -> Keys:
 class Api:
     """An httpx client bound to the app plus the API keys a test needs."""
 
+    #: The app's transport, for other clients of the same app (the Python client library).
+    transport: httpx.AsyncBaseTransport | None = None
+
     def __init__(self, client: httpx.AsyncClient, site: str, moderator: str, admin: str) -> None:
         self.client = client
         self.site_key = site
@@ -206,7 +209,9 @@ async def running_api(settings: Settings, *, create_keys: bool = True) -> AsyncI
             adm = await create_key(redis_client, k, f"admin-{os.urandom(4).hex()}", Role.ADMIN)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client, site, mod, adm)
+            bound = Api(client, site, mod, adm)
+            bound.transport = transport
+            yield bound
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import asyncio
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
+from moderation.messages import Role
+from moderation.store.apikeys import create_key
 from tests.conftest import Api, comment
 from workers.scoring import ScoringWorker
 
@@ -63,12 +65,27 @@ async def test_replay_after_decision_returns_current_state(api: Api, worker: Sco
     assert again.json()["id"] == first.json()["id"]
 
 
-async def test_idempotency_keys_are_scoped_per_site_key(api: Api, rds: Redis) -> None:
+async def test_idempotency_keys_are_scoped_per_site(api: Api, rds: Redis) -> None:
+    """Another site's key with the same Idempotency-Key posts its own comment; another key of
+    the same site (a rotated one) replays the first."""
     h = {"Idempotency-Key": "shared"}
+    other = await create_key(rds, Keys(), "other-site", Role.SITE, site="other")
+    rotated = await create_key(rds, Keys(), "site-rotated", Role.SITE)
     a = await api.post_comment(comment(text="from site"), headers=h)
-    b = await api.post_comment(comment(text="from admin"), headers=h, role="admin")
+    b = await api.client.post(
+        "/v1/comments",
+        json=comment(text="from the other site"),
+        headers={**h, "Authorization": f"Bearer {other}"},
+    )
     assert a.status_code == b.status_code == 202
     assert a.json()["id"] != b.json()["id"]
+    again = await api.client.post(
+        "/v1/comments",
+        json=comment(text="from site"),
+        headers={**h, "Authorization": f"Bearer {rotated}"},
+    )
+    assert again.status_code in (200, 202)
+    assert again.json()["id"] == a.json()["id"]
 
 
 async def test_bad_idempotency_key(api: Api) -> None:

@@ -44,7 +44,9 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
     env = {"MODERATION_REDIS_URL": settings.resolved_redis_url()}
-    made = await acli("keys", "create", "--role", "site", "--name", "www", env=env)
+    made = await acli(
+        "keys", "create", "--role", "site", "--name", "www", "--site", "news-a", env=env
+    )
     assert made.returncode == 0, made.stderr
     secret = made.stdout.strip()
     assert secret.startswith("mk_site_") and len(secret) > 40
@@ -70,8 +72,9 @@ async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
 
         listed = await acli("keys", "list", env=env)
         assert "www\tsite" in listed.stdout and secret not in listed.stdout
-        assert listed.stdout.startswith("name\trole\tcreated (UTC)\n")
-        assert re.search(r"www\tsite\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", listed.stdout)
+        assert listed.stdout.startswith("name\trole\tsite\tcreated (UTC)\n")
+        when = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        assert re.search(rf"www\tsite\tnews-a\t{when}", listed.stdout)
 
         assert (await acli("keys", "revoke", "--name", "www", env=env)).returncode == 0
         r = await api.client.post(
@@ -88,8 +91,42 @@ async def test_keys_create_list_revoke(settings: Settings, rds: Redis) -> None:
         )
         entries = [e for e in audit.json()["entries"] if e["target"] == "www"]
         assert [e["action"] for e in entries] == ["key.revoke", "key.create"]
-        assert entries[1]["after"] == {"role": "site"} and entries[1]["via"] == "cli"
+        assert entries[1]["after"] == {"role": "site", "site": "news-a"}
+        assert entries[1]["via"] == "cli"
     assert (await acli("keys", "revoke", "--name", "www", env=env)).returncode == 2
+
+
+async def test_keys_rotate_keeps_the_site(settings: Settings, rds: Redis) -> None:
+    """A rotated key belongs to the same site: it reads the old key's comments; the old key
+    is revoked."""
+    env = {"MODERATION_REDIS_URL": settings.resolved_redis_url()}
+    made = await acli(
+        "keys", "create", "--role", "site", "--name", "old", "--site", "news-b", env=env
+    )
+    assert made.returncode == 0, made.stderr
+    old = made.stdout.strip()
+    refused = await acli(
+        "keys", "create", "--role", "moderator", "--name", "m", "--site", "news-b", env=env
+    )
+    assert refused.returncode == 2 and "site keys only" in refused.stderr
+    async with running_api(settings) as api:
+        r = await api.client.post(
+            "/v1/comments",
+            json={"article_id": "a", "text": "hi", "author": {"id": "u", "name": "n"}},
+            headers={"Authorization": f"Bearer {old}"},
+        )
+        assert r.status_code == 202
+        rotated = await acli("keys", "rotate", "--name", "old", "--new-name", "new", env=env)
+        assert rotated.returncode == 0, rotated.stderr
+        new = rotated.stdout.strip()
+        mine = await api.client.get(
+            f"/v1/comments/{r.json()['id']}", headers={"Authorization": f"Bearer {new}"}
+        )
+        assert mine.status_code == 200 and mine.json()["site"] == "news-b"
+        gone = await api.client.get(
+            f"/v1/comments/{r.json()['id']}", headers={"Authorization": f"Bearer {old}"}
+        )
+        assert gone.status_code == 401
 
 
 def test_bad_role_is_refused() -> None:

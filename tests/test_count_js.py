@@ -149,3 +149,19 @@ def test_a_failing_endpoint_changes_nothing(page: Any, service: str, site: dict[
     page.wait_for_timeout(300)
     assert [page.text_content(f"#{i}") for i in "abcd"] == ["Comments"] * 4
     assert errors == []
+
+
+def test_data_site_names_the_site(
+    settings: Settings, page: Any, service: str, site: dict[str, Any]
+) -> None:
+    """With several sites, ``data-site`` picks one: its counts, not another site's."""
+    r = redis.Redis.from_url(settings.resolved_redis_url())
+    keys = Keys(settings.key_prefix)
+    r.sadd(keys.sites, "default", "gazette")
+    r.zadd(keys.for_site("gazette").approved("2026/11/budget"), {"01KAXD6Y8V3N9TQ2J5ZB7W4H9C": 0})
+    requests: list[str] = []
+    errors: list[str] = []
+    page.goto(_serve(page, site, _front_page(service, 'data-site="gazette"'), requests, errors))
+    page.wait_for_function("document.querySelector('#c').textContent !== 'Comments'")
+    assert page.text_content("#a") == "1 comment" and page.text_content("#b") == "0 comments"
+    assert "site=gazette" in requests[0] and errors == []

@@ -88,7 +88,10 @@ async def test_held_counts_equal_a_recount_after_a_mix_of_actions(
 
     counts = await _counts(api)
     assert counts["held"] == 2
-    assert counts["articles"] == [{"article_id": "a1", "held": 1}, {"article_id": "pm", "held": 1}]
+    assert counts["articles"] == [
+        {"article_id": "a1", "site": "default", "held": 1},
+        {"article_id": "pm", "site": "default", "held": 1},
+    ]
     assert {r["reason"]: r["held"] for r in counts["reasons"]} == state["reasons"]
 
     # Everything decided: nothing is left over.

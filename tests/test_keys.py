@@ -49,8 +49,14 @@ def test_no_two_ids_share_a_key() -> None:
         lambda v: K.flood("author", v),
         lambda v: K.flood("ip", v),
         lambda v: K.audit_index("author", v),
-        lambda v: K.idempotency("site", v),
-        lambda v: K.idempotency(v, "k"),
+        lambda v: K.idempotency(v),
+        lambda v: K.for_site(v).idempotency("k"),
+        # A site's keys: no site id and article or author id meet another site's names.
+        lambda v: K.for_site(v).approved("a"),
+        lambda v: K.for_site(v).author("a"),
+        lambda v: K.for_site(v).policy,
+        lambda v: K.for_site("a").approved(v),
+        lambda v: K.for_site("a").author(v),
     ]
     names = [make(v) for make, v in itertools.product(makers, IDS)]
     assert len(names) == len(set(names))
@@ -92,7 +98,7 @@ async def test_submit_refuses_before_its_first_write(rds: Redis) -> None:
         article_id="a1",
         text="hello",
         author=Author(id="squatter", name="Squatter"),
-        site="www",
+        site="default",
         created_at=1,
     )
     with pytest.raises(ResponseError, match="WRONGTYPE"):

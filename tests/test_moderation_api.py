@@ -183,9 +183,9 @@ async def test_queue_orders_filters_and_counts(api: Api, rds: Redis) -> None:
     assert counts["held"] == 5
     assert counts["pending"] == 1
     assert counts["articles"] == [
-        {"article_id": "a1", "held": 2},
-        {"article_id": "a2", "held": 2},
-        {"article_id": "a3", "held": 1},
+        {"article_id": "a1", "site": "default", "held": 2},
+        {"article_id": "a2", "site": "default", "held": 2},
+        {"article_id": "a3", "site": "default", "held": 1},
     ]
     # Deciding the last held comment of an article drops the article from the counts.
     await api.client.post(

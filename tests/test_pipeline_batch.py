@@ -51,7 +51,7 @@ def stream(n: int) -> list[CommentRecord]:
                 text=TEXTS[i % len(TEXTS)] + ("" if i % 3 else f" ({i})"),
                 author=Author(id=f"u{i % 7}", name="Reader"),
                 created_at=BASE_MS + i * 1000,
-                site="test",
+                site="default",
                 context=Context(ip=f"10.0.0.{i % 4}", page_loaded_at=BASE_MS + i * 1000 - 30_000),
             )
         )

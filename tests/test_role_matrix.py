@@ -2,9 +2,13 @@
 
 Each (method, route) the Starlette app serves must have a row in ``ACCESS`` saying who may use
 it; the test walks ``app.routes`` itself, so a route added without a row fails here. Each row is
-tried with no key, a malformed header, a revoked key, a site, moderator and admin key, and a
-signed-in moderator and admin session (cookie plus CSRF token), through the ASGI app directly
-(the status line is all it needs, so streaming routes are cut off after it).
+tried with no key, a malformed header, a revoked key, a site, moderator and admin key, a signed-in
+moderator and admin session (cookie plus CSRF token), and another site's key, through the ASGI
+app directly (the status line is all it needs, so streaming routes are cut off after it).
+
+Two sites exist, so every request names its site (``?site=``, the first site's); the comment
+the rows address is the first site's. Another site's key may use every site route for its own
+site, but gets 404 on the first site's comment, as if it did not exist (ids are not probed).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from moderation.app import create_app
-from moderation.keys import Keys
+from moderation.keys import DEFAULT_SITE, Keys
 from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key, revoke_key
@@ -40,6 +44,7 @@ CREDENTIALS = (
     "admin",
     "moderator_session",
     "admin_session",
+    "other_site",
 )
 
 #: Who may use a route. Anyone not allowed gets the refusal of the route's kind:
@@ -49,8 +54,8 @@ CREDENTIALS = (
 #: sign-in page).
 ALLOWED = {
     "public": set(CREDENTIALS),
-    "site": {"site", "admin"},
-    "readers": {"site", "moderator", "admin"},
+    "site": {"site", "admin", "other_site"},
+    "readers": {"site", "moderator", "admin", "other_site"},
     "moderators": {"moderator", "admin", "moderator_session", "admin_session"},
     "admins": {"admin", "admin_session"},
     "page": {"moderator_session", "admin_session"},
@@ -206,6 +211,20 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
 }  # fmt: skip
 
 
+#: Routes that address one comment by id: another site's key gets 404 on the first site's
+#: comment there (the DELETE and PATCH rows then address the real comment, not a made-up id).
+BY_COMMENT = frozenset(
+    {
+        ("GET", "/v1/comments/{comment_id}"),
+        ("DELETE", "/v1/comments/{comment_id}"),
+        ("PATCH", "/v1/comments/{comment_id}"),
+        ("GET", "/v1/comments/{comment_id}/statement"),
+        ("POST", "/v1/comments/{comment_id}/appeals"),
+    }
+)
+MADE_UP_ID = "01KAXD6Y8V3N9TQ2J5ZB7W4H1C"
+
+
 def mounted(app: Starlette) -> set[tuple[str, str]]:
     """Every (method, path) the app serves; a mount counts as one GET route."""
     found = set()
@@ -252,6 +271,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
         site = await create_key(redis, k, f"site-{tag}", Role.SITE)
         mod = await create_key(redis, k, f"mod-{tag}", Role.MODERATOR)
         adm = await create_key(redis, k, f"adm-{tag}", Role.ADMIN)
+        other = await create_key(redis, k, f"other-{tag}", Role.SITE, site=f"other-{tag}")
         gone = await create_key(redis, k, f"gone-{tag}", Role.ADMIN)
         await revoke_key(redis, k, f"gone-{tag}")
         transport = httpx.ASGITransport(app=app)
@@ -266,6 +286,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
             "site": Caller(_bearer(site)),
             "moderator": Caller(_bearer(mod)),
             "admin": Caller(_bearer(adm)),
+            "other_site": Caller(_bearer(other)),
         }
         for name, key in (("moderator_session", mod), ("admin_session", adm)):
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -326,10 +347,14 @@ async def asgi_status(
 
 
 def _request(
-    row: tuple[str, str, Any], caller: Caller, w: World
+    row: tuple[str, str, Any], caller: Caller, w: World, credential: str = ""
 ) -> tuple[str, dict[str, str], bytes]:
     _, path, body = row
+    if credential == "other_site":
+        path = path.replace(MADE_UP_ID, w.cid)  # the first site's comment: 404 all the same
     path = path.replace("{cid}", w.cid)
+    # Two sites exist: name the first (the rows' comment's) wherever a site is needed.
+    path += ("&" if "?" in path else "?") + f"site={DEFAULT_SITE}"
     headers = dict(caller.headers)
     if body == "login-form":
         data = urlencode({"key": w.moderator_key, "next": "/moderate/queue"}).encode()
@@ -350,8 +375,12 @@ def _request(
     return path, headers, text.encode()
 
 
-def _verdict(access: str, credential: str, status: int, location: str) -> str:
-    """'allowed' or the refusal seen."""
+def _verdict(
+    access: str, credential: str, status: int, location: str, route: tuple[str, str] = ("", "")
+) -> str:
+    """'allowed' or the refusal seen (for another site's key on a comment, also its 404)."""
+    if status == 404 and credential == "other_site" and route in BY_COMMENT:
+        return "404"
     if status == 303 and "/moderate/login" in location and "signed_out" not in location:
         return "sign-in"
     if status in (401, 403):
@@ -360,13 +389,15 @@ def _verdict(access: str, credential: str, status: int, location: str) -> str:
 
 
 def _expected(access: str, credential: str, method: str, path: str) -> str:
+    if credential == "other_site" and (method, path) in BY_COMMENT:
+        return "404"
     if credential in ALLOWED[access]:
         return "allowed"
     if access in ("page", "admin_page"):
         return "403" if credential.endswith("_session") else "sign-in"
     if access in ("fragment", "metrics", "coral"):
         return "401"
-    valid = credential in ("site", "moderator", "admin")
+    valid = credential in ("site", "moderator", "admin", "other_site")
     if access == "moderators" or access == "admins":
         return "403" if valid or credential.endswith("_session") else "401"
     return "403" if valid else "401"
@@ -382,16 +413,19 @@ async def test_the_role_matrix(settings: Settings) -> None:
         rows = sorted(ACCESS.items(), key=lambda item: item[0][1] == "/moderate/logout")
         for (method, template), row in rows:
             for credential in CREDENTIALS:
-                path, headers, body = _request(row, w.callers[credential], w)
+                path, headers, body = _request(row, w.callers[credential], w, credential)
                 status, got_headers = await asgi_status(w.app, method, path, headers, body)
                 tried += 1
-                verdict = _verdict(row[0], credential, status, got_headers.get("location", ""))
+                location = got_headers.get("location", "")
+                verdict = _verdict(row[0], credential, status, location, (method, template))
                 expected = _expected(row[0], credential, method, template)
                 if verdict != expected:
                     wrong.append(
                         f"{method} {template} as {credential}: {status} ({verdict}), "
                         f"expected {expected}"
                     )
+        # Another site's DELETE and PATCH left the first site's comment as it was.
+        assert await w.app.state.redis.hget(Keys().comment(w.cid), "status") == b"held"
     print(f"role matrix: {tried} requests, {len(ACCESS)} routes x {len(CREDENTIALS)} credentials")
     assert not wrong, "\n".join(wrong)
 

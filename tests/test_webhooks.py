@@ -165,7 +165,9 @@ def test_event_types(fields: dict[str, str], types: list[str]) -> None:
     for t, payload in out:
         assert payload["type"] == t and payload["timestamp"] == "2023-11-14T22:13:20.000Z"
         if t == "article.count_changed":
-            assert payload["data"] == {"article_id": "a1", "count": 4, "at": payload["timestamp"]}
+            assert payload["data"] == {
+                "article_id": "a1", "site": "default", "count": 4, "at": payload["timestamp"]
+            }  # fmt: skip
         elif t == "report.decided":
             assert payload["data"]["receipt"] == "r-1" and payload["data"]["outcome"] == "removed"
             assert payload["data"]["automated"] is False

@@ -54,7 +54,7 @@ from redis.exceptions import ResponseError
 from standardwebhooks import Webhook
 
 from moderation.errors import REDIS_UNAVAILABLE
-from moderation.keys import WEBHOOK_GROUP, Keys
+from moderation.keys import DEFAULT_SITE, WEBHOOK_GROUP, Keys
 from moderation.messages import iso, json_encoder
 from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
 from moderation.settings import Settings
@@ -132,6 +132,7 @@ def messages_of(
     comment = {
         "comment_id": fields.get("id", ""),
         "article_id": article,
+        "site": fields.get("site") or DEFAULT_SITE,
         "status": new,
         "previous_status": old,
         "by": actor,
@@ -147,8 +148,18 @@ def messages_of(
     elif kind in {"moderator", "admin"}:
         out.append(("comment.moderated", comment))
     if (old == "approved") != (new == "approved"):
-        out.append(("article.count_changed", {"article_id": article, "count": count, "at": at}))
+        site = fields.get("site") or DEFAULT_SITE
+        out.append(
+            (
+                "article.count_changed",
+                {"article_id": article, "site": site, "count": count, "at": at},
+            )
+        )
     return [(t, {"type": t, "timestamp": at, "data": data}) for t, data in out]
+
+
+def _site_article(fields: dict[str, str]) -> tuple[str, str]:
+    return fields.get("site") or DEFAULT_SITE, fields.get("article", "")
 
 
 def message_id(entry_id: str, event_type: str) -> str:
@@ -260,21 +271,26 @@ class WebhookSender:
         counted = [
             f for _, f in events if (f.get("from") == "approved") != (f.get("to") == "approved")
         ]
-        counts: dict[str, int] = {}
+        counts: dict[tuple[str, str], int] = {}
         if counted and any("article.count_changed" in e.events for e in endpoints):
-            articles = sorted({f.get("article", "") for f in counted})
-            counts = await Store(self.redis, self.keys).counts(articles)
+            # An article is its site's: its count is that site's (approved set and archived).
+            pairs = sorted({_site_article(f) for f in counted})
+            store = Store(self.redis, self.keys)
+            for site in sorted({s for s, _ in pairs}):
+                articles = [a for s, a in pairs if s == site]
+                found = await store.counts(articles, site)
+                counts.update({(site, a): n for a, n in found.items()})
         now = now_ms()
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, fields in events:
             if not fields:
                 continue  # trimmed while pending: nothing left to send
             for event_type, payload in messages_of(
-                entry_id, fields, counts.get(fields.get("article", ""))
+                entry_id, fields, counts.get(_site_article(fields))
             ):
                 body = json_encoder.encode(payload).decode()
                 for endpoint in endpoints:
-                    if event_type in endpoint.events:
+                    if endpoint.takes(event_type, fields.get("site") or None):
                         msg = Delivery(message_id(entry_id, event_type), event_type, body)
                         self.hooks.enqueue(pipe, endpoint.id, msg, now)
         if events:

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import require_principal
-from moderation.api.auth import MODERATORS, SITE, require
+from moderation.api.auth import MODERATORS, SITE, own_site, require
 from moderation.api.moderation import review_of
 from moderation.api.responses import JSON
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
@@ -43,7 +43,7 @@ async def post_appeal(request: Request) -> Response:
     key = await require(request, SITE)
     body = await _body(request, appeals.AppealIn)
     appeal = await appeals.file(
-        review_of(request), request.path_params["comment_id"], body, key.name
+        review_of(request), request.path_params["comment_id"], body, key.name, own_site(key)
     )
     return JSON(appeals.appeal_view(appeal), 201)
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moderation.api.auth import SITE, require
+from moderation.api.auth import SITE, require, site_of
 from moderation.api.responses import JSON
 from moderation.api.validation import (
     check_article,
@@ -63,7 +63,8 @@ async def list_article_comments(request: Request) -> Response:
     cursor = q.get("cursor") or None
     thread = _flag(q.get("thread"), "thread")
     replies_of = q.get("replies_of") or None
-    keys = store.keys
+    site = await site_of(request)
+    keys = store.keys.for_site(site)
     if replies_of is not None:
         # One thread's approved replies, page by page (after a threaded page's first few).
         key = keys.thread_replies(article_id, replies_of)
@@ -73,26 +74,34 @@ async def list_article_comments(request: Request) -> Response:
         views = [comment_view(c, private=False) for c in comments]
     elif thread:
         replies = query_int(q.get("replies"), "replies", default=20, low=0, high=MAX_REPLIES)
-        views, next_cursor = await _threads(store, article_id, limit, cursor, newest_first, replies)
+        views, next_cursor = await _threads(
+            store, keys, article_id, limit, cursor, newest_first, replies
+        )
     else:
         comments, next_cursor = await store.list_approved(
-            article_id, limit=limit, cursor=cursor, newest_first=newest_first
+            article_id, limit=limit, cursor=cursor, newest_first=newest_first, site=site
         )
         # Comments that left Redis (retention) are found in the record (SQL) and merged in.
         comments, next_cursor = await _with_archived(
             request, article_id, comments, next_cursor, cursor=cursor, limit=limit,
-            newest=newest_first,
+            newest=newest_first, site=site,
         )  # fmt: skip
         views = [comment_view(c, private=False) for c in comments]
     return JSON({"comments": views, "next_cursor": next_cursor}, headers=_NO_CACHE)
 
 
 async def _threads(
-    store: Store, article_id: str, limit: int, cursor: str | None, newest_first: bool, replies: int
+    store: Store,
+    keys: Keys,
+    article_id: str,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool,
+    replies: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of top-level comments, each with its thread's first ``replies`` approved replies
-    (oldest first, as a conversation reads), ``reply_count`` and the cursor of the rest."""
-    keys = store.keys
+    """A page of top-level comments of the site of ``keys``, each with its thread's first
+    ``replies`` approved replies (oldest first, as a conversation reads), ``reply_count`` and
+    the cursor of the rest."""
     root_ids, next_cursor = await store.page_ids(
         keys.thread_roots(article_id), limit=limit, cursor=cursor, newest_first=newest_first
     )
@@ -186,10 +195,11 @@ def article_view(state: ArticleState, count: int) -> dict[str, Any]:
     }
 
 
-async def _article_answer(request: Request, article_id: str) -> Response:
+async def _article_answer(request: Request, article_id: str, site: str) -> Response:
     state = request.app.state
-    found = await article_state(state.redis, state.keys, state.settings, article_id, now=now_ms())
-    count = (await state.store.counts([article_id]))[article_id]
+    keys = state.keys.for_site(site)
+    found = await article_state(state.redis, keys, state.settings, article_id, now=now_ms())
+    count = (await state.store.counts([article_id], site))[article_id]
     return JSON(article_view(found, count), headers=_NO_CACHE)
 
 
@@ -197,24 +207,24 @@ async def get_article(request: Request) -> Response:
     """``GET /v1/articles/{id}`` (public): title, link, whether it is open, its count."""
     settings: Settings = request.app.state.settings
     article_id = _article_id(request.path_params["article_id"], settings, "article_id")
-    return await _article_answer(request, article_id)
+    return await _article_answer(request, article_id, await site_of(request))
 
 
 async def put_article(request: Request) -> Response:
     """``PUT /v1/articles/{id}`` (site key): record its title, URL and publication time."""
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
-    await require(request, SITE)
+    site = await site_of(request, await require(request, SITE))
     article_id = _article_id(request.path_params["article_id"], settings, "article_id")
     check_json_media_type(request)
     raw = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
     body = decode_json(raw, ArticleIn)
     facts = check_article(body, article_id)
     await articles.upsert(
-        store.redis, store.keys, article_id, now=now_ms(), title=facts.title, url=facts.url,
-        published_at=facts.published_at,
+        store.redis, store.keys.for_site(site), article_id, now=now_ms(), title=facts.title,
+        url=facts.url, published_at=facts.published_at,
     )  # fmt: skip
-    return await _article_answer(request, article_id)
+    return await _article_answer(request, article_id, site)
 
 
 async def _with_archived(
@@ -226,6 +236,7 @@ async def _with_archived(
     cursor: str | None,
     limit: int,
     newest: bool,
+    site: str,
 ) -> tuple[list[StoredComment], str | None]:
     """Merge into a Redis page the approved comments found only in the record (left Redis):
     one ordered page by id, as if every comment were still in Redis. A comment Redis still
@@ -234,7 +245,7 @@ async def _with_archived(
     reader: Reader = request.app.state.record
     after = decode_comment_cursor(cursor) if cursor else None
     archived = await reader.approved_page(
-        article_id, after=after, limit=limit + 1, newest_first=newest
+        article_id, after=after, limit=limit + 1, newest_first=newest, site=site
     )
     shown = {c.record.id for c in page}
     extra = [cid for cid in archived if cid not in shown]
@@ -269,7 +280,8 @@ async def counts(request: Request) -> Response:
             f"at most {MAX_COUNT_IDS} article ids per request, got {len(unique)}",
             field="article",
         )
-    body = msgspec.json.encode({"counts": await store.counts(unique)})
+    site = await site_of(request)
+    body = msgspec.json.encode({"counts": await store.counts(unique, site)})
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
         "Cache-Control": f"public, max-age={settings.counts_max_age_s}",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from moderation.errors import Forbidden, RateLimited, Unauthorized
+from moderation.keys import DEFAULT_SITE
 from moderation.messages import Role
 from moderation.spam.velocity import ip_bucket
 from moderation.store.apikeys import KeyCache, KeyInfo
 from moderation.store.auth_failures import AuthFailures
+from moderation.store.sites import SiteDirectory
 
 #: Who may call what. Admins may do everything moderators may.
 SITE = frozenset({Role.SITE, Role.ADMIN})
@@ -76,3 +78,25 @@ async def verify_key(request: Request, secret: str) -> KeyInfo | None:
     if info is None:
         await failures.record(bucket)
     return info
+
+
+def own_site(key: KeyInfo) -> str | None:
+    """The one site a key may touch: a site key's own; ``None`` (every site) for moderator and
+    admin keys, which are central (see the README, "Sites")."""
+    return (key.site or DEFAULT_SITE) if key.role is Role.SITE else None
+
+
+def may_see(key: KeyInfo, site: str) -> bool:
+    """Whether ``key`` may see a comment of ``site``. Callers answer 404 when not, as for a
+    missing comment, so a site cannot probe for another site's comment ids."""
+    mine = own_site(key)
+    return mine is None or mine == site
+
+
+async def site_of(request: Request, key: KeyInfo | None = None) -> str:
+    """The site a request acts on: a site key's own (a ``site`` parameter cannot change it);
+    for anyone else the ``site`` query parameter, optional while only one site exists."""
+    if key is not None and key.role is Role.SITE:
+        return key.site or DEFAULT_SITE
+    sites: SiteDirectory = request.app.state.sites
+    return await sites.resolve(request.query_params.get("site"))

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moderation.api.auth import READERS, SITE, require
+from moderation.api.auth import READERS, SITE, may_see, own_site, require, site_of
 from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
 from moderation.api.validation import (
@@ -48,6 +48,7 @@ async def post_comment(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
     key = await require(request, SITE)
+    site = await site_of(request, key)
 
     wait_s = _wait_param(request, settings)
     idem_key = request.headers.get("idempotency-key")
@@ -64,7 +65,7 @@ async def post_comment(request: Request) -> Response:
     payload = decode_json(body, CommentIn)
     created_at = now_ms()
     record = to_record(
-        payload, settings, comment_id=new_id(created_at), site=key.name, created_at=created_at
+        payload, settings, comment_id=new_id(created_at), site=site, created_at=created_at
     )
     article = None
     if payload.article is not None:
@@ -72,7 +73,7 @@ async def post_comment(request: Request) -> Response:
     if record.parent_id is not None:
         # A reply names a comment of the same article; it joins that comment's thread (one
         # round trip more, for replies only).
-        root = await store.thread_root(record.parent_id, record.article_id)
+        root = await store.thread_root(record.parent_id, record.article_id, site)
         record = msgspec.structs.replace(record, root_id=root)
     # Python admission gates (none by default); the closed-article and flood-control checks run
     # inside the submit script, in the same round trip that stores the comment.
@@ -93,8 +94,8 @@ async def post_comment(request: Request) -> Response:
     if article is not None and result.created:
         # The site sent the article's facts with the comment: keep them (titles for moderators).
         await articles.upsert(
-            store.redis, store.keys, record.article_id, now=created_at, title=article.title,
-            url=article.url, published_at=article.published_at,
+            store.redis, store.keys.for_site(site), record.article_id, now=created_at,
+            title=article.title, url=article.url, published_at=article.published_at,
         )  # fmt: skip
     comment_id = result.comment_id
     headers = {"Location": f"/v1/comments/{comment_id}"}
@@ -134,14 +135,14 @@ async def post_comment(request: Request) -> Response:
 
 async def get_comment(request: Request) -> Response:
     store: Store = request.app.state.store
-    await require(request, READERS)
+    key = await require(request, READERS)
     comment_id = request.path_params["comment_id"]
     stored = await store.get(comment_id) if is_comment_id(comment_id) else None
     if stored is None and is_comment_id(comment_id):
         # No longer in Redis (retention, or a restore): the record answers the same JSON.
         record: Reader = request.app.state.record
         stored = (await record.get_many([comment_id])).get(comment_id)
-    if stored is None:
+    if stored is None or not may_see(key, stored.record.site):
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     return JSON(comment_view(stored, private=True))
 
@@ -156,6 +157,7 @@ async def delete_comment(request: Request) -> Response:
         request.app.state.settings,
         Actor(key.name, key.role),
         request.path_params["comment_id"],
+        own_site(key),
     )
     return JSON(comment_view(stored, private=True))
 
@@ -170,7 +172,12 @@ async def patch_comment(request: Request) -> Response:
     body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
     text = check_text(decode_json(body, CommentEditIn).text, settings)
     stored, revised = await revisions.edit(
-        store, settings, Actor(key.name, key.role), request.path_params["comment_id"], text
+        store,
+        settings,
+        Actor(key.name, key.role),
+        request.path_params["comment_id"],
+        text,
+        own_site(key),
     )
     return JSON(comment_view(stored, private=True), 202 if revised else 200)
 

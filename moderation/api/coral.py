@@ -10,8 +10,9 @@ actions: [{actionType: "FLAG", reason: COMMENT_DETECTED_TOXIC|COMMENT_DETECTED_S
 Order, so a forged or replayed request changes nothing: the signature is checked on the raw
 bytes before anything is parsed (401); then the body's SHA-256 is remembered for
 ``coral_replay_window_s`` (``SET NX``) and a repeat is refused (409: Coral signs no timestamp).
-Then the comment goes through the normal path (article = story id, author = author id, site
-``coral:<site id>``) and we wait up to ``coral_budget_ms`` for its decision: approved → ``{}``;
+Then the comment goes through the normal path (article = story id, author = author id, site =
+our ``?site=`` on the phase's URL, optional while only one site exists) and we wait up to
+``coral_budget_ms`` for its decision: approved → ``{}``;
 held or rejected → ``SYSTEM_WITHHELD`` with the flag of its reason; no decision in time → hold
 (``SYSTEM_WITHHELD``, the fail-safe default) or ``{}`` (``coral_on_timeout=none``), counted
 as ``coral:missed``. Coral's parent ids are Coral's own, so replies are scored as top-level.
@@ -27,6 +28,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from moderation.api.auth import site_of
 from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
 from moderation.api.validation import decode_json, read_body, to_record
@@ -118,7 +120,7 @@ async def coral_moderate(request: Request) -> Response:
     )
     created_at = now_ms()
     record = to_record(
-        payload, settings, comment_id=new_id(created_at), site=f"coral:{coral.site.id}",
+        payload, settings, comment_id=new_id(created_at), site=await site_of(request),
         created_at=created_at,
     )  # fmt: skip
     checks = request.app.state.admission

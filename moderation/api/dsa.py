@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import require_principal
-from moderation.api.auth import ADMINS, MODERATORS, READERS, require
+from moderation.api.auth import ADMINS, MODERATORS, READERS, may_see, require, site_of
 from moderation.api.moderation import review_of
 from moderation.api.responses import JSON
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
@@ -51,19 +51,20 @@ async def _body(request: Request, kind: type[T]) -> T:
 async def post_report(request: Request) -> Response:
     body = await _body(request, reports.ReportIn)
     address = request.client.host if request.client else "unknown"
+    site = await site_of(request)
     receipt = await reports.file(
-        review_of(request), request.path_params["comment_id"], body, address
+        review_of(request), request.path_params["comment_id"], body, address, site
     )
     return JSON({"receipt": receipt.receipt, "status": "received", "hidden": receipt.hidden}, 201)
 
 
 async def get_statement(request: Request) -> Response:
-    await require(request, READERS)
+    key = await require(request, READERS)
     comment_id = request.path_params["comment_id"]
     stored = await request.app.state.store.get(comment_id) if is_comment_id(comment_id) else None
     if stored is None and is_comment_id(comment_id):
         stored = (await request.app.state.record.get_many([comment_id])).get(comment_id)
-    if stored is None:
+    if stored is None or not may_see(key, stored.record.site):
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     d = stored.decision
     if d is None or not hides(stored.status) or d.statement is None:

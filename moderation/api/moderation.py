@@ -17,13 +17,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import require_principal
-from moderation.api.auth import ADMINS, MODERATORS
+from moderation.api.auth import ADMINS, MODERATORS, site_of
 from moderation.api.events import events
 from moderation.api.responses import JSON
 from moderation.api.routing import IdRoute
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import BadRequest, NotFound, ValidationFailed
-from moderation.ids import is_comment_id
+from moderation.ids import check_site_id, is_comment_id
+from moderation.keys import DEFAULT_SITE
 from moderation.messages import Status
 from moderation.record import Reader, SearchQuery
 from moderation.review import authors, decisions, erasure, history, notes, overrides, words
@@ -33,6 +34,7 @@ from moderation.review.queue import QueueQuery, queue_counts, queue_page
 from moderation.settings import Settings
 from moderation.store.audit import check_cursor, entry_view
 from moderation.store.codec import decode_cursor, encode_cursor
+from moderation.store.sites import SiteDirectory
 from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
@@ -58,6 +60,26 @@ def review_of(request: Request) -> Review:
         review = Review(state.redis, state.keys, state.settings, state.store)
         state.review = review
     return review
+
+
+async def site_review(request: Request) -> Review:
+    """The review bound to the site the request names (``?site=``, optional while only one
+    site exists): what names an author or an article, or reads or edits a site's policy."""
+    return review_of(request).for_site(await site_of(request))
+
+
+async def queue_review(request: Request, q: QueueQuery) -> Review:
+    """The review a queue read uses: the held queue is every site's, but narrowing it to an
+    article or an author (their held sets are their site's) names the site."""
+    return await site_review(request) if q.article or q.author else review_of(request)
+
+
+async def counted_sites(request: Request) -> list[str]:
+    """The sites whose held counts a moderator sees: the one ``?site=`` names, else all."""
+    if request.query_params.get("site"):
+        return [await site_of(request)]
+    sites: SiteDirectory = request.app.state.sites
+    return sorted(await sites.all() | {DEFAULT_SITE})
 
 
 async def _body(request: Request, kind: type[T]) -> T:
@@ -119,15 +141,17 @@ def queue_query(request: Request, *, default_limit: int) -> QueueQuery:
 async def get_queue(request: Request) -> Response:
     """``GET /v1/moderation/queue?order=&article=&author=&reason=&min_score=&max_score=``"""
     await require_principal(request, MODERATORS)
-    review = review_of(request)
-    page = await queue_page(review.redis, review.keys, queue_query(request, default_limit=50))
+    query = queue_query(request, default_limit=50)
+    review = await queue_review(request, query)
+    page = await queue_page(review.redis, review.keys, query)
     return JSON({"comments": [item_view(i) for i in page.items], "next_cursor": page.next_cursor})
 
 
 async def get_counts(request: Request) -> Response:
     await require_principal(request, MODERATORS)
     review = review_of(request)
-    return JSON(await queue_counts(review.redis, review.keys))
+    sites = await counted_sites(request)
+    return JSON(await queue_counts(review.redis, review.keys, sites=sites))
 
 
 async def get_comment(request: Request) -> Response:
@@ -209,7 +233,7 @@ async def post_undo(request: Request) -> Response:
 
 async def get_author(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     author_id = _id_param(request, "author_id")
     q = request.query_params
     limit = query_int(q.get("limit"), "limit", default=20, low=1, high=100)
@@ -233,7 +257,7 @@ async def post_author_note(request: Request) -> Response:
     principal = await require_principal(request, MODERATORS)
     author_id = _id_param(request, "author_id")
     body = await _body(request, notes.NoteIn)
-    note = await notes.add_note(review_of(request), author_id, body.text, principal.actor)
+    note = await notes.add_note(await site_review(request), author_id, body.text, principal.actor)
     return JSON(msgspec.to_builtins(note), status_code=201)
 
 
@@ -243,7 +267,7 @@ async def post_author_state(request: Request) -> Response:
     author_id = _id_param(request, "author_id")
     body = await _body(request, authors.AuthorStateIn)
     before, after, swept = await authors.set_state(
-        review_of(request), author_id, body, principal.actor
+        await site_review(request), author_id, body, principal.actor
     )
     return JSON(
         {"author_id": author_id, "previous_state": before, "state": after, "rejected": swept}
@@ -260,18 +284,19 @@ async def post_author_forget(request: Request) -> Response:
     author_id = _id_param(request, "author_id")
     reader: Reader = request.app.state.record
     record = reader.record if await reader.ready() else None
-    result = await erasure.forget_author(review_of(request), record, author_id, principal.actor)
+    review = await site_review(request)
+    result = await erasure.forget_author(review, record, author_id, principal.actor)
     return JSON(result.view())
 
 
 async def get_articles(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON({"articles": await overrides.articles_overview(review_of(request))})
+    return JSON({"articles": await overrides.articles_overview(await site_review(request))})
 
 
 async def get_article(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     article_id = _id_param(request, "article_id")
     view = await overrides.article_overview(review, article_id)
     entries, _ = await review.audit.read(limit=20, target_type="article", target=article_id)
@@ -282,7 +307,7 @@ async def get_article(request: Request) -> Response:
 async def patch_article(request: Request) -> Response:
     """``PATCH /v1/moderation/articles/{id}/settings``: pre-moderate, close, thresholds."""
     principal = await require_principal(request, MODERATORS)
-    review = review_of(request)
+    review = await site_review(request)
     article_id = _id_param(request, "article_id")
     edit = await _body(request, overrides.OverridesIn)
     await overrides.apply(
@@ -315,13 +340,13 @@ async def _policy_view(review: Review) -> dict[str, Any]:
 
 async def get_policy(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON(await _policy_view(review_of(request)))
+    return JSON(await _policy_view(await site_review(request)))
 
 
 async def patch_policy(request: Request) -> Response:
     """``PATCH /v1/moderation/policy`` (admin): site-wide overrides."""
     principal = await require_principal(request, ADMINS)
-    review = review_of(request)
+    review = await site_review(request)
     edit = await _body(request, overrides.OverridesIn)
     await overrides.apply(
         review,
@@ -330,7 +355,7 @@ async def patch_policy(request: Request) -> Response:
         principal.actor,
         action="policy.update",
         target_type="policy",
-        target="site",
+        target=review.keys.site,
     )
     return JSON(await _policy_view(review))
 
@@ -381,7 +406,10 @@ async def get_audit(request: Request) -> Response:
             authors.check_id(value, settings.max_id_chars, name)
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
     cursor = check_cursor(q.get("cursor") or None)
-    entries, next_cursor = await review_of(request).audit.read(
+    # An author's or an article's trail is its site's (``?site=``, as on their pages).
+    per_site = target is not None and target_type in ("author", "article")
+    review = await site_review(request) if per_site else review_of(request)
+    entries, next_cursor = await review.audit.read(
         limit=limit, cursor=cursor, target_type=target_type, target=target, actor=actor
     )
     if next_cursor is None:
@@ -458,6 +486,8 @@ def search_query(request: Request) -> SearchQuery:
         created_to=end,
         before=before,
         limit=query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size),
+        # Moderators search every site unless they name one.
+        site=check_site_id(q["site"]) if q.get("site") else None,
     )
 
 

@@ -86,6 +86,38 @@ class Op:
 
 
 _CURSOR = Param("cursor", "query", "`next_cursor` of the previous page")
+#: The site a request without a site key acts on (see the README, "Sites"): optional while
+#: only one site exists; 400 without it once there are several, 404 for an unknown site.
+_SITE = Param(
+    "site",
+    "query",
+    "the site's id (optional while only one site exists); a site key's own site always wins",
+)
+#: The routes that take :data:`_SITE`: every public route about articles or comments, and what
+#: moderators do to one site's authors, articles, policy and held counts.
+SITE_ROUTES = frozenset(
+    {
+        ("POST", "/v1/comments"),
+        ("GET", "/v1/counts"),
+        ("GET", "/v1/articles/{article_id:path}/comments"),
+        ("GET", "/v1/articles/{article_id:path}"),
+        ("PUT", "/v1/articles/{article_id:path}"),
+        ("POST", "/v1/comments/{comment_id}/reports"),
+        ("POST", "/v1/coral/moderate"),
+        ("GET", "/v1/moderation/queue"),
+        ("GET", "/v1/moderation/queue/counts"),
+        ("GET", "/v1/moderation/authors/{author_id:path}"),
+        ("POST", "/v1/moderation/authors/{author_id:path}/notes"),
+        ("POST", "/v1/moderation/authors/{author_id:path}/state"),
+        ("POST", "/v1/moderation/authors/{author_id:path}/forget"),
+        ("GET", "/v1/moderation/articles"),
+        ("GET", "/v1/moderation/articles/{article_id:path}"),
+        ("PATCH", "/v1/moderation/articles/{article_id:path}/settings"),
+        ("GET", "/v1/moderation/policy"),
+        ("PATCH", "/v1/moderation/policy"),
+        ("GET", "/v1/moderation/published"),
+    }
+)
 _LIMIT = Param("limit", "query", "page size, 1–100 (default 20)", "integer")
 _READ_ERRORS = (400, 422, 503)
 _MOD = (401, 403, 503)
@@ -282,6 +314,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             Param("q", "query", "words that must all occur in the text"),
             Param("author", "query", "an author id"),
             Param("article", "query", "an article id"),
+            Param("site", "query", "only this site's comments (default: every site's)"),
             Param("status", "query", "`approved`, `rejected`, `held`, comma-separated"),
             Param("from", "query", "created at or after (ISO 8601; UTC if no offset)"),
             Param("to", "query", "created before (ISO 8601; UTC if no offset)"),
@@ -567,7 +600,8 @@ def _operation(method: str, path: str, refs: dict[Any, Any]) -> dict[str, Any]:
             "parameters": params,
             "responses": {"200": {"description": summary, "content": {media: {}}}},
         }
-    for p in op.params:
+    site = (_SITE,) if (method, path) in SITE_ROUTES else ()
+    for p in (*op.params, *site):
         schema: dict[str, Any] = {"type": p.type}
         if p.repeated:
             schema = {"type": "array", "items": schema}
@@ -585,7 +619,8 @@ def _operation(method: str, path: str, refs: dict[Any, Any]) -> dict[str, Any]:
     # A path parameter the route's pattern cannot match (a line break in an id) leaves the
     # path naming no route: 404 with the error shape.
     path_errors = (404,) if params else ()
-    for status in sorted({*op.errors, *body_errors, *path_errors}):
+    site_errors = (400, 404, 422) if site else ()
+    for status in sorted({*op.errors, *body_errors, *path_errors, *site_errors}):
         responses.setdefault(str(status), {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": dict(refs[s.ErrorBody])}},

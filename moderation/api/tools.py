@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.api.moderation import _body, review_of, search_query
+from moderation.api.moderation import _body, review_of, search_query, site_review
 from moderation.api.responses import JSON
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
@@ -36,7 +36,8 @@ async def get_published(request: Request) -> Response:
     if query.article_id is None:
         raise ValidationFailed("article is required: the article whose comments to list",
                                field="article")  # fmt: skip
-    page = await published_page(review_of(request), request.app.state.record, query)
+    review = await site_review(request)  # an article is its site's
+    page = await published_page(review, request.app.state.record, query)
     return JSON(
         {
             "comments": [item_view(i) for i in page.items],

@@ -33,12 +33,15 @@ class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
     url: str
     events: list[str]
     description: str = ""
+    #: The sites whose events it receives (omitted or empty: every site's).
+    sites: list[str] = msgspec.field(default_factory=list)
 
 
 class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     url: str | None = None
     events: list[str] | None = None
     description: str | None = None
+    sites: list[str] | None = None
 
 
 class ReplayIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,8 +79,10 @@ async def list_endpoints(request: Request) -> Response:
 async def create_endpoint(request: Request) -> Response:
     who = await require_principal(request, ADMINS)
     body = await _body(request, EndpointIn)
-    endpoint, secret = await _hooks(request).create(body.url, body.events, body.description)
-    after = {"url": endpoint.url, "events": endpoint.events}
+    endpoint, secret = await _hooks(request).create(
+        body.url, body.events, body.description, body.sites
+    )
+    after = {"url": endpoint.url, "events": endpoint.events, "sites": endpoint.sites}
     await _audit(request, who, "webhook.create", endpoint.id, after)
     view = endpoint.view(now_ms())
     return JSON({**view, "secret": secret}, 201, {"Location": f"{PREFIX}/{endpoint.id}"})
@@ -98,8 +103,9 @@ async def patch_endpoint(request: Request) -> Response:
         url=body.url,
         events=body.events,
         description=body.description,
+        sites=body.sites,
     )
-    after = {"url": endpoint.url, "events": endpoint.events}
+    after = {"url": endpoint.url, "events": endpoint.events, "sites": endpoint.sites}
     await _audit(request, who, "webhook.update", endpoint.id, after)
     return JSON(endpoint.view(now_ms()))
 

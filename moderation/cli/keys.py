@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from moderation.keys import Keys
+from moderation.keys import DEFAULT_SITE, Keys
 from moderation.messages import Role, iso
 from moderation.settings import Settings
 from moderation.store import apikeys
@@ -27,9 +27,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     k = ksub.add_parser("create", help="create a key; prints the secret once")
     k.add_argument("--role", required=True, choices=["site", "moderator", "admin"])
     k.add_argument("--name", required=True)
+    k.add_argument(
+        "--site",
+        default=None,
+        help=f"the site a site key belongs to (default {DEFAULT_SITE!r}); several keys may "
+        "share a site. Moderator and admin keys are central: they belong to no site",
+    )
+    k = ksub.add_parser(
+        "rotate", help="a new key with the role and site of --name, which is revoked"
+    )
+    k.add_argument("--name", required=True)
+    k.add_argument("--new-name", required=True)
     k = ksub.add_parser("revoke", help="revoke a key by name")
     k.add_argument("--name", required=True)
-    ksub.add_parser("list", help="list keys (names and roles, never secrets)")
+    ksub.add_parser("list", help="list keys (names, roles and sites, never secrets)")
     p.set_defaults(handler=cmd_keys)
 
 
@@ -40,11 +51,28 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         redis = api_client(settings.with_overrides(redis_timeout_s=5.0))
         try:
             if args.keys_command == "create":
-                secret = await apikeys.create_key(redis, keys, args.name, Role(args.role))
-                await _audit_key(redis, keys, settings, "key.create", args.name, args.role)
+                role = Role(args.role)
+                if args.site is not None and role is not Role.SITE:
+                    print("--site is for site keys only", file=sys.stderr)
+                    return 2
+                site = args.site or DEFAULT_SITE
+                secret = await apikeys.create_key(redis, keys, args.name, role, site)
+                await _audit_key(
+                    redis, keys, settings, "key.create", args.name, args.role,
+                    site if role is Role.SITE else None,
+                )  # fmt: skip
                 print(secret)
                 print(
                     f"created {args.role} key {args.name!r}; this is the only time it is shown",
+                    file=sys.stderr,
+                )
+            elif args.keys_command == "rotate":
+                secret = await apikeys.rotate_key(redis, keys, args.name, args.new_name)
+                await _audit_key(redis, keys, settings, "key.rotate", args.name, None)
+                print(secret)
+                print(
+                    f"created {args.new_name!r} in place of {args.name!r} (revoked); "
+                    "this is the only time the new secret is shown",
                     file=sys.stderr,
                 )
             elif args.keys_command == "revoke":
@@ -52,9 +80,10 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
                 await _audit_key(redis, keys, settings, "key.revoke", args.name, None)
                 print(f"revoked {args.name!r}", file=sys.stderr)
             else:
-                print("name\trole\tcreated (UTC)")
+                print("name\trole\tsite\tcreated (UTC)")
                 for info in await apikeys.list_keys(redis, keys):
-                    print(f"{info.name}\t{info.role.value}\t{iso(info.created_at)}")
+                    site = info.site or "*"
+                    print(f"{info.name}\t{info.role.value}\t{site}\t{iso(info.created_at)}")
             return 0
         finally:
             await redis.aclose()
@@ -63,9 +92,17 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _audit_key(
-    redis: Redis, keys: Keys, settings: Settings, action: str, name: str, role: str | None
+    redis: Redis,
+    keys: Keys,
+    settings: Settings,
+    action: str,
+    name: str,
+    role: str | None,
+    site: str | None = None,
 ) -> None:
     after: dict[str, Any] = {"role": role} if role else {"revoked": True}
+    if site is not None:
+        after["site"] = site
     await AuditLog(redis, keys, settings).append(operator_entry(action, "key", name, after))
 
 

@@ -21,6 +21,8 @@ class AsyncModerationClient:
 
     ``retries`` attempts more on ``503``/``429`` or a failed connection (waiting
     ``Retry-After``, at most ``max_retry_wait`` seconds each), then the error is raised.
+    ``site``: the site keyless reads (lists, counts, articles) name, needed once the service
+    hosts several sites (a site key always acts on its own site).
     """
 
     def __init__(
@@ -32,12 +34,16 @@ class AsyncModerationClient:
         retries: int = 3,
         max_retry_wait: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        site: str | None = None,
     ) -> None:
         self._timeout = timeout
         self._policy = b.RetryPolicy(retries=retries, max_retry_wait=max_retry_wait)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=b.client_headers(api_key),
+            # The site public reads name (needed once the service hosts several sites; a site
+            # key's own site wins over it).
+            params={"site": site} if site else None,
             timeout=timeout,
             transport=transport,
         )

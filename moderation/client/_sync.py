@@ -23,6 +23,8 @@ class ModerationClient:
 
     ``retries`` attempts more on ``503``/``429`` or a failed connection (waiting
     ``Retry-After``, at most ``max_retry_wait`` seconds each), then the error is raised.
+    ``site``: the site keyless reads (lists, counts, articles) name, needed once the service
+    hosts several sites (a site key always acts on its own site).
     """
 
     def __init__(
@@ -34,12 +36,16 @@ class ModerationClient:
         retries: int = 3,
         max_retry_wait: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        site: str | None = None,
     ) -> None:
         self._timeout = timeout
         self._policy = b.RetryPolicy(retries=retries, max_retry_wait=max_retry_wait)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=b.client_headers(api_key),
+            # The site public reads name (needed once the service hosts several sites; a site
+            # key's own site wins over it).
+            params={"site": site} if site else None,
             timeout=timeout,
             transport=transport,
         )

@@ -66,29 +66,36 @@ AfterWrite = Callable[[Pipeline, int], None]
 async def load_context(
     redis: Redis, keys: Keys, base: Policy, records: Sequence[CommentRecord]
 ) -> BatchContext:
-    """Site-wide overrides, per-article overrides, author facts and the word lists' version,
-    in two requests sent together (a pipeline, and one ``hmget_many.lua`` call for the
-    authors: one reply instead of one per author); the word lists themselves are reloaded
-    only when their version changes."""
-    articles = sorted({r.article_id for r in records})
-    authors = sorted({r.author.id for r in records})
+    """Each site's overrides, per-article overrides, author facts (all per site: a site's
+    articles and authors are its own) and the word lists' version, in two requests sent
+    together (a pipeline, and one ``hmget_many.lua`` call for the authors: one reply instead
+    of one per author); the word lists themselves are reloaded only when their version
+    changes."""
+    sites = sorted({r.site for r in records})
+    articles = sorted({(r.site, r.article_id) for r in records})
+    authors = sorted({(r.site, r.author.id) for r in records})
     pipe = redis.pipeline(transaction=False)
-    pipe.hgetall(keys.policy)
-    for aid in articles:
-        pipe.hgetall(keys.article_settings(aid))
+    for site_id in sites:
+        pipe.hgetall(keys.for_site(site_id).policy)
+    for site_id, aid in articles:
+        pipe.hgetall(keys.for_site(site_id).article_settings(aid))
     pipe.get(keys.words_version)
     pipe.get(keys.grounds)
+    author_keys = [keys.for_site(site_id).author(a) for site_id, a in authors]
     replies, facts = await asyncio.gather(
-        pipe.execute(), hmget_many(redis, [keys.author(a) for a in authors], AUTHOR_FIELDS)
+        pipe.execute(), hmget_many(redis, author_keys, AUTHOR_FIELDS)
     )
     grounds_raw = replies.pop()
-    site = base.overlay(replies[0], "site")
+    site_policy = {
+        site_id: base.overlay(raw, "site")
+        for site_id, raw in zip(sites, replies[: len(sites)], strict=True)
+    }
     ctx = BatchContext()
-    for aid, raw in zip(articles, replies[1:-1], strict=True):
-        ctx.policies[aid] = site.overlay(raw, "article")
-    for author_id, row in zip(authors, facts, strict=True):
+    for (site_id, aid), raw in zip(articles, replies[len(sites) : -1], strict=True):
+        ctx.policies[site_id, aid] = site_policy[site_id].overlay(raw, "article")
+    for author, row in zip(authors, facts, strict=True):
         found = {f: v for f, v in zip(AUTHOR_FIELDS, row, strict=True) if v is not None}
-        ctx.authors[author_id] = AuthorFacts.from_hash(found)
+        ctx.authors[author] = AuthorFacts.from_hash(found)
     ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
     ctx.grounds = by_id(decode_grounds(grounds_raw))
     return ctx

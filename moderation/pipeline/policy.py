@@ -251,8 +251,9 @@ class AuthorFacts:
 class BatchContext:
     """Policies and author facts for the comments of one batch."""
 
-    policies: dict[str, Policy] = field(default_factory=dict)  # by article id
-    authors: dict[str, AuthorFacts] = field(default_factory=dict)  # by author id
+    #: By (site, article id) and (site, author id): a site's articles and authors are its own.
+    policies: dict[tuple[str, str], Policy] = field(default_factory=dict)
+    authors: dict[tuple[str, str], AuthorFacts] = field(default_factory=dict)
     #: The banned/suspect word lists in force (see ``moderation.store.wordlists``).
     words: WordMatcher = EMPTY
     #: The site's grounds for restrictions (statements of reasons), by id.
@@ -334,8 +335,9 @@ def decide_comment(
     now_ms: int,
 ) -> Decided:
     """The automatic decision for one comment, under the policy and author facts of ``ctx``."""
-    policy = ctx.policies[record.article_id]
-    outcome = evaluate(record, policy, ctx.authors[record.author.id], spam, ctx.words)
+    policy = ctx.policies[record.site, record.article_id]
+    author = ctx.authors[record.site, record.author.id]
+    outcome = evaluate(record, policy, author, spam, ctx.words)
     verdict = decide(
         policy,
         scores,

@@ -26,10 +26,13 @@ from moderation.record.schema import comments, reports
 _record_decoder = msgspec.json.Decoder(CommentRecord)
 
 
-async def forget_author(record: Record, author_id: str) -> int:
-    """Anonymise every archived comment of ``author_id``; the number of rows changed.
-    Idempotent: a second run finds only anonymised rows and rewrites them identically."""
+async def forget_author(record: Record, author_id: str, site: str | None = None) -> int:
+    """Anonymise every archived comment of ``author_id`` on ``site`` (``None``: any); the
+    number of rows changed. Idempotent: a second run finds only anonymised rows and rewrites
+    them identically."""
     select = sa.select(comments.c.id, comments.c.doc).where(comments.c.author_id == author_id)
+    if site is not None:
+        select = select.where(comments.c.site == site)
     update = (
         comments.update()
         .where(comments.c.id == sa.bindparam("cid"))

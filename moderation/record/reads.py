@@ -54,13 +54,21 @@ async def get_many(record: Record, comment_ids: Sequence[str]) -> dict[str, Stor
 
 
 async def approved_page(
-    record: Record, article_id: str, *, after: str | None, limit: int, newest_first: bool
+    record: Record,
+    article_id: str,
+    *,
+    after: str | None,
+    limit: int,
+    newest_first: bool,
+    site: str | None = None,
 ) -> list[str]:
     """Up to ``limit`` ids of an article's archived approved comments after ``after`` (in the
-    page's order)."""
+    page's order), of ``site`` only (``None``: any)."""
     query = sa.select(comments.c.id).where(
         comments.c.article_id == article_id, comments.c.status == Status.APPROVED.value
     )
+    if site is not None:
+        query = query.where(comments.c.site == site)
     if after is not None:
         query = query.where(comments.c.id < after if newest_first else comments.c.id > after)
     query = query.order_by(comments.c.id.desc() if newest_first else comments.c.id).limit(limit)
@@ -69,11 +77,18 @@ async def approved_page(
 
 
 async def author_history(
-    record: Record, author_id: str, *, before: tuple[int, str] | None, limit: int
+    record: Record,
+    author_id: str,
+    *,
+    before: tuple[int, str] | None,
+    limit: int,
+    site: str | None = None,
 ) -> list[StoredComment]:
-    """Up to ``limit`` of an author's archived comments, newest first (by creation time, then
-    id), strictly before ``before`` = ``(created_at, id)``."""
+    """Up to ``limit`` of an author's archived comments on ``site`` (``None``: any), newest
+    first (by creation time, then id), strictly before ``before`` = ``(created_at, id)``."""
     query = sa.select(*_COLUMNS, comments.c.decision).where(comments.c.author_id == author_id)
+    if site is not None:
+        query = query.where(comments.c.site == site)
     if before is not None:
         created, cid = before
         query = query.where(
@@ -186,10 +201,15 @@ class Reader:
         return await self._read(lambda r: search(r, q), ([], None))
 
     async def author_history(
-        self, author_id: str, *, before: tuple[int, str] | None, limit: int
+        self,
+        author_id: str,
+        *,
+        before: tuple[int, str] | None,
+        limit: int,
+        site: str | None = None,
     ) -> list[StoredComment]:
         return await self._read(
-            lambda r: author_history(r, author_id, before=before, limit=limit), []
+            lambda r: author_history(r, author_id, before=before, limit=limit, site=site), []
         )
 
     async def machine_decisions(self, comment_ids: Sequence[str]) -> dict[str, Decision]:
@@ -199,14 +219,21 @@ class Reader:
         return await self._read(lambda r: audit_page(r, q), [])
 
     async def approved_page(
-        self, article_id: str, *, after: str | None, limit: int, newest_first: bool
+        self,
+        article_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        newest_first: bool,
+        site: str | None = None,
     ) -> list[str]:
         try:
             if not await self._check():
                 return []
             return await approved_page(
-                self.record, article_id, after=after, limit=limit, newest_first=newest_first
-            )
+                self.record, article_id, after=after, limit=limit, newest_first=newest_first,
+                site=site,
+            )  # fmt: skip
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
@@ -224,6 +251,8 @@ class SearchQuery:
     #: Newest first; the id of the last comment of the previous page.
     before: str | None = None
     limit: int = 50
+    #: Only this site's comments (``None``: every site's).
+    site: str | None = None
 
 
 def _fts5_query(text: str) -> str:
@@ -252,6 +281,8 @@ async def search(record: Record, q: SearchQuery) -> tuple[list[StoredComment], s
         query = query.where(comments.c.author_id == q.author_id)
     if q.article_id is not None:
         query = query.where(comments.c.article_id == q.article_id)
+    if q.site is not None:
+        query = query.where(comments.c.site == q.site)
     if q.statuses:
         query = query.where(comments.c.status.in_([s.value for s in q.statuses]))
     if q.created_from is not None:

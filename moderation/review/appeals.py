@@ -149,10 +149,13 @@ def _check_filing(
     return d
 
 
-async def file(review: Review, comment_id: str, body: AppealIn, site: str) -> Appeal:
-    """File an appeal; 404 (no comment), 409 (nothing to appeal, one already open, this decision
-    appealed already, or the window closed: ``appeal_window_closed``), 403 (not the author),
-    422 (empty or overlong text)."""
+async def file(
+    review: Review, comment_id: str, body: AppealIn, site: str, owner: str | None = None
+) -> Appeal:
+    """File an appeal on a comment of site ``owner`` (``None``: any; another site's comment
+    is 404, as a missing one); 404 (no comment), 409 (nothing to appeal, one already open,
+    this decision appealed already, or the window closed: ``appeal_window_closed``), 403 (not
+    the author), 422 (empty or overlong text)."""
     text = _text(body.text, "text")
     if body.author_id is not None and not 0 < len(body.author_id) <= review.settings.max_id_chars:
         raise ValidationFailed("author_id must be a non-empty id", field="author_id")
@@ -167,6 +170,8 @@ async def file(review: Review, comment_id: str, body: AppealIn, site: str) -> Ap
 
     async def write(pipe: Pipeline, state: tuple[StoredComment | None, dict[str, str]]) -> Appeal:
         stored, index = state
+        if stored is not None and owner is not None and stored.record.site != owner:
+            stored = None  # another site's comment: as if there were none
         now = now_ms()
         decision = _check_filing(review, comment_id, body, stored, index, now)
         assert stored is not None

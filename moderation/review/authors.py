@@ -93,7 +93,9 @@ async def author_page(
     if reader is not None and not more:
         # Redis has nothing older: continue from the record, after the last position shown.
         last = positions[-1] if positions else ((int(after[0]), after[1]) if after else None)
-        older = await reader.author_history(author_id, before=last, limit=limit - len(items) + 1)
+        older = await reader.author_history(
+            author_id, before=last, limit=limit - len(items) + 1, site=review.keys.site
+        )
         more = len(older) > limit - len(items)
         older = older[: limit - len(items)]
         items += await history.review_items(review, reader, older)

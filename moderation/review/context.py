@@ -26,6 +26,13 @@ class Review:
     def __post_init__(self) -> None:
         self.audit = AuditLog(self.redis, self.keys, self.settings)
 
+    def for_site(self, site: str) -> Review:
+        """The same review bound to ``site``: its authors, articles and policy are read and
+        changed (moderators are central; comments are reached by id whatever their site)."""
+        if site == self.keys.site:
+            return self
+        return Review(self.redis, self.keys.for_site(site), self.settings, self.store)
+
     async def grounds(self) -> dict[str, Ground]:
         """The site's grounds for restrictions, by id (statements of reasons)."""
         return by_id(await load_grounds(self.redis, self.keys))

@@ -80,7 +80,7 @@ async def forget_author(
     deleted = 0
     for start in range(0, len(doomed), 500):
         deleted += int(await redis.delete(*doomed[start : start + 500]))
-    archived = await record_erasure.forget_author(record, author_id) if record else None
+    archived = await record_erasure.forget_author(record, author_id, keys.site) if record else None
     result = Erasure(author_id, replaced, archived, deleted)
     entry = audit.new_entry(
         actor,

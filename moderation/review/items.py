@@ -137,20 +137,28 @@ async def _assemble(
     stored: Sequence[tuple[StoredComment, float | None] | None],
     autos: Mapping[str, Decision | None],
 ) -> list[ReviewItem | None]:
-    authors = sorted({s[0].record.author.id for s in stored if s is not None})
-    standings = await load_standings(redis, keys, authors)
-    article_ids = sorted({s[0].record.article_id for s in stored if s is not None})
-    infos = {a.id: a for a in await articles.load_many(redis, keys, article_ids)}
+    # Authors and articles are their site's: read each comment's from its own site's keys.
+    records = [s[0].record for s in stored if s is not None]
+    authors = sorted({(r.site, r.author.id) for r in records})
+    rows = await hmget_many(
+        redis, [keys.for_site(site).author(a) for site, a in authors], _AUTHOR_FIELDS
+    )
+    standings = {pair: Standing.from_row(row) for pair, row in zip(authors, rows, strict=True)}
+    infos: dict[tuple[str, str], ArticleInfo] = {}
+    for site in sorted({r.site for r in records}):
+        ids = sorted({r.article_id for r in records if r.site == site})
+        for info in await articles.load_many(redis, keys.for_site(site), ids):
+            infos[site, info.id] = info
     out: list[ReviewItem | None] = []
     for entry in stored:
         if entry is None:
             out.append(None)
             continue
         comment, risk = entry
-        cid = comment.record.id
-        auto = autos.get(cid, comment.decision)
-        standing = standings[comment.record.author.id]
-        out.append(ReviewItem(comment, auto, risk, standing, infos[comment.record.article_id]))
+        r = comment.record
+        auto = autos.get(r.id, comment.decision)
+        standing = standings[r.site, r.author.id]
+        out.append(ReviewItem(comment, auto, risk, standing, infos[r.site, r.article_id]))
     return out
 
 

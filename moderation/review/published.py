@@ -80,7 +80,8 @@ async def published_page(review: Review, reader: Reader, q: SearchQuery) -> Publ
     found = {i.id: i for i in live if i.stored.status is Status.APPROVED and _matches(i, q)}
     if filtered:
         archived, _ = await reader.search(
-            replace(q, statuses=(Status.APPROVED,), limit=q.limit + 1)
+            # The article is its site's: so are the archived comments that may join it.
+            replace(q, statuses=(Status.APPROVED,), limit=q.limit + 1, site=review.keys.site)
         )
         unseen = [s for s in archived if s.record.id not in found]
         current = await load_items(review.redis, review.keys, [s.record.id for s in unseen])

@@ -284,18 +284,31 @@ async def queue_match_count(redis: Redis, keys: Keys, q: QueueQuery) -> MatchCou
 
 
 async def held_tallies(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[str, int]]:
-    """Held comments per article and per primary reason, from ``keys.held_counts`` (moved by
-    ``transition.lua`` with each comment, so reading costs nothing per held comment)."""
-    articles: dict[str, int] = {}
+    """Held comments per article and per primary reason of the site of ``keys``, from its
+    ``held_counts`` (moved by ``transition.lua`` with each comment, so reading costs nothing
+    per held comment)."""
+    articles, reasons = await site_tallies(redis, keys, [keys.site])
+    return {article: n for (_, article), n in articles.items()}, reasons
+
+
+async def site_tallies(
+    redis: Redis, keys: Keys, sites: Sequence[str]
+) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Held comments per (site, article), and per primary reason summed over ``sites``."""
+    pipe = redis.pipeline(transaction=False)
+    for site in sites:
+        pipe.hgetall(keys.for_site(site).held_counts)
+    articles: dict[tuple[str, str], int] = {}
     reasons: dict[str, int] = {}
-    for name, n in int_map(await redis.hgetall(keys.held_counts)).items():
-        kind, _, value = name.partition(":")
-        if n <= 0:
-            continue
-        if kind == HeldCount.ARTICLE:
-            articles[value] = n
-        elif kind == HeldCount.REASON:
-            reasons[value] = n
+    for site, raw in zip(sites, await pipe.execute(), strict=True):
+        for name, n in int_map(raw).items():
+            kind, _, value = name.partition(":")
+            if n <= 0:
+                continue
+            if kind == HeldCount.ARTICLE:
+                articles[site, value] = n
+            elif kind == HeldCount.REASON:
+                reasons[value] = reasons.get(value, 0) + n
     return articles, reasons
 
 
@@ -322,14 +335,18 @@ async def recount_held(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[s
     return dict(articles), dict(reasons)
 
 
-async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str, Any]:
-    """Held and pending totals, and held per article (largest first, at most ``top``)."""
+async def queue_counts(
+    redis: Redis, keys: Keys, *, top: int = 100, sites: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Held and pending totals (every site's: the queue is central), and held per article
+    (with its site; largest first, at most ``top``) and per reason over ``sites`` (default:
+    the site of ``keys``)."""
     pipe = redis.pipeline(transaction=False)
     pipe.zcard(keys.held)
     pipe.zcard(keys.pending)
     pipe.zrange(keys.held, 0, 0, withscores=True)
     held, pending, oldest = await pipe.execute()
-    counts, reasons = await held_tallies(redis, keys)
+    counts, reasons = await site_tallies(redis, keys, sites or [keys.site])
     per_article = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
     per_reason = sorted(reasons.items(), key=lambda p: (-p[1], p[0]))
     return {
@@ -338,6 +355,8 @@ async def queue_counts(redis: Redis, keys: Keys, *, top: int = 100) -> dict[str,
         "oldest_held_ms": int(oldest[0][1]) if oldest else None,
         "articles_with_held": len(per_article),
         "articles_partial": False,
-        "articles": [{"article_id": a, "held": n} for a, n in per_article[:top]],
+        "articles": [
+            {"article_id": a, "site": site, "held": n} for (site, a), n in per_article[:top]
+        ],
         "reasons": [{"reason": r, "held": n} for r, n in per_reason],
     }

@@ -125,9 +125,12 @@ def _risk(item: ReviewItem) -> float:
     return max([*(d.scores or {}).values(), d.spam.score if d.spam else 0.0], default=0.0)
 
 
-async def file(review: Review, comment_id: str, body: ReportIn, address: str) -> Receipt:
-    """File one report; raises 404 (no comment), 409 (not published, or a duplicate: the first
-    receipt in ``extra``), 429 (rate limit) or 422 (a bad field)."""
+async def file(
+    review: Review, comment_id: str, body: ReportIn, address: str, site: str | None = None
+) -> Receipt:
+    """File one report on a comment of ``site`` (``None``: any); raises 404 (no comment, or
+    another site's), 409 (not published, or a duplicate: the first receipt in ``extra``), 429
+    (rate limit) or 422 (a bad field)."""
     reason, notice = check(body)
     if body.reader_id is not None and not 0 < len(body.reader_id) <= review.settings.max_id_chars:
         raise ValidationFailed("reader_id must be a non-empty id", field="reader_id")
@@ -136,7 +139,7 @@ async def file(review: Review, comment_id: str, body: ReportIn, address: str) ->
         if is_comment_id(comment_id)
         else None
     )
-    if item is None:
+    if item is None or (site is not None and item.stored.record.site != site):
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     if item.stored.status is not Status.APPROVED and not _hidden_by_reports(item):
         raise Conflict(f"comment {comment_id} is not published: nothing to report")

@@ -79,12 +79,13 @@ class SharedState:
         secret = await self.pseudonyms.secret()
         for record, probe in zip(records, probes, strict=True):
             author = record.author.id
+            site_keys = self.keys.for_site(record.site)  # an author is one site's
             ip_key = self.velocity.ip_key(record, secret)
             row: list[Any] = [
                 record.id,
                 record.created_at,
-                keys.add(self.keys.author_comments(author), "-"),
-                keys.add(self.keys.author(author), "-"),
+                keys.add(site_keys.author_comments(author), "-"),
+                keys.add(site_keys.author(author), "-"),
                 keys.add(ip_key, "z") if ip_key else 0,
                 0,
             ]

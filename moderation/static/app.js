@@ -596,6 +596,11 @@
         submitJson(form, "PATCH", form.dataset.overrides, overridesBody(form), () => "Settings saved.");
       });
     }
+    // The site the author page is about travels with its forms (?site=, see the README).
+    const siteQuery = () => {
+      const site = new URLSearchParams(location.search).get("site");
+      return site ? `?site=${encodeURIComponent(site)}` : "";
+    };
     const authorForm = $("#author-state");
     if (authorForm) {
       const authorId = $("#author").dataset.author;
@@ -608,7 +613,7 @@
         if (reject.checked) body.reject_pending = true;
         const note = authorForm.elements.namedItem("note").value.trim();
         if (note) body.note = note;
-        submitJson(authorForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/state`, body,
+        submitJson(authorForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/state${siteQuery()}`, body,
           (data) => `The author is now ${data.state}.` + (data.rejected ? ` ${data.rejected} waiting comment(s) rejected.` : ""));
       });
     }
@@ -619,7 +624,7 @@
         e.preventDefault();
         const text = noteForm.elements.namedItem("text").value.trim();
         if (!text) { showError("Write the note first."); return; }
-        submitJson(noteForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/notes`, { text },
+        submitJson(noteForm, "POST", `/v1/moderation/authors/${encodeURIComponent(authorId)}/notes${siteQuery()}`, { text },
           () => "Note added.");
       });
     }

@@ -1,7 +1,8 @@
 /* count.js: every <a data-comment-count="ARTICLE_ID"> gets "N comments" from ONE request to
    /v1/counts (chunked at its 100-id limit). Options on the script tag: data-api (the service's
    origin; default: where this script came from), data-lang (plural rules; default: the page's
-   lang), data-one / data-other / data-zero / data-few / data-many (templates, "{n}" = number).
+   lang), data-one / data-other / data-zero / data-few / data-many (templates, "{n}" = number),
+   data-site (the site's id: needed once the service hosts several sites).
    CommentCount.rescan() counts elements added later. A failed request changes nothing and
    never throws. */
 (function () {
@@ -9,6 +10,7 @@
   var tag = document.currentScript;
   function opt(name) { return tag ? tag.getAttribute("data-" + name) : null; }
   var api = opt("api") || (tag && tag.src ? new URL(tag.src).origin : "");
+  var site = opt("site") ? "site=" + encodeURIComponent(opt("site")) + "&" : "";
   var lang = opt("lang") || document.documentElement.lang || "en";
   var plural;
   try { plural = new Intl.PluralRules(lang); } catch (e) { plural = new Intl.PluralRules("en"); }
@@ -39,7 +41,7 @@
       var q = ids.slice(i, i + 100).map(function (id) {
         return "article=" + encodeURIComponent(id);
       }).join("&");
-      fetch(api + "/v1/counts?" + q)
+      fetch(api + "/v1/counts?" + site + q)
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (body) { if (body && body.counts) fill(els, body.counts); })
         .catch(function () {})

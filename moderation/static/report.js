@@ -3,7 +3,7 @@
    /v1/comments/{id}/reports; the link then reads "Reported" (the receipt id in its title).
    Options on the script tag: data-api (the service's origin; default: where this script came
    from), data-reader (the site's id of a signed-in reader; else the reader's address counts),
-   data-label. Illegal content needs the Art. 16 fields (explanation, the comment's URL, name,
+   data-label, data-site (the site's id: needed once the service hosts several sites). Illegal content needs the Art. 16 fields (explanation, the comment's URL, name,
    e-mail, good-faith statement): point data-illegal-form at the site's own form for it.
    ReportLinks.rescan() handles elements added later. Nothing here ever throws. */
 (function () {
@@ -15,7 +15,8 @@
   function send(id, reason, link) {
     var body = { reason: reason };
     if (opt("reader")) { body.reader_id = opt("reader"); }
-    fetch(api + "/v1/comments/" + encodeURIComponent(id) + "/reports", {
+    var site = opt("site") ? "?site=" + encodeURIComponent(opt("site")) : "";
+    fetch(api + "/v1/comments/" + encodeURIComponent(id) + "/reports" + site, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
     }).then(function (r) { return r.json().then(function (j) { return [r.status, j]; }); })
       .then(function (res) {

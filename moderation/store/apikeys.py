@@ -17,8 +17,10 @@ import msgspec
 from redis.asyncio import Redis
 
 from moderation.errors import Conflict, NotFound
-from moderation.keys import Keys
+from moderation.ids import check_site_id
+from moderation.keys import DEFAULT_SITE, Keys
 from moderation.messages import Role, json_encoder
+from moderation.store.codec import as_str
 from moderation.store.subscription import Subscription
 
 
@@ -27,6 +29,9 @@ class KeyInfo(msgspec.Struct, frozen=True):
     role: Role
     created_at: int  # epoch ms
     digest: str = ""
+    #: The site a site key belongs to (several keys may share one); "" for moderator and admin
+    #: keys, which are central: they see every site.
+    site: str = ""
 
 
 _decoder = msgspec.json.Decoder(KeyInfo)
@@ -40,18 +45,48 @@ def new_secret(role: Role) -> str:
     return f"mk_{role.value}_{secrets.token_urlsafe(32)}"
 
 
-async def create_key(redis: Redis, keys: Keys, name: str, role: Role) -> str:
-    """Create a key and return its secret (the only time it is ever visible)."""
+async def create_key(
+    redis: Redis, keys: Keys, name: str, role: Role, site: str = DEFAULT_SITE
+) -> str:
+    """Create a key and return its secret (the only time it is ever visible).
+
+    A site key belongs to ``site`` (registered in ``keys.sites`` on the way); moderator and
+    admin keys belong to no site (``site`` is ignored for them).
+    """
+    if role is Role.SITE:
+        check_site_id(site)
     secret = new_secret(role)
     digest = digest_of(secret)
-    info = KeyInfo(name=name, role=role, created_at=int(time.time() * 1000), digest=digest)
+    info = KeyInfo(
+        name=name,
+        role=role,
+        created_at=int(time.time() * 1000),
+        digest=digest,
+        site=site if role is Role.SITE else "",
+    )
     # One name, one principal: the audit names people and keys alike by name.
     if await redis.sismember(keys.account_index, name):
         raise Conflict(f"an account is named {name!r}; pick another name", field="name")
     # HSETNX on the name index makes names unique even under concurrent creation.
     if not await redis.hsetnx(keys.api_key_index, name, digest):
         raise Conflict(f"an API key named {name!r} already exists", field="name")
-    await redis.set(keys.api_key(digest), json_encoder.encode(info))
+    pipe = redis.pipeline(transaction=True)
+    pipe.set(keys.api_key(digest), json_encoder.encode(info))
+    if role is Role.SITE:
+        pipe.sadd(keys.sites, site)
+    await pipe.execute()
+    return secret
+
+
+async def rotate_key(redis: Redis, keys: Keys, name: str, new_name: str) -> str:
+    """A new key with the role and site of key ``name``, which is then revoked; its secret."""
+    digest = await redis.hget(keys.api_key_index, name)
+    raw = await redis.get(keys.api_key(as_str(digest))) if digest is not None else None
+    if raw is None:
+        raise NotFound(f"no API key named {name!r}", field="name")
+    old = _decoder.decode(raw)
+    secret = await create_key(redis, keys, new_name, old.role, old.site or DEFAULT_SITE)
+    await revoke_key(redis, keys, name)
     return secret
 
 

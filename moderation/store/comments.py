@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 
 from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.keys import ArticleField, CommentField, Keys
+from moderation.keys import DEFAULT_SITE, ArticleField, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
 from moderation.store import decisions
 from moderation.store.admission import Admission, Refusal, RefusalKind
@@ -56,11 +56,15 @@ class CommentRef:
     #: The revision the caller read (``None``: any): a transition applies only while the
     #: comment still holds it, so a decision is never written over a newer text.
     revision: int | None = None
+    #: The comment's site: its article, author and held counts are that site's keys.
+    site: str = DEFAULT_SITE
 
     @classmethod
     def of(cls, record: CommentRecord) -> CommentRef:
         root = record.root_id or record.parent_id or ""
-        return cls(record.id, record.article_id, record.author.id, root, record.revision)
+        return cls(
+            record.id, record.article_id, record.author.id, root, record.revision, record.site
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +173,7 @@ class Store:
         ``digest`` matches and raises :class:`IdempotencyConflict` otherwise (before any check:
         the first call was admitted). ``ip_bucket``: the unit the IP limit counts in.
         """
-        keys = self.keys
+        keys = self.keys.for_site(record.site)
         author_id = record.author.id
         closed = admission.closed_field
         # 128 bits of the body digest tell two bodies apart as well as 256, in half the bytes
@@ -182,7 +186,7 @@ class Store:
             keys=[
                 keys.comment(record.id),
                 keys.stream,
-                keys.idempotency(record.site, idem_key) if idem_key else "",
+                keys.idempotency(idem_key) if idem_key else "",
                 keys.pending,
                 keys.counters,
                 keys.minute_counters(int(time.time()) // 60),
@@ -248,7 +252,7 @@ class Store:
         ``replace``: a new submission document stored in the same step (an edit's new revision,
         a deletion's erased document); its ``revision`` becomes the comment's.
         """
-        keys = self.keys
+        keys = self.keys.for_site(ref.site)
         now = decision.decided_at
         comment_id = ref.id
         call: tuple[list[str], list[Any]] = (
@@ -296,6 +300,7 @@ class Store:
                 encode_record(replace) if replace is not None else "",
                 "" if ref.revision is None else ref.revision,
                 replace.revision if replace is not None else "",
+                ref.site,
             ]
         )
         return call
@@ -373,13 +378,23 @@ class Store:
         raised, nothing written): the caller then falls back to :meth:`transition_each`."""
         if not items:
             return []
-        keys = self.keys
+        # One call per minute and site (held counts are the site's); answers in ``items`` order.
+        order = sorted(
+            range(len(items)),
+            key=lambda i: (items[i].decision.decided_at // 60_000, items[i].ref.site),
+        )
+        ordered = [items[i] for i in order]
         pipe = self.redis.pipeline(transaction=False)
         start = 0
-        while start < len(items):
-            minute = items[start].decision.decided_at // 60_000
+        while start < len(ordered):
+            minute = ordered[start].decision.decided_at // 60_000
+            keys = self.keys.for_site(ordered[start].ref.site)
             end = start
-            while end < len(items) and items[end].decision.decided_at // 60_000 == minute:
+            while (
+                end < len(ordered)
+                and ordered[end].decision.decided_at // 60_000 == minute
+                and ordered[end].ref.site == keys.site
+            ):
                 end += 1
             call_keys = [
                 keys.held,
@@ -391,8 +406,10 @@ class Store:
                 keys.auto_latency,
                 keys.held_counts,
             ]
-            args: list[Any] = [keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor]
-            for item in items[start:end]:
+            args: list[Any] = [
+                keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor, keys.site
+            ]  # fmt: skip
+            for item in ordered[start:end]:
                 ref, decision = item.ref, item.decision
                 call_keys += [
                     keys.comment(ref.id),
@@ -415,9 +432,12 @@ class Store:
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end
         await self.decisions.save(self.redis, self.keys)
-        out: list[TransitionResult] = []
+        results: list[TransitionResult] = []
         for reply in await pipe.execute():
-            out.extend(parse_transition(r) for r in reply)
+            results.extend(parse_transition(r) for r in reply)
+        out: list[TransitionResult] = [results[0]] * len(items)
+        for position, index in enumerate(order):
+            out[index] = results[position]
         return out
 
     # --- reading ----------------------------------------------------------------------------
@@ -508,12 +528,12 @@ class Store:
         )
         return bool(replaced)
 
-    async def thread_root(self, parent_id: str, article_id: str) -> str:
+    async def thread_root(self, parent_id: str, article_id: str, site: str = DEFAULT_SITE) -> str:
         """The top-level comment of the thread a reply to ``parent_id`` joins.
 
         Raises :class:`ValidationFailed` (``parent_id``) unless the parent is a comment of the
-        same article, whatever its status: a reply to a held or removed comment is still a
-        reply, listed under its thread.
+        same article of the same ``site``, whatever its status: a reply to a held or removed
+        comment is still a reply, listed under its thread.
         """
         doc, article = (
             await self.redis.hmget(
@@ -522,21 +542,30 @@ class Store:
             if is_comment_id(parent_id)
             else (None, None)
         )
-        if doc is None:
+        parent = decode_record(doc) if doc is not None else None
+        if parent is None or parent.site != site:
             raise ValidationFailed(f"no comment with id {parent_id!r}", field="parent_id")
         if as_str(article) != article_id:
             raise ValidationFailed(
                 f"comment {parent_id!r} belongs to another article", field="parent_id"
             )
-        parent = decode_record(doc)
         return parent.root_id or parent.parent_id or parent.id
 
     async def list_approved(
-        self, article_id: str, *, limit: int, cursor: str | None, newest_first: bool
+        self,
+        article_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool,
+        site: str = DEFAULT_SITE,
     ) -> tuple[list[StoredComment], str | None]:
         """One page of an article's approved comments and the cursor of the next page."""
         return await self.page_of(
-            self.keys.approved(article_id), limit=limit, cursor=cursor, newest_first=newest_first
+            self.keys.for_site(site).approved(article_id),
+            limit=limit,
+            cursor=cursor,
+            newest_first=newest_first,
         )
 
     async def page_of(
@@ -565,16 +594,17 @@ class Store:
         page = [as_str(i) for i in ids[:limit]]
         return page, encode_cursor(page[-1]) if len(ids) > limit and page else None
 
-    async def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
-        """Each article's count (``ZCARD`` of its approved set, in one script call: one reply to
-        parse, several times cheaper for the client than a pipeline of one per article; plus
-        its archived count), in one round trip."""
+    async def counts(self, article_ids: Sequence[str], site: str = DEFAULT_SITE) -> dict[str, int]:
+        """Each article's count on ``site`` (``ZCARD`` of its approved set, in one script call:
+        one reply to parse, several times cheaper for the client than a pipeline of one per
+        article; plus its archived count), in one round trip."""
         if not article_ids:
             return {}
+        keys = self.keys.for_site(site)
         pipe = self.redis.pipeline(transaction=False)
-        await self._zcard_many(keys=[self.keys.approved(aid) for aid in article_ids], client=pipe)
+        await self._zcard_many(keys=[keys.approved(aid) for aid in article_ids], client=pipe)
         # Plus the approved comments retention moved out of Redis (sweep.lua), exact.
-        pipe.hmget(self.keys.archived_counts, list(article_ids))
+        pipe.hmget(keys.archived_counts, list(article_ids))
         sizes, archived = await pipe.execute()
         return {
             aid: int(size) + int(moved or 0)
@@ -584,7 +614,8 @@ class Store:
     async def sweep(self, items: Sequence[tuple[str, str, int]]) -> int:
         """Move decided comments out of Redis (``sweep.lua``, one atomic script each, all in one
         round trip): ``items`` are ``(comment id, article id, updated ms)`` as the record holds
-        them; a comment changed since, or not decided, stays. Returns how many left."""
+        them; a comment changed since, or not decided, stays. Returns how many left. Each
+        comment's approved set, archived count and author are its site's."""
         if not items:
             return 0
         pipe = self.redis.pipeline(transaction=False)
@@ -593,12 +624,13 @@ class Store:
         for (cid, article, updated), ref in zip(items, refs, strict=True):
             if ref is None:
                 continue
+            keys = self.keys.for_site(ref.site)
             await sweep(
                 keys=[
-                    self.keys.comment(cid),
-                    self.keys.approved(article),
-                    self.keys.archived_counts,
-                    self.keys.author_comments(ref.author_id),
+                    keys.comment(cid),
+                    keys.approved(article),
+                    keys.archived_counts,
+                    keys.author_comments(ref.author_id),
                 ],
                 args=[cid, updated, article],
                 client=pipe,

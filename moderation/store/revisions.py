@@ -55,18 +55,23 @@ def erased(record: CommentRecord) -> CommentRecord:
     )
 
 
-async def _read(store: Store, comment_id: str) -> StoredComment:
+async def _read(store: Store, comment_id: str, site: str | None) -> StoredComment:
+    """The comment, if it exists and belongs to ``site`` (``None``: any site); else 404 (a
+    site never learns whether another site's comment id exists)."""
     stored = None
     if is_comment_id(comment_id):
         stored = await store.get(comment_id)
-    if stored is None:
+    if stored is None or (site is not None and stored.record.site != site):
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     return stored
 
 
-async def delete(store: Store, settings: Settings, actor: Actor, comment_id: str) -> StoredComment:
-    """Delete a comment (idempotent); returns it as stored afterwards."""
-    stored = await _read(store, comment_id)
+async def delete(
+    store: Store, settings: Settings, actor: Actor, comment_id: str, site: str | None = None
+) -> StoredComment:
+    """Delete a comment (idempotent) of ``site`` (``None``: any); returns it as stored
+    afterwards."""
+    stored = await _read(store, comment_id, site)
     if stored.status is not Status.DELETED:
         record = stored.record
         entry = audit.new_entry(
@@ -88,20 +93,26 @@ async def delete(store: Store, settings: Settings, actor: Actor, comment_id: str
             audit=audit.for_transition(store.keys, settings, entry),
             replace=erased(record),
         )
-        stored = await _read(store, comment_id)
+        stored = await _read(store, comment_id, site)
     return stored
 
 
 async def edit(
-    store: Store, settings: Settings, actor: Actor, comment_id: str, text: str
+    store: Store,
+    settings: Settings,
+    actor: Actor,
+    comment_id: str,
+    text: str,
+    site: str | None = None,
 ) -> tuple[StoredComment, bool]:
-    """Store ``text`` as the comment's new revision, pending its own automatic decision.
+    """Store ``text`` as the new revision of a comment of ``site`` (``None``: any), pending its
+    own automatic decision.
 
     Returns the comment afterwards and whether a revision was made (``False``: same text).
     Raises :class:`NotFound`, or :class:`DecisionConflict` for a rejected or deleted comment.
     """
     for _ in range(_ATTEMPTS):
-        stored = await _read(store, comment_id)
+        stored = await _read(store, comment_id, site)
         record = stored.record
         if stored.status not in EDITABLE:
             raise DecisionConflict(
@@ -139,7 +150,7 @@ async def edit(
             replace=revision,
         )
         if result.applied:
-            return await _read(store, comment_id), True
+            return await _read(store, comment_id, site), True
     raise DecisionConflict(
         f"comment {comment_id} kept changing while it was being edited; try again",
         extra={"current": {"id": comment_id}},

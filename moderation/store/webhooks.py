@@ -29,6 +29,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from moderation.errors import Conflict, NotFound, ValidationFailed
+from moderation.ids import check_site_id
 from moderation.keys import Keys
 from moderation.messages import iso
 from moderation.settings import WEBHOOK_EVENTS, Settings
@@ -56,6 +57,13 @@ class Endpoint(msgspec.Struct):
     description: str = ""
     #: ``api`` (registered at run time) or ``environment``.
     source: str = "api"
+    #: The sites whose events it receives (empty: every site's). An event that names no site
+    #: (a report's outcome) goes to every endpoint that takes its type.
+    sites: list[str] = msgspec.field(default_factory=list)
+
+    def takes(self, event_type: str, site: str | None) -> bool:
+        """Whether a message of ``event_type`` about ``site`` goes to this endpoint."""
+        return event_type in self.events and (not self.sites or site is None or site in self.sites)
 
     def signing_secrets(self, now: int) -> list[str]:
         return [s.value for s in self.secrets if s.expires is None or s.expires > now]
@@ -68,6 +76,7 @@ class Endpoint(msgspec.Struct):
             "id": self.id,
             "url": self.url,
             "events": list(self.events),
+            "sites": list(self.sites),
             "description": self.description,
             "source": self.source,
             "created_at": iso(self.created),
@@ -162,9 +171,10 @@ class Webhooks:
         return _endpoint_decoder.decode(raw)
 
     async def create(
-        self, url: str, events: Sequence[str], description: str = ""
+        self, url: str, events: Sequence[str], description: str = "", sites: Sequence[str] = ()
     ) -> tuple[Endpoint, str]:
-        """A new endpoint and its secret (shown to the caller this once)."""
+        """A new endpoint and its secret (shown to the caller this once); ``sites``: the
+        sites whose events it receives (none: every site's)."""
         secret = new_secret()
         endpoint = Endpoint(
             id="ep_" + random_secrets.token_hex(8),
@@ -173,6 +183,7 @@ class Webhooks:
             secrets=[Secret(secret)],
             created=now_ms(),
             description=description[:200],
+            sites=check_sites(sites),
         )
         await self._save(endpoint)
         return endpoint, secret
@@ -184,8 +195,11 @@ class Webhooks:
         url: str | None = None,
         events: Sequence[str] | None = None,
         description: str | None = None,
+        sites: Sequence[str] | None = None,
     ) -> Endpoint:
         endpoint = await self._stored(endpoint_id)
+        if sites is not None:
+            endpoint.sites = check_sites(sites)
         if url is not None:
             endpoint.url = check_url(url)
         if events is not None:
@@ -321,3 +335,8 @@ class Webhooks:
             pipe.xlen(self.keys.webhook_failed(endpoint_id))
         r = await pipe.execute()
         return {e: (int(r[2 * i]), int(r[2 * i + 1])) for i, e in enumerate(endpoint_ids)}
+
+
+def check_sites(sites: Sequence[str]) -> list[str]:
+    """The site ids an endpoint is limited to, each checked (422 naming ``sites``)."""
+    return sorted({check_site_id(site, "sites") for site in sites})

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from moderation.api.access import Principal, require_session
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.api.moderation import AUDIT_TARGETS, queue_query, review_of
+from moderation.api.moderation import (
+    AUDIT_TARGETS,
+    queue_query,
+    queue_review,
+    review_of,
+    site_review,
+)
 from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
@@ -73,8 +79,8 @@ async def home(request: Request, principal: Principal) -> Response:
 @ui_page(MODERATORS)
 async def queue(request: Request, principal: Principal) -> Response:
     settings: Settings = request.app.state.settings
-    review = review_of(request)
     q = queue_query(request, default_limit=settings.queue_page_size)
+    review = await queue_review(request, q)
     started = time.perf_counter()
     # Where the events stream stands *before* the queue is read: the page's live feed resumes
     # from here, so a comment held while the page loads still arrives.
@@ -87,6 +93,9 @@ async def queue(request: Request, principal: Principal) -> Response:
     items = [present(i) for i in kept]
     presented = time.perf_counter()
     filters = _filters(q)
+    if q.article or q.author:
+        # The page's script fetches more of the same narrowed queue: of the same site.
+        filters["site"] = review.keys.site
     response = render(
         request,
         principal,
@@ -100,7 +109,7 @@ async def queue(request: Request, principal: Principal) -> Response:
             "q": q,
             "filters": filters,
             "filter_query": urlencode(filters),
-            "filtered": any(k != "order" for k in filters),
+            "filtered": any(k not in ("order", "site") for k in filters),
             "filter_words": _filter_words(q),
             "reason_filters": FILTER_REASONS,
             "labels": overrides.known_labels(settings),
@@ -130,8 +139,9 @@ async def queue_items(request: Request) -> Response:
     (the next page, or named comments that arrived live and match the page's filters)."""
     await require_session(request, MODERATORS)
     settings: Settings = request.app.state.settings
-    review = review_of(request)
     q = queue_query(request, default_limit=settings.queue_page_size)
+    review = await queue_review(request, q)
+    narrowed = q.article is not None or q.author is not None
     raw_ids = request.query_params.get("ids")
     next_cursor = None
     if raw_ids:
@@ -143,6 +153,7 @@ async def queue_items(request: Request) -> Response:
             if q.matches(i)
             and (q.article is None or i.stored.record.article_id == q.article)
             and (q.author is None or i.stored.record.author.id == q.author)
+            and (not narrowed or i.stored.record.site == review.keys.site)
         ]
     else:
         page = await queue_page(review.redis, review.keys, q)
@@ -198,7 +209,7 @@ async def comment(request: Request, principal: Principal) -> Response:
 @ui_page(MODERATORS)
 async def author(request: Request, principal: Principal) -> Response:
     settings: Settings = request.app.state.settings
-    review = review_of(request)
+    review = await site_review(request)
     author_id = authors.check_id(request.path_params["author_id"], settings.max_id_chars)
     page = await authors.author_page(
         review,
@@ -228,15 +239,17 @@ async def author(request: Request, principal: Principal) -> Response:
 async def articles(request: Request, principal: Principal) -> Response:
     wanted = request.query_params.get("id", "").strip()
     if wanted:  # the "open an article by id" form
-        return RedirectResponse(f"{BASE}/articles/{urlpart(wanted)}", 303, SECURITY_HEADERS)
-    rows = await overrides.articles_overview(review_of(request))
+        site = request.query_params.get("site", "")
+        where = f"{BASE}/articles/{urlpart(wanted)}" + (f"?site={quote(site)}" if site else "")
+        return RedirectResponse(where, 303, SECURITY_HEADERS)
+    rows = await overrides.articles_overview(await site_review(request))
     return render(request, principal, "articles.html", {"title": "Articles", "rows": rows})
 
 
 @ui_page(MODERATORS)
 async def article(request: Request, principal: Principal) -> Response:
     settings: Settings = request.app.state.settings
-    review = review_of(request)
+    review = await site_review(request)
     article_id = authors.check_id(
         request.path_params["article_id"], settings.max_id_chars, "article_id"
     )
@@ -257,10 +270,10 @@ async def article(request: Request, principal: Principal) -> Response:
 
 @ui_page(ADMINS)
 async def policy(request: Request, principal: Principal) -> Response:
-    review = review_of(request)
+    review = await site_review(request)
     raw, effective_policy = await overrides.site_policy(review)
     s = review.settings
-    entries, _ = await review.audit.read(limit=30, target_type="policy", target="site")
+    entries, _ = await review.audit.read(limit=30, target_type="policy", target=review.keys.site)
     return render(
         request,
         principal,
@@ -316,7 +329,8 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    review = review_of(request)
+    per_site = target is not None and target_type in ("author", "article")
+    review = await site_review(request) if per_site else review_of(request)
     entries, next_cursor = await review.audit.read(
         limit=limit,
         cursor=q.get("cursor") or None,
@@ -324,9 +338,9 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         target=target,
         actor=actor,
     )
-    filters = {
-        k: v for k, v in (("target_type", target_type), ("target", target), ("actor", actor)) if v
-    }
+    site = request.query_params.get("site") or None
+    named = (("target_type", target_type), ("target", target), ("actor", actor), ("site", site))
+    filters = {k: v for k, v in named if v}
     return render(
         request,
         principal,

@@ -87,6 +87,8 @@ class ItemView:
     #: The article's title and page, when the site sent them.
     article_title: str | None = None
     article_url: str | None = None
+    #: The comment's site (its author and article pages are that site's).
+    site: str = ""
 
 
 def present(item: ReviewItem) -> ItemView:
@@ -132,6 +134,7 @@ def present(item: ReviewItem) -> ItemView:
         spam_why=top_reasons(signals) if spam_held else [],
         article_title=item.article.title if item.article else None,
         article_url=item.article.url if item.article else None,
+        site=record.site,
     )
 
 

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from moderation.api.access import require_session
 from moderation.api.auth import MODERATORS
-from moderation.api.moderation import queue_query, review_of
+from moderation.api.moderation import counted_sites, queue_query, queue_review, review_of
 from moderation.api.responses import JSON
 from moderation.ops.stats import read_state, summarize
 from moderation.review.queue import QueueQuery, queue_counts, queue_match_count
@@ -104,12 +104,14 @@ async def queue_status(request: Request) -> dict[str, Any]:
     query filters the queue, ``matching`` (the header's count of what matches, in words)."""
     settings: Settings = request.app.state.settings
     review = review_of(request)
-    counts = await queue_counts(review.redis, review.keys, top=SIDEBAR_ARTICLES)
+    sites = await counted_sites(request)
+    counts = await queue_counts(review.redis, review.keys, top=SIDEBAR_ARTICLES, sites=sites)
     summary = summarize(await read_state(review.redis, review.keys, settings), settings)
     q = queue_query(request, default_limit=settings.queue_page_size)
     matching = None
     if is_filtered(q):
-        count = await queue_match_count(review.redis, review.keys, q)
+        narrowed = await queue_review(request, q)
+        count = await queue_match_count(narrowed.redis, narrowed.keys, q)
         matching = matching_text(count.n, count.exact)
     return {"counts": counts, "notices": notices(summary, counts["pending"]), "matching": matching}
 

@@ -137,6 +137,9 @@ def render(
             "nav": nav,
             "path": request.url.path,
             "held_count": getattr(request.state, "held_count", None),
+            # The site a page about an author, an article or the policy is about ("": the
+            # only one); its links and forms carry it on.
+            "site": request.query_params.get("site", ""),
             **context,
         }
     )

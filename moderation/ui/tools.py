@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from moderation.api.access import Principal
 from moderation.api.auth import ADMINS, MODERATORS
-from moderation.api.moderation import review_of, search_query
+from moderation.api.moderation import review_of, search_query, site_review
 from moderation.errors import ValidationFailed
 from moderation.record import SearchQuery
 from moderation.review import escalation, history
@@ -50,7 +50,7 @@ async def published(request: Request, principal: Principal) -> Response:
     query = search_query(request)
     if query.article_id is None:
         raise ValidationFailed("Name the article whose published comments to list.")
-    review = review_of(request)
+    review = await site_review(request)  # an article is its site's
     page = await published_page(review, request.app.state.record, query)
     count = await review.redis.zcard(review.keys.approved(query.article_id))
     return render(

@@ -34,6 +34,8 @@
 -- ARGV[18] the revision the caller read ("" = any): a decision scored on an older text than
 -- the comment now holds is stale, so each revision gets its own automatic decision.
 -- ARGV[19] the revision the comment moves to ("" = unchanged).
+-- ARGV[20] the comment's site (its article, author and held-counts keys are that site's; the
+-- event names it, so webhooks and the archiver know whose comment moved).
 -- "deleted" is terminal: no call moves a comment out of it. "pending" as the new status is an
 -- edit: the comment re-enters the pending set and the stream, hidden until decided again.
 local bad = check_types("hzzzzshhlzhlzzhs")
@@ -148,7 +150,8 @@ redis.call("HINCRBY", KEYS[11], new, 1)
 -- The event carries the decision so the archiver records each one as it was made (#12).
 -- ARGV[9] = 0: untrimmed here; the archiver trims only what every group acknowledged.
 local event = {"id", id, "from", current, "to", new, "by", actor, "at", now, "reason", ARGV[11],
-  "article", redis.call("HGET", KEYS[1], "article") or "", "decision", ARGV[4]}
+  "article", redis.call("HGET", KEYS[1], "article") or "", "site", ARGV[20] or "",
+  "decision", ARGV[4]}
 if tonumber(ARGV[9]) > 0 then
   redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*", unpack(event))
 else

@@ -19,7 +19,9 @@
 -- approved zset, article held zset, author hash, article thread roots zset, the thread's
 -- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
--- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 8i: comment id, new status,
+-- ARGV[4] actor ("auto" or "system")   ARGV[5] the comments' site (a call is one site's: the
+-- held counts and the article and author keys are that site's; the event names it, as
+-- transition.lua's ARGV[20]); then per comment i, at 6 + 8i: comment id, new status,
 -- decision (store.decisions blob), now ms, risk, reason code ("" = none), thread root id ("" = top-level),
 -- the revision the decision scored ("" = any; as transition.lua's ARGV[18]: a decision of an
 -- older revision than the comment holds is stale).
@@ -62,7 +64,7 @@ local function bump(tally, field, by)
 end
 
 for i = 0, n - 1 do
-  local k, a = SHARED + PER_KEY * i, 4 + PER_ARG * i
+  local k, a = SHARED + PER_KEY * i, 5 + PER_ARG * i
   local id, new, decision, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local row = redis.call("HMGET", KEYS[k + 1], "status", "created", "article", "rev")
   local current = row[1]
@@ -124,7 +126,7 @@ for i = 0, n - 1 do
     -- As in transition.lua: the event carries the decision (the archiver records it as made);
     -- a max length of 0 leaves trimming to the archiver (only past what every group read).
     local event = {"id", id, "from", "pending", "to", new, "by", actor, "at", now,
-      "reason", ARGV[a + 6], "article", row[3] or "", "decision", decision}
+      "reason", ARGV[a + 6], "article", row[3] or "", "site", ARGV[5], "decision", decision}
     if tonumber(maxlen) > 0 then
       redis.call("XADD", KEYS[4], "MAXLEN", "~", maxlen, "*", unpack(event))
     else
