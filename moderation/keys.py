@@ -110,10 +110,10 @@ class Counter:
 
 
 class HeldCount:
-    """Field names of ``Keys.held_counts``: held comments per article and per primary reason,
-    moved by ``transition.lua`` in the same script that moves a comment in or out of held."""
+    """Field names of ``Keys.held_counts``: held comments per primary reason (per article:
+    ``Keys.held_articles``), moved by ``transition.lua`` in the same script that moves a
+    comment in or out of held."""
 
-    ARTICLE = "article"
     REASON = "reason"
     #: The reason of a comment held without a reason code.
     UNSPECIFIED = "unspecified"
@@ -285,9 +285,15 @@ class Keys:
 
     @property
     def held_counts(self) -> str:
-        """Hash ``article:<id>`` / ``reason:<code>`` → held comments (see ``HeldCount``): the
-        queue's per-article and per-reason counts at O(1) cost in the queue's size."""
+        """Hash ``reason:<code>`` → held comments (see ``HeldCount``): the queue's per-reason
+        counts at O(1) cost in the queue's size."""
         return f"{self.scope}:queue:held:counts"
+
+    @property
+    def held_articles(self) -> str:
+        """Sorted set article id → its held comments (members at 0 are removed): the most-held
+        articles are one ``ZREVRANGE``, whatever the number of articles or held comments."""
+        return f"{self.scope}:queue:held:articles"
 
     @property
     def pending(self) -> str:

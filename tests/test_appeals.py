@@ -285,14 +285,14 @@ async def test_an_automated_decision_is_appealed_and_upheld_by_any_moderator(
 async def test_reversing_a_hold_empties_the_held_queue(settings: Settings, rds: Redis) -> None:
     async with running_api(settings) as api:
         cid = await held(api, rds, text="Held, then appealed.", article="ap3")
-        counts = Keys().held_counts
-        assert await rds.hget(counts, "article:ap3") == b"1"
+        counts = Keys().held_articles
+        assert await rds.zscore(counts, "ap3") == 1
         appeal_id = (await _appeal(api, cid)).json()["id"]
         r = await _decide(api, appeal_id, api.moderator_key, "reverse", "Nothing wrong here.")
         assert r.status_code == 200, r.text
         assert await status_of(rds, cid) == "approved"
         assert await rds.zscore(Keys().held, cid) is None
-        assert await rds.hget(counts, "article:ap3") is None
+        assert await rds.zscore(counts, "ap3") is None
         assert await _count(api, "ap3") == 1
         # A decision changed under an open appeal: it can no longer be decided.
         cid2 = await held(api, rds, text="Another.", article="ap3")

@@ -108,4 +108,4 @@ async def _queue(api: Api, **params: Any) -> list[dict[str, Any]]:
 
 
 async def _empty(rds: Redis, keys: Keys) -> bool:
-    return not await rds.exists(keys.held_counts)
+    return not await rds.exists(keys.held_counts, keys.held_articles)

@@ -139,6 +139,7 @@ async def snapshot(rds: Redis, keys: Keys, records: list[CommentRecord]) -> dict
     )
     out["counters"] = await rds.hgetall(keys.counters)
     out["held_counts"] = await rds.hgetall(keys.held_counts)
+    out["held_articles"] = await rds.zrange(keys.held_articles, 0, -1, withscores=True)
     minute: dict[str, int] = {}
     async for key in rds.scan_iter(match=keys.minute_counters(0).rsplit(":", 1)[0] + ":*"):
         for field, value in (await rds.hgetall(key)).items():

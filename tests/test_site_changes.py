@@ -113,6 +113,7 @@ async def test_delete_held_leaves_the_queue_and_its_counts(api: Api, rds: Redis)
     for key in (k.held, k.held_risk, k.article_held("a1")):
         assert await rds.zscore(key, cid) is None
     assert await rds.hgetall(k.held_counts) == {}
+    assert await rds.zcard(k.held_articles) == 0
     queue = await api.client.get(f"{M}/queue", headers=api.auth("moderator"))
     assert queue.json()["comments"] == []
 

@@ -240,7 +240,7 @@ async def article_overview(review: Review, article_id: str) -> dict[str, Any]:
 async def articles_overview(review: Review, *, limit: int = 500) -> list[dict[str, Any]]:
     """Articles with held comments or overrides, most held first."""
     keys = review.keys
-    held, _ = await held_per_article(review.redis, keys)
+    held, _ = await held_per_article(review.redis, keys, top=limit * 4)
     configured = await review.redis.smembers(keys.configured_articles)
     ids = sorted(set(held) | {as_str(a) for a in configured})[: limit * 4]
     if not ids:

@@ -283,40 +283,61 @@ async def queue_match_count(redis: Redis, keys: Keys, q: QueueQuery) -> MatchCou
     return MatchCount(n, not capped and len(pairs) <= COUNT_BUDGET)
 
 
-async def held_tallies(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[str, int]]:
-    """Held comments per article and per primary reason of the site of ``keys``, from its
-    ``held_counts`` (moved by ``transition.lua`` with each comment, so reading costs nothing
-    per held comment)."""
-    articles, reasons = await site_tallies(redis, keys, [keys.site])
-    return {article: n for (_, article), n in articles.items()}, reasons
+async def held_tallies(
+    redis: Redis, keys: Keys, *, top: int = -1
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Held comments per article (the ``top`` most held; -1: all) and per primary reason of the
+    site of ``keys``, from its ``held_articles`` and ``held_counts`` (moved by ``transition.lua``
+    with each comment, so reading costs nothing per held comment)."""
+    tallies = await site_tallies(redis, keys, [keys.site], top=top)
+    return {article: n for (_, article), n in tallies.articles.items()}, tallies.reasons
+
+
+@dataclass
+class SiteTallies:
+    """Held comments per (site, article) (the most held of each site), per primary reason
+    summed over the sites, and how many articles have held comments in all."""
+
+    articles: dict[tuple[str, str], int]
+    reasons: dict[str, int]
+    articles_with_held: int
 
 
 async def site_tallies(
-    redis: Redis, keys: Keys, sites: Sequence[str]
-) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    """Held comments per (site, article), and per primary reason summed over ``sites``."""
+    redis: Redis, keys: Keys, sites: Sequence[str], *, top: int = -1
+) -> SiteTallies:
+    """The held tallies of ``sites``: per site one ``ZREVRANGE`` of its ``top`` most-held
+    articles, one ``ZCARD`` and one ``HGETALL`` of its few reasons, whatever the queue's size
+    or the number of articles."""
     pipe = redis.pipeline(transaction=False)
     for site in sites:
-        pipe.hgetall(keys.for_site(site).held_counts)
-    articles: dict[tuple[str, str], int] = {}
-    reasons: dict[str, int] = {}
-    for site, raw in zip(sites, await pipe.execute(), strict=True):
+        scoped = keys.for_site(site)
+        pipe.zrevrange(scoped.held_articles, 0, top - 1 if top > 0 else -1, withscores=True)
+        pipe.zcard(scoped.held_articles)
+        pipe.hgetall(scoped.held_counts)
+    replies = await pipe.execute()
+    tallies = SiteTallies({}, {}, 0)
+    for i, site in enumerate(sites):
+        ranked, with_held, raw = replies[3 * i : 3 * i + 3]
+        tallies.articles_with_held += int(with_held)
+        for member, score in ranked:
+            if score > 0:
+                tallies.articles[site, as_str(member)] = int(score)
         for name, n in int_map(raw).items():
             kind, _, value = name.partition(":")
-            if n <= 0:
-                continue
-            if kind == HeldCount.ARTICLE:
-                articles[site, value] = n
-            elif kind == HeldCount.REASON:
-                reasons[value] = reasons.get(value, 0) + n
-    return articles, reasons
+            if n > 0 and kind == HeldCount.REASON:
+                tallies.reasons[value] = tallies.reasons.get(value, 0) + n
+    return tallies
 
 
-async def held_per_article(redis: Redis, keys: Keys) -> tuple[dict[str, int], bool]:
-    """Held comments per article, and whether the figure is partial (never, now: kept for
-    callers of the scanning version)."""
-    articles, _ = await held_tallies(redis, keys)
-    return articles, False
+async def held_per_article(
+    redis: Redis, keys: Keys, *, top: int = -1
+) -> tuple[dict[str, int], bool]:
+    """Held comments per article (the ``top`` most held; -1: all), and whether the figure is
+    partial (it is when ``top`` cut it)."""
+    articles, _ = await held_tallies(redis, keys, top=top)
+    partial = top > 0 and len(articles) >= top and await redis.zcard(keys.held_articles) > top
+    return articles, bool(partial)
 
 
 async def recount_held(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[str, int]]:
@@ -346,14 +367,14 @@ async def queue_counts(
     pipe.zcard(keys.pending)
     pipe.zrange(keys.held, 0, 0, withscores=True)
     held, pending, oldest = await pipe.execute()
-    counts, reasons = await site_tallies(redis, keys, sites or [keys.site])
-    per_article = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
-    per_reason = sorted(reasons.items(), key=lambda p: (-p[1], p[0]))
+    tallies = await site_tallies(redis, keys, sites or [keys.site], top=top)
+    per_article = sorted(tallies.articles.items(), key=lambda p: (-p[1], p[0]))
+    per_reason = sorted(tallies.reasons.items(), key=lambda p: (-p[1], p[0]))
     return {
         "held": int(held),
         "pending": int(pending),
         "oldest_held_ms": int(oldest[0][1]) if oldest else None,
-        "articles_with_held": len(per_article),
+        "articles_with_held": tallies.articles_with_held,
         "articles_partial": False,
         "articles": [
             {"article_id": a, "site": site, "held": n} for (site, a), n in per_article[:top]

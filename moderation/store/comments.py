@@ -273,6 +273,7 @@ class Store:
                 keys.thread_replies(ref.article_id, ref.root_id or ref.id),
                 keys.held_counts,
                 keys.stream,
+                keys.held_articles,
             ],
             [
                 comment_id,
@@ -405,6 +406,7 @@ class Store:
                 keys.minute_counters(minute),
                 keys.auto_latency,
                 keys.held_counts,
+                keys.held_articles,
             ]
             args: list[Any] = [
                 keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor, keys.site

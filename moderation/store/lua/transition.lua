@@ -28,6 +28,7 @@
 --
 -- KEYS[15] held-counts hash (per article, per reason; see "held counts" below).
 -- KEYS[16] the comment stream (an edit queues the new revision for its automatic decision).
+-- KEYS[17] held-articles zset (article id -> its held comments; see "held counts" below).
 --
 -- Site-side changes (#11): ARGV[17] a replacement submission document ("" = keep it): the
 -- edited text of a new revision, or the erased document of a deleted comment.
@@ -38,7 +39,7 @@
 -- event names it, so webhooks and the archiver know whose comment moved).
 -- "deleted" is terminal: no call moves a comment out of it. "pending" as the new status is an
 -- edit: the comment re-enters the pending set and the stream, hidden until decided again.
-local bad = check_types("hzzzzshhlzhlzzhs")
+local bad = check_types("hzzzzshhlzhlzzhsz")
 if not bad and ARGV[12] and ARGV[12] ~= "" then
   local first = tonumber(ARGV[15])
   bad = check_types("s" .. string.rep("l", #KEYS - first), first)
@@ -128,17 +129,18 @@ end
 if current == "held" then
   local article = redis.call("HGET", KEYS[1], "article") or ""
   local reason = redis.call("HGET", KEYS[1], "held_reason") or "unspecified"
-  for _, field in ipairs({"article:" .. article, "reason:" .. reason}) do
-    if redis.call("HINCRBY", KEYS[15], field, -1) <= 0 then
-      redis.call("HDEL", KEYS[15], field)
-    end
+  if redis.call("HINCRBY", KEYS[15], "reason:" .. reason, -1) <= 0 then
+    redis.call("HDEL", KEYS[15], "reason:" .. reason)
+  end
+  if tonumber(redis.call("ZINCRBY", KEYS[17], -1, article)) <= 0 then
+    redis.call("ZREM", KEYS[17], article)
   end
 end
 if new == "held" then
   local article = redis.call("HGET", KEYS[1], "article") or ""
   local reason = ARGV[11] ~= "" and ARGV[11] or "unspecified"
   redis.call("HSET", KEYS[1], "held_reason", reason)
-  redis.call("HINCRBY", KEYS[15], "article:" .. article, 1)
+  redis.call("ZINCRBY", KEYS[17], 1, article)
   redis.call("HINCRBY", KEYS[15], "reason:" .. reason, 1)
 end
 -- [/held counts]

@@ -14,8 +14,9 @@
 --
 -- KEYS[1] held zset (by age)   KEYS[2] held zset (by risk)   KEYS[3] pending zset
 -- KEYS[4] events stream   KEYS[5] counters hash   KEYS[6] this minute's counters hash
--- KEYS[7] auto-latency list   KEYS[8] held-counts hash (as transition.lua's KEYS[15]); then per
--- comment i (from 0), at 9 + 6i: comment hash, article
+-- KEYS[7] auto-latency list   KEYS[8] held-counts hash (as transition.lua's KEYS[15])
+-- KEYS[9] held-articles zset (as transition.lua's KEYS[17]); then per
+-- comment i (from 0), at 10 + 6i: comment hash, article
 -- approved zset, article held zset, author hash, article thread roots zset, the thread's
 -- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
@@ -27,7 +28,7 @@
 -- older revision than the comment holds is stale).
 --
 -- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
-local SHARED, PER_KEY, PER_ARG = 8, 6, 8
+local SHARED, PER_KEY, PER_ARG = 9, 6, 8
 local n = (#KEYS - SHARED) / PER_KEY
 local seen = {}
 local function check(key, letter)
@@ -42,7 +43,7 @@ local function check(key, letter)
   end
   return nil
 end
-local bad = check_types("zzzshhlh")
+local bad = check_types("zzzshhlhz")
 for i = 0, n - 1 do
   local base = SHARED + PER_KEY * i
   bad = bad or check(KEYS[base + 1], "h") or check(KEYS[base + 2], "z")
@@ -58,7 +59,7 @@ local kind = string.match(actor, "^[^:]+") or actor
 local out = {}
 local decided_ids, held_age, held_risk, unheld = {}, {}, {}, {}
 local counters, minute, authors, author_order, latencies = {}, {}, {}, {}, {}
-local held_counts = {}
+local held_counts, held_articles = {}, {}
 local function bump(tally, field, by)
   tally[field] = (tally[field] or 0) + by
 end
@@ -110,7 +111,7 @@ for i = 0, n - 1 do
       -- [held counts] as in transition.lua: the reason it entered with stays on the comment.
       local reason = ARGV[a + 6] ~= "" and ARGV[a + 6] or "unspecified"
       redis.call("HSET", KEYS[k + 1], "held_reason", reason)
-      bump(held_counts, "article:" .. (row[3] or ""), 1)
+      bump(held_articles, row[3] or "", 1)
       bump(held_counts, "reason:" .. reason, 1)
     else
       unheld[#unheld + 1] = id
@@ -169,6 +170,9 @@ for field, by in pairs(counters) do
 end
 for field, by in pairs(held_counts) do
   redis.call("HINCRBY", KEYS[8], field, by)
+end
+for article, by in pairs(held_articles) do
+  redis.call("ZINCRBY", KEYS[9], by, article)
 end
 if next(minute) then
   for field, by in pairs(minute) do
