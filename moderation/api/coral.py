@@ -15,6 +15,10 @@ Then the comment goes through the normal path (article = story id, author = auth
 held or rejected → ``SYSTEM_WITHHELD`` with the flag of its reason; no decision in time → hold
 (``SYSTEM_WITHHELD``, the fail-safe default) or ``{}`` (``coral_on_timeout=none``), counted
 as ``coral:missed``. Coral's parent ids are Coral's own, so replies are scored as top-level.
+
+Every comment taken here is **linked** (``moderation.store.coral``: story, author, body digest,
+then what Coral was told), written before the comment is queued so that no decision can come
+before its link; with ``coral_api_url`` set, ``workers.coral`` writes later decisions back.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from moderation.ids import new_id
 from moderation.keys import Counter
 from moderation.messages import AuthorIn, CommentIn, Decision, Status
 from moderation.settings import Settings
+from moderation.store import coral as links
 from moderation.store.comments import Store, now_ms
 from moderation.store.waiters import DecisionWaiters
 
@@ -121,21 +126,34 @@ async def coral_moderate(request: Request) -> Response:
         payload, settings, comment_id=new_id(created_at), site=f"coral:{coral.site.id}",
         created_at=created_at,
     )  # fmt: skip
+    link = links.Link(record.id, coral.story.id, coral.author.id, hashlib.sha256(
+        coral.comment.body.encode()).hexdigest())  # fmt: skip
+    await links.save_link(store.redis, store.keys, link)
     checks = request.app.state.admission
     result = await store.submit(record, "", None, settings.idempotency_ttl_s, checks,
                                 flood_ip(record, checks))  # fmt: skip
     if result.refusal is not None:
+        await links.drop_link(store.redis, store.keys, record.id)
         raise refusal_error(result.refusal, record)
     waiters: DecisionWaiters = request.app.state.waiters
     status = await waiters.wait(
         result.comment_id, settings.coral_budget_ms / 1000, lambda: store.status(result.comment_id)
     )
     counters = store.keys.counters
+
+    async def told(what: str) -> None:
+        await links.update_link(store.redis, store.keys, result.comment_id, told=what)
+
     if status is None or status is Status.PENDING:
         await store.redis.hincrby(counters, Counter.CORAL_MISSED, 1)
-        return JSON(withheld(None) if settings.coral_on_timeout == "hold" else {})
+        hold = settings.coral_on_timeout == "hold"
+        # "No opinion": Coral goes on with its own rules, as good as approved for us.
+        await told(links.WITHHELD if hold else links.APPROVED)
+        return JSON(withheld(None) if hold else {})
     await store.redis.hincrby(counters, Counter.CORAL_ANSWERED, 1)
     if status is Status.APPROVED:
+        await told(links.APPROVED)
         return JSON({})
+    await told(links.WITHHELD)
     stored = await store.get(result.comment_id)
     return JSON(withheld(stored.decision if stored is not None else None))
