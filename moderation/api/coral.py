@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -33,6 +32,7 @@ from starlette.responses import Response
 
 from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
+from moderation.api.schemas_admin import CoralAction, CoralAnswer
 from moderation.api.validation import decode_json, read_body, to_record
 from moderation.errors import Conflict, Unauthorized
 from moderation.ids import new_id
@@ -90,12 +90,12 @@ def signature_valid(secrets: tuple[str, ...], header: str, body: bytes) -> bool:
     return False
 
 
-def withheld(decision: Decision | None) -> dict[str, Any]:
+def withheld(decision: Decision | None) -> CoralAnswer:
     codes = [r.code for r in decision.reasons] if decision is not None else []
     reason = "COMMENT_DETECTED_SPAM" if any(c.startswith("spam") for c in codes) else (
         "COMMENT_DETECTED_TOXIC")  # fmt: skip
-    actions = [{"actionType": "FLAG", "reason": reason}] if decision is not None else []
-    return {"status": WITHHELD, "actions": actions}
+    actions = [CoralAction("FLAG", reason)] if decision is not None else []
+    return CoralAnswer(WITHHELD, actions)
 
 
 async def coral_moderate(request: Request) -> Response:
@@ -149,11 +149,11 @@ async def coral_moderate(request: Request) -> Response:
         hold = settings.coral_on_timeout == "hold"
         # "No opinion": Coral goes on with its own rules, as good as approved for us.
         await told(links.WITHHELD if hold else links.APPROVED)
-        return JSON(withheld(None) if hold else {})
+        return JSON(withheld(None) if hold else CoralAnswer())
     await store.redis.hincrby(counters, Counter.CORAL_ANSWERED, 1)
     if status is Status.APPROVED:
         await told(links.APPROVED)
-        return JSON({})
+        return JSON(CoralAnswer())
     await told(links.WITHHELD)
     stored = await store.get(result.comment_id)
     return JSON(withheld(stored.decision if stored is not None else None))
