@@ -208,6 +208,7 @@ async def test_a_coral_that_never_recovers_dead_letters_visibly(
         s = _settings(settings, coral.url, coral_budget_ms=100, webhook_retry_for_s=0.5)
         async with running_api(s) as api, write_back(s) as sync:
             await _phase(api, coral, "Nobody scores this in time.", 1)
+            link_id = await _our_id(rds, "Nobody scores this in time.")
             coral.statuses = [503] * 1000
             async with running_worker(s):
 
@@ -216,5 +217,21 @@ async def test_a_coral_that_never_recovers_dead_letters_visibly(
 
                 await wait_for(dead, timeout=20)
             stats = (await api.client.get("/v1/stats", headers=api.auth("moderator"))).json()
-        assert stats["coral"]["write_back"] == {"backlog": 0, "failures": 1}
-        assert coral.mutations == []
+            assert stats["coral"]["write_back"] == {"backlog": 0, "failures": 1}
+            assert coral.mutations == []
+            # Admins see the failure like a webhook endpoint's, and replay it once Coral is back.
+            admin = api.auth("admin")
+            hooks = "/v1/moderation/webhooks/coral"
+            listed = (await api.client.get(f"{hooks}/failures", headers=admin)).json()
+            assert [f["payload"] for f in listed["failures"]] == [{"comment_id": link_id}]
+            assert listed["failures"][0]["error"] == "HTTP 503"
+            assert (await api.client.delete(hooks, headers=admin)).status_code == 409
+            coral.statuses = []
+            r = await api.client.post(f"{hooks}/replay", json={}, headers=admin)
+            assert r.json() == {"replayed": 1}
+
+            async def applied() -> bool:
+                return len(coral.mutations) == 1
+
+            await wait_for(applied, timeout=10)
+        assert coral.mutations[0][0] == "approveComment"

@@ -6,8 +6,8 @@ A webhook-style consumer of the events stream (``keys.events``), with its own co
 ``moderation.store.webhooks`` under the id :data:`~moderation.keys.CORAL_QUEUE`):
 
 * **Fan-out.** Each transition of a *linked* comment (``moderation.store.coral``) to
-  ``approved``, ``rejected`` or ``deleted`` becomes one message ``coral_<event id>``, queued in
-  the ``MULTI`` that acknowledges the events: at least once, never lost.
+  ``approved``, ``rejected`` or ``deleted`` becomes one message ``coral_<event id>`` (body
+  ``{"comment_id"}``), queued in the ``MULTI`` that acknowledges the events: at least once.
 * **Attempt.** The message names the comment; the attempt reads its *current* status and what
   Coral was told, so repeats, replays and reordering converge: approved but Coral was told
   ``withheld`` → ``approveComment``; rejected or deleted and Coral not told ``rejected`` →
@@ -16,8 +16,9 @@ A webhook-style consumer of the events stream (``keys.events``), with its own co
   (``comments(storyID:)``, the newest 50, matched on author id and body SHA-256) and keeps them.
 * **Retries** like webhooks: backoff ``webhook_backoff_s`` doubling to
   ``webhook_backoff_max_s`` with jitter, for ``webhook_retry_for_s``; then the message is
-  dead-lettered (``coral`` in ``/v1/stats``: backlog, queue, failures). A GraphQL answer with
-  ``errors`` is a failure like a non-2xx.
+  dead-lettered (``coral.write_back`` in ``/v1/stats``); admins list and replay failures as
+  the read-only webhook endpoint ``coral`` (``/v1/moderation/webhooks/coral/failures``,
+  ``…/replay``). A GraphQL answer with ``errors`` is a failure like a non-2xx.
 
 Auth: ``Authorization: Bearer <coral_api_token>`` (a Coral API token). Runs beside the webhook
 sender (``moderation webhooks``) when ``coral_api_url`` is set; when it is not, the sender
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -157,7 +159,8 @@ class CoralSync:
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, comment_id in worthy:
             if comment_id in found:
-                message = Delivery(f"coral_{entry_id}", "coral.sync", comment_id)
+                body = msgspec.json.encode({"comment_id": comment_id}).decode()
+                message = Delivery(f"coral_{entry_id}", "coral.sync", body)
                 self.hooks.enqueue(pipe, CORAL_QUEUE, message, now)
         if events:
             pipe.xack(self.keys.events, CORAL_GROUP, *[entry_id for entry_id, _ in events])
@@ -168,8 +171,9 @@ class CoralSync:
         now = now_ms()
         if not message.first:
             message.first = now
+        comment_id = str(msgspec.json.decode(message.body).get("comment_id", ""))
         try:
-            await self.apply(message.body)
+            await self.apply(comment_id)
             await self.hooks.delivered(CORAL_QUEUE, message.id)
             self.applied += 1
             return True
@@ -182,11 +186,11 @@ class CoralSync:
             await self.hooks.dead_letter(CORAL_QUEUE, message, now)
             self.failed += 1
             log.error("coral write-back of %s dead-lettered after %d attempts (%s)",
-                      message.body, message.attempts, error)  # fmt: skip
+                      comment_id, message.attempts, error)  # fmt: skip
         else:
             await self.hooks.retry_later(CORAL_QUEUE, message, due)
             self.retried += 1
-            log.info("coral write-back of %s failed (%s); retrying", message.body, error)
+            log.info("coral write-back of %s failed (%s); retrying", comment_id, error)
         return False
 
     async def apply(self, comment_id: str) -> None:
@@ -198,7 +202,7 @@ class CoralSync:
             raise Retry("the phase has not answered Coral yet")
         status = await self.store.status(comment_id)
         if status is None:
-            status = Status.DELETED  # erased from Redis: Coral should not show it
+            return  # no longer in Redis (retention): its decisions were written back before
         if status is Status.APPROVED and link.told != links.APPROVED:
             action, query = links.APPROVED, APPROVE
         elif status in (Status.REJECTED, Status.DELETED) and link.told != links.REJECTED:

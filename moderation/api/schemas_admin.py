@@ -153,7 +153,8 @@ class Endpoint(Out):
     url: str
     events: list[str]
     description: str
-    #: ``api`` (registered at run time) or ``environment`` (``env``).
+    #: ``api`` (registered at run time), ``environment`` (``env``) or ``coral`` (the Coral
+    #: write-back, ``coral``: read-only, its failures listed and replayed like the others).
     source: str
     created_at: str | None
     #: The current secret's first characters (the secret is shown once only).
