@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +44,9 @@ class FakeCoral:
     unauthorized: int = 0
 
     def store(self, text: str, n: int) -> None:
-        self.comments.insert(0, {"id": f"coral-c{n}", "body": text,
+        # Coral keeps bodies as HTML; the phase was sent the text.
+        html = "<p>" + text.replace("&", "&amp;").replace("'", "&#39;") + "</p>"
+        self.comments.insert(0, {"id": f"coral-c{n}", "body": html,
                                  "author": {"id": "coral-user-1"},
                                  "revision": {"id": f"coral-r{n}"}})  # fmt: skip
 
@@ -128,9 +129,9 @@ async def _phase(api: Api, coral: FakeCoral, text: str, n: int) -> dict[str, Any
 
 
 async def _our_id(rds: Redis, text: str) -> str:
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    digest = links.fingerprint(text)
     for key in await rds.keys("mod:coral:link:*"):
-        if (await rds.hget(key, "body_sha256")) == digest.encode():
+        if (await rds.hget(key, "text_digest")) == digest.encode():
             return str(key.decode().rsplit(":", 1)[1])
     raise AssertionError(f"no link for {text!r}")
 
@@ -174,7 +175,7 @@ async def test_moderators_decisions_are_written_back_and_in_time_answers_are_not
         async with running_api(s) as api, write_back(s), running_worker(s):
             toxic = await _phase(api, coral, "shut the fuck up you idiot", 1)
             assert toxic["status"] == "SYSTEM_WITHHELD"  # held in time: told
-            fine = await _phase(api, coral, "Thank you for this clear explainer.", 2)
+            fine = await _phase(api, coral, "Thank you for this clear explainer, it's good.", 2)
             assert fine == {}  # approved in time: told
             await asyncio.sleep(0.5)
             assert coral.mutations == []  # nothing later to say yet
@@ -184,7 +185,7 @@ async def test_moderators_decisions_are_written_back_and_in_time_answers_are_not
                 json={"action": "reject", "reason": "toxic"}, headers=api.auth("moderator"),
             )  # fmt: skip
             assert r.status_code == 200, r.text
-            fine_id = await _our_id(rds, "Thank you for this clear explainer.")
+            fine_id = await _our_id(rds, "Thank you for this clear explainer, it's good.")
             r = await api.client.post(
                 f"/v1/moderation/comments/{fine_id}/decision",
                 json={"action": "reject", "reason": "off-topic", "expected_status": "approved"},
@@ -235,3 +236,10 @@ async def test_a_coral_that_never_recovers_dead_letters_visibly(
 
             await wait_for(applied, timeout=10)
         assert coral.mutations[0][0] == "approveComment"
+
+
+def test_the_phase_text_and_corals_html_body_have_one_fingerprint() -> None:
+    html = "<p>Rates &amp; fares: it&#39;s <b>up</b>.</p><p>Second line<br>third</p>"
+    text = "Rates & fares: it's up.\nSecond line\nthird"  # Coral's plain-text phase body
+    assert links.fingerprint(html) == links.fingerprint(text) == links.fingerprint(html + "\n")
+    assert links.fingerprint(text) != links.fingerprint("Rates & fares: it's down.")

@@ -13,7 +13,7 @@ A webhook-style consumer of the events stream (``keys.events``), with its own co
   ``withheld`` → ``approveComment``; rejected or deleted and Coral not told ``rejected`` →
   ``rejectComment``; anything else settles as nothing to do. A link whose phase answer is not
   recorded yet is retried. The first attempt that needs Coral's ids looks them up
-  (``comments(storyID:)``, the newest 50, matched on author id and body SHA-256) and keeps them.
+  (``comments(storyID:)``, the newest 50, matched on author id and the body's text) and keeps them.
 * **Retries** like webhooks: backoff ``webhook_backoff_s`` doubling to
   ``webhook_backoff_max_s`` with jitter, for ``webhook_retry_for_s``; then the message is
   dead-lettered (``coral.write_back`` in ``/v1/stats``); admins list and replay failures as
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -222,9 +221,9 @@ class CoralSync:
         data = await self.graphql(FIND, {"story": link.story_id})
         for node in (data.get("comments") or {}).get("nodes") or []:
             author = (node.get("author") or {}).get("id")
-            body = hashlib.sha256((node.get("body") or "").encode()).hexdigest()
+            digest = links.fingerprint(node.get("body") or "")
             revision = (node.get("revision") or {}).get("id")
-            if author == link.author_id and body == link.body_sha256 and revision:
+            if author == link.author_id and digest == link.text_digest and revision:
                 ids = {"coral_id": node["id"], "coral_revision_id": revision}
                 await links.update_link(self.redis, self.keys, link.comment_id, **ids)
                 link.coral_id, link.coral_revision_id = node["id"], revision

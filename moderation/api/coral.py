@@ -126,8 +126,9 @@ async def coral_moderate(request: Request) -> Response:
         payload, settings, comment_id=new_id(created_at), site=f"coral:{coral.site.id}",
         created_at=created_at,
     )  # fmt: skip
-    link = links.Link(record.id, coral.story.id, coral.author.id, hashlib.sha256(
-        coral.comment.body.encode()).hexdigest())  # fmt: skip
+    link = links.Link(
+        record.id, coral.story.id, coral.author.id, links.fingerprint(coral.comment.body)
+    )
     await links.save_link(store.redis, store.keys, link)
     checks = request.app.state.admission
     result = await store.submit(record, "", None, settings.idempotency_ttl_s, checks,

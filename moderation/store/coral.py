@@ -2,10 +2,10 @@
 
 Coral's external moderation phase runs before Coral has stored the comment, so its request
 carries no comment id (Coral 9.11.8, ``phases/external.ts``). When the phase endpoint
-(``moderation.api.coral``) takes a comment it writes a **link**: the story, author and SHA-256
-of the body Coral sent, and then what the phase answered (``told``). The write-back
-(``workers.coral``) looks Coral's comment and revision ids up by those facts the first time it
-needs them and keeps them in the link.
+(``moderation.api.coral``) takes a comment it writes a **link**: the story, author and
+:func:`fingerprint` of the body Coral sent, and then what the phase answered (``told``). The
+write-back (``workers.coral``) looks Coral's comment and revision ids up by those facts the
+first time it needs them and keeps them in the link.
 
 ``told`` is what Coral believes of the comment, in our terms: ``approved`` (we answered no
 objection, or nothing and Coral went on), ``withheld`` (``SYSTEM_WITHHELD``) or, after a
@@ -15,6 +15,9 @@ yet. Links expire after :data:`LINK_TTL_S`: a decision later than that is not wr
 
 from __future__ import annotations
 
+import hashlib
+import html
+import re
 from typing import Any
 
 import msgspec
@@ -31,12 +34,24 @@ WITHHELD = "withheld"
 REJECTED = "rejected"
 
 
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def fingerprint(body: str) -> str:
+    """SHA-256 (hex) of a comment body's text, tags stripped, entities decoded, whitespace
+    removed: the same for the body the phase sends (HTML, or Coral's plain-text rendering of
+    it, whichever the phase's format says) and the HTML body Coral's GraphQL API returns."""
+    text = _SPACE.sub("", html.unescape(_TAG.sub("", body)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class Link(msgspec.Struct):
     comment_id: str
     story_id: str
     author_id: str
-    #: SHA-256 (hex) of the body Coral sent: how Coral's comment is recognised.
-    body_sha256: str
+    #: :func:`fingerprint` of the body Coral sent: how Coral's comment is recognised.
+    text_digest: str
     told: str = ""
     coral_id: str = ""
     coral_revision_id: str = ""
@@ -61,7 +76,7 @@ async def load_link(redis: Redis, keys: Keys, comment_id: str) -> Link | None:
         comment_id=comment_id,
         story_id=f.get("story_id", ""),
         author_id=f.get("author_id", ""),
-        body_sha256=f.get("body_sha256", ""),
+        text_digest=f.get("text_digest", ""),
         told=f.get("told", ""),
         coral_id=f.get("coral_id", ""),
         coral_revision_id=f.get("coral_revision_id", ""),
