@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from moderation.keys import Keys
+from moderation.keys import CORAL_GROUP, Keys
 from moderation.settings import Settings
 from moderation.store import coral as links
 from tests.conftest import Api, free_port, running_api, running_worker, wait_for
 from tests.test_coral import SECRET, payload, signed
-from workers.coral import CoralSync
+from workers.coral import CoralSync, remove_group
 
 TOKEN = "coral-api-token-1"
 
@@ -243,3 +243,14 @@ def test_the_phase_text_and_corals_html_body_have_one_fingerprint() -> None:
     text = "Rates & fares: it's up.\nSecond line\nthird"  # Coral's plain-text phase body
     assert links.fingerprint(html) == links.fingerprint(text) == links.fingerprint(html + "\n")
     assert links.fingerprint(text) != links.fingerprint("Rates & fares: it's down.")
+
+
+async def test_with_the_write_back_off_its_group_never_holds_trimming(
+    settings: Settings, rds: Redis
+) -> None:
+    keys = Keys()
+    await remove_group(rds, keys)  # no stream yet: nothing to do, no error
+    await rds.xadd(keys.events, {"id": "x"})
+    await rds.xgroup_create(keys.events, CORAL_GROUP, id="0")
+    await remove_group(rds, keys)
+    assert CORAL_GROUP not in [g["name"].decode() for g in await rds.xinfo_groups(keys.events)]
