@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,11 +26,19 @@ from starlette.routing import Route
 from moderation.keys import CORAL_GROUP, Keys
 from moderation.settings import Settings
 from moderation.store import coral as links
-from tests.conftest import Api, free_port, running_api, running_worker, wait_for
+from tests.conftest import (
+    Api,
+    free_port,
+    running_api,
+    running_worker,
+    settings_env,
+    wait_for,
+)
 from tests.test_coral import SECRET, payload, signed
 from workers.coral import CoralSync, remove_group
 
 TOKEN = "coral-api-token-1"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -254,3 +266,37 @@ async def test_with_the_write_back_off_its_group_never_holds_trimming(
     await rds.xgroup_create(keys.events, CORAL_GROUP, id="0")
     await remove_group(rds, keys)
     assert CORAL_GROUP not in [g["name"].decode() for g in await rds.xinfo_groups(keys.events)]
+
+
+async def test_moderation_webhooks_runs_the_write_back_beside_the_sender(
+    settings: Settings, rds: Redis
+) -> None:
+    async with fake_coral() as coral:
+        s = _settings(settings, coral.url, coral_budget_ms=100)
+        env = {**os.environ, **settings_env(s), "PYTHONUNBUFFERED": "1"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "moderation", "webhooks", env=env,
+            cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+
+            async def grouped() -> bool:
+                if not await rds.exists(Keys().events):
+                    return False
+                groups = await rds.xinfo_groups(Keys().events)
+                return CORAL_GROUP in [g["name"].decode() for g in groups]
+
+            await wait_for(grouped, timeout=20)
+            async with running_api(s) as api:
+                await _phase(api, coral, "Decided after the budget, by a worker.", 1)
+                async with running_worker(s):
+
+                    async def applied() -> bool:
+                        return len(coral.mutations) == 1
+
+                    await wait_for(applied, timeout=20)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 15) == 0
+        assert coral.mutations[0][0] == "approveComment"
