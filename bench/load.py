@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,20 @@ def make_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
 
 
 async def post_all(
-    base: str, key: str, n: int, concurrency: int, articles: int, wait_s: float
+    base: str,
+    key: str,
+    n: int,
+    concurrency: int,
+    articles: int,
+    wait_s: float,
+    start: int = 0,
+    make: Callable[[int, random.Random, int], dict[str, Any]] | None = None,
 ) -> tuple[list[str], float]:
-    rng = random.Random(7)
-    payloads = [make_comment(i, rng, articles) for i in range(n)]
+    """Post comments ``start`` .. ``start + n - 1`` (each its own author and idempotency key),
+    built by ``make`` (default :func:`make_comment`)."""
+    rng = random.Random(7 + start)
+    make = make or make_comment
+    payloads = [make(start + i, rng, articles) for i in range(n)]
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -110,9 +121,13 @@ async def post_all(
                     return
                 for _attempt in range(5):
                     reply = await conn.post_json(
-                        path, payloads[i], {**headers, "Idempotency-Key": f"bench-{RUN}-{i}"}
+                        path,
+                        payloads[i],
+                        {**headers, "Idempotency-Key": f"bench-{RUN}-{start + i}"},
                     )
-                    if reply.status in (201, 202):
+                    # 200: a retry's idempotent replay (the first try was stored though it
+                    # answered 503: a 503 does not always mean "not stored").
+                    if reply.status in (200, 201, 202):
                         ids[i] = reply.json()["id"]
                         break
                     if reply.status in (429, 503):

@@ -83,8 +83,9 @@ class Service:
 
 
 @contextmanager
-def started_service(scorer: str) -> Iterator[Service]:
-    """Redis (AOF always), the API and one worker process, stopped (SIGTERM) on the way out."""
+def started_service(scorer: str, extra_env: dict[str, str] | None = None) -> Iterator[Service]:
+    """Redis (AOF always), the API and one worker process, stopped (SIGTERM) on the way out.
+    ``extra_env`` adds ``MODERATION_*`` settings (a model's folder and runtime, say)."""
     tmp = Path(tempfile.mkdtemp(prefix="mod-soak-"))
     redis_port, api_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -118,6 +119,7 @@ def started_service(scorer: str) -> Iterator[Service]:
                 "MODERATION_FLOOD_IP_INTERVAL_S": "0",
             }
         )
+        env.update(extra_env or {})
         key = subprocess.run(
             [sys.executable, "-m", "moderation", "keys", "create", "--role", "site",
              "--name", "soak"],

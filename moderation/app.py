@@ -16,8 +16,22 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from moderation import ui
-from moderation.api import articles, comments, coral, dsa, embed, health, openapi, ops, webhooks
+from moderation.api import (
+    accounts,
+    articles,
+    comments,
+    coral,
+    dsa,
+    embed,
+    health,
+    openapi,
+    ops,
+    transparency,
+    webhooks,
+)
+from moderation.api import appeals as appeal_api
 from moderation.api import moderation as review_api
+from moderation.api import tools as moderator_tools
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
 from moderation.api.headers import AlwaysHeadersMiddleware
@@ -25,6 +39,7 @@ from moderation.api.instrument import InstrumentMiddleware
 from moderation.api.routing import IdRoute, PublicCORS
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
+from moderation.ops.samples import Sampler
 from moderation.record import Reader, Record, record_url
 from moderation.settings import Settings
 from moderation.store.apikeys import KeyCache
@@ -72,9 +87,13 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", ops.metrics, methods=["GET"]),
         # Reader reports, statements of reasons, the Reported queue, grounds (DSA).
         *dsa.routes(),
+        *appeal_api.routes(),  # authors' appeals and the Appeals queue (DSA Art. 20)
+        Route("/v1/moderation/transparency", transparency.get_transparency, methods=["GET"]),
         # Moderation: the review API (/v1/moderation/…) and the web UI (/moderate/…).
         *review_api.routes(),
+        *moderator_tools.routes(),  # published lists, copies, escalation, spam domains
         *webhooks.routes(),  # admins manage webhook endpoints (moderation.api.webhooks)
+        *accounts.routes(),  # admins manage moderators' accounts (moderation.api.accounts)
         *ui.routes(),
     ]
 
@@ -104,6 +123,8 @@ def create_app(settings: Settings) -> Starlette:
         recorder = Recorder(redis, keys)
         app.state.recorder = recorder
         await recorder.start()
+        sampler = Sampler(redis, keys, settings)  # the dashboard's history (ops.samples)
+        await sampler.start()
         try:
             # Comments accepted before any worker starts must still be scored: make sure the
             # group exists from id 0. Redis may be down at start-up; the API starts anyway
@@ -114,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await sampler.stop()
             await recorder.stop()
             await record.close()
             await subscription.stop()  # wakes every waiter

@@ -18,7 +18,8 @@ The hierarchy (HTTP status, code)::
     │   └── InvalidJSON .................. 400 invalid_json
     ├── Unauthorized ..................... 401 unauthorized
     ├── Forbidden ........................ 403 forbidden
-    │   └── CSRFFailed ................... 403 csrf_failed
+    │   ├── CSRFFailed ................... 403 csrf_failed
+    │   └── SameModerator ................ 403 same_moderator
     ├── NotFound ......................... 404 not_found
     ├── MethodNotAllowed ................. 405 method_not_allowed
     ├── NotAcceptable .................... 406 not_acceptable
@@ -26,7 +27,8 @@ The hierarchy (HTTP status, code)::
     ├── Conflict ......................... 409 conflict
     │   ├── IdempotencyConflict .......... 409 idempotency_key_reused
     │   ├── DecisionConflict ............. 409 already_decided
-    │   └── ArticleClosed ................ 409 article_closed
+    │   ├── ArticleClosed ................ 409 article_closed
+    │   └── AppealWindowClosed ........... 409 appeal_window_closed
     ├── PayloadTooLarge .................. 413 payload_too_large
     ├── UnsupportedMediaType ............. 415 unsupported_media_type
     ├── ValidationFailed ................. 422 validation_failed
@@ -155,6 +157,18 @@ class ArticleClosed(Conflict):
     """The article is closed to new comments."""
 
     code = "article_closed"
+
+
+class AppealWindowClosed(Conflict):
+    """The decision is older than the appeal window (``appeal_window_months``)."""
+
+    code = "appeal_window_closed"
+
+
+class SameModerator(Forbidden):
+    """An appeal must be decided by someone other than the moderator who took the decision."""
+
+    code = "same_moderator"
 
 
 class CSRFFailed(Forbidden):

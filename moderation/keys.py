@@ -55,9 +55,10 @@ class CommentField:
     #: Creation and last-change times, epoch ms.
     CREATED = "created"
     UPDATED = "updated"
-    #: The decision in force (JSON of ``Decision``).
+    #: The decision in force (``store.decisions`` blob: msgpack, facts by digest).
     DECISION = "decision"
-    #: The automatic decision, kept when a moderator's decision replaces it.
+    #: The automatic decision once a moderator's replaces it (absent while ``decision`` is the
+    #: automatic one: one copy; ``""`` when a moderator decided before any automatic decision).
     AUTO_DECISION = "auto_decision"
     #: The reason code a held comment entered the held queue with (``transition.lua`` takes
     #: it off ``Keys.held_counts`` when the comment leaves).
@@ -139,6 +140,13 @@ class Keys:
         """Hash: the submission (verbatim), its status and its decision."""
         return f"{self.prefix}:comment:{part(comment_id)}"
 
+    @property
+    def decision_facts(self) -> str:
+        """Hash ``digest -> msgpack``: what decisions under one policy, model and ground share
+        (``store.decisions.Facts``), stored once and referenced by digest from each decision;
+        a field is never changed nor removed (a decision must stay reproducible)."""
+        return f"{self.prefix}:decision:facts"
+
     def idempotency(self, key_name: str, idem_key: str) -> str:
         """String ``<body digest> <comment id>``, scoped to the API key that used it."""
         return f"{self.prefix}:idem:{part(key_name)}:{part(idem_key)}"
@@ -204,9 +212,29 @@ class Keys:
         """Sorted set of an article's approved comment ids (all scores 0, ordered by id).
 
         Comment ids sort by creation time, so lexicographic order is chronological order;
-        ``ZCARD`` of this set *is* the article's comment count, so counts cannot drift.
+        ``ZCARD`` of this set plus the article's ``archived_counts`` field (the approved ones
+        retention moved out) *is* the article's comment count, so counts cannot drift.
         """
         return f"{self.prefix}:article:{part(article_id)}:approved"
+
+    @property
+    def archived_counts(self) -> str:
+        """Hash ``article id -> approved comments that left Redis`` (retention, ``sweep.lua``
+        moves each one from the approved set to here in one script): an article's count is
+        ``ZCARD approved`` + this field, exact whatever was swept."""
+        return f"{self.prefix}:article:archived"
+
+    @property
+    def retention_mark(self) -> str:
+        """String: ``<updated ms> <comment id>`` of the last decided comment the retention
+        sweep looked at in the record (it goes on from there)."""
+        return f"{self.prefix}:retention:mark"
+
+    @property
+    def personal_data_mark(self) -> str:
+        """String: ``<created ms> <comment id>`` of the last comment whose personal data the
+        retention sweep removed (``record.retention``)."""
+        return f"{self.prefix}:retention:pd"
 
     def article(self, article_id: str) -> str:
         """Hash of what the site told us about an article (``ArticleField``)."""
@@ -303,9 +331,36 @@ class Keys:
         return f"{self.prefix}:reportrate:{part(reporter)}"
 
     @property
+    def pseudonym_secret(self) -> str:
+        """String: the key of the keyed hashes that stand for IP and e-mail addresses in key
+        names (``store.pseudonyms``), made once when first needed."""
+        return f"{self.prefix}:pseudonym_secret"
+
+    @property
     def reporter_secret(self) -> str:
         """String: the key of the reporters' keyed hashes, made once when first needed."""
         return f"{self.prefix}:reporter_secret"
+
+    # --- DSA: appeals (Art. 20 internal complaints; moderation.store.appeals) ----------------
+    def appeal(self, appeal_id: str) -> str:
+        """String: one appeal (JSON of ``Appeal``: the decision appealed, the author's text,
+        the outcome and the moderator's answer)."""
+        return f"{self.prefix}:appeal:{part(appeal_id)}"
+
+    def comment_appeals(self, comment_id: str) -> str:
+        """Hash of one comment's appeals: ``open`` -> the open appeal's id (one at a time), and
+        ``<decided_at of the decision appealed>`` -> appeal id (each decision once)."""
+        return f"{self.prefix}:appeals:comment:{part(comment_id)}"
+
+    @property
+    def appeals_open(self) -> str:
+        """Sorted set: the Appeals queue, open appeal ids scored by filing ms (oldest first)."""
+        return f"{self.prefix}:appeals:open"
+
+    @property
+    def appeals_decided(self) -> str:
+        """Sorted set of decided appeal ids scored by decision ms (newest last)."""
+        return f"{self.prefix}:appeals:decided"
 
     # --- moderation: review queue, sessions, word lists, audit ---------------------------
     @property
@@ -330,6 +385,25 @@ class Keys:
         """Hash of one signed-in web session, addressed by the SHA-256 of its cookie value."""
         return f"{self.prefix}:session:{digest}"
 
+    def account(self, name: str) -> str:
+        """String: one moderator or admin account (JSON ``store.accounts.Account``)."""
+        return f"{self.prefix}:account:{part(name)}"
+
+    @property
+    def account_index(self) -> str:
+        """Set of every account's name."""
+        return f"{self.prefix}:accounts"
+
+    def account_sessions(self, name: str) -> str:
+        """Set of the session digests (``session``) an account signed in with; stale members
+        are pruned when listed."""
+        return f"{self.prefix}:account:{part(name)}:sessions"
+
+    def sign_in_link(self, digest: str) -> str:
+        """String with a TTL: the account a one-time sign-in link opens, addressed by the
+        SHA-256 of the link's token; deleted by its first use."""
+        return f"{self.prefix}:signinlink:{digest}"
+
     def words(self, kind: str) -> str:
         """Set of normalised entries of a word list (``kind``: ``banned`` or ``suspect``)."""
         return f"{self.prefix}:words:{part(kind)}"
@@ -338,6 +412,26 @@ class Keys:
     def words_version(self) -> str:
         """String changed on every word-list edit; workers reload the lists when it changes."""
         return f"{self.prefix}:words:version"
+
+    def spam_domains(self, kind: str) -> str:
+        """Set of domains on the spam ``allow`` or ``deny`` list edited at run time (the
+        settings' lists apply as well)."""
+        return f"{self.prefix}:spam:domains:{part(kind)}"
+
+    @property
+    def spam_domains_version(self) -> str:
+        """String changed on every edit of the run-time domain lists; scorers reload on change."""
+        return f"{self.prefix}:spam:domains:version"
+
+    @property
+    def escalated(self) -> str:
+        """Sorted set of held comment ids a moderator sent to the admins, scored by when."""
+        return f"{self.prefix}:queue:escalated"
+
+    @property
+    def escalations(self) -> str:
+        """Hash comment id → JSON ``Escalation`` (who sent it up, when, their note)."""
+        return f"{self.prefix}:queue:escalations"
 
     # --- workers and stats ------------------------------------------------------------------
     def worker(self, name: str) -> str:
@@ -367,6 +461,16 @@ class Keys:
     def metrics(self) -> str:
         """Hash of cluster-wide Prometheus counters and histogram buckets (``metrics.Recorder``)."""
         return f"{self.prefix}:stats:metrics"
+
+    @property
+    def stats_samples(self) -> str:
+        """Stream of the dashboard's gauge samples (``ops.samples``), capped by count."""
+        return f"{self.prefix}:stats:samples"
+
+    @property
+    def stats_sample_lock(self) -> str:
+        """String with a short TTL: taken by the API process that samples this interval."""
+        return f"{self.prefix}:stats:samples:lock"
 
     @property
     def human_latency(self) -> str:
@@ -399,7 +503,8 @@ class Keys:
         return f"{self.prefix}:spam:sig:{part(comment_id)}"
 
     def spam_ip_posts(self, ip: str) -> str:
-        """Sorted set of comment ids from one IP address scored by creation ms (velocity)."""
+        """Sorted set of comment ids from one IP address scored by creation ms (velocity);
+        ``ip`` is the address' keyed hash (``store.pseudonyms``), never the address."""
         return f"{self.prefix}:spam:ip:{part(ip)}"
 
     def spam_learned(self, comment_id: str) -> str:
@@ -407,10 +512,12 @@ class Keys:
         return f"{self.prefix}:spam:learned:{part(comment_id)}"
 
     def flood(self, kind: str, value: str) -> str:
-        """String: the flood-control state (theoretical arrival time, ms) of one author or IP."""
+        """String: the flood-control state (theoretical arrival time, ms) of one author or IP
+        (``kind`` ``ip``: ``value`` is the address' keyed hash, ``store.pseudonyms``)."""
         return f"{self.prefix}:flood:{part(kind)}:{part(value)}"
 
     def auth_failures(self, bucket: str) -> str:
         """String counter with a TTL: failed sign-ins and unknown API keys from one client
-        address (``ip_bucket``) in the current window (``store.auth_failures``)."""
+        address (the keyed hash of its ``ip_bucket``) in the current window
+        (``store.auth_failures``)."""
         return f"{self.prefix}:authfail:{part(bucket)}"

@@ -30,7 +30,14 @@ WEBHOOK_EVENTS = (
     "comment.deleted",
     "article.count_changed",
     "report.decided",
+    "appeal.decided",
 )
+
+#: The EU member states (ISO 3166-1 alpha-2, as the DSA Transparency Database spells them).
+EU_COUNTRIES = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+)  # fmt: skip
 
 #: Per-label toxicity thresholds: the starting point used in production elsewhere (DESIGN.md).
 DEFAULT_THRESHOLDS: dict[str, float] = {
@@ -102,6 +109,16 @@ class Settings:
     database_url: str = ""
     #: Most stream entries the archiver writes to the database in one transaction.
     archiver_batch_size: int = 500
+    #: Days a decided comment (approved, rejected, deleted) stays in Redis after its last
+    #: decision, once the record holds that decision; then the archiver's retention sweep moves
+    #: it out and reads find it in the record. Pending and held comments stay until decided.
+    #: 0 keeps every comment in Redis.
+    retention_days: int = 30
+    #: Days the clear IP address, e-mail address and user agent of a comment are kept at all
+    #: (in Redis and in the record), counted from its creation; then the sweep removes them
+    #: from the submission. Comparisons (velocity, flood control) never use them in clear.
+    #: 0 keeps them.
+    personal_data_days: int = 90
 
     #: Python logging level of every process.
     log_level: str = "INFO"
@@ -167,6 +184,12 @@ class Settings:
     batch_size_backlog: int = 256
     #: After the first message of a batch arrives, wait at most this long for the batch to fill.
     batch_linger_ms: int = 20
+    #: Linger only while the previous batch is still being decided: an idle worker takes what is
+    #: queued at once (no added latency when traffic is light), a busy one lets the next batch
+    #: fill meanwhile, which costs nothing since it could not start sooner (big batches under
+    #: load). Off: always linger up to ``batch_linger_ms`` (fuller batches at light load, for a
+    #: GPU whose per-batch cost dominates).
+    batch_linger_auto: bool = True
     #: How long one XREADGROUP blocks when the stream is empty (bounds SIGTERM reaction time).
     block_ms: int = 1000
     #: A delivered-but-unacked entry idle this long is presumed orphaned and reclaimed.
@@ -183,7 +206,8 @@ class Settings:
     heartbeat_interval_s: float = 2.0
     #: A worker whose heartbeat is older than this is considered gone (``/readyz``, stats).
     heartbeat_ttl_s: float = 10.0
-    #: A file the worker touches at every heartbeat (container health checks); empty = none.
+    #: A file the worker touches at every heartbeat, and the archiver after each step that
+    #: succeeded (container health checks); empty = none.
     heartbeat_file: str = ""
     #: Worker identity; empty = ``<host>-<pid>``.
     worker_name: str = ""
@@ -199,6 +223,11 @@ class Settings:
     stuck_queue_s: float = 120.0
     #: Seconds between dashboard updates pushed over SSE.
     dashboard_interval_s: float = 2.0
+    #: Seconds between the samples of queue depth, oldest comment and time to decision that
+    #: the dashboard's charts load as their history (one sampler for all API processes).
+    dashboard_sample_s: float = 10.0
+    #: Seconds of those samples kept (a capped Redis stream).
+    dashboard_history_s: int = 3600
 
     # --- Webhooks ----------------------------------------------------------------------------
     #: A webhook endpoint configured in the environment (more are registered at run time with
@@ -208,7 +237,7 @@ class Settings:
     #: ``moderation webhooks secret`` prints a new one).
     webhook_secret: str = ""
     #: The event types that endpoint receives: ``comment.decided``, ``comment.moderated``,
-    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``.
+    #: ``comment.deleted``, ``article.count_changed``, ``report.decided``, ``appeal.decided``.
     webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
     #: Per-request timeout.
     webhook_timeout_s: float = 5.0
@@ -294,6 +323,11 @@ class Settings:
     session_idle_s: int = 2 * 3600
     #: …and at the latest this many seconds after sign-in, active or not.
     session_max_s: int = 12 * 3600
+    #: Whether the web UI's sign-in page still takes a moderator or admin API key beside an
+    #: account's name and password (the API always takes keys). Off: only accounts sign in.
+    ui_key_sign_in: bool = True
+    #: Seconds a one-time sign-in link (``moderation accounts link``) stays usable.
+    sign_in_link_ttl_s: int = 24 * 3600
     #: Audit entries kept in the Redis audit stream once archived (the archiver trims it, never
     #: past what it has written to the record); 0 keeps every entry.
     audit_max_entries: int = 1_000_000
@@ -341,6 +375,26 @@ class Settings:
     #: Reports one reporter (keyed hash of the reader id or IP) may file per window.
     report_rate_max: int = 10
     report_rate_window_s: int = 3600
+
+    # --- DSA: appeals (moderation.review.appeals) --------------------------------------------
+    #: Calendar months after a decision (its statement of reasons) during which its author may
+    #: appeal it; the DSA (Art. 20(1)) asks for at least six.
+    appeal_window_months: int = 6
+
+    # --- DSA: the Transparency Database (moderation.record.tdb, ``moderation tdb``) ----------
+    #: The database's endpoint for several statements of reasons at once (its
+    #: ``/api/v1/statements``); empty = the sender is off (``moderation tdb export`` still works).
+    tdb_url: str = ""
+    #: The platform's API token for it, sent as ``Authorization: Bearer`` (required with a URL).
+    tdb_token: str = ""
+    #: Where the restrictions apply (EU country codes): a removed comment is gone everywhere.
+    tdb_territorial_scope: tuple[str, ...] = EU_COUNTRIES
+    #: Statements per request (the database takes at most 100).
+    tdb_batch_size: int = 100
+    tdb_timeout_s: float = 10.0
+    #: Tries of one batch before a run gives up (waits double from ``tdb_backoff_s``).
+    tdb_attempts: int = 5
+    tdb_backoff_s: float = 1.0
 
     @property
     def embedded_redis_dir(self) -> Path:
@@ -465,7 +519,15 @@ class Settings:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if not 0.0 <= self.spam_threshold <= 1.0:
             raise ConfigError("MODERATION_SPAM_THRESHOLD must be within [0, 1]")
-        for name in ("session_idle_s", "session_max_s", "max_bulk", "queue_page_size"):
+        for name in (
+            "session_idle_s",
+            "session_max_s",
+            "sign_in_link_ttl_s",
+            "dashboard_sample_s",
+            "dashboard_history_s",
+            "max_bulk",
+            "queue_page_size",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         if not self.queue_page_size <= self.max_queue_page:
@@ -483,12 +545,33 @@ class Settings:
             "flood_author_interval_s",
             "flood_ip_interval_s",
             "scoring_timeout_s",
+            "retention_days",
+            "personal_data_days",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"MODERATION_{name.upper()} must not be negative")
         for name in ("report_hide_threshold", "report_rate_max", "report_rate_window_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")
+        if not 6 <= self.appeal_window_months <= 120:
+            raise ConfigError(
+                "MODERATION_APPEAL_WINDOW_MONTHS must be within 6..120 (the DSA asks for six "
+                "months at least)"
+            )
+
+        if self.tdb_url and not self.tdb_token:
+            raise ConfigError("MODERATION_TDB_TOKEN is required with MODERATION_TDB_URL")
+        if not 1 <= self.tdb_batch_size <= 100:
+            raise ConfigError("MODERATION_TDB_BATCH_SIZE must be within [1, 100]")
+        unknown_countries = sorted(set(self.tdb_territorial_scope) - set(EU_COUNTRIES))
+        if unknown_countries or not self.tdb_territorial_scope:
+            raise ConfigError(
+                "MODERATION_TDB_TERRITORIAL_SCOPE must list EU country codes "
+                f"({', '.join(EU_COUNTRIES)}); not {', '.join(unknown_countries) or 'none'}"
+            )
+        for name in ("tdb_timeout_s", "tdb_attempts", "tdb_backoff_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"MODERATION_{name.upper()} must be positive")
         for name in ("flood_author_burst", "flood_ip_burst"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"MODERATION_{name.upper()} must be at least 1")

@@ -82,9 +82,13 @@ GROUND_KINDS = ("law", "rules")
 AUTOMATIC = ("auto", "system", "reports")
 
 #: What an author is told about contesting a decision (Art. 17(3)(f), Art. 20).
+#: Six months is the least the DSA allows and ``appeal_window_months`` cannot go below it, so
+#: the text is never more than the site grants.
 REDRESS = (
-    "You can appeal this decision through the site within six months; a different moderator "
-    "will review it. You may also use an out-of-court dispute settlement body or the courts."
+    "To appeal this decision, ask the site where you posted the comment to file your appeal "
+    "with your reasons, within six months of this statement. A moderator other than the one "
+    "who took the decision will review it and answer with reasons. You may also turn to a "
+    "certified out-of-court dispute settlement body (DSA Art. 21) or to the courts."
 )
 
 

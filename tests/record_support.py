@@ -7,7 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +16,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from moderation.record import Record, open_record
 from moderation.settings import Settings
+from tests.private_postgres import PrivatePostgres, postgres_bin
 from workers.archiver import Archiver
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -87,3 +88,18 @@ def archiver_subprocess(env: dict[str, str], root: Path) -> subprocess.Popen[byt
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own, started (see ``tests.private_postgres``)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
+    server = PrivatePostgres(bin_dir)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.cleanup()

@@ -46,7 +46,7 @@ async def test_dashboard_needs_a_moderator_session(api: Api) -> None:
     await _sign_in(api)
     page_ = await api.client.get("/moderate/dashboard")
     assert page_.status_code == 200
-    for chart in ("throughput", "mix", "holdrate", "depth", "age", "latency"):
+    for chart in ("throughput", "mix", "holdrate", "depth", "age", "latency-auto", "latency-human"):
         assert f'id="chart-{chart}"' in page_.text
     assert 'href="/moderate/dashboard" aria-current="page"' in page_.text
     assert "No workers have reported" in page_.text
@@ -139,7 +139,7 @@ def test_charts_draw_with_axes_units_and_live_data(page: Any, busy_site: Site) -
     assert held.count() >= 1
     # Live series need a few updates; then the depth and latency charts draw lines too.
     page.locator("#chart-depth path.series").first.wait_for(state="attached", timeout=15_000)
-    page.locator("#chart-latency path.series").first.wait_for(state="attached", timeout=15_000)
+    page.locator("#chart-latency-auto path.series").first.wait_for(state="attached", timeout=15_000)
     assert "%" in "".join(page.locator("#chart-holdrate text.tick").all_text_contents())
     rows = page.locator("#workers-table tbody tr")
     assert rows.count() == 1 and "live-worker" in rows.first.inner_text()

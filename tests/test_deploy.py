@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from moderation.cli import build_parser
+from moderation.settings import Settings
 from moderation.settings_doc import BEGIN, END, markdown_table
 from tests.conftest import METRICS_AUTH
 
@@ -163,4 +164,125 @@ def test_monitoring_profile_mounts_the_deploy_files() -> None:
         "ModerationNoWorkers",
         "ModerationHighHoldRate",
         "ModerationWebhookFailures",
+        "ModerationArchiveBacklog",
     } <= names
+
+
+# --- The record in compose: PostgreSQL, the migration, the archiver ---------------------------
+
+_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: object) -> str:
+    """A compose value with its ``${VAR:-default}`` references resolved as with an empty
+    ``.env`` (the defaults the file ships)."""
+    return _VAR.sub(lambda m: m.group(2) or "", str(value)).replace("$$", "$")
+
+
+def _dockerfile_env() -> dict[str, str]:
+    """The image's environment, its build arguments at their defaults."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    args: dict[str, str] = {}
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("ARG "):
+            name, _, value = line[len("ARG ") :].strip().partition("=")
+            args[name] = value
+        if line.startswith("ENV "):
+            for word in shlex.split(line[len("ENV ") :]):
+                name, _, value = word.partition("=")
+                env[name] = _VAR.sub(lambda m: args.get(m.group(1), ""), value)
+    return env
+
+
+def _our_services() -> dict[str, dict[str, Any]]:
+    """The services that run our image (and so our settings and our command line)."""
+    return {
+        name: service
+        for name, service in _compose()["services"].items()
+        if str(service.get("image", "")).startswith("moderation:")
+    }
+
+
+def test_compose_runs_postgresql_with_a_volume_and_a_health_check() -> None:
+    compose = _compose()
+    pg = compose["services"]["postgres"]
+    assert str(pg["image"]).startswith("postgres:")
+    [volume] = pg["volumes"]
+    name, target = volume.split(":")
+    assert name in compose["volumes"] and target == "/var/lib/postgresql/data"
+    assert "ports" not in pg  # reachable on the compose network only
+    check = pg["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "pg_isready"]
+    env = {k: _interpolate(v) for k, v in pg["environment"].items()}
+    assert check[check.index("--username") + 1] == env["POSTGRES_USER"]
+    assert check[check.index("--dbname") + 1] == env["POSTGRES_DB"]
+
+    # Every service of ours names that database, with the server's own user and password.
+    from sqlalchemy.engine import make_url
+
+    from moderation.record import record_url
+
+    for service_name, service in _our_services().items():
+        raw = _interpolate(service["environment"]["MODERATION_DATABASE_URL"])
+        url = make_url(raw)
+        assert (url.host, url.port) == ("postgres", 5432), service_name
+        assert url.username == env["POSTGRES_USER"] and url.database == env["POSTGRES_DB"]
+        assert url.password == env["POSTGRES_PASSWORD"]
+        settings = Settings.from_env({"MODERATION_DATABASE_URL": raw})
+        assert record_url(settings).startswith("postgresql+asyncpg://")
+
+
+def test_compose_environments_are_real_settings_and_commands_real_commands() -> None:
+    """Each service of ours starts: its environment (over the image's) is read by
+    ``Settings.from_env``, which refuses unknown ``MODERATION_*`` names and bad values, and its
+    command parses as our command line."""
+    services = _compose()["services"]
+    image_env = _dockerfile_env()
+    Settings.from_env(image_env)
+    assert _our_services().keys() >= {"api", "worker", "archiver", "migrate", "webhooks"}
+    for name, service in _our_services().items():
+        env = image_env | {k: _interpolate(v) for k, v in service["environment"].items()}
+        Settings.from_env(env)  # raises ConfigError naming the unknown or invalid setting
+        argv = [_interpolate(a) for a in service["command"]]
+        assert argv[0] == "moderation", name
+        build_parser().parse_args(argv[1:])
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, (name, dependency)
+
+
+def test_compose_archiver_and_migration_wait_for_their_dependencies() -> None:
+    services = _compose()["services"]
+    migrate, archiver, api = services["migrate"], services["archiver"], services["api"]
+    assert migrate["command"] == ["moderation", "db", "upgrade"]
+    assert migrate["restart"] == "no"  # a one-shot: it exits once the schema is current
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert archiver["command"] == ["moderation", "archiver"]
+    assert archiver["stop_signal"] == "SIGTERM"  # it acknowledges the batch in hand first
+    for service in (archiver, api):
+        assert service["depends_on"] == {
+            "redis": {"condition": "service_healthy"},
+            "postgres": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
+        }
+    # The archiver's health check reads the file it touches: the image's heartbeat file.
+    beat = _dockerfile_env()["MODERATION_HEARTBEAT_FILE"]
+    assert f"getmtime('{beat}')" in archiver["healthcheck"]["test"][-1]
+    assert f"getmtime('{beat}')" in services["worker"]["healthcheck"]["test"][-1]
+
+
+def test_readme_storage_procedures_name_real_commands() -> None:
+    """The commands of "Running PostgreSQL" and "Backup and restore" exist as written."""
+    readme = (ROOT / "README.md").read_text()
+    text = readme.split("### Running PostgreSQL", 1)[1].split("\n## ", 1)[0]
+    commands = [
+        line.split("#")[0].strip()
+        for block in text.split("```sh")[1:]
+        for line in block.split("```", 1)[0].splitlines()
+        if line.strip().startswith("moderation ")
+    ]
+    commands += re.findall(r"`(moderation [^`]+)`", text)
+    assert {"moderation db upgrade", "moderation archiver"} <= set(commands)
+    assert "moderation db dump backup/record.dump" in commands
+    for command in commands:
+        build_parser().parse_args(shlex.split(command)[1:])

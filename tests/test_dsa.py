@@ -16,6 +16,7 @@ from moderation.messages import Decision, ModelInfo
 from moderation.pipeline.policy import dead_letter_decision
 from moderation.settings import Settings
 from moderation.statements import missing
+from moderation.store import decisions
 from moderation.store.codec import as_str
 from tests.conftest import Api, running_api, running_worker
 from tests.moderation_support import held, status_of
@@ -23,12 +24,12 @@ from tests.moderation_support import held, status_of
 M = "/v1/moderation"
 
 
-def _decision(raw: Any) -> Decision:
-    return msgspec.json.decode(raw, type=Decision)
-
-
 async def _stored(rds: Redis, cid: str) -> Decision:
-    return _decision(await rds.hget(Keys().comment(cid), "decision"))
+    (decision,) = await decisions.decode_many(
+        rds, Keys(), [await rds.hget(Keys().comment(cid), "decision")]
+    )
+    assert decision is not None
+    return decision
 
 
 async def _published(api: Api, rds: Redis, text: str, article: str = "a1") -> str:
@@ -51,7 +52,7 @@ async def _count(api: Api, article: str) -> int:
 
 async def _report_events(rds: Redis) -> list[dict[str, str]]:
     rows = await rds.xrange(Keys().events)
-    out = [{as_str(k): as_str(v) for k, v in f.items()} for _, f in rows]
+    out = [{as_str(k): as_str(v) for k, v in f.items() if k != b"decision"} for _, f in rows]
     return [e for e in out if e.get("type") == "report.decided"]
 
 

@@ -1,12 +1,14 @@
 """Erasure (``POST /v1/moderation/authors/{id}/forget``, ``moderation forget-author``): after it,
 no Redis key or value, no AOF file (rewritten) and no row of any table in the record (PostgreSQL
 and SQLite; for SQLite the database file itself) holds the author's name, e-mail, IP address,
-user agent or text — while counts stay exact, the comments still read (anonymised) and another
-author's comments are untouched."""
+user agent or text, and no search, moderator page (from either tier) or export shows them —
+while counts stay exact, the comments still read (anonymised) and another author's comments
+are untouched."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import sys
@@ -17,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis as AsyncRedis
 
+from moderation.cli.record import export
 from moderation.keys import Keys
 from moderation.record import open_record
 from moderation.settings import Settings
@@ -28,6 +31,7 @@ from tests.conftest import (
     settings_env,
     wait_for,
 )
+from tests.moderation_support import sign_in
 from tests.record_support import archive_all, database_url
 
 M = "/v1/moderation"
@@ -189,6 +193,33 @@ async def test_forget_author_leaves_no_trace(
                 ).json()["entries"]
                 assert audit[0]["action"] == "author.forget"
                 assert audit[0]["detail"]["redis_comments"] == 4
+
+                # Nor in anything either store returns: search, the author's history, the
+                # moderator's pages (one comment read from the record alone), the export.
+                shown = [
+                    (
+                        await api.client.get(
+                            f"{M}/search", params=params, headers=api.auth("moderator")
+                        )
+                    ).text
+                    for params in ({"q": WORD}, {"author": "erin"}, {"q": "Reply budget"})
+                ]
+                assert f'"{ids["erin"][0]}"' in shown[1]  # the comments are found, erased
+                await redis.delete(keys.comment(ids["erin"][1]))  # only the record has it
+                await sign_in(api.client, api.moderator_key)
+                for path in (
+                    "/moderate/authors/erin",
+                    *(f"/moderate/comments/{cid}" for cid in ids["erin"]),
+                    f"{M}/authors/erin",
+                    *(f"{M}/comments/{cid}" for cid in ids["erin"]),
+                ):
+                    r = await api.client.get(path, headers=api.auth("moderator"))
+                    assert r.status_code == 200, (path, r.text[:200])
+                    shown.append(r.text)
+                out = io.StringIO()
+                assert await export(settings, 0, 2**62, "jsonl", out) > 0
+                shown.append(out.getvalue())
+                assert _found("\n".join(shown)) == []
 
                 # The command line does the same, for the other author.
                 proc = await asyncio.create_subprocess_exec(

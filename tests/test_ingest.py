@@ -14,6 +14,7 @@ from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key, digest_of, revoke_key
+from moderation.store.pseudonyms import Pseudonyms
 from tests.conftest import comment, running_api, wait_for
 
 #: Production defaults for flood control, and a key cache that outlives the test.
@@ -79,7 +80,9 @@ async def test_an_accepted_comment_costs_one_round_trip_with_production_defaults
         inner = " ".join(c["command"] for c in seen if c.get("client_type") == "lua")
         assert keys.article_settings("a1") in inner
         assert keys.flood("author", "reader") in inner
-        assert keys.flood("ip", "192.0.2.8") in inner
+        # The IP limit's key names the address' keyed hash, never the address.
+        assert keys.flood("ip", await Pseudonyms(rds, keys).of("192.0.2.8")) in inner
+        assert ":192.0.2.8" not in inner  # (the submission itself still holds it)
         assert "XADD" in inner.upper()
 
         # Refusals take one round trip too.

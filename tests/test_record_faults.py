@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from redis.asyncio import Redis as AsyncRedis
 
-from moderation.record import Record
+from moderation.record import Record, open_record
 from moderation.record.schema import comments, decisions
 from moderation.settings import Settings
-from tests.conftest import ROOT, comment, running_api, settings_env, wait_for, worker_subprocess
+from tests.conftest import (
+    ROOT,
+    comment,
+    free_port,
+    running_api,
+    running_worker,
+    settings_env,
+    wait_for,
+    worker_subprocess,
+)
 from tests.record_support import archiver_subprocess
+from workers.archiver import Archiver
 
 N = 60
 
@@ -88,3 +100,31 @@ async def test_kill_9_of_worker_and_archiver_loses_and_duplicates_nothing(
     assert {r.id: r.status for r in rows} == {c: v["status"] for c, v in views.items()}
     assert sorted(c for c, _ in auto) == sorted(ids)
     assert {n for _, n in auto} == {1}
+
+
+async def test_the_archiver_heartbeat_file_says_whether_it_can_write(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The compose health check's file: touched while the archiver writes, not while the
+    database refuses what it read."""
+    beat = tmp_path / "heartbeat"
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"  # nobody listens there
+    s = settings.with_overrides(heartbeat_file=str(beat), heartbeat_interval_s=0.1, block_ms=50)
+    async with running_api(s) as api, running_worker(s):
+        r = await api.post_comment(comment(), wait=10)
+        assert r.json()["status"] == "approved"
+    redis = AsyncRedis.from_url(s.resolved_redis_url())
+    try:
+        for url, healthy in ((down, False), (f"sqlite:///{tmp_path / 'record.sqlite3'}", True)):
+            record = await open_record(s.with_overrides(database_url=url), migrate=healthy)
+            archiver = Archiver(s, redis, record, name="beat")
+            task = asyncio.create_task(archiver.run())
+            await asyncio.sleep(0.5)
+            beat.unlink(missing_ok=True)  # what the first (empty) step touched
+            await asyncio.sleep(1.5)
+            archiver.request_stop()
+            await asyncio.wait_for(task, 10)
+            await record.close()
+            assert beat.exists() == healthy, url
+    finally:
+        await redis.aclose()

@@ -75,7 +75,13 @@ async def test_worker_killed_mid_batch_is_recovered_exactly_once(
     ids = await _post_many(api, 12)
     # A worker that reads the batch and then lingers for more: SIGKILL it while it holds the
     # 12 entries read but unacknowledged.
-    proc = worker_subprocess(settings, worker_name="doomed", batch_size=100, batch_linger_ms=30_000)
+    proc = worker_subprocess(
+        settings,
+        worker_name="doomed",
+        batch_size=100,
+        batch_linger_ms=30_000,
+        batch_linger_auto=False,
+    )
     try:
         await wait_for(lambda: _dead_workers_pending(rds, "doomed"), timeout=30)
         assert await _dead_workers_pending(rds, "doomed") == 12
@@ -182,7 +188,13 @@ async def _is(rds: Redis, cid: str, status: str) -> bool:
 @pytest.mark.fault
 async def test_sigterm_finishes_the_batch_in_hand(api: Api, settings: Settings, rds: Redis) -> None:
     ids = await _post_many(api, 8)
-    proc = worker_subprocess(settings, worker_name="graceful", batch_size=100, batch_linger_ms=3000)
+    proc = worker_subprocess(
+        settings,
+        worker_name="graceful",
+        batch_size=100,
+        batch_linger_ms=3000,
+        batch_linger_auto=False,
+    )
     try:
         await wait_for(lambda: _dead_workers_pending(rds, "graceful"), timeout=30)
         assert await rds.exists(K.worker("graceful"))

@@ -94,8 +94,18 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/v1/moderation/reported/{comment_id}/decision"): (
         "moderators", "/v1/moderation/reported/{cid}/decision", {"action": "keep"}),
     ("GET", "/v1/moderation/grounds"): ("moderators", "/v1/moderation/grounds", None),
+    ("GET", "/v1/moderation/transparency"): ("admins", "/v1/moderation/transparency", None),
     ("PUT", "/v1/moderation/grounds"): ("admins", "/v1/moderation/grounds", {"grounds": []}),
     ("GET", "/report.js"): ("public", "/report.js", None),
+    # Appeals (made-up ids: an allowed caller gets 404 and nothing changes).
+    ("POST", "/v1/comments/{comment_id}/appeals"): (
+        "site", "/v1/comments/01KAXD6Y8V3N9TQ2J5ZB7W4H1C/appeals", {"text": "Please look again."}),
+    ("GET", "/v1/moderation/appeals"): ("moderators", "/v1/moderation/appeals", None),
+    ("GET", "/v1/moderation/appeals/{appeal_id}"): (
+        "moderators", "/v1/moderation/appeals/apl_none", None),
+    ("POST", "/v1/moderation/appeals/{appeal_id}/decision"): (
+        "moderators", "/v1/moderation/appeals/apl_none/decision",
+        {"outcome": "uphold", "answer": "It breaks the rules."}),
     ("POST", "/v1/coral/moderate"): ("coral", "/v1/coral/moderate", {"action": "NEW"}),
     ("GET", "/v1/moderation/queue"): ("moderators", "/v1/moderation/queue", None),
     ("GET", "/v1/moderation/queue/counts"): ("moderators", "/v1/moderation/queue/counts", None),
@@ -145,6 +155,30 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/v1/moderation/search"): ("moderators", "/v1/moderation/search?q=x", None),
     ("POST", "/v1/moderation/authors/{author_id:path}/forget"): (
         "admins", "/v1/moderation/authors/u-forget/forget", None),
+    ("GET", "/v1/moderation/accounts"): ("admins", "/v1/moderation/accounts", None),
+    ("POST", "/v1/moderation/accounts"): (
+        "admins", "/v1/moderation/accounts", {"name": "matrix-new", "link": True}),
+    ("PATCH", "/v1/moderation/accounts/{name}"): (
+        "admins", "/v1/moderation/accounts/matrix-acc", {"disabled": False}),
+    ("POST", "/v1/moderation/accounts/{name}/link"): (
+        "admins", "/v1/moderation/accounts/matrix-acc/link", None),
+    # A made-up session: an allowed caller gets 404 (nothing to revoke), others 401/403.
+    ("DELETE", "/v1/moderation/accounts/{name}/sessions/{session_id}"): (
+        "admins", "/v1/moderation/accounts/matrix-acc/sessions/0123456789abcdef", None),
+    ("GET", "/v1/moderation/published"): (
+        "moderators", "/v1/moderation/published?article=a1", None),
+    ("GET", "/v1/moderation/comments/{comment_id}/copies"): (
+        "moderators", "/v1/moderation/comments/{cid}/copies", None),
+    ("POST", "/v1/moderation/comments/{comment_id}/escalate"): (
+        "moderators", "/v1/moderation/comments/{cid}/escalate", {"note": "matrix"}),
+    ("GET", "/v1/moderation/escalated"): ("admins", "/v1/moderation/escalated", None),
+    ("GET", "/v1/moderation/spam-domains"): ("admins", "/v1/moderation/spam-domains", None),
+    ("PATCH", "/v1/moderation/spam-domains/{kind}"): (
+        "admins", "/v1/moderation/spam-domains/allow", {"add": ["matrix.example"]}),
+    ("GET", "/moderate/published"): ("page", "/moderate/published?article=a1", None),
+    ("GET", "/moderate/search"): ("page", "/moderate/search", None),
+    ("GET", "/moderate/escalated"): ("admin_page", "/moderate/escalated", None),
+    ("GET", "/moderate/spam-domains"): ("admin_page", "/moderate/spam-domains", None),
     ("GET", "/moderate"): ("page", "/moderate", None),
     ("GET", "/moderate/"): ("page", "/moderate/", None),
     ("GET", "/moderate/login"): ("public", "/moderate/login", None),
@@ -158,9 +192,15 @@ ACCESS: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/moderate/articles"): ("page", "/moderate/articles", None),
     ("GET", "/moderate/articles/{article_id:path}"): ("page", "/moderate/articles/a1", None),
     ("GET", "/moderate/policy"): ("admin_page", "/moderate/policy", None),
+    ("GET", "/moderate/transparency"): ("admin_page", "/moderate/transparency", None),
     ("GET", "/moderate/words"): ("admin_page", "/moderate/words", None),
     ("GET", "/moderate/audit"): ("page", "/moderate/audit", None),
     ("GET", "/moderate/dashboard"): ("page", "/moderate/dashboard", None),
+    ("GET", "/moderate/accounts"): ("admin_page", "/moderate/accounts", None),
+    ("GET", "/moderate/login/link"): ("public", "/moderate/login/link?token=nope", None),
+    ("POST", "/moderate/login/link"): ("public", "/moderate/login/link", "link-form"),
+    ("GET", "/moderate/reported"): ("page", "/moderate/reported", None),
+    ("GET", "/moderate/appeals"): ("page", "/moderate/appeals", None),
     ("GET", "/moderate/dashboard/stream"): ("moderators", "/moderate/dashboard/stream", None),
     ("GET", STATIC_PATH): ("public", f"{STATIC_PATH}/app.css", None),
 }  # fmt: skip
@@ -295,6 +335,9 @@ def _request(
         data = urlencode({"key": w.moderator_key, "next": "/moderate/queue"}).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         return path, headers, data
+    if body == "link-form":  # a spent link: 404 for anyone (the path is public)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return path, headers, urlencode({"token": "spent"}).encode()
     if body == "logout-form":
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         return path, headers, urlencode({"csrf_token": caller.csrf}).encode()

@@ -1,9 +1,11 @@
 """The archiver: every transition and audit entry, written to the record (SQL), never lost.
 
-It reads the events stream (``keys.events``: one entry per transition, carrying its decision)
-and the audit stream (``keys.audit``) through its own consumer group (``keys.ARCHIVE_GROUP``,
-created from the start of each stream), writes each batch to the database in one transaction
-(``moderation.record.archive``: idempotent upserts keyed by comment id and entry id), and only
+It reads the events stream (``keys.events``: one entry per transition, carrying its decision,
+and the typed entries of reader reports and appeals: ``report.filed`` / ``report.decided``,
+``appeal.filed`` / ``appeal.decided``) and the audit stream (``keys.audit``) through its own
+consumer group (``keys.ARCHIVE_GROUP``, created from the start of each stream), writes each
+batch to the database in one transaction (``moderation.record.archive``: idempotent upserts
+keyed by comment id and entry id), and only
 then acknowledges it. A kill before ``XACK`` leaves the batch pending: the archiver reads its own
 pending entries first when it starts again, and any archiver reclaims entries idle longer than
 ``MODERATION_RECLAIM_IDLE_MS`` (``XAUTOCLAIM``). A database that is down makes the batch wait
@@ -27,6 +29,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -34,9 +37,18 @@ from redis.exceptions import ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from moderation.errors import REDIS_UNAVAILABLE
-from moderation.keys import ARCHIVE_GROUP, CommentField, Keys
-from moderation.record import Archive, AuditRow, EventRow, Record
+from moderation.keys import ARCHIVE_GROUP, SCORING_GROUP, CommentField, Keys
+from moderation.record import (
+    AppealRow,
+    Archive,
+    AuditRow,
+    EventRow,
+    Record,
+    ReportRow,
+    retention,
+)
 from moderation.settings import Settings
+from moderation.store import decisions, records
 from moderation.store.codec import as_str
 from moderation.store.trim import trim_acknowledged
 
@@ -46,6 +58,8 @@ log = logging.getLogger("moderation.archiver")
 EVENTS_KEEP = 10_000
 #: Seconds between trims.
 TRIM_INTERVAL_S = 1.0
+#: Seconds between retention passes (each bounded; a backlog is caught up pass by pass).
+RETENTION_INTERVAL_S = 10.0
 
 
 class Archiver:
@@ -78,22 +92,34 @@ class Archiver:
     async def run(self) -> None:
         """Archive until asked to stop; Redis or the database being down only delays."""
         own_pending = True  # first, what this consumer read before a restart
-        next_reclaim = next_trim = 0.0
+        next_reclaim = next_trim = next_retention = next_beat = 0.0
+        beat_file = Path(self.settings.heartbeat_file) if self.settings.heartbeat_file else None
         while not self._stop.is_set():
             try:
                 await self.ensure_groups()
                 if own_pending:
                     own_pending = await self._step("0") > 0
-                    continue
-                if time.monotonic() >= next_reclaim:
-                    await self._reclaim()
-                    next_reclaim = time.monotonic() + self.settings.reclaim_interval_s
-                await self._step(">")
-                if time.monotonic() >= next_trim:
-                    await self.trim()
-                    next_trim = time.monotonic() + TRIM_INTERVAL_S
+                else:
+                    if time.monotonic() >= next_reclaim:
+                        await self._reclaim()
+                        next_reclaim = time.monotonic() + self.settings.reclaim_interval_s
+                    await self._step(">")
+                    if time.monotonic() >= next_trim:
+                        await self.trim()
+                        next_trim = time.monotonic() + TRIM_INTERVAL_S
+                    if time.monotonic() >= next_retention:
+                        await self.retain(int(time.time() * 1000))
+                        next_retention = time.monotonic() + RETENTION_INTERVAL_S
+                if beat_file is not None and time.monotonic() >= next_beat:
+                    # Only after a step that succeeded: an archiver that cannot reach Redis, or
+                    # cannot write what it read to the database, looks unhealthy.
+                    beat_file.touch()
+                    next_beat = time.monotonic() + self.settings.heartbeat_interval_s
             except REDIS_UNAVAILABLE as exc:
-                log.warning("redis unavailable (%s); retrying", exc)
+                # A refused connection to the database is a ConnectionError too (asyncpg
+                # raises it unwrapped): either way the batch in hand may be ours, pending.
+                log.warning("redis or the database unavailable (%s); retrying", exc)
+                own_pending = True
                 await self._pause(0.5)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("database unavailable (%s); retrying", exc)
@@ -140,7 +166,13 @@ class Archiver:
         come back without fields: nothing to archive, acknowledge them too)."""
         event_rows = await self._event_rows(events)
         audit_rows = [_audit_row(entry_id, fields) for entry_id, fields in audits if fields]
-        await self.archive.write(event_rows, audit_rows)
+        report_rows = [
+            row for row in (_report_row(entry_id, fields) for entry_id, fields in events) if row
+        ]
+        appeal_rows = [
+            row for row in (_appeal_row(entry_id, fields) for entry_id, fields in events) if row
+        ]
+        await self.archive.write(event_rows, audit_rows, report_rows, appeal_rows)
         pipe = self.redis.pipeline(transaction=False)
         if events:
             pipe.xack(self.keys.events, ARCHIVE_GROUP, *[e[0] for e in events])
@@ -154,14 +186,19 @@ class Archiver:
         decoded = [
             (as_str(entry_id), {as_str(k): v for k, v in fields.items()})
             for entry_id, fields in events
-            # Typed entries (``report.decided``, moderation.store.reports) are no transitions.
+            # Typed entries (``report.decided``, ``appeal.decided``) are no transitions.
             if fields and b"type" not in fields and "type" not in fields
         ]
         ids = list(dict.fromkeys(as_str(f.get("id", b"")) for _, f in decoded))
         pipe = self.redis.pipeline(transaction=False)
         for cid in ids:
             pipe.hget(self.keys.comment(cid), CommentField.DOC)
-        docs = dict(zip(ids, await pipe.execute(), strict=True))
+        # The record keeps submissions as JSON (Redis holds them compact: store.records).
+        docs = {
+            cid: records.as_json(doc) for cid, doc in zip(ids, await pipe.execute(), strict=True)
+        }
+        # Decisions travel as blobs (store.decisions); the record keeps their JSON.
+        await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))
         rows = []
         for entry_id, f in decoded:
             cid = as_str(f.get("id", b""))
@@ -176,14 +213,34 @@ class Archiver:
                     actor=as_str(f.get("by", b"")),
                     reason=as_str(f.get("reason", b"")),
                     at=int(as_str(f.get("at", b"0")) or 0),
-                    decision=as_str(decision) if decision else None,
+                    decision=decisions.as_json(decision) or None,
                     doc=docs.get(cid),
                 )
             )
         return rows
 
+    async def retain(self, now_ms: int) -> tuple[int, int]:
+        """One retention pass (``record.retention``): decided comments past
+        ``retention_days`` leave Redis, personal data past ``personal_data_days`` leaves both
+        stores. Returns (comments swept, submissions stripped)."""
+        swept = await retention.sweep_decided(
+            self.record, self.redis, self.keys, self.settings, now_ms=now_ms
+        )
+        stripped = await retention.strip_personal_data(
+            self.record, self.redis, self.keys, self.settings, now_ms=now_ms
+        )
+        return swept.swept, stripped
+
     async def trim(self) -> None:
         await trim_acknowledged(self.redis, self.keys.events, keep=EVENTS_KEEP)
+        # The comment stream: entries the scorers acknowledged are decided (or dead-lettered).
+        # Only once their group exists: a stream no group reads yet is all unread.
+        try:
+            groups: Any = await self.redis.xinfo_groups(self.keys.stream)
+        except ResponseError:
+            return  # no stream yet
+        if any(as_str(g["name"]) == SCORING_GROUP for g in groups):
+            await trim_acknowledged(self.redis, self.keys.stream, keep=0)
         if self.settings.audit_max_entries > 0:
             await trim_acknowledged(
                 self.redis, self.keys.audit, keep=self.settings.audit_max_entries
@@ -197,6 +254,49 @@ def _audit_row(entry_id: Any, fields: dict[Any, Any]) -> AuditRow:
         doc=bytes(f.get("doc", b"{}")),
         from_status=as_str(f["from"]) if "from" in f else None,
         to_status=as_str(f["to"]) if "to" in f else None,
+    )
+
+
+def _report_row(entry_id: Any, fields: dict[Any, Any] | None) -> ReportRow | None:
+    """A ``report.filed`` / ``report.decided`` entry as a row (other entries: ``None``)."""
+    if not fields:
+        return None
+    f = {as_str(k): v for k, v in fields.items()}
+    kind = as_str(f.get("type", b""))
+    if kind not in ("report.filed", "report.decided"):
+        return None
+    return ReportRow(
+        entry_id=as_str(entry_id),
+        kind=kind,
+        article_id=as_str(f.get("article", b"")),
+        doc=bytes(f.get("report", b"{}")),
+        outcome=as_str(f["outcome"]) if "outcome" in f else None,
+        automated=as_str(f["automated"]) == "1" if "automated" in f else None,
+        by=as_str(f["by"]) if "by" in f else None,
+        at=int(as_str(f["at"])) if "at" in f else None,
+    )
+
+
+def _appeal_row(entry_id: Any, fields: dict[Any, Any] | None) -> AppealRow | None:
+    """An ``appeal.filed`` / ``appeal.decided`` entry as a row (other entries: ``None``)."""
+    if not fields:
+        return None
+    f = {as_str(k): as_str(v) for k, v in fields.items()}
+    kind = f.get("type", "")
+    if kind not in ("appeal.filed", "appeal.decided"):
+        return None
+    at = int(f.get("at") or 0)
+    decided = kind == "appeal.decided"
+    return AppealRow(
+        entry_id=as_str(entry_id),
+        kind=kind,
+        appeal_id=f.get("appeal", ""),
+        comment_id=f.get("id", ""),
+        article_id=f.get("article", ""),
+        filed_at=int(f.get("filed_at") or 0) if decided else at,
+        outcome=f.get("outcome") if decided else None,
+        decided_at=at if decided else None,
+        decided_by=f.get("by") if decided else None,
     )
 
 

@@ -6,7 +6,8 @@ Lifecycle (one process, one asyncio loop), top to bottom in :meth:`ScoringWorker
    any entry, start the heartbeat task.
 2. **loop** until asked to stop: every ``reclaim_interval_s`` reclaim orphaned entries
    (``XAUTOCLAIM``; past ``max_deliveries`` they are dead-lettered and their comments held);
-   read a batch (``XREADGROUP``, block, then linger to fill; up to ``batch_size_backlog``
+   read a batch (``XREADGROUP``, block, then, while the previous batch is still being decided,
+   linger to fill; up to ``batch_size_backlog``
    entries while the previous read came back full) and hand it to
    :class:`moderation.pipeline.batch.BatchPipeline`, which decides and writes it.
 3. **stop** on ``SIGTERM``/``SIGINT``: the batches in hand are finished and acked, the heartbeat
@@ -125,7 +126,9 @@ class ScoringWorker:
                             await previous
                         await self.reclaim()
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
-                    entries = await self.queue.read(count, s.block_ms, s.batch_linger_ms)
+                    busy = in_flight is not None and not in_flight.done()
+                    linger = s.batch_linger_ms if busy or not s.batch_linger_auto else 0
+                    entries = await self.queue.read(count, s.block_ms, linger)
                     # A full batch means a backlog: take bigger ones until it is worked off.
                     count = backlog if len(entries) >= count else s.batch_size
                     # The slot is cleared before awaiting: a batch whose writes failed (Redis

@@ -11,6 +11,9 @@ transition becomes up to two messages (:func:`messages_of`):
 * ``article.count_changed`` — the comment entered or left the article's approved set (the
   payload carries the count when the event was fanned out).
 
+Typed entries (a ``type`` field) are one message each: ``report.decided`` (a reporter's
+outcome) and ``appeal.decided`` (an author's appeal answered: outcome, answer, status).
+
 A message's id (``webhook-id``) is ``msg_<event id>_<type>``: the same on every attempt and
 every replay, so receivers dedupe on it (delivery is at least once).
 
@@ -55,7 +58,9 @@ from moderation.keys import WEBHOOK_GROUP, Keys
 from moderation.messages import iso, json_encoder
 from moderation.ops.metrics import WEBHOOK_DELIVERIES, Recorder
 from moderation.settings import Settings
+from moderation.store import decisions
 from moderation.store.codec import as_str
+from moderation.store.comments import Store
 from moderation.store.webhooks import Delivery, Endpoint, Webhooks, now_ms
 
 log = logging.getLogger("moderation.webhooks")
@@ -104,6 +109,22 @@ def messages_of(
             )
         )
         return [(t, {"type": t, "timestamp": at, "data": data}) for t, data in out]
+    if fields.get("type") == "appeal.decided":
+        # An author's appeal answered (moderation.store.appeals): the site tells its author.
+        data = {
+            "appeal_id": fields.get("appeal"),
+            "comment_id": fields.get("id"),
+            "article_id": article,
+            "outcome": fields.get("outcome"),
+            "answer": fields.get("answer"),
+            "status": fields.get("status"),
+            "by": fields.get("by"),
+            "filed_at": iso(int(fields.get("filed_at", "0") or 0)),
+            "at": at,
+        }
+        return [("appeal.decided", {"type": "appeal.decided", "timestamp": at, "data": data})]
+    if fields.get("type"):
+        return []  # another typed entry (``report.filed``: for the record, no site message)
     old, new = fields.get("from", ""), fields.get("to", "")
     actor = fields.get("by", "")
     kind = actor.split(":", 1)[0]
@@ -222,8 +243,18 @@ class WebhookSender:
     async def fan_out(self, raw: Sequence[Any], endpoints: list[Endpoint]) -> None:
         """Queue each event's messages for the endpoints that want them, and acknowledge the
         events, in one ``MULTI`` (a crash before it leaves the events to be reclaimed)."""
+        # The decision is a binary blob (store.decisions): passed on as its JSON.
+        await decisions.load_facts(
+            self.redis, self.keys, ((f or {}).get(b"decision") for _, f in raw)
+        )
         events = [
-            (as_str(entry_id), {as_str(k): as_str(v) for k, v in (fields or {}).items()})
+            (
+                as_str(entry_id),
+                {
+                    as_str(k): decisions.as_json(v) if k == b"decision" else as_str(v)
+                    for k, v in (fields or {}).items()
+                },
+            )
             for entry_id, fields in raw
         ]
         counted = [
@@ -232,10 +263,7 @@ class WebhookSender:
         counts: dict[str, int] = {}
         if counted and any("article.count_changed" in e.events for e in endpoints):
             articles = sorted({f.get("article", "") for f in counted})
-            pipe = self.redis.pipeline(transaction=False)
-            for article in articles:
-                pipe.zcard(self.keys.approved(article))
-            counts = dict(zip(articles, [int(n) for n in await pipe.execute()], strict=True))
+            counts = await Store(self.redis, self.keys).counts(articles)
         now = now_ms()
         pipe = self.redis.pipeline(transaction=True)
         for entry_id, fields in events:

@@ -31,7 +31,7 @@ from moderation.api.validation import check_json_media_type, decode_json, query_
 from moderation.errors import NotFound
 from moderation.ids import is_comment_id
 from moderation.messages import Ground
-from moderation.review import reports
+from moderation.review import appeals, reports
 from moderation.settings import Settings
 from moderation.statements import hides
 from moderation.store.grounds import load_grounds, save_grounds
@@ -81,6 +81,8 @@ async def get_statement(request: Request) -> Response:
             decided_at=d.decided_at,
             decided_by="automatic" if d.by.split(":", 1)[0] != "moderator" else "moderator",
             statement=d.statement,
+            # How and until when the author may appeal it (DSA Art. 20).
+            appeal=typed(r.AppealInfo, await appeals.appeal_info(review_of(request), stored)),
         )
     )
 

@@ -69,7 +69,8 @@ _OVERFLOW = Event("", "overflow", {})
 
 def to_event(entry_id: Any, fields: dict[Any, Any]) -> Event | None:
     """A queue event from one transitions-stream entry (``None``: not about the queue)."""
-    f = {as_str(k): as_str(v) for k, v in fields.items()}
+    # Only the text fields it shows: the decision is a binary blob (store.decisions).
+    f = {as_str(k): as_str(v) for k, v in fields.items() if k not in (b"decision", "decision")}
     data = {
         "id": f.get("id", ""),
         "from": f.get("from", ""),

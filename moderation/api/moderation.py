@@ -30,7 +30,7 @@ from moderation.messages import Status
 from moderation.record import Reader, SearchQuery
 from moderation.review import authors, decisions, erasure, history, notes, overrides, words
 from moderation.review.context import Review
-from moderation.review.items import item_view, load_items
+from moderation.review.items import item_view
 from moderation.review.queue import QueueQuery, queue_counts, queue_page
 from moderation.settings import Settings
 from moderation.store.audit import check_cursor, entry_view
@@ -39,7 +39,17 @@ from moderation.store.wordlists import KINDS, check_kind, load_lists
 
 T = TypeVar("T")
 
-AUDIT_TARGETS = ("comment", "author", "article", "policy", "words", "session", "key")
+AUDIT_TARGETS = (
+    "comment",
+    "author",
+    "article",
+    "policy",
+    "words",
+    "spam_domains",
+    "session",
+    "key",
+    "account",
+)
 
 
 def review_of(request: Request) -> Review:
@@ -131,12 +141,11 @@ async def get_comment(request: Request) -> Response:
     await require_principal(request, MODERATORS)
     review = review_of(request)
     comment_id = request.path_params["comment_id"]
-    item = None
-    if is_comment_id(comment_id):
-        item = (await load_items(review.redis, review.keys, [comment_id]))[0]
+    reader = request.app.state.record
+    item = await history.load_item(review, reader, comment_id)
     if item is None:
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
-    entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
+    entries = await history.comment_trail(review, reader, comment_id, limit=50)
     view = item_view(item)
     view["audit"] = [entry_view(e) for e in entries]
     return JSON(typed(r.ReviewCommentAudited, view))

@@ -318,6 +318,16 @@ class ReportOutcome(Out):
     comment: ReviewComment
 
 
+class AppealInfo(Out):
+    """Until when the decision may be appealed (DSA Art. 20), whether it may be now, and its
+    appeal if one was filed."""
+
+    open_until: str | None
+    appealable: bool
+    appeal_id: str | None
+    how: str
+
+
 class StatementView(Out):
     comment_id: str
     status: str
@@ -325,6 +335,7 @@ class StatementView(Out):
     #: ``automatic`` or ``moderator``.
     decided_by: str
     statement: Statement
+    appeal: AppealInfo
 
 
 class Grounds(Out):

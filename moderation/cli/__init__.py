@@ -1,7 +1,7 @@
 """The ``moderation`` command.
 
 ``serve`` (API), ``worker`` (one scoring worker), ``run`` (all-in-one with an embedded Redis),
-``archiver``, ``db upgrade|status``, ``export``,
+``archiver``, ``db upgrade|status``, ``export``, ``report``, ``tdb export|send``,
 ``keys create|list|revoke``, ``models pull|list|synth``, ``eval spam|toxicity``, ``stats``.
 
 This module holds the parser and the dispatch; each command group lives in its own module
@@ -16,7 +16,18 @@ import argparse
 import logging
 import sys
 
-from moderation.cli import config, evaluate, keys, models, record, service, stats, webhooks
+from moderation.cli import (
+    accounts,
+    config,
+    evaluate,
+    keys,
+    models,
+    record,
+    service,
+    stats,
+    transparency,
+    webhooks,
+)
 from moderation.errors import describe
 from moderation.settings import Settings
 
@@ -38,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_parsers(sub)
     stats.add_parsers(sub)
     record.add_parsers(sub)  # db upgrade|status, export
+    transparency.add_parsers(sub)  # report, tdb export|send
     keys.add_parsers(sub)
+    accounts.add_parsers(sub)  # accounts create|list|disable|enable|link|password
     webhooks.add_parsers(sub)  # webhooks [serve|add|list|remove|rotate|failures|replay]
     evaluate.add_parsers(sub)
     models.add_parsers(sub)

@@ -1,5 +1,6 @@
-"""The record's commands: ``db upgrade`` (schema migrations), ``db status`` and ``export``
-(decisions of a date range as JSON Lines or CSV, for the newsroom's own analysis)."""
+"""The record's commands: ``db upgrade`` (schema migrations), ``db status``, ``db dump`` and
+``db restore`` (backups), and ``export`` (decisions of a date range as JSON Lines or CSV, for
+the newsroom's own analysis)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import csv
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from moderation.errors import ValidationFailed
@@ -26,6 +28,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     up.set_defaults(handler=cmd_upgrade)
     st = db.add_parser("status", help="the schema revision of the database and of this code")
     st.set_defaults(handler=cmd_status)
+    dump = db.add_parser(
+        "dump", help="copy the record to a file (pg_dump custom format, or an SQLite file)"
+    )
+    dump.add_argument("file")
+    dump.set_defaults(handler=cmd_dump)
+    restore = db.add_parser("restore", help="fill a new, empty record from a `db dump` file")
+    restore.add_argument("file")
+    restore.set_defaults(handler=cmd_restore)
 
     p = sub.add_parser("export", help="write the decisions of a date range (UTC)")
     p.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or ISO time")
@@ -71,6 +81,40 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     current = asyncio.run(main())
     print(f"database: {current or 'empty'}  code: {head()}")
     return 0 if current == head() else 1
+
+
+def cmd_dump(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.record import open_record
+    from moderation.record.backup import dump
+
+    async def main() -> None:
+        record = await open_record(settings, migrate=False)
+        try:
+            await dump(record, Path(args.file))
+        finally:
+            await record.close()
+
+    asyncio.run(main())
+    print(f"moderation: record copied to {args.file}", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.record import open_record
+    from moderation.record.backup import restore
+
+    async def main() -> str | None:
+        record = await open_record(settings, migrate=False)
+        try:
+            await restore(record, Path(args.file))
+            await record.upgrade()  # a dump of older code's schema is brought up to date
+            return await record.revision()
+        finally:
+            await record.close()
+
+    revision = asyncio.run(main())
+    print(f"moderation: record restored from {args.file} (revision {revision})", file=sys.stderr)
+    return 0
 
 
 def parse_time(value: str, field: str) -> int:

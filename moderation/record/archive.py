@@ -7,7 +7,10 @@ every write here is keyed so that a second delivery changes nothing:
   CONFLICT DO NOTHING``) and upserts its comment keyed by comment id, where the status and
   decision move only **forward**: a row keeps the newest event it has seen (``event_key``), so
   entries replayed out of order cannot roll a comment back;
-- an audit entry inserts its ``audit`` row keyed by the entry id.
+- an audit entry inserts its ``audit`` row keyed by the entry id;
+- a reader report (``report.filed`` / ``report.decided``) inserts or completes its ``reports``
+  row keyed by its receipt (``moderation.record.notices``); an appeal (``appeal.filed`` /
+  ``appeal.decided``) its ``appeals`` row keyed by the appeal id (``moderation.record.appeals``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import msgspec
 from sqlalchemy.dialects import postgresql, sqlite
 
 from moderation.messages import CommentRecord
+from moderation.record.appeals import AppealRow, write_appeals
 from moderation.record.database import Record
+from moderation.record.notices import ReportRow, write_reports
 from moderation.record.schema import audit, comments, decisions, event_key
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
@@ -72,7 +77,13 @@ class Archive:
         self.record = record
         self._insert = postgresql.insert if record.dialect == "postgresql" else sqlite.insert
 
-    async def write(self, events: Sequence[EventRow], audits: Sequence[AuditRow]) -> None:
+    async def write(
+        self,
+        events: Sequence[EventRow],
+        audits: Sequence[AuditRow],
+        report_rows: Sequence[ReportRow] = (),
+        appeal_rows: Sequence[AppealRow] = (),
+    ) -> None:
         """Record a batch in one transaction (all of it, or nothing to acknowledge)."""
         decision_rows = [_decision_row(e) for e in events]
         comment_rows = _comment_rows(events)
@@ -116,6 +127,10 @@ class Archive:
             if audit_rows:
                 stmt = self._insert(audit).on_conflict_do_nothing(index_elements=["event_key"])
                 await conn.execute(stmt, audit_rows)
+            if report_rows:
+                await write_reports(conn, self._insert, report_rows)
+            if appeal_rows:
+                await write_appeals(conn, self._insert, appeal_rows)
 
 
 def _latest(events: Sequence[EventRow]) -> dict[str, EventRow]:

@@ -5,7 +5,8 @@ text, the author's name and the submission document anonymised
 (:func:`moderation.messages.anonymised`); the full-text indexes follow the text (PostgreSQL's
 expression index by itself, SQLite's FTS5 table through its update trigger). Decisions and audit
 entries hold no text or personal data of the author (decisions carry scores and reasons, audit
-entries ids), so they stay as they are.
+entries ids), so they stay as they are. Reader reports on the author's comments keep their
+counts but lose the notice's explanation (a notifier may quote the comment in it).
 
 On SQLite the transaction runs with ``secure_delete`` on, so the old values are overwritten in
 the database file rather than left in free pages, and the WAL is checkpointed and truncated
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from moderation.messages import ERASED, CommentRecord, anonymised, json_encoder
 from moderation.record.database import Record
-from moderation.record.schema import comments
+from moderation.record.schema import comments, reports
 
 _record_decoder = msgspec.json.Decoder(CommentRecord)
 
@@ -47,6 +48,16 @@ async def forget_author(record: Record, author_id: str) -> int:
             params.append({"cid": row.id, "new_doc": doc})
         if params:
             await conn.execute(update, params)
+            await conn.execute(
+                reports.update()
+                .where(
+                    reports.c.comment_id.in_(
+                        sa.select(comments.c.id).where(comments.c.author_id == author_id)
+                    )
+                )
+                .where(reports.c.notice_explanation.is_not(None))
+                .values(notice_explanation=ERASED)
+            )
     if record.dialect == "sqlite":
         async with record.engine.connect() as conn:
             # Rebuild FTS5's segments so deleted tokens leave its shadow tables too.

@@ -47,6 +47,8 @@ comments = sa.Table(
     sa.Index("ix_comments_author", "author_id", "created_at"),
     sa.Index("ix_comments_status_created", "status", "created_at"),
     sa.Index("ix_comments_created", "created_at"),
+    #: The retention sweep's order (migration 0002).
+    sa.Index("ix_comments_updated", "updated_at", "id"),
 )
 
 #: Every transition (automatic, system or human), keyed by its events-stream entry.
@@ -85,6 +87,62 @@ audit = sa.Table(
     sa.Index("ix_audit_target", "target_type", "target", "event_key"),
     sa.Index("ix_audit_actor", "actor", "event_key"),
     sa.Index("ix_audit_at", "at"),
+)
+
+#: Every reader report (DSA Art. 16 notice), from its ``report.filed`` event, with its outcome
+#: from ``report.decided``. The notifier is kept only as the keyed hash that stood for them in
+#: Redis; an illegal-content notice's name and e-mail are never written here (the explanation
+#: and the comment's URL are: they are about the comment, and the notice's record needs them).
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("receipt", sa.String(64), primary_key=True),
+    sa.Column("comment_id", sa.String(64), nullable=False),
+    sa.Column("article_id", sa.String(255), nullable=False),
+    #: ``offensive``, ``harassment``, ``spam``, ``misinformation``, ``illegal``.
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("filed_at", sa.BigInteger, nullable=False),
+    sa.Column("reporter", sa.String(64), nullable=False),
+    sa.Column("notice_url", sa.Text, nullable=True),
+    sa.Column("notice_explanation", sa.Text, nullable=True),
+    #: ``kept`` or ``removed``; NULL while the report is open.
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("decided_at", sa.BigInteger, nullable=True),
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Column("automated", sa.Boolean, nullable=True),
+    sa.Index("ix_reports_filed_at", "filed_at"),
+    sa.Index("ix_reports_comment", "comment_id"),
+)
+
+#: Every appeal (DSA Art. 20), from its ``appeal.filed`` event, with its outcome from
+#: ``appeal.decided`` (which alone makes the row too: it carries the filing time). Neither the
+#: author's text nor the moderator's answer is kept here (they stay with the appeal in Redis).
+appeals = sa.Table(
+    "appeals",
+    metadata,
+    sa.Column("appeal_id", sa.String(64), primary_key=True),
+    sa.Column("comment_id", sa.String(64), nullable=False),
+    sa.Column("article_id", sa.String(255), nullable=False),
+    sa.Column("filed_at", sa.BigInteger, nullable=False),
+    #: ``upheld`` or ``reversed``; NULL while open.
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("decided_at", sa.BigInteger, nullable=True),
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Index("ix_appeals_filed_at", "filed_at"),
+    sa.Index("ix_appeals_decided_at", "decided_at"),
+)
+
+#: Statements of reasons sent to the Commission's Transparency Database (DSA Art. 24(5)), one
+#: row per decision (``decisions.event_key``): what was sent is never sent again.
+tdb_sent = sa.Table(
+    "tdb_sent",
+    metadata,
+    sa.Column("event_key", sa.String(48), primary_key=True),
+    #: The platform unique identifier the statement was sent under.
+    sa.Column("puid", sa.String(128), nullable=False),
+    sa.Column("batch", sa.String(64), nullable=False),
+    sa.Column("sent_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_tdb_sent_batch", "batch"),
 )
 
 

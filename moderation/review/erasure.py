@@ -32,6 +32,7 @@ from moderation.spam.velocity import ip_bucket
 from moderation.store import audit
 from moderation.store.audit import Actor
 from moderation.store.codec import as_str
+from moderation.store.pseudonyms import Pseudonyms
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,10 @@ async def forget_author(
     doomed = [keys.flood("author", author_id), keys.author_notes(author_id)]
     for cid in ids:
         doomed += [keys.spam_signature(cid), keys.spam_learned(cid)]
+    pseudonyms = Pseudonyms(redis, keys)  # those keys name the addresses' keyed hashes
     for bucket in sorted(addresses):
-        doomed += [keys.spam_ip_posts(bucket), keys.flood("ip", bucket)]
+        hashed = await pseudonyms.of(bucket)
+        doomed += [keys.spam_ip_posts(hashed), keys.flood("ip", hashed)]
     deleted = 0
     for start in range(0, len(doomed), 500):
         deleted += int(await redis.delete(*doomed[start : start + 500]))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moderation.ids import is_comment_id
 from moderation.messages import StoredComment
 from moderation.record import Reader, SearchQuery
 from moderation.record.reads import AuditQuery
 from moderation.review.context import Review
-from moderation.review.items import ReviewItem, items_of_stored
+from moderation.review.items import ReviewItem, items_of_stored, load_items
 from moderation.store.audit import AuditEntry, entry_from_doc
 
 #: Who decides automatically (a decision by anyone else overrides the automatic one).
@@ -62,3 +63,34 @@ async def older_audit(
     )
     entries = [e for e in (entry_from_doc(eid, doc) for eid, doc in rows) if e is not None]
     return entries[:limit], len(rows) > limit
+
+
+async def load_item(review: Review, reader: Reader, comment_id: str) -> ReviewItem | None:
+    """One comment for review: from Redis, else (retention moved it, or a restore) from the
+    record, shown the same way; ``None`` when neither has it (or the id is no comment id)."""
+    if not is_comment_id(comment_id):
+        return None
+    item = (await load_items(review.redis, review.keys, [comment_id]))[0]
+    if item is None:
+        found = list((await reader.get_many([comment_id])).values())
+        item = next(iter(await review_items(review, reader, found)), None)
+    return item
+
+
+async def comment_trail(
+    review: Review, reader: Reader, comment_id: str, *, limit: int
+) -> list[AuditEntry]:
+    """Up to ``limit`` audit entries of one comment, newest first: Redis's, then the older
+    ones only the record still holds."""
+    entries, more = await review.audit.read(limit=limit, target_type="comment", target=comment_id)
+    if more is None and len(entries) < limit:
+        older, _ = await older_audit(
+            reader,
+            before=entries[-1].id if entries else None,
+            limit=limit - len(entries),
+            target_type="comment",
+            target=comment_id,
+            actor=None,
+        )
+        entries += older
+    return entries

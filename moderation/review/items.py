@@ -12,13 +12,11 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import Decision, StoredComment
-from moderation.store import articles
+from moderation.store import articles, decisions
 from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_int, as_str
 from moderation.store.comments import STORED_FIELDS, Store, decode_stored, hmget_many
 from moderation.store.views import comment_view
-
-_decision_decoder = msgspec.json.Decoder(Decision)
 
 #: Who decides automatically (their decision is the automatic one).
 _MACHINES = frozenset({"auto", "system"})
@@ -97,6 +95,7 @@ async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[Revie
     if not ids:
         return []
     rows = await hmget_many(redis, [keys.comment(cid) for cid in ids], STORED_FIELDS)
+    await decisions.load_facts(redis, keys, (row[3] for row in rows))
     risks = await redis.zmscore(keys.held_risk, list(ids))
     stored: list[tuple[StoredComment, float | None] | None] = []
     for row, risk in zip(rows, risks, strict=True):

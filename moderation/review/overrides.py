@@ -224,11 +224,12 @@ async def article_overview(review: Review, article_id: str) -> dict[str, Any]:
     pipe.hgetall(keys.article_settings(article_id))
     pipe.zcard(keys.approved(article_id))
     pipe.zcard(keys.article_held(article_id))
-    site_raw, article_raw, approved, held = await pipe.execute()
+    pipe.hget(keys.archived_counts, article_id)  # approved ones retention moved out
+    site_raw, article_raw, approved, held, archived = await pipe.execute()
     site = Policy.from_settings(review.settings).overlay(site_raw, "site")
     return {
         "article_id": article_id,
-        "counts": {"approved": int(approved), "held": int(held)},
+        "counts": {"approved": int(approved) + int(archived or 0), "held": int(held)},
         "settings": parse(article_raw),
         "site": parse(site_raw),
         "effective": effective(site.overlay(article_raw, "article")),
@@ -249,12 +250,13 @@ async def articles_overview(review: Review, *, limit: int = 500) -> list[dict[st
         pipe.zcard(keys.article_held(aid))
         pipe.zcard(keys.approved(aid))
         pipe.hgetall(keys.article_settings(aid))
-    replies = await pipe.execute()
+    pipe.hmget(keys.archived_counts, ids)  # approved ones retention moved out
+    *replies, archived = await pipe.execute()
     rows: list[dict[str, Any]] = [
         {
             "article_id": aid,
             "held": int(replies[3 * i]),
-            "approved": int(replies[3 * i + 1]),
+            "approved": int(replies[3 * i + 1]) + int(archived[i] or 0),
             "settings": parse(replies[3 * i + 2]),
         }
         for i, aid in enumerate(ids)

@@ -155,6 +155,7 @@ async def file(review: Review, comment_id: str, body: ReportIn, address: str) ->
         review.redis,
         review.keys,
         report,
+        article_id=item.stored.record.article_id,
         risk=_risk(item),
         rate_max=s.report_rate_max,
         window_s=s.report_rate_window_s,

@@ -45,6 +45,7 @@ from moderation.spam.model import ModelState, OnlineModel, contributions, sigmoi
 from moderation.spam.signals import DomainLists, TextSignals, text_signals
 from moderation.spam.state import SharedState
 from moderation.spam.velocity import Velocity
+from moderation.store.domainlists import DomainCache
 
 log = logging.getLogger("moderation.spam")
 
@@ -130,6 +131,9 @@ class SpamScorer:
         self.keys = keys
         self.settings = settings
         self.lists = DomainLists.of(settings.spam_allow_domains, settings.spam_deny_domains)
+        # The lists admins edit at run time add to the settings' (moderation.store.domainlists).
+        self.domain_cache = DomainCache()
+        self._runtime: dict[str, list[str]] | None = None
         self.duplicates = DuplicateIndex(
             keys, settings.spam_dup_window_s, settings.spam_dup_similarity
         )
@@ -137,9 +141,19 @@ class SpamScorer:
         self.state = SharedState(redis, keys, self.duplicates, self.velocity)
         self.model = OnlineModel(keys, settings.spam_learning_rate, cache_limit=MODEL_CACHE)
 
+    async def _refresh_lists(self) -> None:
+        runtime = await self.domain_cache.lists(self.redis, self.keys)
+        if runtime is not self._runtime:
+            self._runtime = runtime
+            s = self.settings
+            self.lists = DomainLists.of(
+                [*s.spam_allow_domains, *runtime["allow"]], [*s.spam_deny_domains, *runtime["deny"]]
+            )
+
     async def score(self, items: Sequence[SpamInput]) -> list[SpamResult]:
         if not items:
             return []
+        await self._refresh_lists()
         prepared: list[_Prepared | None] = []
         failures: dict[int, str] = {}
         for n, item in enumerate(items):

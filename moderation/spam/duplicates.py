@@ -33,13 +33,15 @@ import numpy.typing as npt
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.store.codec import as_str
+from moderation.store.codec import as_str, script
 
 NUM_PERM = 32
 BANDS = 8
 ROWS = NUM_PERM // BANDS
 #: Candidates read per band and comment: bounds the work a huge campaign can cause.
 CANDIDATES_PER_BAND = 10
+#: Seconds past the window a signature or an idle band key is kept before it expires.
+WINDOW_MARGIN_S = 300
 #: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
 #: against the same few earlier ones again and again.
 SIGNATURE_CACHE = 50_000
@@ -125,8 +127,9 @@ class DuplicateIndex:
     def __init__(self, keys: Keys, window_s: int, threshold: float) -> None:
         self.keys = keys
         self.window_ms = int(window_s * 1000)
-        # Expire a little after the window closes: a key is kept alive by every new entry.
-        self.ttl_s = max(int(window_s) * 2, 60)
+        # Expire a little after the window closes: a signature is never read after it, and a
+        # band key is kept alive by every new entry (its old ones trimmed by score).
+        self.ttl_s = max(int(window_s) + WINDOW_MARGIN_S, 60)
         self.threshold = threshold
         # Decoded once: a campaign's copies are compared against the same few again and again.
         self._signatures: dict[str, _Known] = {}
@@ -196,3 +199,62 @@ class DuplicateIndex:
                 if author == probe.author_id:
                     cross += 1
         return DupSignals(count, len(authors), len(articles), cross, best)
+
+
+#: Ids read per band bucket when looking up a stored comment's copies (a campaign's bucket
+#: may hold thousands; the held queue shows a group of the newest).
+COPIES_PER_BAND = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A near duplicate of a looked-up comment: its id, author and article."""
+
+    comment_id: str
+    author_id: str
+    article_id: str
+
+
+async def near_duplicates(
+    redis: Redis, keys: Keys, comment_ids: Sequence[str], threshold: float
+) -> dict[str, list[Copy]]:
+    """The indexed near duplicates (similarity ≥ ``threshold``) of each of ``comment_ids``
+    that the scorer indexed and whose signatures are still in the window; two round trips
+    for the lookup (signatures, band buckets) and one for the candidates' signatures."""
+    if not comment_ids:
+        return {}
+    raw = await redis.mget([keys.spam_signature(c) for c in comment_ids])
+    own = {
+        c: mine
+        for c, v in zip(comment_ids, raw, strict=True)
+        if isinstance(v, bytes) and (mine := _decode(v)) is not None
+    }
+    if not own:
+        return {}
+    # One script call for every bucket of every comment: a page's 800 bucket reads as 800
+    # pipelined commands cost the client more than the server.
+    bands = [
+        keys.spam_band(band, bucket)
+        for sig, _, _ in own.values()
+        for band, bucket in enumerate(band_buckets(sig))
+    ]
+    replies = await script(redis, "lsh_members.lua")(keys=bands, args=[BANDS, COPIES_PER_BAND])
+    candidates: dict[str, set[str]] = {}
+    for cid, reply in zip(own, replies, strict=True):
+        candidates[cid] = {as_str(x) for x in reply} - {cid}
+    wanted = sorted({c for found in candidates.values() for c in found} - own.keys())
+    known: dict[str, _Known] = dict(own)
+    if wanted:
+        values = await redis.mget([keys.spam_signature(c) for c in wanted])
+        for c, v in zip(wanted, values, strict=True):
+            if isinstance(v, bytes) and (decoded := _decode(v)) is not None:
+                known[c] = decoded
+    out: dict[str, list[Copy]] = {}
+    for cid, found in candidates.items():
+        sig = own[cid][0]
+        out[cid] = [
+            Copy(other, known[other][1], known[other][2])
+            for other in sorted(found)
+            if other in known and similarity(sig, known[other][0]) >= threshold
+        ]
+    return out

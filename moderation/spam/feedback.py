@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-import msgspec
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
@@ -28,6 +27,7 @@ from moderation.spam.model import OnlineModel
 from moderation.spam.signals import DomainLists, text_signals
 from moderation.store.codec import as_str
 from moderation.store.comments import Store
+from moderation.store.domainlists import load_domains
 
 log = logging.getLogger("moderation.spam")
 
@@ -35,8 +35,6 @@ Label = Literal["spam", "ham"]
 
 #: How long the "already learned" marker of a comment is kept.
 LEARNED_TTL_S = 90 * 24 * 3600
-
-_decision_decoder = msgspec.json.Decoder(Decision)
 
 
 async def record_feedback(
@@ -64,7 +62,11 @@ async def record_feedback(
         (auto,) = await Store(redis, keys).auto_decisions([record.id])
         signals = _scored_signals(auto)
         if signals is None:
-            lists = DomainLists.of(settings.spam_allow_domains, settings.spam_deny_domains)
+            runtime = await load_domains(redis, keys)
+            lists = DomainLists.of(
+                [*settings.spam_allow_domains, *runtime["allow"]],
+                [*settings.spam_deny_domains, *runtime["deny"]],
+            )
             signals = text_signals(record.text, normalized, lists).as_dict()
         x = vectorize(tokenize(normalized), signals)
         model = OnlineModel(keys, settings.spam_learning_rate)

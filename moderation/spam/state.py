@@ -27,6 +27,7 @@ from moderation.messages import CommentRecord
 from moderation.spam.duplicates import CANDIDATES_PER_BAND, DuplicateIndex, Probe
 from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals
 from moderation.store.codec import as_int, script
+from moderation.store.pseudonyms import Pseudonyms
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class SharedState:
         self.duplicates = duplicates
         self.velocity = velocity
         self._script: AsyncScript = script(redis, "spam_batch.lua")
+        self.pseudonyms = Pseudonyms(redis, keys)
 
     async def queue(
         self, pipe: Pipeline, records: Sequence[CommentRecord], probes: Sequence[Probe | None]
@@ -74,9 +76,10 @@ class SharedState:
         stored = dict(
             zip((p.comment_id for p in indexed), self.duplicates.remember(indexed), strict=True)
         )
+        secret = await self.pseudonyms.secret()
         for record, probe in zip(records, probes, strict=True):
             author = record.author.id
-            ip_key = self.velocity.ip_key(record)
+            ip_key = self.velocity.ip_key(record, secret)
             row: list[Any] = [
                 record.id,
                 record.created_at,

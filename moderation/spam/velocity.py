@@ -21,6 +21,7 @@ from typing import Any
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
+from moderation.store.pseudonyms import pseudonym
 
 #: Counting stops here: past it, "many" is all the signal needs to say.
 MAX_COUNT = 100
@@ -65,7 +66,8 @@ class Velocity:
         self.window_ms = int(window_s * 1000)
         self.ttl_s = max(int(window_s) * 2, 60)
 
-    def ip_key(self, record: CommentRecord) -> str | None:
-        """The IP set ``record`` is counted in, ``None`` without an address."""
+    def ip_key(self, record: CommentRecord, secret: bytes) -> str | None:
+        """The IP set ``record`` is counted in (named by the keyed hash of its address under
+        the installation's ``secret``, ``store.pseudonyms``), ``None`` without an address."""
         ip = record.context.ip if record.context else None
-        return self.keys.spam_ip_posts(ip_bucket(ip)) if ip else None
+        return self.keys.spam_ip_posts(pseudonym(secret, ip_bucket(ip))) if ip else None

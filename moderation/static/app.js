@@ -65,6 +65,9 @@
     return `The request failed (HTTP ${result.status}).`;
   }
 
+  // For the pages' own scripts (tools.js), which load after this one.
+  window.Moderation = { api, announce, showError, clearError, errorText, flashAfterReload };
+
   // --- relative times -------------------------------------------------------------------
   function relative(iso) {
     const then = Date.parse(iso);
@@ -223,11 +226,58 @@
       if (!button) return;
       const item = button.closest(".item");
       this.mark(this.items().indexOf(item));
-      this.decide(item, button.dataset.action);
+      if (button.dataset.action === "escalate") this.escalate(item);
+      else this.decide(item, button.dataset.action);
+    },
+
+    // Send a held comment to the admins with the card's note (it stays held meanwhile).
+    async escalate(item) {
+      clearError();
+      const note = $(".note", item).value.trim();
+      if (!note) { showError("Write a note for the admins first (why they should look)."); $(".note", item).focus(); return; }
+      const result = await api("POST", `/v1/moderation/comments/${encodeURIComponent(item.dataset.id)}/escalate`, { note });
+      if (!result.ok) { showError(errorText(result)); return; }
+      item.dataset.escalated = "1";
+      const chip = $(".escalated-chip", item);
+      if (chip) chip.hidden = false;
+      announce(`Sent the comment by ${item.dataset.authorName || "the author"} to the admins.`);
+    },
+
+    // A near-duplicate group: one decision for every held copy (each its own transition).
+    async decideGroup(item, action) {
+      const ids = item.dataset.group.split(",");
+      const body = { ids, action, expected_status: "held" };
+      if (action === "reject") body.reason = $(".reason-select", item).value;
+      const note = $(".note", item).value.trim();
+      if (note) body.note = note;
+      const result = await api("POST", "/v1/moderation/decisions", body);
+      if (!result.ok) {
+        delete item.dataset.busy;
+        item.removeAttribute("aria-busy");
+        showError(errorText(result));
+        return;
+      }
+      const verb = action === "approve" ? "Approved" : "Rejected";
+      const taken = result.data.conflicts ? ` (${result.data.conflicts} already decided by others)` : "";
+      for (const id of ids.slice(1)) {
+        const other = document.getElementById(`c-${id}`);
+        if (other) other.remove();
+      }
+      const message = `${verb} ${result.data.applied} copies${taken}.`;
+      this.remove(item, message);
+      const applied = result.data.results.filter((r) => r.outcome === "applied").map((r) => r.id);
+      if (applied.length) this.offerUndo(applied, message);
     },
 
     async decide(item, action) {
       if (item.dataset.busy) return;
+      if (item.dataset.group) {
+        item.dataset.busy = "1";
+        item.setAttribute("aria-busy", "true");
+        clearError();
+        await this.decideGroup(item, action);
+        return;
+      }
       item.dataset.busy = "1";
       item.setAttribute("aria-busy", "true");
       clearError();
@@ -288,7 +338,7 @@
 
     // A bulk action is confirmed in the page (no browser dialog), saying how many and how.
     confirmBulk(action) {
-      const n = this.selected().length;
+      const n = this.selected().reduce((sum, el) => sum + (el.dataset.group ? el.dataset.group.split(",").length : 1), 0);
       if (!n) return;
       this.pendingBulk = action;
       const plural = `${n} comment${n === 1 ? "" : "s"}`;
@@ -342,7 +392,9 @@
       const chosen = this.selected();
       if (!chosen.length) return;
       clearError();
-      const body = { ids: chosen.map((el) => el.dataset.id), action, expected_status: "held" };
+      // A near-duplicate group's card stands for every copy.
+      const ids = chosen.flatMap((el) => (el.dataset.group ? el.dataset.group.split(",") : [el.dataset.id]));
+      const body = { ids, action, expected_status: "held" };
       if (action === "reject") body.reason = $("#bulk-reason").value;
       for (const el of chosen) { el.dataset.busy = "1"; el.setAttribute("aria-busy", "true"); }
       const result = await api("POST", "/v1/moderation/decisions", body);

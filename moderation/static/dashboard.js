@@ -1,6 +1,9 @@
 // The operations dashboard: live figures over Server-Sent Events, charts drawn as plain SVG.
 // No library, no network beyond this origin. Every value from the server is inserted as text
-// (textContent / SVG text nodes), never as markup.
+// (textContent / SVG text nodes), never as markup. The gauge charts (queue depth, ages, time
+// to decision) start from the server's samples of the last hour (doc.samples) and append
+// every pushed document; automatic and moderators' time to decision are apart (milliseconds
+// against minutes: on one linear axis the automatic lines would sit on zero).
 (function () {
   "use strict";
 
@@ -12,10 +15,10 @@
     accepted: "#2563eb", decided: "#15803d", approved: "#15803d", held: "#d97706",
     rejected: "#dc2626", undecided: "#2563eb", backlog: "#d97706", age: "#7c3aed",
     auto50: "#2563eb", auto99: "#93c5fd", human50: "#b45309", human90: "#fbbf24",
-    holdrate: "#d97706"
+    holdrate: "#d97706", ageHeld: "#d97706"
   };
-  var MAX_POINTS = 900; // 30 minutes at one update every 2 s
-  var live = { undecided: [], backlog: [], age: [], auto50: [], auto99: [], human50: [], human90: [] };
+  var HISTORY_S = 3600; // replaced by the server's window (api_errors.window_s)
+  var live = { undecided: [], backlog: [], age: [], ageHeld: [], auto50: [], auto99: [], human50: [], human90: [] };
   var last = null;
 
   // --- small helpers ----------------------------------------------------------------------
@@ -39,6 +42,26 @@
     return 6;
   }
   function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  // Time ticks on round boundaries (every 10 s, 1 min, 5 min, 15 min, …), at most maxTicks:
+  // with a step of a minute or more no two ticks share a minute, so no label repeats.
+  var TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600];
+  function timeTicks(t0, t1, maxTicks) {
+    var span = t1 - t0, step = TIME_STEPS[TIME_STEPS.length - 1];
+    for (var i = 0; i < TIME_STEPS.length; i++) {
+      if (span / TIME_STEPS[i] <= maxTicks) { step = TIME_STEPS[i]; break; }
+    }
+    var ticks = [];
+    for (var t = Math.ceil(t0 / step) * step; t <= t1 + 1e-6; t += step) ticks.push(t);
+    return { ticks: ticks, seconds: step < 60 };
+  }
+  // An age in words: "none waiting", "4.2 s", "42 s", "3 min 5 s", "2 h 10 min".
+  function duration(v) {
+    if (v === null || v === undefined || isNaN(v)) return "none waiting";
+    var s = Math.round(v);
+    if (s < 60) return v < 10 ? v.toFixed(1) + " s" : s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
   function clock(sec, withSeconds) {
     var d = new Date(sec * 1000);
     return pad(d.getHours()) + ":" + pad(d.getMinutes()) + (withSeconds ? ":" + pad(d.getSeconds()) : "");
@@ -63,14 +86,14 @@
     // The legend first: it wraps onto as many rows as the width needs (a phone gets two or
     // three), and the plot starts below its last row, so no name is ever cut.
     var legend = node("g", { "class": "legend" }, svg);
-    var lx = m.l, row = 0;
+    var LEFT = 4, lx = LEFT, row = 0;
     (opts.legend || []).forEach(function (item) {
       var ly = 6 + row * 16;
       var swatch = node("rect", { x: lx, y: ly, width: 10, height: 10, fill: item.color, rx: 2 }, legend);
       var label = node("text", { x: lx + 14, y: ly + 9, "class": "legend-label" }, legend, item.name);
       var width = 14 + (label.getComputedTextLength ? label.getComputedTextLength() : item.name.length * 7);
-      if (lx > m.l && lx + width > W - m.r) {  // start a new row with this item
-        row++; lx = m.l; ly = 6 + row * 16;
+      if (lx > LEFT && lx + width > W - m.r) {  // start a new row with this item
+        row++; lx = LEFT; ly = 6 + row * 16;
         swatch.setAttribute("x", lx); swatch.setAttribute("y", ly);
         label.setAttribute("x", lx + 14); label.setAttribute("y", ly + 9);
       }
@@ -91,17 +114,16 @@
       node("text", { x: m.l - 6, y: yy + 4, "text-anchor": "end", "class": "tick" }, axes, label);
     }
     node("line", { x1: m.l, x2: m.l, y1: m.t, y2: m.t + h, "class": "axis" }, axes);
-    var span = opts.t1 - opts.t0;
-    // As many time ticks as fit (about one per 80 px, 2 to 5), and never the same label twice
-    // (a span of a few seconds would otherwise repeat one clock time).
-    var steps = Math.max(1, Math.min(4, Math.floor(w / 80))), shown = {};
-    for (var j = 0; j <= steps; j++) {
-      var t = opts.t0 + span * j / steps, xx = x(t), text = clock(t, span < 600);
-      if (shown[text]) continue;
+    // As many time ticks as fit (about one per 80 px), on round times, each label once.
+    var tt = timeTicks(opts.t0, opts.t1, Math.max(1, Math.min(6, Math.floor(w / 80)))), shown = {};
+    tt.ticks.forEach(function (t) {
+      var xx = x(t), text = clock(t, tt.seconds);
+      if (shown[text]) return;
       shown[text] = true;
+      var anchor = xx < m.l + 18 ? "start" : (xx > m.l + w - 18 ? "end" : "middle");
       node("line", { x1: xx, x2: xx, y1: m.t + h, y2: m.t + h + 4, "class": "axis" }, axes);
-      node("text", { x: xx, y: m.t + h + 16, "text-anchor": j === 0 ? "start" : (j === steps ? "end" : "middle"), "class": "tick" }, axes, text);
-    }
+      node("text", { x: xx, y: m.t + h + 16, "text-anchor": anchor, "class": "tick tick-x" }, axes, text);
+    });
     node("text", { x: m.l + w / 2, y: H - 4, "text-anchor": "middle", "class": "axis-label" }, axes, "time");
     node("text", { x: 12, y: m.t + h / 2, "text-anchor": "middle", "class": "axis-label",
                    transform: "rotate(-90 12 " + (m.t + h / 2) + ")" }, axes, opts.yLabel);
@@ -122,8 +144,10 @@
     var now = Date.now() / 1000;
     if (t0 === undefined) t0 = now - 60;
     if (t1 === undefined || t1 <= t0) t1 = t0 + 60;
+    // At least a minute wide: a few seconds of data would leave no round time to label.
+    if (t1 - t0 < 60) t0 = t1 - 60;
     var f = frame(svg, { t0: t0, t1: t1, dataMax: max, yMax: opts.yMax, yLabel: opts.yLabel, unit: opts.unit,
-                         legend: series.map(function (s) { return { name: s.name, color: s.color }; }) });
+                         legend: (opts.legendOrder || series).map(function (s) { return { name: s.name, color: s.color }; }) });
     if (!points) {
       node("text", { x: f.m.l + f.w / 2, y: f.m.t + f.h / 2, "text-anchor": "middle", "class": "no-data" },
            svg, opts.emptyText || "No data yet");
@@ -139,7 +163,9 @@
         var next = s.values[i + 1];
         if (run === 1 && (!next || next[1] === null || next[1] === undefined)) lone.push([x, y]);
       });
-      if (d) node("path", { d: d, fill: "none", stroke: s.color, "stroke-width": 2, "class": "series", "data-series": s.name }, svg);
+      var attrs = { d: d, fill: "none", stroke: s.color, "stroke-width": s.width || 2, "class": "series", "data-series": s.name };
+      if (s.dash) attrs["stroke-dasharray"] = s.dash;
+      if (d) node("path", attrs, svg);
       // A point with no neighbour draws no line: mark it so it is seen.
       lone.forEach(function (p) {
         node("circle", { cx: p[0], cy: p[1], r: 3, fill: s.color, "class": "point", "data-series": s.name }, svg);
@@ -177,6 +203,10 @@
   // --- applying one stats document -------------------------------------------------------------
   function setTile(id, text) {
     var e = document.querySelector("#tile-" + id + " [data-value]");
+    if (e) e.textContent = text;
+  }
+  function setNote(id, text) {
+    var e = document.querySelector("#tile-" + id + " [data-note]");
     if (e) e.textContent = text;
   }
 
@@ -220,11 +250,10 @@
     });
   }
 
-  function renderReasons(byReason) {
+  function renderReasons(reasons) {
     var body = document.querySelector("#reasons-table tbody");
     while (body.firstChild) body.removeChild(body.firstChild);
-    var names = Object.keys(byReason);
-    if (!names.length) {
+    if (!reasons.length) {
       var tr = document.createElement("tr");
       tr.className = "empty";
       var td = document.createElement("td");
@@ -234,31 +263,57 @@
       body.appendChild(tr);
       return;
     }
-    names.sort(function (a, b) { return byReason[b] - byReason[a]; }).forEach(function (name) {
+    reasons.forEach(function (r) {
       var tr = document.createElement("tr");
-      [name, byReason[name]].forEach(function (v) {
-        var td = document.createElement("td");
-        td.textContent = String(v);
-        tr.appendChild(td);
-      });
+      var what = document.createElement("td");
+      what.textContent = r.text;
+      what.title = r.code;
+      var n = document.createElement("td");
+      n.textContent = String(r.count);
+      tr.appendChild(what);
+      tr.appendChild(n);
       body.appendChild(tr);
     });
   }
 
+  // Points older than the history window fall off the left edge.
   function push(series, t, v) {
+    if (series.length && series[series.length - 1][0] >= t) return;  // a sample already there
     series.push([t, v]);
-    if (series.length > MAX_POINTS) series.shift();
+    while (series.length && series[0][0] < t - HISTORY_S) series.shift();
+  }
+  function ms(v) { return v === null || v === undefined ? null : v; }
+  function minutes(v) { return v === null || v === undefined ? null : v / 60; }
+
+  // The server's samples of the last hour: the gauge charts start full.
+  function seed(samples) {
+    (samples || []).forEach(function (p) {
+      push(live.undecided, p.t, p.undecided);
+      push(live.backlog, p.t, p.held);
+      push(live.age, p.t, p.oldest_undecided_s || 0);
+      push(live.ageHeld, p.t, p.oldest_held_s || 0);
+      push(live.auto50, p.t, ms(p.auto_p50_ms));
+      push(live.auto99, p.t, ms(p.auto_p99_ms));
+      push(live.human50, p.t, minutes(p.human_p50_s));
+      push(live.human90, p.t, minutes(p.human_p90_s));
+    });
   }
 
   function draw() {
     if (!last) return;
     var s = last, h = s.history;
     var hour = { t0: h.start, t1: h.start + h.step * (h.accepted.length - 1) };
-    lineChart(document.getElementById("chart-throughput"), [
-      { name: "accepted", color: COLORS.accepted, values: minuteSeries(h, h.accepted) },
+    // "accepted" is drawn last, dashed, over "decided": when every comment is decided as it
+    // arrives the two lines coincide, and the dashes keep both in sight.
+    var accepted = { name: "accepted", color: COLORS.accepted, values: minuteSeries(h, h.accepted), dash: "6 4", width: 2.5 };
+    var throughput = [
       { name: "decided automatically", color: COLORS.decided, values: minuteSeries(h, h.decided) },
-      { name: "decided by moderators", color: COLORS.human50, values: minuteSeries(h, h.moderated) }
-    ], { yLabel: "comments / minute", t0: hour.t0, t1: hour.t1 });
+      { name: "decided by moderators", color: COLORS.human50, values: minuteSeries(h, h.moderated) },
+      accepted
+    ];
+    lineChart(document.getElementById("chart-throughput"), throughput,
+              { yLabel: "comments / minute", t0: hour.t0, t1: hour.t1,
+                legendOrder: [accepted, throughput[0], throughput[1]] });
     stackedBars(document.getElementById("chart-mix"), h, [
       { name: "approved", color: COLORS.approved, values: h.approved },
       { name: "held", color: COLORS.held, values: h.held },
@@ -275,14 +330,17 @@
       { name: "held backlog", color: COLORS.backlog, values: live.backlog }
     ], { yLabel: "comments", emptyText: "Collecting data…" });
     lineChart(document.getElementById("chart-age"), [
-      { name: "oldest undecided", color: COLORS.age, values: live.age }
+      { name: "oldest undecided", color: COLORS.age, values: live.age },
+      { name: "oldest held", color: COLORS.ageHeld, values: live.ageHeld }
     ], { yLabel: "age (s)", emptyText: "Collecting data…" });
-    lineChart(document.getElementById("chart-latency"), [
-      { name: "auto p50", color: COLORS.auto50, values: live.auto50 },
-      { name: "auto p99", color: COLORS.auto99, values: live.auto99 },
-      { name: "human p50", color: COLORS.human50, values: live.human50 },
-      { name: "human p90", color: COLORS.human90, values: live.human90 }
-    ], { yLabel: "time to decision (s)", emptyText: "No decisions yet" });
+    lineChart(document.getElementById("chart-latency-auto"), [
+      { name: "median", color: COLORS.auto50, values: live.auto50 },
+      { name: "99th percentile", color: COLORS.auto99, values: live.auto99 }
+    ], { yLabel: "milliseconds", emptyText: "No automatic decisions yet" });
+    lineChart(document.getElementById("chart-latency-human"), [
+      { name: "median", color: COLORS.human50, values: live.human50 },
+      { name: "90th percentile", color: COLORS.human90, values: live.human90 }
+    ], { yLabel: "minutes", emptyText: "No moderator decisions yet" });
   }
 
   function apply(s) {
@@ -292,19 +350,28 @@
     push(live.undecided, t, s.queue.undecided);
     push(live.backlog, t, s.held.backlog);
     push(live.age, t, s.queue.oldest_undecided_age_s || 0);
-    push(live.auto50, t, auto.p50 === null ? null : auto.p50 / 1000);
-    push(live.auto99, t, auto.p99 === null ? null : auto.p99 / 1000);
-    push(live.human50, t, human.p50);
-    push(live.human90, t, human.p90);
+    push(live.ageHeld, t, s.held.oldest_age_s || 0);
+    push(live.auto50, t, ms(auto.p50));
+    push(live.auto99, t, ms(auto.p99));
+    push(live.human50, t, minutes(human.p50));
+    push(live.human90, t, minutes(human.p90));
     setTile("undecided", num(s.queue.undecided));
-    setTile("oldest", s.queue.oldest_undecided_age_s === null ? "none waiting" : num(s.queue.oldest_undecided_age_s, "s"));
+    setTile("oldest", duration(s.queue.oldest_undecided_age_s));
+    setTile("oldest-held", duration(s.held.oldest_age_s));
+    setTile("dead-comments", num(s.dead_letters));
+    setTile("webhook-failures", num(s.webhooks.failures));
+    setNote("webhook-failures", s.webhooks.backlog + " waiting to be sent");
+    setTile("rate-limited", num(s.rate_limited.window === null ? s.rate_limited.last_hour : s.rate_limited.window));
+    setNote("rate-limited", s.rate_limited.total + " in all");
+    setTile("api-errors", num(s.api_errors.window));
+    setNote("api-errors", s.api_errors.total + " in all");
     setTile("decided", num(s.throughput.decided_per_minute["5m"]));
     setTile("holdrate", s.hold_rate.last_hour === null ? "–" : (s.hold_rate.last_hour * 100).toFixed(1));
     setTile("held", num(s.held.backlog));
     setTile("workers", String(s.workers.filter(function (w) { return !w.stale; }).length));
     renderAlerts(s.alerts);
     renderWorkers(s.workers);
-    renderReasons(s.decisions.by_reason);
+    renderReasons(s.reasons);
     draw();
   }
 
@@ -316,7 +383,10 @@
   }
 
   try {
-    apply(JSON.parse(root.getAttribute("data-initial")));
+    var initial = JSON.parse(root.getAttribute("data-initial"));
+    if (initial.api_errors && initial.api_errors.window_s) HISTORY_S = initial.api_errors.window_s;
+    seed(initial.samples);
+    apply(initial);
   } catch (e) {
     setLive("off", "Could not read the initial figures");
   }
@@ -335,6 +405,13 @@
     source.addEventListener("unavailable", function () {
       setLive("off", "Store unavailable — figures paused");
     });
-    source.addEventListener("error", function () { setLive("off", "Reconnecting…"); });
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED) setLive("off", "Reconnecting…");
+    });
+    // The session ended (revoked, signed out, account disabled): stop, and say so.
+    source.addEventListener("signed_out", function () {
+      source.close();
+      setLive("off", "Signed out — reload the page to sign in again");
+    });
   }
 })();

@@ -45,6 +45,9 @@ async def create_key(redis: Redis, keys: Keys, name: str, role: Role) -> str:
     secret = new_secret(role)
     digest = digest_of(secret)
     info = KeyInfo(name=name, role=role, created_at=int(time.time() * 1000), digest=digest)
+    # One name, one principal: the audit names people and keys alike by name.
+    if await redis.sismember(keys.account_index, name):
+        raise Conflict(f"an account is named {name!r}; pick another name", field="name")
     # HSETNX on the name index makes names unique even under concurrent creation.
     if not await redis.hsetnx(keys.api_key_index, name, digest):
         raise Conflict(f"an API key named {name!r} already exists", field="name")

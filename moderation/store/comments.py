@@ -21,21 +21,23 @@ from redis.exceptions import ResponseError
 from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.keys import ArticleField, CommentField, Keys
-from moderation.messages import CommentRecord, Decision, Status, StoredComment, json_encoder
+from moderation.messages import CommentRecord, Decision, Status, StoredComment
+from moderation.store import decisions
 from moderation.store.admission import Admission, Refusal, RefusalKind
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
+from moderation.store.pseudonyms import Pseudonyms
+from moderation.store.records import decode_record, encode_record
 
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
 #: stream, only past what every consumer group acknowledged (``store.trim``).
 EVENTS_MAXLEN = 0
+#: Hex digits of a request body's digest kept with its idempotency key.
+IDEM_DIGEST_CHARS = 32
 #: Minute counters live two hours: enough for "last 60 minutes" figures.
 MINUTE_TTL_S = 2 * 3600
 
 #: Admission that checks nothing (imports, benchmarks, tests of the store alone).
 NO_CHECKS = Admission()
-
-_record_decoder = msgspec.json.Decoder(CommentRecord)
-_decision_decoder = msgspec.json.Decoder(Decision)
 
 
 def now_ms() -> int:
@@ -146,6 +148,9 @@ class Store:
         self._transition: AsyncScript = script(redis, "transition.lua")
         self._transition_batch: AsyncScript = script(redis, "transition_batch.lua")
         self._zcard_many: AsyncScript = script(redis, "zcard_many.lua")
+        #: Decisions are stored as ``store.decisions`` blobs; their shared facts once each.
+        self.decisions = decisions.Encoder()
+        self.pseudonyms = Pseudonyms(redis, keys)
 
     # --- accepting --------------------------------------------------------------------------
     async def submit(
@@ -167,6 +172,12 @@ class Store:
         keys = self.keys
         author_id = record.author.id
         closed = admission.closed_field
+        # 128 bits of the body digest tell two bodies apart as well as 256, in half the bytes
+        # of every idempotency key's value.
+        digest = digest[:IDEM_DIGEST_CHARS]
+        # The IP's key names its keyed hash, never the address (store.pseudonyms).
+        ip_limited = bool(ip_bucket) and admission.ip_limited
+        ip_key = keys.flood("ip", await self.pseudonyms.of(ip_bucket or "")) if ip_limited else ""
         result = await self._submit(
             keys=[
                 keys.comment(record.id),
@@ -180,12 +191,12 @@ class Store:
                 keys.article_settings(record.article_id) if closed else "",
                 keys.policy if closed else "",
                 keys.flood("author", author_id) if admission.author_limited else "",
-                keys.flood("ip", ip_bucket) if ip_bucket and admission.ip_limited else "",
+                ip_key,
                 keys.article(record.article_id),
             ],
             args=[
                 record.id,
-                json_encoder.encode(record),
+                encode_record(record),
                 record.article_id,
                 record.created_at,
                 digest,
@@ -263,7 +274,7 @@ class Store:
                 comment_id,
                 ",".join(s.value for s in expected),
                 decision.status.value,
-                json_encoder.encode(decision),
+                self.decisions.encode(decision),
                 now,
                 risk,
                 keys.decided_channel,
@@ -282,7 +293,7 @@ class Store:
         call[1].append(ref.root_id)
         call[1].extend(
             [
-                json_encoder.encode(replace) if replace is not None else "",
+                encode_record(replace) if replace is not None else "",
                 "" if ref.revision is None else ref.revision,
                 replace.revision if replace is not None else "",
             ]
@@ -305,6 +316,7 @@ class Store:
             ref, expected, decision, actor=actor, risk=risk, reason_code=reason_code,
             audit=audit, replace=replace,
         )  # fmt: skip
+        await self.decisions.save(self.redis, self.keys)
         return parse_transition(await self._transition(keys=keys, args=args))
 
     async def transition_many(
@@ -318,6 +330,16 @@ class Store:
                 raise result
         return cast(list[TransitionResult], results)
 
+    async def queue_transition(self, pipe: Any, call: tuple[list[str], list[Any]]) -> None:
+        """Queue one ``transition.lua`` call on a caller's MULTI (a redis-py transaction
+        pipeline of this store's client), so the transition commits with the caller's other
+        writes or not at all; its reply is in ``pipe.execute()``'s (``parse_transition``)."""
+        keys, args = call
+        # The decision's shared facts first, on this store's own connection: they are
+        # immutable, so writing them ahead of a MULTI that is then discarded harms nothing.
+        await self.decisions.save(self.redis, self.keys)
+        await self._transition(keys=keys, args=args, client=pipe)
+
     async def transition_each(
         self, calls: Sequence[tuple[list[str], list[Any]]]
     ) -> list[TransitionResult | ResponseError]:
@@ -326,6 +348,7 @@ class Store:
         error, so the caller can leave that one comment for retry and go on with the others."""
         if not calls:
             return []
+        await self.decisions.save(self.redis, self.keys)
         pipe = self.redis.pipeline(transaction=False)
         for keys, args in calls:
             await self._transition(keys=keys, args=args, client=pipe)
@@ -382,7 +405,7 @@ class Store:
                 args += [
                     ref.id,
                     decision.status.value,
-                    json_encoder.encode(decision),
+                    self.decisions.encode(decision),
                     decision.decided_at,
                     item.risk,
                     item.reason_code,
@@ -391,6 +414,7 @@ class Store:
                 ]
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end
+        await self.decisions.save(self.redis, self.keys)
         out: list[TransitionResult] = []
         for reply in await pipe.execute():
             out.extend(parse_transition(r) for r in reply)
@@ -410,7 +434,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for cid in comment_ids:
             pipe.hmget(self.keys.comment(cid), *STORED_FIELDS)
-        return [decode_stored(row) for row in await pipe.execute()]
+        return await decode_rows(self.redis, self.keys, await pipe.execute())
 
     async def load_pending(self, comment_ids: Sequence[str]) -> list[Pending]:
         """What the pipeline needs of each comment, in one round trip (one script call): its
@@ -429,7 +453,7 @@ class Store:
                 out.append(Pending(Status(as_str(status)), None))
             else:
                 try:
-                    out.append(Pending(Status.PENDING, _record_decoder.decode(doc)))
+                    out.append(Pending(Status.PENDING, decode_record(doc)))
                 except (msgspec.DecodeError, TypeError) as exc:
                     out.append(Pending(Status.PENDING, None, error=str(exc)))
         return out
@@ -446,7 +470,7 @@ class Store:
                 out.append(None)
                 continue
             try:
-                out.append(CommentRef.of(_record_decoder.decode(doc)))
+                out.append(CommentRef.of(decode_record(doc)))
             except (msgspec.DecodeError, TypeError):
                 out.append(CommentRef(cid, as_str(article or b""), ""))
         return out
@@ -454,15 +478,14 @@ class Store:
     async def auto_decisions(self, comment_ids: Sequence[str]) -> list[Decision | None]:
         """The automatic decision of each comment (kept when a moderator's replaces it)."""
         rows = await hmget_many(
-            self.redis, [self.keys.comment(c) for c in comment_ids], (CommentField.AUTO_DECISION,)
+            self.redis,
+            [self.keys.comment(c) for c in comment_ids],
+            (CommentField.AUTO_DECISION, CommentField.DECISION),
         )
-        out: list[Decision | None] = []
-        for row in rows:
-            try:
-                out.append(_decision_decoder.decode(row[0]) if row and row[0] else None)
-            except msgspec.DecodeError:
-                out.append(None)  # a corrupt decision explains nothing; show none
-        return out
+        # One copy: ``decision`` is the automatic one until a moderator's replaces it, which
+        # moves it to ``auto_decision`` ("" there: none was made). A corrupt one shows none.
+        blobs = [auto if auto is not None else current for auto, current in rows]
+        return await decisions.decode_many(self.redis, self.keys, blobs)
 
     async def submissions(self, comment_ids: Sequence[str]) -> dict[str, CommentRecord]:
         """The submission documents of those among ``comment_ids`` still in Redis."""
@@ -473,7 +496,7 @@ class Store:
         for cid, row in zip(comment_ids, rows, strict=True):
             if row and row[0]:
                 with contextlib.suppress(msgspec.DecodeError):
-                    out[cid] = _record_decoder.decode(row[0])
+                    out[cid] = decode_record(row[0])
         return out
 
     async def replace_doc(self, record: CommentRecord) -> bool:
@@ -481,7 +504,7 @@ class Store:
         immutable); ``False`` when the hash left Redis meanwhile (it is not recreated)."""
         replaced = await script(self.redis, "erase_doc.lua")(
             keys=[self.keys.comment(record.id)],
-            args=[CommentField.DOC, json_encoder.encode(record)],
+            args=[CommentField.DOC, encode_record(record)],
         )
         return bool(replaced)
 
@@ -505,7 +528,7 @@ class Store:
             raise ValidationFailed(
                 f"comment {parent_id!r} belongs to another article", field="parent_id"
             )
-        parent = _record_decoder.decode(doc)
+        parent = decode_record(doc)
         return parent.root_id or parent.parent_id or parent.id
 
     async def list_approved(
@@ -543,10 +566,44 @@ class Store:
         return page, encode_cursor(page[-1]) if len(ids) > limit and page else None
 
     async def counts(self, article_ids: Sequence[str]) -> dict[str, int]:
-        """Each article's count (``ZCARD`` of its approved set), in one script call: one reply
-        to parse, several times cheaper for the client than a pipeline of one per article."""
-        sizes = await self._zcard_many(keys=[self.keys.approved(aid) for aid in article_ids])
-        return dict(zip(article_ids, sizes, strict=True))
+        """Each article's count (``ZCARD`` of its approved set, in one script call: one reply to
+        parse, several times cheaper for the client than a pipeline of one per article; plus
+        its archived count), in one round trip."""
+        if not article_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        await self._zcard_many(keys=[self.keys.approved(aid) for aid in article_ids], client=pipe)
+        # Plus the approved comments retention moved out of Redis (sweep.lua), exact.
+        pipe.hmget(self.keys.archived_counts, list(article_ids))
+        sizes, archived = await pipe.execute()
+        return {
+            aid: int(size) + int(moved or 0)
+            for aid, size, moved in zip(article_ids, sizes, archived, strict=True)
+        }
+
+    async def sweep(self, items: Sequence[tuple[str, str, int]]) -> int:
+        """Move decided comments out of Redis (``sweep.lua``, one atomic script each, all in one
+        round trip): ``items`` are ``(comment id, article id, updated ms)`` as the record holds
+        them; a comment changed since, or not decided, stays. Returns how many left."""
+        if not items:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        sweep = script(self.redis, "sweep.lua")
+        refs = await self.refs([cid for cid, _, _ in items])
+        for (cid, article, updated), ref in zip(items, refs, strict=True):
+            if ref is None:
+                continue
+            await sweep(
+                keys=[
+                    self.keys.comment(cid),
+                    self.keys.approved(article),
+                    self.keys.archived_counts,
+                    self.keys.author_comments(ref.author_id),
+                ],
+                args=[cid, updated, article],
+                client=pipe,
+            )
+        return sum(int(r) for r in await pipe.execute())
 
 
 def parse_transition(reply: Any) -> TransitionResult:
@@ -556,8 +613,15 @@ def parse_transition(reply: Any) -> TransitionResult:
     return TransitionResult(kind == "ok", Status(status))
 
 
+async def decode_rows(redis: Redis, keys: Keys, rows: Sequence[Any]) -> list[StoredComment | None]:
+    """:func:`decode_stored` of each row, the facts of their decisions read first."""
+    await decisions.load_facts(redis, keys, (row[3] for row in rows if row))
+    return [decode_stored(row) for row in rows]
+
+
 def decode_stored(row: Sequence[Any]) -> StoredComment | None:
     """Decode an ``HMGET`` row of :data:`STORED_FIELDS`; ``None`` if the comment is absent.
+    The decision's facts must be cached (:func:`decode_rows` reads them).
 
     Raises ``msgspec.DecodeError`` when the stored document is corrupt (the worker treats that as
     a poison message).
@@ -566,10 +630,10 @@ def decode_stored(row: Sequence[Any]) -> StoredComment | None:
     if doc is None or status is None:
         return None
     return StoredComment(
-        record=_record_decoder.decode(doc),
+        record=decode_record(doc),
         status=Status(as_str(status)),
         updated_at=int(updated or 0),
-        decision=_decision_decoder.decode(decision) if decision else None,
+        decision=decisions.decode(decision) if decision else None,
     )
 
 

@@ -25,6 +25,13 @@ from redis.exceptions import RedisError
 from moderation.errors import ConfigError
 from moderation.settings import Settings
 
+#: Redis settings every server of ours runs with (the embedded one, the throwaway ones, and
+#: ``docker-compose.yml``'s): a comment hash holds its submission (the text, > 64 bytes) and
+#: its decision, and with the default ``hash-max-listpack-value`` of 64 one such value turns
+#: the whole hash into a hash table, about 450 bytes more per comment (``bench/storage.py``).
+#: Up to this size a value keeps the compact listpack encoding; a longer text costs the table.
+COMPACT_ENCODINGS = ("--hash-max-listpack-value", "4096")
+
 
 def find_redis_server(configured: str = "") -> str:
     """The binary to run: the configured one, else a system ``redis-server`` on PATH, else the
@@ -100,6 +107,7 @@ class EmbeddedRedis:
                 str(self.dir / "redis.log"),
                 "--daemonize",
                 "no",
+                *COMPACT_ENCODINGS,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -150,7 +158,12 @@ def temporary_redis(binary: str = "", *, tcp: bool = False) -> Iterator[str]:
         where = ["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
         url = f"unix://{socket_path}"
     proc = subprocess.Popen(
-        [find_redis_server(binary), *where, "--save", "", "--appendonly", "no", "--dir", directory],
+        [
+            find_redis_server(binary),
+            *where,
+            *("--save", "", "--appendonly", "no", "--dir", directory),
+            *COMPACT_ENCODINGS,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

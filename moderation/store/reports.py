@@ -7,9 +7,12 @@ a report is refused as a duplicate or over the rate limit before anything is wri
 closing emits every reporter's ``report.decided`` event in the same step that empties the
 comment's place in the Reported queue.
 
-Events on ``keys.events`` with a ``type`` field are not status changes: ``report.decided``
-carries ``id`` (comment), ``article``, ``report`` (the report JSON, receipt inside),
-``outcome`` (``kept`` | ``removed``), ``automated`` (``0`` | ``1``), ``by`` and ``at``.
+Events on ``keys.events`` with a ``type`` field are not status changes. ``report.filed``
+(written by ``report.lua`` with the report) carries ``id`` (comment), ``article`` and ``report``:
+the report JSON *without* the notifier's name and e-mail (:func:`archived_form`), for the
+record. ``report.decided`` carries ``id`` (comment), ``article``, ``report`` (the report JSON,
+receipt inside), ``outcome`` (``kept`` | ``removed``), ``automated`` (``0`` | ``1``), ``by``
+and ``at``.
 """
 
 from __future__ import annotations
@@ -78,6 +81,15 @@ class Filed:
     retry_after_s: int = 0
 
 
+def archived_form(report: Report) -> Report:
+    """The report as the record keeps it: the notifier's name and e-mail left out (needed only
+    while the report is open, to answer the notifier; the record is kept for years)."""
+    if report.notice is None:
+        return report
+    notice = msgspec.structs.replace(report.notice, name="", email="")
+    return msgspec.structs.replace(report, notice=notice)
+
+
 async def reporter_hash(redis: Redis, keys: Keys, identity: str) -> str:
     """The keyed hash that stands for one reporter (the key is made once, first come wins)."""
     secret = await redis.get(keys.reporter_secret)
@@ -89,10 +101,22 @@ async def reporter_hash(redis: Redis, keys: Keys, identity: str) -> str:
 
 
 async def file_report(
-    redis: Redis, keys: Keys, report: Report, *, risk: float, rate_max: int, window_s: int
+    redis: Redis,
+    keys: Keys,
+    report: Report,
+    *,
+    article_id: str,
+    risk: float,
+    rate_max: int,
+    window_s: int,
 ) -> Filed:
     reply = await script(redis, "report.lua")(
-        keys=[keys.reports(report.comment_id), keys.reported, keys.report_rate(report.reporter)],
+        keys=[
+            keys.reports(report.comment_id),
+            keys.reported,
+            keys.report_rate(report.reporter),
+            keys.events,
+        ],
         args=[
             report.comment_id,
             report.reporter,
@@ -100,6 +124,9 @@ async def file_report(
             min(max(risk, 0.0), 0.999),
             rate_max,
             window_s,
+            json_encoder.encode(archived_form(report)),
+            EVENTS_MAXLEN,
+            article_id,
         ],
     )
     kind = as_str(reply[0])

@@ -25,12 +25,11 @@ import msgspec
 
 from moderation.errors import DecisionConflict, NotFound
 from moderation.ids import is_comment_id
-from moderation.keys import CommentField
 from moderation.messages import Author, CommentRecord, Decision, Status, StoredComment
 from moderation.settings import Settings
 from moderation.store import audit
 from moderation.store.audit import Actor
-from moderation.store.comments import CommentRef, Store, decode_stored, now_ms
+from moderation.store.comments import CommentRef, Store, now_ms
 
 #: Statuses an edit may start from (a rejected or deleted comment stays as it is).
 EDITABLE = (Status.PENDING, Status.APPROVED, Status.HELD)
@@ -59,14 +58,7 @@ def erased(record: CommentRecord) -> CommentRecord:
 async def _read(store: Store, comment_id: str) -> StoredComment:
     stored = None
     if is_comment_id(comment_id):
-        row = await store.redis.hmget(
-            store.keys.comment(comment_id),
-            CommentField.DOC,
-            CommentField.STATUS,
-            CommentField.UPDATED,
-            CommentField.DECISION,
-        )
-        stored = decode_stored(row)
+        stored = await store.get(comment_id)
     if stored is None:
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
     return stored

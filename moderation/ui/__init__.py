@@ -13,7 +13,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from moderation.api.routing import IdRoute
-from moderation.ui import dashboard, pages, queue_status, session
+from moderation.ui import (
+    accounts,
+    dashboard,
+    dsa_pages,
+    pages,
+    queue_status,
+    session,
+    tools,
+    transparency,
+)
 from moderation.ui.render import BASE, STATIC_PATH
 
 
@@ -25,6 +34,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/login", session.login_form, methods=["GET"]),
         Route(f"{BASE}/login", session.login_submit, methods=["POST"]),
         Route(f"{BASE}/logout", session.logout, methods=["POST"]),
+        Route(f"{BASE}/login/link", accounts.link_form, methods=["GET"]),
+        Route(f"{BASE}/login/link", accounts.link_submit, methods=["POST"]),
+        Route(f"{BASE}/accounts", accounts.accounts_page, methods=["GET"]),
         Route(f"{BASE}/queue", pages.queue, methods=["GET"]),
         Route(f"{BASE}/queue/items", pages.queue_items, methods=["GET"]),
         Route(f"{BASE}/queue/status", queue_status.status, methods=["GET"]),
@@ -36,6 +48,10 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/words", pages.words, methods=["GET"]),
         Route(f"{BASE}/audit", pages.audit_log, methods=["GET"]),
         Route(f"{BASE}/dashboard", dashboard.dashboard, methods=["GET"]),
+        Route(f"{BASE}/reported", dsa_pages.reported, methods=["GET"]),
+        Route(f"{BASE}/appeals", dsa_pages.appeals_page, methods=["GET"]),
         Route(f"{BASE}/dashboard/stream", dashboard.dashboard_stream, methods=["GET"]),
+        Route(f"{BASE}/transparency", transparency.transparency, methods=["GET"]),
+        *tools.routes(),  # published lists, search, escalated, spam domains
         Mount(STATIC_PATH, app=StaticFiles(directory=static), name="moderation-static"),
     ]

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from moderation.keys import Keys
 from moderation.messages import Decision, iso
+from moderation.record import Reader
 from moderation.review.items import load_items
 from moderation.store.audit import AuditEntry, entry_view
 
@@ -27,8 +28,12 @@ _ACTIONS = {
     "comment.approve": "approve",
     "comment.reject": "reject",
     "comment.undo": "undo",
+    "comment.escalate": "escalate to admins",
+    "spam.domains": "spam domains",
     "comment.delete": "delete (site)",
     "comment.edit": "edit (site)",
+    "appeal.uphold": "appeal upheld",
+    "appeal.reverse": "appeal: decision reversed",
     "author.state": "author standing",
     "author.note": "note on author",
     "article.settings": "article settings",
@@ -38,6 +43,12 @@ _ACTIONS = {
     "session.sign_out": "sign out",
     "key.create": "create key",
     "key.revoke": "revoke key",
+    "session.revoke": "revoke session",
+    "account.create": "create account",
+    "account.disable": "disable account",
+    "account.enable": "enable account",
+    "account.link": "sign-in link",
+    "account.password": "set password",
 }
 
 #: Settings that are on/off: absent means off.
@@ -76,6 +87,8 @@ def change_text(entry: Mapping[str, Any]) -> str:
     "closed: no → yes; threshold toxicity: default → 0.7")."""
     action = str(entry["action"])
     before, after = entry.get("before") or {}, entry.get("after") or {}
+    if action == "comment.escalate":
+        return "sent to the admins (still held)"
     if action.startswith("comment."):
         frm, to = before.get("status"), after.get("status")
         if frm == "approved" and to == "rejected":
@@ -84,9 +97,12 @@ def change_text(entry: Mapping[str, Any]) -> str:
             return f"undone: back to the queue ({frm} → {to})"
         verb = {"approve": "approved", "reject": "rejected"}.get(action.split(".", 1)[1], action)
         return f"{verb} ({frm} → {to})" if frm else verb
+    if action.startswith("appeal."):
+        frm, to = before.get("status"), after.get("status")
+        return f"published again ({frm} → {to})" if frm and to else "the decision stands"
     if action == "author.state":
         return f"standing {before.get('state') or 'normal'} → {after.get('state') or 'normal'}"
-    if action == "words.update":
+    if action in ("words.update", "spam.domains"):
         added, removed = after.get("added") or [], after.get("removed") or []
         parts = []
         if added:
@@ -120,16 +136,22 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 async def audit_rows(
-    redis: Redis, keys: Keys, entries: Sequence[AuditEntry]
+    redis: Redis, keys: Keys, entries: Sequence[AuditEntry], reader: Reader | None = None
 ) -> list[dict[str, Any]]:
     """The rows of an audit table: every entry in words, comments with their excerpt, author
-    and article (one read for the page; a comment gone from Redis keeps its bare id)."""
+    and article (one read for the page, and one of the ``reader``'s record for comments gone
+    from Redis; a comment neither holds keeps its bare id)."""
     comment_ids = sorted({e.target for e in entries if e.target_type == "comment"})
     found = await load_items(redis, keys, comment_ids)
+    records = {
+        cid: item.stored.record for cid, item in zip(comment_ids, found, strict=True) if item
+    }
+    gone = [cid for cid in comment_ids if cid not in records]
+    if reader is not None and gone:
+        records |= {cid: s.record for cid, s in (await reader.get_many(gone)).items()}
     comments = {}
-    for cid, item in zip(comment_ids, found, strict=True):
-        if item is not None:
-            record = item.stored.record
+    for cid in comment_ids:
+        if (record := records.get(cid)) is not None:
             comments[cid] = {
                 "excerpt": excerpt(record.text),
                 "author_id": record.author.id,

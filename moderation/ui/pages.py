@@ -18,7 +18,7 @@ from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.review import authors, notes, overrides
+from moderation.review import authors, history, notes, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
@@ -30,6 +30,7 @@ from moderation.ui.model_labels import live_label_use
 from moderation.ui.present import FILTER_REASONS, REASON_CHOICES, present
 from moderation.ui.queue_status import queue_status
 from moderation.ui.render import BASE, ENV, SECURITY_HEADERS, render, ui_page, urlpart
+from moderation.ui.tools import card_extras
 
 
 def _filters(q: QueueQuery) -> dict[str, str]:
@@ -81,8 +82,9 @@ async def queue(request: Request, principal: Principal) -> Response:
     events_after = as_str(newest[0][0]) if newest else "0-0"
     page = await queue_page(review.redis, review.keys, q)
     live_parts = await queue_status(request)
+    kept, groups, escalated = await card_extras(review, page.items)
     loaded = time.perf_counter()
-    items = [present(i) for i in page.items]
+    items = [present(i) for i in kept]
     presented = time.perf_counter()
     filters = _filters(q)
     response = render(
@@ -106,6 +108,8 @@ async def queue(request: Request, principal: Principal) -> Response:
             "limit": q.limit,
             "events_after": events_after,
             "undo_window_s": settings.undo_window_s,
+            "groups": groups,
+            "escalated": escalated,
         },
     )
     rendered = time.perf_counter()
@@ -143,8 +147,15 @@ async def queue_items(request: Request) -> Response:
     else:
         page = await queue_page(review.redis, review.keys, q)
         items, next_cursor = page.items, page.next_cursor
+    items, groups, escalated = await card_extras(review, items)
     html = ENV.get_template("_items.html").render(
-        {"items": [present(i) for i in items], "reasons": REASON_CHOICES, "BASE": BASE}
+        {
+            "items": [present(i) for i in items],
+            "reasons": REASON_CHOICES,
+            "BASE": BASE,
+            "groups": groups,
+            "escalated": escalated,
+        }
     )
     return JSON(
         {"html": html, "ids": [i.id for i in items], "next_cursor": next_cursor},
@@ -156,18 +167,17 @@ async def queue_items(request: Request) -> Response:
 async def comment(request: Request, principal: Principal) -> Response:
     review = review_of(request)
     comment_id = request.path_params["comment_id"]
-    item = None
-    if is_comment_id(comment_id):
-        item = (await load_items(review.redis, review.keys, [comment_id]))[0]
+    reader = request.app.state.record
+    item = await history.load_item(review, reader, comment_id)
     if item is None:
         raise NotFound(f"There is no comment with id {comment_id}.")
-    entries, _ = await review.audit.read(limit=50, target_type="comment", target=comment_id)
+    entries = await history.comment_trail(review, reader, comment_id, limit=50)
     record = item.stored.record
     auto_spam = item.evidence.spam if item.evidence else None
-    history = await audit_rows(review.redis, review.keys, entries)
+    trail = await audit_rows(review.redis, review.keys, entries, request.app.state.record)
     if item.auto is not None and item.auto.by in ("auto", "system"):
         # Newest first, like the audit entries: the automatic decision came before them all.
-        history.append(automatic_row(item.auto, comment_id))
+        trail.append(automatic_row(item.auto, comment_id))
     return render(
         request,
         principal,
@@ -179,7 +189,7 @@ async def comment(request: Request, principal: Principal) -> Response:
             "decision": item.stored.decision,
             "auto": item.auto,
             "spam_rows": explain_spam(auto_spam.signals) if auto_spam else [],
-            "audit": history,
+            "audit": trail,
             "reasons": REASON_CHOICES,
         },
     )
@@ -207,7 +217,7 @@ async def author(request: Request, principal: Principal) -> Response:
             "author_id": author_id,
             "page": page,
             "history": [present(i) for i in page.history],
-            "audit": await audit_rows(review.redis, review.keys, entries),
+            "audit": await audit_rows(review.redis, review.keys, entries, request.app.state.record),
             "states": authors.STATES,
             "notes": await notes.read_notes(review, author_id),
         },
@@ -240,7 +250,7 @@ async def article(request: Request, principal: Principal) -> Response:
             "title": f"Article {article_id}",
             "view": view,
             "label_use": await live_label_use(review.redis, review.keys, settings),
-            "audit": await audit_rows(review.redis, review.keys, entries),
+            "audit": await audit_rows(review.redis, review.keys, entries, request.app.state.record),
         },
     )
 
@@ -266,7 +276,7 @@ async def policy(request: Request, principal: Principal) -> Response:
             },
             "labels": overrides.known_labels(s),
             "label_use": await live_label_use(review.redis, review.keys, s),
-            "audit": await audit_rows(review.redis, review.keys, entries),
+            "audit": await audit_rows(review.redis, review.keys, entries, request.app.state.record),
         },
     )
 
@@ -286,7 +296,7 @@ async def words(request: Request, principal: Principal) -> Response:
             "title": "Word lists",
             "lists": lists,
             "kinds": KINDS,
-            "audit": await audit_rows(review.redis, review.keys, merged),
+            "audit": await audit_rows(review.redis, review.keys, merged, request.app.state.record),
         },
     )
 
@@ -323,7 +333,7 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         "audit.html",
         {
             "title": "Audit log",
-            "audit": await audit_rows(review.redis, review.keys, entries),
+            "audit": await audit_rows(review.redis, review.keys, entries, request.app.state.record),
             "next_query": urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,
             "filters": filters,
             "targets": AUDIT_TARGETS,

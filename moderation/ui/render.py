@@ -69,7 +69,10 @@ class NavLink:
 NAV_LINKS: list[NavLink] = [
     NavLink("Queue", f"{BASE}/queue", MODERATORS, badge="held"),
     NavLink("Articles", f"{BASE}/articles", MODERATORS),
+    NavLink("Search", f"{BASE}/search", MODERATORS),
     NavLink("Audit log", f"{BASE}/audit", MODERATORS),
+    NavLink("Escalated", f"{BASE}/escalated", ADMINS),
+    NavLink("Spam domains", f"{BASE}/spam-domains", ADMINS),
     NavLink("Word lists", f"{BASE}/words", ADMINS),
     NavLink("Site policy", f"{BASE}/policy", ADMINS),
 ]

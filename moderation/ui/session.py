@@ -1,9 +1,11 @@
 """Signing in and out of the web UI.
 
-Sign-in takes a moderator or admin API key (the same secret ``moderation keys create`` prints)
-and turns it into a server-side session (``moderation.store.sessions``): the browser holds only a
-random session id in an ``HttpOnly``, ``SameSite=Strict`` cookie, ``Secure`` when served over
-TLS. Sign-out needs the session's CSRF token, like every other state change.
+Sign-in takes an account's name and password (``moderation.store.accounts``; one-time links
+are in ``moderation.ui.accounts``) or, while ``ui_key_sign_in`` is on, a moderator or admin
+API key, and turns it into a server-side session (``moderation.store.sessions``): the browser
+holds only a random session id in an ``HttpOnly``, ``SameSite=Strict`` cookie, ``Secure`` when
+served over TLS. Failed sign-ins count per client address (``store.auth_failures``), with
+failed API keys. Sign-out needs the session's CSRF token, like every other state change.
 
 ``require_session`` is re-exported here for pages of other features.
 """
@@ -20,12 +22,28 @@ from moderation.api.auth import MODERATORS, verify_key
 from moderation.api.moderation import review_of
 from moderation.errors import ClientClosedRequest, CSRFFailed, Forbidden, RateLimited, describe
 from moderation.settings import Settings
-from moderation.store import audit
+from moderation.spam.velocity import ip_bucket
+from moderation.store import accounts, audit
 from moderation.store.audit import Actor
-from moderation.store.sessions import COOKIE, create_session, end_session
+from moderation.store.auth_failures import AuthFailures
+from moderation.store.sessions import (
+    COOKIE,
+    Session,
+    create_account_session,
+    create_session,
+    end_session,
+)
 from moderation.ui.render import BASE, LOGIN_PATH, SECURITY_HEADERS, error_page, render
 
-__all__ = ["login_form", "login_submit", "logout", "require_session"]
+__all__ = [
+    "login_form",
+    "login_submit",
+    "logout",
+    "record_failure",
+    "require_session",
+    "sign_in_refused",
+    "start_session",
+]
 
 MAX_FORM_BYTES = 8 * 1024
 DEFAULT_NEXT = f"{BASE}/queue"
@@ -60,7 +78,7 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items() if v}
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """Browsers send ``Origin`` on POST; a foreign one is a cross-site (login CSRF) attempt."""
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
@@ -73,7 +91,13 @@ def _login_page(request: Request, *, error: str | None, status: int, next_: str)
         request,
         None,
         "login.html",
-        {"title": "Sign in", "error": error, "next": next_, "notice": None},
+        {
+            "title": "Sign in",
+            "error": error,
+            "next": next_,
+            "notice": None,
+            "key_sign_in": request.app.state.settings.ui_key_sign_in,
+        },
         status_code=status,
     )
 
@@ -87,20 +111,103 @@ async def login_form(request: Request) -> Response:
         request,
         None,
         "login.html",
-        {"title": "Sign in", "error": None, "next": next_, "notice": notice},
+        {
+            "title": "Sign in",
+            "error": None,
+            "next": next_,
+            "notice": notice,
+            "key_sign_in": request.app.state.settings.ui_key_sign_in,
+        },
     )
 
 
-async def login_submit(request: Request) -> Response:
+async def sign_in_refused(request: Request, account: str | None = None) -> int:
+    """Seconds this sign-in must wait (0: it may try). Failures count per client address,
+    with the failed API keys (``store.auth_failures``), and per account name, so guesses
+    spread over many addresses still stop (for the window) at one account."""
+    failures: AuthFailures = request.app.state.auth_failures
+    waits = [await failures.retry_after(b) for b in _buckets(request, account)]
+    return max(waits)
+
+
+async def record_failure(request: Request, account: str | None = None) -> None:
+    failures: AuthFailures = request.app.state.auth_failures
+    for bucket in _buckets(request, account):
+        await failures.record(bucket)
+
+
+def _buckets(request: Request, account: str | None) -> list[str]:
+    address = ip_bucket(request.client.host if request.client else "unknown")
+    # An account's bucket cannot be an address's: ip_bucket never starts with "account=".
+    return [address] if account is None else [address, f"account={account.lower()}"]
+
+
+def _too_many(request: Request, wait: int, next_: str) -> Response:
+    message = f"Too many failed sign-ins from this address; retry in {wait} s."
+    page = _login_page(request, error=message, status=429, next_=next_)
+    page.headers["Retry-After"] = str(wait)
+    return page
+
+
+async def start_session(
+    request: Request, opened: tuple[str, Session], via: str, next_: str
+) -> Response:
+    """Audit the sign-in and hand the browser its session cookie (shared by every way in)."""
     settings: Settings = request.app.state.settings
-    if not _same_origin(request):
+    session_id, session = opened
+    actor = Actor(session.name, session.role, "session")
+    await review_of(request).audit.append(
+        audit.new_entry(actor, "session.sign_in", "session", session.name, detail={"via": via})
+    )
+    response = RedirectResponse(next_, 303, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=settings.session_max_s,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+async def login_submit(request: Request) -> Response:
+    """Sign in with an account's name and password, or (``ui_key_sign_in``) an API key."""
+    settings: Settings = request.app.state.settings
+    if not same_origin(request):
         refused = Forbidden("Sign-in must come from this site.")
         return error_page(request, None, describe(refused))
     form = await read_form(request)
     next_ = safe_next(form.get("next"))
     secret = form.get("key", "").strip()
-    if not secret:
-        return _login_page(request, error="Enter your API key.", status=400, next_=next_)
+    if secret and settings.ui_key_sign_in:
+        return await _key_sign_in(request, secret, next_)
+    name, password = form.get("name", "").strip(), form.get("password", "")
+    if not name or not password:
+        return _login_page(
+            request, error="Enter your account name and password.", status=400, next_=next_
+        )
+    wait = await sign_in_refused(request, name)
+    if wait:
+        return _too_many(request, wait, next_)
+    redis = request.app.state.redis
+    keys = request.app.state.keys
+    account = await accounts.authenticate(redis, keys, name, password)
+    if account is None:
+        await record_failure(request, name)
+        return _login_page(
+            request,
+            error="Wrong name or password, or the account is disabled.",
+            status=401,
+            next_=next_,
+        )
+    opened = await create_account_session(redis, keys, settings, account)
+    return await start_session(request, opened, "password", next_)
+
+
+async def _key_sign_in(request: Request, secret: str, next_: str) -> Response:
+    settings: Settings = request.app.state.settings
     try:
         info = await verify_key(request, secret)
     except RateLimited as exc:
@@ -118,23 +225,8 @@ async def login_submit(request: Request) -> Response:
             status=403,
             next_=next_,
         )
-    redis = request.app.state.redis
-    session_id, _ = await create_session(redis, request.app.state.keys, settings, info)
-    actor = Actor(info.name, info.role, "session")
-    await review_of(request).audit.append(
-        audit.new_entry(actor, "session.sign_in", "session", info.name)
-    )
-    response = RedirectResponse(next_, 303, headers=SECURITY_HEADERS)
-    response.set_cookie(
-        COOKIE,
-        session_id,
-        max_age=settings.session_max_s,
-        path="/",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
-    return response
+    opened = await create_session(request.app.state.redis, request.app.state.keys, settings, info)
+    return await start_session(request, opened, "key", next_)
 
 
 async def logout(request: Request) -> Response:

@@ -13,7 +13,7 @@
 -- KEYS[13] article thread roots zset   KEYS[14] the thread's approved replies zset (of the
 -- comment's root; of the comment itself when it is top-level)
 -- ARGV[1] comment id   ARGV[2] expected statuses, comma-separated   ARGV[3] new status
--- ARGV[4] decision JSON   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
+-- ARGV[4] decision (store.decisions blob)   ARGV[5] now ms   ARGV[6] risk (held order)   ARGV[7] decided channel
 -- ARGV[8] actor: "auto" | "system" | "moderator:<name>" | "admin:<name>"
 -- ARGV[9] events max length (approx.; 0 = untrimmed: the archiver trims, see workers/archiver)
 -- ARGV[10] minute-counter TTL (s)   ARGV[11] reason code for counters ("" = none)
@@ -64,10 +64,14 @@ local id, new, now, actor = ARGV[1], ARGV[3], ARGV[5], ARGV[8]
 -- Counters aggregate by kind of actor ("moderator"), not by person.
 local kind = string.match(actor, "^[^:]+") or actor
 local previous_update = tonumber(redis.call("HGET", KEYS[1], "updated") or now)
-redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
+-- One copy of a decision: "decision" holds the automatic one until a person's replaces it;
+-- then the automatic one moves to "auto_decision" ("" when there was none), where it stays.
 if kind == "auto" or kind == "system" then
-  redis.call("HSET", KEYS[1], "auto_decision", ARGV[4])
+  redis.call("HDEL", KEYS[1], "auto_decision")
+elseif redis.call("HEXISTS", KEYS[1], "auto_decision") == 0 then
+  redis.call("HSET", KEYS[1], "auto_decision", redis.call("HGET", KEYS[1], "decision") or "")
 end
+redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
 if ARGV[17] and ARGV[17] ~= "" then
   redis.call("HSET", KEYS[1], "doc", ARGV[17])
 end

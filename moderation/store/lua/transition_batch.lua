@@ -1,7 +1,7 @@
 -- Write a whole batch of automatic decisions (pending -> approved / held / rejected) in one call.
 --
 -- The worker's hot path. Every comment gets exactly the effects transition.lua gives an
--- automatic decision out of "pending" (status, decision and auto_decision fields, approved and
+-- automatic decision out of "pending" (status and decision fields, auto_decision dropped, approved and
 -- held sets, author tallies, one event, one PUBLISH, counters, latency sample), but what the
 -- batch shares is written once: one ZREM from the pending set, one ZADD per held queue, each
 -- counter incremented once by its total, each expiry and trim set once. A comment no longer
@@ -20,7 +20,7 @@
 -- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
 -- ARGV[4] actor ("auto" or "system"); then per comment i, at 5 + 8i: comment id, new status,
--- decision JSON, now ms, risk, reason code ("" = none), thread root id ("" = top-level),
+-- decision (store.decisions blob), now ms, risk, reason code ("" = none), thread root id ("" = top-level),
 -- the revision the decision scored ("" = any; as transition.lua's ARGV[18]: a decision of an
 -- older revision than the comment holds is stale).
 --
@@ -72,8 +72,9 @@ for i = 0, n - 1 do
     out[#out + 1] = {"stale", current}
   else
     local created = row[2] or now
-    redis.call("HSET", KEYS[k + 1], "status", new, "decision", decision, "updated", now,
-      "auto_decision", decision)
+    -- As in transition.lua: an automatic decision is the one copy, in "decision".
+    redis.call("HDEL", KEYS[k + 1], "auto_decision")
+    redis.call("HSET", KEYS[k + 1], "status", new, "decision", decision, "updated", now)
     decided_ids[#decided_ids + 1] = id
     if new == "approved" then
       redis.call("ZADD", KEYS[k + 2], 0, id)

@@ -1,0 +1,293 @@
+"""Cost growth: do ingest, counts and the moderator's queue get slower as comments pile up?
+
+Starts a redis-server (AOF always), the API and one worker process (``bench/soak.py``'s
+service), then two phases:
+
+1. **stored comments** over ``--articles`` (10,000) articles: the store is filled through the API
+   (every comment decided by the worker) up to each size of ``--sizes`` (10k and 100k by
+   default; add 1,000,000 for the long run), and at each size the script measures
+   - *ingest*: ``--ingest`` more comments posted by 64 connections, req/s as the client sees it;
+   - *counts*: ``GET /v1/counts`` for 50 articles, p50/p99 over ``--requests`` requests;
+   - *queue*: ``GET /v1/moderation/queue?limit=50`` (a moderator key), p50/p99;
+2. **held comments**: the site is set to pre-moderate everything, and the held queue is grown to
+   each size of ``--held`` (1k, 10k, 50k); at each size ``GET /v1/moderation/queue/counts``
+   and ``GET /v1/moderation/queue?limit=50`` are timed, p50/p99.
+
+It prints one table per phase with each figure's change from the smallest size (the issue's
+goal: none degrades by more than 15% from 10k to 1M; held counts O(1) in the queue's size),
+the process RSS of the API and the worker at each size, and the command. Figures are from a
+machine whose cores the load generator shares; compare sizes within one run.
+
+    python -m bench.growth                                   # 10k, 100k; held 1k, 10k, 50k
+    python -m bench.growth --sizes 10000,100000,1000000      # the long run
+    python -m bench.growth --sizes 500,2000 --held 100,400 --ingest 300 --requests 50  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis as AsyncRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.httpclient import Connection  # noqa: E402
+from bench.load import article_name, post_all, wait_until  # noqa: E402
+from bench.soak import Service, drained, percentile, rss_bytes, started_service  # noqa: E402
+from moderation.evaluation.corpus import SENTENCES  # noqa: E402
+from moderation.keys import Keys  # noqa: E402
+from moderation.messages import Role  # noqa: E402
+from moderation.store.apikeys import create_key  # noqa: E402
+
+K = Keys()
+#: The issue's bound on degradation from the smallest to the largest size.
+GOAL_PCT = 15.0
+
+
+@dataclass
+class Timing:
+    p50_ms: float
+    p99_ms: float
+    #: Answers other than 200 (a 503 when Redis stalled past ``redis_timeout_s``, say).
+    errors: int = 0
+
+
+@dataclass
+class Stage:
+    size: int
+    ingest_per_s: float
+    counts: Timing
+    queue: Timing
+    api_rss_mb: float
+    worker_rss_mb: float
+
+
+@dataclass
+class HeldStage:
+    held: int
+    queue_counts: Timing
+    queue: Timing
+
+
+async def timed_gets(base: str, path: str, headers: dict[str, str], n: int) -> Timing:
+    """``n`` sequential GETs on one keep-alive connection (a moderator polling)."""
+    conn = Connection(base)
+    took: list[float] = []
+    errors = 0
+    try:
+        for _ in range(n):
+            started = time.perf_counter()
+            reply = await conn.request("GET", path, headers=headers)
+            took.append(time.perf_counter() - started)
+            if reply.status != 200:
+                errors += 1
+                print(f"  GET {path[:60]}: {reply.status} {reply.body[:120]!r}", flush=True)
+    finally:
+        await conn.close()
+    return Timing(
+        round(percentile(took, 0.5) * 1000, 2), round(percentile(took, 0.99) * 1000, 2), errors
+    )
+
+
+def counts_path(articles: int) -> str:
+    """50 articles spread over all of them (fewer when there are fewer)."""
+    step = max(1, articles // 50)
+    chosen = range(0, articles, step)[:50]
+    return "/v1/counts?" + "&".join(f"article={article_name(a)}" for a in chosen)
+
+
+async def moderator_key(service: Service) -> str:
+    kwargs = service.redis.connection_pool.connection_kwargs
+    client = AsyncRedis(host=kwargs["host"], port=kwargs["port"], db=kwargs.get("db", 0))
+    try:
+        return await create_key(client, K, "growth-moderator", Role.MODERATOR)
+    finally:
+        await client.aclose()
+
+
+class Posted:
+    """How many comments this run has posted (each call posts new ones)."""
+
+    n = 0
+
+
+#: Words of the bench's comments: drawn at random, ~300 bytes a comment, so no two comments are
+#: near-duplicates (the shared corpus has a few thousand distinct texts: past that, the spam
+#: checks rightly hold the copies as a campaign, and the store would fill with held comments).
+WORDS = sorted({w.strip(".,;:!?'\"()").lower() for s in SENTENCES for w in s.split()} - {""})
+
+
+def distinct_comment(i: int, rng: random.Random, articles: int) -> dict[str, Any]:
+    text = " ".join(rng.choice(WORDS) for _ in range(45)).capitalize()[:300] + "."
+    return {
+        "article_id": article_name(i % articles),
+        "text": text,
+        "author": {"id": f"growth-{i}", "name": "Bench Reader"},
+    }
+
+
+async def post(service: Service, n: int, articles: int) -> None:
+    await post_all(
+        service.base, service.key, n, 64, articles, 0.0, start=Posted.n, make=distinct_comment
+    )
+    Posted.n += n
+
+
+async def fill(service: Service, n: int, articles: int) -> None:
+    """``n`` more comments through the API, then wait until the worker has decided them all."""
+    if n > 0:
+        await post(service, n, articles)
+    await asyncio.to_thread(wait_until, lambda: drained(service.redis), 3600, "the queue to drain")
+
+
+async def stored_phase(
+    args: argparse.Namespace, service: Service, moderator: dict[str, str]
+) -> list[Stage]:
+    stages: list[Stage] = []
+    stored = 0
+    site = {"Authorization": f"Bearer {service.key}"}
+    for size in args.sizes:
+        started = time.perf_counter()
+        await fill(service, size - stored, args.articles)
+        stored = size
+        print(
+            f"stored {size:,} comments ({time.perf_counter() - started:.0f} s to fill)", flush=True
+        )
+        posted_at = time.perf_counter()
+        await post(service, args.ingest, args.articles)
+        ingest = args.ingest / (time.perf_counter() - posted_at)
+        await fill(service, 0, args.articles)
+        stored += args.ingest
+        stage = Stage(
+            size,
+            round(ingest, 1),
+            await timed_gets(service.base, counts_path(args.articles), site, args.requests),
+            await timed_gets(
+                service.base, "/v1/moderation/queue?limit=50", moderator, args.requests
+            ),
+            round(rss_bytes(service.api_pid) / 2**20, 1),
+            round(rss_bytes(service.worker_pid) / 2**20, 1),
+        )
+        print(f"  {stage}", flush=True)
+        stages.append(stage)
+    return stages
+
+
+async def held_phase(
+    args: argparse.Namespace, service: Service, moderator: dict[str, str]
+) -> list[HeldStage]:
+    service.redis.hset(K.policy, "premoderate", "1")
+    stages: list[HeldStage] = []
+    held = int(service.redis.zcard(K.held))
+    for size in args.held:
+        started = time.perf_counter()
+        await fill(service, size - held, args.articles)
+        held = int(service.redis.zcard(K.held))
+        print(f"held {held:,} comments ({time.perf_counter() - started:.0f} s to fill)", flush=True)
+        stage = HeldStage(
+            held,
+            await timed_gets(service.base, "/v1/moderation/queue/counts", moderator, args.requests),
+            await timed_gets(
+                service.base, "/v1/moderation/queue?limit=50", moderator, args.requests
+            ),
+        )
+        print(f"  {stage}", flush=True)
+        stages.append(stage)
+    service.redis.hdel(K.policy, "premoderate")
+    return stages
+
+
+def change(first: float, last: float, higher_is_better: bool = False) -> str:
+    """The worsening from ``first`` to ``last`` in percent (negative: it got better)."""
+    if not first:
+        return "n/a"
+    pct = 100.0 * ((first - last) if higher_is_better else (last - first)) / first
+    return f"{pct:+.0f}%"
+
+
+def report(stages: list[Stage], held: list[HeldStage]) -> None:
+    print()
+    print(
+        "| stored | ingest req/s | counts p50/p99 ms | queue p50/p99 ms "
+        "| API RSS MB | worker RSS MB | errors |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for s in stages:
+        print(
+            f"| {s.size:,} | {s.ingest_per_s} | {s.counts.p50_ms}/{s.counts.p99_ms} "
+            f"| {s.queue.p50_ms}/{s.queue.p99_ms} | {s.api_rss_mb} | {s.worker_rss_mb} "
+            f"| {s.counts.errors + s.queue.errors} |"
+        )
+    if len(stages) > 1:
+        a, b = stages[0], stages[-1]
+        print(
+            f"worsening {a.size:,} → {b.size:,} (goal ≤ {GOAL_PCT:.0f}%): ingest "
+            f"{change(a.ingest_per_s, b.ingest_per_s, True)}, counts p50 "
+            f"{change(a.counts.p50_ms, b.counts.p50_ms)}, queue p50 "
+            f"{change(a.queue.p50_ms, b.queue.p50_ms)}; RSS API "
+            f"{change(a.api_rss_mb, b.api_rss_mb)}, "
+            f"worker {change(a.worker_rss_mb, b.worker_rss_mb)}"
+        )
+    print()
+    print("| held | queue counts p50/p99 ms | queue page p50/p99 ms | errors |")
+    print("|---|---|---|---|")
+    for h in held:
+        print(
+            f"| {h.held:,} | {h.queue_counts.p50_ms}/{h.queue_counts.p99_ms} "
+            f"| {h.queue.p50_ms}/{h.queue.p99_ms} | {h.queue_counts.errors + h.queue.errors} |"
+        )
+    if len(held) > 1:
+        a2, b2 = held[0], held[-1]
+        print(
+            f"worsening {a2.held:,} → {b2.held:,} held: queue counts p50 "
+            f"{change(a2.queue_counts.p50_ms, b2.queue_counts.p50_ms)}, queue page p50 "
+            f"{change(a2.queue.p50_ms, b2.queue.p50_ms)}"
+        )
+
+
+async def run_stored(args: argparse.Namespace, service: Service) -> list[Stage]:
+    moderator = {"Authorization": f"Bearer {await moderator_key(service)}"}
+    return await stored_phase(args, service, moderator)
+
+
+async def run_held(args: argparse.Namespace, service: Service) -> list[HeldStage]:
+    moderator = {"Authorization": f"Bearer {await moderator_key(service)}"}
+    return await held_phase(args, service, moderator)
+
+
+def sizes(text: str) -> list[int]:
+    return sorted(int(part) for part in text.split(",") if part.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=sizes, default=[10_000, 100_000], help="stored comments")
+    ap.add_argument("--held", type=sizes, default=[1_000, 10_000, 50_000], help="held comments")
+    ap.add_argument("--articles", type=int, default=10_000)
+    ap.add_argument("--ingest", type=int, default=3_000, help="comments posted to time ingest")
+    ap.add_argument("--requests", type=int, default=200, help="GETs timed per figure")
+    args = ap.parse_args(argv)
+    command = "python -m bench.growth " + shlex.join(sys.argv[1:] if argv is None else argv)
+    # Each phase on a fresh store: the held queue grows from nothing.
+    with started_service("linear") as service:
+        stages = asyncio.run(run_stored(args, service))
+    with started_service("linear") as service:
+        held = asyncio.run(run_held(args, service))
+    report(stages, held)
+    print(f"command: {command}")
+    errors = sum(s.counts.errors + s.queue.errors for s in stages)
+    errors += sum(h.queue_counts.errors + h.queue.errors for h in held)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

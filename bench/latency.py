@@ -1,0 +1,206 @@
+"""End-to-end latency under open-loop load: POST until decided, at 25, 50 and 75% of capacity.
+
+For each scorer (``linear``; ``onnx``: Detoxify ``original`` as int8 ONNX on the CPU, random
+weights of the real shape built once by ``bench/scoring.py``'s helper, since trained weights
+cannot be downloaded here; the speed is the real model's) this starts a redis-server (AOF
+always), the API and one worker process (``bench/soak.py``'s service), then:
+
+1. finds the **capacity**: the open-loop arrival rate at which the end-to-end p99 first passes
+   1 s (``bench/soak.py``'s search; ``--capacity`` skips it);
+2. at 25%, 50% and 75% of it, for ``--seconds`` each, measures POST-to-decision two ways a site
+   can wait: **wait** (``POST /v1/comments?wait=5``, answered when decided) and **poll** (a plain
+   ``POST``, answered 202 at once, then ``GET /v1/comments/{id}`` every ``--poll-ms`` until the
+   status is no longer ``pending``). Arrivals are open loop: each request starts at its scheduled
+   time whether or not earlier ones have answered, and its latency counts from then;
+3. prints p50/p99 per row, errors, and the issue's goal for ``linear`` at 50%: p50 ≤ 20 ms,
+   p99 ≤ 100 ms. The load generator shares the machine's cores with everything it measures.
+
+    python -m bench.latency                                  # linear and onnx, 20 s a row
+    python -m bench.latency --scorers linear --seconds 10    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.load import wait_until  # noqa: E402
+from bench.soak import (  # noqa: E402
+    Generator,
+    Load,
+    Service,
+    drained,
+    find_capacity,
+    percentile,
+    started_service,
+)
+
+LOADS = (0.25, 0.5, 0.75)
+#: The issue's goal for ``linear`` at half of capacity, milliseconds.
+GOAL_P50_MS, GOAL_P99_MS = 20.0, 100.0
+
+
+class Poller(Generator):
+    """Open-loop arrivals; each comment is posted without waiting, then polled until decided."""
+
+    def __init__(self, service: Service, poll_s: float) -> None:
+        super().__init__(service)
+        self.poll_s = poll_s
+
+    async def _one(self, payload: dict[str, object], due: float, load: Load) -> None:
+        async with self.slots:
+            conn = self._connection()
+            try:
+                reply = await conn.post_json("/v1/comments", payload, self.headers)
+                if reply.status not in (201, 202):
+                    load.statuses[reply.status] += 1
+                    self.idle.append((conn, time.monotonic()))
+                    return
+                comment_id = reply.json()["id"]
+                status = reply.json()["status"]
+                deadline = due + 30
+                while status == "pending" and time.monotonic() < deadline:
+                    await asyncio.sleep(self.poll_s)
+                    got = await conn.request(
+                        "GET", f"/v1/comments/{comment_id}", headers=self.headers
+                    )
+                    if got.status != 200:
+                        load.statuses[got.status] += 1
+                        self.idle.append((conn, time.monotonic()))
+                        return
+                    status = got.json()["status"]
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                load.failures[type(exc).__name__] += 1
+                await conn.close()
+                return
+            self.idle.append((conn, time.monotonic()))
+        load.statuses[201 if status != "pending" else 202] += 1
+        if status != "pending":
+            load.latencies.append(time.monotonic() - due)
+        else:
+            load.failures["undecided after 30 s"] += 1
+
+
+@dataclass
+class Row:
+    scorer: str
+    share: float
+    rate: float
+    mode: str
+    n: int
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def model_env(size: str) -> dict[str, str]:
+    """Settings for the worker to run Detoxify ``original`` as int8 ONNX (weights built once)."""
+    from bench.scoring import ensure_model
+
+    folder = ensure_model(argparse.Namespace(model_dir=None, size=size, model="original"))
+    return {
+        "MODERATION_SCORER": "detoxify",
+        "MODERATION_TOXICITY_MODEL": "original",
+        "MODERATION_MODEL_DIR": str(folder),
+        "MODERATION_TOXICITY_RUNTIME": "onnx-int8",
+        "MODERATION_DEVICE": "cpu",
+    }
+
+
+async def measure(args: argparse.Namespace, scorer: str, service: Service) -> list[Row]:
+    gen = Generator(service)
+    poller = Poller(service, args.poll_ms / 1000)
+    rows: list[Row] = []
+
+    async def drain() -> None:
+        await asyncio.to_thread(wait_until, lambda: drained(service.redis), 300, "drain")
+
+    try:
+        if args.capacity:
+            capacity = args.capacity
+        else:
+            print(f"[{scorer}] finding capacity (open loop, end-to-end p99 > 1 s):", flush=True)
+            capacity = await find_capacity(
+                gen, args.start_rate, args.factor, args.step_s, args.max_rate
+            )
+            await drain()
+        print(f"[{scorer}] capacity {capacity:.1f}/s", flush=True)
+        for share in LOADS:
+            rate = capacity * share
+            for mode, source in (("wait", gen), ("poll", poller)):
+                load = await source.run(rate, args.seconds)
+                await drain()
+                row = Row(
+                    scorer,
+                    share,
+                    round(rate, 1),
+                    mode,
+                    len(load.latencies),
+                    round(percentile(load.latencies, 0.5) * 1000, 1),
+                    round(percentile(load.latencies, 0.99) * 1000, 1),
+                    load.errors,
+                )
+                print(
+                    f"[{scorer}] {share:4.0%} ({rate:6.1f}/s) {mode}: p50 {row.p50_ms:7.1f} ms, "
+                    f"p99 {row.p99_ms:7.1f} ms, n {row.n}, errors {row.errors}",
+                    flush=True,
+                )
+                rows.append(row)
+    finally:
+        await gen.close()
+        await poller.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scorers", default="linear,onnx", help="comma-separated: linear, onnx")
+    ap.add_argument("--seconds", type=float, default=20.0, help="seconds per row")
+    ap.add_argument("--capacity", type=float, default=0, help="skip the search: this rate/s")
+    ap.add_argument("--start-rate", type=float, default=25.0)
+    ap.add_argument("--factor", type=float, default=1.5)
+    ap.add_argument("--step-s", type=float, default=8.0)
+    ap.add_argument("--max-rate", type=float, default=3000.0)
+    ap.add_argument("--poll-ms", type=float, default=20.0, help="polling interval")
+    ap.add_argument("--size", choices=["base", "tiny"], default="base", help="onnx model shape")
+    args = ap.parse_args(argv)
+    command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
+    rows: list[Row] = []
+    errors = 0
+    for scorer in [s.strip() for s in args.scorers.split(",") if s.strip()]:
+        if scorer not in ("linear", "onnx"):
+            ap.error(f"unknown scorer {scorer!r}: linear or onnx")
+        env = model_env(args.size) if scorer == "onnx" else None
+        with started_service("linear" if scorer == "linear" else "detoxify", env) as service:
+            got = asyncio.run(measure(args, scorer, service))
+        rows.extend(got)
+        errors += sum(r.errors for r in got)
+    print()
+    print("| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r.scorer} | {r.share:.0%} | {r.rate} | {r.mode} | {r.p50_ms} | {r.p99_ms} "
+            f"| {r.n} | {r.errors} |"
+        )
+    for r in rows:
+        if r.scorer == "linear" and r.share == 0.5:
+            met = r.p50_ms <= GOAL_P50_MS and r.p99_ms <= GOAL_P99_MS
+            print(
+                f"goal (linear, 50%, {r.mode}): p50 ≤ {GOAL_P50_MS:.0f} ms, p99 ≤ "
+                f"{GOAL_P99_MS:.0f} ms: {'met' if met else 'NOT met'}"
+            )
+    print(f"command: {command}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

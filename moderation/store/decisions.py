@@ -1,0 +1,291 @@
+"""The compact encoding of a decision, as the comment hash and the events stream hold it.
+
+A decision's JSON spells every field name, every threshold, the model's facts, every spam
+signal's name and the statement's ground and redress text: about 1.7 KB, almost all of it the
+same for every comment decided under one policy and one model. Here a decision is split in two:
+
+- **facts**, what every decision under one policy, model and ground shares: the thresholds,
+  the spam threshold, the model, the *names* of the label scores and of the spam signals in
+  their order, and the statement's restriction, automation, source, ground and redress.
+  Facts are stored once, content-addressed (``Keys.decision_facts``: field = an 8-byte
+  BLAKE2b digest of their encoding, value = the encoding). A digest names one immutable
+  value, so a decision stays reproducible whatever the policy becomes later;
+- the **blob**, what is this decision's own, as a msgpack array without field names (format
+  :data:`FORMAT`): the facts' digest, status, actor, time, reasons, the score values and
+  spam-signal values in the facts' order, rules, note, and the statement's facts and codes
+  (``None`` when they are the reasons' messages and codes, as they usually are).
+
+:func:`decode` gives back a :class:`~moderation.messages.Decision` equal to the one encoded
+(field for field, dicts in the same order), so every explanation shown is the one made.
+Facts are cached per process (they never change); :func:`load_facts` reads the missing ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
+from moderation.messages import (
+    Automation,
+    Decision,
+    Ground,
+    ModelInfo,
+    Reason,
+    Restriction,
+    Source,
+    SpamResult,
+    Statement,
+    Status,
+    json_encoder,
+)
+
+#: The blob's format version (its first element): a reader refuses a format it does not know.
+FORMAT = 1
+#: Facts kept in this process' cache before it is cleared (a handful exist in practice).
+_CACHE_MAX = 4096
+
+
+class Facts(msgspec.Struct, array_like=True, omit_defaults=True):
+    """What decisions under one policy, model and ground share (immutable, by digest)."""
+
+    labels: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    thresholds: dict[str, float] = msgspec.field(default_factory=dict)
+    spam_threshold: float | None = None
+    model: ModelInfo | None = None
+    #: The statement's shared part; ``restriction`` ``None``: the decision has no statement.
+    restriction: Restriction | None = None
+    automated_detection: bool = False
+    automated_decision: Automation = Automation.NOT
+    source: Source = Source.OWN_INITIATIVE
+    ground: Ground | None = None
+    redress: str = ""
+
+
+class _Reason(msgspec.Struct, array_like=True, omit_defaults=True):
+    code: str
+    message: str
+    label: str | None = None
+    score: float | None = None
+    threshold: float | None = None
+    words: list[str] | None = None
+
+
+class Blob(msgspec.Struct, array_like=True, omit_defaults=True):
+    """A decision's own part; ``facts`` is the digest of its :class:`Facts`."""
+
+    format: int
+    facts: bytes
+    status: Status
+    by: str
+    decided_at: int
+    reasons: list[_Reason] = msgspec.field(default_factory=list)
+    scores: list[float] = msgspec.field(default_factory=list)
+    #: ``[score, signal values…]`` in the facts' signal order; ``None``: no spam result.
+    spam: list[Any] | None = None
+    rules: list[str] = msgspec.field(default_factory=list)
+    note: str | None = None
+    #: The statement's facts and codes; ``None`` when equal to the reasons' messages / codes.
+    statement_facts: list[str] | None = None
+    statement_codes: list[str] | None = None
+
+
+_encoder = msgspec.msgpack.Encoder()
+_blob_decoder = msgspec.msgpack.Decoder(Blob)
+_facts_decoder = msgspec.msgpack.Decoder(Facts)
+_cache: dict[bytes, Facts] = {}
+
+
+def digest(encoded_facts: bytes) -> bytes:
+    return hashlib.blake2b(encoded_facts, digest_size=8).digest()
+
+
+def split(decision: Decision) -> tuple[Blob, Facts]:
+    """The decision's own part and its shared facts."""
+    st = decision.statement
+    spam = decision.spam
+    facts = Facts(
+        labels=tuple(decision.scores),
+        signals=tuple(spam.signals) if spam is not None else (),
+        thresholds=decision.thresholds,
+        spam_threshold=decision.spam_threshold,
+        model=decision.model,
+        restriction=st.restriction if st is not None else None,
+        automated_detection=st.automated_detection if st is not None else False,
+        automated_decision=st.automated_decision if st is not None else Automation.NOT,
+        source=st.source if st is not None else Source.OWN_INITIATIVE,
+        ground=st.ground if st is not None else None,
+        redress=st.redress if st is not None else "",
+    )
+    messages = [r.message for r in decision.reasons]
+    codes = [r.code for r in decision.reasons]
+    blob = Blob(
+        format=FORMAT,
+        facts=b"",
+        status=decision.status,
+        by=decision.by,
+        decided_at=decision.decided_at,
+        reasons=[
+            _Reason(r.code, r.message, r.label, r.score, r.threshold, r.words)
+            for r in decision.reasons
+        ],
+        scores=list(decision.scores.values()),
+        spam=[spam.score, *spam.signals.values()] if spam is not None else None,
+        rules=decision.rules,
+        note=decision.note,
+        statement_facts=None if st is None or st.facts == messages else st.facts,
+        statement_codes=None if st is None or st.codes == codes else st.codes,
+    )
+    return blob, facts
+
+
+class Encoder:
+    """Encodes decisions and remembers the facts this process has not stored yet.
+
+    :meth:`pending_facts` must be written (``HSET Keys.decision_facts``) before, or in the same
+    pipeline ahead of, the scripts that store the blobs; the store does it for every transition.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, bytes] = {}  # encoded facts -> digest
+        self._unsaved: dict[bytes, bytes] = {}  # digest -> encoded facts
+
+    def encode(self, decision: Decision) -> bytes:
+        blob, facts = split(decision)
+        encoded = _encoder.encode(facts)
+        key = self._known.get(encoded)
+        if key is None:
+            key = digest(encoded)
+            if len(self._known) > _CACHE_MAX:
+                self._known.clear()
+            self._known[encoded] = key
+            self._unsaved[key] = encoded
+            _remember(key, facts)
+        blob.facts = key
+        return _encoder.encode(blob)
+
+    def pending_facts(self) -> dict[bytes, bytes]:
+        return self._unsaved
+
+    def saved(self) -> None:
+        self._unsaved = {}
+
+    async def save(self, redis: Redis, keys: Keys) -> None:
+        """Write the facts not stored yet (one ``HSET``; a no-op when there are none)."""
+        if self._unsaved:
+            await redis.hset(keys.decision_facts, mapping=self._unsaved)  # type: ignore[arg-type]
+            self.saved()
+
+
+def _remember(key: bytes, facts: Facts) -> None:
+    if len(_cache) > _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = facts
+
+
+def facts_of(blob: bytes) -> bytes:
+    """The digest of the facts a blob refers to (raises ``msgspec.DecodeError`` if corrupt)."""
+    return _blob_decoder.decode(blob).facts
+
+
+async def load_facts(redis: Redis, keys: Keys, blobs: Iterable[Any]) -> None:
+    """Read into this process' cache the facts of ``blobs`` (``None``/empty/corrupt skipped)
+    that it does not hold yet: one ``HMGET`` when any is missing, none otherwise."""
+    missing: set[bytes] = set()
+    for raw in blobs:
+        if not raw:
+            continue
+        try:
+            key = facts_of(raw)
+        except msgspec.DecodeError:
+            continue
+        if key not in _cache:
+            missing.add(key)
+    if not missing:
+        return
+    wanted = sorted(missing)
+    values: list[Any] = await redis.hmget(keys.decision_facts, wanted)
+    for key, value in zip(wanted, values, strict=True):
+        if value is not None:
+            _remember(key, _facts_decoder.decode(value))
+
+
+def decode(raw: bytes | str) -> Decision:
+    """The decision a blob encodes; its facts must be cached (:func:`load_facts`). Raises
+    ``msgspec.DecodeError`` for a corrupt blob, an unknown format or unknown facts."""
+    blob = _blob_decoder.decode(raw.encode() if isinstance(raw, str) else raw)
+    if blob.format != FORMAT:
+        raise msgspec.DecodeError(f"decision format {blob.format} is not {FORMAT}")
+    facts = _cache.get(blob.facts)
+    if facts is None:
+        raise msgspec.DecodeError(f"decision facts {blob.facts.hex()} are not stored")
+    reasons = [
+        Reason(r.code, r.message, r.label, r.score, r.threshold, r.words) for r in blob.reasons
+    ]
+    statement = None
+    if facts.restriction is not None and facts.ground is not None:
+        statement = Statement(
+            restriction=facts.restriction,
+            facts=blob.statement_facts
+            if blob.statement_facts is not None
+            else [r.message for r in reasons],
+            codes=blob.statement_codes
+            if blob.statement_codes is not None
+            else [r.code for r in reasons],
+            automated_detection=facts.automated_detection,
+            automated_decision=facts.automated_decision,
+            source=facts.source,
+            ground=facts.ground,
+            redress=facts.redress,
+        )
+    spam = None
+    if blob.spam is not None:
+        spam = SpamResult(
+            score=blob.spam[0], signals=dict(zip(facts.signals, blob.spam[1:], strict=True))
+        )
+    return Decision(
+        status=blob.status,
+        by=blob.by,
+        decided_at=blob.decided_at,
+        reasons=reasons,
+        scores=dict(zip(facts.labels, blob.scores, strict=True)),
+        spam=spam,
+        thresholds=dict(facts.thresholds),
+        spam_threshold=facts.spam_threshold,
+        model=facts.model,
+        rules=blob.rules,
+        note=blob.note,
+        statement=statement,
+    )
+
+
+async def decode_many(redis: Redis, keys: Keys, blobs: list[Any]) -> list[Decision | None]:
+    """Each blob decoded (``None`` for an absent, empty or corrupt one), facts loaded first."""
+    await load_facts(redis, keys, blobs)
+    out: list[Decision | None] = []
+    for raw in blobs:
+        try:
+            out.append(decode(raw) if raw else None)
+        except msgspec.DecodeError:
+            out.append(None)
+    return out
+
+
+def as_json(raw: bytes | str | None) -> str:
+    """A stored decision as the JSON of its :class:`Decision` (facts must be cached), for the
+    stream's readers that pass it on (the archiver, the webhook sender); ``""`` for an absent or
+    corrupt one. A value already JSON (an entry written by hand) passes through."""
+    if not raw:
+        return ""
+    data = raw.encode() if isinstance(raw, str) else bytes(raw)
+    if data[:1] == b"{":
+        return data.decode(errors="replace")
+    try:
+        return json_encoder.encode(decode(data)).decode()
+    except msgspec.DecodeError:
+        return ""

@@ -1,0 +1,104 @@
+"""The compact encoding of a submission, as the comment hash's ``doc`` field holds it.
+
+msgpack arrays in a fixed order (format 1, the field order below) instead of JSON objects:
+the field names of a submission, its author and its context cost about 110 bytes a comment
+in JSON. :func:`decode_record` gives back the :class:`~moderation.messages.CommentRecord`
+encoded, equal field for field; a JSON document (``{…}``, e.g. written by hand) is still read.
+The record (SQL) keeps JSON: the archiver converts (``as_json``).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from moderation.messages import Author, CommentRecord, Context, json_encoder
+
+
+class _Author(msgspec.Struct, array_like=True, omit_defaults=True):
+    id: str
+    name: str
+    email: str | None = None
+
+
+class _Context(msgspec.Struct, array_like=True, omit_defaults=True):
+    ip: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+    page_loaded_at: int | None = None
+    honeypot: str | None = None
+
+
+class _Record(msgspec.Struct, array_like=True, omit_defaults=True):
+    id: str
+    article_id: str
+    text: str
+    author: _Author
+    created_at: int
+    site: str
+    parent_id: str | None = None
+    context: _Context | None = None
+    root_id: str | None = None
+    revision: int = 0
+    edited_at: int | None = None
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Record)
+_json_decoder = msgspec.json.Decoder(CommentRecord)
+
+
+def encode_record(r: CommentRecord) -> bytes:
+    a, c = r.author, r.context
+    return _encoder.encode(
+        _Record(
+            r.id,
+            r.article_id,
+            r.text,
+            _Author(a.id, a.name, a.email),
+            r.created_at,
+            r.site,
+            r.parent_id,
+            None
+            if c is None
+            else _Context(c.ip, c.user_agent, c.referrer, c.page_loaded_at, c.honeypot),
+            r.root_id,
+            r.revision,
+            r.edited_at,
+        )
+    )
+
+
+def decode_record(raw: bytes | str) -> CommentRecord:
+    """The submission ``raw`` encodes; raises ``msgspec.DecodeError`` (or ``TypeError``) when
+    it is corrupt."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if data[:1] == b"{":
+        return _json_decoder.decode(data)
+    p = _decoder.decode(data)
+    c = p.context
+    return CommentRecord(
+        id=p.id,
+        article_id=p.article_id,
+        text=p.text,
+        author=Author(p.author.id, p.author.name, p.author.email),
+        created_at=p.created_at,
+        site=p.site,
+        parent_id=p.parent_id,
+        context=None
+        if c is None
+        else Context(c.ip, c.user_agent, c.referrer, c.page_loaded_at, c.honeypot),
+        root_id=p.root_id,
+        revision=p.revision,
+        edited_at=p.edited_at,
+    )
+
+
+def as_json(raw: bytes | None) -> bytes | None:
+    """A stored submission as JSON (the record's form); a corrupt one passes unchanged (its
+    reader then refuses it as before), ``None`` stays ``None``."""
+    if raw is None:
+        return None
+    try:
+        return json_encoder.encode(decode_record(raw))
+    except (msgspec.DecodeError, TypeError):
+        return bytes(raw)

@@ -1,0 +1,31 @@
+"""bench/latency.py on tiny inputs: both scorers, both ways of waiting, every load share, no
+errors. It proves the script works; the figures themselves are not asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+def test_latency_bench_runs_every_row_without_errors() -> None:
+    args = ["--scorers", "linear,onnx", "--size", "tiny", "--capacity", "20", "--seconds", "1"]
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.latency", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    print(out.stdout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| linear") or
+            line.startswith("| onnx")]  # fmt: skip
+    assert len(rows) == 12  # 2 scorers x 3 loads x 2 modes
+    assert all(row.rstrip().endswith("| 0 |") for row in rows)  # no errors in any row
+    assert "goal (linear, 50%, wait)" in out.stdout
+    assert "command: python -m bench.latency" in out.stdout
