@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from jsonschema import Draft202012Validator
@@ -26,6 +27,7 @@ from moderation.settings import Settings
 from tests.conftest import Api, comment, running_api, running_worker
 
 CORAL_SECRET = "ssc_schema-walk"
+PASSWORD = "a long enough password 1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Call:
     #: A raw body and headers instead (Coral's signed phase call).
     raw: bytes | None = None
     headers: dict[str, str] | None = None
+    #: Remember the answer's ``id`` as this placeholder (for the calls after).
+    capture: str | None = None
 
 
 def _coral_body() -> bytes:
@@ -108,8 +112,29 @@ CALLS: list[Call] = [
     Call("PUT", M + "/grounds", M + "/grounds", "admin", "{GROUNDS}"),
     Call("POST", "/v1/coral/moderate", "/v1/coral/moderate", None, raw=_coral_body(),
          headers=_coral_headers()),
+    Call("GET", M + "/published", M + "/published", params={"article": "doc/a"}),
+    Call("GET", M + "/comments/{comment_id}/copies", M + "/comments/{H}/copies"),
+    Call("POST", M + "/comments/{comment_id}/escalate", M + "/comments/{H}/escalate",
+         "moderator", {"note": "Needs a second look."}),
+    Call("GET", M + "/escalated", M + "/escalated"),
+    Call("GET", M + "/spam-domains", M + "/spam-domains"),
+    Call("PATCH", M + "/spam-domains/{kind}", M + "/spam-domains/deny", "admin",
+         {"add": ["spam.example"]}),
+    Call("GET", M + "/transparency", M + "/transparency"),
+    Call("POST", C + "/appeals", "/v1/comments/{H}/appeals", "site",
+         {"text": "I was quoting the article."}, capture="{AP}"),
+    Call("GET", M + "/appeals", M + "/appeals", "moderator"),
+    Call("GET", M + "/appeals/{appeal_id}", M + "/appeals/{AP}", "moderator"),
+    Call("POST", M + "/appeals/{appeal_id}/decision", M + "/appeals/{AP}/decision",
+         "moderator", {"outcome": "uphold", "answer": "The house rules apply here."}),
+    Call("GET", M + "/accounts", M + "/accounts"),
+    Call("POST", M + "/accounts", M + "/accounts", "admin", {"name": "walker2", "link": True}),
+    Call("POST", M + "/accounts/{name}/link", M + "/accounts/walker2/link"),
+    Call("PATCH", M + "/accounts/{name}", M + "/accounts/walker2", "admin", {"disabled": True}),
+    Call("DELETE", M + "/accounts/{name}/sessions/{session_id}",
+         M + "/accounts/walker/sessions/{SESS}"),
     Call("POST", M + "/webhooks", M + "/webhooks", "admin",
-         {"url": "http://127.0.0.1:9/hook", "events": ["comment.decided"]}),
+         {"url": "http://127.0.0.1:9/hook", "events": ["comment.decided"]}, capture="{EP}"),
     Call("GET", M + "/webhooks", M + "/webhooks"),
     Call("GET", W, M + "/webhooks/{EP}"),
     Call("PATCH", W, M + "/webhooks/{EP}", "admin", {"description": "the newsroom"}),
@@ -186,6 +211,19 @@ async def _seed(api: Api) -> dict[str, Any]:
     ids["{H3}"] = await post("what an idiot, fuck off", author="u3")
     grounds = await api.client.get("/v1/moderation/grounds", headers=api.auth("admin"))
     ids["{GROUNDS}"] = {"grounds": grounds.json()["grounds"]}
+    # An account with a web session, for the session route.
+    admin = api.auth("admin")
+    made = await api.client.post(
+        M + "/accounts", json={"name": "walker", "password": PASSWORD}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    async with httpx.AsyncClient(
+        transport=api.client._transport, base_url="http://testserver"
+    ) as b:
+        form = {"name": "walker", "password": PASSWORD, "next": "/moderate/queue"}
+        assert (await b.post("/moderate/login", data=form)).status_code == 303
+    listed = (await api.client.get(M + "/accounts", headers=admin)).json()["accounts"]
+    ids["{SESS}"] = next(a for a in listed if a["name"] == "walker")["sessions"][0]["id"]
     return ids
 
 
@@ -219,5 +257,5 @@ async def test_every_json_route_answers_what_its_schema_says(settings: Settings)
             body = r.json()
             errors = sorted(_validator(doc, schema).iter_errors(body), key=str)
             assert not errors, f"{where}: {[e.message for e in errors[:3]]} in {body}"
-            if call.method == "POST" and call.template == M + "/webhooks":
-                ids["{EP}"] = body["id"]
+            if call.capture:
+                ids[call.capture] = body["id"]
