@@ -27,11 +27,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from moderation.api import schemas as s
 from moderation.api import schemas_admin as sa
 from moderation.api import schemas_review as sr
+from moderation.api import schemas_tools as st
 from moderation.api.accounts import AccountIn, AccountPatch
 from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
 from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
 from moderation.messages import ArticleIn, CommentEditIn, CommentIn
+from moderation.record.transparency import TransparencyReport
 from moderation.review.appeals import AppealDecisionIn, AppealIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
@@ -295,7 +297,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/published"): Op(
         "An article's published comments, newest first (Redis and the record), searchable",
         "moderator",
-        s.AnyObject,
+        sr.ReviewPage,
         errors=(*_MOD, 400, 422),
         params=(
             Param("article", "query", "the article id (required)"),
@@ -310,13 +312,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/comments/{comment_id}/copies"): Op(
         "A held comment's held near duplicates: the ids to decide together",
         "moderator",
-        s.AnyObject,
+        st.Copies,
         errors=(*_MOD, 404),
     ),
     ("POST", "/v1/moderation/comments/{comment_id}/escalate"): Op(
         "Send a held comment to the admins with a note (audited); 409 if it is not held",
         "moderator",
-        s.AnyObject,
+        st.Escalated,
         201,
         EscalateIn,
         (*_MOD, 404, 409, 415, 422),
@@ -324,19 +326,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/escalated"): Op(
         "Escalated comments still held, oldest first, with who sent them and why",
         "admin",
-        s.AnyObject,
+        st.EscalatedList,
         errors=_MOD,
     ),
     ("GET", "/v1/moderation/spam-domains"): Op(
         "The spam allow and deny domain lists (run-time and from the settings)",
         "admin",
-        s.AnyObject,
+        st.SpamDomains,
         errors=_MOD,
     ),
     ("PATCH", "/v1/moderation/spam-domains/{kind}"): Op(
         "Add or remove domains of the spam `allow` or `deny` list (audited)",
         "admin",
-        s.AnyObject,
+        st.DomainsEdit,
         request=DomainsEditIn,
         errors=(*_MOD, 415, 422),
     ),
@@ -373,7 +375,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/transparency"): Op(
         "The DSA Art. 15 transparency report's figures for a period (as `moderation report`)",
         "admin",
-        s.AnyObject,
+        TransparencyReport,
         errors=(*_MOD, 422),
         params=(
             Param("from", "query", "start, YYYY-MM-DD or ISO time (default: 1 January)"),
@@ -397,11 +399,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/comments/{comment_id}/appeals"): Op(
         "The site files its author's appeal of the decision restricting a comment, within "
         "MODERATION_APPEAL_WINDOW_MONTHS of it; 201 with the appeal",
-        "site", s.AnyObject, 201, AppealIn, (400, 401, 403, 404, 409, 413, 415, 422, 503),
+        "site", st.Appeal, 201, AppealIn, (400, 401, 403, 404, 409, 413, 415, 422, 503),
     ),
     ("GET", "/v1/moderation/appeals"): Op(
         "The Appeals queue (open, oldest first) or the decided appeals (newest first)",
-        "moderator", s.AnyObject, errors=(*_MOD, 400, 422),
+        "moderator", st.AppealList, errors=(*_MOD, 400, 422),
         params=(
             Param("status", "query", "`open` (default) or `decided`"),
             _LIMIT,
@@ -410,12 +412,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/v1/moderation/appeals/{appeal_id}"): Op(
         "One appeal: the decision appealed with its statement, the author's text, the outcome",
-        "moderator", s.AnyObject, errors=(*_MOD, 404),
+        "moderator", st.AppealWithComment, errors=(*_MOD, 404),
     ),
     ("POST", "/v1/moderation/appeals/{appeal_id}/decision"): Op(
         "Uphold the decision or reverse it (the comment is published again), with a reasoned "
         "answer; 403 for whoever took the decision, 409 once decided",
-        "moderator", s.AnyObject, request=AppealDecisionIn,
+        "moderator", st.AppealOutcome, request=AppealDecisionIn,
         errors=(*_MOD, 404, 409, 415, 422),
     ),
     ("POST", "/v1/coral/moderate"): Op(
@@ -455,23 +457,23 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/v1/moderation/accounts"): Op(
         "Moderators' and admins' accounts, each with its live web sessions", "admin",
-        s.AnyObject, errors=_MOD,
+        st.AccountList, errors=_MOD,
     ),
     ("POST", "/v1/moderation/accounts"): Op(
         "Create an account (with a password, or a one-time sign-in link: link=true)", "admin",
-        s.AnyObject, 201, AccountIn, (*_MOD, 409, 415, 422),
+        st.Account, 201, AccountIn, (*_MOD, 409, 415, 422),
     ),
     ("PATCH", "/v1/moderation/accounts/{name}"): Op(
         "Disable or enable an account (disabling signs it out), or set its password", "admin",
-        s.AnyObject, request=AccountPatch, errors=(*_MOD, 404, 415, 422),
+        st.Account, request=AccountPatch, errors=(*_MOD, 404, 415, 422),
     ),
     ("POST", "/v1/moderation/accounts/{name}/link"): Op(
-        "A one-time sign-in link for an account (shown once)", "admin", s.AnyObject, 201,
+        "A one-time sign-in link for an account (shown once)", "admin", st.SignInLink, 201,
         errors=(*_MOD, 404, 409),
     ),
     ("DELETE", "/v1/moderation/accounts/{name}/sessions/{session_id}"): Op(
         "Revoke one web session of an account (signed out on its next request)", "admin",
-        s.AnyObject, 204, errors=(*_MOD, 404),
+        None, 204, errors=(*_MOD, 404),
     ),
 }  # fmt: skip
 
