@@ -281,10 +281,12 @@ def _appeal_row(entry_id: Any, fields: dict[Any, Any] | None) -> AppealRow | Non
     """An ``appeal.filed`` / ``appeal.decided`` entry as a row (other entries: ``None``)."""
     if not fields:
         return None
-    f = {as_str(k): as_str(v) for k, v in fields.items()}
-    kind = f.get("type", "")
+    raw = {as_str(k): v for k, v in fields.items()}
+    kind = as_str(raw.get("type", b""))
     if kind not in ("appeal.filed", "appeal.decided"):
         return None
+    # Only now decode every value: a transition's entry carries a binary decision.
+    f = {k: as_str(v) for k, v in raw.items()}
     at = int(f.get("at") or 0)
     decided = kind == "appeal.decided"
     return AppealRow(

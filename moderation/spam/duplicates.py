@@ -43,8 +43,9 @@ CANDIDATES_PER_BAND = 10
 #: Seconds past the window a signature or an idle band key is kept before it expires.
 WINDOW_MARGIN_S = 300
 #: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
-#: against the same few earlier ones again and again.
-SIGNATURE_CACHE = 50_000
+#: against the same few earlier ones again and again, so a few thousand suffice; a bigger cache
+#: only makes the worker's memory grow for longer before it levels off.
+SIGNATURE_CACHE = 10_000
 
 # Multiply-shift hash family: h_k(x) = (a_k * x + b_k) >> 32 (mod 2^64), a_k odd. Fixed seed:
 # every process must compute the same signatures.
