@@ -144,10 +144,13 @@ class CoralSync:
     async def fan_out(self, raw: Sequence[Any]) -> None:
         """Queue a message per write-back-worthy event of a linked comment and acknowledge the
         events, in one ``MULTI``."""
+        # Only the text fields it reads are decoded (the decision is a binary blob).
+        wanted = (b"id", b"to", b"type")
         events = [
-            (as_str(entry_id), {as_str(k): as_str(v) for k, v in (fields or {}).items()})
+            (as_str(entry_id), {as_str(k): as_str(v) for k, v in (fields or {}).items()
+                                if (k if isinstance(k, bytes) else k.encode()) in wanted})
             for entry_id, fields in raw
-        ]
+        ]  # fmt: skip
         worthy = [
             (entry_id, f["id"])
             for entry_id, f in events
