@@ -31,6 +31,12 @@ def part(value: str) -> str:
 SCORING_GROUP = "scorers"
 #: Consumer group of the webhook senders on the events stream.
 WEBHOOK_GROUP = "webhooks"
+#: Consumer group of the Coral write-back (``workers.coral``) on the events stream; it exists
+#: only while a Coral API is configured (an idle group would hold the stream's trimming back).
+CORAL_GROUP = "coral"
+#: The delivery queue (``webhook_queue`` & co.) of the Coral write-back: not a registered
+#: endpoint (those are ``ep_…``, and ``env``).
+CORAL_QUEUE = "coral"
 #: Consumer group of the archiver on the events and audit streams (``workers.archiver``).
 ARCHIVE_GROUP = "archiver"
 
@@ -210,6 +216,12 @@ class Keys:
     def coral_seen(self, digest: str) -> str:
         """String with a TTL: a Coral request body (its SHA-256) seen recently (replays)."""
         return f"{self.prefix}:coral:seen:{digest}"
+
+    def coral_link(self, comment_id: str) -> str:
+        """Hash: what ties one of our comments to Coral's (``moderation.store.coral``): the
+        story, author and body digest Coral sent, what the phase answered, Coral's comment and
+        revision ids once looked up."""
+        return f"{self.prefix}:coral:link:{part(comment_id)}"
 
     @property
     def decided_channel(self) -> str:

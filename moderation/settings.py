@@ -264,6 +264,15 @@ class Settings:
     coral_on_timeout: str = "hold"
     #: A signed body seen again within this many seconds is refused (Coral signs no timestamp).
     coral_replay_window_s: int = 300
+    #: Coral's GraphQL endpoint (``https://coral.example.com/api/graphql``): with a token, our
+    #: later decisions on comments Coral sent us (a held one approved or rejected by a
+    #: moderator, a report that removes one, a decision that missed the phase's budget) are
+    #: applied in Coral through ``approveComment`` / ``rejectComment``, retried like webhooks
+    #: (``webhook_backoff_s``, ``webhook_retry_for_s``). Empty = no write-back.
+    coral_api_url: str = ""
+    #: A Coral API token (Coral admin: Configure > Advanced > API tokens) of an admin or
+    #: moderator, sent as ``Authorization: Bearer``.
+    coral_api_token: str = ""
 
     # --- Scoring and policy -------------------------------------------------------------------
     #: ``auto`` (Detoxify when its weights are present, else ``linear``), ``detoxify``, ``linear``;
@@ -499,6 +508,10 @@ class Settings:
             raise ConfigError(
                 f"MODERATION_CORAL_ON_TIMEOUT must be hold or none, not {self.coral_on_timeout!r}"
             )
+        if bool(self.coral_api_url) != bool(self.coral_api_token):
+            raise ConfigError("MODERATION_CORAL_API_URL and MODERATION_CORAL_API_TOKEN go together")
+        if self.coral_api_url and not self.coral_api_url.startswith(("http://", "https://")):
+            raise ConfigError("MODERATION_CORAL_API_URL must be an http:// or https:// URL")
         if self.coral_budget_ms <= 0:
             raise ConfigError("MODERATION_CORAL_BUDGET_MS must be positive")
         for name in ("webhook_retry_for_s", "webhook_backoff_s", "webhook_backoff_max_s"):

@@ -358,9 +358,22 @@ class WebhookSender:
 
 
 async def serve_webhooks(settings: Settings, redis: Redis, name: str) -> None:
+    """The sender, and beside it the Coral write-back when a Coral API is configured."""
+    from workers.coral import CoralSync, remove_group  # it builds on this module
+
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
         sender = WebhookSender(settings, redis, name=name, client=client)
+        runners: list[Any] = [sender]
+        if settings.coral_api_url:
+            runners.append(CoralSync(settings, redis, name=name, client=client))
+        else:
+            await remove_group(redis, sender.keys)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for runner in runners:
+                runner.request_stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, sender.request_stop)
-        await sender.run()
+            loop.add_signal_handler(sig, stop)
+        await asyncio.gather(*(runner.run() for runner in runners))

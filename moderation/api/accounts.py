@@ -16,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from moderation.api import schemas_tools as st
 from moderation.api.access import Principal, require_principal
 from moderation.api.auth import ADMINS
 from moderation.api.moderation import _body, review_of
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
 from moderation.errors import Conflict, NotFound
 from moderation.messages import Role
 from moderation.settings import Settings
@@ -79,7 +81,7 @@ async def list_accounts(request: Request) -> Response:
     for account in await accounts.list_accounts(state.redis, state.keys):
         sessions = await account_sessions(state.redis, state.keys, account.name)
         out.append({**account.public(), "sessions": [session_view(s) for s in sessions]})
-    return JSON({"accounts": out})
+    return JSON(typed(st.AccountList, {"accounts": out}))
 
 
 async def create_account(request: Request) -> Response:
@@ -96,7 +98,7 @@ async def create_account(request: Request) -> Response:
         after = {"expires_in_s": doc["link"]["expires_in_s"]}
         await _audit(request, who, "account.link", account.name, after)
     location = f"{PREFIX}/{account.name}"
-    return JSON(doc, 201, {"Location": location})
+    return JSON(typed(st.Account, doc), 201, {"Location": location})
 
 
 async def patch_account(request: Request) -> Response:
@@ -117,7 +119,9 @@ async def patch_account(request: Request) -> Response:
         await _audit(request, who, action, name, {"disabled": body.disabled})
     account = await accounts.require_account(state.redis, state.keys, name)
     sessions = await account_sessions(state.redis, state.keys, name)
-    return JSON({**account.public(), "sessions": [session_view(s) for s in sessions]})
+    return JSON(
+        typed(st.Account, {**account.public(), "sessions": [session_view(s) for s in sessions]})
+    )
 
 
 async def create_link(request: Request) -> Response:
@@ -125,7 +129,7 @@ async def create_link(request: Request) -> Response:
     name = request.path_params["name"]
     link = await _link(request, name)
     await _audit(request, who, "account.link", name, {"expires_in_s": link["expires_in_s"]})
-    return JSON(link, 201)
+    return JSON(typed(st.SignInLink, link), 201)
 
 
 async def revoke_session(request: Request) -> Response:

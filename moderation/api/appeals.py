@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from moderation.api import schemas_tools as st
 from moderation.api.access import require_principal
 from moderation.api.auth import MODERATORS, SITE, own_site, require
 from moderation.api.moderation import review_of
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import ValidationFailed
 from moderation.review import appeals
@@ -45,7 +47,7 @@ async def post_appeal(request: Request) -> Response:
     appeal = await appeals.file(
         review_of(request), request.path_params["comment_id"], body, key.name, own_site(key)
     )
-    return JSON(appeals.appeal_view(appeal), 201)
+    return JSON(typed(st.Appeal, appeals.appeal_view(appeal)), 201)
 
 
 async def get_appeals(request: Request) -> Response:
@@ -60,20 +62,33 @@ async def get_appeals(request: Request) -> Response:
         review_of(request), decided=status == "decided", offset=offset, limit=limit
     )
     more = offset + limit < total
-    return JSON({"appeals": page, "total": total, "next_offset": offset + limit if more else None})
+    return JSON(
+        typed(
+            st.AppealList,
+            {"appeals": page, "total": total, "next_offset": offset + limit if more else None},
+        )
+    )
 
 
 async def get_appeal(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON(await appeals.get(review_of(request), request.path_params["appeal_id"]))
+    return JSON(
+        typed(
+            st.AppealWithComment,
+            await appeals.get(review_of(request), request.path_params["appeal_id"]),
+        )
+    )
 
 
 async def post_appeal_decision(request: Request) -> Response:
     principal = await require_principal(request, MODERATORS)
     body = await _body(request, appeals.AppealDecisionIn)
     return JSON(
-        await appeals.decide(
-            review_of(request), request.path_params["appeal_id"], body, principal.actor
+        typed(
+            st.AppealOutcome,
+            await appeals.decide(
+                review_of(request), request.path_params["appeal_id"], body, principal.actor
+            ),
         )
     )
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
+from moderation.api import schemas
 from moderation.api.auth import SITE, require, site_of
 from moderation.api.responses import JSON
 from moderation.api.validation import (
@@ -181,18 +182,18 @@ async def article_state(
     return ArticleState(info, reason, closes_at)
 
 
-def article_view(state: ArticleState, count: int) -> dict[str, Any]:
+def article_view(state: ArticleState, count: int) -> schemas.Article:
     info = state.info
-    return {
-        "id": info.id,
-        "title": info.title,
-        "url": info.url,
-        "published_at": iso(info.published_at),
-        "open": state.closed is None,
-        "closed_reason": state.closed,
-        "closes_at": iso(state.closes_at),
-        "count": count,
-    }
+    return schemas.Article(
+        id=info.id,
+        title=info.title,
+        url=info.url,
+        published_at=iso(info.published_at),
+        open=state.closed is None,
+        closed_reason=state.closed,
+        closes_at=iso(state.closes_at),
+        count=count,
+    )
 
 
 async def _article_answer(request: Request, article_id: str, site: str) -> Response:

@@ -9,9 +9,11 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from moderation.api import schemas
 from moderation.api.auth import READERS, SITE, may_see, own_site, require, site_of
 from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
 from moderation.api.validation import (
     body_digest,
     check_article,
@@ -24,7 +26,7 @@ from moderation.api.validation import (
 )
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
-from moderation.messages import CommentEditIn, CommentIn, Status, iso
+from moderation.messages import CommentEditIn, CommentIn, Status, StoredComment, iso
 from moderation.record import Reader
 from moderation.settings import Settings
 from moderation.store import articles, revisions
@@ -103,9 +105,9 @@ async def post_comment(request: Request) -> Response:
         headers["Idempotent-Replayed"] = "true"
         stored = await store.get(comment_id)
         if stored is None:  # the original expired or was purged: answer as accepted
-            return JSON({"id": comment_id, "status": Status.PENDING.value}, 202, headers)
+            return JSON(schemas.Accepted(comment_id, Status.PENDING.value), 202, headers)
         code = 202 if stored.status is Status.PENDING else 200
-        return JSON(comment_view(stored, private=True), code, headers)
+        return JSON(_comment(stored), code, headers)
 
     if wait_s:
         waiters: DecisionWaiters = request.app.state.waiters
@@ -114,23 +116,24 @@ async def post_comment(request: Request) -> Response:
             if status is not None and status is not Status.PENDING:
                 stored = await store.get(comment_id)
                 if stored is not None:
-                    return JSON(comment_view(stored, private=True), 201, headers)
+                    return JSON(_comment(stored), 201, headers)
         except (RedisError, OSError) as exc:
             # The comment is stored; a failing wait must not turn that into an error the site
             # would retry (and duplicate). Answer "pending".
             log.warning("wait for %s interrupted: %s", comment_id, exc)
 
-    return JSON(
-        {
-            "id": comment_id,
-            "status": Status.PENDING.value,
-            "article_id": record.article_id,
-            "created_at": iso(record.created_at),
-            "links": {"self": f"/v1/comments/{comment_id}"},
-        },
-        202,
-        headers,
+    accepted = schemas.Accepted(
+        id=comment_id,
+        status=Status.PENDING.value,
+        article_id=record.article_id,
+        created_at=iso(record.created_at) or "",
+        links=schemas.Links(self=f"/v1/comments/{comment_id}"),
     )
+    return JSON(accepted, 202, headers)
+
+
+def _comment(stored: StoredComment) -> schemas.Comment:
+    return typed(schemas.Comment, comment_view(stored, private=True))
 
 
 async def get_comment(request: Request) -> Response:
@@ -144,7 +147,7 @@ async def get_comment(request: Request) -> Response:
         stored = (await record.get_many([comment_id])).get(comment_id)
     if stored is None or not may_see(key, stored.record.site):
         raise NotFound(f"no comment with id {comment_id!r}", field="comment_id")
-    return JSON(comment_view(stored, private=True))
+    return JSON(_comment(stored))
 
 
 async def delete_comment(request: Request) -> Response:
@@ -159,7 +162,7 @@ async def delete_comment(request: Request) -> Response:
         request.path_params["comment_id"],
         own_site(key),
     )
-    return JSON(comment_view(stored, private=True))
+    return JSON(_comment(stored))
 
 
 async def patch_comment(request: Request) -> Response:
@@ -179,7 +182,7 @@ async def patch_comment(request: Request) -> Response:
         text,
         own_site(key),
     )
-    return JSON(comment_view(stored, private=True), 202 if revised else 200)
+    return JSON(_comment(stored), 202 if revised else 200)
 
 
 def _wait_param(request: Request, settings: Settings) -> float:

@@ -16,13 +16,16 @@ our ``?site=`` on the phase's URL, optional while only one site exists) and we w
 held or rejected → ``SYSTEM_WITHHELD`` with the flag of its reason; no decision in time → hold
 (``SYSTEM_WITHHELD``, the fail-safe default) or ``{}`` (``coral_on_timeout=none``), counted
 as ``coral:missed``. Coral's parent ids are Coral's own, so replies are scored as top-level.
+
+Every comment taken here is **linked** (``moderation.store.coral``: story, author, body digest,
+then what Coral was told), written before the comment is queued so that no decision can come
+before its link; with ``coral_api_url`` set, ``workers.coral`` writes later decisions back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -31,12 +34,14 @@ from starlette.responses import Response
 from moderation.api.auth import site_of
 from moderation.api.gates import flood_ip, refusal_error
 from moderation.api.responses import JSON
+from moderation.api.schemas_admin import CoralAction, CoralAnswer
 from moderation.api.validation import decode_json, read_body, to_record
 from moderation.errors import Conflict, Unauthorized
 from moderation.ids import new_id
 from moderation.keys import Counter
 from moderation.messages import AuthorIn, CommentIn, Decision, Status
 from moderation.settings import Settings
+from moderation.store import coral as links
 from moderation.store.comments import Store, now_ms
 from moderation.store.waiters import DecisionWaiters
 
@@ -87,12 +92,12 @@ def signature_valid(secrets: tuple[str, ...], header: str, body: bytes) -> bool:
     return False
 
 
-def withheld(decision: Decision | None) -> dict[str, Any]:
+def withheld(decision: Decision | None) -> CoralAnswer:
     codes = [r.code for r in decision.reasons] if decision is not None else []
     reason = "COMMENT_DETECTED_SPAM" if any(c.startswith("spam") for c in codes) else (
         "COMMENT_DETECTED_TOXIC")  # fmt: skip
-    actions = [{"actionType": "FLAG", "reason": reason}] if decision is not None else []
-    return {"status": WITHHELD, "actions": actions}
+    actions = [CoralAction("FLAG", reason)] if decision is not None else []
+    return CoralAnswer(WITHHELD, actions)
 
 
 async def coral_moderate(request: Request) -> Response:
@@ -123,21 +128,35 @@ async def coral_moderate(request: Request) -> Response:
         payload, settings, comment_id=new_id(created_at), site=await site_of(request),
         created_at=created_at,
     )  # fmt: skip
+    link = links.Link(
+        record.id, coral.story.id, coral.author.id, links.fingerprint(coral.comment.body)
+    )
+    await links.save_link(store.redis, store.keys, link)
     checks = request.app.state.admission
     result = await store.submit(record, "", None, settings.idempotency_ttl_s, checks,
                                 flood_ip(record, checks))  # fmt: skip
     if result.refusal is not None:
+        await links.drop_link(store.redis, store.keys, record.id)
         raise refusal_error(result.refusal, record)
     waiters: DecisionWaiters = request.app.state.waiters
     status = await waiters.wait(
         result.comment_id, settings.coral_budget_ms / 1000, lambda: store.status(result.comment_id)
     )
     counters = store.keys.counters
+
+    async def told(what: str) -> None:
+        await links.update_link(store.redis, store.keys, result.comment_id, told=what)
+
     if status is None or status is Status.PENDING:
         await store.redis.hincrby(counters, Counter.CORAL_MISSED, 1)
-        return JSON(withheld(None) if settings.coral_on_timeout == "hold" else {})
+        hold = settings.coral_on_timeout == "hold"
+        # "No opinion": Coral goes on with its own rules, as good as approved for us.
+        await told(links.WITHHELD if hold else links.APPROVED)
+        return JSON(withheld(None) if hold else CoralAnswer())
     await store.redis.hincrby(counters, Counter.CORAL_ANSWERED, 1)
     if status is Status.APPROVED:
-        return JSON({})
+        await told(links.APPROVED)
+        return JSON(CoralAnswer())
+    await told(links.WITHHELD)
     stored = await store.get(result.comment_id)
     return JSON(withheld(stored.decision if stored is not None else None))

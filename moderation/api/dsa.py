@@ -21,10 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from moderation.api import schemas_review as r
 from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS, READERS, may_see, require, site_of
 from moderation.api.moderation import review_of
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import NotFound
 from moderation.ids import is_comment_id
@@ -55,7 +57,8 @@ async def post_report(request: Request) -> Response:
     receipt = await reports.file(
         review_of(request), request.path_params["comment_id"], body, address, site
     )
-    return JSON({"receipt": receipt.receipt, "status": "received", "hidden": receipt.hidden}, 201)
+    answer = r.ReportReceipt(receipt.receipt, "received", receipt.hidden)
+    return JSON(answer, 201)
 
 
 async def get_statement(request: Request) -> Response:
@@ -73,15 +76,15 @@ async def get_statement(request: Request) -> Response:
             field="comment_id",
         )
     return JSON(
-        {
-            "comment_id": comment_id,
-            "status": stored.status.value,
-            "decided_at": d.decided_at,
-            "decided_by": "automatic" if d.by.split(":", 1)[0] != "moderator" else "moderator",
-            "statement": msgspec.to_builtins(d.statement),
+        r.StatementView(
+            comment_id=comment_id,
+            status=stored.status.value,
+            decided_at=d.decided_at,
+            decided_by="automatic" if d.by.split(":", 1)[0] != "moderator" else "moderator",
+            statement=d.statement,
             # How and until when the author may appeal it (DSA Art. 20).
-            "appeal": await appeals.appeal_info(review_of(request), stored),
-        }
+            appeal=typed(r.AppealInfo, await appeals.appeal_info(review_of(request), stored)),
+        )
     )
 
 
@@ -91,24 +94,24 @@ async def get_reported(request: Request) -> Response:
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=100)
     offset = query_int(q.get("offset"), "offset", default=0, low=0, high=100_000)
     page = await reports.reported_page(review_of(request), offset, limit)
-    return JSON({"comments": page, "next_offset": offset + limit if len(page) == limit else None})
+    more = offset + limit if len(page) == limit else None
+    return JSON(typed(r.ReportedPage, {"comments": page, "next_offset": more}))
 
 
 async def post_reported_decision(request: Request) -> Response:
     principal = await require_principal(request, MODERATORS)
     body = await _body(request, reports.ReportDecisionIn)
-    return JSON(
-        await reports.decide(
-            review_of(request), request.path_params["comment_id"], body, principal.actor
-        )
+    outcome = await reports.decide(
+        review_of(request), request.path_params["comment_id"], body, principal.actor
     )
+    return JSON(typed(r.ReportOutcome, outcome))
 
 
 async def get_grounds(request: Request) -> Response:
     await require_principal(request, MODERATORS)
     review = review_of(request)
     grounds = await load_grounds(review.redis, review.keys)
-    return JSON({"grounds": msgspec.to_builtins(grounds)})
+    return JSON(r.Grounds(list(grounds)))
 
 
 async def put_grounds(request: Request) -> Response:
@@ -116,7 +119,7 @@ async def put_grounds(request: Request) -> Response:
     review = review_of(request)
     body = await _body(request, GroundsIn)
     saved = await save_grounds(review.redis, review.keys, body.grounds)
-    return JSON({"grounds": msgspec.to_builtins(saved)})
+    return JSON(r.Grounds(list(saved)))
 
 
 class GroundsIn(msgspec.Struct, forbid_unknown_fields=True):

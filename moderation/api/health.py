@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from moderation.api.responses import JSON
+from moderation.api.schemas import Health, typed
+from moderation.api.schemas_admin import Readiness
 from moderation.keys import Keys
 from moderation.ops.heartbeat import load_facts
 from moderation.settings import Settings
@@ -16,7 +18,7 @@ from moderation.store.codec import as_str
 
 
 async def healthz(request: Request) -> Response:
-    return JSON({"status": "ok"})
+    return JSON(Health("ok"))
 
 
 async def readyz(request: Request) -> Response:
@@ -57,4 +59,4 @@ async def readyz(request: Request) -> Response:
         "workers": workers,
     }
     headers = {} if not problems else {"Retry-After": str(settings.retry_after_s)}
-    return JSON(body, status_code=200 if not problems else 503, headers=headers)
+    return JSON(typed(Readiness, body), status_code=200 if not problems else 503, headers=headers)

@@ -16,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from moderation.api import schemas_review as r
 from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS, site_of
 from moderation.api.events import events
 from moderation.api.responses import JSON
 from moderation.api.routing import IdRoute
+from moderation.api.schemas import typed
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import BadRequest, NotFound, ValidationFailed
 from moderation.ids import check_site_id, is_comment_id
@@ -144,14 +146,19 @@ async def get_queue(request: Request) -> Response:
     query = queue_query(request, default_limit=50)
     review = await queue_review(request, query)
     page = await queue_page(review.redis, review.keys, query)
-    return JSON({"comments": [item_view(i) for i in page.items], "next_cursor": page.next_cursor})
+    return JSON(
+        typed(
+            r.ReviewPage,
+            {"comments": [item_view(i) for i in page.items], "next_cursor": page.next_cursor},
+        )
+    )
 
 
 async def get_counts(request: Request) -> Response:
     await require_principal(request, MODERATORS)
     review = review_of(request)
     sites = await counted_sites(request)
-    return JSON(await queue_counts(review.redis, review.keys, sites=sites))
+    return JSON(typed(r.QueueCounts, await queue_counts(review.redis, review.keys, sites=sites)))
 
 
 async def get_comment(request: Request) -> Response:
@@ -165,7 +172,7 @@ async def get_comment(request: Request) -> Response:
     entries = await history.comment_trail(review, reader, comment_id, limit=50)
     view = item_view(item)
     view["audit"] = [entry_view(e) for e in entries]
-    return JSON(view)
+    return JSON(typed(r.ReviewCommentAudited, view))
 
 
 async def post_decision(request: Request) -> Response:
@@ -176,7 +183,9 @@ async def post_decision(request: Request) -> Response:
     item, previous = await decisions.decide(
         review_of(request), request.path_params["comment_id"], ask, principal.actor
     )
-    return JSON({"previous_status": previous.value, "comment": item_view(item)})
+    return JSON(
+        typed(r.DecisionResult, {"previous_status": previous.value, "comment": item_view(item)})
+    )
 
 
 async def post_bulk(request: Request) -> Response:
@@ -189,21 +198,24 @@ async def post_bulk(request: Request) -> Response:
     for o in outcomes:
         tally[o.outcome] += 1
     return JSON(
-        {
-            "results": [
-                {
-                    "id": o.id,
-                    "outcome": o.outcome,
-                    "status": o.status,
-                    "previous_status": o.previous,
-                    "decided_by": o.decided_by,
-                }
-                for o in outcomes
-            ],
-            "applied": tally["applied"],
-            "conflicts": tally["conflict"],
-            "not_found": tally["not_found"],
-        }
+        typed(
+            r.BulkResult,
+            {
+                "results": [
+                    {
+                        "id": o.id,
+                        "outcome": o.outcome,
+                        "status": o.status,
+                        "previous_status": o.previous,
+                        "decided_by": o.decided_by,
+                    }
+                    for o in outcomes
+                ],
+                "applied": tally["applied"],
+                "conflicts": tally["conflict"],
+                "not_found": tally["not_found"],
+            },
+        )
     )
 
 
@@ -217,14 +229,17 @@ async def post_undo(request: Request) -> Response:
     for o in outcomes:
         tally[o.outcome] += 1
     return JSON(
-        {
-            "results": [
-                {"id": o.id, "outcome": o.outcome, "status": o.status, "undone": o.previous}
-                for o in outcomes
-            ],
-            "window_s": request.app.state.settings.undo_window_s,
-            **tally,
-        }
+        typed(
+            r.UndoResult,
+            {
+                "results": [
+                    {"id": o.id, "outcome": o.outcome, "status": o.status, "undone": o.previous}
+                    for o in outcomes
+                ],
+                "window_s": request.app.state.settings.undo_window_s,
+                **tally,
+            },
+        )
     )
 
 
@@ -242,13 +257,16 @@ async def get_author(request: Request) -> Response:
     )
     entries, _ = await review.audit.read(limit=20, target_type="author", target=author_id)
     return JSON(
-        {
-            "author": {"id": author_id, "name": page.name, "standing": page.standing.view()},
-            "notes": msgspec.to_builtins(await notes.read_notes(review, author_id)),
-            "comments": [item_view(i) for i in page.history],
-            "next_cursor": page.next_cursor,
-            "audit": [entry_view(e) for e in entries],
-        }
+        typed(
+            r.AuthorPage,
+            {
+                "author": {"id": author_id, "name": page.name, "standing": page.standing.view()},
+                "notes": msgspec.to_builtins(await notes.read_notes(review, author_id)),
+                "comments": [item_view(i) for i in page.history],
+                "next_cursor": page.next_cursor,
+                "audit": [entry_view(e) for e in entries],
+            },
+        )
     )
 
 
@@ -258,7 +276,7 @@ async def post_author_note(request: Request) -> Response:
     author_id = _id_param(request, "author_id")
     body = await _body(request, notes.NoteIn)
     note = await notes.add_note(await site_review(request), author_id, body.text, principal.actor)
-    return JSON(msgspec.to_builtins(note), status_code=201)
+    return JSON(typed(r.AuthorNote, msgspec.to_builtins(note)), status_code=201)
 
 
 async def post_author_state(request: Request) -> Response:
@@ -270,7 +288,10 @@ async def post_author_state(request: Request) -> Response:
         await site_review(request), author_id, body, principal.actor
     )
     return JSON(
-        {"author_id": author_id, "previous_state": before, "state": after, "rejected": swept}
+        typed(
+            r.AuthorStateResult,
+            {"author_id": author_id, "previous_state": before, "state": after, "rejected": swept},
+        )
     )
 
 
@@ -286,12 +307,13 @@ async def post_author_forget(request: Request) -> Response:
     record = reader.record if await reader.ready() else None
     review = await site_review(request)
     result = await erasure.forget_author(review, record, author_id, principal.actor)
-    return JSON(result.view())
+    return JSON(typed(r.Erasure, result.view()))
 
 
 async def get_articles(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON({"articles": await overrides.articles_overview(await site_review(request))})
+    overview = await overrides.articles_overview(await site_review(request))
+    return JSON(typed(r.ArticleList, {"articles": overview}))
 
 
 async def get_article(request: Request) -> Response:
@@ -301,7 +323,7 @@ async def get_article(request: Request) -> Response:
     view = await overrides.article_overview(review, article_id)
     entries, _ = await review.audit.read(limit=20, target_type="article", target=article_id)
     view["audit"] = [entry_view(e) for e in entries]
-    return JSON(view)
+    return JSON(typed(r.ArticleOverview, view))
 
 
 async def patch_article(request: Request) -> Response:
@@ -320,7 +342,7 @@ async def patch_article(request: Request) -> Response:
         target=article_id,
         index_set=review.keys.configured_articles,
     )
-    return JSON(await overrides.article_overview(review, article_id))
+    return JSON(typed(r.ArticleOverview, await overrides.article_overview(review, article_id)))
 
 
 async def _policy_view(review: Review) -> dict[str, Any]:
@@ -340,7 +362,7 @@ async def _policy_view(review: Review) -> dict[str, Any]:
 
 async def get_policy(request: Request) -> Response:
     await require_principal(request, MODERATORS)
-    return JSON(await _policy_view(await site_review(request)))
+    return JSON(typed(r.PolicyView, await _policy_view(await site_review(request))))
 
 
 async def patch_policy(request: Request) -> Response:
@@ -357,7 +379,7 @@ async def patch_policy(request: Request) -> Response:
         target_type="policy",
         target=review.keys.site,
     )
-    return JSON(await _policy_view(review))
+    return JSON(typed(r.PolicyView, await _policy_view(review)))
 
 
 # --- word lists -----------------------------------------------------------------------------
@@ -369,10 +391,13 @@ async def get_words(request: Request) -> Response:
     lists = await load_lists(review.redis, review.keys)
     version = await review.redis.get(review.keys.words_version)
     return JSON(
-        {
-            **{kind: lists[kind] for kind in KINDS},
-            "version": version.decode() if isinstance(version, bytes) else version,
-        }
+        typed(
+            r.WordLists,
+            {
+                **{kind: lists[kind] for kind in KINDS},
+                "version": version.decode() if isinstance(version, bytes) else version,
+            },
+        )
     )
 
 
@@ -381,7 +406,9 @@ async def patch_words(request: Request) -> Response:
     principal = await require_principal(request, ADMINS)
     kind = check_kind(request.path_params["kind"])
     edit = await _body(request, words.WordsEditIn)
-    return JSON(await words.edit_words(review_of(request), kind, edit, principal.actor))
+    return JSON(
+        typed(r.WordsEdit, await words.edit_words(review_of(request), kind, edit, principal.actor))
+    )
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -424,7 +451,11 @@ async def get_audit(request: Request) -> Response:
         )
         entries += older
         next_cursor = entries[-1].id if more and entries else None
-    return JSON({"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor})
+    return JSON(
+        typed(
+            r.AuditPage, {"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor}
+        )
+    )
 
 
 # --- search (the record) -------------------------------------------------------------------
@@ -498,10 +529,13 @@ async def get_search(request: Request) -> Response:
     query = search_query(request)
     page = await history.search(review_of(request), request.app.state.record, query)
     return JSON(
-        {
-            "comments": [item_view(i) for i in page.items],
-            "next_cursor": encode_cursor(page.next_cursor) if page.next_cursor else None,
-        }
+        typed(
+            r.ReviewPage,
+            {
+                "comments": [item_view(i) for i in page.items],
+                "next_cursor": encode_cursor(page.next_cursor) if page.next_cursor else None,
+            },
+        )
     )
 
 

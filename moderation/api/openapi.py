@@ -25,11 +25,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from moderation.api import schemas as s
+from moderation.api import schemas_admin as sa
+from moderation.api import schemas_review as sr
+from moderation.api import schemas_tools as st
 from moderation.api.accounts import AccountIn, AccountPatch
 from moderation.api.dsa import GroundsIn
 from moderation.api.responses import JSON
 from moderation.api.webhooks import EndpointIn, EndpointPatch, ReplayIn
 from moderation.messages import ArticleIn, CommentEditIn, CommentIn
+from moderation.record.transparency import TransparencyReport
 from moderation.review.appeals import AppealDecisionIn, AppealIn
 from moderation.review.authors import AuthorStateIn
 from moderation.review.decisions import BulkDecisionIn, DecisionIn, UndoIn
@@ -199,57 +203,57 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/readyz"): Op(
         "Readiness: Redis reachable, workers alive (503 with the problems otherwise)",
         "public",
-        s.AnyObject,
-        also={503: s.AnyObject},
+        sa.Readiness,
+        also={503: sa.Readiness},
     ),
-    ("GET", "/v1/stats"): Op("Queue and decision figures", "moderator", s.AnyObject, errors=_MOD),
+    ("GET", "/v1/stats"): Op("Queue and decision figures", "moderator", sa.Stats, errors=_MOD),
     ("GET", "/v1/moderation/queue"): Op(
         "The held queue, filtered and ordered",
         "moderator",
-        s.AnyObject,
+        sr.ReviewPage,
         errors=(*_MOD, 400, 422),
         params=(_LIMIT, _CURSOR),
     ),
     ("GET", "/v1/moderation/queue/counts"): Op(
-        "Held counts: total, per article, per reason", "moderator", s.AnyObject, errors=_MOD
+        "Held counts: total, per article, per reason", "moderator", sr.QueueCounts, errors=_MOD
     ),
     ("GET", "/v1/moderation/comments/{comment_id}"): Op(
         "A comment with its explanation, author history and audit",
         "moderator",
-        s.AnyObject,
+        sr.ReviewCommentAudited,
         errors=(*_MOD, 404),
     ),
     ("POST", "/v1/moderation/comments/{comment_id}/decision"): Op(
         "Approve or reject one comment",
         "moderator",
-        s.AnyObject,
+        sr.DecisionResult,
         request=DecisionIn,
         errors=(*_MOD, 404, 409, 415, 422),
     ),
     ("POST", "/v1/moderation/decisions"): Op(
         "Approve or reject many comments",
         "moderator",
-        s.AnyObject,
+        sr.BulkResult,
         request=BulkDecisionIn,
         errors=(*_MOD, 415, 422),
     ),
     ("POST", "/v1/moderation/decisions/undo"): Op(
         "Undo the caller's own decisions of the last few minutes (back to held)",
         "moderator",
-        s.AnyObject,
+        sr.UndoResult,
         request=UndoIn,
         errors=(*_MOD, 415, 422),
     ),
     ("GET", "/v1/moderation/authors/{author_id:path}"): Op(
         "An author's standing, tallies and comments",
         "moderator",
-        s.AnyObject,
+        sr.AuthorPage,
         errors=(*_MOD, 422),
     ),
     ("POST", "/v1/moderation/authors/{author_id:path}/notes"): Op(
         "Add a moderators' note on an author (shown on the author's page, audited)",
         "moderator",
-        s.AnyObject,
+        sr.AuthorNote,
         request=NoteIn,
         errors=(*_MOD, 415, 422),
         status=201,
@@ -257,58 +261,58 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/moderation/authors/{author_id:path}/state"): Op(
         "Ban, pre-moderate, trust or reset an author",
         "moderator",
-        s.AnyObject,
+        sr.AuthorStateResult,
         request=AuthorStateIn,
         errors=(*_MOD, 415, 422),
     ),
     ("GET", "/v1/moderation/articles"): Op(
-        "Articles with held comments or settings", "moderator", s.AnyObject, errors=_MOD
+        "Articles with held comments or settings", "moderator", sr.ArticleList, errors=_MOD
     ),
     ("GET", "/v1/moderation/articles/{article_id:path}"): Op(
-        "One article's settings and audit", "moderator", s.AnyObject, errors=(*_MOD, 422)
+        "One article's settings and audit", "moderator", sr.ArticleOverview, errors=(*_MOD, 422)
     ),
     ("PATCH", "/v1/moderation/articles/{article_id:path}/settings"): Op(
         "Change an article's settings",
         "moderator",
-        s.AnyObject,
+        sr.ArticleOverview,
         request=OverridesIn,
         errors=(*_MOD, 415, 422),
     ),
     ("GET", "/v1/moderation/policy"): Op(
-        "The site-wide policy", "moderator", s.AnyObject, errors=_MOD
+        "The site-wide policy", "moderator", sr.PolicyView, errors=_MOD
     ),
     ("PATCH", "/v1/moderation/policy"): Op(
         "Change the site-wide policy",
         "admin",
-        s.AnyObject,
+        sr.PolicyView,
         request=OverridesIn,
         errors=(*_MOD, 415, 422),
     ),
-    ("GET", "/v1/moderation/words"): Op("The word lists", "admin", s.AnyObject, errors=_MOD),
+    ("GET", "/v1/moderation/words"): Op("The word lists", "admin", sr.WordLists, errors=_MOD),
     ("PATCH", "/v1/moderation/words/{kind}"): Op(
         "Add or remove banned or suspect words",
         "admin",
-        s.AnyObject,
+        sr.WordsEdit,
         request=WordsEditIn,
         errors=(*_MOD, 404, 415, 422),
     ),
     ("GET", "/v1/moderation/audit"): Op(
         "The audit trail, newest first",
         "moderator",
-        s.AnyObject,
+        sr.AuditPage,
         errors=(*_MOD, 400, 422),
         params=(_LIMIT, _CURSOR),
     ),
     ("POST", "/v1/moderation/authors/{author_id:path}/forget"): Op(
         "Erase an author's texts and personal data (Redis and the record; audited)",
         "admin",
-        s.AnyObject,
+        sr.Erasure,
         errors=(*_MOD, 422),
     ),
     ("GET", "/v1/moderation/search"): Op(
         "Search decided comments in the record (SQL), newest first",
         "moderator",
-        s.AnyObject,
+        sr.ReviewPage,
         errors=(*_MOD, 400, 422),
         params=(
             Param("q", "query", "words that must all occur in the text"),
@@ -326,7 +330,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/published"): Op(
         "An article's published comments, newest first (Redis and the record), searchable",
         "moderator",
-        s.AnyObject,
+        sr.ReviewPage,
         errors=(*_MOD, 400, 422),
         params=(
             Param("article", "query", "the article id (required)"),
@@ -341,13 +345,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/comments/{comment_id}/copies"): Op(
         "A held comment's held near duplicates: the ids to decide together",
         "moderator",
-        s.AnyObject,
+        st.Copies,
         errors=(*_MOD, 404),
     ),
     ("POST", "/v1/moderation/comments/{comment_id}/escalate"): Op(
         "Send a held comment to the admins with a note (audited); 409 if it is not held",
         "moderator",
-        s.AnyObject,
+        st.Escalated,
         201,
         EscalateIn,
         (*_MOD, 404, 409, 415, 422),
@@ -355,19 +359,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/escalated"): Op(
         "Escalated comments still held, oldest first, with who sent them and why",
         "admin",
-        s.AnyObject,
+        st.EscalatedList,
         errors=_MOD,
     ),
     ("GET", "/v1/moderation/spam-domains"): Op(
         "The spam allow and deny domain lists (run-time and from the settings)",
         "admin",
-        s.AnyObject,
+        st.SpamDomains,
         errors=_MOD,
     ),
     ("PATCH", "/v1/moderation/spam-domains/{kind}"): Op(
         "Add or remove domains of the spam `allow` or `deny` list (audited)",
         "admin",
-        s.AnyObject,
+        st.DomainsEdit,
         request=DomainsEditIn,
         errors=(*_MOD, 415, 422),
     ),
@@ -376,7 +380,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/comments/{comment_id}/reports"): Op(
         "A reader reports a published comment (public, CORS); 201 with a receipt id",
         "public",
-        s.AnyObject,
+        sr.ReportReceipt,
         201,
         ReportIn,
         (400, 404, 409, 413, 415, 422, 429, 503),
@@ -384,27 +388,27 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/comments/{comment_id}/statement"): Op(
         "The statement of reasons of the restriction in force (DSA Art. 17)",
         "readers",
-        s.AnyObject,
+        sr.StatementView,
         errors=(401, 403, 404, 503),
     ),
     ("GET", "/v1/moderation/reported"): Op(
         "The Reported queue: comments with open reports, most reported then riskiest",
         "moderator",
-        s.AnyObject,
+        sr.ReportedPage,
         errors=(*_MOD, 400, 422),
         params=(_LIMIT, Param("offset", "query", "position in the queue", "integer")),
     ),
     ("POST", "/v1/moderation/reported/{comment_id}/decision"): Op(
         "Keep a reported comment (reports dismissed) or remove it; reporters are told",
         "moderator",
-        s.AnyObject,
+        sr.ReportOutcome,
         request=ReportDecisionIn,
         errors=(*_MOD, 404, 409, 415, 422),
     ),
     ("GET", "/v1/moderation/transparency"): Op(
         "The DSA Art. 15 transparency report's figures for a period (as `moderation report`)",
         "admin",
-        s.AnyObject,
+        TransparencyReport,
         errors=(*_MOD, 422),
         params=(
             Param("from", "query", "start, YYYY-MM-DD or ISO time (default: 1 January)"),
@@ -414,13 +418,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/moderation/grounds"): Op(
         "The grounds of restrictions: laws and community-rule clauses",
         "moderator",
-        s.AnyObject,
+        sr.Grounds,
         errors=_MOD,
     ),
     ("PUT", "/v1/moderation/grounds"): Op(
         "Replace the list of grounds",
         "admin",
-        s.AnyObject,
+        sr.Grounds,
         request=GroundsIn,
         errors=(*_MOD, 415, 422),
     ),
@@ -428,11 +432,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/comments/{comment_id}/appeals"): Op(
         "The site files its author's appeal of the decision restricting a comment, within "
         "MODERATION_APPEAL_WINDOW_MONTHS of it; 201 with the appeal",
-        "site", s.AnyObject, 201, AppealIn, (400, 401, 403, 404, 409, 413, 415, 422, 503),
+        "site", st.Appeal, 201, AppealIn, (400, 401, 403, 404, 409, 413, 415, 422, 503),
     ),
     ("GET", "/v1/moderation/appeals"): Op(
         "The Appeals queue (open, oldest first) or the decided appeals (newest first)",
-        "moderator", s.AnyObject, errors=(*_MOD, 400, 422),
+        "moderator", st.AppealList, errors=(*_MOD, 400, 422),
         params=(
             Param("status", "query", "`open` (default) or `decided`"),
             _LIMIT,
@@ -441,68 +445,68 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/v1/moderation/appeals/{appeal_id}"): Op(
         "One appeal: the decision appealed with its statement, the author's text, the outcome",
-        "moderator", s.AnyObject, errors=(*_MOD, 404),
+        "moderator", st.AppealWithComment, errors=(*_MOD, 404),
     ),
     ("POST", "/v1/moderation/appeals/{appeal_id}/decision"): Op(
         "Uphold the decision or reverse it (the comment is published again), with a reasoned "
         "answer; 403 for whoever took the decision, 409 once decided",
-        "moderator", s.AnyObject, request=AppealDecisionIn,
+        "moderator", st.AppealOutcome, request=AppealDecisionIn,
         errors=(*_MOD, 404, 409, 415, 422),
     ),
     ("POST", "/v1/coral/moderate"): Op(
         "Coral Talk's external moderation phase (X-Coral-Signature; see the README)", "coral",
-        s.AnyObject, errors=(400, 401, 409, 413, 422, 429, 503),
+        sa.CoralAnswer, errors=(400, 401, 409, 413, 422, 429, 503),
     ),
     ("GET", "/v1/moderation/webhooks"): Op(
-        "Webhook endpoints, with each one's backlog and failures", "admin", s.AnyObject,
+        "Webhook endpoints, with each one's backlog and failures", "admin", sa.EndpointList,
         errors=_MOD,
     ),
     ("POST", "/v1/moderation/webhooks"): Op(
         "Register a webhook endpoint; the answer shows its whsec_ secret once", "admin",
-        s.AnyObject, 201, EndpointIn, (*_MOD, 415, 422),
+        sa.Endpoint, 201, EndpointIn, (*_MOD, 415, 422),
     ),
     ("GET", "/v1/moderation/webhooks/{endpoint_id}"): Op(
-        "One webhook endpoint", "admin", s.AnyObject, errors=(*_MOD, 404)
+        "One webhook endpoint", "admin", sa.Endpoint, errors=(*_MOD, 404)
     ),
     ("PATCH", "/v1/moderation/webhooks/{endpoint_id}"): Op(
-        "Change an endpoint's URL, events or description", "admin", s.AnyObject,
+        "Change an endpoint's URL, events or description", "admin", sa.Endpoint,
         request=EndpointPatch, errors=(*_MOD, 404, 409, 415, 422),
     ),
     ("DELETE", "/v1/moderation/webhooks/{endpoint_id}"): Op(
-        "Remove an endpoint with its queue and failures", "admin", s.AnyObject, 204,
+        "Remove an endpoint with its queue and failures", "admin", None, 204,
         errors=(*_MOD, 404, 409),
     ),
     ("POST", "/v1/moderation/webhooks/{endpoint_id}/rotate"): Op(
         "A new secret (shown once); the previous one signs beside it for the grace period",
-        "admin", s.AnyObject, errors=(*_MOD, 404, 409),
+        "admin", sa.Endpoint, errors=(*_MOD, 404, 409),
     ),
     ("GET", "/v1/moderation/webhooks/{endpoint_id}/failures"): Op(
-        "Dead-lettered messages of an endpoint, oldest first", "admin", s.AnyObject,
+        "Dead-lettered messages of an endpoint, oldest first", "admin", sa.FailureList,
         errors=(*_MOD, 404, 422), params=(_LIMIT,),
     ),
     ("POST", "/v1/moderation/webhooks/{endpoint_id}/replay"): Op(
-        "Send dead-lettered messages again (all, or those named)", "admin", s.AnyObject,
+        "Send dead-lettered messages again (all, or those named)", "admin", sa.Replayed,
         request=ReplayIn, errors=(*_MOD, 404, 415, 422),
     ),
     ("GET", "/v1/moderation/accounts"): Op(
         "Moderators' and admins' accounts, each with its live web sessions", "admin",
-        s.AnyObject, errors=_MOD,
+        st.AccountList, errors=_MOD,
     ),
     ("POST", "/v1/moderation/accounts"): Op(
         "Create an account (with a password, or a one-time sign-in link: link=true)", "admin",
-        s.AnyObject, 201, AccountIn, (*_MOD, 409, 415, 422),
+        st.Account, 201, AccountIn, (*_MOD, 409, 415, 422),
     ),
     ("PATCH", "/v1/moderation/accounts/{name}"): Op(
         "Disable or enable an account (disabling signs it out), or set its password", "admin",
-        s.AnyObject, request=AccountPatch, errors=(*_MOD, 404, 415, 422),
+        st.Account, request=AccountPatch, errors=(*_MOD, 404, 415, 422),
     ),
     ("POST", "/v1/moderation/accounts/{name}/link"): Op(
-        "A one-time sign-in link for an account (shown once)", "admin", s.AnyObject, 201,
+        "A one-time sign-in link for an account (shown once)", "admin", st.SignInLink, 201,
         errors=(*_MOD, 404, 409),
     ),
     ("DELETE", "/v1/moderation/accounts/{name}/sessions/{session_id}"): Op(
         "Revoke one web session of an account (signed out on its next request)", "admin",
-        s.AnyObject, 204, errors=(*_MOD, 404),
+        None, 204, errors=(*_MOD, 404),
     ),
 }  # fmt: skip
 
@@ -540,7 +544,7 @@ def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of an app's routes; a route with no description raises."""
     types: list[Any] = []
     for op in OPERATIONS.values():
-        types.extend(_types(op.response))
+        types.extend(_types(op.response) if op.response is not None else [])
         types.extend(_types(op.request) if op.request is not None else [])
         for extra in op.also.values():
             types.extend(_types(extra))
@@ -549,6 +553,11 @@ def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     schemas, components = msgspec.json.schema_components(
         unique, ref_template="#/components/schemas/{name}"
     )
+    for component in components.values():
+        # The answer structs forbid unknown members (so views cannot drift from them), but
+        # clients should accept members added later: the document leaves objects open.
+        if component.get("additionalProperties") is False:
+            del component["additionalProperties"]
     refs = dict(zip(unique, schemas, strict=True))
     paths: dict[str, dict[str, Any]] = {}
     for method, path in mounted(routes):
@@ -609,6 +618,9 @@ def _operation(method: str, path: str, refs: dict[Any, Any]) -> dict[str, Any]:
                        "schema": schema})  # fmt: skip
     responses: dict[str, Any] = {}
     for status, t in {op.status: op.response, **op.also}.items():
+        if t is None:  # no body (204)
+            responses[str(status)] = {"description": "No content"}
+            continue
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "OK"),
             "content": {"application/json": {"schema": _schema(t, refs)}},

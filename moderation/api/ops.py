@@ -10,6 +10,8 @@ from starlette.responses import Response
 from moderation.api.access import require_principal
 from moderation.api.auth import MODERATORS, bearer_token
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
+from moderation.api.schemas_admin import Stats
 from moderation.errors import NotFound, Unauthorized
 from moderation.ops.metrics import render
 from moderation.ops.stats import read_state, snapshot, summarize
@@ -23,7 +25,8 @@ async def stats(request: Request) -> Response:
     await require_principal(request, MODERATORS)  # a key, or a moderator's signed-in session
     settings: Settings = request.app.state.settings
     state = await read_state(request.app.state.redis, request.app.state.keys, settings)
-    return JSON(summarize(state, settings), headers={"Cache-Control": "no-store"})
+    answer = typed(Stats, summarize(state, settings))
+    return JSON(answer, headers={"Cache-Control": "no-store"})
 
 
 async def metrics(request: Request) -> Response:

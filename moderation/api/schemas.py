@@ -3,18 +3,33 @@ document's schemas (``moderation.api.openapi``), so the document cannot drift fr
 copy. ``tests/test_openapi.py`` decodes real responses into them, so the handlers cannot drift
 from these either.
 
-Public and site routes are described field by field; the moderation API's richer documents
-(review items, policy, audit entries) are described as :data:`AnyObject` for now.
+The review API's answers are in ``moderation.api.schemas_review``, the operators' and
+integrations' (stats, readiness, webhooks, Coral) in ``moderation.api.schemas_admin``. Every
+answer struct derives from :class:`Out`, which forbids unknown fields: :func:`typed` turns a
+view built as dicts into its struct and fails on a member the struct lacks, so views cannot
+grow undocumented members (the document leaves objects open for clients).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-#: A JSON object whose members are not described field by field.
+T = TypeVar("T")
+
+#: A JSON object whose members are not described field by field (``/openapi.json`` itself).
 AnyObject = dict[str, Any]
+
+
+class Out(msgspec.Struct, forbid_unknown_fields=True):
+    """Base of the answer structs (see the module docstring)."""
+
+
+def typed(kind: type[T], view: Any) -> T:
+    """``view`` (dicts, lists, scalars) as the answer struct ``kind``; raises
+    ``msgspec.ValidationError`` when it does not fit (a member missing, unknown or mistyped)."""
+    return msgspec.convert(view, kind)
 
 
 class ErrorDetail(msgspec.Struct):
@@ -31,11 +46,11 @@ class ErrorBody(msgspec.Struct):
     error: ErrorDetail
 
 
-class Links(msgspec.Struct):
+class Links(Out):
     self: str
 
 
-class Accepted(msgspec.Struct):
+class Accepted(Out):
     """``202``: the comment is stored and queued; its decision comes later."""
 
     id: str
@@ -45,12 +60,12 @@ class Accepted(msgspec.Struct):
     links: Links | msgspec.UnsetType = msgspec.UNSET
 
 
-class PublicAuthor(msgspec.Struct):
+class PublicAuthor(Out):
     id: str
     name: str
 
 
-class PublicComment(msgspec.Struct):
+class PublicComment(Out):
     """An approved comment as anyone may read it. A threaded list's stand-in for a hidden
     top-level comment has ``status: "unavailable"`` and no text, author or time; for a deleted
     one, ``status: "deleted"`` and no text or author."""
@@ -64,7 +79,7 @@ class PublicComment(msgspec.Struct):
     created_at: str | None
 
 
-class ThreadComment(msgspec.Struct):
+class ThreadComment(Out):
     """A top-level comment of a threaded list with its thread's first approved replies."""
 
     id: str
@@ -79,23 +94,23 @@ class ThreadComment(msgspec.Struct):
     replies_next_cursor: str | None
 
 
-class CommentPage(msgspec.Struct):
+class CommentPage(Out):
     comments: list[PublicComment]
     next_cursor: str | None
 
 
-class ThreadPage(msgspec.Struct):
+class ThreadPage(Out):
     comments: list[ThreadComment]
     next_cursor: str | None
 
 
-class PrivateAuthor(msgspec.Struct):
+class PrivateAuthor(Out):
     id: str
     name: str
     email: str | msgspec.UnsetType = msgspec.UNSET
 
 
-class Comment(msgspec.Struct):
+class Comment(Out):
     """A comment with its decision and everything that explains it (site and moderators).
     A deleted comment (``status: "deleted"``) has ``text``, ``author`` and ``context`` null."""
 
@@ -125,7 +140,7 @@ class Comment(msgspec.Struct):
     context: dict[str, Any] | None
 
 
-class Article(msgspec.Struct):
+class Article(Out):
     id: str
     title: str | None
     url: str | None
@@ -139,9 +154,9 @@ class Article(msgspec.Struct):
     count: int
 
 
-class Counts(msgspec.Struct):
+class Counts(Out):
     counts: dict[str, int]
 
 
-class Health(msgspec.Struct):
+class Health(Out):
     status: str

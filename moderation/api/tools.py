@@ -13,10 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from moderation.api import schemas_review as sr
+from moderation.api import schemas_tools as st
 from moderation.api.access import require_principal
 from moderation.api.auth import ADMINS, MODERATORS
 from moderation.api.moderation import _body, review_of, search_query, site_review
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.review import domains, escalation, groups
@@ -39,10 +42,13 @@ async def get_published(request: Request) -> Response:
     review = await site_review(request)  # an article is its site's
     page = await published_page(review, request.app.state.record, query)
     return JSON(
-        {
-            "comments": [item_view(i) for i in page.items],
-            "next_cursor": encode_cursor(page.next_before) if page.next_before else None,
-        }
+        typed(
+            sr.ReviewPage,
+            {
+                "comments": [item_view(i) for i in page.items],
+                "next_cursor": encode_cursor(page.next_before) if page.next_before else None,
+            },
+        )
     )
 
 
@@ -62,12 +68,15 @@ async def get_copies(request: Request) -> Response:
     group = await groups.copies_of(review, item)
     ids = group.ids if group else [comment_id]
     return JSON(
-        {
-            "ids": ids,
-            "copies": len(ids),
-            "articles": group.articles if group else 1,
-            "summary": group.words() if group else "no held copies",
-        }
+        typed(
+            st.Copies,
+            {
+                "ids": ids,
+                "copies": len(ids),
+                "articles": group.articles if group else 1,
+                "summary": group.words() if group else "no held copies",
+            },
+        )
     )
 
 
@@ -79,7 +88,10 @@ async def post_escalate(request: Request) -> Response:
         review_of(request), request.path_params["comment_id"], body.note, principal.actor
     )
     return JSON(
-        {"id": request.path_params["comment_id"], "escalation": msgspec.to_builtins(sent)},
+        typed(
+            st.Escalated,
+            {"id": request.path_params["comment_id"], "escalation": msgspec.to_builtins(sent)},
+        ),
         status_code=201,
     )
 
@@ -89,11 +101,15 @@ async def get_escalated(request: Request) -> Response:
     await require_principal(request, ADMINS)
     rows = await escalation.escalated(review_of(request))
     return JSON(
-        {
-            "comments": [
-                item_view(r.item) | {"escalation": msgspec.to_builtins(r.escalation)} for r in rows
-            ]
-        }
+        typed(
+            st.EscalatedList,
+            {
+                "comments": [
+                    item_view(r.item) | {"escalation": msgspec.to_builtins(r.escalation)}
+                    for r in rows
+                ]
+            },
+        )
     )
 
 
@@ -103,10 +119,16 @@ async def get_spam_domains(request: Request) -> Response:
     review = review_of(request)
     s = review.settings
     return JSON(
-        {
-            **await load_domains(review.redis, review.keys),
-            "settings": {"allow": list(s.spam_allow_domains), "deny": list(s.spam_deny_domains)},
-        }
+        typed(
+            st.SpamDomains,
+            {
+                **await load_domains(review.redis, review.keys),
+                "settings": {
+                    "allow": list(s.spam_allow_domains),
+                    "deny": list(s.spam_deny_domains),
+                },
+            },
+        )
     )
 
 
@@ -115,7 +137,12 @@ async def patch_spam_domains(request: Request) -> Response:
     principal = await require_principal(request, ADMINS)
     kind = check_domain_kind(request.path_params["kind"])
     edit = await _body(request, domains.DomainsEditIn)
-    return JSON(await domains.edit_domains(review_of(request), kind, edit, principal.actor))
+    return JSON(
+        typed(
+            st.DomainsEdit,
+            await domains.edit_domains(review_of(request), kind, edit, principal.actor),
+        )
+    )
 
 
 def routes() -> list[BaseRoute]:

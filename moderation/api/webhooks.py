@@ -17,10 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from moderation.api import schemas_admin as a
 from moderation.api.access import Principal, require_principal
 from moderation.api.auth import ADMINS
 from moderation.api.moderation import _body, review_of
 from moderation.api.responses import JSON
+from moderation.api.schemas import typed
 from moderation.api.validation import query_int
 from moderation.messages import iso
 from moderation.store import audit
@@ -73,7 +75,8 @@ async def _with_backlog(hooks: Webhooks, endpoints: list[Endpoint]) -> list[dict
 async def list_endpoints(request: Request) -> Response:
     await require_principal(request, ADMINS)
     hooks = _hooks(request)
-    return JSON({"endpoints": await _with_backlog(hooks, await hooks.endpoints())})
+    listed = await _with_backlog(hooks, await hooks.endpoints())
+    return JSON(typed(a.EndpointList, {"endpoints": listed}))
 
 
 async def create_endpoint(request: Request) -> Response:
@@ -85,14 +88,15 @@ async def create_endpoint(request: Request) -> Response:
     after = {"url": endpoint.url, "events": endpoint.events, "sites": endpoint.sites}
     await _audit(request, who, "webhook.create", endpoint.id, after)
     view = endpoint.view(now_ms())
-    return JSON({**view, "secret": secret}, 201, {"Location": f"{PREFIX}/{endpoint.id}"})
+    answer = typed(a.Endpoint, {**view, "secret": secret})
+    return JSON(answer, 201, {"Location": f"{PREFIX}/{endpoint.id}"})
 
 
 async def get_endpoint(request: Request) -> Response:
     await require_principal(request, ADMINS)
     hooks = _hooks(request)
     endpoint = await hooks.get(request.path_params["endpoint_id"])
-    return JSON((await _with_backlog(hooks, [endpoint]))[0])
+    return JSON(typed(a.Endpoint, (await _with_backlog(hooks, [endpoint]))[0]))
 
 
 async def patch_endpoint(request: Request) -> Response:
@@ -107,7 +111,7 @@ async def patch_endpoint(request: Request) -> Response:
     )
     after = {"url": endpoint.url, "events": endpoint.events, "sites": endpoint.sites}
     await _audit(request, who, "webhook.update", endpoint.id, after)
-    return JSON(endpoint.view(now_ms()))
+    return JSON(typed(a.Endpoint, endpoint.view(now_ms())))
 
 
 async def delete_endpoint(request: Request) -> Response:
@@ -122,7 +126,7 @@ async def rotate_secret(request: Request) -> Response:
     who = await require_principal(request, ADMINS)
     endpoint, secret = await _hooks(request).rotate(request.path_params["endpoint_id"])
     await _audit(request, who, "webhook.rotate", endpoint.id, {"rotated": True})
-    return JSON({**endpoint.view(now_ms()), "secret": secret})
+    return JSON(typed(a.Endpoint, {**endpoint.view(now_ms()), "secret": secret}))
 
 
 async def list_failures(request: Request) -> Response:
@@ -131,23 +135,20 @@ async def list_failures(request: Request) -> Response:
         request.query_params.get("limit"), "limit", default=100, low=1, high=MAX_FAILURES_PAGE
     )
     rows = await _hooks(request).failures(request.path_params["endpoint_id"], limit)
-    return JSON(
-        {
-            "failures": [
-                {
-                    "id": failure_id,
-                    "message_id": message.id,
-                    "type": message.type,
-                    "attempts": message.attempts,
-                    "error": message.error,
-                    "first_attempt_at": iso(message.first),
-                    "failed_at": iso(at),
-                    "payload": msgspec.json.decode(message.body),
-                }
-                for failure_id, message, at in rows
-            ]
-        }
-    )
+    failures = [
+        a.Failure(
+            id=failure_id,
+            message_id=message.id,
+            type=message.type,
+            attempts=message.attempts,
+            error=message.error,
+            first_attempt_at=iso(message.first),
+            failed_at=iso(at),
+            payload=msgspec.json.decode(message.body),
+        )
+        for failure_id, message, at in rows
+    ]
+    return JSON(a.FailureList(failures))
 
 
 async def replay_failures(request: Request) -> Response:
@@ -156,7 +157,7 @@ async def replay_failures(request: Request) -> Response:
     endpoint_id = request.path_params["endpoint_id"]
     n = await _hooks(request).replay(endpoint_id, body.failure_ids)
     await _audit(request, who, "webhook.replay", endpoint_id, {"replayed": n})
-    return JSON({"replayed": n})
+    return JSON(a.Replayed(n))
 
 
 def routes() -> list[BaseRoute]:

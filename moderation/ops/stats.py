@@ -18,6 +18,8 @@ from redis.asyncio import Redis
 
 from moderation.keys import (
     ARCHIVE_GROUP,
+    CORAL_GROUP,
+    CORAL_QUEUE,
     SCORING_GROUP,
     WEBHOOK_GROUP,
     Counter,
@@ -62,6 +64,10 @@ class State:
     archive_backlog: int = 0
     #: Per webhook endpoint: (messages waiting, messages dead-lettered).
     webhook_endpoints: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: The Coral write-back: events not yet read, messages waiting, messages dead-lettered.
+    coral_backlog: int = 0
+    coral_queued: int = 0
+    coral_dead: int = 0
 
 
 def _group(groups: Any, name: str) -> tuple[int, int, str]:
@@ -120,6 +126,8 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
     hooks = Webhooks(redis, keys, settings)
     endpoint_ids = [e.id for e in await hooks.endpoints()]
     per_endpoint = await hooks.backlog(endpoint_ids) if endpoint_ids else {}
+    coral_lag, coral_pending, _ = _group(r[72], CORAL_GROUP)
+    coral_queued, coral_dead = (await hooks.backlog([CORAL_QUEUE]))[CORAL_QUEUE]
     archive_backlog = sum(
         max(lag, 0) + pending
         for lag, pending, _ in (_group(r[72], ARCHIVE_GROUP), _group(r[75], ARCHIVE_GROUP))
@@ -146,6 +154,9 @@ async def read_state(redis: Redis, keys: Keys, settings: Settings) -> State:
         webhook_endpoints=per_endpoint,
         recorded=str_map(r[74]) if isinstance(r[74], dict) else {},
         archive_backlog=archive_backlog,
+        coral_backlog=max(coral_lag, 0) + coral_pending,
+        coral_queued=coral_queued,
+        coral_dead=coral_dead,
     )
 
 
@@ -288,6 +299,12 @@ def summarize(state: State, settings: Settings) -> dict[str, Any]:
         "coral": {
             "answered": c.get(Counter.CORAL_ANSWERED, 0),
             "missed": c.get(Counter.CORAL_MISSED, 0),
+            # The write-back of later decisions (workers.coral): events to read, decisions
+            # waiting to be applied, dead-lettered ones.
+            "write_back": {
+                "backlog": state.coral_backlog + state.coral_queued,
+                "failures": state.coral_dead,
+            },
         },
         "webhooks": {
             "backlog": state.webhook_backlog,

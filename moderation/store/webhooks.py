@@ -15,6 +15,11 @@ dies mid-attempt loses nothing), and settles each attempt: delivered (removed), 
 (re-scored), or dead-lettered past the retry window into the endpoint's **failed** stream,
 from which ``replay`` puts messages back in the queue. Every move is one ``MULTI``: a message
 is always in exactly one of queue or failed stream.
+
+The Coral write-back (``workers.coral``) keeps its queue here too, under the id ``coral``:
+with ``MODERATION_CORAL_API_URL`` set, ``get("coral")`` answers a read-only endpoint (not in
+:meth:`Webhooks.endpoints`, so the sender never posts to it) whose failures admins list and
+replay like any endpoint's.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from redis.asyncio import Redis
 
 from moderation.errors import Conflict, NotFound, ValidationFailed
 from moderation.ids import check_site_id
-from moderation.keys import Keys
+from moderation.keys import CORAL_QUEUE, Keys
 from moderation.messages import iso
 from moderation.settings import WEBHOOK_EVENTS, Settings
 from moderation.store.codec import as_str, script, str_map
@@ -151,6 +156,20 @@ class Webhooks:
             source="environment",
         )
 
+    def coral_endpoint(self) -> Endpoint | None:
+        s = self.settings
+        if not s.coral_api_url:
+            return None
+        return Endpoint(
+            id=CORAL_QUEUE,
+            url=s.coral_api_url,
+            events=[],
+            secrets=[],
+            created=0,
+            description="Coral write-back (MODERATION_CORAL_API_URL)",
+            source="coral",
+        )
+
     async def endpoints(self) -> list[Endpoint]:
         """Every endpoint: the environment's first, then the registered ones by creation."""
         raw: Any = await self.redis.hgetall(self.keys.webhook_endpoints)
@@ -161,10 +180,11 @@ class Webhooks:
         return ([env] if env else []) + stored
 
     async def get(self, endpoint_id: str) -> Endpoint:
-        if endpoint_id == ENV_ENDPOINT:
-            env = self.env_endpoint()
-            if env is not None:
-                return env
+        builtin = {ENV_ENDPOINT: self.env_endpoint, CORAL_QUEUE: self.coral_endpoint}
+        if endpoint_id in builtin:
+            found = builtin[endpoint_id]()
+            if found is not None:
+                return found
         raw: Any = await self.redis.hget(self.keys.webhook_endpoints, endpoint_id)
         if raw is None:
             raise NotFound(f"no webhook endpoint {endpoint_id!r}", field="endpoint_id")
@@ -239,6 +259,12 @@ class Webhooks:
             raise Conflict(
                 "the env endpoint comes from MODERATION_WEBHOOK_URL/SECRET/EVENTS: change those "
                 "settings instead",
+                field="endpoint_id",
+            )
+        if endpoint_id == CORAL_QUEUE and self.settings.coral_api_url:
+            raise Conflict(
+                "the coral endpoint is the Coral write-back: change MODERATION_CORAL_API_URL and "
+                "MODERATION_CORAL_API_TOKEN instead",
                 field="endpoint_id",
             )
         return await self.get(endpoint_id)
