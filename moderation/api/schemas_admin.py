@@ -165,6 +165,8 @@ class Endpoint(Out):
     failures: int | msgspec.UnsetType = msgspec.UNSET
     #: Create and rotate only: the new ``whsec_`` secret, shown this once.
     secret: str | msgspec.UnsetType = msgspec.UNSET
+    #: The sites whose events it receives (empty: every site's).
+    sites: list[str] = msgspec.field(default_factory=list)
 
 
 class EndpointList(Out):

@@ -100,6 +100,8 @@ class AuditPage(Out):
 
 class ArticleHeld(Out):
     article_id: str
+    #: The article's site (articles are per site; the queue is central).
+    site: str
     held: int
 
 
