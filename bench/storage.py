@@ -200,15 +200,20 @@ async def pg_drop(name: str) -> None:
 
 
 def family(key: str) -> str:
-    """A key's kind: its name with the ids taken out (``mod:spam:lsh:*``, ``mod:comment:*``)."""
+    """A key's kind: its name with the ids taken out (``mod:spam:lsh:*``, ``mod:comment:*``,
+    ``mod:site:*:author:*:comments``)."""
     parts = key.split(":")
+    if len(parts) > 3 and parts[1] == "site":
+        # mod:site:<site>:<kind>:<id>[:<what>]: per-site keys, grouped over sites and ids.
+        inner = family(":".join([parts[0], *parts[3:]]))
+        return f"{parts[0]}:site:*:" + inner.split(":", 1)[1]
     keep = {"comment": 2, "idem": 2, "spam": 3, "flood": 3, "author": 2, "article": 2}
     n = keep.get(parts[1], len(parts)) if len(parts) > 1 else 1
     tail = ":" + parts[-1] if parts[1] in ("author", "article") and len(parts) > 3 else ""
     return ":".join(parts[:n]) + (":*" if n < len(parts) else "") + tail
 
 
-def breakdown(sync: redis.Redis, n: int, top: int = 12) -> None:
+def breakdown(sync: redis.Redis, n: int, top: int = 16) -> None:
     """Bytes per comment by kind of key (``MEMORY USAGE``, exact, every key)."""
     sizes: dict[str, int] = {}
     for raw in sync.scan_iter(count=1000):

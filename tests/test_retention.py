@@ -126,6 +126,47 @@ async def test_a_decision_round_trips_its_compact_encoding(
     assert again == decision
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.0, -0.0, 0.19, -2.0, 0.4162, 81.377, 1e-09, 0.1 + 0.2, 3.5e38, 1e300,
+        float("inf"), float("-inf"), 0.30000001192092896, 214_747.9999, 7, True, None, "x",
+        [0.5, [0.25, {"a": 0.1}]], {"bias": -2.0, "caps": 0.19, "z": [1, 0.0]}, {},
+    ],
+)  # fmt: skip
+def test_packed_values_come_back_identical(value: object) -> None:
+    names: dict[str, int] = {}
+    packed = decisions.pack_values([value, value], names)
+    wire = msgspec.msgpack.decode(msgspec.msgpack.encode(packed), type=decisions.Packed)
+    back = decisions.unpack_values(wire, tuple(names))
+    assert back == [value, value]
+    assert msgspec.json.encode(back) == msgspec.json.encode([value, value])  # 0.0 stays a float
+    if isinstance(value, float):  # never bigger than the float64 it replaces (a bitmap aside)
+        assert len(msgspec.msgpack.encode(packed.values)) <= 1 + 2 * 9
+
+
+def test_a_nan_signal_survives_packing() -> None:
+    (back,) = decisions.unpack_values(decisions.pack_values([float("nan")], {}), ())
+    assert isinstance(back, float) and back != back
+
+
+def test_packed_values_that_do_not_match_the_facts_are_refused() -> None:
+    names: dict[str, int] = {}
+    packed = decisions.pack_values([{"bias": -2.0}], names)
+    with pytest.raises(msgspec.DecodeError):
+        decisions.unpack_values(packed, ())  # the name table lacks "bias"
+
+
+def test_a_packed_decision_is_smaller_than_its_plain_msgpack() -> None:
+    decision = DECISIONS[0]
+    blob, _ = decisions.split(decision, {})
+    assert decision.spam is not None
+    plain = msgspec.msgpack.encode([list(decision.scores.values()), decision.spam.score,
+                                    list(decision.spam.signals.values())])  # fmt: skip
+    packed = msgspec.msgpack.encode([blob.scores, blob.spam])
+    assert len(packed) < 0.75 * len(plain)
+
+
 async def test_decisions_under_one_policy_share_one_facts_entry(rds: AsyncRedis) -> None:
     keys = Keys()
     encoder = decisions.Encoder()

@@ -15,6 +15,14 @@ same for every comment decided under one policy and one model. Here a decision i
   spam-signal values in the facts' order, rules, note, and the statement's facts and codes
   (``None`` when they are the reasons' messages and codes, as they usually are).
 
+Numbers in the scores and spam signals are packed smaller than msgpack's 9-byte float64 where
+that loses nothing (:func:`pack_values`): a float that is exactly ``k / 10,000`` (signals are
+rounded to 3 or 4 places, and 0.0 is the commonest value) is stored as the integer ``k`` (1 to 5
+bytes); one that a float32 holds exactly (a model's output) as its 32 bits; a dict of named
+values (the spam model's contributions) as the names' positions in the facts' ``names`` table
+and its values packed. Bitmaps say which positions hold which, so decoding is msgspec's own
+integer parsing plus one step per packed value, and gives back the identical floats and dicts.
+
 :func:`decode` gives back a :class:`~moderation.messages.Decision` equal to the one encoded
 (field for field, dicts in the same order), so every explanation shown is the one made.
 Facts are cached per process (they never change); :func:`load_facts` reads the missing ones.
@@ -23,6 +31,8 @@ Facts are cached per process (they never change); :func:`load_facts` reads the m
 from __future__ import annotations
 
 import hashlib
+import math
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,7 +55,7 @@ from moderation.messages import (
 )
 
 #: The blob's format version (its first element): a reader refuses a format it does not know.
-FORMAT = 1
+FORMAT = 2
 #: Facts kept in this process' cache before it is cleared (a handful exist in practice).
 _CACHE_MAX = 4096
 
@@ -65,6 +75,124 @@ class Facts(msgspec.Struct, array_like=True, omit_defaults=True):
     source: Source = Source.OWN_INITIATIVE
     ground: Ground | None = None
     redress: str = ""
+    #: Names of the keys of the dicts among the spam signals (ext type 3 holds positions).
+    names: tuple[str, ...] = ()
+
+
+_SCALE = 10_000.0
+_f32 = struct.Struct("<f")
+_I32 = struct.Struct("<I")
+#: How each float seen lately packs, ``(1, k)`` scaled, ``(2, bits)`` float32 or ``None``:
+#: the same few hundred values (rounded signals, the usual contributions) come back in every
+#: decision, so most floats cost a dict lookup.
+_memo: dict[float, tuple[int, int] | None] = {}
+_MEMO_MAX = 65_536
+_UNSEEN: Any = object()
+
+
+def _float_form(v: float) -> tuple[int, int] | None:
+    form: tuple[int, int] | None = None
+    if -214_748.0 < v < 214_748.0 and (k := round(v * _SCALE)) / _SCALE == v:
+        form = (1, k)
+    elif math.isfinite(v) and abs(v) < 3.4e38:
+        raw = _f32.pack(v)
+        if _f32.unpack(raw)[0] == v:
+            form = (2, _I32.unpack(raw)[0])
+    if v == v:  # a NaN never matches a key again: keep it out
+        if len(_memo) >= _MEMO_MAX:
+            _memo.clear()
+        _memo[v] = form
+    return form
+
+
+class Packed(msgspec.Struct, array_like=True):
+    """A list of values with its floats and dicts packed (:func:`pack_values`): ``scaled``,
+    ``f32`` and ``named`` are little-endian bitmaps of the positions holding a scaled float,
+    a float32's bits and a named dict ``[name positions, Packed values]``."""
+
+    values: list[Any]
+    scaled: bytes = b""
+    f32: bytes = b""
+    named: bytes = b""
+
+
+def _bits(mask: int) -> bytes:
+    return mask.to_bytes((mask.bit_length() + 7) // 8, "little") if mask else b""
+
+
+def pack_values(values: Iterable[Any], names: dict[str, int]) -> Packed:
+    """``values`` packed without loss: a float that is exactly ``k / 10,000`` becomes ``k``
+    (-0.0 excepted, for its sign); one a float32 holds exactly, its 32 bits; a dict with string
+    keys, the keys' positions in ``names`` (a key not in it is added at the end) and its values
+    packed. Nested lists are kept as they are."""
+    out: list[Any] = []
+    append = out.append
+    memo_get = _memo.get
+    copysign = math.copysign
+    scaled = f32 = named = 0
+    bit = 1
+    for v in values:
+        t = type(v)
+        if t is float:
+            # A zero is positive unless its sign says otherwise; -0.0 stays a float.
+            form = memo_get(v, _UNSEEN) if v or copysign(1.0, v) > 0 else None
+            if form is _UNSEEN:
+                form = _float_form(v)
+            if form is None:
+                append(v)
+            elif form[0] == 1:
+                append(form[1])
+                scaled |= bit
+            else:
+                append(form[1])
+                f32 |= bit
+        elif t is dict and all(type(k) is str for k in v):
+            positions = []
+            for key in v:
+                pos = names.get(key)
+                if pos is None:
+                    pos = names[key] = len(names)
+                positions.append(pos)
+            append([positions, pack_values(v.values(), names)])
+            named |= bit
+        else:
+            append(v)
+        bit <<= 1
+    return Packed(out, _bits(scaled), _bits(f32), _bits(named))
+
+
+_named_decoder = msgspec.msgpack.Decoder(tuple[list[int], Packed])
+
+
+def unpack_values(p: Packed, names: tuple[str, ...]) -> list[Any]:
+    """The list :func:`pack_values` packed (raises ``msgspec.DecodeError`` when it does not
+    match the facts' name table)."""
+    out = p.values
+    scaled = int.from_bytes(p.scaled, "little")
+    f32 = int.from_bytes(p.f32, "little")
+    named = int.from_bytes(p.named, "little")
+    if not (scaled or f32 or named):
+        return out
+    try:
+        if scaled:
+            out = [x / _SCALE if scaled >> i & 1 else x for i, x in enumerate(out)]
+        else:
+            out = list(out)
+        while f32:
+            low = f32 & -f32
+            i = low.bit_length() - 1
+            out[i] = _f32.unpack(_I32.pack(out[i]))[0]
+            f32 ^= low
+        while named:
+            low = named & -named
+            i = low.bit_length() - 1
+            positions, inner = msgspec.convert(out[i], tuple[list[int], Packed])
+            out[i] = dict(zip((names[j] for j in positions), unpack_values(inner, names),
+                              strict=True))  # fmt: skip
+            named ^= low
+    except (IndexError, TypeError, ValueError, struct.error, msgspec.ValidationError) as exc:
+        raise msgspec.DecodeError(f"packed values do not match the facts: {exc}") from exc
+    return out
 
 
 class _Reason(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -85,9 +213,10 @@ class Blob(msgspec.Struct, array_like=True, omit_defaults=True):
     by: str
     decided_at: int
     reasons: list[_Reason] = msgspec.field(default_factory=list)
-    scores: list[float] = msgspec.field(default_factory=list)
-    #: ``[score, signal values…]`` in the facts' signal order; ``None``: no spam result.
-    spam: list[Any] | None = None
+    #: The label scores in the facts' label order, packed (:func:`pack_values`).
+    scores: Packed = msgspec.field(default_factory=lambda: Packed([]))
+    #: ``[score, signal values…]`` in the facts' signal order, packed; ``None``: no spam result.
+    spam: Packed | None = None
     rules: list[str] = msgspec.field(default_factory=list)
     note: str | None = None
     #: The statement's facts and codes; ``None`` when equal to the reasons' messages / codes.
@@ -105,10 +234,16 @@ def digest(encoded_facts: bytes) -> bytes:
     return hashlib.blake2b(encoded_facts, digest_size=8).digest()
 
 
-def split(decision: Decision) -> tuple[Blob, Facts]:
-    """The decision's own part and its shared facts."""
+def split(decision: Decision, names: dict[str, int] | None = None) -> tuple[Blob, Facts]:
+    """The decision's own part and its shared facts; ``names`` is the encoder's table of dict
+    keys (grown by this call when a signal's dict has a key it lacks)."""
     st = decision.statement
     spam = decision.spam
+    table = {} if names is None else names
+    scores = pack_values(decision.scores.values(), table)
+    packed_spam = (
+        pack_values([spam.score, *spam.signals.values()], table) if spam is not None else None
+    )
     facts = Facts(
         labels=tuple(decision.scores),
         signals=tuple(spam.signals) if spam is not None else (),
@@ -121,6 +256,7 @@ def split(decision: Decision) -> tuple[Blob, Facts]:
         source=st.source if st is not None else Source.OWN_INITIATIVE,
         ground=st.ground if st is not None else None,
         redress=st.redress if st is not None else "",
+        names=tuple(table),
     )
     messages = [r.message for r in decision.reasons]
     codes = [r.code for r in decision.reasons]
@@ -134,8 +270,8 @@ def split(decision: Decision) -> tuple[Blob, Facts]:
             _Reason(r.code, r.message, r.label, r.score, r.threshold, r.words)
             for r in decision.reasons
         ],
-        scores=list(decision.scores.values()),
-        spam=[spam.score, *spam.signals.values()] if spam is not None else None,
+        scores=scores,
+        spam=packed_spam,
         rules=decision.rules,
         note=decision.note,
         statement_facts=None if st is None or st.facts == messages else st.facts,
@@ -154,9 +290,12 @@ class Encoder:
     def __init__(self) -> None:
         self._known: dict[bytes, bytes] = {}  # encoded facts -> digest
         self._unsaved: dict[bytes, bytes] = {}  # digest -> encoded facts
+        # Dict keys seen among spam signals, in order of first sight: only ever grows, so the
+        # facts (which hold it) change only when a new key appears.
+        self._names: dict[str, int] = {}
 
     def encode(self, decision: Decision) -> bytes:
-        blob, facts = split(decision)
+        blob, facts = split(decision, self._names)
         encoded = _encoder.encode(facts)
         key = self._known.get(encoded)
         if key is None:
@@ -243,17 +382,19 @@ def decode(raw: bytes | str) -> Decision:
             ground=facts.ground,
             redress=facts.redress,
         )
+    names = facts.names
     spam = None
     if blob.spam is not None:
+        values = unpack_values(blob.spam, names)
         spam = SpamResult(
-            score=blob.spam[0], signals=dict(zip(facts.signals, blob.spam[1:], strict=True))
+            score=values[0], signals=dict(zip(facts.signals, values[1:], strict=True))
         )
     return Decision(
         status=blob.status,
         by=blob.by,
         decided_at=blob.decided_at,
         reasons=reasons,
-        scores=dict(zip(facts.labels, blob.scores, strict=True)),
+        scores=dict(zip(facts.labels, unpack_values(blob.scores, names), strict=True)),
         spam=spam,
         thresholds=dict(facts.thresholds),
         spam_threshold=facts.spam_threshold,
