@@ -3,7 +3,14 @@ only while the previous batch is still being decided (``batch_linger_auto``)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
 from moderation.settings import Settings
+from moderation.store.queue import CommentQueue
 from tests.conftest import Api, comment, running_worker
 
 
@@ -24,3 +31,27 @@ async def test_a_fixed_linger_holds_a_lone_comment(api: Api, settings: Settings)
     tuned = settings.with_overrides(batch_size=32, batch_linger_ms=4000, batch_linger_auto=False)
     async with running_worker(tuned, name="patient"):
         assert await _post_and_wait(api, "u-patient") == 202
+
+
+async def test_a_read_lingers_only_until_it_is_told_to_stop(rds: Redis) -> None:
+    keys = Keys()
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    await rds.xadd(keys.stream, {"id": "c1"})
+    done = asyncio.Event()
+
+    async def later() -> None:
+        await asyncio.sleep(0.05)
+        await rds.xadd(keys.stream, {"id": "c2"})  # arrives while the read lingers
+        await asyncio.sleep(0.1)
+        done.set()  # the previous batch is written: the read must return now
+
+    started = time.monotonic()
+    task = asyncio.create_task(later())
+    entries = await queue.read(32, 100, 10_000, until=done.is_set)
+    await task
+    assert [e.comment_id for e in entries] == ["c1", "c2"]
+    assert time.monotonic() - started < 5  # far short of the 10 s linger
+    # Already told to stop: it takes what is there and does not linger at all.
+    await rds.xadd(keys.stream, {"id": "c3"})
+    assert [e.comment_id for e in await queue.read(32, 100, 10_000, until=lambda: True)] == ["c3"]

@@ -128,7 +128,10 @@ class ScoringWorker:
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
                     busy = in_flight is not None and not in_flight.done()
                     linger = s.batch_linger_ms if busy or not s.batch_linger_auto else 0
-                    entries = await self.queue.read(count, s.block_ms, linger)
+                    # Auto: fill the batch only while the previous one is being decided; once
+                    # it is done, waiting longer would only add latency.
+                    until = in_flight.done if busy and s.batch_linger_auto and in_flight else None
+                    entries = await self.queue.read(count, s.block_ms, linger, until)
                     # A full batch means a backlog: take bigger ones until it is worked off.
                     count = backlog if len(entries) >= count else s.batch_size
                     # The slot is cleared before awaiting: a batch whose writes failed (Redis

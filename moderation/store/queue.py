@@ -9,7 +9,7 @@ count; past ``max_deliveries`` the entry is dead-lettered instead of processed a
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,9 @@ from redis.exceptions import ResponseError
 
 from moderation.keys import SCORING_GROUP, Keys
 from moderation.store.codec import as_str
+
+#: How often a lingering read checks whether it should stop (:meth:`CommentQueue.read`).
+LINGER_STEP_MS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +63,32 @@ class CommentQueue:
     async def ensure_group(self) -> None:
         await ensure_group(self.redis, self.keys)
 
-    async def read(self, count: int, block_ms: int, linger_ms: int) -> list[Entry]:
+    async def read(
+        self,
+        count: int,
+        block_ms: int,
+        linger_ms: int,
+        until: Callable[[], bool] | None = None,
+    ) -> list[Entry]:
         """Up to ``count`` new entries: block up to ``block_ms`` for the first, then wait at most
-        ``linger_ms`` more for the batch to fill (a fuller batch scores faster per comment)."""
+        ``linger_ms`` more for the batch to fill (a fuller batch scores faster per comment).
+        With ``until``, the wait also ends as soon as ``until()`` is true (checked every
+        :data:`LINGER_STEP_MS`): the worker lingers only while its previous batch is still
+        being decided, never past it."""
         batch = await self._read_new(count, block_ms)
         if not batch or linger_ms <= 0:
             return batch
         deadline = time.monotonic() + linger_ms / 1000
-        while len(batch) < count:
+        while len(batch) < count and not (until is not None and until()):
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms < 1:
                 break
-            more = await self._read_new(count - len(batch), remaining_ms)
-            if not more:
+            step = remaining_ms if until is None else min(remaining_ms, LINGER_STEP_MS)
+            more = await self._read_new(count - len(batch), step)
+            if more:
+                batch.extend(more)
+            elif until is None:
                 break
-            batch.extend(more)
         return batch
 
     async def _read_new(self, count: int, block_ms: int) -> list[Entry]:
