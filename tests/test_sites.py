@@ -277,3 +277,38 @@ async def test_an_authors_audit_trail_is_one_sites(two: Two) -> None:
             "/v1/moderation/authors/u5", params={"site": site}, headers=mod
         )
         assert [e["after"]["state"] for e in author.json()["audit"]] == [state]
+
+
+async def test_report_and_appeal_events_name_their_site(two: Two, rds: Redis) -> None:
+    """Webhook endpoints limited to some sites filter on an event's site: every reader- and
+    author-facing event (reports filed and decided, appeals filed and decided) names it."""
+    mod = two.api.auth("moderator")
+    client = two.api.client
+    m = "/v1/moderation"
+    reported = await two.post(A, article="story-r")
+    appealed = await two.post(B, article="story-p", author="u-appeal")
+    for cid in (reported, appealed):
+        assert await two.decided(cid) == "approved"
+    r = await client.post(f"/v1/comments/{reported}/reports", params={"site": A},
+                          json={"reason": "spam"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = await client.post(f"{m}/reported/{reported}/decision", json={"action": "keep"},
+                          headers=mod)  # fmt: skip
+    assert r.status_code == 200, r.text
+    reject = {"action": "reject", "reason": "toxic", "expected_status": "approved"}
+    r = await client.post(f"{m}/comments/{appealed}/decision", json=reject, headers=mod)
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/v1/comments/{appealed}/appeals", json={"text": "Please look again."},
+                          headers=two.auth(B))  # fmt: skip
+    assert r.status_code == 201, r.text
+    answer = {"outcome": "uphold", "answer": "It stands."}
+    admin = two.api.auth("admin")  # not the moderator who decided: they may not judge it
+    r = await client.post(f"{m}/appeals/{r.json()['id']}/decision", json=answer, headers=admin)
+    assert r.status_code == 200, r.text
+    sites: dict[str, set[str]] = {}
+    for _, fields in await rds.xrange(Keys().events):
+        kind = fields.get(b"type", b"").decode()
+        if kind.startswith(("report.", "appeal.")):
+            sites.setdefault(kind, set()).add(fields.get(b"site", b"").decode())
+    assert sites == {"report.filed": {A}, "report.decided": {A}, "appeal.filed": {B},
+                     "appeal.decided": {B}}  # fmt: skip

@@ -185,7 +185,7 @@ async def file(
             filed_at=now,
             decision=decision,
         )
-        queue_filing(pipe, keys, appeal)
+        queue_filing(pipe, keys, appeal, stored.record.site)
         return appeal
 
     return await watched(
@@ -298,7 +298,7 @@ async def decide(
             await review.store.queue_transition(
                 pipe, _reversal(review, appeal, stored, actor, answer, now)
             )
-            queue_decision(pipe, keys, decided, Status.APPROVED.value)
+            queue_decision(pipe, keys, decided, Status.APPROVED.value, stored.record.site)
         else:
             entry = audit.new_entry(
                 actor,
@@ -314,7 +314,7 @@ async def decide(
                 },
             )
             await review.audit.append(entry, pipe)
-            queue_decision(pipe, keys, decided, stored.status.value)
+            queue_decision(pipe, keys, decided, stored.status.value, stored.record.site)
         return decided
 
     decided = await watched(

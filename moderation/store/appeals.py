@@ -119,8 +119,9 @@ async def queue_ids(
     return [as_str(r) for r in rows], int(total)
 
 
-def queue_filing(pipe: Pipeline, keys: Keys, appeal: Appeal) -> None:
-    """Queue (after MULTI) the writes of a new appeal."""
+def queue_filing(pipe: Pipeline, keys: Keys, appeal: Appeal, comment_site: str) -> None:
+    """Queue (after MULTI) the writes of a new appeal and its ``appeal.filed`` event, which
+    names the comment's site."""
     pipe.set(keys.appeal(appeal.id), json_encoder.encode(appeal))
     pipe.hset(
         keys.comment_appeals(appeal.comment_id),
@@ -133,14 +134,18 @@ def queue_filing(pipe: Pipeline, keys: Keys, appeal: Appeal) -> None:
             "type": APPEAL_FILED,
             "id": appeal.comment_id,
             "article": appeal.article_id,
+            "site": comment_site,
             "appeal": appeal.id,
             "at": appeal.filed_at,
         },
     )
 
 
-def queue_decision(pipe: Pipeline, keys: Keys, appeal: Appeal, comment_status: str) -> None:
-    """Queue (after MULTI) the writes of a decided appeal and its ``appeal.decided`` event."""
+def queue_decision(
+    pipe: Pipeline, keys: Keys, appeal: Appeal, comment_status: str, comment_site: str
+) -> None:
+    """Queue (after MULTI) the writes of a decided appeal and its ``appeal.decided`` event,
+    which names the comment's site (webhook endpoints limited to some sites filter on it)."""
     assert appeal.decided_at is not None and appeal.decided_by is not None
     pipe.set(keys.appeal(appeal.id), json_encoder.encode(appeal))
     pipe.hdel(keys.comment_appeals(appeal.comment_id), OPEN)
@@ -152,6 +157,7 @@ def queue_decision(pipe: Pipeline, keys: Keys, appeal: Appeal, comment_status: s
             "type": APPEAL_DECIDED,
             "id": appeal.comment_id,
             "article": appeal.article_id,
+            "site": comment_site,
             "appeal": appeal.id,
             "outcome": appeal.status.value,
             "answer": appeal.answer or "",

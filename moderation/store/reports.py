@@ -106,6 +106,7 @@ async def file_report(
     report: Report,
     *,
     article_id: str,
+    site: str,
     risk: float,
     rate_max: int,
     window_s: int,
@@ -127,6 +128,7 @@ async def file_report(
             json_encoder.encode(archived_form(report)),
             EVENTS_MAXLEN,
             article_id,
+            site,
         ],
     )
     kind = as_str(reply[0])
@@ -150,6 +152,7 @@ async def close_reports(
     keys: Keys,
     comment_id: str,
     article_id: str,
+    site: str,
     *,
     outcome: str,
     automated: bool,
@@ -158,7 +161,7 @@ async def close_reports(
 ) -> list[Report]:
     reply = await script(redis, "report_close.lua")(
         keys=[keys.reports(comment_id), keys.reported, keys.events],
-        args=[comment_id, outcome, int(automated), now, EVENTS_MAXLEN, by, article_id],
+        args=[comment_id, outcome, int(automated), now, EVENTS_MAXLEN, by, article_id, site],
     )
     return [decode_report(r) for r in reply]
 

@@ -62,8 +62,8 @@ class Endpoint(msgspec.Struct):
     description: str = ""
     #: ``api`` (registered at run time) or ``environment``.
     source: str = "api"
-    #: The sites whose events it receives (empty: every site's). An event that names no site
-    #: (a report's outcome) goes to every endpoint that takes its type.
+    #: The sites whose events it receives (empty: every site's). Every event names its site;
+    #: one that does not (written by hand) goes to every endpoint that takes its type.
     sites: list[str] = msgspec.field(default_factory=list)
 
     def takes(self, event_type: str, site: str | None) -> bool:

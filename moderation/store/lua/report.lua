@@ -6,7 +6,7 @@
 -- ARGV[1] comment id   ARGV[2] reporter (keyed hash)   ARGV[3] report JSON
 -- ARGV[4] risk in [0, 1) (ties between equal counts)   ARGV[5] rate max   ARGV[6] window (s)
 -- ARGV[7] the report as archived (JSON without the notifier's name and e-mail)
--- ARGV[8] events max length (approx.; 0 = untrimmed)   ARGV[9] article id
+-- ARGV[8] events max length (approx.; 0 = untrimmed)   ARGV[9] article id   ARGV[10] site
 --
 -- A filed report emits a ``report.filed`` event in the same step (the archiver keeps every
 -- notice in the record, the transparency report counts them).
@@ -29,7 +29,8 @@ if redis.call("INCR", KEYS[3]) == 1 then
 end
 redis.call("HSET", KEYS[1], ARGV[2], ARGV[3])
 local open = redis.call("HLEN", KEYS[1])
-local event = {"type", "report.filed", "id", ARGV[1], "article", ARGV[9], "report", ARGV[7]}
+local event = {"type", "report.filed", "id", ARGV[1], "article", ARGV[9], "site", ARGV[10],
+  "report", ARGV[7]}
 if tonumber(ARGV[8]) > 0 then
   redis.call("XADD", KEYS[4], "MAXLEN", "~", ARGV[8], "*", unpack(event))
 else
