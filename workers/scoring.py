@@ -45,6 +45,7 @@ from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamScorer
 from moderation.store.queue import Entry
+from moderation.tasks import stop_task
 
 log = logging.getLogger("moderation.worker")
 
@@ -158,8 +159,7 @@ class ScoringWorker:
                 # Finish (and acknowledge) the batch in hand before leaving.
                 with contextlib.suppress(*REDIS_UNAVAILABLE):
                     await in_flight
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            await stop_task(heartbeat)
             await self.recorder.stop()
             self.pipeline.close()
             await self._unregister()

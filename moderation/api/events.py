@@ -38,6 +38,7 @@ from moderation.messages import json_encoder
 from moderation.settings import Settings
 from moderation.store.codec import as_str
 from moderation.store.sessions import COOKIE, load_session
+from moderation.tasks import stop_task
 
 log = logging.getLogger("moderation.events")
 
@@ -115,9 +116,7 @@ class EventHub:
         finally:
             self._subscribers.discard(queue)
             if not self._subscribers and self._task is not None:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._task
+                await stop_task(self._task)
                 self._task = None
 
     async def _run(self, started: asyncio.Event) -> None:

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from moderation import __version__
 from moderation.keys import Counter, Keys, parse_counter
 from moderation.ops.heartbeat import WorkerFacts
+from moderation.tasks import stop_task
 
 log = logging.getLogger("moderation.ops.metrics")
 
@@ -149,10 +150,7 @@ class Recorder:
         self._task = asyncio.create_task(self._loop(), name="metrics-flush")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         with contextlib.suppress(RedisError, OSError):
             await self.flush()
 

@@ -31,6 +31,7 @@ from moderation.ops.metrics import HTTP_REQUESTS
 from moderation.ops.stats import read_state, summarize
 from moderation.settings import Settings
 from moderation.store.codec import as_str
+from moderation.tasks import stop_task
 
 log = logging.getLogger("moderation.ops.samples")
 
@@ -136,10 +137,7 @@ class Sampler:
         self._task = asyncio.create_task(self._loop(), name="stats-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _loop(self) -> None:
         while True:
