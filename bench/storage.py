@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from moderation.evaluation.corpus import news_comments  # noqa: E402
 from moderation.ids import new_id  # noqa: E402
-from moderation.keys import Keys  # noqa: E402
+from moderation.keys import ARCHIVE_GROUP, Keys  # noqa: E402
 from moderation.messages import Author, CommentRecord, Context  # noqa: E402
 from moderation.record import open_record  # noqa: E402
 from moderation.scoring.zero import ZeroScorer  # noqa: E402
@@ -168,13 +168,30 @@ async def archive(settings: Settings, name: str) -> tuple[int, float]:
     try:
         await archiver.ensure_groups()
         started = time.perf_counter()
-        while await archiver._step(">"):
-            pass
+        # The archiver's own loop (its reads overlap its database writes), until both streams
+        # are read and acknowledged.
+        task = asyncio.create_task(archiver.run())
+        while not await _archived(client, archiver):  # noqa: ASYNC110 - polling Redis
+            await asyncio.sleep(0.01)
         seconds = time.perf_counter() - started
+        archiver.request_stop()
+        await task
         return archiver.archived, seconds
     finally:
         await record.close()
         await client.aclose()
+
+
+async def _archived(client: AsyncRedis, archiver: Archiver) -> bool:
+    """Whether the archiver's group has read and acknowledged everything in both streams."""
+    for stream in archiver.streams:
+        last = (await client.xinfo_stream(stream))["last-generated-id"]
+        for g in await client.xinfo_groups(stream):
+            if g["name"] in (ARCHIVE_GROUP, ARCHIVE_GROUP.encode()) and (
+                g["pending"] or g["last-delivered-id"] != last
+            ):
+                return False
+    return True
 
 
 async def pg_database() -> str | None:

@@ -29,6 +29,7 @@ import logging
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,18 @@ TRIM_INTERVAL_S = 1.0
 RETENTION_INTERVAL_S = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """One batch read from the streams: its entry ids (to acknowledge) and its rows."""
+
+    events: list[Any]
+    audits: list[Any]
+    event_rows: list[EventRow]
+    audit_rows: list[AuditRow]
+    report_rows: list[ReportRow]
+    appeal_rows: list[AppealRow]
+
+
 class Archiver:
     def __init__(self, settings: Settings, redis: Redis, record: Record, *, name: str) -> None:
         self.settings = settings
@@ -72,6 +85,8 @@ class Archiver:
         self.name = name
         self.archived = 0
         self._stop = asyncio.Event()
+        # The batch being written to the database while the next one is read (``run``).
+        self._writing: asyncio.Task[int] | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -103,7 +118,7 @@ class Archiver:
                     if time.monotonic() >= next_reclaim:
                         await self._reclaim()
                         next_reclaim = time.monotonic() + self.settings.reclaim_interval_s
-                    await self._step(">")
+                    await self._step_overlapped()
                     if time.monotonic() >= next_trim:
                         await self.trim()
                         next_trim = time.monotonic() + TRIM_INTERVAL_S
@@ -120,11 +135,14 @@ class Archiver:
                 # raises it unwrapped): either way the batch in hand may be ours, pending.
                 log.warning("redis or the database unavailable (%s); retrying", exc)
                 own_pending = True
+                await self._written(raise_errors=False)
                 await self._pause(0.5)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("database unavailable (%s); retrying", exc)
                 own_pending = True  # the failed batch is ours, pending: write it first
+                await self._written(raise_errors=False)
                 await self._pause(1.0)
+        await self._written(raise_errors=False)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -145,6 +163,38 @@ class Archiver:
             by_stream.get(self.keys.events, []), by_stream.get(self.keys.audit, [])
         )
 
+    async def _step_overlapped(self) -> None:
+        """Read and prepare the next batch of new entries while the previous one is written to
+        the database, then start writing it: reading and decoding (Redis, Python) overlap the
+        database's work. Each batch is acknowledged only after its own write, so a failure
+        leaves both batches pending, to be archived again (idempotently)."""
+        reply: Any = await self.redis.xreadgroup(
+            ARCHIVE_GROUP,
+            self.name,
+            {stream: ">" for stream in self.streams},
+            count=self.settings.archiver_batch_size,
+            block=None if self._writing is not None else self.settings.block_ms,
+        )
+        by_stream = {as_str(name): entries for name, entries in reply or []}
+        events = by_stream.get(self.keys.events, [])
+        audits = by_stream.get(self.keys.audit, [])
+        prepared = await self._prepare(events, audits) if events or audits else None
+        await self._written()
+        if prepared is not None:
+            self._writing = asyncio.create_task(self._write_and_ack(prepared))
+
+    async def _written(self, *, raise_errors: bool = True) -> None:
+        """Wait for the batch being written (its failure raised unless ``raise_errors`` is
+        false: the caller is already recovering, and the batch stays pending)."""
+        task, self._writing = self._writing, None
+        if task is None:
+            return
+        try:
+            await task
+        except Exception:
+            if raise_errors:
+                raise
+
     async def _reclaim(self) -> None:
         for stream in self.streams:
             reply: Any = await self.redis.xautoclaim(
@@ -164,23 +214,33 @@ class Archiver:
     async def handle(self, events: Sequence[Any], audits: Sequence[Any]) -> int:
         """Archive raw stream entries, then acknowledge them (entries trimmed away while pending
         come back without fields: nothing to archive, acknowledge them too)."""
-        event_rows = await self._event_rows(events)
-        audit_rows = [_audit_row(entry_id, fields) for entry_id, fields in audits if fields]
-        report_rows = [
-            row for row in (_report_row(entry_id, fields) for entry_id, fields in events) if row
-        ]
-        appeal_rows = [
-            row for row in (_appeal_row(entry_id, fields) for entry_id, fields in events) if row
-        ]
-        await self.archive.write(event_rows, audit_rows, report_rows, appeal_rows)
+        return await self._write_and_ack(await self._prepare(events, audits))
+
+    async def _prepare(self, events: Sequence[Any], audits: Sequence[Any]) -> _Batch:
+        """The rows of a batch of raw entries (reads the comments' submissions from Redis)."""
+        typed = [(i, f) for i, f in events if f and (b"type" in f or "type" in f)]
+        return _Batch(
+            events=[e[0] for e in events],
+            audits=[a[0] for a in audits],
+            event_rows=await self._event_rows(events),
+            audit_rows=[_audit_row(entry_id, fields) for entry_id, fields in audits if fields],
+            report_rows=[row for row in (_report_row(i, f) for i, f in typed) if row],
+            appeal_rows=[row for row in (_appeal_row(i, f) for i, f in typed) if row],
+        )
+
+    async def _write_and_ack(self, batch: _Batch) -> int:
+        await self.archive.write(
+            batch.event_rows, batch.audit_rows, batch.report_rows, batch.appeal_rows
+        )
         pipe = self.redis.pipeline(transaction=False)
-        if events:
-            pipe.xack(self.keys.events, ARCHIVE_GROUP, *[e[0] for e in events])
-        if audits:
-            pipe.xack(self.keys.audit, ARCHIVE_GROUP, *[a[0] for a in audits])
+        if batch.events:
+            pipe.xack(self.keys.events, ARCHIVE_GROUP, *batch.events)
+        if batch.audits:
+            pipe.xack(self.keys.audit, ARCHIVE_GROUP, *batch.audits)
         await pipe.execute()
-        self.archived += len(events) + len(audits)
-        return len(events) + len(audits)
+        n = len(batch.events) + len(batch.audits)
+        self.archived += n
+        return n
 
     async def _event_rows(self, events: Sequence[Any]) -> list[EventRow]:
         decoded = [
