@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 
 from moderation.store.admission import Admission, lua_table, submit_constants
 from moderation.store.batching import ScriptBatcher
@@ -95,3 +95,14 @@ def test_lua_table_bakes_plain_constants_only() -> None:
         lua_table({"bad name": 1})
     with pytest.raises(ValueError):
         lua_table({"flag": True})
+
+
+async def test_an_argument_redis_cannot_take_fails_only_its_own_call(rds: Redis) -> None:
+    batcher = ScriptBatcher(rds, rds.register_script(ECHO))
+    results = await asyncio.gather(
+        batcher(["batching:g"], ["\ud800"]),  # a lone surrogate: not encodable
+        batcher(["batching:h"], ["ok"]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], DataError)
+    assert results[1] == [b"batching:h", b"ok"]

@@ -24,9 +24,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from hiredis import pack_command
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import DataError, NoScriptError, ResponseError
 
 #: Calls sent in one pipeline at most (a larger backlog goes out in several).
 MAX_BATCH = 128
@@ -76,16 +77,26 @@ class ScriptBatcher:
                         future.set_exception(exc)
 
     async def _send(self, batch: list[_Call]) -> None:
-        replies = await self._pipeline(batch)
+        if not self._loaded:
+            self.script.sha = await self.redis.script_load(self.script.script)
+            self._loaded = True
+        calls: list[tuple[_Call, bytes]] = []
+        for call in batch:
+            try:
+                calls.append((call, self._pack(call)))
+            except (TypeError, ValueError) as exc:  # an argument Redis cannot take: this call
+                if not call[2].done():
+                    call[2].set_exception(DataError(f"invalid script argument: {exc}"))
+        replies = await self._pipeline([packed for _, packed in calls])
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if missing:
             # Redis lost its script cache (a restart, SCRIPT FLUSH): none of these ran. Load
             # the script once and send them again.
             self.script.sha = await self.redis.script_load(self.script.script)
-            again = await self._pipeline([batch[i] for i in missing])
+            again = await self._pipeline([self._pack(calls[i][0]) for i in missing])
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
-        for (_, _, future), reply in zip(batch, replies, strict=True):
+        for ((_, _, future), _), reply in zip(calls, replies, strict=True):
             if future.done():  # its caller was cancelled
                 continue
             if isinstance(reply, Exception):
@@ -93,13 +104,40 @@ class ScriptBatcher:
             else:
                 future.set_result(reply)
 
-    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        if not self._loaded:
-            self.script.sha = await self.redis.script_load(self.script.script)
-            self._loaded = True
-        sha = self.script.sha
-        pipe = self.redis.pipeline(transaction=False)
-        for keys, args, _ in batch:
-            pipe.evalsha(sha, len(keys), *keys, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    def _pack(self, call: _Call) -> bytes:
+        # hiredis packs str, bytes and int in C: no per-argument encoding in Python.
+        keys, args, _ = call
+        return bytes(pack_command(("EVALSHA", self.script.sha, len(keys), *keys, *args)))
+
+    async def _pipeline(self, packed: list[bytes]) -> list[Any]:
+        """The packed commands written at once on one pooled connection; their replies in
+        order, a script's error in place of its reply. A broken connection is retried as the
+        client's retry policy says (as redis-py's own pipelines are)."""
+        if not packed:
+            return []
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            replies: list[Any] = await connection.retry.call_with_retry(
+                lambda: _exchange(connection, packed),
+                lambda _error: connection.disconnect(),
+            )
+        finally:
+            await pool.release(connection)
         return replies
+
+
+async def _exchange(connection: Any, packed: list[bytes]) -> list[Any]:
+    await connection.send_packed_command(packed)
+    replies: list[Any] = []
+    try:
+        for _ in packed:
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:  # this script's error; the next reply follows
+                replies.append(exc)
+    except BaseException:
+        # Replies still on the socket would go to the connection's next user: drop it.
+        await connection.disconnect(nowait=True)
+        raise
+    return replies
