@@ -49,19 +49,26 @@ if KEYS[3] ~= "" then
   end
 end
 
+-- The article's and the site's settings: both fields of each in one read.
+local article_conf, site_conf = {}, {}
+if KEYS[9] ~= "" then
+  article_conf = redis.call("HMGET", KEYS[9], C.closed, C.close_field)
+end
+if KEYS[10] ~= "" then
+  site_conf = redis.call("HMGET", KEYS[10], C.closed, C.close_field)
+end
 if C.closed ~= "" then
-  if KEYS[9] ~= "" and redis.call("HGET", KEYS[9], C.closed) == "1" then
+  if article_conf[1] == "1" then
     return {"closed", "closed"}
   end
-  if KEYS[10] ~= "" and redis.call("HGET", KEYS[10], C.closed) == "1" then
+  if site_conf[1] == "1" then
     return {"closed", "site_closed"}
   end
 end
 -- Close after N days: the article's own setting, else the site's, else the default.
 if C.close_field ~= "" then
   local days = C.close_days
-  for _, key in ipairs({KEYS[10], KEYS[9]}) do
-    local raw = key ~= "" and redis.call("HGET", key, C.close_field)
+  for _, raw in ipairs({site_conf[2] or false, article_conf[2] or false}) do
     if raw and string.match(raw, "^%d+$") then
       days = tonumber(raw)
     end
