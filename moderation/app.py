@@ -57,11 +57,16 @@ log = logging.getLogger("moderation.api")
 PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js", "/report.js")
 
 
+#: ``POST /v1/comments``: routed like any other, and called directly by the edge middleware
+#: when the path matches exactly (``moderation.api.edge``).
+POST_COMMENT = Route("/v1/comments", comments.post_comment, methods=["POST"])
+
+
 def routes(settings: Settings) -> list[BaseRoute]:
     # Starlette tries routes in order: the site's hot paths first (a POST would otherwise be
     # matched against every moderation and UI route before its own).
     return [
-        Route("/v1/comments", comments.post_comment, methods=["POST"]),
+        POST_COMMENT,
         Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
@@ -160,6 +165,7 @@ def create_app(settings: Settings) -> Starlette:
             CorsRule(prefixes=PUBLIC_PREFIXES),
             CorsRule(pattern=dsa.REPORTS_PATH, methods=("POST",), headers=("Content-Type",)),
         ),
+        direct=(POST_COMMENT,),
     )
     app.state.settings = settings
     app.state.keys = keys
