@@ -54,10 +54,17 @@ class ScriptBatcher:
         self._loaded = False
 
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        drainer = self._drainer
+        if drainer is not None and drainer.get_loop() is not loop:
+            # Used from a new event loop (tests run one per test): the old one is gone, and
+            # with it any call still queued there.
+            self._queue = [call for call in self._queue if call[2].get_loop() is loop]
+            drainer = None
         self._queue.append((keys, args, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
+        if drainer is None or drainer.done():
+            self._drainer = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
