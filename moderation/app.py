@@ -32,11 +32,10 @@ from moderation.api import (
 from moderation.api import appeals as appeal_api
 from moderation.api import moderation as review_api
 from moderation.api import tools as moderator_tools
+from moderation.api.edge import CorsRule, EdgeMiddleware
 from moderation.api.errors import exception_handlers
 from moderation.api.gates import admission, admission_gates
-from moderation.api.headers import AlwaysHeadersMiddleware
-from moderation.api.instrument import InstrumentMiddleware
-from moderation.api.routing import IdRoute, PublicCORS
+from moderation.api.routing import IdRoute
 from moderation.keys import Keys
 from moderation.ops.metrics import Recorder
 from moderation.ops.samples import Sampler
@@ -58,11 +57,16 @@ log = logging.getLogger("moderation.api")
 PUBLIC_PREFIXES = ("/v1/articles/", "/v1/counts", "/count.js", "/report.js")
 
 
+#: ``POST /v1/comments``: routed like any other, and called directly by the edge middleware
+#: when the path matches exactly (``moderation.api.edge``).
+POST_COMMENT = Route("/v1/comments", comments.post_comment, methods=["POST"])
+
+
 def routes(settings: Settings) -> list[BaseRoute]:
     # Starlette tries routes in order: the site's hot paths first (a POST would otherwise be
     # matched against every moderation and UI route before its own).
     return [
-        Route("/v1/comments", comments.post_comment, methods=["POST"]),
+        POST_COMMENT,
         Route("/v1/counts", articles.counts, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
@@ -148,21 +152,21 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=exception_handlers(settings.retry_after_s),
         lifespan=lifespan,
     )
-    # CORS outside the exception handlers, so public errors carry the headers too.
-    app.add_middleware(PublicCORS, PUBLIC_PREFIXES, settings.cors_origins, settings.retry_after_s)
-    # Readers' browsers POST reports (JSON) directly.
+    # One pure ASGI layer outside the exception handlers (moderation.api.edge): it sees the
+    # final status of every request, errors included, adds the headers every response carries
+    # (nosniff on JSON, static files, errors) and CORS on the public paths, so public errors
+    # carry the CORS headers too. Readers' browsers POST reports (JSON) directly.
     app.add_middleware(
-        PublicCORS,
-        (),
-        settings.cors_origins,
-        settings.retry_after_s,
-        pattern=dsa.REPORTS_PATH,
-        methods=("POST",),
-        headers=("Content-Type",),
+        EdgeMiddleware,
+        recorder_of=app.state,
+        origins=settings.cors_origins,
+        retry_after_s=settings.retry_after_s,
+        cors=(
+            CorsRule(prefixes=PUBLIC_PREFIXES),
+            CorsRule(pattern=dsa.REPORTS_PATH, methods=("POST",), headers=("Content-Type",)),
+        ),
+        direct=(POST_COMMENT,),
     )
-    app.add_middleware(AlwaysHeadersMiddleware)  # nosniff on JSON, static files, errors
-    # Outermost, so it sees the final status of every request, errors included.
-    app.add_middleware(InstrumentMiddleware, recorder_of=app.state)
     app.state.settings = settings
     app.state.keys = keys
     app.state.metrics_open = False  # /metrics here only with the metrics token

@@ -7,7 +7,7 @@ deterministically, which the idempotency digest relies on.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -243,17 +243,22 @@ class StoredComment(msgspec.Struct):
     history: list[Decision] = msgspec.field(default_factory=list)
 
 
+#: The last second :func:`iso` formatted, and its text: answers are stamped with the current
+#: time, so consecutive calls mostly fall in the same second and only the milliseconds change.
+_iso_second: tuple[int, str] = (-1, "")
+
+
 def iso(ms: int | None) -> str | None:
     """Epoch ms -> ISO-8601 UTC with millisecond precision (``None`` passes through)."""
+    global _iso_second
     if ms is None:
         return None
-    from datetime import UTC
-
-    return (
-        datetime.fromtimestamp(ms / 1000, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    second, millis = divmod(int(ms), 1000)
+    cached, prefix = _iso_second
+    if second != cached:
+        prefix = datetime.fromtimestamp(second, tz=UTC).isoformat().removesuffix("+00:00")
+        _iso_second = (second, prefix)
+    return f"{prefix}.{millis:03d}Z"
 
 
 json_encoder = msgspec.json.Encoder()

@@ -111,11 +111,14 @@ class PublicCORS:
             max_age=86_400,
         )
 
+    def applies(self, path: str) -> bool:
+        """Whether requests for ``path`` get CORS (then hand them to :attr:`cors`)."""
+        return bool(self.prefixes and path.startswith(self.prefixes)) or (
+            self.pattern is not None and self.pattern.match(path) is not None
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (
-            (self.prefixes and scope["path"].startswith(self.prefixes))
-            or (self.pattern is not None and self.pattern.match(scope["path"]))
-        ):
+        if scope["type"] == "http" and self.applies(scope["path"]):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -43,6 +43,10 @@ T = TypeVar("T")
 
 #: Characters no id may hold: Unicode categories Cc (controls), Cs (surrogates), Zl and Zp
 #: (line and paragraph separators); one regex search instead of a category lookup per character.
+#: An IPv4 address exactly as ``ipaddress`` writes it (no leading zeros, each octet <= 255):
+#: the common case, accepted as it is without the cost of parsing it.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
 
@@ -219,7 +223,9 @@ def to_record(
         ip = _optional(c.ip, "context.ip", 64)
         if ip is not None:
             try:
-                ip = str(ipaddress.ip_address(ip.strip()))
+                ip = ip.strip()
+                if not _CANONICAL_IPV4.fullmatch(ip):  # as ip_address would write it back
+                    ip = str(ipaddress.ip_address(ip))
             except ValueError:
                 raise ValidationFailed(
                     "context.ip is not an IPv4 or IPv6 address", field="context.ip"

@@ -11,7 +11,14 @@ into its HTTP error (409 ``article_closed``, 429 ``rate_limited`` with ``Retry-A
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from moderation.keys import ArticleField
+
+#: Minute counters live two hours: enough for "last 60 minutes" figures.
+MINUTE_TTL_S = 2 * 3600
 
 
 class RefusalKind(enum.StrEnum):
@@ -63,3 +70,41 @@ class Refusal:
     #: For :attr:`RefusalKind.CLOSED`: ``closed`` (a moderator closed the article),
     #: ``site_closed`` (the whole site) or ``expired`` (older than its "close after N days").
     reason: str = ""
+
+
+def submit_constants(admission: Admission, idem_ttl_s: int) -> dict[str, str | int]:
+    """The constants ``submit.lua`` reads from its table ``C``, for ``admission`` and an
+    idempotency TTL: baked into the script when it is loaded, never sent per call."""
+    return {
+        "idem_ttl": idem_ttl_s,
+        "minute_ttl": MINUTE_TTL_S,
+        "closed": admission.closed_field,
+        "author_ms": admission.author_interval_ms,
+        "author_burst": admission.author_burst,
+        "ip_ms": admission.ip_interval_ms,
+        "ip_burst": admission.ip_burst,
+        "close_field": admission.close_after_field,
+        "close_days": admission.close_after_days,
+        "published": ArticleField.PUBLISHED,
+        "first_seen": ArticleField.FIRST_SEEN,
+    }
+
+
+_LUA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LUA_SAFE = re.compile(r"[A-Za-z0-9_:.\-]*")
+
+
+def lua_table(values: Mapping[str, str | int]) -> str:
+    """``values`` as a Lua table constructor. Only names, integers and plain strings (letters,
+    digits, ``_:.-``) are accepted: these are constants of the code and the settings, and the
+    check keeps anything else from ever being spliced into a script's source."""
+    parts = []
+    for name, value in values.items():
+        if not _LUA_NAME.fullmatch(name):
+            raise ValueError(f"not a Lua name: {name!r}")
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{name}: only integers and strings are baked into a script")
+        if isinstance(value, str) and not _LUA_SAFE.fullmatch(value):
+            raise ValueError(f"{name}: {value!r} is not a plain string")
+        parts.append(f"{name} = {value}" if isinstance(value, int) else f'{name} = "{value}"')
+    return "{" + ", ".join(parts) + "}"

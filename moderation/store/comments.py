@@ -20,11 +20,19 @@ from redis.exceptions import ResponseError
 
 from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.keys import DEFAULT_SITE, ArticleField, CommentField, Keys
+from moderation.keys import DEFAULT_SITE, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
 from moderation.store import decisions
-from moderation.store.admission import Admission, Refusal, RefusalKind
-from moderation.store.codec import as_str, decode_cursor, encode_cursor, script
+from moderation.store.admission import (
+    MINUTE_TTL_S,
+    Admission,
+    Refusal,
+    RefusalKind,
+    lua_table,
+    submit_constants,
+)
+from moderation.store.batching import ScriptBatcher
+from moderation.store.codec import as_str, decode_cursor, encode_cursor, lua_source, script
 from moderation.store.pseudonyms import Pseudonyms
 from moderation.store.records import decode_record, encode_record
 
@@ -33,8 +41,8 @@ from moderation.store.records import decode_record, encode_record
 EVENTS_MAXLEN = 0
 #: Hex digits of a request body's digest kept with its idempotency key.
 IDEM_DIGEST_CHARS = 32
-#: Minute counters live two hours: enough for "last 60 minutes" figures.
-MINUTE_TTL_S = 2 * 3600
+#: Distinct submit configurations kept loaded per store (a process uses one).
+_MAX_SUBMITTERS = 16
 
 #: Admission that checks nothing (imports, benchmarks, tests of the store alone).
 NO_CHECKS = Admission()
@@ -148,7 +156,9 @@ class Store:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._submit: AsyncScript = script(redis, "submit.lua")
+        #: ``submit.lua`` with one set of constants baked in, per (admission, idempotency TTL):
+        #: a process uses one, so each call sends only the comment's own values.
+        self._submitters: dict[tuple[Admission, int], ScriptBatcher] = {}
         self._transition: AsyncScript = script(redis, "transition.lua")
         self._transition_batch: AsyncScript = script(redis, "transition_batch.lua")
         self._zcard_many: AsyncScript = script(redis, "zcard_many.lua")
@@ -182,8 +192,9 @@ class Store:
         # The IP's key names its keyed hash, never the address (store.pseudonyms).
         ip_limited = bool(ip_bucket) and admission.ip_limited
         ip_key = keys.flood("ip", await self.pseudonyms.of(ip_bucket or "")) if ip_limited else ""
-        result = await self._submit(
-            keys=[
+        article_id = record.article_id
+        result = await self._submitter(admission, idem_ttl_s)(
+            [
                 keys.comment(record.id),
                 keys.stream,
                 keys.idempotency(idem_key) if idem_key else "",
@@ -192,30 +203,13 @@ class Store:
                 keys.minute_counters(int(time.time()) // 60),
                 keys.author_comments(author_id),
                 keys.author(author_id),
-                keys.article_settings(record.article_id) if closed else "",
+                keys.article_settings(article_id) if closed else "",
                 keys.policy if closed else "",
                 keys.flood("author", author_id) if admission.author_limited else "",
                 ip_key,
-                keys.article(record.article_id),
+                keys.article(article_id),
             ],
-            args=[
-                record.id,
-                encode_record(record),
-                record.article_id,
-                record.created_at,
-                digest,
-                idem_ttl_s,
-                MINUTE_TTL_S,
-                closed,
-                admission.author_interval_ms,
-                admission.author_burst,
-                admission.ip_interval_ms,
-                admission.ip_burst,
-                admission.close_after_field,
-                admission.close_after_days,
-                ArticleField.PUBLISHED,
-                ArticleField.FIRST_SEEN,
-            ],
+            [record.id, encode_record(record), article_id, record.created_at, digest],
         )
         kind = as_str(result[0])
         if kind == "new":
@@ -233,6 +227,20 @@ class Store:
                 extra={"comment_id": seen_id},
             )
         return SubmitResult(seen_id, created=False)
+
+    def _submitter(self, admission: Admission, idem_ttl_s: int) -> ScriptBatcher:
+        batcher = self._submitters.get((admission, idem_ttl_s))
+        if batcher is None:
+            constants = submit_constants(admission, idem_ttl_s)
+            head = "\n-- Accept one comment"  # submit.lua's first line, after the prelude
+            source = lua_source("submit.lua").replace(
+                head, f"\nlocal C = {lua_table(constants)}{head}", 1
+            )
+            batcher = ScriptBatcher(self.redis, self.redis.register_script(source))
+            if len(self._submitters) >= _MAX_SUBMITTERS:  # configurations churn only in tests
+                self._submitters.clear()
+            self._submitters[(admission, idem_ttl_s)] = batcher
+        return batcher
 
     # --- transitions ------------------------------------------------------------------------
     def transition_call(

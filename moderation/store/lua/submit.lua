@@ -19,17 +19,26 @@
 -- KEYS[9] article settings hash ("" = no closed check)   KEYS[10] site policy hash ("" = none)
 -- KEYS[11] author flood key ("" = off)   KEYS[12] IP flood key ("" = no IP or off)
 -- KEYS[13] article hash (its published and first-seen times)
--- ARGV[1] comment id        ARGV[2] record JSON        ARGV[3] article id
--- ARGV[4] created ms        ARGV[5] body digest        ARGV[6] idempotency TTL (s)
--- ARGV[7] minute-counter TTL (s)   ARGV[8] the "closed" settings field
--- ARGV[9] author interval ms   ARGV[10] author burst   ARGV[11] IP interval ms   ARGV[12] IP burst
--- ARGV[13] the "close after N days" settings field ("" = no such check)   ARGV[14] default N
--- ARGV[15] the article hash's "published" field   ARGV[16] its "first seen" field
+-- ARGV[1] comment id        ARGV[2] record document    ARGV[3] article id
+-- ARGV[4] created ms        ARGV[5] body digest
+--
+-- The process's constants are baked into the script when it is loaded (Store.submit), as the
+-- table C, so each call sends only what changes per comment:
+--   C.idem_ttl      idempotency TTL (s)        C.minute_ttl    minute-counter TTL (s)
+--   C.closed        the "closed" settings field ("" = no closed check)
+--   C.author_ms, C.author_burst, C.ip_ms, C.ip_burst   flood control (interval 0 = off)
+--   C.close_field   the "close after N days" settings field ("" = no such check)
+--   C.close_days    the default N
+--   C.published, C.first_seen   the article hash's "published" and "first seen" fields
 --
 -- Returns {"new", id}; {"dup", "<digest> <id>"} when the idempotency key was used before;
 -- {"closed", "closed"|"site_closed"|"expired"} for a closed article, a closed site or one older
 -- than its "close after N days"; {"limited", retry-after ms, "author"|"ip"}.
-local bad = check_types("hsxzhhzhhhxxh")
+--
+-- Types: keys 3 and 9-12 are left to their own commands: each is first touched by a read
+-- (GET, HGET) that comes before every write of the script, so a key of the wrong type fails the
+-- call while nothing is written yet, as check_types would.
+local bad = check_types("hs-zhhzh----h")
 if bad then
   return redis.error_reply(bad)
 end
@@ -40,26 +49,33 @@ if KEYS[3] ~= "" then
   end
 end
 
-if ARGV[8] and ARGV[8] ~= "" then
-  if KEYS[9] ~= "" and redis.call("HGET", KEYS[9], ARGV[8]) == "1" then
+-- The article's and the site's settings: both fields of each in one read.
+local article_conf, site_conf = {}, {}
+if KEYS[9] ~= "" then
+  article_conf = redis.call("HMGET", KEYS[9], C.closed, C.close_field)
+end
+if KEYS[10] ~= "" then
+  site_conf = redis.call("HMGET", KEYS[10], C.closed, C.close_field)
+end
+if C.closed ~= "" then
+  if article_conf[1] == "1" then
     return {"closed", "closed"}
   end
-  if KEYS[10] ~= "" and redis.call("HGET", KEYS[10], ARGV[8]) == "1" then
+  if site_conf[1] == "1" then
     return {"closed", "site_closed"}
   end
 end
 -- Close after N days: the article's own setting, else the site's, else the default.
-if ARGV[13] ~= "" then
-  local days = tonumber(ARGV[14]) or 0
-  for _, key in ipairs({KEYS[10], KEYS[9]}) do
-    local raw = key ~= "" and redis.call("HGET", key, ARGV[13])
+if C.close_field ~= "" then
+  local days = C.close_days
+  for _, raw in ipairs({site_conf[2] or false, article_conf[2] or false}) do
     if raw and string.match(raw, "^%d+$") then
       days = tonumber(raw)
     end
   end
   if days > 0 then
-    local opened = tonumber(redis.call("HGET", KEYS[13], ARGV[15])
-      or redis.call("HGET", KEYS[13], ARGV[16]) or "")
+    local opened = tonumber(redis.call("HGET", KEYS[13], C.published)
+      or redis.call("HGET", KEYS[13], C.first_seen) or "")
     if opened and tonumber(ARGV[4]) >= opened + days * 86400000 then
       return {"closed", "expired"}
     end
@@ -67,11 +83,11 @@ if ARGV[13] ~= "" then
 end
 
 local limits = {}
-if KEYS[11] ~= "" and tonumber(ARGV[9]) > 0 then
-  limits[#limits + 1] = {KEYS[11], tonumber(ARGV[9]), tonumber(ARGV[10]), "author"}
+if KEYS[11] ~= "" and C.author_ms > 0 then
+  limits[#limits + 1] = {KEYS[11], C.author_ms, C.author_burst, "author"}
 end
-if KEYS[12] ~= "" and tonumber(ARGV[11]) > 0 then
-  limits[#limits + 1] = {KEYS[12], tonumber(ARGV[11]), tonumber(ARGV[12]), "ip"}
+if KEYS[12] ~= "" and C.ip_ms > 0 then
+  limits[#limits + 1] = {KEYS[12], C.ip_ms, C.ip_burst, "ip"}
 end
 if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
   local t = redis.call("TIME")
@@ -86,7 +102,7 @@ if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
       redis.call("HINCRBY", KEYS[5], "rate_limited", 1)
       redis.call("HINCRBY", KEYS[5], "rate_limited:" .. kind, 1)
       redis.call("HINCRBY", KEYS[6], "rate_limited", 1)
-      redis.call("EXPIRE", KEYS[6], ARGV[7])
+      redis.call("EXPIRE", KEYS[6], C.minute_ttl)
       return {"limited", ahead - allowance, kind}
     end
     updates[#updates + 1] = {key, tat + interval, ahead + interval}
@@ -96,8 +112,8 @@ if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
   end
 end
 
-if ARGV[16] ~= "" then
-  redis.call("HSETNX", KEYS[13], ARGV[16], ARGV[4])  -- "close after N days" may count from here
+if C.first_seen ~= "" then
+  redis.call("HSETNX", KEYS[13], C.first_seen, ARGV[4])  -- "close after N days" may count from here
 end
 redis.call("HSET", KEYS[1],
   "doc", ARGV[2], "status", "pending", "article", ARGV[3],
@@ -107,9 +123,9 @@ redis.call("ZADD", KEYS[4], ARGV[4], ARGV[1])
 redis.call("ZADD", KEYS[7], ARGV[4], ARGV[1])
 redis.call("HINCRBY", KEYS[8], "pending", 1)
 if KEYS[3] ~= "" then
-  redis.call("SET", KEYS[3], ARGV[5] .. " " .. ARGV[1], "EX", ARGV[6])
+  redis.call("SET", KEYS[3], ARGV[5] .. " " .. ARGV[1], "EX", C.idem_ttl)
 end
 redis.call("HINCRBY", KEYS[5], "accepted", 1)
 redis.call("HINCRBY", KEYS[6], "accepted", 1)
-redis.call("EXPIRE", KEYS[6], ARGV[7])
+redis.call("EXPIRE", KEYS[6], C.minute_ttl)
 return {"new", ARGV[1]}
