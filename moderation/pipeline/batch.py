@@ -94,8 +94,7 @@ async def load_context(
     for (site_id, aid), raw in zip(articles, replies[len(sites) : -1], strict=True):
         ctx.policies[site_id, aid] = site_policy[site_id].overlay(raw, "article")
     for author, row in zip(authors, facts, strict=True):
-        found = {f: v for f, v in zip(AUTHOR_FIELDS, row, strict=True) if v is not None}
-        ctx.authors[author] = AuthorFacts.from_hash(found)
+        ctx.authors[author] = AuthorFacts.from_row(row)
     ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
     ctx.grounds = by_id(decode_grounds(grounds_raw))
     return ctx
