@@ -36,7 +36,7 @@ from redis.exceptions import ResponseError
 from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Status
-from moderation.normalize import normalize
+from moderation.normalize import normalize_many
 from moderation.ops.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
 from moderation.pipeline.policy import (
     AUTHOR_FIELDS,
@@ -206,7 +206,7 @@ class BatchPipeline:
         if loaded:
             records = [item.record for item in loaded]
             ctx = await load_context(self.redis, self.keys, self.base_policy, records)
-            texts = [normalize(r.text) for r in records]
+            texts = normalize_many([r.text for r in records])
             spam_inputs = [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
             started = time.perf_counter()
             if self.overlap:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +143,12 @@ _ANY_PATTERN = re.compile("|".join(f"((?:{pattern})(?!\\w))" for pattern, _ in P
 _PATTERN_WEIGHTS = (0, *(w for _, w in PROMO_PATTERNS))
 # Words an entry can start with: a text with none of them has no promotional phrase.
 _FIRST_WORDS = frozenset(_PHRASES) | PROMO_PATTERN_STARTS
+# Where the tokens a pattern may start at begin, in order: a token of _PHRASE_TOKEN that is a
+# word is a maximal run of \w, so these are exactly the offsets of those tokens, found without
+# a match object per token.
+_PATTERN_START = re.compile(
+    r"\b(?:" + "|".join(sorted(PROMO_PATTERN_STARTS, key=len, reverse=True)) + r")\b"
+)
 # Symbols: neither letters, digits, spaces nor ordinary punctuation (box drawing, emoji, ★).
 _SYMBOL = re.compile(r"[^\w\s.,;:!?'\"\-()…’‘“”/&%@#]")
 
@@ -290,15 +296,16 @@ def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
     words = _PHRASE_TOKEN.findall(lowered)
     if _FIRST_WORDS.isdisjoint(words):
         return (), 0
-    starts: list[int] | None = None  # each token's offset, found once a pattern may start
+    # The offsets of the words patterns start with, the n-th for the n-th such word.
+    starts: Iterator[re.Match[str]] | None = None
     hits: list[tuple[str, int]] = []
     for i, word in enumerate(words):
         if word not in _FIRST_WORDS:
             continue
         if word in PROMO_PATTERN_STARTS:
             if starts is None:
-                starts = [t.start() for t in _PHRASE_TOKEN.finditer(lowered)]
-            match = _ANY_PATTERN.match(lowered, starts[i])
+                starts = _PATTERN_START.finditer(lowered)
+            match = _ANY_PATTERN.match(lowered, next(starts).start())
             if match is not None:
                 weight = _PATTERN_WEIGHTS[match.lastindex or 0]
                 hits.append((" ".join(match.group(0).split())[:60], weight))
