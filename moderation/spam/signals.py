@@ -299,9 +299,8 @@ def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
     # The offsets of the words patterns start with, the n-th for the n-th such word.
     starts: Iterator[re.Match[str]] | None = None
     hits: list[tuple[str, int]] = []
-    for i, word in enumerate(words):
-        if word not in _FIRST_WORDS:
-            continue
+    for i in [i for i, word in enumerate(words) if word in _FIRST_WORDS]:
+        word = words[i]
         if word in PROMO_PATTERN_STARTS:
             if starts is None:
                 starts = _PATTERN_START.finditer(lowered)
@@ -311,7 +310,8 @@ def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
                 hits.append((" ".join(match.group(0).split())[:60], weight))
                 continue
         for entry, phrase, weight in _PHRASES.get(word, ()):
-            if tuple(words[i : i + len(entry)]) == entry:
+            # One-word entries need no comparison: the word is their key.
+            if len(entry) == 1 or tuple(words[i : i + len(entry)]) == entry:
                 hits.append((phrase, weight))
                 break
     strong = sum(1 for _, w in hits if w >= 2)
