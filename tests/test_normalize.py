@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moderation.normalize import normalize
+from moderation.normalize import normalize, normalize_many
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,20 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 def test_combining_mark_stacks_are_cut() -> None:
     zalgo = "Z" + "\u0301\u0302\u0303\u0304\u0305\u0306" + "algo"
     assert len(normalize(zalgo)) <= len("Z\u0301algo")
+
+
+def test_a_batch_is_normalised_as_each_text_alone() -> None:
+    # normalize_many skips its costly passes for ASCII texts its array test clears: every
+    # kind of text, evasions and the ordinary ones, must come out as normalize makes it.
+    texts = [
+        "ｆｕｃｋ you", "f.u.c.k off", "f u c k", "fuuuuuuck", "plan a or b", "a b", "x.y.z!",
+        "I a b c", "e.g. this", "aaa", "aa", "", " ", "sh1t head", "Это просто статья",
+        "s.p.a.m and mooore", "A-B-C-D", "b*a*d", "zzz zz z", "ok. a. b. c", "\t a b c \n",
+        "tri ple ttt", "naïve café", "a_b_c", "Hello\x00world",
+    ]  # fmt: skip
+    expected = [normalize(t) for t in texts]
+    assert normalize_many(texts) == expected
+    for size in (1, 2, 5):
+        got = [n for i in range(0, len(texts), size) for n in normalize_many(texts[i : i + size])]
+        assert got == expected
+    assert normalize_many([]) == []

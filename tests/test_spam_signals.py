@@ -14,8 +14,15 @@ from moderation.spam.features import (
     SIGNAL_FEATURES,
     TEXT_OFFSET,
     _bucket,
+    _signal_vector_reference,
+    gram_hashes,
+    gram_hashes_many,
     signal_vector,
+    text_scale,
+    text_sets,
+    text_vector,
     tokenize,
+    tokenize_many,
     vectorize,
 )
 from moderation.spam.signals import DomainLists, registrable, text_signals
@@ -278,6 +285,46 @@ def test_feature_layout_is_fixed() -> None:
     assert all(i >= TEXT_OFFSET for i in x if i not in PRIORS)
     text_norm = sum(v * v for i, v in x.items() if i >= TEXT_OFFSET)
     assert text_norm == pytest.approx(1.0)
+
+
+def test_signal_vector_computes_each_features_value() -> None:
+    # signal_vector spells the features' value functions out inline: the two must agree on
+    # every kind of value a signal can hold (absent, bool, int, float, list, odd types).
+    odd: list[object] = [None, True, False, 0, 1, 2, 3, 4, 7, -1, 0.0, 0.25, 1.5, 9.0, -0.5]
+    odd += [float("nan"), float("inf"), [], ["a"], ("a", "b"), "text", np.int64(5), np.float64(2)]
+    names = {f.name for f in SIGNAL_FEATURES} | {
+        "links", "promo_score", "dup_count", "author_rate", "ip_rate", "author_rejected",
+        "author_approved", "link_share", "words", "evasion", "dup_authors", "dup_cross_post",
+    }  # fmt: skip
+    for i, value in enumerate(odd):
+        for name in sorted(names):
+            signals = {name: value, "links": odd[(i + 3) % len(odd)]}
+            fast, reference = signal_vector(signals), _signal_vector_reference(signals)
+            assert list(fast) == list(reference)
+            for k in fast:
+                assert fast[k] == reference[k] or (
+                    fast[k] != fast[k] and reference[k] != reference[k]
+                )
+
+
+def test_batch_tokens_and_text_features_equal_one_by_one() -> None:
+    texts = ["", "a", "ab", "spam", "spam spam", "Check out my channel!", "日本語のテキスト 𝐟𝐫𝐞𝐞"]
+    texts += ["word " * 400, "x" * 3000, "Ünïcödé and ASCII, mixed: bit.ly/abc"]
+    batch = tokenize_many(texts)
+    domains = [("a.com",), (), ("x.org", "y.net"), (), (), (), (), (), (), ("bit.ly",)]
+    sets = text_sets(batch, domains)
+    for text, tokens, doms, features in zip(texts, batch, domains, sets, strict=True):
+        one = tokenize(text)
+        assert tokens.words == one.words and tokens.joined == one.joined
+        assert tokens.grams.dtype == one.grams.dtype and tokens.grams.tolist() == one.grams.tolist()
+        vector = text_vector(one, doms)
+        assert list(features) == list(vector)  # the same indices, iterated in the same order
+        assert all(v == text_scale(features) for v in vector.values())
+    padded = [f" {t} " for t in texts]
+    assert [a.tolist() for a in gram_hashes_many(padded)] == [
+        gram_hashes(t).tolist() for t in padded
+    ]
+    assert gram_hashes_many([]) == [] and text_sets([], []) == []
 
 
 def test_hashing_is_stable_across_processes_and_runs() -> None:

@@ -36,7 +36,7 @@ from redis.exceptions import ResponseError
 from moderation.errors import REDIS_UNAVAILABLE
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, Status
-from moderation.normalize import normalize
+from moderation.normalize import normalize_many
 from moderation.ops.metrics import BATCH_DURATION, BATCH_SIZE, Recorder
 from moderation.pipeline.policy import (
     AUTHOR_FIELDS,
@@ -94,8 +94,7 @@ async def load_context(
     for (site_id, aid), raw in zip(articles, replies[len(sites) : -1], strict=True):
         ctx.policies[site_id, aid] = site_policy[site_id].overlay(raw, "article")
     for author, row in zip(authors, facts, strict=True):
-        found = {f: v for f, v in zip(AUTHOR_FIELDS, row, strict=True) if v is not None}
-        ctx.authors[author] = AuthorFacts.from_hash(found)
+        ctx.authors[author] = AuthorFacts.from_row(row)
     ctx.words = await matcher_cache.matcher(redis, keys, replies[-1])
     ctx.grounds = by_id(decode_grounds(grounds_raw))
     return ctx
@@ -207,7 +206,7 @@ class BatchPipeline:
         if loaded:
             records = [item.record for item in loaded]
             ctx = await load_context(self.redis, self.keys, self.base_policy, records)
-            texts = [normalize(r.text) for r in records]
+            texts = normalize_many([r.text for r in records])
             spam_inputs = [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
             started = time.perf_counter()
             if self.overlap:

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,6 +233,21 @@ class AuthorFacts:
     held: int = 0
 
     @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AuthorFacts:
+        """:meth:`from_hash` of an ``HMGET`` row of :data:`AUTHOR_FIELDS` (``None``: absent).
+        Most authors' rows are alike (no standing, a few approved comments), and the facts
+        are immutable: each distinct row is decoded once per process."""
+        key = tuple(row)
+        facts = _FACTS_BY_ROW.get(key)
+        if facts is None:
+            found = {f: v for f, v in zip(AUTHOR_FIELDS, key, strict=True) if v is not None}
+            facts = cls.from_hash(found)
+            if len(_FACTS_BY_ROW) >= _FACTS_CACHE:
+                _FACTS_BY_ROW.clear()
+            _FACTS_BY_ROW[key] = facts
+        return facts
+
+    @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> AuthorFacts:
         data = {as_str(k): as_str(v) for k, v in raw.items()}
         try:
@@ -245,6 +260,11 @@ class AuthorFacts:
             rejected=max(as_int(data.get("rejected")), 0),
             held=max(as_int(data.get("held")), 0),
         )
+
+
+#: Decoded author rows (see :meth:`AuthorFacts.from_row`), cleared past :data:`_FACTS_CACHE`.
+_FACTS_BY_ROW: dict[tuple[Any, ...], AuthorFacts] = {}
+_FACTS_CACHE = 4096
 
 
 @dataclass(slots=True)

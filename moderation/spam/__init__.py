@@ -22,8 +22,8 @@ Redis errors propagate: the worker retries the whole batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -38,8 +38,10 @@ from moderation.spam.features import (
     TEXT_OFFSET,
     Tokens,
     signal_vector,
-    text_vector,
+    text_scale,
+    text_sets,
     tokenize,
+    tokenize_many,
 )
 from moderation.spam.model import ModelState, OnlineModel, contributions, sigmoid
 from moderation.spam.signals import DomainLists, TextSignals, text_signals
@@ -72,8 +74,9 @@ class _Prepared:
     text: TextSignals
     context: dict[str, Any]
     tokens: Tokens
-    text_x: dict[int, float]
     probe: Probe | None
+    #: The hashed text features (see ``features.text_sets``; each of value ``text_scale``).
+    text_x: set[int] = field(default_factory=set)
 
 
 def context_signals(record: CommentRecord, min_submit_s: float) -> dict[str, Any]:
@@ -111,9 +114,31 @@ def explain_split(
     features have no prior, so only those the model learned a weight for contribute, and a
     comment's hundreds of text features cost a set intersection, not a loop."""
     weights = state.weights
-    parts = contributions(signal_x, weights)
     learned = weights.keys() & text_x.keys()
     text = sum(weights[i] * v for i, v in text_x.items() if i in learned) if learned else 0.0
+    return _explained(signal_x, text, state)
+
+
+def explain_set(
+    signal_x: Mapping[int, float], text_x: Set[int], state: ModelState
+) -> tuple[float, dict[str, Any]]:
+    """:func:`explain_split` with the text features as the set of their indices, each of value
+    ``text_scale(text_x)`` (equal results: the same products summed in the same order), so a
+    batch never builds a dict per comment for them."""
+    weights = state.weights
+    learned = weights.keys() & text_x
+    if learned:
+        scale = text_scale(text_x)
+        text = sum(weights[i] * scale for i in text_x if i in learned)
+    else:
+        text = 0.0
+    return _explained(signal_x, text, state)
+
+
+def _explained(
+    signal_x: Mapping[int, float], text: float, state: ModelState
+) -> tuple[float, dict[str, Any]]:
+    parts = contributions(signal_x, state.weights)
     named = {SIGNAL_NAMES[i]: round(v, 3) for i, v in sorted(parts.items())}
     probability = sigmoid(sum(parts.values()) + text)
     return probability, {
@@ -156,13 +181,15 @@ class SpamScorer:
         await self._refresh_lists()
         prepared: list[_Prepared | None] = []
         failures: dict[int, str] = {}
+        batch_tokens = self._tokenize(items)
         for n, item in enumerate(items):
             try:
-                prepared.append(self._prepare(item))
+                prepared.append(self._prepare(item, batch_tokens[n]))
             except Exception as exc:  # one odd text must not fail its batch
                 log.exception("spam signals failed for comment %s", item.record.id)
                 failures[n] = f"spam signals failed: {type(exc).__name__}"
                 prepared.append(None)
+        self._text_features(prepared, failures)
         ready = [p for p in prepared if p is not None]
         state, shared = await self._shared_state(ready)
 
@@ -172,7 +199,7 @@ class SpamScorer:
                 results.append(SpamResult(score=0.0, signals={"error": failures[n]}))
                 continue
             signals: dict[str, Any] = {**p.text.as_dict(), **p.context, **shared[p.record.id]}
-            probability, why = explain_split(signal_vector(signals), p.text_x, state)
+            probability, why = explain_set(signal_vector(signals), p.text_x, state)
             signals.update(why)
             results.append(SpamResult(score=round(probability, 4), signals=signals))
         return results
@@ -205,10 +232,45 @@ class SpamScorer:
         }
         return model_state, shared
 
-    def _prepare(self, item: SpamInput) -> _Prepared:
+    @staticmethod
+    def _tokenize(items: Sequence[SpamInput]) -> Sequence[Tokens | None]:
+        """The batch's tokens, hashed together (``features.tokenize_many``); where a text
+        breaks that (one that cannot be encoded), ``None`` each: every comment is then
+        tokenised on its own, so the culprit alone fails."""
+        try:
+            return tokenize_many([item.text for item in items])
+        except Exception:
+            return [None] * len(items)
+
+    @staticmethod
+    def _text_features(prepared: list[_Prepared | None], failures: dict[int, str]) -> None:
+        """Fill in the text features of the batch's prepared comments, bucketed together;
+        where one breaks that, each on its own, a failing one marked failed like in
+        :meth:`_prepare`."""
+        ready = [p for p in prepared if p is not None]
+        try:
+            sets = text_sets([p.tokens for p in ready], [p.text.domains for p in ready])
+        except Exception:
+            sets = None
+        if sets is not None:
+            for ok, text_x in zip(ready, sets, strict=True):
+                ok.text_x = text_x
+            return
+        for n, one in enumerate(prepared):
+            if one is None:
+                continue
+            try:
+                [one.text_x] = text_sets([one.tokens], [one.text.domains])
+            except Exception as exc:
+                log.exception("spam signals failed for comment %s", one.record.id)
+                failures[n] = f"spam signals failed: {type(exc).__name__}"
+                prepared[n] = None
+
+    def _prepare(self, item: SpamInput, tokens: Tokens | None = None) -> _Prepared:
         record = item.record
         text = text_signals(record.text, item.text, self.lists)
-        tokens = tokenize(item.text)
+        if tokens is None:
+            tokens = tokenize(item.text)
         probe = None
         if len(tokens.joined) >= self.settings.spam_dup_min_chars and len(tokens.grams):
             probe = Probe(
@@ -223,6 +285,5 @@ class SpamScorer:
             text=text,
             context=context_signals(record, self.settings.spam_min_submit_s),
             tokens=tokens,
-            text_x=text_vector(tokens, text.domains),
             probe=probe,
         )

@@ -96,6 +96,9 @@ class OnlineModel:
         self.learning_rate = learning_rate
         self.cache_limit = cache_limit
         self._cache: dict[int, float] = {}
+        #: The cached weights that are not 0 (most features never learned one): a batch's
+        #: weights are these among its features.
+        self._nonzero: dict[int, float] = {}
         self._version: Any = None
         self._cached = False
 
@@ -122,6 +125,7 @@ class OnlineModel:
         )
         if self._cached and version != self._version:
             self._cache.clear()  # learned since: every cached weight may be stale
+            self._nonzero.clear()
             rest = sorted(pending.wanted - fresh.keys())
             if rest:
                 pipe = redis.pipeline(transaction=False)
@@ -131,12 +135,16 @@ class OnlineModel:
         if self.cache_limit > 0:
             if len(self._cache) + len(fresh) > self.cache_limit:
                 self._cache.clear()
+                self._nonzero.clear()
             self._cache.update(fresh)
+            self._nonzero.update((i, w) for i, w in fresh.items() if w)
             self._version, self._cached = version, True
-            source: Mapping[int, float] = self._cache
+            # Within a version a weight never changes, so the nonzero ones of the wanted
+            # features are those of the cache's nonzero ones that are wanted.
+            nonzero = self._nonzero
+            weights = {i: nonzero[i] for i in nonzero.keys() & pending.wanted}
         else:
-            source = fresh
-        weights = {i: w for i in pending.wanted if (w := source.get(i, 0.0))}
+            weights = {i: w for i in pending.wanted if (w := fresh.get(i, 0.0))}
         return ModelState(weights, as_int(spam), as_int(ham))
 
     async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:

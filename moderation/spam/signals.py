@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,29 +54,50 @@ _CYRILLIC_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f]")
 _TLD_ALT = "|".join(sorted(BARE_TLDS | WORDLIKE_TLDS, key=len, reverse=True))
 _BARE_ALT = "|".join(sorted(BARE_TLDS, key=len, reverse=True))
 # ---- de-obfuscation rewrites (each counted) -----------------------------------------------
-_REWRITES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
-    # (pattern, replacement, substrings one of which must be present for it to apply)
-    (re.compile(r"\bhxxp(s?)\b", re.I), r"http\1", ("xxp", "XXP")),
-    (re.compile(r"\bh\s+t\s+t\s+p\s*(s?)\s*:\s*/\s*/\s*", re.I), r"http\1://", ("t t", "T T")),
-    (re.compile(r"\bhttp(s?)\s+:\s*//|\bhttp(s?):\s+//", re.I), r"http\1\2://", (": /", " :")),
-    (re.compile(r"\bw\s+w\s+w\s*\.\s*", re.I), "www.", ("w w", "W W")),
+# (pattern, replacement, substrings one of which must be present for it to apply, gate): the
+# gate is a cheap search for a part every match contains (no look-arounds, a literal or a
+# small set first, so the regex engine scans for it quickly): most comments have a ". " or a
+# "(" and would otherwise pay a full scan of a look-behind pattern for nothing.
+_REWRITES: tuple[tuple[re.Pattern[str], str, tuple[str, ...], re.Pattern[str]], ...] = (
+    (re.compile(r"\bhxxp(s?)\b", re.I), r"http\1", ("xxp", "XXP"), re.compile("hxxp", re.I)),
+    (
+        re.compile(r"\bh\s+t\s+t\s+p\s*(s?)\s*:\s*/\s*/\s*", re.I),
+        r"http\1://",
+        ("t t", "T T"),
+        re.compile(r"h\s+t\s+t", re.I),
+    ),
+    (
+        re.compile(r"\bhttp(s?)\s+:\s*//|\bhttp(s?):\s+//", re.I),
+        r"http\1\2://",
+        (": /", " :"),
+        re.compile(r"http", re.I),
+    ),
+    (re.compile(r"\bw\s+w\s+w\s*\.\s*", re.I), "www.", ("w w", "W W"), re.compile(r"w\s+w", re.I)),
     (
         re.compile(r"(?<=\w)\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*(?=\w)", re.I),
         ".",
         ("[", "(", "{", "<"),
+        re.compile(r"[\[({<]\s*(?:\.|dot)\s*[\])}>]", re.I),
     ),
-    (re.compile(rf"(?<=\w)\s+dot\s+(?=(?:{_TLD_ALT})\b)", re.I), ".", ("dot", "DOT", "Dot")),
+    (
+        re.compile(rf"(?<=\w)\s+dot\s+(?=(?:{_TLD_ALT})\b)", re.I),
+        ".",
+        ("dot", "DOT", "Dot"),
+        re.compile(r"\sdot\s", re.I),
+    ),
     # "name . com", "name. com": only lower-case, unambiguous endings ("opinion. It's" and
     # "done. Net result" are sentences).
     (
         re.compile(rf"(?<=\w)(?:\s+\.\s*|\s*\.\s+)(?=(?:{_BARE_ALT})(?:[\s/]|$))"),
         ".",
         (" .", ". "),
+        re.compile(rf"\.\s*(?:{_BARE_ALT})(?:[\s/]|$)"),
     ),
     (
         re.compile(r"(?<=\w)\s*[\[({<]\s*(?:@|at)\s*[\])}>]\s*(?=\w)", re.I),
         "@",
         ("[", "(", "{", "<"),
+        re.compile(r"[\[({<]\s*(?:@|at)\s*[\])}>]", re.I),
     ),
 )
 # ---- detection ---------------------------------------------------------------------------
@@ -93,6 +114,12 @@ _EMAIL = re.compile(
 )
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d \t().\-/]{6,}\d(?!\d)")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
+#: Every bare domain _BARE finds has a label's last character, a dot and a letter in a row:
+#: prose whose dots all end sentences ("done. Next") skips that scan.
+_BARE_GATE = re.compile(r"[a-z0-9]\.[a-z]", re.I)
+#: A phone number counts with 9 digits or more: an ASCII text with fewer skips the scan.
+_PHONE_MIN_DIGITS = 9
+_ASCII_DIGITS = b"0123456789"
 _WORD = re.compile(r"\w+")
 # Promotional phrases are found by looking up the word n-grams starting at every word in a
 # dict (fast whatever the lexicon's size); the few patterns run as regular expressions. At one
@@ -108,6 +135,19 @@ for _entries in _PHRASES.values():
     _entries.sort(key=lambda e: -len(e[0]))
 _PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = tuple(
     (re.compile(rf"(?:{pattern})(?!\w)"), w) for pattern, w in PROMO_PATTERNS
+)
+# The patterns as one ordered alternation: a top-level alternation tries its branches in order
+# and takes the first that matches, exactly as trying each pattern in turn, in one call. The
+# branch that matched is its group (``lastindex``), whose weight is in _PATTERN_WEIGHTS.
+_ANY_PATTERN = re.compile("|".join(f"((?:{pattern})(?!\\w))" for pattern, _ in PROMO_PATTERNS))
+_PATTERN_WEIGHTS = (0, *(w for _, w in PROMO_PATTERNS))
+# Words an entry can start with: a text with none of them has no promotional phrase.
+_FIRST_WORDS = frozenset(_PHRASES) | PROMO_PATTERN_STARTS
+# Where the tokens a pattern may start at begin, in order: a token of _PHRASE_TOKEN that is a
+# word is a maximal run of \w, so these are exactly the offsets of those tokens, found without
+# a match object per token.
+_PATTERN_START = re.compile(
+    r"\b(?:" + "|".join(sorted(PROMO_PATTERN_STARTS, key=len, reverse=True)) + r")\b"
 )
 # Symbols: neither letters, digits, spaces nor ordinary punctuation (box drawing, emoji, ★).
 _SYMBOL = re.compile(r"[^\w\s.,;:!?'\"\-()…’‘“”/&%@#]")
@@ -217,7 +257,7 @@ def text_signals(
     return TextSignals(
         links=links,
         links_allowed=allowed,
-        link_share=min(link_chars / max(len("".join(clean.split())), 1), 1.0),
+        link_share=min(link_chars / max(_visible(clean), 1), 1.0) if link_chars else 0.0,
         domains=tuple(domains),
         shorteners=shorteners,
         denied_domains=denied,
@@ -229,7 +269,7 @@ def text_signals(
         caps=_caps(clean),
         noise=_noise(clean),
         evasion=evasion,
-        words=len(_WORD.findall(clean)),
+        words=_count_words(clean),
     )
 
 
@@ -253,25 +293,25 @@ def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
     phrase. Only starts whose word can begin an entry are tried, by dict lookup: the cost
     grows with the text, not with the lexicon.
     """
-    tokens = list(_PHRASE_TOKEN.finditer(lowered))
-    words = [t.group(0) for t in tokens]
+    words = _PHRASE_TOKEN.findall(lowered)
+    if _FIRST_WORDS.isdisjoint(words):
+        return (), 0
+    # The offsets of the words patterns start with, the n-th for the n-th such word.
+    starts: Iterator[re.Match[str]] | None = None
     hits: list[tuple[str, int]] = []
-    for i, word in enumerate(words):
+    for i in [i for i, word in enumerate(words) if word in _FIRST_WORDS]:
+        word = words[i]
         if word in PROMO_PATTERN_STARTS:
-            start = tokens[i].start()
-            match = next(
-                (
-                    (m, w)
-                    for pattern, w in _PATTERNS
-                    if (m := pattern.match(lowered, start)) is not None
-                ),
-                None,
-            )
+            if starts is None:
+                starts = _PATTERN_START.finditer(lowered)
+            match = _ANY_PATTERN.match(lowered, next(starts).start())
             if match is not None:
-                hits.append((" ".join(match[0].group(0).split())[:60], match[1]))
+                weight = _PATTERN_WEIGHTS[match.lastindex or 0]
+                hits.append((" ".join(match.group(0).split())[:60], weight))
                 continue
         for entry, phrase, weight in _PHRASES.get(word, ()):
-            if tuple(words[i : i + len(entry)]) == entry:
+            # One-word entries need no comparison: the word is their key.
+            if len(entry) == 1 or tuple(words[i : i + len(entry)]) == entry:
                 hits.append((phrase, weight))
                 break
     strong = sum(1 for _, w in hits if w >= 2)
@@ -303,8 +343,8 @@ def _evasion(raw: str) -> tuple[str, ...]:
 
 def _deobfuscate(text: str) -> tuple[str, int]:
     count = 0
-    for pattern, replacement, needles in _REWRITES:
-        if any(needle in text for needle in needles):
+    for pattern, replacement, needles, gate in _REWRITES:
+        if any(map(text.__contains__, needles)) and gate.search(text) is not None:
             text, n = pattern.subn(replacement, text)
             count += n
     return text, count
@@ -325,7 +365,7 @@ def _links(text: str) -> list[tuple[str, int]]:
         if host:
             links.append((host, len(url)))
     rest = _URL.sub(" ", text) if schemed else text
-    for match in _BARE.finditer(rest) if "." in rest else ():
+    for match in _BARE.finditer(rest) if _BARE_GATE.search(rest) else ():
         host, tld, path = match.group(1).lower(), match.group(2).lower(), match.group(3)
         if tld in BARE_TLDS or (tld in WORDLIKE_TLDS and path):
             size = len(match.group(1)) + len(path or "")
@@ -341,6 +381,10 @@ def _listed(host: str, domains: frozenset[str]) -> bool:
 
 
 def _count_phones(text: str) -> int:
+    if text.isascii():
+        raw = text.encode("ascii")
+        if len(raw) - len(raw.translate(None, _ASCII_DIGITS)) < _PHONE_MIN_DIGITS:
+            return 0  # no candidate can hold the 9 digits a number needs
     count = 0
     for match in _PHONE.finditer(text):
         candidate = match.group(0).strip()
@@ -370,6 +414,8 @@ def _ascii(test: Callable[[str], bool]) -> bytes:
 _ASCII_UPPER = _ascii(str.isupper)
 _ASCII_LOWER = _ascii(str.islower)
 _ASCII_SPACE = _ascii(str.isspace)
+#: The ASCII characters _SYMBOL matches (an ASCII text's are counted without the regex).
+_ASCII_SYMBOL = bytes(c for c in range(128) if _SYMBOL.fullmatch(chr(c)))
 
 
 def _caps(text: str) -> float:
@@ -378,6 +424,28 @@ def _caps(text: str) -> float:
     return upper / cased if cased >= CAPS_MIN_LETTERS else 0.0
 
 
+#: ASCII bytes to ``a`` where they are word characters (``\w``: letters, digits, ``_``), to a
+#: space elsewhere: an ASCII text's words are then counted by where runs of ``a`` start.
+_WORD_RUNS = bytes(ord("a") if _WORD.fullmatch(chr(c)) else ord(" ") for c in range(256))
+
+
+def _count_words(text: str) -> int:
+    """``len(_WORD.findall(text))``, without making the words for an ASCII text."""
+    if not text.isascii():
+        return len(_WORD.findall(text))
+    runs = text.encode("ascii").translate(_WORD_RUNS)
+    return runs.count(b" a") + (1 if runs[:1] == b"a" else 0)
+
+
+def _visible(text: str) -> int:
+    """Characters that are not white space (``len("".join(text.split()))``)."""
+    return len(text) - _count(text, _ASCII_SPACE, str.isspace)
+
+
 def _noise(text: str) -> float:
-    visible = len(text) - _count(text, _ASCII_SPACE, str.isspace)
-    return len(_SYMBOL.findall(text)) / visible if visible else 0.0
+    visible = _visible(text)
+    if not visible:
+        return 0.0
+    if text.isascii():
+        return _count(text, _ASCII_SYMBOL, str.isspace) / visible  # ASCII: the test is unused
+    return len(_SYMBOL.findall(text)) / visible

@@ -25,6 +25,9 @@ from moderation.store.pseudonyms import pseudonym
 
 #: Counting stops here: past it, "many" is all the signal needs to say.
 MAX_COUNT = 100
+#: IP set names a worker keeps (an HMAC per comment cost more than the rest of its velocity
+#: work; addresses repeat within minutes, so a small cache holds the repeats).
+IP_KEY_CACHE = 8_192
 
 
 @functools.lru_cache(maxsize=8_192)
@@ -68,9 +71,19 @@ class Velocity:
         self.keys = keys
         self.window_ms = int(window_s * 1000)
         self.ttl_s = max(int(window_s) * 2, 60)
+        # (secret, address) -> key: the secret is part of the entry, so a new secret misses.
+        self._ip_keys: dict[tuple[bytes, str], str] = {}
 
     def ip_key(self, record: CommentRecord, secret: bytes) -> str | None:
         """The IP set ``record`` is counted in (named by the keyed hash of its address under
         the installation's ``secret``, ``store.pseudonyms``), ``None`` without an address."""
         ip = record.context.ip if record.context else None
-        return self.keys.spam_ip_posts(pseudonym(secret, ip_bucket(ip))) if ip else None
+        if not ip:
+            return None
+        key = self._ip_keys.get((secret, ip))
+        if key is None:
+            key = self.keys.spam_ip_posts(pseudonym(secret, ip_bucket(ip)))
+            if len(self._ip_keys) >= IP_KEY_CACHE:
+                self._ip_keys.clear()
+            self._ip_keys[secret, ip] = key
+        return key
