@@ -173,9 +173,12 @@ class Keys:
         a field is never changed nor removed (a decision must stay reproducible)."""
         return f"{self.prefix}:decision:facts"
 
-    def idempotency(self, idem_key: str) -> str:
-        """String ``<body digest> <comment id>``, scoped to the site (a rotated key keeps it)."""
-        return f"{self.scope}:idem:{part(idem_key)}"
+    def idempotency(self, bucket: int) -> str:
+        """The stem of one of the site's idempotency buckets (``store.idempotency``):
+        ``submit.lua`` appends ``:<generation>`` and keeps there a hash ``<key digest> ->
+        <body digest><comment id>``. Only digests of the client's key are stored, never the key;
+        scoped to the site (a rotated API key keeps its site's keys)."""
+        return f"{self.scope}:idem:{bucket:03x}"
 
     # --- the pipeline -----------------------------------------------------------------------
     @property

@@ -22,7 +22,7 @@ from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import is_comment_id
 from moderation.keys import DEFAULT_SITE, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
-from moderation.store import decisions
+from moderation.store import decisions, idempotency
 from moderation.store.admission import (
     MINUTE_TTL_S,
     Admission,
@@ -39,8 +39,6 @@ from moderation.store.records import decode_record, encode_record
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
 #: stream, only past what every consumer group acknowledged (``store.trim``).
 EVENTS_MAXLEN = 0
-#: Hex digits of a request body's digest kept with its idempotency key.
-IDEM_DIGEST_CHARS = 32
 #: Distinct submit configurations kept loaded per store (a process uses one).
 _MAX_SUBMITTERS = 16
 
@@ -186,9 +184,9 @@ class Store:
         keys = self.keys.for_site(record.site)
         author_id = record.author.id
         closed = admission.closed_field
-        # 128 bits of the body digest tell two bodies apart as well as 256, in half the bytes
-        # of every idempotency key's value.
-        digest = digest[:IDEM_DIGEST_CHARS]
+        # The key as a bucket and a field of the site's idempotency hashes (store.idempotency).
+        bucket, field = idempotency.slot(idem_key) if idem_key else (0, b"")
+        body = idempotency.body_digest(digest) if idem_key else b""
         # The IP's key names its keyed hash, never the address (store.pseudonyms).
         ip_limited = bool(ip_bucket) and admission.ip_limited
         ip_key = keys.flood("ip", await self.pseudonyms.of(ip_bucket or "")) if ip_limited else ""
@@ -197,7 +195,7 @@ class Store:
             [
                 keys.comment(record.id),
                 keys.stream,
-                keys.idempotency(idem_key) if idem_key else "",
+                keys.idempotency(bucket) if idem_key else "",
                 keys.pending,
                 keys.counters,
                 keys.minute_counters(int(time.time()) // 60),
@@ -209,7 +207,7 @@ class Store:
                 ip_key,
                 keys.article(article_id),
             ],
-            [record.id, encode_record(record), article_id, record.created_at, digest],
+            [record.id, encode_record(record), article_id, record.created_at, body, field],
         )
         kind = as_str(result[0])
         if kind == "new":
@@ -219,8 +217,8 @@ class Store:
         if kind == "limited":
             refusal = Refusal(RefusalKind.LIMITED, int(result[1]), as_str(result[2]))
             return SubmitResult("", False, refusal)
-        seen_digest, _, seen_id = as_str(result[1]).partition(" ")
-        if seen_digest != digest:
+        seen_body, seen_id = idempotency.split(result[1])
+        if seen_body != body:
             raise IdempotencyConflict(
                 "this Idempotency-Key was already used with a different request body",
                 field="Idempotency-Key",
@@ -231,7 +229,8 @@ class Store:
     def _submitter(self, admission: Admission, idem_ttl_s: int) -> ScriptBatcher:
         batcher = self._submitters.get((admission, idem_ttl_s))
         if batcher is None:
-            constants = submit_constants(admission, idem_ttl_s)
+            # A TTL under a second would make no generation (store.idempotency).
+            constants = submit_constants(admission, max(idem_ttl_s, 1))
             head = "\n-- Accept one comment"  # submit.lua's first line, after the prelude
             source = lua_source("submit.lua").replace(
                 head, f"\nlocal C = {lua_table(constants)}{head}", 1
