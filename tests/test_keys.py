@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from moderation.keys import Keys, part
+from moderation.keys import CommentField, Keys, part
 from moderation.messages import Author, CommentRecord
 from moderation.store.comments import Store
 from tests.conftest import Api, comment, wait_for
@@ -77,7 +77,7 @@ async def test_an_author_id_naming_another_authors_key_is_harmless(
     async def decided() -> bool:
         pipe = rds.pipeline(transaction=False)
         for i in ids:
-            pipe.hget(K.comment(i), "status")
+            pipe.hget(K.comment(i), CommentField.STATUS)
         return all(s in (b"approved", b"held") for s in await pipe.execute())
 
     await wait_for(decided)

@@ -24,8 +24,11 @@
 -- KEYS[9] article settings hash ("" = no closed check)   KEYS[10] site policy hash ("" = none)
 -- KEYS[11] author flood key ("" = off)   KEYS[12] IP flood key ("" = no IP or off)
 -- KEYS[13] article hash (its published and first-seen times)
--- ARGV[1] comment id        ARGV[2] record document    ARGV[3] article id
--- ARGV[4] created ms        ARGV[5] body digest (bytes)   ARGV[6] idempotency field (key digest)
+-- ARGV[1] comment id        ARGV[2] record document (store.records: without the id)
+-- ARGV[3] created ms        ARGV[4] body digest (bytes)   ARGV[5] idempotency field (key digest)
+--
+-- The comment hash's fields are moderation.keys.CommentField's letters: d doc, s status,
+-- u updated (the article and the creation time are the document's, the id is the key's).
 --
 -- The process's constants are baked into the script when it is loaded (Store.submit), as the
 -- table C, so each call sends only what changes per comment:
@@ -52,8 +55,8 @@ local idem_now
 if KEYS[3] ~= "" then
   local generation = math.floor(tonumber(redis.call("TIME")[1]) / C.idem_ttl)
   idem_now = {KEYS[3] .. ":" .. generation, (generation + 2) * C.idem_ttl}
-  local seen = redis.call("HGET", idem_now[1], ARGV[6])
-    or redis.call("HGET", KEYS[3] .. ":" .. (generation - 1), ARGV[6])
+  local seen = redis.call("HGET", idem_now[1], ARGV[5])
+    or redis.call("HGET", KEYS[3] .. ":" .. (generation - 1), ARGV[5])
   if seen then
     return {"dup", seen}
   end
@@ -86,7 +89,7 @@ if C.close_field ~= "" then
   if days > 0 then
     local opened = tonumber(redis.call("HGET", KEYS[13], C.published)
       or redis.call("HGET", KEYS[13], C.first_seen) or "")
-    if opened and tonumber(ARGV[4]) >= opened + days * 86400000 then
+    if opened and tonumber(ARGV[3]) >= opened + days * 86400000 then
       return {"closed", "expired"}
     end
   end
@@ -123,17 +126,15 @@ if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
 end
 
 if C.first_seen ~= "" then
-  redis.call("HSETNX", KEYS[13], C.first_seen, ARGV[4])  -- "close after N days" may count from here
+  redis.call("HSETNX", KEYS[13], C.first_seen, ARGV[3])  -- "close after N days" may count from here
 end
-redis.call("HSET", KEYS[1],
-  "doc", ARGV[2], "status", "pending", "article", ARGV[3],
-  "created", ARGV[4], "updated", ARGV[4])
+redis.call("HSET", KEYS[1], "d", ARGV[2], "s", "pending", "u", ARGV[3])
 redis.call("XADD", KEYS[2], "*", "id", ARGV[1])
-redis.call("ZADD", KEYS[4], ARGV[4], ARGV[1])
-redis.call("ZADD", KEYS[7], ARGV[4], ARGV[1])
+redis.call("ZADD", KEYS[4], ARGV[3], ARGV[1])
+redis.call("ZADD", KEYS[7], ARGV[3], ARGV[1])
 redis.call("HINCRBY", KEYS[8], "pending", 1)
 if idem_now then
-  redis.call("HSET", idem_now[1], ARGV[6], ARGV[5] .. ARGV[1])
+  redis.call("HSET", idem_now[1], ARGV[5], ARGV[4] .. ARGV[1])
   redis.call("EXPIREAT", idem_now[1], idem_now[2])
 end
 redis.call("HINCRBY", KEYS[5], "accepted", 1)
