@@ -531,8 +531,8 @@ class Store:
             [self.keys.comment(c) for c in comment_ids],
             (CommentField.AUTO_DECISION, CommentField.DECISION),
         )
-        # One copy: ``decision`` is the automatic one until a moderator's replaces it, which
-        # moves it to ``auto_decision`` ("" there: none was made). A corrupt one shows none.
+        # One copy: ``DECISION`` is the automatic one until a moderator's replaces it, which
+        # moves it to ``AUTO_DECISION`` ("" there: none was made). A corrupt one shows none.
         blobs = [auto if auto is not None else current for auto, current in rows]
         return await decisions.decode_many(self.redis, self.keys, blobs)
 

@@ -19,6 +19,11 @@ one of :data:`BUCKETS` hashes of its site, in two generations:
   ``hash-max-listpack-entries``), about 50 bytes a key; 1,024 buckets keep a site compact up to
   about 130,000 keys a generation; beyond that a bucket becomes a hash table (about 110 bytes a
   key, still correct).
+
+``submit.lua`` builds the generation's key names from the bucket's stem (``Keys.idempotency``)
+and its clock, so they are not declared in ``KEYS``: fine on one Redis (the submit script
+touches site, article and author keys together already, so a Redis Cluster needs a reshaped
+submit anyway: ARCHITECTURE.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 -- Write a whole batch of automatic decisions (pending -> approved / held / rejected) in one call.
 --
 -- The worker's hot path. Every comment gets exactly the effects transition.lua gives an
--- automatic decision out of "pending" (status and decision fields, auto_decision dropped, approved and
+-- automatic decision out of "pending" (status and decision fields, auto decision dropped, approved and
 -- held sets, author tallies, one event, one PUBLISH, counters, latency sample), but what the
 -- batch shares is written once: one ZREM from the pending set, one ZADD per held queue, each
 -- counter incremented once by its total, each expiry and trim set once. A comment no longer
