@@ -47,8 +47,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.httpclient import Connection  # noqa: E402
 from moderation.evaluation.corpus import stream_text  # noqa: E402
-from moderation.keys import Keys  # noqa: E402
+from moderation.keys import CommentField, Keys  # noqa: E402
 from moderation.store.embedded import find_redis_server  # noqa: E402
+from moderation.store.records import decode_record  # noqa: E402
 
 K = Keys()
 
@@ -150,7 +151,7 @@ def undecided(r: redis.Redis, ids: list[str]) -> int:
     for start in range(0, len(ids), 5000):
         pipe = r.pipeline(transaction=False)
         for cid in ids[start : start + 5000]:
-            pipe.hget(K.comment(cid), "status")
+            pipe.hget(K.comment(cid), CommentField.STATUS)
         left += sum(status == b"pending" for status in pipe.execute())
     return left
 
@@ -161,17 +162,17 @@ def verify(r: redis.Redis, base: str, ids: list[str], articles: int, since_ms: i
         problems.append("duplicate comment ids were returned")
     pipe = r.pipeline(transaction=False)
     for cid in ids:
-        pipe.hmget(K.comment(cid), "status", "article")
+        pipe.hmget(K.comment(cid), CommentField.STATUS, CommentField.DOC)
     rows = pipe.execute()
     approved_by_article: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    for cid, (status, article) in zip(ids, rows, strict=True):
+    for cid, (status, doc) in zip(ids, rows, strict=True):
         if status is None:
             problems.append(f"comment {cid} is missing")
             continue
         statuses[status.decode()] += 1
         if status == b"approved":
-            approved_by_article[article.decode()] += 1
+            approved_by_article[decode_record(doc, cid).article_id] += 1
     if statuses.get("pending"):
         problems.append(f"{statuses['pending']} comments still pending")
 

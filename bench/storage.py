@@ -12,7 +12,9 @@ Starts its own ``redis-server`` (no persistence), then:
    against the workers' decision rate of step 2, then trims the streams as it does;
 4. **windows pass**: ``moderation.store.retention.sweep`` runs with a clock 25 hours ahead, so
    everything kept only for the spam windows (LSH bands, signatures, IP sets, flood and
-   idempotency keys) expires or is trimmed the way the periodic sweep does it.
+   idempotency keys) expires or is trimmed the way the periodic sweep does it (idempotency
+   buckets live one to two TTLs, ``store.idempotency``: most are still there at 25 hours);
+5. **retention**: 31 days on, every TTL has run out and the decided comments leave Redis.
 
 Memory is ``INFO memory`` ``used_memory`` deltas against the empty server (after a warm-up batch
 that loads the scripts); bytes per comment *beyond the text* = (delta - total text bytes) / N.
@@ -317,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             for k in sync.scan_iter(match=f"{K.prefix}:article:*:approved", count=1000)
         )
         approved = int(sync.hget(K.counters, "decided:approved") or 0)
+        # 31 days on, every key with a TTL has run out too (idempotency buckets live up to two
+        # TTLs: store.idempotency), then retention moves the decided comments out.
+        asyncio.run(_sweep(settings, 31 * 86_400_000))
         asyncio.run(_retain(settings, 31 * 86_400_000))
         moved = int(sync.memory_usage(K.archived_counts, samples=0) or 0)
         report("after retention (31 days later: decided comments swept to the record)")

@@ -42,30 +42,32 @@ ARCHIVE_GROUP = "archiver"
 
 
 class CommentField:
-    """Field names of the comment hash (``Keys.comment``).
+    """Field names of the comment hash (``Keys.comment``): one letter each, since every comment
+    pays for them (``bench/storage.py``).
 
-    Python reads and writes them only through ``moderation.store.comments``; the two scripts
-    that write the hash (``submit.lua``, ``transition.lua``) spell the same names.
+    Python reads and writes them only through ``moderation.store.comments`` (and the readers of
+    ``STORED_FIELDS``); the scripts that touch the hash (``submit.lua``, ``transition.lua``,
+    ``transition_batch.lua``, ``sweep.lua``) spell the same letters. Each fact is stored once:
+    the comment id is the key's, the article and the creation time are the submission's (the
+    scripts get them from their caller, who read them there: ``CommentRef``).
     """
 
-    #: The submission as accepted (msgspec JSON of ``CommentRecord``), verbatim.
-    DOC = "doc"
-    STATUS = "status"
-    ARTICLE = "article"
-    #: Creation and last-change times, epoch ms.
-    CREATED = "created"
-    UPDATED = "updated"
+    #: The submission as accepted, without its id (``store.records``: msgpack).
+    DOC = "d"
+    STATUS = "s"
+    #: Last-change time, epoch ms.
+    UPDATED = "u"
     #: The decision in force (``store.decisions`` blob: msgpack, facts by digest).
-    DECISION = "decision"
+    DECISION = "x"
     #: The automatic decision once a moderator's replaces it (absent while ``decision`` is the
     #: automatic one: one copy; ``""`` when a moderator decided before any automatic decision).
-    AUTO_DECISION = "auto_decision"
+    AUTO_DECISION = "a"
     #: The reason code a held comment entered the held queue with (``transition.lua`` takes
     #: it off ``Keys.held_counts`` when the comment leaves).
-    HELD_REASON = "held_reason"
+    HELD_REASON = "r"
     #: The revision of the text (``CommentRecord.revision``; absent = 0): an automatic decision
     #: applies only to the revision it scored (``transition.lua``).
-    REV = "rev"
+    REV = "v"
 
 
 class ArticleField:
@@ -173,9 +175,12 @@ class Keys:
         a field is never changed nor removed (a decision must stay reproducible)."""
         return f"{self.prefix}:decision:facts"
 
-    def idempotency(self, idem_key: str) -> str:
-        """String ``<body digest> <comment id>``, scoped to the site (a rotated key keeps it)."""
-        return f"{self.scope}:idem:{part(idem_key)}"
+    def idempotency(self, bucket: int) -> str:
+        """The stem of one of the site's idempotency buckets (``store.idempotency``):
+        ``submit.lua`` appends ``:<generation>`` and keeps there a hash ``<key digest> ->
+        <body digest><comment id>``. Only digests of the client's key are stored, never the key;
+        scoped to the site (a rotated API key keeps its site's keys)."""
+        return f"{self.scope}:idem:{bucket:03x}"
 
     # --- the pipeline -----------------------------------------------------------------------
     @property

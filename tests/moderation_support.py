@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.messages import Decision, Reason, Status
 from moderation.store.comments import CommentRef, Store, now_ms
 from tests.conftest import Api, comment
@@ -78,5 +78,5 @@ async def sign_in(client: httpx.AsyncClient, key: str) -> str:
 
 
 async def status_of(rds: Redis, comment_id: str) -> str | None:
-    raw = await rds.hget(Keys().comment(comment_id), "status")
+    raw = await rds.hget(Keys().comment(comment_id), CommentField.STATUS)
     return raw.decode() if raw is not None else None

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.messages import Decision, ModelInfo
 from moderation.pipeline.policy import dead_letter_decision
 from moderation.settings import Settings
@@ -26,7 +26,7 @@ M = "/v1/moderation"
 
 async def _stored(rds: Redis, cid: str) -> Decision:
     (decision,) = await decisions.decode_many(
-        rds, Keys(), [await rds.hget(Keys().comment(cid), "decision")]
+        rds, Keys(), [await rds.hget(Keys().comment(cid), CommentField.DECISION)]
     )
     assert decision is not None
     return decision

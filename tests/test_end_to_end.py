@@ -7,7 +7,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from moderation.evaluation.corpus import prose
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.settings import Settings
 from tests.conftest import Api, comment, running_worker, wait_for
 from workers.scoring import ScoringWorker
@@ -78,7 +78,7 @@ async def test_comments_accepted_before_any_worker_are_decided(
     async with running_worker(settings):
 
         async def all_done() -> bool:
-            statuses = [await rds.hget(Keys().comment(i), "status") for i in ids]
+            statuses = [await rds.hget(Keys().comment(i), CommentField.STATUS) for i in ids]
             return all(s == b"approved" for s in statuses)
 
         await wait_for(all_done)

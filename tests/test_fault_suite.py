@@ -18,7 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from moderation.evaluation.corpus import prose
-from moderation.keys import SCORING_GROUP, Keys
+from moderation.keys import SCORING_GROUP, CommentField, Keys
 from moderation.settings import Settings
 from tests.conftest import (
     RedisServer,
@@ -38,7 +38,7 @@ async def _audit(rds: Redis, ids: list[str], article: str) -> dict[str, int]:
     """Recount everything from the comments themselves and compare with what was kept."""
     pipe = rds.pipeline(transaction=False)
     for i in ids:
-        pipe.hget(K.comment(i), "status")
+        pipe.hget(K.comment(i), CommentField.STATUS)
     statuses = Counter(s.decode() if s else "missing" for s in await pipe.execute())
     events = await rds.xrange(K.events)
     automatic = Counter(f[b"id"].decode() for _, f in events if f[b"from"] == b"pending")

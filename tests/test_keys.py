@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from moderation.keys import Keys, part
+from moderation.keys import CommentField, Keys, part
 from moderation.messages import Author, CommentRecord
 from moderation.store.comments import Store
 from tests.conftest import Api, comment, wait_for
@@ -49,8 +49,7 @@ def test_no_two_ids_share_a_key() -> None:
         lambda v: K.flood("author", v),
         lambda v: K.flood("ip", v),
         lambda v: K.audit_index("author", v),
-        lambda v: K.idempotency(v),
-        lambda v: K.for_site(v).idempotency("k"),
+        lambda v: K.for_site(v).idempotency(0),
         # A site's keys: no site id and article or author id meet another site's names.
         lambda v: K.for_site(v).approved("a"),
         lambda v: K.for_site(v).author("a"),
@@ -78,7 +77,7 @@ async def test_an_author_id_naming_another_authors_key_is_harmless(
     async def decided() -> bool:
         pipe = rds.pipeline(transaction=False)
         for i in ids:
-            pipe.hget(K.comment(i), "status")
+            pipe.hget(K.comment(i), CommentField.STATUS)
         return all(s in (b"approved", b"held") for s in await pipe.execute())
 
     await wait_for(decided)

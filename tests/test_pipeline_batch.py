@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.messages import Author, CommentRecord, Context
 from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
@@ -108,12 +108,12 @@ async def snapshot(rds: Redis, keys: Keys, records: list[CommentRecord]) -> dict
     for r in records:
         h = {as_str(k): v for k, v in (await rds.hgetall(keys.comment(r.id))).items()}
         out[r.id] = {
-            "status": as_str(h["status"]),
-            "held_reason": h.get("held_reason"),
-            "decision": _decision(h["decision"]),
+            "status": as_str(h[CommentField.STATUS]),
+            "held_reason": h.get(CommentField.HELD_REASON),
+            "decision": _decision(h[CommentField.DECISION]),
             # One copy: an automatic decision lives in "decision" alone.
-            "auto": h.get("auto_decision"),
-            "doc": h["doc"],
+            "auto": h.get(CommentField.AUTO_DECISION),
+            "doc": h[CommentField.DOC],
         }
     articles = sorted({r.article_id for r in records})
     authors = sorted({r.author.id for r in records})
@@ -185,7 +185,7 @@ async def test_a_redelivered_batch_changes_nothing(settings: Settings, rds: Redi
     items = [
         AutoDecision(
             CommentRef.of(r),
-            decisions.decode(await rds.hget(keys.comment(r.id), "decision")),
+            decisions.decode(await rds.hget(keys.comment(r.id), CommentField.DECISION)),
         )
         for r in records
     ]
@@ -211,6 +211,8 @@ async def test_a_poison_key_refuses_the_batch_and_only_its_comment_is_left(
     finally:
         pipeline.close()
     assert (result.decided, result.retry) == (7, 1)
-    statuses = await asyncio.gather(*(rds.hget(keys.comment(r.id), "status") for r in records))
+    statuses = await asyncio.gather(
+        *(rds.hget(keys.comment(r.id), CommentField.STATUS) for r in records)
+    )
     assert as_str(statuses[3]) == "pending"  # the comment by u3, left for retry
     assert all(as_str(s) != "pending" for i, s in enumerate(statuses) if i != 3)

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from moderation.evaluation.corpus import prose
 from moderation.ids import new_id
-from moderation.keys import SCORING_GROUP, Keys
+from moderation.keys import SCORING_GROUP, CommentField, Keys
 from moderation.messages import Author, CommentRecord
 from moderation.settings import Settings
 from moderation.store.comments import Store
@@ -140,7 +140,7 @@ async def _statuses(rds: Redis, ids: list[str]) -> AsyncIterator[str]:
     for i in range(0, len(ids), 500):
         pipe = rds.pipeline(transaction=False)
         for cid in ids[i : i + 500]:
-            pipe.hget(K.comment(cid), "status")
+            pipe.hget(K.comment(cid), CommentField.STATUS)
         for status in await pipe.execute():
             yield status.decode()
 

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from moderation.evaluation.corpus import prose
-from moderation.keys import SCORING_GROUP, Keys
+from moderation.keys import SCORING_GROUP, CommentField, Keys
 from moderation.messages import ModelInfo
 from moderation.settings import Settings
 from tests.conftest import (
@@ -35,7 +35,7 @@ K = Keys()
 async def _statuses(rds: Redis, ids: list[str]) -> list[str]:
     pipe = rds.pipeline(transaction=False)
     for i in ids:
-        pipe.hget(K.comment(i), "status")
+        pipe.hget(K.comment(i), CommentField.STATUS)
     return [s.decode() for s in await pipe.execute()]
 
 
@@ -142,7 +142,7 @@ async def test_poison_message_is_dead_lettered_and_held(
     good = await _post_many(api, 3, offset=100)
     poison = (await api.post_comment(comment(article="r1", text="poison"))).json()["id"]
     # Corrupt the stored document: every attempt to process it fails.
-    await rds.hset(K.comment(poison), "doc", b"\x00not json")
+    await rds.hset(K.comment(poison), CommentField.DOC, b"\x00not json")
     s = settings.with_overrides(max_deliveries=2, reclaim_idle_ms=150, reclaim_interval_s=0.05)
     async with running_worker(s) as worker:
 
@@ -182,7 +182,7 @@ async def test_dead_letter_reason_is_visible(api: Api, settings: Settings, rds: 
 
 
 async def _is(rds: Redis, cid: str, status: str) -> bool:
-    return (await rds.hget(K.comment(cid), "status")) == status.encode()
+    return (await rds.hget(K.comment(cid), CommentField.STATUS)) == status.encode()
 
 
 @pytest.mark.fault

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis as AsyncRedis
 
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
 from moderation.messages import (
     Author,
     Automation,
@@ -250,7 +250,7 @@ async def test_retention_moves_decided_comments_out_and_counts_stay_exact(
             return one, count, page
 
         before = await read()
-        statuses = {c: as_str(await rds.hget(keys.comment(c), "status")) for c in ids}
+        statuses = {c: as_str(await rds.hget(keys.comment(c), CommentField.STATUS)) for c in ids}
         approved_before = await rds.zcard(keys.approved("a/retained"))
         archiver = Archiver(settings, rds, record, name="retain-test")
 
@@ -260,8 +260,8 @@ async def test_retention_moves_decided_comments_out_and_counts_stay_exact(
 
         # A comment changed after the record saw it stays until the record has the change.
         changed = next(c for c in ids if statuses[c] == "approved")
-        updated = await rds.hget(keys.comment(changed), "updated")
-        await rds.hset(keys.comment(changed), "updated", "1")
+        updated = await rds.hget(keys.comment(changed), CommentField.UPDATED)
+        await rds.hset(keys.comment(changed), CommentField.UPDATED, "1")
 
         later = int(time.time() * 1000) + 31 * DAY_MS
         swept, _ = await archiver.retain(later)
@@ -277,7 +277,7 @@ async def test_retention_moves_decided_comments_out_and_counts_stay_exact(
         moved = int(await rds.hget(keys.archived_counts, "a/retained") or 0)
         assert moved == len([c for c in decided if statuses[c] == "approved"]) > 0
         assert await rds.zcard(keys.approved("a/retained")) + moved == approved_before
-        await rds.hset(keys.comment(changed), "updated", updated)
+        await rds.hset(keys.comment(changed), CommentField.UPDATED, updated)
 
         after = await read()
         assert after[1] == before[1]  # the count, exact
@@ -307,7 +307,9 @@ async def test_personal_data_leaves_both_stores_after_its_period(
     async with record.engine.connect() as conn:
         docs = [row.doc for row in (await conn.execute(sa.select(comments.c.doc))).all()]
     redis_docs = [
-        msgspec.json.encode(decode_record(await rds.hget(keys.comment(c), "doc"))).decode()
+        msgspec.json.encode(
+            decode_record(await rds.hget(keys.comment(c), CommentField.DOC), c)
+        ).decode()
         for c in ids
     ]
     for doc in docs + redis_docs:
@@ -349,7 +351,8 @@ async def test_personal_data_leaves_both_stores_after_its_period(
 )
 def test_a_submission_round_trips_its_compact_encoding(record: CommentRecord) -> None:
     raw = encode_record(record)
-    assert decode_record(raw) == record
+    assert decode_record(raw, record.id) == record
+    assert record.id.encode() not in raw  # the hash's key names it
     assert len(raw) < len(msgspec.json.encode(record))
-    assert decode_record(msgspec.json.encode(record)) == record  # JSON is still read
-    assert records.as_json(raw) == msgspec.json.encode(record)
+    assert decode_record(msgspec.json.encode(record), record.id) == record  # JSON is still read
+    assert records.as_json(raw, record.id) == msgspec.json.encode(record)

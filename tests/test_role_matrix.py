@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from moderation.app import create_app
-from moderation.keys import DEFAULT_SITE, Keys
+from moderation.keys import DEFAULT_SITE, CommentField, Keys
 from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key, revoke_key
@@ -425,7 +425,7 @@ async def test_the_role_matrix(settings: Settings) -> None:
                         f"expected {expected}"
                     )
         # Another site's DELETE and PATCH left the first site's comment as it was.
-        assert await w.app.state.redis.hget(Keys().comment(w.cid), "status") == b"held"
+        assert await w.app.state.redis.hget(Keys().comment(w.cid), CommentField.STATUS) == b"held"
     print(f"role matrix: {tried} requests, {len(ACCESS)} routes x {len(CREDENTIALS)} credentials")
     assert not wrong, "\n".join(wrong)
 

@@ -255,7 +255,8 @@ class Archiver:
             pipe.hget(self.keys.comment(cid), CommentField.DOC)
         # The record keeps submissions as JSON (Redis holds them compact: store.records).
         docs = {
-            cid: records.as_json(doc) for cid, doc in zip(ids, await pipe.execute(), strict=True)
+            cid: records.as_json(doc, cid)
+            for cid, doc in zip(ids, await pipe.execute(), strict=True)
         }
         # Decisions travel as blobs (store.decisions); the record keeps their JSON.
         await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))

@@ -108,7 +108,7 @@ async def _read_comment(pipe: Pipeline, review: Review, comment_id: str) -> Stor
     row: Any = await pipe.hmget(review.keys.comment(comment_id), list(STORED_FIELDS))
     # The decision's shared facts (immutable) through the plain client, not the WATCH pipe.
     await decisions.load_facts(review.redis, review.keys, [row[3]])
-    return decode_stored(row)
+    return decode_stored(row, comment_id)
 
 
 def _check_filing(

@@ -98,9 +98,9 @@ async def load_items(redis: Redis, keys: Keys, ids: Sequence[str]) -> list[Revie
     await decisions.load_facts(redis, keys, (row[3] for row in rows))
     risks = await redis.zmscore(keys.held_risk, list(ids))
     stored: list[tuple[StoredComment, float | None] | None] = []
-    for row, risk in zip(rows, risks, strict=True):
+    for cid, row, risk in zip(ids, rows, risks, strict=True):
         try:
-            s = decode_stored(row)
+            s = decode_stored(row, cid)
         except msgspec.DecodeError:
             s = None  # a corrupt document is shown nowhere rather than breaking the page
         stored.append((s, float(risk) if risk is not None else None) if s else None)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 
 from moderation.errors import BadRequest, ValidationFailed
@@ -27,6 +28,7 @@ from moderation.messages import Status
 from moderation.review.items import ReviewItem, load_items
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, int_map
 from moderation.store.comments import hmget_many
+from moderation.store.records import decode_record
 
 ORDERS = ("oldest", "newest", "riskiest")
 SCAN_BUDGET = 5_000
@@ -345,14 +347,20 @@ async def recount_held(redis: Redis, keys: Keys) -> tuple[dict[str, int], dict[s
     checks and repairs, not for pages)."""
     ids = [as_str(m) for m in await redis.zrange(keys.held, 0, -1)]
     rows = await hmget_many(
-        redis, [keys.comment(cid) for cid in ids], [CommentField.ARTICLE, CommentField.HELD_REASON]
+        redis, [keys.comment(cid) for cid in ids], [CommentField.DOC, CommentField.HELD_REASON]
     )
-    articles = Counter(as_str(row[0]) for row in rows if row[0] is not None)
-    reasons = Counter(
-        as_str(row[1]) if row[1] is not None else HeldCount.UNSPECIFIED
-        for row in rows
-        if row[0] is not None
-    )
+    # The article is the submission's (the hash does not repeat it); a corrupt one counts as
+    # "" (transition.lua held it under that article).
+    articles: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for cid, (doc, reason) in zip(ids, rows, strict=True):
+        if doc is None:
+            continue
+        try:
+            articles[decode_record(doc, cid).article_id] += 1
+        except (msgspec.DecodeError, TypeError):
+            articles[""] += 1
+        reasons[as_str(reason) if reason is not None else HeldCount.UNSPECIFIED] += 1
     return dict(articles), dict(reasons)
 
 

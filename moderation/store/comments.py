@@ -19,10 +19,10 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
-from moderation.ids import is_comment_id
+from moderation.ids import id_time_ms, is_comment_id
 from moderation.keys import DEFAULT_SITE, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
-from moderation.store import decisions
+from moderation.store import decisions, idempotency
 from moderation.store.admission import (
     MINUTE_TTL_S,
     Admission,
@@ -39,8 +39,6 @@ from moderation.store.records import decode_record, encode_record
 #: Length bound of the events stream in ``transition.lua``: 0, none. The archiver trims the
 #: stream, only past what every consumer group acknowledged (``store.trim``).
 EVENTS_MAXLEN = 0
-#: Hex digits of a request body's digest kept with its idempotency key.
-IDEM_DIGEST_CHARS = 32
 #: Distinct submit configurations kept loaded per store (a process uses one).
 _MAX_SUBMITTERS = 16
 
@@ -66,13 +64,28 @@ class CommentRef:
     revision: int | None = None
     #: The comment's site: its article, author and held counts are that site's keys.
     site: str = DEFAULT_SITE
+    #: When the comment was created (epoch ms; 0: the time its id encodes): the held queue's
+    #: order and the decision latency. The hash does not repeat it (nor the article): the
+    #: scripts take both from here, read from the submission.
+    created_at: int = 0
 
     @classmethod
     def of(cls, record: CommentRecord) -> CommentRef:
         root = record.root_id or record.parent_id or ""
         return cls(
-            record.id, record.article_id, record.author.id, root, record.revision, record.site
-        )
+            record.id, record.article_id, record.author.id, root, record.revision, record.site,
+            record.created_at,
+        )  # fmt: skip
+
+    @property
+    def created(self) -> int:
+        """``created_at``, else the creation time the comment id encodes."""
+        if self.created_at:
+            return self.created_at
+        try:
+            return id_time_ms(self.id)
+        except ValueError:
+            return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +131,7 @@ class Pending:
     error: str = ""
 
 
-#: The fields :func:`decode_stored` reads, in its order.
+#: The fields :func:`decode_stored` reads, in its order (the decision last).
 STORED_FIELDS = (
     CommentField.DOC,
     CommentField.STATUS,
@@ -186,9 +199,9 @@ class Store:
         keys = self.keys.for_site(record.site)
         author_id = record.author.id
         closed = admission.closed_field
-        # 128 bits of the body digest tell two bodies apart as well as 256, in half the bytes
-        # of every idempotency key's value.
-        digest = digest[:IDEM_DIGEST_CHARS]
+        # The key as a bucket and a field of the site's idempotency hashes (store.idempotency).
+        bucket, field = idempotency.slot(idem_key) if idem_key else (0, b"")
+        body = idempotency.body_digest(digest) if idem_key else b""
         # The IP's key names its keyed hash, never the address (store.pseudonyms).
         ip_limited = bool(ip_bucket) and admission.ip_limited
         ip_key = keys.flood("ip", await self.pseudonyms.of(ip_bucket or "")) if ip_limited else ""
@@ -197,7 +210,7 @@ class Store:
             [
                 keys.comment(record.id),
                 keys.stream,
-                keys.idempotency(idem_key) if idem_key else "",
+                keys.idempotency(bucket) if idem_key else "",
                 keys.pending,
                 keys.counters,
                 keys.minute_counters(int(time.time()) // 60),
@@ -209,7 +222,7 @@ class Store:
                 ip_key,
                 keys.article(article_id),
             ],
-            [record.id, encode_record(record), article_id, record.created_at, digest],
+            [record.id, encode_record(record), record.created_at, body, field],
         )
         kind = as_str(result[0])
         if kind == "new":
@@ -219,8 +232,8 @@ class Store:
         if kind == "limited":
             refusal = Refusal(RefusalKind.LIMITED, int(result[1]), as_str(result[2]))
             return SubmitResult("", False, refusal)
-        seen_digest, _, seen_id = as_str(result[1]).partition(" ")
-        if seen_digest != digest:
+        seen_body, seen_id = idempotency.split(result[1])
+        if seen_body != body:
             raise IdempotencyConflict(
                 "this Idempotency-Key was already used with a different request body",
                 field="Idempotency-Key",
@@ -231,7 +244,8 @@ class Store:
     def _submitter(self, admission: Admission, idem_ttl_s: int) -> ScriptBatcher:
         batcher = self._submitters.get((admission, idem_ttl_s))
         if batcher is None:
-            constants = submit_constants(admission, idem_ttl_s)
+            # A TTL under a second would make no generation (store.idempotency).
+            constants = submit_constants(admission, max(idem_ttl_s, 1))
             head = "\n-- Accept one comment"  # submit.lua's first line, after the prelude
             source = lua_source("submit.lua").replace(
                 head, f"\nlocal C = {lua_table(constants)}{head}", 1
@@ -310,6 +324,8 @@ class Store:
                 "" if ref.revision is None else ref.revision,
                 replace.revision if replace is not None else "",
                 ref.site,
+                ref.article_id,
+                ref.created,
             ]
         )
         return call
@@ -438,6 +454,8 @@ class Store:
                     item.reason_code,
                     ref.root_id or "",
                     "" if ref.revision is None else ref.revision,
+                    ref.article_id,
+                    ref.created,
                 ]
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end
@@ -464,7 +482,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for cid in comment_ids:
             pipe.hmget(self.keys.comment(cid), *STORED_FIELDS)
-        return await decode_rows(self.redis, self.keys, await pipe.execute())
+        return await decode_rows(self.redis, self.keys, await pipe.execute(), comment_ids)
 
     async def load_pending(self, comment_ids: Sequence[str]) -> list[Pending]:
         """What the pipeline needs of each comment, in one round trip (one script call): its
@@ -476,33 +494,34 @@ class Store:
             (CommentField.DOC, CommentField.STATUS),
         )
         out: list[Pending] = []
-        for doc, status in rows:
+        for cid, (doc, status) in zip(comment_ids, rows, strict=True):
             if doc is None or status is None:
                 out.append(Pending(None, None))
             elif as_str(status) != Status.PENDING.value:
                 out.append(Pending(Status(as_str(status)), None))
             else:
                 try:
-                    out.append(Pending(Status.PENDING, decode_record(doc)))
+                    out.append(Pending(Status.PENDING, decode_record(doc, cid)))
                 except (msgspec.DecodeError, TypeError) as exc:
                     out.append(Pending(Status.PENDING, None, error=str(exc)))
         return out
 
     async def refs(self, comment_ids: Sequence[str]) -> list[CommentRef | None]:
         """The transition refs of comments (``None`` for a comment that does not exist); a
-        corrupt document still yields a ref from the hash's own ``article`` field."""
+        corrupt document still yields a ref (no article nor author: they were in it), so the
+        comment can still be held."""
         pipe = self.redis.pipeline(transaction=False)
         for cid in comment_ids:
-            pipe.hmget(self.keys.comment(cid), CommentField.DOC, CommentField.ARTICLE)
+            pipe.hmget(self.keys.comment(cid), CommentField.DOC, CommentField.STATUS)
         out: list[CommentRef | None] = []
-        for cid, (doc, article) in zip(comment_ids, await pipe.execute(), strict=True):
-            if doc is None and article is None:
+        for cid, (doc, status) in zip(comment_ids, await pipe.execute(), strict=True):
+            if doc is None and status is None:
                 out.append(None)
                 continue
             try:
-                out.append(CommentRef.of(decode_record(doc)))
+                out.append(CommentRef.of(decode_record(doc, cid)))
             except (msgspec.DecodeError, TypeError):
-                out.append(CommentRef(cid, as_str(article or b""), ""))
+                out.append(CommentRef(cid, "", ""))
         return out
 
     async def auto_decisions(self, comment_ids: Sequence[str]) -> list[Decision | None]:
@@ -512,8 +531,8 @@ class Store:
             [self.keys.comment(c) for c in comment_ids],
             (CommentField.AUTO_DECISION, CommentField.DECISION),
         )
-        # One copy: ``decision`` is the automatic one until a moderator's replaces it, which
-        # moves it to ``auto_decision`` ("" there: none was made). A corrupt one shows none.
+        # One copy: ``DECISION`` is the automatic one until a moderator's replaces it, which
+        # moves it to ``AUTO_DECISION`` ("" there: none was made). A corrupt one shows none.
         blobs = [auto if auto is not None else current for auto, current in rows]
         return await decisions.decode_many(self.redis, self.keys, blobs)
 
@@ -526,7 +545,7 @@ class Store:
         for cid, row in zip(comment_ids, rows, strict=True):
             if row and row[0]:
                 with contextlib.suppress(msgspec.DecodeError):
-                    out[cid] = decode_record(row[0])
+                    out[cid] = decode_record(row[0], cid)
         return out
 
     async def replace_doc(self, record: CommentRecord) -> bool:
@@ -545,17 +564,15 @@ class Store:
         same article of the same ``site``, whatever its status: a reply to a held or removed
         comment is still a reply, listed under its thread.
         """
-        doc, article = (
-            await self.redis.hmget(
-                self.keys.comment(parent_id), CommentField.DOC, CommentField.ARTICLE
-            )
+        doc = (
+            await self.redis.hget(self.keys.comment(parent_id), CommentField.DOC)
             if is_comment_id(parent_id)
-            else (None, None)
+            else None
         )
-        parent = decode_record(doc) if doc is not None else None
+        parent = decode_record(doc, parent_id) if doc is not None else None
         if parent is None or parent.site != site:
             raise ValidationFailed(f"no comment with id {parent_id!r}", field="parent_id")
-        if as_str(article) != article_id:
+        if parent.article_id != article_id:
             raise ValidationFailed(
                 f"comment {parent_id!r} belongs to another article", field="parent_id"
             )
@@ -655,14 +672,18 @@ def parse_transition(reply: Any) -> TransitionResult:
     return TransitionResult(kind == "ok", Status(status))
 
 
-async def decode_rows(redis: Redis, keys: Keys, rows: Sequence[Any]) -> list[StoredComment | None]:
-    """:func:`decode_stored` of each row, the facts of their decisions read first."""
+async def decode_rows(
+    redis: Redis, keys: Keys, rows: Sequence[Any], comment_ids: Sequence[str]
+) -> list[StoredComment | None]:
+    """:func:`decode_stored` of each row (of the comment of the same place in ``comment_ids``),
+    the facts of their decisions read first."""
     await decisions.load_facts(redis, keys, (row[3] for row in rows if row))
-    return [decode_stored(row) for row in rows]
+    return [decode_stored(row, cid) for row, cid in zip(rows, comment_ids, strict=True)]
 
 
-def decode_stored(row: Sequence[Any]) -> StoredComment | None:
-    """Decode an ``HMGET`` row of :data:`STORED_FIELDS`; ``None`` if the comment is absent.
+def decode_stored(row: Sequence[Any], comment_id: str) -> StoredComment | None:
+    """Decode an ``HMGET`` row of :data:`STORED_FIELDS` of the comment ``comment_id``; ``None``
+    if the comment is absent.
     The decision's facts must be cached (:func:`decode_rows` reads them).
 
     Raises ``msgspec.DecodeError`` when the stored document is corrupt (the worker treats that as
@@ -672,7 +693,7 @@ def decode_stored(row: Sequence[Any]) -> StoredComment | None:
     if doc is None or status is None:
         return None
     return StoredComment(
-        record=decode_record(doc),
+        record=decode_record(doc, comment_id),
         status=Status(as_str(status)),
         updated_at=int(updated or 0),
         decision=decisions.decode(decision) if decision else None,

@@ -1,10 +1,11 @@
 """The compact encoding of a submission, as the comment hash's ``doc`` field holds it.
 
-msgpack arrays in a fixed order (format 1, the field order below) instead of JSON objects:
+msgpack arrays in a fixed order (format 2, the field order below) instead of JSON objects:
 the field names of a submission, its author and its context cost about 110 bytes a comment
-in JSON. :func:`decode_record` gives back the :class:`~moderation.messages.CommentRecord`
-encoded, equal field for field; a JSON document (``{…}``, e.g. written by hand) is still read.
-The record (SQL) keeps JSON: the archiver converts (``as_json``).
+in JSON. The comment's id is not stored (the hash's key names it): :func:`decode_record` is
+given it back and returns the :class:`~moderation.messages.CommentRecord` encoded, equal field
+for field; a JSON document (``{…}``, e.g. written by hand) is still read. The record (SQL)
+keeps JSON: the archiver converts (``as_json``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ class _Context(msgspec.Struct, array_like=True, omit_defaults=True):
 
 
 class _Record(msgspec.Struct, array_like=True, omit_defaults=True):
-    id: str
     article_id: str
     text: str
     author: _Author
@@ -51,7 +51,6 @@ def encode_record(r: CommentRecord) -> bytes:
     a, c = r.author, r.context
     return _encoder.encode(
         _Record(
-            r.id,
             r.article_id,
             r.text,
             _Author(a.id, a.name, a.email),
@@ -68,16 +67,16 @@ def encode_record(r: CommentRecord) -> bytes:
     )
 
 
-def decode_record(raw: bytes | str) -> CommentRecord:
-    """The submission ``raw`` encodes; raises ``msgspec.DecodeError`` (or ``TypeError``) when
-    it is corrupt."""
+def decode_record(raw: bytes | str, comment_id: str) -> CommentRecord:
+    """The submission ``raw`` encodes, of the comment ``comment_id`` (the id of its hash's key);
+    raises ``msgspec.DecodeError`` (or ``TypeError``) when it is corrupt."""
     data = raw.encode() if isinstance(raw, str) else raw
     if data[:1] == b"{":
         return _json_decoder.decode(data)
     p = _decoder.decode(data)
     c = p.context
     return CommentRecord(
-        id=p.id,
+        id=comment_id,
         article_id=p.article_id,
         text=p.text,
         author=Author(p.author.id, p.author.name, p.author.email),
@@ -93,12 +92,12 @@ def decode_record(raw: bytes | str) -> CommentRecord:
     )
 
 
-def as_json(raw: bytes | None) -> bytes | None:
-    """A stored submission as JSON (the record's form); a corrupt one passes unchanged (its
-    reader then refuses it as before), ``None`` stays ``None``."""
+def as_json(raw: bytes | None, comment_id: str) -> bytes | None:
+    """The stored submission of ``comment_id`` as JSON (the record's form); a corrupt one
+    passes unchanged (its reader then refuses it as before), ``None`` stays ``None``."""
     if raw is None:
         return None
     try:
-        return json_encoder.encode(decode_record(raw))
+        return json_encoder.encode(decode_record(raw, comment_id))
     except (msgspec.DecodeError, TypeError):
         return bytes(raw)

@@ -4,6 +4,11 @@
 --   2. closed: the article's (or the site's) settings say no new comments;
 --   3. flood control: per-author and per-IP rate limits (below);
 --   4. store the hash, XADD the id to the stream, remember the idempotency key, count.
+--
+-- Idempotency keys live as fields of small per-site hashes in two generations
+-- (moderation/store/idempotency.py): generation g = floor(TIME / C.idem_ttl) is written, g and
+-- g - 1 are read, and g's hash expires at the end of g + 1, so a key is answered for at least
+-- the TTL. KEYS[3] is the bucket's stem; the generation's hash is KEYS[3] .. ":" .. g.
 -- A refusal writes nothing but its own counters.
 --
 -- Flood control is GCRA (the "generic cell rate algorithm": one timestamp per limited thing).
@@ -13,14 +18,17 @@
 -- before either is consumed, so a refusal by one does not use up the other. The clock is
 -- Redis' own (TIME), so every API process agrees on it. Trusted authors are not limited.
 --
--- KEYS[1] comment hash      KEYS[2] comment stream     KEYS[3] idempotency key ("" = none)
+-- KEYS[1] comment hash      KEYS[2] comment stream     KEYS[3] idempotency bucket ("" = none)
 -- KEYS[4] pending zset      KEYS[5] counters hash      KEYS[6] this minute's counters hash
 -- KEYS[7] author's comments zset   KEYS[8] author hash
 -- KEYS[9] article settings hash ("" = no closed check)   KEYS[10] site policy hash ("" = none)
 -- KEYS[11] author flood key ("" = off)   KEYS[12] IP flood key ("" = no IP or off)
 -- KEYS[13] article hash (its published and first-seen times)
--- ARGV[1] comment id        ARGV[2] record document    ARGV[3] article id
--- ARGV[4] created ms        ARGV[5] body digest
+-- ARGV[1] comment id        ARGV[2] record document (store.records: without the id)
+-- ARGV[3] created ms        ARGV[4] body digest (bytes)   ARGV[5] idempotency field (key digest)
+--
+-- The comment hash's fields are moderation.keys.CommentField's letters: d doc, s status,
+-- u updated (the article and the creation time are the document's, the id is the key's).
 --
 -- The process's constants are baked into the script when it is loaded (Store.submit), as the
 -- table C, so each call sends only what changes per comment:
@@ -31,19 +39,24 @@
 --   C.close_days    the default N
 --   C.published, C.first_seen   the article hash's "published" and "first seen" fields
 --
--- Returns {"new", id}; {"dup", "<digest> <id>"} when the idempotency key was used before;
+-- Returns {"new", id}; {"dup", <body digest><id>} when the idempotency key was used before;
 -- {"closed", "closed"|"site_closed"|"expired"} for a closed article, a closed site or one older
 -- than its "close after N days"; {"limited", retry-after ms, "author"|"ip"}.
 --
 -- Types: keys 3 and 9-12 are left to their own commands: each is first touched by a read
 -- (GET, HGET) that comes before every write of the script, so a key of the wrong type fails the
--- call while nothing is written yet, as check_types would.
+-- call while nothing is written yet, as check_types would (both idempotency generations are
+-- read by HGET first).
 local bad = check_types("hs-zhhzh----h")
 if bad then
   return redis.error_reply(bad)
 end
+local idem_now
 if KEYS[3] ~= "" then
-  local seen = redis.call("GET", KEYS[3])
+  local generation = math.floor(tonumber(redis.call("TIME")[1]) / C.idem_ttl)
+  idem_now = {KEYS[3] .. ":" .. generation, (generation + 2) * C.idem_ttl}
+  local seen = redis.call("HGET", idem_now[1], ARGV[5])
+    or redis.call("HGET", KEYS[3] .. ":" .. (generation - 1), ARGV[5])
   if seen then
     return {"dup", seen}
   end
@@ -76,7 +89,7 @@ if C.close_field ~= "" then
   if days > 0 then
     local opened = tonumber(redis.call("HGET", KEYS[13], C.published)
       or redis.call("HGET", KEYS[13], C.first_seen) or "")
-    if opened and tonumber(ARGV[4]) >= opened + days * 86400000 then
+    if opened and tonumber(ARGV[3]) >= opened + days * 86400000 then
       return {"closed", "expired"}
     end
   end
@@ -113,17 +126,16 @@ if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
 end
 
 if C.first_seen ~= "" then
-  redis.call("HSETNX", KEYS[13], C.first_seen, ARGV[4])  -- "close after N days" may count from here
+  redis.call("HSETNX", KEYS[13], C.first_seen, ARGV[3])  -- "close after N days" may count from here
 end
-redis.call("HSET", KEYS[1],
-  "doc", ARGV[2], "status", "pending", "article", ARGV[3],
-  "created", ARGV[4], "updated", ARGV[4])
+redis.call("HSET", KEYS[1], "d", ARGV[2], "s", "pending", "u", ARGV[3])
 redis.call("XADD", KEYS[2], "*", "id", ARGV[1])
-redis.call("ZADD", KEYS[4], ARGV[4], ARGV[1])
-redis.call("ZADD", KEYS[7], ARGV[4], ARGV[1])
+redis.call("ZADD", KEYS[4], ARGV[3], ARGV[1])
+redis.call("ZADD", KEYS[7], ARGV[3], ARGV[1])
 redis.call("HINCRBY", KEYS[8], "pending", 1)
-if KEYS[3] ~= "" then
-  redis.call("SET", KEYS[3], ARGV[5] .. " " .. ARGV[1], "EX", C.idem_ttl)
+if idem_now then
+  redis.call("HSET", idem_now[1], ARGV[5], ARGV[4] .. ARGV[1])
+  redis.call("EXPIREAT", idem_now[1], idem_now[2])
 end
 redis.call("HINCRBY", KEYS[5], "accepted", 1)
 redis.call("HINCRBY", KEYS[6], "accepted", 1)

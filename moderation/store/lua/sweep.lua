@@ -1,7 +1,7 @@
 -- Move one decided comment out of Redis (retention): its record in SQL is then the only copy.
 --
 -- Applies only while the comment is still as the caller saw it archived: status decided
--- (approved, rejected or deleted; never pending or held) and "updated" equal to the time of the
+-- (approved, rejected or deleted; never pending or held) and "updated" ("u") equal to the time of the
 -- transition the record holds, so a comment changed since (a moderator's action, an edit) stays
 -- until the record has that change too. Counts stay exact: an approved comment leaves the
 -- article's approved set and adds one to the article's archived count in this same script, so
@@ -18,7 +18,7 @@ local bad = check_types("hzhz")
 if bad then
   return redis.error_reply(bad)
 end
-local row = redis.call("HMGET", KEYS[1], "status", "updated")
+local row = redis.call("HMGET", KEYS[1], "s", "u")  -- CommentField: status, updated
 local status, updated = row[1], row[2]
 if status ~= "approved" and status ~= "rejected" and status ~= "deleted" then
   return 0

@@ -37,6 +37,10 @@
 -- ARGV[19] the revision the comment moves to ("" = unchanged).
 -- ARGV[20] the comment's site (its article, author and held-counts keys are that site's; the
 -- event names it, so webhooks and the archiver know whose comment moved).
+-- ARGV[21] the comment's article id   ARGV[22] its creation time (ms): the submission's, read by
+-- the caller (CommentRef); the hash does not repeat them. The hash's fields are
+-- moderation.keys.CommentField's letters: d doc, s status, u updated, x decision,
+-- a auto decision, r held reason, v revision.
 -- "deleted" is terminal: no call moves a comment out of it. "pending" as the new status is an
 -- edit: the comment re-enters the pending set and the stream, hidden until decided again.
 local bad = check_types("hzzzzshhlzhlzzhsz")
@@ -47,7 +51,7 @@ end
 if bad then
   return redis.error_reply(bad)
 end
-local current = redis.call("HGET", KEYS[1], "status")
+local current = redis.call("HGET", KEYS[1], "s")
 if not current then
   return {"missing", ""}
 end
@@ -59,27 +63,29 @@ for status in string.gmatch(ARGV[2], "[^,]+") do
 end
 local revision = ARGV[18] or ""
 if not allowed or current == "deleted"
-    or (revision ~= "" and (redis.call("HGET", KEYS[1], "rev") or "0") ~= revision) then
+    or (revision ~= "" and (redis.call("HGET", KEYS[1], "v") or "0") ~= revision) then
   return {"stale", current}
 end
 
 local id, new, now, actor = ARGV[1], ARGV[3], ARGV[5], ARGV[8]
+local article, created = ARGV[21], ARGV[22]
 -- Counters aggregate by kind of actor ("moderator"), not by person.
 local kind = string.match(actor, "^[^:]+") or actor
-local previous_update = tonumber(redis.call("HGET", KEYS[1], "updated") or now)
--- One copy of a decision: "decision" holds the automatic one until a person's replaces it;
--- then the automatic one moves to "auto_decision" ("" when there was none), where it stays.
+local previous_update = tonumber(redis.call("HGET", KEYS[1], "u") or now)
+-- One copy of a decision: "x" (decision) holds the automatic one until a person's replaces
+-- it; then the automatic one moves to "a" (auto decision; "" when there was none), where it
+-- stays.
 if kind == "auto" or kind == "system" then
-  redis.call("HDEL", KEYS[1], "auto_decision")
-elseif redis.call("HEXISTS", KEYS[1], "auto_decision") == 0 then
-  redis.call("HSET", KEYS[1], "auto_decision", redis.call("HGET", KEYS[1], "decision") or "")
+  redis.call("HDEL", KEYS[1], "a")
+elseif redis.call("HEXISTS", KEYS[1], "a") == 0 then
+  redis.call("HSET", KEYS[1], "a", redis.call("HGET", KEYS[1], "x") or "")
 end
-redis.call("HSET", KEYS[1], "status", new, "decision", ARGV[4], "updated", now)
+redis.call("HSET", KEYS[1], "s", new, "x", ARGV[4], "u", now)
 if ARGV[17] and ARGV[17] ~= "" then
-  redis.call("HSET", KEYS[1], "doc", ARGV[17])
+  redis.call("HSET", KEYS[1], "d", ARGV[17])
 end
 if ARGV[19] and ARGV[19] ~= "" then
-  redis.call("HSET", KEYS[1], "rev", ARGV[19])
+  redis.call("HSET", KEYS[1], "v", ARGV[19])
 end
 if new == "pending" then
   -- An edit: the new revision waits for its own automatic decision (a new stream entry; an
@@ -114,7 +120,6 @@ else
   end
 end
 if new == "held" then
-  local created = redis.call("HGET", KEYS[1], "created") or now
   redis.call("ZADD", KEYS[3], created, id)
   redis.call("ZADD", KEYS[4], ARGV[6], id)
   redis.call("ZADD", KEYS[10], created, id)
@@ -127,8 +132,7 @@ end
 -- this same script, so the queue's counts cost O(1) in its size and cannot drift. The reason a
 -- comment entered with is kept on it, so leaving takes off exactly what entering added.
 if current == "held" then
-  local article = redis.call("HGET", KEYS[1], "article") or ""
-  local reason = redis.call("HGET", KEYS[1], "held_reason") or "unspecified"
+  local reason = redis.call("HGET", KEYS[1], "r") or "unspecified"
   if redis.call("HINCRBY", KEYS[15], "reason:" .. reason, -1) <= 0 then
     redis.call("HDEL", KEYS[15], "reason:" .. reason)
   end
@@ -137,9 +141,8 @@ if current == "held" then
   end
 end
 if new == "held" then
-  local article = redis.call("HGET", KEYS[1], "article") or ""
   local reason = ARGV[11] ~= "" and ARGV[11] or "unspecified"
-  redis.call("HSET", KEYS[1], "held_reason", reason)
+  redis.call("HSET", KEYS[1], "r", reason)
   redis.call("ZINCRBY", KEYS[17], 1, article)
   redis.call("HINCRBY", KEYS[15], "reason:" .. reason, 1)
 end
@@ -152,7 +155,7 @@ redis.call("HINCRBY", KEYS[11], new, 1)
 -- The event carries the decision so the archiver records each one as it was made (#12).
 -- ARGV[9] = 0: untrimmed here; the archiver trims only what every group acknowledged.
 local event = {"id", id, "from", current, "to", new, "by", actor, "at", now, "reason", ARGV[11],
-  "article", redis.call("HGET", KEYS[1], "article") or "", "site", ARGV[20] or "",
+  "article", article, "site", ARGV[20] or "",
   "decision", ARGV[4]}
 if tonumber(ARGV[9]) > 0 then
   redis.call("XADD", KEYS[6], "MAXLEN", "~", ARGV[9], "*", unpack(event))
@@ -168,8 +171,7 @@ if ARGV[11] ~= "" then
 end
 redis.call("EXPIRE", KEYS[8], ARGV[10])
 if current == "pending" and new ~= "pending" and new ~= "deleted" then
-  local created = tonumber(redis.call("HGET", KEYS[1], "created") or now)
-  redis.call("LPUSH", KEYS[9], tonumber(now) - created)
+  redis.call("LPUSH", KEYS[9], tonumber(now) - tonumber(created))
   redis.call("LTRIM", KEYS[9], 0, 999)
 elseif current == "held" and kind ~= "auto" and kind ~= "system" then
   -- Human time-to-decision: from entering the held queue to a person's decision.

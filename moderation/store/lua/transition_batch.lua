@@ -1,7 +1,7 @@
 -- Write a whole batch of automatic decisions (pending -> approved / held / rejected) in one call.
 --
 -- The worker's hot path. Every comment gets exactly the effects transition.lua gives an
--- automatic decision out of "pending" (status and decision fields, auto_decision dropped, approved and
+-- automatic decision out of "pending" (status and decision fields, auto decision dropped, approved and
 -- held sets, author tallies, one event, one PUBLISH, counters, latency sample), but what the
 -- batch shares is written once: one ZREM from the pending set, one ZADD per held queue, each
 -- counter incremented once by its total, each expiry and trim set once. A comment no longer
@@ -22,13 +22,15 @@
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
 -- ARGV[4] actor ("auto" or "system")   ARGV[5] the comments' site (a call is one site's: the
 -- held counts and the article and author keys are that site's; the event names it, as
--- transition.lua's ARGV[20]); then per comment i, at 6 + 8i: comment id, new status,
+-- transition.lua's ARGV[20]); then per comment i, at 6 + 10i: comment id, new status,
 -- decision (store.decisions blob), now ms, risk, reason code ("" = none), thread root id ("" = top-level),
 -- the revision the decision scored ("" = any; as transition.lua's ARGV[18]: a decision of an
--- older revision than the comment holds is stale).
+-- older revision than the comment holds is stale), the article id and the creation time (ms)
+-- (the submission's, as transition.lua's ARGV[21] and ARGV[22]). Hash fields: the letters of
+-- moderation.keys.CommentField, as in transition.lua.
 --
 -- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
-local SHARED, PER_KEY, PER_ARG = 9, 6, 8
+local SHARED, PER_KEY, PER_ARG = 9, 6, 10
 local n = (#KEYS - SHARED) / PER_KEY
 local seen = {}
 local function check(key, letter)
@@ -67,17 +69,17 @@ end
 for i = 0, n - 1 do
   local k, a = SHARED + PER_KEY * i, 5 + PER_ARG * i
   local id, new, decision, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local row = redis.call("HMGET", KEYS[k + 1], "status", "created", "article", "rev")
+  local row = redis.call("HMGET", KEYS[k + 1], "s", "v")
   local current = row[1]
   if not current then
     out[#out + 1] = {"missing", ""}
-  elseif current ~= "pending" or (ARGV[a + 8] ~= "" and (row[4] or "0") ~= ARGV[a + 8]) then
+  elseif current ~= "pending" or (ARGV[a + 8] ~= "" and (row[2] or "0") ~= ARGV[a + 8]) then
     out[#out + 1] = {"stale", current}
   else
-    local created = row[2] or now
-    -- As in transition.lua: an automatic decision is the one copy, in "decision".
-    redis.call("HDEL", KEYS[k + 1], "auto_decision")
-    redis.call("HSET", KEYS[k + 1], "status", new, "decision", decision, "updated", now)
+    local article, created = ARGV[a + 9], ARGV[a + 10]
+    -- As in transition.lua: an automatic decision is the one copy, in "x".
+    redis.call("HDEL", KEYS[k + 1], "a")
+    redis.call("HSET", KEYS[k + 1], "s", new, "x", decision, "u", now)
     decided_ids[#decided_ids + 1] = id
     if new == "approved" then
       redis.call("ZADD", KEYS[k + 2], 0, id)
@@ -110,8 +112,8 @@ for i = 0, n - 1 do
       redis.call("ZADD", KEYS[k + 3], created, id)
       -- [held counts] as in transition.lua: the reason it entered with stays on the comment.
       local reason = ARGV[a + 6] ~= "" and ARGV[a + 6] or "unspecified"
-      redis.call("HSET", KEYS[k + 1], "held_reason", reason)
-      bump(held_articles, row[3] or "", 1)
+      redis.call("HSET", KEYS[k + 1], "r", reason)
+      bump(held_articles, article, 1)
       bump(held_counts, "reason:" .. reason, 1)
     else
       unheld[#unheld + 1] = id
@@ -127,7 +129,7 @@ for i = 0, n - 1 do
     -- As in transition.lua: the event carries the decision (the archiver records it as made);
     -- a max length of 0 leaves trimming to the archiver (only past what every group read).
     local event = {"id", id, "from", "pending", "to", new, "by", actor, "at", now,
-      "reason", ARGV[a + 6], "article", row[3] or "", "site", ARGV[5], "decision", decision}
+      "reason", ARGV[a + 6], "article", article, "site", ARGV[5], "decision", decision}
     if tonumber(maxlen) > 0 then
       redis.call("XADD", KEYS[4], "MAXLEN", "~", maxlen, "*", unpack(event))
     else

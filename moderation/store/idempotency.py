@@ -1,0 +1,53 @@
+"""Where ``submit.lua`` remembers an ``Idempotency-Key``: digests in small per-site hashes.
+
+One string key with a TTL per comment cost about 150 bytes (the key's name held the client's
+key; each key has its own entry in the main and the expiry tables). Instead a key is a field of
+one of :data:`BUCKETS` hashes of its site, in two generations:
+
+- **field**: 8 bytes of a BLAKE2b digest of the client's key (never the key itself: user input
+  never becomes part of a key name, nor is it stored); the bucket is picked by two more bytes
+  of the same digest. Two different keys of one site share a field with a chance of about
+  n² / 2⁷⁵ for n keys remembered (10⁻⁸ for a day of 70,000 comments).
+- **value**: 8 bytes of a digest of the request body (tells a replay from a reuse with another
+  body, a 409), then the first comment's id.
+- **generations**: Redis' own clock (``TIME``, one clock for every API process) cut in spans of
+  the TTL; generation ``g = floor(now / ttl)`` is written, ``g`` and ``g - 1`` are read, and
+  ``g``'s hashes expire at the end of ``g + 1``, when no reader looks at them any more. A key
+  written at ``t`` is therefore answered until at least ``t + ttl`` (at most ``t + 2 ttl``),
+  with no rotation state and nothing to sweep.
+- **buckets**: a hash keeps Redis' compact listpack encoding up to 128 fields (the default
+  ``hash-max-listpack-entries``), about 50 bytes a key; 1,024 buckets keep a site compact up to
+  about 130,000 keys a generation; beyond that a bucket becomes a hash table (about 110 bytes a
+  key, still correct).
+
+``submit.lua`` builds the generation's key names from the bucket's stem (``Keys.idempotency``)
+and its clock, so they are not declared in ``KEYS``: fine on one Redis (the submit script
+touches site, article and author keys together already, so a Redis Cluster needs a reshaped
+submit anyway: ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+#: Hashes per site and generation (a power of two; see above).
+BUCKETS = 1024
+#: Bytes of the body digest kept with a key.
+BODY_DIGEST_BYTES = 8
+
+
+def slot(idem_key: str) -> tuple[int, bytes]:
+    """The bucket and the field that remember ``idem_key``."""
+    h = hashlib.blake2b(idem_key.encode(), digest_size=10).digest()
+    return int.from_bytes(h[:2], "big") % BUCKETS, h[2:]
+
+
+def body_digest(digest: str) -> bytes:
+    """The bytes of a request body's digest (any string: the API's SHA-256 hex) kept with its
+    key."""
+    return hashlib.blake2b(digest.encode(), digest_size=BODY_DIGEST_BYTES).digest()
+
+
+def split(value: bytes) -> tuple[bytes, str]:
+    """``(body digest, comment id)`` of a stored value."""
+    return value[:BODY_DIGEST_BYTES], value[BODY_DIGEST_BYTES:].decode()
