@@ -11,7 +11,7 @@ Starts its own ``redis-server`` (no persistence), then:
    PostgreSQL answers, to a database of its own (dropped afterwards); prints comments/s each,
    against the workers' decision rate of step 2, then trims the streams as it does;
 4. **windows pass**: ``moderation.store.retention.sweep`` runs with a clock 25 hours ahead, so
-   everything kept only for the spam windows (LSH bands, signatures, IP sets, flood and
+   everything kept only for the spam windows (LSH and signature shards, IP sets, flood and
    idempotency keys) expires or is trimmed the way the periodic sweep does it.
 
 Memory is ``INFO memory`` ``used_memory`` deltas against the empty server (after a warm-up batch
@@ -322,8 +322,9 @@ async def _retain(settings: Settings, ahead_ms: int) -> None:
 
 async def _sweep(settings: Settings, ahead_ms: int) -> None:
     """The archiver's trim, then the passage of ``ahead_ms``: every key whose TTL would have
-    run out by then is deleted (what Redis' expiry does), and the windowed sorted sets (LSH
-    bands, IP velocity sets) are trimmed to the window ending then, as their writers do."""
+    run out by then is deleted (what Redis' expiry does: the near-duplicate index's time
+    shards go whole), and the IP velocity sets are trimmed to the window ending then, as their
+    writer does."""
     client = AsyncRedis.from_url(settings.resolved_redis_url())
     record = await open_record(settings)
     try:
@@ -331,10 +332,7 @@ async def _sweep(settings: Settings, ahead_ms: int) -> None:
         if ahead_ms <= 0:
             return
         now = int(time.time() * 1000) + ahead_ms
-        windows = {
-            f"{K.prefix}:spam:lsh:": settings.spam_dup_window_s * 1000,
-            f"{K.prefix}:spam:ip:": settings.spam_velocity_window_s * 1000,
-        }
+        windows = {f"{K.prefix}:spam:ip:": settings.spam_velocity_window_s * 1000}
         async for raw in client.scan_iter(count=1000):
             key = raw.decode()
             ttl = await client.pttl(key)

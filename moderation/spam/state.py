@@ -6,9 +6,9 @@ records every comment's IP address, indexes the comments that are long enough to
 IP's posting velocity (:mod:`.velocity`) and its author's tallies. :meth:`SharedState.parse`
 turns the reply into per-comment candidates and :class:`~.velocity.VelocitySignals`.
 
-Keys are passed once per batch however many comments share them (an author, an IP, a band's
-MinHash band's bucket), so the script checks each key's type, and trims and expires each
-once per batch.
+Keys are passed once per batch however many comments share them (an author, an IP, a time
+shard of the near-duplicate index), so the script checks each key's type once, trims and
+expires each IP set once, and reads and writes each shard once per batch.
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ from redis.commands.core import AsyncScript
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
-from moderation.spam.duplicates import CANDIDATES_PER_BAND, DuplicateIndex, Probe
+from moderation.spam.duplicates import (
+    CANDIDATES_PER_BAND,
+    FIRST_GENERATION,
+    GROWTH,
+    DuplicateIndex,
+    Probe,
+    band_keys,
+    comment_ref,
+)
 from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals
 from moderation.store.codec import as_int, script
 from moderation.store.pseudonyms import Pseudonyms
@@ -34,9 +42,14 @@ from moderation.store.pseudonyms import Pseudonyms
 class SharedSignals:
     """What the shared state says about one comment."""
 
-    #: Ids of other comments sharing an LSH bucket within the window (to be confirmed).
+    #: Other comments sharing an LSH bucket within the window (to be confirmed): each its ref
+    #: (``duplicates.comment_ref``) then its shard's index in digits.
     candidates: list[Any]
     velocity: VelocitySignals
+
+
+#: The ARGV position (Lua counts from 1) of the batch's first probe (``lua/spam_batch.lua``).
+_FIRST_PROBE_ARG = 13
 
 
 class _KeyTable:
@@ -71,11 +84,24 @@ class SharedState:
         index, ``None`` for a text too short to compare."""
         keys = _KeyTable()
         rows: list[list[Any]] = []
-        signatures: list[bytes] = []
+        blobs: list[bytes] = []
         indexed = [p for p in probes if p is not None]
         stored = dict(
             zip((p.comment_id for p in indexed), self.duplicates.remember(indexed), strict=True)
         )
+        geometry = self.duplicates.geometry
+        # Every shard a compared comment reads (± the window) or writes (its own): the LSH
+        # hash of each, and the signature hash of those written.
+        written = {geometry.shard(p.created_ms) for p in indexed}
+        shards = sorted({s for p in indexed for s in geometry.around(p.created_ms)} | written)
+        plan = [
+            [
+                s,
+                keys.add(geometry.lsh_key(s), "h"),
+                keys.add(geometry.signature_key(s), "h") if s in written else 0,
+            ]
+            for s in shards
+        ]
         secret = await self.pseudonyms.secret()
         for record, probe in zip(records, probes, strict=True):
             author = record.author.id
@@ -90,22 +116,29 @@ class SharedState:
                 0,
             ]
             if probe is not None:
-                row[5] = keys.add(self.keys.spam_signature(probe.comment_id), "x")
-                signatures.append(stored[probe.comment_id])
-                row.extend(keys.add(key, "z") for key in self.duplicates.band_keys(probe))
+                row[5] = _FIRST_PROBE_ARG + len(blobs)
+                bands = band_keys(probe.signature)
+                blobs.append(
+                    b"".join((comment_ref(probe.comment_id), bytes((len(bands),)), *bands))
+                    + stored[probe.comment_id]
+                )
             rows.append(row)
         await self._script(
             keys=list(keys.names),
             args=[
                 "".join(keys.types),
-                self.duplicates.window_ms,
-                self.duplicates.ttl_s,
+                geometry.window_ms,
+                geometry.width_ms,
+                geometry.margin_ms,
                 CANDIDATES_PER_BAND,
                 self.velocity.window_ms,
                 self.velocity.ttl_s,
                 MAX_COUNT,
+                FIRST_GENERATION,
+                GROWTH,
                 msgspec.msgpack.encode(rows),
-                *signatures,
+                msgspec.msgpack.encode(plan),
+                *blobs,
             ],
             client=pipe,
         )
