@@ -10,9 +10,11 @@ Starts its own ``redis-server`` (no persistence), then:
 3. **archive**: the archiver writes the events to a fresh SQLite file and, when the machine's
    PostgreSQL answers, to a database of its own (dropped afterwards); prints comments/s each,
    against the workers' decision rate of step 2, then trims the streams as it does;
-4. **windows pass**: ``moderation.store.retention.sweep`` runs with a clock 25 hours ahead, so
-   everything kept only for the spam windows (LSH and signature shards, IP sets, flood and
-   idempotency keys) expires or is trimmed the way the periodic sweep does it.
+4. **windows pass**: ``moderation.store.retention.sweep`` runs with a clock ahead by the longest
+   a spam window keeps anything (the near-duplicate index's time shards live up to
+   1 + 1/``SHARDS_PER_WINDOW`` windows: 37 h with the default 24 h window), so everything kept
+   only for the spam windows (LSH and signature shards, IP sets, flood and idempotency keys)
+   expires or is trimmed the way the periodic sweep does it.
 
 Memory is ``INFO memory`` ``used_memory`` deltas against the empty server (after a warm-up batch
 that loads the scripts); bytes per comment *beyond the text* = (delta - total text bytes) / N.
@@ -47,6 +49,7 @@ from moderation.messages import Author, CommentRecord, Context  # noqa: E402
 from moderation.record import open_record  # noqa: E402
 from moderation.scoring.zero import ZeroScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
+from moderation.spam.duplicates import SHARDS_PER_WINDOW, WINDOW_MARGIN_S  # noqa: E402
 from moderation.store.admission import Admission  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
 from moderation.store.embedded import temporary_redis  # noqa: E402
@@ -218,6 +221,14 @@ def breakdown(sync: redis.Redis, n: int, top: int = 12) -> None:
     print("  by key: " + ", ".join(f"{k} {v / n:,.0f}" for k, v in ranked))
 
 
+def windows_pass_hours(settings: Settings) -> int:
+    """Whole hours after which nothing kept for a spam window is left: a near-duplicate shard
+    expires up to one shard's width past the window (``spam.duplicates``), 25 h at least."""
+    window_ms = settings.spam_dup_window_s * 1000
+    kept = window_ms + window_ms // SHARDS_PER_WINDOW + WINDOW_MARGIN_S * 1000
+    return max(25, -(-kept // 3_600_000) + 1)
+
+
 def used(sync: redis.Redis) -> int:
     info: Any = sync.info("memory")
     return int(info["used_memory"])
@@ -288,8 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                     asyncio.run(pg_drop(name))
         asyncio.run(_sweep(settings, 0))
         inside = report("inside the spam windows (archived, streams trimmed)")
-        asyncio.run(_sweep(settings, 25 * 3600 * 1000))
-        after = report("after the windows (25 h later: windowed keys swept)")
+        hours = windows_pass_hours(settings)
+        asyncio.run(_sweep(settings, hours * 3600 * 1000))
+        after = report(f"after the windows ({hours} h later: windowed keys swept)")
         approved_ids = sum(
             int(sync.memory_usage(k, samples=0) or 0)
             for k in sync.scan_iter(match=f"{K.prefix}:article:*:approved", count=1000)

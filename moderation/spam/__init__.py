@@ -191,7 +191,7 @@ class SpamScorer:
         replies = await pipe.execute()
 
         model_state = await self.model.finish_read(self.redis, pending, replies[1:])
-        found = self.state.parse(replies[0])
+        found = self.state.parse(replies[0], [p.probe for p in prepared])
         probes = [p.probe for p in prepared if p.probe is not None]
         candidates = [f.candidates for p, f in zip(prepared, found, strict=True) if p.probe]
         confirmed = await self.duplicates.confirm(self.redis, probes, candidates)

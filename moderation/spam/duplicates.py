@@ -58,16 +58,27 @@ BANDS = 8
 ROWS = NUM_PERM // BANDS
 #: Candidates read per band and comment: bounds the work a huge campaign can cause.
 CANDIDATES_PER_BAND = 10
+#: Entries a bucket keeps per field of a shard (its newest): a campaign's bucket would otherwise
+#: grow by one entry per copy, and every lookup in it would read them all, when readers only
+#: ever want the newest :data:`CANDIDATES_PER_BAND` (the scorer) or :data:`COPIES_PER_BAND`
+#: (the held queue) of the window. The newest entries of a window are the newest of their
+#: shards, so comments scored in time order (live, the evaluation's replay) find the same.
+BUCKET_CAP = 32
 #: Seconds past the window a shard is kept after the window has passed its end.
 WINDOW_MARGIN_S = 300
 #: Time shards per window: a shard is kept for the window after its end, so the index holds
 #: between 1 and 1 + 1/SHARDS_PER_WINDOW windows of comments; a batch reads the shards
 #: overlapping ± the window (2 * SHARDS_PER_WINDOW + 1 at most, one ``HMGET`` each).
 SHARDS_PER_WINDOW = 2
-#: Comments in a shard's first generation of bucket groups, and the factor each next one grows
-#: by (see the module docstring).
+#: Comments in a shard's first generation of bucket groups (as many groups: 8 bands × 4^depth),
+#: and the factor each next one grows by: 4, one more base-4 digit of the bucket per generation
+#: (see the module docstring).
 FIRST_GENERATION = 512
 GROWTH = 4
+_DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
+#: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
+#: of its buckets (a group holds about 8 entries, 136 bytes: only a campaign's grows this long).
+TRIM_AT = 64 * 17
 #: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
 #: against the same few earlier ones again and again, so a few thousand suffice; a bigger cache
 #: only makes the worker's memory grow for longer before it levels off.
@@ -99,6 +110,32 @@ def band_keys(sig: npt.NDArray[np.uint32]) -> list[bytes]:
         bytes((b,)) + zlib.crc32(raw[b * width : (b + 1) * width]).to_bytes(4, "big")
         for b in range(BANDS)
     ]
+
+
+_BASE4 = ["".join("0123"[(v >> k) & 3] for k in (6, 4, 2, 0)).encode() for v in range(256)]
+
+
+def field_key(key5: bytes) -> bytes:
+    """A band key's field key: its band as a letter, then its bucket in base-4 digits; the
+    bucket's group in generation g is the first ``_DEPTH + g + 1`` characters."""
+    return bytes((97 + key5[0],)) + b"".join(_BASE4[b] for b in key5[1:])
+
+
+def generation(n: int) -> int:
+    """The generation of a shard's ``n``-th comment (from 0)."""
+    g, start, size = 0, 0, FIRST_GENERATION
+    while n >= start + size:
+        start += size
+        size *= GROWTH
+        g += 1
+    return g
+
+
+def probe_blob(ref: bytes, keys5: Sequence[bytes], stored: bytes = b"") -> bytes:
+    """A probe as the scripts take it: ref, number of bands, per band its band key and field
+    key, then (``spam_batch.lua``) the stored signature."""
+    bands = b"".join(k + field_key(k) for k in keys5)
+    return ref + bytes((len(keys5),)) + bands + stored
 
 
 def comment_ref(comment_id: str) -> bytes:
@@ -175,9 +212,93 @@ def _decode(value: bytes) -> _Known | None:
     return _Known(sig, cid, author, article)
 
 
-def _candidate(raw: bytes) -> tuple[bytes, int]:
-    """A script's candidate (ref, then the shard's index in digits) as (ref, shard)."""
-    return raw[:_REF_BYTES], int(raw[_REF_BYTES:])
+_ENTRY = 17
+
+#: A shard as a script read it: its comment count ("n") and its groups read (field -> value).
+Shard = tuple[int, dict[bytes, bytes]]
+#: A comment looked up: creation ms, ref, band keys.
+Lookup = tuple[int, bytes, Sequence[bytes]]
+
+
+def parse_shards(reply: Sequence[Any]) -> dict[int, Shard]:
+    """The shards of a script's reply: ``{shard index, n, field, value, field, value, ...}``."""
+    out: dict[int, Shard] = {}
+    for item in reply:
+        index, n, *flat = item
+        out[int(index)] = (int(n), dict(zip(flat[::2], flat[1::2], strict=True)))
+    return out
+
+
+def _scan(
+    value: bytes, key5: bytes, base: int, lo: int, hi: int, into: list[tuple[int, bytes]]
+) -> None:
+    """Append to ``into`` the (time, ref) of ``key5``'s entries in the packed ``value`` whose
+    time is inside [lo, hi]."""
+    find = value.find
+    pos = find(key5)
+    while pos >= 0:
+        if pos % _ENTRY == 0:
+            at = base + int.from_bytes(value[pos + 13 : pos + 17], "big")
+            if lo <= at <= hi:
+                into.append((at, value[pos + 5 : pos + 13]))
+            pos = find(key5, pos + _ENTRY)
+        else:
+            pos = find(key5, pos + 1)
+
+
+def select(
+    geometry: Geometry,
+    shards: Mapping[int, Shard],
+    lookups: Sequence[Lookup | None],
+    limit: int,
+    *,
+    sequential: bool,
+) -> list[list[tuple[bytes, int]]]:
+    """Each lookup's candidates as (ref, shard index): per band, the newest ``limit`` distinct
+    comments of its bucket created within ± the window of it (ties: the higher ref first), its
+    own ref and repeats across bands left out, in that order. ``sequential``: each lookup also
+    sees those before it (a batch indexes its comments in order, and the shards read are as
+    they were before the batch)."""
+    width, window = geometry.width_ms, geometry.window_ms
+    gens = {s: generation(n - 1) if n > 0 else -1 for s, (n, _) in shards.items()}
+    earlier: dict[bytes, list[tuple[int, bytes]]] = {}
+    out: list[list[tuple[bytes, int]]] = []
+    for lookup in lookups:
+        if lookup is None:
+            out.append([])
+            continue
+        t, ref, keys5 = lookup
+        lo, hi = t - window, t + window
+        around = [(s, shards[s][1]) for s in geometry.around(t) if gens.get(s, -1) >= 0]
+        seen: set[bytes] = set()
+        found: list[tuple[bytes, int]] = []
+        for key5 in keys5:
+            fk = field_key(key5)
+            matches: list[tuple[int, bytes]] = []
+            for s, values in around:
+                base = s * width
+                for g in range(gens[s] + 1):
+                    value = values.get(fk[: _DEPTH + g + 1])
+                    if value:
+                        _scan(value, key5, base, lo, hi, matches)
+            if sequential:
+                matches.extend(e for e in earlier.get(key5, ()) if lo <= e[0] <= hi)
+            matches.sort(reverse=True)
+            taken: set[bytes] = set()
+            for at, other in matches:
+                if other in taken:
+                    continue
+                taken.add(other)
+                if other != ref and other not in seen:
+                    seen.add(other)
+                    found.append((other, at // width))
+                if len(taken) == limit:
+                    break
+        if sequential:
+            for key5 in keys5:
+                earlier.setdefault(key5, []).append((t, ref))
+        out.append(found)
+    return out
 
 
 class Geometry:
@@ -258,11 +379,14 @@ class DuplicateIndex:
         self._signatures.update(pairs)
 
     async def confirm(
-        self, redis: Redis, probes: Sequence[Probe], candidates: Sequence[Sequence[Any]]
+        self,
+        redis: Redis,
+        probes: Sequence[Probe],
+        candidates: Sequence[Sequence[tuple[bytes, int]]],
     ) -> list[DupSignals]:
         """Compare each probe with its candidates' signatures (one round trip for the batch,
         of those not cached)."""
-        parsed = [[_candidate(bytes(c)) for c in cands] for cands in candidates]
+        parsed = candidates
         if not any(parsed):
             return [DupSignals() for _ in probes]
         known = self._signatures
@@ -326,8 +450,8 @@ async def near_duplicates(
 ) -> dict[str, list[Copy]]:
     """The indexed near duplicates (similarity ≥ ``threshold``, created within ± the window)
     of each of ``comments`` (id, creation ms) that the scorer indexed and whose signatures are
-    still stored; three round trips (their signatures, one script call for every bucket of
-    every comment, the candidates' signatures)."""
+    still stored; three round trips (their signatures, one script call that reads the groups of
+    every bucket of every comment, the candidates' signatures)."""
     if not comments:
         return {}
     geometry = Geometry(keys, window_s)
@@ -338,26 +462,27 @@ async def near_duplicates(
     }
     if not own:
         return {}
-    shards = sorted({s for created, _ in own.values() for s in geometry.around(created)})
-    replies = await script(redis, "lsh_members.lua")(
+    keys5 = {cid: band_keys(known.signature) for cid, (_, known) in own.items()}
+    by_shard: dict[int, list[bytes]] = {}
+    for cid, (created, _) in own.items():
+        for s in geometry.around(created):
+            by_shard.setdefault(s, []).extend(field_key(k) for k in keys5[cid])
+    shards = sorted(by_shard)
+    reply = await script(redis, "lsh_members.lua")(
         keys=[geometry.lsh_key(s) for s in shards],
         args=[
-            geometry.window_ms,
-            geometry.width_ms,
-            COPIES_PER_BAND,
             FIRST_GENERATION,
             GROWTH,
+            _DEPTH,
             msgspec.msgpack.encode([[s, n + 1] for n, s in enumerate(shards)]),
-            msgspec.msgpack.encode([created for created, _ in own.values()]),
-            *(
-                b"".join((refs[cid][0], *band_keys(known.signature)))
-                for cid, (_, known) in own.items()
-            ),
+            *(b"".join(by_shard[s]) for s in shards),
         ],
     )
-    candidates = {
-        cid: [_candidate(bytes(x)) for x in reply] for cid, reply in zip(own, replies, strict=True)
-    }
+    lookups: list[Lookup | None] = [
+        (created, refs[cid][0], keys5[cid]) for cid, (created, _) in own.items()
+    ]
+    found_lists = select(geometry, parse_shards(reply), lookups, COPIES_PER_BAND, sequential=False)
+    candidates = dict(zip(own, found_lists, strict=True))
     own_refs = {refs[cid][0] for cid in own}
     wanted = {c for found in candidates.values() for c in found if c[0] not in own_refs}
     known = {refs[cid][0]: k for cid, (_, k) in own.items()}

@@ -25,13 +25,20 @@ from redis.commands.core import AsyncScript
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
 from moderation.spam.duplicates import (
+    _DEPTH,
+    BUCKET_CAP,
     CANDIDATES_PER_BAND,
     FIRST_GENERATION,
     GROWTH,
+    TRIM_AT,
     DuplicateIndex,
+    Lookup,
     Probe,
     band_keys,
     comment_ref,
+    parse_shards,
+    probe_blob,
+    select,
 )
 from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals
 from moderation.store.codec import as_int, script
@@ -43,13 +50,13 @@ class SharedSignals:
     """What the shared state says about one comment."""
 
     #: Other comments sharing an LSH bucket within the window (to be confirmed): each its ref
-    #: (``duplicates.comment_ref``) then its shard's index in digits.
-    candidates: list[Any]
+    #: (``duplicates.comment_ref``) and its shard's index.
+    candidates: list[tuple[bytes, int]]
     velocity: VelocitySignals
 
 
 #: The ARGV position (Lua counts from 1) of the batch's first probe (``lua/spam_batch.lua``).
-_FIRST_PROBE_ARG = 13
+_FIRST_PROBE_ARG = 15
 
 
 class _KeyTable:
@@ -117,10 +124,12 @@ class SharedState:
             ]
             if probe is not None:
                 row[5] = _FIRST_PROBE_ARG + len(blobs)
-                bands = band_keys(probe.signature)
                 blobs.append(
-                    b"".join((comment_ref(probe.comment_id), bytes((len(bands),)), *bands))
-                    + stored[probe.comment_id]
+                    probe_blob(
+                        comment_ref(probe.comment_id),
+                        band_keys(probe.signature),
+                        stored[probe.comment_id],
+                    )
                 )
             rows.append(row)
         await self._script(
@@ -130,12 +139,14 @@ class SharedState:
                 geometry.window_ms,
                 geometry.width_ms,
                 geometry.margin_ms,
-                CANDIDATES_PER_BAND,
                 self.velocity.window_ms,
                 self.velocity.ttl_s,
                 MAX_COUNT,
                 FIRST_GENERATION,
                 GROWTH,
+                _DEPTH,
+                TRIM_AT,
+                BUCKET_CAP,
                 msgspec.msgpack.encode(rows),
                 msgspec.msgpack.encode(plan),
                 *blobs,
@@ -143,12 +154,25 @@ class SharedState:
             client=pipe,
         )
 
-    @staticmethod
-    def parse(reply: Sequence[Any]) -> list[SharedSignals]:
-        """The per-comment signals of the reply of :meth:`queue`, in the records' order."""
+    def parse(self, reply: Sequence[Any], probes: Sequence[Probe | None]) -> list[SharedSignals]:
+        """The per-comment signals of the reply of :meth:`queue` for the same ``probes``, in
+        the records' order: the candidates are picked here from the index's groups the script
+        read (:func:`~.duplicates.select`), as if each comment had been looked up in turn."""
+        rows, shards = reply
+        lookups: list[Lookup | None] = [
+            None if p is None else (p.created_ms, comment_ref(p.comment_id), band_keys(p.signature))
+            for p in probes
+        ]
+        candidates = select(
+            self.duplicates.geometry,
+            parse_shards(shards),
+            lookups,
+            CANDIDATES_PER_BAND,
+            sequential=True,
+        )
         return [
             SharedSignals(
-                list(candidates or []),
+                found,
                 VelocitySignals(
                     author_rate=as_int(author_rate),
                     ip_rate=as_int(ip_rate),
@@ -156,5 +180,7 @@ class SharedState:
                     author_rejected=max(as_int(rejected), 0),
                 ),
             )
-            for candidates, author_rate, ip_rate, approved, rejected in reply
+            for found, (author_rate, ip_rate, approved, rejected) in zip(
+                candidates, rows, strict=True
+            )
         ]
