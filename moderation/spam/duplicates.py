@@ -51,7 +51,7 @@ import numpy.typing as npt
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
-from moderation.store.codec import script
+from moderation.store.codec import as_str, script
 
 NUM_PERM = 32
 BANDS = 8
@@ -112,13 +112,13 @@ def band_keys(sig: npt.NDArray[np.uint32]) -> list[bytes]:
     ]
 
 
-_BASE4 = ["".join("0123"[(v >> k) & 3] for k in (6, 4, 2, 0)).encode() for v in range(256)]
+_BASE4 = ["".join("0123"[(v >> k) & 3] for k in (6, 4, 2, 0)) for v in range(256)]
 
 
-def field_key(key5: bytes) -> bytes:
+def field_key(key5: bytes) -> str:
     """A band key's field key: its band as a letter, then its bucket in base-4 digits; the
     bucket's group in generation g is the first ``_DEPTH + g + 1`` characters."""
-    return bytes((97 + key5[0],)) + b"".join(_BASE4[b] for b in key5[1:])
+    return chr(97 + key5[0]) + "".join(_BASE4[b] for b in key5[1:])
 
 
 def generation(n: int) -> int:
@@ -131,11 +131,11 @@ def generation(n: int) -> int:
     return g
 
 
-def probe_blob(ref: bytes, keys5: Sequence[bytes], stored: bytes = b"") -> bytes:
-    """A probe as the scripts take it: ref, number of bands, per band its band key and field
-    key, then (``spam_batch.lua``) the stored signature."""
-    bands = b"".join(k + field_key(k) for k in keys5)
-    return ref + bytes((len(keys5),)) + bands + stored
+def probe_blob(ref: bytes, offset_ms: int, keys5: Sequence[bytes], stored: bytes) -> bytes:
+    """A probe as ``spam_batch.lua`` takes it: ref, creation ms within its shard, number of
+    bands, per band its band key and field key, then the stored signature."""
+    bands = b"".join(k + field_key(k).encode() for k in keys5)
+    return ref + offset_ms.to_bytes(4, "big") + bytes((len(keys5),)) + bands + stored
 
 
 def comment_ref(comment_id: str) -> bytes:
@@ -215,18 +215,45 @@ def _decode(value: bytes) -> _Known | None:
 _ENTRY = 17
 
 #: A shard as a script read it: its comment count ("n") and its groups read (field -> value).
-Shard = tuple[int, dict[bytes, bytes]]
+Shard = tuple[int, dict[str, bytes]]
 #: A comment looked up: creation ms, ref, band keys.
 Lookup = tuple[int, bytes, Sequence[bytes]]
 
 
-def parse_shards(reply: Sequence[Any]) -> dict[int, Shard]:
-    """The shards of a script's reply: ``{shard index, n, field, value, field, value, ...}``."""
+def parse_shards(
+    reply: Sequence[Any], read: Mapping[int, tuple[Sequence[str], Sequence[Any]]]
+) -> dict[int, Shard]:
+    """The shards of a script's reply, ``{shard index, n, {field, value, ...}}``, with the
+    groups read before it (``read[shard]``: the fields and the ``HMGET``'s reply)."""
     out: dict[int, Shard] = {}
-    for item in reply:
-        index, n, *flat = item
-        out[int(index)] = (int(n), dict(zip(flat[::2], flat[1::2], strict=True)))
+    for index, n, extra in reply:
+        names, got = read.get(int(index), ((), ()))
+        values = {f: v for f, v in zip(names, got, strict=True) if v}
+        values.update((as_str(f), v) for f, v in zip(extra[::2], extra[1::2], strict=True) if v)
+        out[int(index)] = (int(n), values)
     return out
+
+
+def wanted_groups(
+    geometry: Geometry, lookups: Sequence[Lookup | None], known: Mapping[int, int]
+) -> dict[int, list[str]]:
+    """Per shard overlapping ± the window of a lookup, the groups of the lookups' buckets in
+    generations 0 to ``known[shard]`` (the last one this process knows the shard has), without
+    repeats."""
+    out: dict[int, dict[str, None]] = {}
+    for lookup in lookups:
+        if lookup is None:
+            continue
+        t, _, keys5 = lookup
+        fks = [field_key(k) for k in keys5]
+        for s in geometry.around(t):
+            last = known.get(s, -1)
+            if last < 0:
+                continue
+            names = out.setdefault(s, {})
+            for g in range(last + 1):
+                names.update(dict.fromkeys(fk[: _DEPTH + g + 1] for fk in fks))
+    return {s: list(names) for s, names in out.items() if names}
 
 
 def _scan(
@@ -466,7 +493,7 @@ async def near_duplicates(
     by_shard: dict[int, list[bytes]] = {}
     for cid, (created, _) in own.items():
         for s in geometry.around(created):
-            by_shard.setdefault(s, []).extend(field_key(k) for k in keys5[cid])
+            by_shard.setdefault(s, []).extend(field_key(k).encode() for k in keys5[cid])
     shards = sorted(by_shard)
     reply = await script(redis, "lsh_members.lua")(
         keys=[geometry.lsh_key(s) for s in shards],
@@ -481,7 +508,9 @@ async def near_duplicates(
     lookups: list[Lookup | None] = [
         (created, refs[cid][0], keys5[cid]) for cid, (created, _) in own.items()
     ]
-    found_lists = select(geometry, parse_shards(reply), lookups, COPIES_PER_BAND, sequential=False)
+    found_lists = select(
+        geometry, parse_shards(reply, {}), lookups, COPIES_PER_BAND, sequential=False
+    )
     candidates = dict(zip(own, found_lists, strict=True))
     own_refs = {refs[cid][0] for cid in own}
     wanted = {c for found in candidates.values() for c in found if c[0] not in own_refs}

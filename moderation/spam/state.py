@@ -36,9 +36,11 @@ from moderation.spam.duplicates import (
     Probe,
     band_keys,
     comment_ref,
+    generation,
     parse_shards,
     probe_blob,
     select,
+    wanted_groups,
 )
 from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals
 from moderation.store.codec import as_int, script
@@ -57,6 +59,24 @@ class SharedSignals:
 
 #: The ARGV position (Lua counts from 1) of the batch's first probe (``lua/spam_batch.lua``).
 _FIRST_PROBE_ARG = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What :meth:`SharedState.parse` needs of a queued batch: the comments looked up, the
+    groups read in each shard (in the order of their ``HMGET``s), and how many replies the
+    batch has in the pipeline (the ``HMGET``s, then the script's)."""
+
+    lookups: list[Lookup | None]
+    asked: dict[int, list[str]]
+
+    @property
+    def replies(self) -> int:
+        return len(self.asked) + 1
+
+
+#: Shards whose last generation a worker remembers (a few are live at a time).
+_KNOWN_SHARDS = 64
 
 
 class _KeyTable:
@@ -83,12 +103,17 @@ class SharedState:
         self.velocity = velocity
         self._script: AsyncScript = script(redis, "spam_batch.lua")
         self.pseudonyms = Pseudonyms(redis, keys)
+        # Per shard, its last generation when this process last read it: the groups to ask
+        # for (the script reads those of newer generations itself).
+        self._generations: dict[int, int] = {}
 
     async def queue(
         self, pipe: Pipeline, records: Sequence[CommentRecord], probes: Sequence[Probe | None]
-    ) -> None:
-        """Queue the batch's call (one reply). ``probes[i]`` is ``records[i]``'s signature to
-        index, ``None`` for a text too short to compare."""
+    ) -> Queued:
+        """Queue the batch's reads and call on ``pipe``, a transaction (``MULTI``: the reads
+        must see the index as the script finds it); :meth:`parse` takes their replies
+        (``Queued.replies`` of them, first in the pipeline) and what this returns. ``probes[i]``
+        is ``records[i]``'s signature to index, ``None`` for a text too short to compare."""
         keys = _KeyTable()
         rows: list[list[Any]] = []
         blobs: list[bytes] = []
@@ -101,16 +126,27 @@ class SharedState:
         # hash of each, and the signature hash of those written.
         written = {geometry.shard(p.created_ms) for p in indexed}
         shards = sorted({s for p in indexed for s in geometry.around(p.created_ms)} | written)
+        lookups: list[Lookup | None] = [
+            None if p is None else (p.created_ms, comment_ref(p.comment_id), band_keys(p.signature))
+            for p in probes
+        ]
+        known = self._generations
+        asked = wanted_groups(geometry, lookups, known)
         plan = [
             [
                 s,
                 keys.add(geometry.lsh_key(s), "h"),
                 keys.add(geometry.signature_key(s), "h") if s in written else 0,
+                known.get(s, -1) if s in asked else -1,
             ]
             for s in shards
         ]
+        # The groups as they are before the batch, read at C speed (not through the script)
+        # in the same transaction, just before it.
+        for s, names in asked.items():
+            pipe.hmget(geometry.lsh_key(s), names)
         secret = await self.pseudonyms.secret()
-        for record, probe in zip(records, probes, strict=True):
+        for record, probe, lookup in zip(records, probes, lookups, strict=True):
             author = record.author.id
             site_keys = self.keys.for_site(record.site)  # an author is one site's
             ip_key = self.velocity.ip_key(record, secret)
@@ -122,15 +158,11 @@ class SharedState:
                 keys.add(ip_key, "z") if ip_key else 0,
                 0,
             ]
-            if probe is not None:
+            if lookup is not None and probe is not None:
+                t, ref, keys5 = lookup
                 row[5] = _FIRST_PROBE_ARG + len(blobs)
-                blobs.append(
-                    probe_blob(
-                        comment_ref(probe.comment_id),
-                        band_keys(probe.signature),
-                        stored[probe.comment_id],
-                    )
-                )
+                offset = t - geometry.shard(t) * geometry.width_ms
+                blobs.append(probe_blob(ref, offset, keys5, stored[probe.comment_id]))
             rows.append(row)
         await self._script(
             keys=list(keys.names),
@@ -153,22 +185,23 @@ class SharedState:
             ],
             client=pipe,
         )
+        return Queued(lookups, asked)
 
-    def parse(self, reply: Sequence[Any], probes: Sequence[Probe | None]) -> list[SharedSignals]:
-        """The per-comment signals of the reply of :meth:`queue` for the same ``probes``, in
-        the records' order: the candidates are picked here from the index's groups the script
-        read (:func:`~.duplicates.select`), as if each comment had been looked up in turn."""
-        rows, shards = reply
-        lookups: list[Lookup | None] = [
-            None if p is None else (p.created_ms, comment_ref(p.comment_id), band_keys(p.signature))
-            for p in probes
-        ]
+    def parse(self, replies: Sequence[Any], queued: Queued) -> list[SharedSignals]:
+        """The per-comment signals from the replies of what :meth:`queue` queued (it returned
+        ``queued``), in the records' order: the candidates are picked here from the index's
+        groups read (:func:`~.duplicates.select`), as if each comment had been looked up in
+        turn."""
+        *got, (rows, extra) = replies
+        read = dict(zip(queued.asked, zip(queued.asked.values(), got, strict=True), strict=True))
+        shards = parse_shards(extra, read)
+        if len(self._generations) > _KNOWN_SHARDS:
+            self._generations.clear()
+        for s, (n, _) in shards.items():
+            if n > 0:
+                self._generations[s] = generation(n - 1)
         candidates = select(
-            self.duplicates.geometry,
-            parse_shards(shards),
-            lookups,
-            CANDIDATES_PER_BAND,
-            sequential=True,
+            self.duplicates.geometry, shards, queued.lookups, CANDIDATES_PER_BAND, sequential=True
         )
         return [
             SharedSignals(

@@ -7,8 +7,8 @@
 -- ARGV[4] msgpack array of shards: {shard index, KEYS position}
 -- ARGV[5...] the comments' field keys (17 characters each, concatenated), per shard in
 --   ARGV[4]'s order: those of the comments whose window it overlaps.
--- Returns per shard that has comments {shard index, n, field, value, field, value, ...}
--- (non-empty groups).
+-- Returns per shard that has comments {shard index, n, {field, value, field, value, ...}}
+-- (non-empty groups: spam_batch.lua's reply has the same shape).
 local first, growth, depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local shard_list = cmsgpack.unpack(ARGV[4])
 local FIELD_KEY = 17
@@ -41,18 +41,18 @@ for i, s in ipairs(shard_list) do
         end
       end
     end
-    local reply = {s[1], n}
+    local extra = {}
     for j = 1, #names, 1000 do
       local part = {unpack(names, j, math.min(j + 999, #names))}
       local got = redis.call("HMGET", key, unpack(part))
       for k, f in ipairs(part) do
         if got[k] then
-          reply[#reply + 1] = f
-          reply[#reply + 1] = got[k]
+          extra[#extra + 1] = f
+          extra[#extra + 1] = got[k]
         end
       end
     end
-    out[#out + 1] = reply
+    out[#out + 1] = {s[1], n, extra}
   end
 end
 return out

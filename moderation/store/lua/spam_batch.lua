@@ -14,15 +14,17 @@
 -- (band letter, then the bucket in base-4 digits), so each generation has `growth` times the
 -- groups of the one before and a group holds about 8 entries however full the shard.
 --
--- The script reads, for every shard overlapping ± the window of a compared comment, the groups
--- of the batch's buckets in every generation (one HMGET per shard), returns them as they were
--- before the batch, and appends the batch's entries (one HSET per shard at the end). Which
--- entries are candidates is worked out by the caller from what it returns (newest first per
--- bucket, inside the window, the batch's earlier comments included): Redis stores, workers
--- compute. A comment whose signature is already stored unchanged (a retried batch) is not
--- indexed again. A group longer than `trim_at` bytes keeps the newest `bucket_cap` entries of
--- each bucket (a campaign's bucket would grow by one entry per copy; readers want the newest
--- few).
+-- The caller reads the groups of the batch's buckets in every shard overlapping ± the window of
+-- a compared comment, in every generation the shard had when it last saw its count, with one
+-- HMGET per shard queued just before this script in the same MULTI (so they see the index as
+-- this script finds it, at C speed: values read through Lua would cost a Lua string each way).
+-- If a shard has more generations by now, the script reads and returns those groups. Which
+-- entries are candidates is worked out by the caller from that (newest first per bucket, inside
+-- the window, the batch's earlier comments included): Redis stores, workers compute. Then the
+-- batch's entries are appended (one HMGET of the groups written and one HSET per shard). A
+-- comment whose signature is already stored unchanged (a retried batch) is not indexed again.
+-- A group longer than `trim_at` bytes keeps the newest `bucket_cap` entries of each bucket (a
+-- campaign's bucket would grow by one entry per copy; readers want the newest few).
 --
 -- A shard's keys get their expiry once, when first written: the end of the shard plus the window
 -- and `margin`, counted from the creation time of the comment that created it when that is
@@ -42,13 +44,15 @@
 -- ARGV[13] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
 --   IP set pos (0: none), probe (0: not compared): the ARGV position of its probe}
 -- ARGV[14] msgpack array of shards: {shard index, LSH hash pos, signature hash pos (0: the
---   batch writes no comment there)}, every shard overlapping a compared comment's window.
+--   batch writes no comment there), the last generation the caller read (-1: none)}, every
+--   shard overlapping a compared comment's window.
 -- ARGV[15...] the probes (binary, so not in msgpack, which the scripts' cmsgpack reads only
---   as text): ref (8 bytes), the number of bands (1 byte), per band its band key (band byte and
---   bucket, 5 bytes) and field key (17 characters), then the stored signature (the rest).
+--   as text): ref (8 bytes), creation ms since its shard's start (4 bytes), the number of
+--   bands (1 byte), per band its band key (band byte and bucket, 5 bytes) and field key (17
+--   characters), then the stored signature (the rest).
 --
--- Returns {per comment {author rate, IP rate, approved, rejected}, per shard read
--- {shard index, its "n" before the batch, field, value, field, value, ...} (non-empty groups)}.
+-- Returns {per comment {author rate, IP rate, approved, rejected}, per shard {shard index, its
+-- "n" before the batch, {field, value, ... of the generations the caller did not read}}}.
 local bad = check_types(ARGV[1])
 if bad then
   return redis.error_reply(bad)
@@ -94,78 +98,85 @@ local function generation(n)
   return g
 end
 
-local shards = {}
-for _, s in ipairs(shard_list) do
-  local n = tonumber(redis.call("HGET", KEYS[s[2]], "n")) or 0
-  shards[tonumber(s[1])] = {lsh = s[2], sig = s[3], n = n, n0 = n,
-    gens = n > 0 and generation(n - 1) or -1, values = {}, dirty = {}, signatures = {},
-    stored = {}, oldest = nil}
-end
-
-local wanted = {}
-local refs = {}
+local probes = {}
 for _, r in ipairs(rows) do
   if r[6] ~= 0 then
     local blob = ARGV[r[6]]
-    local bands = string.byte(blob, 9)
-    local probe = {ref = string.sub(blob, 1, 8), stored = string.sub(blob, 10 + BAND * bands),
-      keys5 = {}, fields = {}}
+    local bands = string.byte(blob, 13)
+    local probe = {ref = string.sub(blob, 1, 8), tail = string.sub(blob, 1, 12),
+      stored = string.sub(blob, 14 + BAND * bands), keys5 = {}, fields = {}, t = tonumber(r[2])}
     for b = 1, bands do
-      local at = 10 + BAND * (b - 1)
+      local at = 14 + BAND * (b - 1)
       probe.keys5[b] = string.sub(blob, at, at + 4)
       probe.fields[b] = string.sub(blob, at + 5, at + BAND - 1)
     end
     r[6] = probe
-    local t = tonumber(r[2])
-    for s = math.floor((t - window) / width), math.floor((t + window) / width) do
-      local shard = shards[s]
-      if shard and shard.gens >= 0 then
-        local w = wanted[s] or {}
-        wanted[s] = w
+    probes[#probes + 1] = probe
+  end
+end
+
+local function hmget(key, names)
+  local got = {}
+  for i = 1, #names, 1000 do
+    local part = redis.call("HMGET", key, unpack(names, i, math.min(i + 999, #names)))
+    for j = 1, #part do
+      got[i + j - 1] = part[j]
+    end
+  end
+  return got
+end
+
+local shards = {}
+local before = {}
+for _, p in ipairs(shard_list) do
+  local index, key = tonumber(p[1]), KEYS[p[2]]
+  local n = tonumber(redis.call("HGET", key, "n")) or 0
+  local gens = n > 0 and generation(n - 1) or -1
+  shards[index] = {lsh = p[2], sig = p[3], n = n, values = {}, writes = {}, signatures = {},
+    stored = {}, oldest = nil}
+  local extra = {}
+  if gens > p[4] then
+    -- Generations added since the caller last saw this shard: their groups of every bucket
+    -- of the comments whose window overlaps it.
+    local names, wanted = {}, {}
+    for _, probe in ipairs(probes) do
+      if math.floor((probe.t - window) / width) <= index
+        and math.floor((probe.t + window) / width) >= index then
         for _, fk in ipairs(probe.fields) do
-          for g = 0, shard.gens do
-            w[string.sub(fk, 1, depth + g + 1)] = true
+          for g = p[4] + 1, gens do
+            local f = string.sub(fk, 1, depth + g + 1)
+            if not wanted[f] then
+              wanted[f] = true
+              names[#names + 1] = f
+            end
           end
         end
       end
     end
-    local own = math.floor(t / width)
-    local rs = refs[own] or {}
-    refs[own] = rs
-    rs[#rs + 1] = probe.ref
-  end
-end
-local before = {}
-for s, w in pairs(wanted) do
-  local names = {}
-  for f in pairs(w) do
-    names[#names + 1] = f
-  end
-  local shard = shards[s]
-  local seen = {s, shard.n0}
-  for i = 1, #names, 1000 do
-    local part = {unpack(names, i, math.min(i + 999, #names))}
-    local got = redis.call("HMGET", KEYS[shard.lsh], unpack(part))
-    for j, f in ipairs(part) do
-      local value = got[j]
-      if value then
-        shard.values[f] = value
-        seen[#seen + 1] = f
-        seen[#seen + 1] = value
+    local values = hmget(key, names)
+    for i, f in ipairs(names) do
+      if values[i] then
+        extra[#extra + 1] = f
+        extra[#extra + 1] = values[i]
       end
     end
   end
-  before[#before + 1] = seen
+  before[#before + 1] = {index, n, extra}
 end
+
 -- Signatures already stored (a retried batch, or an edited comment's earlier text).
+local refs = {}
+for _, probe in ipairs(probes) do
+  local own = math.floor(probe.t / width)
+  local rs = refs[own] or {}
+  refs[own] = rs
+  rs[#rs + 1] = probe.ref
+end
 for s, rs in pairs(refs) do
   local shard = shards[s]
-  for i = 1, #rs, 1000 do
-    local part = {unpack(rs, i, math.min(i + 999, #rs))}
-    local got = redis.call("HMGET", KEYS[shard.sig], unpack(part))
-    for j, ref in ipairs(part) do
-      shard.stored[ref] = got[j]
-    end
+  local got = hmget(KEYS[shard.sig], rs)
+  for j, ref in ipairs(rs) do
+    shard.stored[ref] = got[j]
   end
 end
 
@@ -209,11 +220,6 @@ local function trim(value)
   return table.concat(kept)
 end
 
-local function offset_bytes(n)
-  return string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
-    math.floor(n / 256) % 256, n % 256)
-end
-
 -- The author's keys are only read here (submit.lua and transition.lua own them), so they are
 -- not type-checked: a read of a key of the wrong type counts as nothing instead of failing
 -- the batch. The comment's own id is in its IP set (written above) and normally in its
@@ -237,35 +243,60 @@ local function tallies(k)
   return tonumber(reply[1]) or 0, tonumber(reply[2]) or 0
 end
 
--- 3. Per comment: its entries and signature, its velocity and tallies.
+-- 3. The batch's entries, in order: which group of its shard each goes to (a shard's next
+-- comment may start a new generation), then one read of those groups per shard.
+for _, probe in ipairs(probes) do
+  local t = probe.t
+  local index = math.floor(t / width)
+  local own = shards[index]
+  if own.stored[probe.ref] ~= probe.stored then
+    local length = depth + generation(own.n) + 1
+    own.n = own.n + 1
+    local writes = own.writes
+    for b, key5 in ipairs(probe.keys5) do
+      writes[#writes + 1] = string.sub(probe.fields[b], 1, length)
+      writes[#writes + 1] = key5 .. probe.tail
+    end
+    own.signatures[#own.signatures + 1] = probe.ref
+    own.signatures[#own.signatures + 1] = probe.stored
+    own.stored[probe.ref] = probe.stored
+    if not own.oldest or t < own.oldest then
+      own.oldest = t
+    end
+  end
+end
+for _, shard in pairs(shards) do
+  local writes = shard.writes
+  if #writes > 0 then
+    local names, seen = {}, {}
+    for i = 1, #writes, 2 do
+      local f = writes[i]
+      if not seen[f] then
+        seen[f] = true
+        names[#names + 1] = f
+      end
+    end
+    local got = hmget(KEYS[shard.lsh], names)
+    local values = shard.values
+    for i, f in ipairs(names) do
+      values[f] = got[i] or ""
+    end
+    for i = 1, #writes, 2 do
+      local f = writes[i]
+      local value = values[f] .. writes[i + 1]
+      if #value > trim_at then
+        value = trim(value)
+      end
+      values[f] = value
+    end
+    shard.dirty = names
+  end
+end
+
+-- Per comment: velocity and tallies.
 local out = {}
 for p, r in ipairs(rows) do
   local id, t = r[1], tonumber(r[2])
-  local probe = r[6]
-  if probe ~= 0 then
-    local index = math.floor(t / width)
-    local own = shards[index]
-    if own.stored[probe.ref] ~= probe.stored then
-      local length = depth + generation(own.n) + 1
-      own.n = own.n + 1
-      local tail = probe.ref .. offset_bytes(t - index * width)
-      for b, key5 in ipairs(probe.keys5) do
-        local f = string.sub(probe.fields[b], 1, length)
-        local value = (own.values[f] or "") .. key5 .. tail
-        if #value > trim_at then
-          value = trim(value)
-        end
-        own.values[f] = value
-        own.dirty[f] = true
-      end
-      own.signatures[#own.signatures + 1] = probe.ref
-      own.signatures[#own.signatures + 1] = probe.stored
-      own.stored[probe.ref] = probe.stored
-      if not own.oldest or t < own.oldest then
-        own.oldest = t
-      end
-    end
-  end
   local approved, rejected = tallies(r[4])
   out[p] = {others(r[3], id, t, false), r[5] > 0 and others(r[5], id, t, true) or 0,
     approved, rejected}
@@ -283,7 +314,7 @@ end
 for index, shard in pairs(shards) do
   if shard.oldest then
     local args = {"n", shard.n}
-    for f in pairs(shard.dirty) do
+    for _, f in ipairs(shard.dirty) do
       args[#args + 1] = f
       args[#args + 1] = shard.values[f]
     end
