@@ -216,8 +216,62 @@ _ENTRY = 17
 
 #: A shard as a script read it: its comment count ("n") and its groups read (field -> value).
 Shard = tuple[int, dict[str, bytes]]
-#: A comment looked up: creation ms, ref, band keys.
-Lookup = tuple[int, bytes, Sequence[bytes]]
+#: A comment looked up: creation ms, ref, band keys, their field keys.
+Lookup = tuple[int, bytes, Sequence[bytes], Sequence[str]]
+
+
+def lookup(created_ms: int, comment_id: str, sig: npt.NDArray[np.uint32]) -> Lookup:
+    keys5 = band_keys(sig)
+    return created_ms, comment_ref(comment_id), keys5, [field_key(k) for k in keys5]
+
+
+def _msgpack(value: int | bytes | str | Sequence[Any]) -> bytes:
+    """``value`` in msgpack, bytes as msgpack *strings*: the scripts' ``cmsgpack`` reads no
+    binary type, and a Lua string holds any bytes."""
+    if isinstance(value, int):
+        if not 0 <= value < 128:
+            raise ValueError("only small non-negative integers")
+        return bytes((value,))
+    if isinstance(value, str | bytes):
+        raw = value.encode() if isinstance(value, str) else value
+        n = len(raw)
+        if n < 32:
+            return bytes((0xA0 | n,)) + raw
+        if n < 256:
+            return b"\xd9" + bytes((n,)) + raw
+        if n < 65536:
+            return b"\xda" + n.to_bytes(2, "big") + raw
+        return b"\xdb" + n.to_bytes(4, "big") + raw
+    return b"\xdd" + len(value).to_bytes(4, "big") + b"".join(_msgpack(v) for v in value)
+
+
+def grouped_entries(
+    geometry: Geometry, lookups: Sequence[Lookup | None], counts: Mapping[int, int]
+) -> dict[int, bytes]:
+    """Per shard written, the lookups' entries grouped by the field they go to, for
+    ``spam_batch.lua`` (msgpack ``{generation, {fields}, {entries of each}}``): when the
+    shard, holding ``counts[shard]`` comments (as far as this process knows), would take the
+    batch's comments there into one generation. The script checks that against the count it
+    finds (and works the fields out itself when it differs)."""
+    by_shard: dict[int, list[Lookup]] = {}
+    for item in lookups:
+        if item is not None:
+            by_shard.setdefault(geometry.shard(item[0]), []).append(item)
+    out: dict[int, bytes] = {}
+    for s, items in by_shard.items():
+        n = counts.get(s, 0)
+        g = generation(n)
+        if generation(n + len(items) - 1) != g:
+            continue
+        length = _DEPTH + g + 1
+        base = s * geometry.width_ms
+        groups: dict[str, list[bytes]] = {}
+        for t, ref, keys5, fks in items:
+            tail = ref + (t - base).to_bytes(4, "big")
+            for key5, fk in zip(keys5, fks, strict=True):
+                groups.setdefault(fk[:length], []).append(key5 + tail)
+        out[s] = _msgpack([g, list(groups), [b"".join(v) for v in groups.values()]])
+    return out
 
 
 def parse_shards(
@@ -244,8 +298,7 @@ def wanted_groups(
     for lookup in lookups:
         if lookup is None:
             continue
-        t, _, keys5 = lookup
-        fks = [field_key(k) for k in keys5]
+        t, _, _, fks = lookup
         for s in geometry.around(t):
             last = known.get(s, -1)
             if last < 0:
@@ -294,13 +347,12 @@ def select(
         if lookup is None:
             out.append([])
             continue
-        t, ref, keys5 = lookup
+        t, ref, keys5, fks = lookup
         lo, hi = t - window, t + window
         around = [(s, shards[s][1]) for s in geometry.around(t) if gens.get(s, -1) >= 0]
         seen: set[bytes] = set()
         found: list[tuple[bytes, int]] = []
-        for key5 in keys5:
-            fk = field_key(key5)
+        for key5, fk in zip(keys5, fks, strict=True):
             matches: list[tuple[int, bytes]] = []
             for s, values in around:
                 base = s * width
@@ -506,7 +558,8 @@ async def near_duplicates(
         ],
     )
     lookups: list[Lookup | None] = [
-        (created, refs[cid][0], keys5[cid]) for cid, (created, _) in own.items()
+        (created, refs[cid][0], keys5[cid], [field_key(k) for k in keys5[cid]])
+        for cid, (created, _) in own.items()
     ]
     found_lists = select(
         geometry, parse_shards(reply, {}), lookups, COPIES_PER_BAND, sequential=False

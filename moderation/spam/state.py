@@ -13,6 +13,7 @@ expires each IP set once, and reads and writes each shard once per batch.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,9 +35,9 @@ from moderation.spam.duplicates import (
     DuplicateIndex,
     Lookup,
     Probe,
-    band_keys,
-    comment_ref,
     generation,
+    grouped_entries,
+    lookup,
     parse_shards,
     probe_blob,
     select,
@@ -57,8 +58,9 @@ class SharedSignals:
     velocity: VelocitySignals
 
 
-#: The ARGV position (Lua counts from 1) of the batch's first probe (``lua/spam_batch.lua``).
-_FIRST_PROBE_ARG = 15
+#: The ARGV position (Lua counts from 1) of the first grouped entries, then probes
+#: (``lua/spam_batch.lua``).
+_FIRST_GROUPED_ARG = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Queued:
 
     lookups: list[Lookup | None]
     asked: dict[int, list[str]]
+    #: Per shard written, the batch's comments indexed there (at most).
+    written: dict[int, int]
 
     @property
     def replies(self) -> int:
@@ -103,9 +107,10 @@ class SharedState:
         self.velocity = velocity
         self._script: AsyncScript = script(redis, "spam_batch.lua")
         self.pseudonyms = Pseudonyms(redis, keys)
-        # Per shard, its last generation when this process last read it: the groups to ask
-        # for (the script reads those of newer generations itself).
-        self._generations: dict[int, int] = {}
+        # Per shard, its comments when this process last wrote or read it: the groups to ask
+        # for (the script reads those of newer generations itself) and where the next batch's
+        # entries go (the script checks).
+        self._counts: dict[int, int] = {}
 
     async def queue(
         self, pipe: Pipeline, records: Sequence[CommentRecord], probes: Sequence[Probe | None]
@@ -127,17 +132,21 @@ class SharedState:
         written = {geometry.shard(p.created_ms) for p in indexed}
         shards = sorted({s for p in indexed for s in geometry.around(p.created_ms)} | written)
         lookups: list[Lookup | None] = [
-            None if p is None else (p.created_ms, comment_ref(p.comment_id), band_keys(p.signature))
-            for p in probes
+            None if p is None else lookup(p.created_ms, p.comment_id, p.signature) for p in probes
         ]
-        known = self._generations
+        counts = self._counts
+        known = {s: generation(n - 1) for s, n in counts.items() if n > 0}
         asked = wanted_groups(geometry, lookups, known)
+        grouped = grouped_entries(geometry, lookups, counts)
+        first_probe = _FIRST_GROUPED_ARG + len(grouped)
+        grouped_arg = {s: _FIRST_GROUPED_ARG + i for i, s in enumerate(grouped)}
         plan = [
             [
                 s,
                 keys.add(geometry.lsh_key(s), "h"),
                 keys.add(geometry.signature_key(s), "h") if s in written else 0,
                 known.get(s, -1) if s in asked else -1,
+                grouped_arg.get(s, 0),
             ]
             for s in shards
         ]
@@ -146,7 +155,7 @@ class SharedState:
         for s, names in asked.items():
             pipe.hmget(geometry.lsh_key(s), names)
         secret = await self.pseudonyms.secret()
-        for record, probe, lookup in zip(records, probes, lookups, strict=True):
+        for record, probe, looked in zip(records, probes, lookups, strict=True):
             author = record.author.id
             site_keys = self.keys.for_site(record.site)  # an author is one site's
             ip_key = self.velocity.ip_key(record, secret)
@@ -158,9 +167,9 @@ class SharedState:
                 keys.add(ip_key, "z") if ip_key else 0,
                 0,
             ]
-            if lookup is not None and probe is not None:
-                t, ref, keys5 = lookup
-                row[5] = _FIRST_PROBE_ARG + len(blobs)
+            if looked is not None and probe is not None:
+                t, ref, keys5, _ = looked
+                row[5] = first_probe + len(blobs)
                 offset = t - geometry.shard(t) * geometry.width_ms
                 blobs.append(probe_blob(ref, offset, keys5, stored[probe.comment_id]))
             rows.append(row)
@@ -181,11 +190,13 @@ class SharedState:
                 BUCKET_CAP,
                 msgspec.msgpack.encode(rows),
                 msgspec.msgpack.encode(plan),
+                *grouped.values(),
                 *blobs,
             ],
             client=pipe,
         )
-        return Queued(lookups, asked)
+        per_shard = Counter(geometry.shard(x[0]) for x in lookups if x is not None)
+        return Queued(lookups, asked, dict(per_shard))
 
     def parse(self, replies: Sequence[Any], queued: Queued) -> list[SharedSignals]:
         """The per-comment signals from the replies of what :meth:`queue` queued (it returned
@@ -195,11 +206,10 @@ class SharedState:
         *got, (rows, extra) = replies
         read = dict(zip(queued.asked, zip(queued.asked.values(), got, strict=True), strict=True))
         shards = parse_shards(extra, read)
-        if len(self._generations) > _KNOWN_SHARDS:
-            self._generations.clear()
+        if len(self._counts) > _KNOWN_SHARDS:
+            self._counts.clear()
         for s, (n, _) in shards.items():
-            if n > 0:
-                self._generations[s] = generation(n - 1)
+            self._counts[s] = n + queued.written.get(s, 0)
         candidates = select(
             self.duplicates.geometry, shards, queued.lookups, CANDIDATES_PER_BAND, sequential=True
         )

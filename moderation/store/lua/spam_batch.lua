@@ -44,9 +44,11 @@
 -- ARGV[13] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
 --   IP set pos (0: none), probe (0: not compared): the ARGV position of its probe}
 -- ARGV[14] msgpack array of shards: {shard index, LSH hash pos, signature hash pos (0: the
---   batch writes no comment there), the last generation the caller read (-1: none)}, every
---   shard overlapping a compared comment's window.
--- ARGV[15...] the probes (binary, so not in msgpack, which the scripts' cmsgpack reads only
+--   batch writes no comment there), the last generation the caller read (-1: none), the ARGV
+--   position of the batch's entries grouped for it (0: none; see 3.)}, every shard overlapping
+--   a compared comment's window.
+-- ARGV[15...] the grouped entries (msgpack, binary strings as msgpack strings), then the
+--   probes (binary, so not in msgpack, which the scripts' cmsgpack reads only
 --   as text): ref (8 bytes), creation ms since its shard's start (4 bytes), the number of
 --   bands (1 byte), per band its band key (band byte and bucket, 5 bytes) and field key (17
 --   characters), then the stored signature (the rest).
@@ -103,16 +105,26 @@ for _, r in ipairs(rows) do
   if r[6] ~= 0 then
     local blob = ARGV[r[6]]
     local bands = string.byte(blob, 13)
-    local probe = {ref = string.sub(blob, 1, 8), tail = string.sub(blob, 1, 12),
-      stored = string.sub(blob, 14 + BAND * bands), keys5 = {}, fields = {}, t = tonumber(r[2])}
-    for b = 1, bands do
+    local probe = {ref = string.sub(blob, 1, 8), stored = string.sub(blob, 14 + BAND * bands),
+      blob = blob, bands = bands, t = tonumber(r[2])}
+    r[6] = probe
+    probes[#probes + 1] = probe
+  end
+end
+
+-- A probe's band keys, field keys and entry tail (ref and time), read from its blob when needed
+-- (a batch the caller grouped right needs none of them).
+local function unpack_probe(probe)
+  if not probe.fields then
+    local blob = probe.blob
+    probe.keys5, probe.fields, probe.tail = {}, {}, string.sub(blob, 1, 12)
+    for b = 1, probe.bands do
       local at = 14 + BAND * (b - 1)
       probe.keys5[b] = string.sub(blob, at, at + 4)
       probe.fields[b] = string.sub(blob, at + 5, at + BAND - 1)
     end
-    r[6] = probe
-    probes[#probes + 1] = probe
   end
+  return probe
 end
 
 local function hmget(key, names)
@@ -133,7 +145,7 @@ for _, p in ipairs(shard_list) do
   local n = tonumber(redis.call("HGET", key, "n")) or 0
   local gens = n > 0 and generation(n - 1) or -1
   shards[index] = {lsh = p[2], sig = p[3], n = n, values = {}, writes = {}, signatures = {},
-    stored = {}, oldest = nil}
+    stored = {}, oldest = nil, grouped = p[5], fresh = 0, stale = false}
   local extra = {}
   if gens > p[4] then
     -- Generations added since the caller last saw this shard: their groups of every bucket
@@ -142,7 +154,7 @@ for _, p in ipairs(shard_list) do
     for _, probe in ipairs(probes) do
       if math.floor((probe.t - window) / width) <= index
         and math.floor((probe.t + window) / width) >= index then
-        for _, fk in ipairs(probe.fields) do
+        for _, fk in ipairs(unpack_probe(probe).fields) do
           for g = p[4] + 1, gens do
             local f = string.sub(fk, 1, depth + g + 1)
             if not wanted[f] then
@@ -243,13 +255,44 @@ local function tallies(k)
   return tonumber(reply[1]) or 0, tonumber(reply[2]) or 0
 end
 
--- 3. The batch's entries, in order: which group of its shard each goes to (a shard's next
--- comment may start a new generation), then one read of those groups per shard.
+-- 3. The batch's entries. The caller sends, per shard written, the batch's entries already
+-- grouped by the field they go to (`grouped`: {generation, {fields}, {entries appended to
+-- each}}), right when every comment of the batch there is new and goes to that generation; else
+-- each comment's fields are worked out here in turn (a shard's next comment may start a new
+-- generation).
 for _, probe in ipairs(probes) do
   local t = probe.t
-  local index = math.floor(t / width)
-  local own = shards[index]
+  local own = shards[math.floor(t / width)]
   if own.stored[probe.ref] ~= probe.stored then
+    own.fresh = own.fresh + 1
+    own.signatures[#own.signatures + 1] = probe.ref
+    own.signatures[#own.signatures + 1] = probe.stored
+    own.stored[probe.ref] = probe.stored
+    if not own.oldest or t < own.oldest then
+      own.oldest = t
+    end
+  else
+    probe.skip = true
+    own.stale = true
+  end
+end
+local grouped_ok = {}
+for index, shard in pairs(shards) do
+  if shard.fresh > 0 and shard.grouped > 0 and not shard.stale then
+    local plan = cmsgpack.unpack(ARGV[shard.grouped])
+    local g = plan[1]
+    if generation(shard.n) == g and generation(shard.n + shard.fresh - 1) == g then
+      grouped_ok[index] = true
+      shard.n = shard.n + shard.fresh
+      shard.names, shard.suffixes = plan[2], plan[3]
+    end
+  end
+end
+for _, probe in ipairs(probes) do
+  local index = math.floor(probe.t / width)
+  local own = shards[index]
+  if not probe.skip and not grouped_ok[index] then
+    unpack_probe(probe)
     local length = depth + generation(own.n) + 1
     own.n = own.n + 1
     local writes = own.writes
@@ -257,17 +300,23 @@ for _, probe in ipairs(probes) do
       writes[#writes + 1] = string.sub(probe.fields[b], 1, length)
       writes[#writes + 1] = key5 .. probe.tail
     end
-    own.signatures[#own.signatures + 1] = probe.ref
-    own.signatures[#own.signatures + 1] = probe.stored
-    own.stored[probe.ref] = probe.stored
-    if not own.oldest or t < own.oldest then
-      own.oldest = t
-    end
   end
 end
-for _, shard in pairs(shards) do
-  local writes = shard.writes
-  if #writes > 0 then
+for index, shard in pairs(shards) do
+  if grouped_ok[index] then
+    local names, suffixes = shard.names, shard.suffixes
+    local got = hmget(KEYS[shard.lsh], names)
+    local values = shard.values
+    for i, f in ipairs(names) do
+      local value = (got[i] or "") .. suffixes[i]
+      if #value > trim_at then
+        value = trim(value)
+      end
+      values[f] = value
+    end
+    shard.dirty = names
+  elseif #shard.writes > 0 then
+    local writes = shard.writes
     local names, seen = {}, {}
     for i = 1, #writes, 2 do
       local f = writes[i]
