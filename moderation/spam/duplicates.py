@@ -21,15 +21,26 @@ hashes per shard, each expiring whole (its expiry set once, when created: no per
   :data:`FIRST_GENERATION`, ×:data:`GROWTH`, … comments, each with as many groups as comments,
   so a group holds about :data:`BANDS` entries however many comments a shard gets (a few
   hundred bytes: a lookup reads little, and a field costs its hash's per-field overhead once
-  for about eight entries instead of once per entry). Field ``n`` counts the shard's comments.
+  for about eight entries instead of once per entry). A bucket's group in generation g is named
+  by the first ``_DEPTH + g + 1`` characters of its :func:`field_key` (band letter, bucket in
+  base-4 digits). Field ``n`` counts the shard's comments. A group keeps the newest
+  :data:`BUCKET_CAP` entries of each bucket (a campaign's bucket is trimmed, rarely, when its
+  group passes :data:`TRIM_AT` bytes).
 - ``Keys.spam_signatures``: field = the comment's *ref* (:func:`comment_ref`, 8 bytes of a hash
   of its id: the LSH entries carry it instead of the id), value = signature, comment id, author,
   article.
 
-A batch reads every field it needs with one ``HMGET`` per shard and writes each shard with one
-``HSET``. Window bounds use the entries' stored creation times, exactly (± ``window`` of the
-comment's creation time), so replaying old comments (the evaluation) behaves as it did live;
-the shards' expiry only collects garbage (a shard is kept until the window has passed its end).
+A batch (``moderation.spam.state``) reads the groups of its buckets with one ``HMGET`` per
+shard, queued just before its ``lua/spam_batch.lua`` call in one ``MULTI`` (so both see the same
+index), and the script appends the batch's entries with one ``HSET`` per shard. Redis stores;
+the worker picks the candidates (:func:`select`): per band, the newest
+:data:`CANDIDATES_PER_BAND` distinct comments of its bucket created within ± the window of the
+comment, the batch's earlier comments included — what ``ZRANGE … BYSCORE REV LIMIT`` gave on the
+former per-bucket sorted sets (ties at the same millisecond go by ref rather than by comment
+id). Parsing and rebuilding the packed groups in Lua cost Redis more than the commands it
+saved; in the worker it is cheap. Window bounds use the entries' stored creation times,
+exactly, so replaying old comments (the evaluation) behaves as it did live; the shards' expiry
+only collects garbage (a shard is kept until the window has passed its end).
 
 Confirming is one round trip per batch (an ``HMGET`` per shard) for the signatures this process
 has not seen yet (a signature never changes, so each worker keeps the ones it read or wrote in a
