@@ -10,10 +10,12 @@ Starts its own ``redis-server`` (no persistence), then:
 3. **archive**: the archiver writes the events to a fresh SQLite file and, when the machine's
    PostgreSQL answers, to a database of its own (dropped afterwards); prints comments/s each,
    against the workers' decision rate of step 2, then trims the streams as it does;
-4. **windows pass**: ``moderation.store.retention.sweep`` runs with a clock 25 hours ahead, so
-   everything kept only for the spam windows (LSH bands, signatures, IP sets, flood and
-   idempotency keys) expires or is trimmed the way the periodic sweep does it (idempotency
-   buckets live one to two TTLs, ``store.idempotency``: most are still there at 25 hours);
+4. **windows pass**: ``moderation.store.retention.sweep`` runs with a clock ahead by the longest
+   a spam window keeps anything (the near-duplicate index's time shards live up to
+   1 + 1/``SHARDS_PER_WINDOW`` windows: 37 h with the default 24 h window), so everything kept
+   only for the spam windows (LSH and signature shards, IP sets, flood keys) expires or is
+   trimmed the way the periodic sweep does it (idempotency buckets live one to two TTLs,
+   ``store.idempotency``: many are still there then);
 5. **retention**: 31 days on, every TTL has run out and the decided comments leave Redis.
 
 Memory is ``INFO memory`` ``used_memory`` deltas against the empty server (after a warm-up batch
@@ -49,6 +51,7 @@ from moderation.messages import Author, CommentRecord, Context  # noqa: E402
 from moderation.record import open_record  # noqa: E402
 from moderation.scoring.zero import ZeroScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
+from moderation.spam.duplicates import SHARDS_PER_WINDOW, WINDOW_MARGIN_S  # noqa: E402
 from moderation.store.admission import Admission  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
 from moderation.store.embedded import temporary_redis  # noqa: E402
@@ -242,6 +245,14 @@ def breakdown(sync: redis.Redis, n: int, top: int = 16) -> None:
     print("  by key: " + ", ".join(f"{k} {v / n:,.0f}" for k, v in ranked))
 
 
+def windows_pass_hours(settings: Settings) -> int:
+    """Whole hours after which nothing kept for a spam window is left: a near-duplicate shard
+    expires up to one shard's width past the window (``spam.duplicates``), 25 h at least."""
+    window_ms = settings.spam_dup_window_s * 1000
+    kept = window_ms + window_ms // SHARDS_PER_WINDOW + WINDOW_MARGIN_S * 1000
+    return max(25, -(-kept // 3_600_000) + 1)
+
+
 def used(sync: redis.Redis) -> int:
     info: Any = sync.info("memory")
     return int(info["used_memory"])
@@ -312,8 +323,9 @@ def main(argv: list[str] | None = None) -> int:
                     asyncio.run(pg_drop(name))
         asyncio.run(_sweep(settings, 0))
         inside = report("inside the spam windows (archived, streams trimmed)")
-        asyncio.run(_sweep(settings, 25 * 3600 * 1000))
-        after = report("after the windows (25 h later: windowed keys swept)")
+        hours = windows_pass_hours(settings)
+        asyncio.run(_sweep(settings, hours * 3600 * 1000))
+        after = report(f"after the windows ({hours} h later: windowed keys swept)")
         approved_ids = sum(
             int(sync.memory_usage(k, samples=0) or 0)
             for k in sync.scan_iter(match=f"{K.prefix}:article:*:approved", count=1000)
@@ -349,8 +361,9 @@ async def _retain(settings: Settings, ahead_ms: int) -> None:
 
 async def _sweep(settings: Settings, ahead_ms: int) -> None:
     """The archiver's trim, then the passage of ``ahead_ms``: every key whose TTL would have
-    run out by then is deleted (what Redis' expiry does), and the windowed sorted sets (LSH
-    bands, IP velocity sets) are trimmed to the window ending then, as their writers do."""
+    run out by then is deleted (what Redis' expiry does: the near-duplicate index's time
+    shards go whole), and the IP velocity sets are trimmed to the window ending then, as their
+    writer does."""
     client = AsyncRedis.from_url(settings.resolved_redis_url())
     record = await open_record(settings)
     try:
@@ -358,10 +371,7 @@ async def _sweep(settings: Settings, ahead_ms: int) -> None:
         if ahead_ms <= 0:
             return
         now = int(time.time() * 1000) + ahead_ms
-        windows = {
-            f"{K.prefix}:spam:lsh:": settings.spam_dup_window_s * 1000,
-            f"{K.prefix}:spam:ip:": settings.spam_velocity_window_s * 1000,
-        }
+        windows = {f"{K.prefix}:spam:ip:": settings.spam_velocity_window_s * 1000}
         async for raw in client.scan_iter(count=1000):
             key = raw.decode()
             ttl = await client.pttl(key)

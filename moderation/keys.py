@@ -532,14 +532,16 @@ class Keys:
         """Hash of the spam model's counters (``spam``/``ham`` examples learned)."""
         return f"{self.prefix}:spam:model:v1:meta"
 
-    def spam_band(self, band: int, bucket: str) -> str:
-        """Sorted set of comment ids whose MinHash band ``band`` hashes to ``bucket``, scored
-        by creation ms (near-duplicate candidates; trimmed to the window, expires)."""
-        return f"{self.prefix}:spam:lsh:{band}:{bucket}"
+    def spam_lsh(self, width_ms: int, shard: int) -> str:
+        """Hash: the MinHash LSH index of the comments created in one time shard (``shard`` =
+        creation ms // ``width_ms``): packed entries grouped by band bucket, plus the
+        shard's comment count (``moderation.spam.duplicates``; expires whole)."""
+        return f"{self.prefix}:spam:lsh:{int(width_ms)}:{int(shard)}"
 
-    def spam_signature(self, comment_id: str) -> str:
-        """String: a comment's MinHash signature, author and article (expires with the window)."""
-        return f"{self.prefix}:spam:sig:{part(comment_id)}"
+    def spam_signatures(self, width_ms: int, shard: int) -> str:
+        """Hash ``comment ref -> MinHash signature, comment id, author, article`` of the comments
+        created in one time shard (``moderation.spam.duplicates``; expires whole)."""
+        return f"{self.prefix}:spam:sig:{int(width_ms)}:{int(shard)}"
 
     def spam_ip_posts(self, ip: str) -> str:
         """Sorted set of comment ids from one IP address scored by creation ms (velocity);

@@ -84,6 +84,15 @@ async def _sql_dump(url: str, settings: Settings) -> str:
     return "\n".join(out)
 
 
+async def _signatures_of(redis: AsyncRedis, keys: Keys, author: str) -> int:
+    """Stored MinHash signatures of ``author``'s comments (value: signature, comment id,
+    author, article, separated by 0x1f)."""
+    n = 0
+    async for key in redis.scan_iter(f"{keys.prefix}:spam:sig:*"):
+        n += sum(v[128:].split(b"\x1f")[1] == author.encode() for v in await redis.hvals(key))
+    return n
+
+
 def _found(haystack: str | bytes) -> list[str]:
     text = haystack.decode("utf-8", "replace") if isinstance(haystack, bytes) else haystack
     return [n for n in NEEDLES if n.lower() in text.lower()]
@@ -144,6 +153,8 @@ async def test_forget_author_leaves_no_trace(
                 # Everything is archived before the erasure: both tiers hold the author's data.
                 await archive_all(settings, record)
                 assert _found(await _redis_dump(redis)) == NEEDLES  # the scan can find them
+                # The near-duplicate signatures name their author (time-sharded hashes).
+                assert await _signatures_of(redis, keys, "erin") == 4
                 assert set(_found(await _sql_dump(url, settings))) >= {NAME, WORD}
 
                 counts = await redis.hgetall(keys.author("erin"))
@@ -158,6 +169,8 @@ async def test_forget_author_leaves_no_trace(
 
                 # Nothing in Redis, its AOF (rewritten), or any table.
                 assert _found(await _redis_dump(redis)) == []
+                assert await _signatures_of(redis, keys, "erin") == 0
+                assert await _signatures_of(redis, keys, "other") == 4
                 await redis.bgrewriteaof()
 
                 async def rewritten() -> bool:

@@ -42,7 +42,6 @@ def test_no_two_ids_share_a_key() -> None:
         K.article_settings,
         K.author,
         K.author_comments,
-        K.spam_signature,
         K.spam_ip_posts,
         K.spam_learned,
         K.worker,

@@ -17,10 +17,13 @@ Each keeps its place in Redis (``Keys.retention_mark``, ``Keys.personal_data_mar
 pass goes on where the last one stopped; a crash between the two stores only repeats
 idempotent work.
 
-What the windows trim needs no sweep: LSH bands, signatures, IP sets, flood-control and
-idempotency keys expire with their TTLs (the spam windows, ``idempotency_ttl_s``), the band and
-IP sets are also trimmed by their writer (``spam_batch.lua``), and the streams are trimmed by the
-archiver, never past what a consumer group has not acknowledged (``store.trim``).
+What the windows trim needs no sweep: the near-duplicate index expires a whole time shard at a
+time (its LSH and signature hashes get their expiry once, when created: the shard's end plus
+the window, ``spam.duplicates``; nothing per comment to trim), IP sets, flood-control and
+idempotency keys expire with their TTLs (the spam windows, ``idempotency_ttl_s``), the IP sets
+are also trimmed by their writer (``spam_batch.lua``), and the streams are trimmed by the
+archiver, never past what a consumer group has not acknowledged (``store.trim``). Erasure
+deletes an author's signatures from the shards (``review.erasure``).
 """
 
 from __future__ import annotations

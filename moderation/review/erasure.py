@@ -6,7 +6,9 @@ What goes, in Redis:
   e-mail, IP, user agent and referrer gone; ids, article, status and times kept, so every count,
   thread and queue stays exact) — ``Store.replace_doc``, which never recreates a hash;
 - the spam state that derives from the texts or names the author: MinHash signatures (they
-  carry the author id and article) and learned-label markers per comment, the per-IP velocity
+  carry the author id and article; entries of the time-sharded signature hashes, deleted from
+  the comment's shard and every live one, ``spam.duplicates.forget_signatures``) and
+  learned-label markers per comment, the per-IP velocity
   sets and IP flood keys of every address the author's comments came from (whole keys: their
   names hold the address; a shared address loses at most one spam window of history), the
   author's flood key;
@@ -28,10 +30,12 @@ from moderation.messages import anonymised
 from moderation.record import Record
 from moderation.record import erasure as record_erasure
 from moderation.review.context import Review
+from moderation.spam.duplicates import forget_signatures
 from moderation.spam.velocity import ip_bucket
 from moderation.store import audit
 from moderation.store.audit import Actor
 from moderation.store.codec import as_str
+from moderation.store.comments import now_ms
 from moderation.store.pseudonyms import Pseudonyms
 
 
@@ -44,7 +48,8 @@ class Erasure:
     redis_comments: int
     #: Comment rows anonymised in the record (``None``: no record to erase in).
     record_comments: int | None
-    #: Redis keys deleted (signatures, velocity and flood keys).
+    #: Redis keys deleted (learned-label markers, velocity and flood keys) and signatures
+    #: deleted from the near-duplicate index.
     keys_deleted: int
 
     def view(self) -> dict[str, object]:
@@ -71,13 +76,15 @@ async def forget_author(
         replaced += await review.store.replace_doc(anonymised(doc))
     # Moderators' notes on the author may quote what the author wrote or who they are.
     doomed = [keys.flood("author", author_id), keys.author_notes(author_id)]
-    for cid in ids:
-        doomed += [keys.spam_signature(cid), keys.spam_learned(cid)]
+    doomed += [keys.spam_learned(cid) for cid in ids]
     pseudonyms = Pseudonyms(redis, keys)  # those keys name the addresses' keyed hashes
     for bucket in sorted(addresses):
         hashed = await pseudonyms.of(bucket)
         doomed += [keys.spam_ip_posts(hashed), keys.flood("ip", hashed)]
-    deleted = 0
+    created = {cid: (docs[cid].created_at if cid in docs else None) for cid in ids}
+    deleted = await forget_signatures(
+        redis, keys, created, window_s=review.settings.spam_dup_window_s, now_ms=now_ms()
+    )
     for start in range(0, len(doomed), 500):
         deleted += int(await redis.delete(*doomed[start : start + 500]))
     archived = await record_erasure.forget_author(record, author_id, keys.site) if record else None

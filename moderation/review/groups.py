@@ -63,7 +63,11 @@ async def held_groups(review: Review, items: Sequence[ReviewItem]) -> dict[str, 
     held_items = [i for i in items if i.stored.status is Status.HELD]
     probes = [i for i in held_items if worth_a_lookup(i)][:MAX_LOOKUPS]
     copies = await near_duplicates(
-        review.redis, review.keys, [i.id for i in probes], review.settings.spam_dup_similarity
+        review.redis,
+        review.keys,
+        [(i.id, i.stored.record.created_at) for i in probes],
+        window_s=review.settings.spam_dup_window_s,
+        threshold=review.settings.spam_dup_similarity,
     )
     others = sorted({c.comment_id for found in copies.values() for c in found})
     held: set[str] = set()
@@ -108,7 +112,11 @@ async def copies_of(review: Review, item: ReviewItem) -> Group | None:
         return None
     copies = (
         await near_duplicates(
-            review.redis, review.keys, [item.id], review.settings.spam_dup_similarity
+            review.redis,
+            review.keys,
+            [(item.id, item.stored.record.created_at)],
+            window_s=review.settings.spam_dup_window_s,
+            threshold=review.settings.spam_dup_similarity,
         )
     ).get(item.id, [])
     if not copies:

@@ -209,16 +209,21 @@ class SpamScorer:
     ) -> tuple[ModelState, dict[str, dict[str, Any]]]:
         """The model weights of the batch's features, and each comment's signals from shared
         state (near duplicates, velocity, history), in two round trips for the whole batch."""
-        pipe = self.redis.pipeline(transaction=False)
-        await self.state.queue(pipe, [p.record for p in prepared], [p.probe for p in prepared])
+        # A transaction: the near-duplicate index's reads and the batch script that appends to
+        # it must see the same index (moderation.spam.state).
+        pipe = self.redis.pipeline(transaction=True)
+        queued = await self.state.queue(
+            pipe, [p.record for p in prepared], [p.probe for p in prepared]
+        )
         wanted: set[int] = set(PRIORS)
         for p in prepared:
             wanted.update(p.text_x)
         pending = await self.model.queue_read(pipe, self.redis, wanted)
         replies = await pipe.execute()
 
-        model_state = await self.model.finish_read(self.redis, pending, replies[1:])
-        found = self.state.parse(replies[0])
+        n = queued.replies
+        model_state = await self.model.finish_read(self.redis, pending, replies[n:])
+        found = self.state.parse(replies[:n], queued)
         probes = [p.probe for p in prepared if p.probe is not None]
         candidates = [f.candidates for p, f in zip(prepared, found, strict=True) if p.probe]
         confirmed = await self.duplicates.confirm(self.redis, probes, candidates)

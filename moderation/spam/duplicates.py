@@ -7,27 +7,56 @@ at the end still leaves two copies of a template close together (robust to small
 
 Finding candidates without comparing against everything uses locality-sensitive hashing: the
 signature is cut into :data:`BANDS` bands of :data:`ROWS` values; each band is hashed to a
-bucket, and each bucket is a Redis sorted set of comment ids scored by creation time, trimmed to
-the sliding window and expiring with it. Texts sharing any bucket are candidates (likely from
-a similarity of about (1/BANDS)^(1/ROWS) ≈ 0.6 up); candidates are then confirmed by comparing
-full signatures against ``spam_dup_similarity``. Indexing and candidate lookup are part of the
-batch's one ``lua/spam_batch.lua`` call (:mod:`moderation.spam.state`); confirming is one
-``MGET`` per batch of the signatures this process has not seen yet (a signature never
-changes, so each worker keeps the ones it read or wrote in a bounded cache). Every worker
-indexes into the same sets, so a text pasted under ten articles is seen whichever workers
-score the copies.
+bucket. Texts sharing any bucket within the window are candidates (likely from a similarity of
+about (1/BANDS)^(1/ROWS) ≈ 0.6 up); candidates are then confirmed by comparing full signatures
+against ``spam_dup_similarity``.
 
-Window bounds use the comments' creation times, so replaying old comments (the evaluation)
-behaves as it did live; the keys' TTLs only collect garbage.
+Layout in Redis (written by ``lua/spam_batch.lua``, read by it and ``lua/lsh_members.lua``):
+comments are indexed in **time shards** of ``window / SHARDS_PER_WINDOW`` by creation time, two
+hashes per shard, each expiring whole (its expiry set once, when created: no per-comment
+``EXPIRE``, no trimming):
+
+- ``Keys.spam_lsh``: fields are groups of band buckets; a value is packed 17-byte entries (band,
+  bucket, comment ref, creation ms within the shard). A shard's comments fill *generations* of
+  :data:`FIRST_GENERATION`, ×:data:`GROWTH`, … comments, each with as many groups as comments,
+  so a group holds about :data:`BANDS` entries however many comments a shard gets (a few
+  hundred bytes: a lookup reads little, and a field costs its hash's per-field overhead once
+  for about eight entries instead of once per entry). A bucket's group in generation g is named
+  by the first ``_DEPTH + g + 1`` characters of its :func:`field_key` (band letter, bucket in
+  base-4 digits). Field ``n`` counts the shard's comments. A group keeps the newest
+  :data:`BUCKET_CAP` entries of each bucket (a campaign's bucket is trimmed, rarely, when its
+  group passes :data:`TRIM_AT` bytes).
+- ``Keys.spam_signatures``: field = the comment's *ref* (:func:`comment_ref`, 8 bytes of a hash
+  of its id: the LSH entries carry it instead of the id), value = signature, comment id, author,
+  article.
+
+A batch (``moderation.spam.state``) reads the groups of its buckets with one ``HMGET`` per
+shard, queued just before its ``lua/spam_batch.lua`` call in one ``MULTI`` (so both see the same
+index), and the script appends the batch's entries with one ``HSET`` per shard. Redis stores;
+the worker picks the candidates (:func:`select`): per band, the newest
+:data:`CANDIDATES_PER_BAND` distinct comments of its bucket created within ± the window of the
+comment, the batch's earlier comments included — what ``ZRANGE … BYSCORE REV LIMIT`` gave on the
+former per-bucket sorted sets (ties at the same millisecond go by ref rather than by comment
+id). Parsing and rebuilding the packed groups in Lua cost Redis more than the commands it
+saved; in the worker it is cheap. Window bounds use the entries' stored creation times,
+exactly, so replaying old comments (the evaluation) behaves as it did live; the shards' expiry
+only collects garbage (a shard is kept until the window has passed its end).
+
+Confirming is one round trip per batch (an ``HMGET`` per shard) for the signatures this process
+has not seen yet (a signature never changes, so each worker keeps the ones it read or wrote in a
+bounded cache). Every worker indexes into the same shards, so a text pasted under ten articles
+is seen whichever workers score the copies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from redis.asyncio import Redis
@@ -40,12 +69,33 @@ BANDS = 8
 ROWS = NUM_PERM // BANDS
 #: Candidates read per band and comment: bounds the work a huge campaign can cause.
 CANDIDATES_PER_BAND = 10
-#: Seconds past the window a signature or an idle band key is kept before it expires.
+#: Entries a bucket keeps per field of a shard (its newest): a campaign's bucket would otherwise
+#: grow by one entry per copy, and every lookup in it would read them all, when readers only
+#: ever want the newest :data:`CANDIDATES_PER_BAND` (the scorer) or :data:`COPIES_PER_BAND`
+#: (the held queue) of the window. The newest entries of a window are the newest of their
+#: shards, so comments scored in time order (live, the evaluation's replay) find the same.
+BUCKET_CAP = 32
+#: Seconds past the window a shard is kept after the window has passed its end.
 WINDOW_MARGIN_S = 300
+#: Time shards per window: a shard is kept for the window after its end, so the index holds
+#: between 1 and 1 + 1/SHARDS_PER_WINDOW windows of comments; a batch reads the shards
+#: overlapping ± the window (2 * SHARDS_PER_WINDOW + 1 at most, one ``HMGET`` each).
+SHARDS_PER_WINDOW = 2
+#: Comments in a shard's first generation of bucket groups (as many groups: 8 bands × 4^depth),
+#: and the factor each next one grows by: 4, one more base-4 digit of the bucket per generation
+#: (see the module docstring).
+FIRST_GENERATION = 512
+GROWTH = 4
+_DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
+#: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
+#: of its buckets (a group holds about 8 entries, 136 bytes: only a campaign's grows this long).
+TRIM_AT = 64 * 17
 #: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
 #: against the same few earlier ones again and again, so a few thousand suffice; a bigger cache
 #: only makes the worker's memory grow for longer before it levels off.
 SIGNATURE_CACHE = 10_000
+#: The longest shard: an entry's time within its shard is stored in 4 bytes.
+_MAX_WIDTH_MS = 2**32 - 1
 
 # Multiply-shift hash family: h_k(x) = (a_k * x + b_k) >> 32 (mod 2^64), a_k odd. Fixed seed:
 # every process must compute the same signatures.
@@ -53,6 +103,7 @@ _rng = np.random.default_rng(20_240_611)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
 _B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
 _SEP = b"\x1f"
+_REF_BYTES = 8
 
 
 def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
@@ -62,10 +113,46 @@ def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
     return out
 
 
-def band_buckets(sig: npt.NDArray[np.uint32]) -> list[str]:
+def band_keys(sig: npt.NDArray[np.uint32]) -> list[bytes]:
+    """Per band, its band number and bucket (CRC-32 of the band's values): 5 bytes each."""
     raw = sig.astype("<u4").tobytes()
     width = ROWS * 4
-    return [format(zlib.crc32(raw[b * width : (b + 1) * width]), "08x") for b in range(BANDS)]
+    return [
+        bytes((b,)) + zlib.crc32(raw[b * width : (b + 1) * width]).to_bytes(4, "big")
+        for b in range(BANDS)
+    ]
+
+
+_BASE4 = ["".join("0123"[(v >> k) & 3] for k in (6, 4, 2, 0)) for v in range(256)]
+
+
+def field_key(key5: bytes) -> str:
+    """A band key's field key: its band as a letter, then its bucket in base-4 digits; the
+    bucket's group in generation g is the first ``_DEPTH + g + 1`` characters."""
+    return chr(97 + key5[0]) + "".join(_BASE4[b] for b in key5[1:])
+
+
+def generation(n: int) -> int:
+    """The generation of a shard's ``n``-th comment (from 0)."""
+    g, start, size = 0, 0, FIRST_GENERATION
+    while n >= start + size:
+        start += size
+        size *= GROWTH
+        g += 1
+    return g
+
+
+def probe_blob(ref: bytes, offset_ms: int, keys5: Sequence[bytes], stored: bytes) -> bytes:
+    """A probe as ``spam_batch.lua`` takes it: ref, creation ms within its shard, number of
+    bands, per band its band key and field key, then the stored signature."""
+    bands = b"".join(k + field_key(k).encode() for k in keys5)
+    return ref + offset_ms.to_bytes(4, "big") + bytes((len(keys5),)) + bands + stored
+
+
+def comment_ref(comment_id: str) -> bytes:
+    """The 8 bytes that stand for a comment in the index (a hash of its id: two comments of one
+    shard share one with a chance of about n²/2⁶⁵)."""
+    return hashlib.blake2b(comment_id.encode(), digest_size=_REF_BYTES).digest()
 
 
 def similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
@@ -84,8 +171,11 @@ class Probe:
     signature: npt.NDArray[np.uint32]
 
     def stored(self) -> bytes:
+        """The signature hash's value: signature, comment id, author, article."""
         head = self.signature.astype("<u4").tobytes()
-        return head + self.author_id.encode() + _SEP + self.article_id.encode()
+        return _SEP.join(
+            (head + self.comment_id.encode(), self.author_id.encode(), self.article_id.encode())
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +201,14 @@ class DupSignals:
         }
 
 
-#: A stored signature read back: the signature, its comment's author and article.
-_Known = tuple[npt.NDArray[np.uint32], str, str]
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A stored signature read back, with its comment's id, author and article."""
+
+    signature: npt.NDArray[np.uint32]
+    comment_id: str
+    author_id: str
+    article_id: str
 
 
 def _decode(value: bytes) -> _Known | None:
@@ -120,61 +216,278 @@ def _decode(value: bytes) -> _Known | None:
     if len(value) < size:
         return None
     sig = np.frombuffer(value[:size], dtype="<u4").astype(np.uint32)
-    author, _, article = value[size:].partition(_SEP)
-    return sig, author.decode(errors="replace"), article.decode(errors="replace")
+    parts = value[size:].split(_SEP)
+    if len(parts) != 3:
+        return None
+    cid, author, article = (p.decode(errors="replace") for p in parts)
+    return _Known(sig, cid, author, article)
+
+
+_ENTRY = 17
+
+#: A shard as a script read it: its comment count ("n") and its groups read (field -> value).
+Shard = tuple[int, dict[str, bytes]]
+#: A comment looked up: creation ms, ref, band keys, their field keys.
+Lookup = tuple[int, bytes, Sequence[bytes], Sequence[str]]
+
+
+def lookup(created_ms: int, comment_id: str, sig: npt.NDArray[np.uint32]) -> Lookup:
+    keys5 = band_keys(sig)
+    return created_ms, comment_ref(comment_id), keys5, [field_key(k) for k in keys5]
+
+
+def _msgpack(value: int | bytes | str | Sequence[Any]) -> bytes:
+    """``value`` in msgpack, bytes as msgpack *strings*: the scripts' ``cmsgpack`` reads no
+    binary type, and a Lua string holds any bytes."""
+    if isinstance(value, int):
+        if not 0 <= value < 128:
+            raise ValueError("only small non-negative integers")
+        return bytes((value,))
+    if isinstance(value, str | bytes):
+        raw = value.encode() if isinstance(value, str) else value
+        n = len(raw)
+        if n < 32:
+            return bytes((0xA0 | n,)) + raw
+        if n < 256:
+            return b"\xd9" + bytes((n,)) + raw
+        if n < 65536:
+            return b"\xda" + n.to_bytes(2, "big") + raw
+        return b"\xdb" + n.to_bytes(4, "big") + raw
+    return b"\xdd" + len(value).to_bytes(4, "big") + b"".join(_msgpack(v) for v in value)
+
+
+def grouped_entries(
+    geometry: Geometry, lookups: Sequence[Lookup | None], counts: Mapping[int, int]
+) -> dict[int, bytes]:
+    """Per shard written, the lookups' entries grouped by the field they go to, for
+    ``spam_batch.lua`` (msgpack ``{generation, {fields}, {entries of each}}``): when the
+    shard, holding ``counts[shard]`` comments (as far as this process knows), would take the
+    batch's comments there into one generation. The script checks that against the count it
+    finds (and works the fields out itself when it differs)."""
+    by_shard: dict[int, list[Lookup]] = {}
+    for item in lookups:
+        if item is not None:
+            by_shard.setdefault(geometry.shard(item[0]), []).append(item)
+    out: dict[int, bytes] = {}
+    for s, items in by_shard.items():
+        n = counts.get(s, 0)
+        g = generation(n)
+        if generation(n + len(items) - 1) != g:
+            continue
+        length = _DEPTH + g + 1
+        base = s * geometry.width_ms
+        groups: dict[str, list[bytes]] = {}
+        for t, ref, keys5, fks in items:
+            tail = ref + (t - base).to_bytes(4, "big")
+            for key5, fk in zip(keys5, fks, strict=True):
+                groups.setdefault(fk[:length], []).append(key5 + tail)
+        out[s] = _msgpack([g, list(groups), [b"".join(v) for v in groups.values()]])
+    return out
+
+
+def parse_shards(
+    reply: Sequence[Any], read: Mapping[int, tuple[Sequence[str], Sequence[Any]]]
+) -> dict[int, Shard]:
+    """The shards of a script's reply, ``{shard index, n, {field, value, ...}}``, with the
+    groups read before it (``read[shard]``: the fields and the ``HMGET``'s reply)."""
+    out: dict[int, Shard] = {}
+    for index, n, extra in reply:
+        names, got = read.get(int(index), ((), ()))
+        values = {f: v for f, v in zip(names, got, strict=True) if v}
+        values.update((as_str(f), v) for f, v in zip(extra[::2], extra[1::2], strict=True) if v)
+        out[int(index)] = (int(n), values)
+    return out
+
+
+def wanted_groups(
+    geometry: Geometry, lookups: Sequence[Lookup | None], known: Mapping[int, int]
+) -> dict[int, list[str]]:
+    """Per shard overlapping ± the window of a lookup, the groups of the lookups' buckets in
+    generations 0 to ``known[shard]`` (the last one this process knows the shard has), without
+    repeats."""
+    out: dict[int, dict[str, None]] = {}
+    for lookup in lookups:
+        if lookup is None:
+            continue
+        t, _, _, fks = lookup
+        for s in geometry.around(t):
+            last = known.get(s, -1)
+            if last < 0:
+                continue
+            names = out.setdefault(s, {})
+            for g in range(last + 1):
+                names.update(dict.fromkeys(fk[: _DEPTH + g + 1] for fk in fks))
+    return {s: list(names) for s, names in out.items() if names}
+
+
+def _scan(
+    value: bytes, key5: bytes, base: int, lo: int, hi: int, into: list[tuple[int, bytes]]
+) -> None:
+    """Append to ``into`` the (time, ref) of ``key5``'s entries in the packed ``value`` whose
+    time is inside [lo, hi]."""
+    find = value.find
+    pos = find(key5)
+    while pos >= 0:
+        if pos % _ENTRY == 0:
+            at = base + int.from_bytes(value[pos + 13 : pos + 17], "big")
+            if lo <= at <= hi:
+                into.append((at, value[pos + 5 : pos + 13]))
+            pos = find(key5, pos + _ENTRY)
+        else:
+            pos = find(key5, pos + 1)
+
+
+def select(
+    geometry: Geometry,
+    shards: Mapping[int, Shard],
+    lookups: Sequence[Lookup | None],
+    limit: int,
+    *,
+    sequential: bool,
+) -> list[list[tuple[bytes, int]]]:
+    """Each lookup's candidates as (ref, shard index): per band, the newest ``limit`` distinct
+    comments of its bucket created within ± the window of it (ties: the higher ref first), its
+    own ref and repeats across bands left out, in that order. ``sequential``: each lookup also
+    sees those before it (a batch indexes its comments in order, and the shards read are as
+    they were before the batch)."""
+    width, window = geometry.width_ms, geometry.window_ms
+    gens = {s: generation(n - 1) if n > 0 else -1 for s, (n, _) in shards.items()}
+    earlier: dict[bytes, list[tuple[int, bytes]]] = {}
+    out: list[list[tuple[bytes, int]]] = []
+    for lookup in lookups:
+        if lookup is None:
+            out.append([])
+            continue
+        t, ref, keys5, fks = lookup
+        lo, hi = t - window, t + window
+        around = [(s, shards[s][1]) for s in geometry.around(t) if gens.get(s, -1) >= 0]
+        seen: set[bytes] = set()
+        found: list[tuple[bytes, int]] = []
+        for key5, fk in zip(keys5, fks, strict=True):
+            matches: list[tuple[int, bytes]] = []
+            for s, values in around:
+                base = s * width
+                for g in range(gens[s] + 1):
+                    value = values.get(fk[: _DEPTH + g + 1])
+                    if value:
+                        _scan(value, key5, base, lo, hi, matches)
+            if sequential:
+                matches.extend(e for e in earlier.get(key5, ()) if lo <= e[0] <= hi)
+            matches.sort(reverse=True)
+            taken: set[bytes] = set()
+            for at, other in matches:
+                if other in taken:
+                    continue
+                taken.add(other)
+                if other != ref and other not in seen:
+                    seen.add(other)
+                    found.append((other, at // width))
+                if len(taken) == limit:
+                    break
+        if sequential:
+            for key5 in keys5:
+                earlier.setdefault(key5, []).append((t, ref))
+        out.append(found)
+    return out
+
+
+class Geometry:
+    """Where comments live in the index: the window, the shards' width and keys."""
+
+    def __init__(self, keys: Keys, window_s: int) -> None:
+        self.keys = keys
+        self.window_ms = int(window_s * 1000)
+        self.width_ms = max(1, min(self.window_ms // SHARDS_PER_WINDOW, _MAX_WIDTH_MS))
+        self.margin_ms = WINDOW_MARGIN_S * 1000
+
+    def shard(self, created_ms: int) -> int:
+        return created_ms // self.width_ms
+
+    def around(self, created_ms: int) -> range:
+        """The shards overlapping ± the window of ``created_ms``."""
+        w = self.window_ms
+        return range(self.shard(created_ms - w), self.shard(created_ms + w) + 1)
+
+    def lsh_key(self, shard: int) -> str:
+        return self.keys.spam_lsh(self.width_ms, shard)
+
+    def signature_key(self, shard: int) -> str:
+        return self.keys.spam_signatures(self.width_ms, shard)
+
+    def live(self, now_ms: int) -> range:
+        """Every shard that may still exist at ``now_ms`` for comments created up to then
+        (replays aside: a replayed comment's shard is named by its old creation time)."""
+        oldest = now_ms - self.window_ms - self.width_ms - self.margin_ms
+        return range(self.shard(oldest), self.shard(now_ms + self.window_ms) + 1)
+
+    async def signatures(
+        self, redis: Redis, wanted: Iterable[tuple[bytes, int]]
+    ) -> dict[bytes, _Known]:
+        """The stored signatures of (ref, shard) pairs: one round trip, an ``HMGET`` per
+        shard; absent ones (expired, erased) are left out."""
+        by_shard: dict[int, list[bytes]] = {}
+        for ref, shard in wanted:
+            by_shard.setdefault(shard, []).append(ref)
+        if not by_shard:
+            return {}
+        pipe = redis.pipeline(transaction=False)
+        for shard, refs in by_shard.items():
+            pipe.hmget(self.signature_key(shard), refs)
+        replies = await pipe.execute()
+        found: dict[bytes, _Known] = {}
+        for refs, values in zip(by_shard.values(), replies, strict=True):
+            for ref, v in zip(refs, values, strict=True):
+                if isinstance(v, bytes) and (decoded := _decode(v)) is not None:
+                    found[ref] = decoded
+        return found
 
 
 class DuplicateIndex:
     def __init__(self, keys: Keys, window_s: int, threshold: float) -> None:
         self.keys = keys
-        self.window_ms = int(window_s * 1000)
-        # Expire a little after the window closes: a signature is never read after it, and a
-        # band key is kept alive by every new entry (its old ones trimmed by score).
-        self.ttl_s = max(int(window_s) + WINDOW_MARGIN_S, 60)
+        self.geometry = Geometry(keys, window_s)
+        self.window_ms = self.geometry.window_ms
         self.threshold = threshold
         # Decoded once: a campaign's copies are compared against the same few again and again.
-        self._signatures: dict[str, _Known] = {}
-
-    def band_keys(self, probe: Probe) -> list[str]:
-        """The sorted sets ``probe`` is looked up and indexed in, one per band."""
-        return [
-            self.keys.spam_band(band, bucket)
-            for band, bucket in enumerate(band_buckets(probe.signature))
-        ]
+        self._signatures: dict[bytes, _Known] = {}
 
     def remember(self, probes: Sequence[Probe]) -> list[bytes]:
         """The stored values of ``probes``' signatures, kept in this process' cache too."""
-        self._remember((p.comment_id, (p.signature, p.author_id, p.article_id)) for p in probes)
-        return [probe.stored() for probe in probes]
+        stored = [probe.stored() for probe in probes]
+        self._remember(
+            (
+                comment_ref(p.comment_id),
+                _Known(p.signature, p.comment_id, p.author_id, p.article_id),
+            )
+            for p in probes
+        )
+        return stored
 
-    def _remember(self, pairs: Iterable[tuple[str, _Known]]) -> None:
+    def _remember(self, pairs: Iterable[tuple[bytes, _Known]]) -> None:
         if len(self._signatures) > SIGNATURE_CACHE:
             self._signatures.clear()
         self._signatures.update(pairs)
 
     async def confirm(
-        self, redis: Redis, probes: Sequence[Probe], candidates: Sequence[Sequence[Any]]
+        self,
+        redis: Redis,
+        probes: Sequence[Probe],
+        candidates: Sequence[Sequence[tuple[bytes, int]]],
     ) -> list[DupSignals]:
-        """Compare each probe with its candidates' signatures (one ``MGET`` for the batch, of
-        those not cached)."""
-        ids = [[as_str(c) for c in cands] for cands in candidates]
-        wanted = {c for cands in ids for c in cands}
-        if not wanted:
+        """Compare each probe with its candidates' signatures (one round trip for the batch,
+        of those not cached)."""
+        parsed = candidates
+        if not any(parsed):
             return [DupSignals() for _ in probes]
         known = self._signatures
-        missing = sorted(c for c in wanted if c not in known)
+        missing = {(ref, shard) for cands in parsed for ref, shard in cands if ref not in known}
         if missing:
-            values = await redis.mget([self.keys.spam_signature(c) for c in missing])
-            found = {
-                c: decoded
-                for c, v in zip(missing, values, strict=True)
-                if isinstance(v, bytes) and (decoded := _decode(v)) is not None
-            }
+            found = await self.geometry.signatures(redis, sorted(missing))
             self._remember(found.items())
             known = {**known, **found}  # the cache may have been cleared just now
         return [
-            self._compare(probe, [known[c] for c in cands if c in known])
-            for probe, cands in zip(probes, ids, strict=True)
+            self._compare(probe, [known[ref] for ref, _ in cands if ref in known])
+            for probe, cands in zip(probes, parsed, strict=True)
         ]
 
     def _compare(self, probe: Probe, others: Sequence[_Known]) -> DupSignals:
@@ -182,17 +495,18 @@ class DuplicateIndex:
         trips is skipped), all signatures compared in one array operation."""
         if not others:
             return DupSignals()
-        agree = np.count_nonzero(np.stack([o[0] for o in others]) == probe.signature, axis=1)
+        agree = np.count_nonzero(np.stack([o.signature for o in others]) == probe.signature, axis=1)
         count, best = 0, 0.0
         authors: set[str] = set()
         articles: set[str] = set()
         cross = 0
-        for (_, author, article), same in zip(others, agree.tolist(), strict=True):
+        for other, same in zip(others, agree.tolist(), strict=True):
             sim = same / NUM_PERM
             if sim < self.threshold:
                 continue
             count += 1
             best = max(best, sim)
+            author, article = other.author_id, other.article_id
             if author != probe.author_id:
                 authors.add(author)
             if article != probe.article_id:
@@ -202,7 +516,7 @@ class DuplicateIndex:
         return DupSignals(count, len(authors), len(articles), cross, best)
 
 
-#: Ids read per band bucket when looking up a stored comment's copies (a campaign's bucket
+#: Entries read per band bucket when looking up a stored comment's copies (a campaign's bucket
 #: may hold thousands; the held queue shows a group of the newest).
 COPIES_PER_BAND = 30
 
@@ -217,45 +531,89 @@ class Copy:
 
 
 async def near_duplicates(
-    redis: Redis, keys: Keys, comment_ids: Sequence[str], threshold: float
+    redis: Redis,
+    keys: Keys,
+    comments: Sequence[tuple[str, int]],
+    *,
+    window_s: int,
+    threshold: float,
 ) -> dict[str, list[Copy]]:
-    """The indexed near duplicates (similarity ≥ ``threshold``) of each of ``comment_ids``
-    that the scorer indexed and whose signatures are still in the window; two round trips
-    for the lookup (signatures, band buckets) and one for the candidates' signatures."""
-    if not comment_ids:
+    """The indexed near duplicates (similarity ≥ ``threshold``, created within ± the window)
+    of each of ``comments`` (id, creation ms) that the scorer indexed and whose signatures are
+    still stored; three round trips (their signatures, one script call that reads the groups of
+    every bucket of every comment, the candidates' signatures)."""
+    if not comments:
         return {}
-    raw = await redis.mget([keys.spam_signature(c) for c in comment_ids])
+    geometry = Geometry(keys, window_s)
+    refs = {cid: (comment_ref(cid), geometry.shard(created)) for cid, created in comments}
+    stored = await geometry.signatures(redis, refs.values())
     own = {
-        c: mine
-        for c, v in zip(comment_ids, raw, strict=True)
-        if isinstance(v, bytes) and (mine := _decode(v)) is not None
+        cid: (created, stored[refs[cid][0]]) for cid, created in comments if refs[cid][0] in stored
     }
     if not own:
         return {}
-    # One script call for every bucket of every comment: a page's 800 bucket reads as 800
-    # pipelined commands cost the client more than the server.
-    bands = [
-        keys.spam_band(band, bucket)
-        for sig, _, _ in own.values()
-        for band, bucket in enumerate(band_buckets(sig))
+    keys5 = {cid: band_keys(known.signature) for cid, (_, known) in own.items()}
+    by_shard: dict[int, list[bytes]] = {}
+    for cid, (created, _) in own.items():
+        for s in geometry.around(created):
+            by_shard.setdefault(s, []).extend(field_key(k).encode() for k in keys5[cid])
+    shards = sorted(by_shard)
+    reply = await script(redis, "lsh_members.lua")(
+        keys=[geometry.lsh_key(s) for s in shards],
+        args=[
+            FIRST_GENERATION,
+            GROWTH,
+            _DEPTH,
+            msgspec.msgpack.encode([[s, n + 1] for n, s in enumerate(shards)]),
+            *(b"".join(by_shard[s]) for s in shards),
+        ],
+    )
+    lookups: list[Lookup | None] = [
+        (created, refs[cid][0], keys5[cid], [field_key(k) for k in keys5[cid]])
+        for cid, (created, _) in own.items()
     ]
-    replies = await script(redis, "lsh_members.lua")(keys=bands, args=[BANDS, COPIES_PER_BAND])
-    candidates: dict[str, set[str]] = {}
-    for cid, reply in zip(own, replies, strict=True):
-        candidates[cid] = {as_str(x) for x in reply} - {cid}
-    wanted = sorted({c for found in candidates.values() for c in found} - own.keys())
-    known: dict[str, _Known] = dict(own)
-    if wanted:
-        values = await redis.mget([keys.spam_signature(c) for c in wanted])
-        for c, v in zip(wanted, values, strict=True):
-            if isinstance(v, bytes) and (decoded := _decode(v)) is not None:
-                known[c] = decoded
+    found_lists = select(
+        geometry, parse_shards(reply, {}), lookups, COPIES_PER_BAND, sequential=False
+    )
+    candidates = dict(zip(own, found_lists, strict=True))
+    own_refs = {refs[cid][0] for cid in own}
+    wanted = {c for found in candidates.values() for c in found if c[0] not in own_refs}
+    known = {refs[cid][0]: k for cid, (_, k) in own.items()}
+    known.update(await geometry.signatures(redis, sorted(wanted)))
     out: dict[str, list[Copy]] = {}
     for cid, found in candidates.items():
-        sig = own[cid][0]
-        out[cid] = [
-            Copy(other, known[other][1], known[other][2])
-            for other in sorted(found)
-            if other in known and similarity(sig, known[other][0]) >= threshold
-        ]
+        sig = own[cid][1].signature
+        copies = {
+            other.comment_id: Copy(other.comment_id, other.author_id, other.article_id)
+            for ref, _ in found
+            if (other := known.get(ref)) is not None
+            and other.comment_id != cid
+            and similarity(sig, other.signature) >= threshold
+        }
+        out[cid] = [copies[c] for c in sorted(copies)]
     return out
+
+
+async def forget_signatures(
+    redis: Redis,
+    keys: Keys,
+    comments: Mapping[str, int | None],
+    *,
+    window_s: int,
+    now_ms: int,
+) -> int:
+    """Delete the stored signatures (they name the author and article) of ``comments`` (id,
+    creation ms or ``None`` when unknown) from their shard and every live one; the number
+    deleted. The LSH entries stay: bucket, ref and time, nothing of the author, and without
+    the signature no reader can turn them into a comment."""
+    if not comments:
+        return 0
+    geometry = Geometry(keys, window_s)
+    shards = set(geometry.live(now_ms))
+    shards.update(geometry.shard(c) for c in comments.values() if c is not None)
+    refs = [comment_ref(cid) for cid in comments]
+    pipe = redis.pipeline(transaction=False)
+    for shard in sorted(shards):
+        for start in range(0, len(refs), 500):
+            pipe.hdel(geometry.signature_key(shard), *refs[start : start + 500])
+    return sum(int(n) for n in await pipe.execute())

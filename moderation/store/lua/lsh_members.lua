@@ -1,23 +1,58 @@
--- The near-duplicate candidates of many comments in one reply: for each comment, the newest
--- ids of its band buckets, without repeats (moderation.spam.duplicates.near_duplicates, for
--- the held queue's groups). Reads only.
+-- The near-duplicate index's groups that hold the buckets of some comments (moderation.spam.
+-- duplicates.near_duplicates, for the held queue's groups), as spam_batch.lua returns them: the
+-- caller picks the candidates. Reads only. Layout: spam_batch.lua and moderation.spam.duplicates.
 --
--- KEYS: the band buckets (sorted sets), ARGV[1] per comment, in comment order.
--- ARGV[1] buckets per comment, ARGV[2] ids read per bucket (the newest).
--- Returns one array of ids per comment.
-local per = tonumber(ARGV[1])
-local count = tonumber(ARGV[2])
+-- KEYS: the LSH shard hashes.
+-- ARGV[1] first generation's comments   ARGV[2] generation growth   ARGV[3] `depth`
+-- ARGV[4] msgpack array of shards: {shard index, KEYS position}
+-- ARGV[5...] the comments' field keys (17 characters each, concatenated), per shard in
+--   ARGV[4]'s order: those of the comments whose window it overlaps.
+-- Returns per shard that has comments {shard index, n, {field, value, field, value, ...}}
+-- (non-empty groups: spam_batch.lua's reply has the same shape).
+local first, growth, depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local shard_list = cmsgpack.unpack(ARGV[4])
+local FIELD_KEY = 17
+
+local function generation(n)
+  local g, start, size = 0, 0, first
+  while n >= start + size do
+    start = start + size
+    size = size * growth
+    g = g + 1
+  end
+  return g
+end
+
 local out = {}
-for c = 0, #KEYS / per - 1 do
-  local seen, ids = {}, {}
-  for b = 1, per do
-    for _, id in ipairs(redis.call("ZRANGE", KEYS[c * per + b], -count, -1)) do
-      if not seen[id] then
-        seen[id] = true
-        ids[#ids + 1] = id
+for i, s in ipairs(shard_list) do
+  local key = KEYS[s[2]]
+  local n = tonumber(redis.call("HGET", key, "n")) or 0
+  if n > 0 then
+    local gens = generation(n - 1)
+    local blob = ARGV[4 + i]
+    local names, wanted = {}, {}
+    for at = 1, #blob, FIELD_KEY do
+      local fk = string.sub(blob, at, at + FIELD_KEY - 1)
+      for g = 0, gens do
+        local f = string.sub(fk, 1, depth + g + 1)
+        if not wanted[f] then
+          wanted[f] = true
+          names[#names + 1] = f
+        end
       end
     end
+    local extra = {}
+    for j = 1, #names, 1000 do
+      local part = {unpack(names, j, math.min(j + 999, #names))}
+      local got = redis.call("HMGET", key, unpack(part))
+      for k, f in ipairs(part) do
+        if got[k] then
+          extra[#extra + 1] = f
+          extra[#extra + 1] = got[k]
+        end
+      end
+    end
+    out[#out + 1] = {s[1], n, extra}
   end
-  out[c + 1] = ids
 end
 return out

@@ -1,35 +1,72 @@
--- A batch's shared spam state in one call: near-duplicate candidates (MinHash LSH), posting
--- velocity per author and per IP address, and the authors' tallies.
+-- A batch's shared spam state in one call: the near-duplicate index (MinHash LSH) read and
+-- written, posting velocity per author and per IP address, and the authors' tallies.
 --
 -- Velocity first: every comment's IP address is recorded (so comments of one batch see each
 -- other), each IP set trimmed once to the batch's oldest window and its expiry refreshed once.
 --
--- Then per comment, in order: for every MinHash band, read the ids of other comments whose band
--- hashed to the same bucket within the window (most recent first, at most `limit` per band),
--- add this comment, and now and then trim entries older than the window; store the comment's
--- signature for later comparisons; count the other comments within ± the velocity window of
--- its creation time in its author's set (written by submit.lua) and its IP's set (ZCOUNT, its
--- own id not counted, capped at `cap`); read the author's approved / rejected tallies. A
--- comment sees those indexed before it in the same batch. Each band key's expiry is refreshed
--- once per batch, after its last add.
+-- Near duplicates (layout: moderation.spam.duplicates). Comments are indexed in time shards of
+-- `width` ms by creation time, one hash per shard (`lsh`) and one of signatures (`sig`). An LSH
+-- hash's fields are groups of band buckets; a value is packed 17-byte entries (band 1, bucket 4,
+-- comment ref 8, creation ms since the shard's start 4, big-endian); field "n" counts the
+-- comments indexed in the shard, which decides how many generations of groups it has (the
+-- n-th comment's generation: the comments fill `first`, `first` * `growth`, ... in turn). A
+-- band's group in generation g is the first `depth` + g + 1 characters of its field key
+-- (band letter, then the bucket in base-4 digits), so each generation has `growth` times the
+-- groups of the one before and a group holds about 8 entries however full the shard.
+--
+-- The caller reads the groups of the batch's buckets in every shard overlapping ± the window of
+-- a compared comment, in every generation the shard had when it last saw its count, with one
+-- HMGET per shard queued just before this script in the same MULTI (so they see the index as
+-- this script finds it, at C speed: values read through Lua would cost a Lua string each way).
+-- If a shard has more generations by now, the script reads and returns those groups. Which
+-- entries are candidates is worked out by the caller from that (newest first per bucket, inside
+-- the window, the batch's earlier comments included): Redis stores, workers compute. Then the
+-- batch's entries are appended (one HMGET of the groups written and one HSET per shard). A
+-- comment whose signature is already stored unchanged (a retried batch) is not indexed again.
+-- A group longer than `trim_at` bytes keeps the newest `bucket_cap` entries of each bucket (a
+-- campaign's bucket would grow by one entry per copy; readers want the newest few).
+--
+-- A shard's keys get their expiry once, when first written: the end of the shard plus the window
+-- and `margin`, counted from the creation time of the comment that created it when that is
+-- earlier than now (a replay of old comments keeps them as long as live comments would be kept).
+--
+-- Then per comment: the other comments within ± the velocity window of its creation time in its
+-- author's set (written by submit.lua) and its IP's set (ZCOUNT, its own id not counted, capped
+-- at `cap`), and its author's approved / rejected tallies.
 --
 -- KEYS: as the plan names them by position.
--- ARGV[1] type spec, one letter per key (see check_types; "-": read only, unchecked)   ARGV[2] LSH window ms
--- ARGV[3] LSH keys' TTL (s)   ARGV[4] candidate limit per band   ARGV[5] velocity window ms
--- ARGV[6] IP sets' TTL (s)    ARGV[7] velocity cap
--- ARGV[8] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
---   IP set pos (0: none), signature key pos (0: not compared), band key positions...}
--- ARGV[8 + i]: the stored signature of the i-th comment that has a signature key (from 1).
+-- ARGV[1] type spec, one letter per key (see check_types; "-": read only, unchecked)
+-- ARGV[2] LSH window ms   ARGV[3] shard width ms   ARGV[4] expiry margin ms
+-- ARGV[5] velocity window ms   ARGV[6] IP sets' TTL (s)   ARGV[7] velocity cap
+-- ARGV[8] first generation's comments   ARGV[9] generation growth (4: one base-4 digit more)
+-- ARGV[10] `depth`: base-4 digits of the first generation's groups
+-- ARGV[11] `trim_at` (bytes)   ARGV[12] `bucket_cap` (entries)
+-- ARGV[13] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
+--   IP set pos (0: none), probe (0: not compared): the ARGV position of its probe}
+-- ARGV[14] msgpack array of shards: {shard index, LSH hash pos, signature hash pos (0: the
+--   batch writes no comment there), the last generation the caller read (-1: none), the ARGV
+--   position of the batch's entries grouped for it (0: none; see 3.)}, every shard overlapping
+--   a compared comment's window.
+-- ARGV[15...] the grouped entries (msgpack, binary strings as msgpack strings), then the
+--   probes (binary, so not in msgpack, which the scripts' cmsgpack reads only
+--   as text): ref (8 bytes), creation ms since its shard's start (4 bytes), the number of
+--   bands (1 byte), per band its band key (band byte and bucket, 5 bytes) and field key (17
+--   characters), then the stored signature (the rest).
 --
--- Returns per comment: {candidate ids (never its own), author rate, IP rate, approved,
--- rejected}.
+-- Returns {per comment {author rate, IP rate, approved, rejected}, per shard {shard index, its
+-- "n" before the batch, {field, value, ... of the generations the caller did not read}}}.
 local bad = check_types(ARGV[1])
 if bad then
   return redis.error_reply(bad)
 end
-local window, ttl, limit = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local window, width, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local vwindow, vttl, cap = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-local rows = cmsgpack.unpack(ARGV[8])
+local first, growth, depth = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local trim_at, bucket_cap = tonumber(ARGV[11]), tonumber(ARGV[12])
+local rows = cmsgpack.unpack(ARGV[13])
+local shard_list = cmsgpack.unpack(ARGV[14])
+local ENTRY = 17
+local BAND = 22
 
 local function ms(n)
   return string.format("%.0f", n)
@@ -49,6 +86,150 @@ end
 for k, t in pairs(ip_oldest) do
   redis.call("ZREMRANGEBYSCORE", KEYS[k], "-inf", "(" .. ms(t - vwindow))
   redis.call("EXPIRE", KEYS[k], vttl)
+end
+
+-- 2. The LSH shards as they are before the batch.
+-- The generation of a shard's n-th comment (from 0).
+local function generation(n)
+  local g, start, size = 0, 0, first
+  while n >= start + size do
+    start = start + size
+    size = size * growth
+    g = g + 1
+  end
+  return g
+end
+
+local probes = {}
+for _, r in ipairs(rows) do
+  if r[6] ~= 0 then
+    local blob = ARGV[r[6]]
+    local bands = string.byte(blob, 13)
+    local probe = {ref = string.sub(blob, 1, 8), stored = string.sub(blob, 14 + BAND * bands),
+      blob = blob, bands = bands, t = tonumber(r[2])}
+    r[6] = probe
+    probes[#probes + 1] = probe
+  end
+end
+
+-- A probe's band keys, field keys and entry tail (ref and time), read from its blob when needed
+-- (a batch the caller grouped right needs none of them).
+local function unpack_probe(probe)
+  if not probe.fields then
+    local blob = probe.blob
+    probe.keys5, probe.fields, probe.tail = {}, {}, string.sub(blob, 1, 12)
+    for b = 1, probe.bands do
+      local at = 14 + BAND * (b - 1)
+      probe.keys5[b] = string.sub(blob, at, at + 4)
+      probe.fields[b] = string.sub(blob, at + 5, at + BAND - 1)
+    end
+  end
+  return probe
+end
+
+local function hmget(key, names)
+  local got = {}
+  for i = 1, #names, 1000 do
+    local part = redis.call("HMGET", key, unpack(names, i, math.min(i + 999, #names)))
+    for j = 1, #part do
+      got[i + j - 1] = part[j]
+    end
+  end
+  return got
+end
+
+local shards = {}
+local before = {}
+for _, p in ipairs(shard_list) do
+  local index, key = tonumber(p[1]), KEYS[p[2]]
+  local n = tonumber(redis.call("HGET", key, "n")) or 0
+  local gens = n > 0 and generation(n - 1) or -1
+  shards[index] = {lsh = p[2], sig = p[3], n = n, values = {}, writes = {}, signatures = {},
+    stored = {}, oldest = nil, grouped = p[5], fresh = 0, stale = false}
+  local extra = {}
+  if gens > p[4] then
+    -- Generations added since the caller last saw this shard: their groups of every bucket
+    -- of the comments whose window overlaps it.
+    local names, wanted = {}, {}
+    for _, probe in ipairs(probes) do
+      if math.floor((probe.t - window) / width) <= index
+        and math.floor((probe.t + window) / width) >= index then
+        for _, fk in ipairs(unpack_probe(probe).fields) do
+          for g = p[4] + 1, gens do
+            local f = string.sub(fk, 1, depth + g + 1)
+            if not wanted[f] then
+              wanted[f] = true
+              names[#names + 1] = f
+            end
+          end
+        end
+      end
+    end
+    local values = hmget(key, names)
+    for i, f in ipairs(names) do
+      if values[i] then
+        extra[#extra + 1] = f
+        extra[#extra + 1] = values[i]
+      end
+    end
+  end
+  before[#before + 1] = {index, n, extra}
+end
+
+-- Signatures already stored (a retried batch, or an edited comment's earlier text).
+local refs = {}
+for _, probe in ipairs(probes) do
+  local own = math.floor(probe.t / width)
+  local rs = refs[own] or {}
+  refs[own] = rs
+  rs[#rs + 1] = probe.ref
+end
+for s, rs in pairs(refs) do
+  local shard = shards[s]
+  local got = hmget(KEYS[shard.sig], rs)
+  for j, ref in ipairs(rs) do
+    shard.stored[ref] = got[j]
+  end
+end
+
+-- `value` keeping the newest `bucket_cap` entries of each bucket (ties: the later one).
+local function trim(value)
+  local by_key = {}
+  for pos = 1, #value - ENTRY + 1, ENTRY do
+    local key5 = string.sub(value, pos, pos + 4)
+    local list = by_key[key5]
+    if not list then
+      list = {}
+      by_key[key5] = list
+    end
+    list[#list + 1] = pos
+  end
+  local drop = {}
+  for _, list in pairs(by_key) do
+    if #list > bucket_cap then
+      local timed = {}
+      for i, pos in ipairs(list) do
+        local o1, o2, o3, o4 = string.byte(value, pos + 13, pos + 16)
+        timed[i] = {((o1 * 256 + o2) * 256 + o3) * 256 + o4, pos}
+      end
+      table.sort(timed, function(a, b)
+        if a[1] ~= b[1] then
+          return a[1] < b[1]
+        end
+        return a[2] < b[2]
+      end)
+      for i = 1, #timed - bucket_cap do
+        drop[timed[i][2]] = true
+      end
+    end
+  end
+  local kept = {}
+  for pos = 1, #value - ENTRY + 1, ENTRY do
+    if not drop[pos] then
+      kept[#kept + 1] = string.sub(value, pos, pos + ENTRY - 1)
+    end
+  end
+  return table.concat(kept)
 end
 
 -- The author's keys are only read here (submit.lua and transition.lua own them), so they are
@@ -74,42 +255,127 @@ local function tallies(k)
   return tonumber(reply[1]) or 0, tonumber(reply[2]) or 0
 end
 
--- 2. Per comment: LSH candidates and indexing, signature, velocity, tallies.
-local bands = {}
-local out = {}
-local sig_arg = 8
-for p, r in ipairs(rows) do
-  local id, t = r[1], tonumber(r[2])
-  local created = ms(t)
-  local newest, oldest = ms(t + window), ms(t - window)
-  local seen, found = {}, {}
-  for i = 7, #r do
-    local k = r[i]
-    local key = KEYS[k]
-    local ids = redis.call("ZRANGE", key, newest, oldest, "BYSCORE", "REV", "LIMIT", 0, limit)
-    for _, other in ipairs(ids) do
-      if other ~= id and not seen[other] then
-        seen[other] = true
-        found[#found + 1] = other
+-- 3. The batch's entries. The caller sends, per shard written, the batch's entries already
+-- grouped by the field they go to (`grouped`: {generation, {fields}, {entries appended to
+-- each}}), right when every comment of the batch there is new and goes to that generation; else
+-- each comment's fields are worked out here in turn (a shard's next comment may start a new
+-- generation).
+for _, probe in ipairs(probes) do
+  local t = probe.t
+  local own = shards[math.floor(t / width)]
+  if own.stored[probe.ref] ~= probe.stored then
+    own.fresh = own.fresh + 1
+    own.signatures[#own.signatures + 1] = probe.ref
+    own.signatures[#own.signatures + 1] = probe.stored
+    own.stored[probe.ref] = probe.stored
+    if not own.oldest or t < own.oldest then
+      own.oldest = t
+    end
+  else
+    probe.skip = true
+    own.stale = true
+  end
+end
+local grouped_ok = {}
+for index, shard in pairs(shards) do
+  if shard.fresh > 0 and shard.grouped > 0 and not shard.stale then
+    local plan = cmsgpack.unpack(ARGV[shard.grouped])
+    local g = plan[1]
+    if generation(shard.n) == g and generation(shard.n + shard.fresh - 1) == g then
+      grouped_ok[index] = true
+      shard.n = shard.n + shard.fresh
+      shard.names, shard.suffixes = plan[2], plan[3]
+    end
+  end
+end
+for _, probe in ipairs(probes) do
+  local index = math.floor(probe.t / width)
+  local own = shards[index]
+  if not probe.skip and not grouped_ok[index] then
+    unpack_probe(probe)
+    local length = depth + generation(own.n) + 1
+    own.n = own.n + 1
+    local writes = own.writes
+    for b, key5 in ipairs(probe.keys5) do
+      writes[#writes + 1] = string.sub(probe.fields[b], 1, length)
+      writes[#writes + 1] = key5 .. probe.tail
+    end
+  end
+end
+for index, shard in pairs(shards) do
+  if grouped_ok[index] then
+    local names, suffixes = shard.names, shard.suffixes
+    local got = hmget(KEYS[shard.lsh], names)
+    local values = shard.values
+    for i, f in ipairs(names) do
+      local value = (got[i] or "") .. suffixes[i]
+      if #value > trim_at then
+        value = trim(value)
+      end
+      values[f] = value
+    end
+    shard.dirty = names
+  elseif #shard.writes > 0 then
+    local writes = shard.writes
+    local names, seen = {}, {}
+    for i = 1, #writes, 2 do
+      local f = writes[i]
+      if not seen[f] then
+        seen[f] = true
+        names[#names + 1] = f
       end
     end
-    redis.call("ZADD", key, created, id)
-    bands[k] = true
-    -- Trimming every band on every add would double the work; reads are bounded by the
-    -- window anyway, so each key is trimmed on about one add in eight.
-    if (t + i - 6) % 8 == 0 then
-      redis.call("ZREMRANGEBYSCORE", key, "-inf", "(" .. oldest)
+    local got = hmget(KEYS[shard.lsh], names)
+    local values = shard.values
+    for i, f in ipairs(names) do
+      values[f] = got[i] or ""
     end
+    for i = 1, #writes, 2 do
+      local f = writes[i]
+      local value = values[f] .. writes[i + 1]
+      if #value > trim_at then
+        value = trim(value)
+      end
+      values[f] = value
+    end
+    shard.dirty = names
   end
-  if r[6] > 0 then
-    sig_arg = sig_arg + 1
-    redis.call("SET", KEYS[r[6]], ARGV[sig_arg], "EX", ttl)
-  end
+end
+
+-- Per comment: velocity and tallies.
+local out = {}
+for p, r in ipairs(rows) do
+  local id, t = r[1], tonumber(r[2])
   local approved, rejected = tallies(r[4])
-  out[p] = {found, others(r[3], id, t, false), r[5] > 0 and others(r[5], id, t, true) or 0,
+  out[p] = {others(r[3], id, t, false), r[5] > 0 and others(r[5], id, t, true) or 0,
     approved, rejected}
 end
-for k in pairs(bands) do
-  redis.call("EXPIRE", KEYS[k], ttl)
+
+-- 4. Write each changed shard once; a key created now gets its expiry.
+local now = redis.call("TIME")
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local function expire_new(key, index, oldest)
+  if redis.call("PTTL", key) == -1 then
+    local ends = (index + 1) * width + window + margin
+    redis.call("PEXPIRE", key, ms(math.max(ends - math.min(now, oldest), 1000)))
+  end
 end
-return out
+for index, shard in pairs(shards) do
+  if shard.oldest then
+    local args = {"n", shard.n}
+    for _, f in ipairs(shard.dirty) do
+      args[#args + 1] = f
+      args[#args + 1] = shard.values[f]
+    end
+    for i = 1, #args, 2000 do
+      redis.call("HSET", KEYS[shard.lsh], unpack(args, i, math.min(i + 1999, #args)))
+    end
+    local sigs = shard.signatures
+    for i = 1, #sigs, 2000 do
+      redis.call("HSET", KEYS[shard.sig], unpack(sigs, i, math.min(i + 1999, #sigs)))
+    end
+    expire_new(KEYS[shard.lsh], index, shard.oldest)
+    expire_new(KEYS[shard.sig], index, shard.oldest)
+  end
+end
+return {out, before}

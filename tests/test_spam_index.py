@@ -1,0 +1,210 @@
+"""The near-duplicate index's layout in Redis (``moderation.spam.duplicates``): time shards
+read and written once per batch, the window bound exact by creation time, shards expiring
+whole, erasure of signatures, a refused batch writing nothing, retries and campaigns bounded."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from moderation.keys import Keys
+from moderation.messages import Author, CommentRecord, Context
+from moderation.normalize import normalize
+from moderation.settings import Settings
+from moderation.spam import SpamInput, SpamScorer
+from moderation.spam.duplicates import (
+    BUCKET_CAP,
+    FIRST_GENERATION,
+    TRIM_AT,
+    WINDOW_MARGIN_S,
+    Geometry,
+    comment_ref,
+    forget_signatures,
+    near_duplicates,
+)
+
+CAMPAIGN = "Hey music fans, please check out my new single on my channel and subscribe today"
+OTHER = "The council voted on the budget yesterday and the mayor was not happy about it at all"
+HOUR_MS = 3_600_000
+
+
+def item(n: int, created: int, text: str = CAMPAIGN, author: str = "") -> SpamInput:
+    record = CommentRecord(
+        id=f"c{n:06d}",
+        article_id=f"a{n % 7}",
+        text=text,
+        author=Author(id=author or f"u{n}", name="Reader"),
+        created_at=created,
+        site="t",
+        context=Context(ip=f"10.1.{n // 250 % 250}.{n % 250}"),
+    )
+    return SpamInput(record, normalize(text))
+
+
+async def lsh_keys(rds: Redis, keys: Keys) -> list[str]:
+    return sorted([k.decode() async for k in rds.scan_iter(f"{keys.prefix}:spam:lsh:*")])
+
+
+async def sig_keys(rds: Redis, keys: Keys) -> list[str]:
+    return sorted([k.decode() async for k in rds.scan_iter(f"{keys.prefix}:spam:sig:*")])
+
+
+async def test_the_window_bound_is_exact_by_creation_time(settings: Settings, rds: Redis) -> None:
+    """A copy created exactly one window earlier is a candidate, one a millisecond earlier is
+    not, across shards (a shard is half a window)."""
+    scorer = SpamScorer(
+        rds, Keys(settings.key_prefix), settings.with_overrides(spam_dup_window_s=3600)
+    )
+    base = 1_600_000_000_000
+    [first] = await scorer.score([item(1, base)])
+    [edge] = await scorer.score([item(2, base + HOUR_MS)])  # sees 1 (inclusive)
+    [past] = await scorer.score([item(3, base + 2 * HOUR_MS + 1)])  # 2 is 1 h + 1 ms before
+    [late] = await scorer.score([item(4, base + 2 * HOUR_MS + 2)])  # sees 3 only
+    assert first.signals["dup_count"] == 0
+    assert edge.signals["dup_count"] == 1
+    assert past.signals["dup_count"] == 0
+    assert late.signals["dup_count"] == 1
+    # Replayed out of order: a comment between them sees both sides of its window.
+    [middle] = await scorer.score([item(5, base + HOUR_MS // 2)])
+    assert middle.signals["dup_count"] == 2  # 1 (½ h before) and 2 (½ h after)
+
+
+async def test_shards_expire_whole_once_written(settings: Settings, rds: Redis) -> None:
+    keys = Keys(settings.key_prefix)
+    scorer = SpamScorer(rds, keys, settings)
+    geometry = Geometry(keys, settings.spam_dup_window_s)
+    window, width, margin = geometry.window_ms, geometry.width_ms, WINDOW_MARGIN_S * 1000
+    now = int(time.time() * 1000)
+    await scorer.score([item(1, now), item(2, now + 1, OTHER)])
+    shard = geometry.shard(now)
+    assert await lsh_keys(rds, keys) == [geometry.lsh_key(shard)]
+    assert await sig_keys(rds, keys) == [geometry.signature_key(shard)]
+    for key in (geometry.lsh_key(shard), geometry.signature_key(shard)):
+        ttl = await rds.pttl(key)
+        ends = (shard + 1) * width + window + margin - now  # from the live comment's creation
+        assert ends - 60_000 <= ttl <= ends
+    # A later batch leaves the expiry as it is (set once, when the key was created).
+    before = await rds.pttl(geometry.lsh_key(shard))
+    await rds.pexpire(geometry.lsh_key(shard), before + 123_456)
+    await scorer.score([item(3, now + 2)])
+    assert await rds.pttl(geometry.lsh_key(shard)) > before + 100_000
+    # A replayed old comment: its shard is kept as long as a live one would be from then on.
+    old = now - 30 * 24 * HOUR_MS
+    await scorer.score([item(4, old)])
+    old_shard = geometry.shard(old)
+    ttl = await rds.pttl(geometry.lsh_key(old_shard))
+    ends = (old_shard + 1) * width + window + margin - old
+    assert ends - 60_000 <= ttl <= ends
+    assert window + margin - 60_000 <= ttl <= window + width + margin
+
+
+async def test_a_poisoned_shard_refuses_the_batch_before_any_write(
+    settings: Settings, rds: Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    scorer = SpamScorer(rds, keys, settings)
+    geometry = Geometry(keys, settings.spam_dup_window_s)
+    now = int(time.time() * 1000)
+    poisoned = geometry.lsh_key(geometry.shard(now) - 1)  # only read by this batch
+    await rds.set(poisoned, "not a hash")
+    try:
+        await scorer.score([item(n, now + n) for n in range(3)])
+    except Exception as exc:
+        assert "WRONGTYPE" in str(exc)
+    else:
+        raise AssertionError("the batch was scored over a key of the wrong type")
+    assert await lsh_keys(rds, keys) == [poisoned]
+    assert await sig_keys(rds, keys) == []
+    assert [k async for k in rds.scan_iter(f"{keys.prefix}:spam:ip:*")] == []
+
+
+async def test_a_retried_batch_is_not_indexed_twice(settings: Settings, rds: Redis) -> None:
+    keys = Keys(settings.key_prefix)
+    now = int(time.time() * 1000)
+    batch = [item(n, now + n, f"{CAMPAIGN} {n}") for n in range(5)]
+    first = await SpamScorer(rds, keys, settings).score(batch)
+    geometry = Geometry(keys, settings.spam_dup_window_s)
+    key = geometry.lsh_key(geometry.shard(now))
+    stored = await rds.hgetall(key)
+    # Another worker (no cache) retries the same batch: same signals, nothing appended.
+    again = await SpamScorer(rds, keys, settings).score(batch)
+    assert await rds.hgetall(key) == stored
+    assert stored[b"n"] == b"5"
+    assert [r.signals["dup_count"] for r in first] == [0, 1, 2, 3, 4]
+    # Each now also sees the batch's later copies (as the sorted sets did on a retry).
+    assert [r.signals["dup_count"] for r in again] == [4, 4, 4, 4, 4]
+
+
+async def test_a_campaigns_bucket_keeps_its_newest_entries(settings: Settings, rds: Redis) -> None:
+    keys = Keys(settings.key_prefix)
+    scorer = SpamScorer(rds, keys, settings)
+    now = int(time.time() * 1000)
+    copies = 3 * BUCKET_CAP
+    results = []
+    for start in range(0, copies, 16):
+        results += await scorer.score([item(n, now + n) for n in range(start, start + 16)])
+    geometry = Geometry(keys, settings.spam_dup_window_s)
+    values = await rds.hgetall(geometry.lsh_key(geometry.shard(now)))
+    groups = [v for f, v in values.items() if f != b"n"]
+    assert max(len(v) for v in groups) <= TRIM_AT
+    # The buckets still yield the newest copies: identical texts share every bucket, so a copy
+    # finds the newest CANDIDATES_PER_BAND (10) of them, as the sorted sets gave.
+    counts = [r.signals["dup_count"] for r in results]
+    assert counts[:10] == list(range(10))
+    assert set(counts[10:]) == {10}
+
+
+async def test_generations_and_a_second_worker_see_the_same(settings: Settings, rds: Redis) -> None:
+    """Past the first generation of groups, and with two workers whose counts of the shard are
+    stale in turn (the script then works the groups out itself), the signals are those one
+    worker computes alone."""
+    now = int(time.time() * 1000)
+    texts = [f"{CAMPAIGN} number {n % 40} " + "x" * (n % 3) for n in range(FIRST_GENERATION + 100)]
+    batches = [[item(n, now + n, texts[n]) for n in range(s, min(s + 50, len(texts)))]
+               for s in range(0, len(texts), 50)]  # fmt: skip
+    alone_keys = Keys("alone")
+    alone = SpamScorer(rds, alone_keys, settings)
+    expected = [r.signals["dup_count"] for b in batches for r in await alone.score(b)]
+    pair_keys = Keys("pair")
+    workers = [SpamScorer(rds, pair_keys, settings), SpamScorer(rds, pair_keys, settings)]
+    got = [
+        r.signals["dup_count"] for i, b in enumerate(batches) for r in await workers[i % 2].score(b)
+    ]
+    assert got == expected
+    assert max(expected) > 0
+    geometry = Geometry(pair_keys, settings.spam_dup_window_s)
+    fields = await rds.hkeys(geometry.lsh_key(geometry.shard(now)))
+    assert {len(f) for f in fields if f != b"n"} == {4, 5}  # generations 0 and 1
+
+
+async def test_erasure_removes_the_signatures_and_lookups_find_nothing(
+    settings: Settings, rds: Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    scorer = SpamScorer(rds, keys, settings)
+    now = int(time.time() * 1000)
+    batch = [item(n, now + n, author="erin" if n % 2 else "olga") for n in range(6)]
+    await scorer.score(batch)
+    geometry = Geometry(keys, settings.spam_dup_window_s)
+    sig_key = geometry.signature_key(geometry.shard(now))
+    assert sum(b"\x1ferin\x1f" in v for v in await rds.hvals(sig_key)) == 3
+    comments = [(i.record.id, i.record.created_at) for i in batch]
+    found = await near_duplicates(
+        rds, keys, comments, window_s=settings.spam_dup_window_s, threshold=0.7
+    )
+    assert sorted(c.comment_id for c in found["c000000"]) == [f"c{n:06d}" for n in range(1, 6)]
+    erin = {i.record.id: i.record.created_at for i in batch if i.record.author.id == "erin"}
+    erin["never-indexed"] = None
+    deleted = await forget_signatures(
+        rds, keys, erin, window_s=settings.spam_dup_window_s, now_ms=now
+    )
+    assert deleted == 3
+    values = await rds.hvals(sig_key)
+    assert len(values) == 3 and not any(b"erin" in v for v in values)
+    assert comment_ref("c000001") not in await rds.hkeys(sig_key)
+    found = await near_duplicates(
+        rds, keys, comments, window_s=settings.spam_dup_window_s, threshold=0.7
+    )
+    assert sorted(c.comment_id for c in found["c000000"]) == ["c000002", "c000004"]
+    assert "c000001" not in found
