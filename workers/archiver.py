@@ -51,10 +51,13 @@ from moderation.record import (
 from moderation.settings import Settings
 from moderation.store import decisions, records
 from moderation.store.codec import as_str
+from moderation.store.comments import hmget_many
 from moderation.store.trim import trim_acknowledged
 
 log = logging.getLogger("moderation.archiver")
 
+#: The one field of a comment's hash the archiver reads (its submission).
+_DOC = (CommentField.DOC,)
 #: Newest events kept in the stream once archived (live views replay recent ones).
 EVENTS_KEEP = 10_000
 #: Seconds between trims.
@@ -250,13 +253,10 @@ class Archiver:
             if fields and b"type" not in fields and "type" not in fields
         ]
         ids = list(dict.fromkeys(as_str(f.get("id", b"")) for _, f in decoded))
-        pipe = self.redis.pipeline(transaction=False)
-        for cid in ids:
-            pipe.hget(self.keys.comment(cid), CommentField.DOC)
+        # One script call for all the submissions: a single reply, not one per comment.
+        found = await hmget_many(self.redis, [self.keys.comment(cid) for cid in ids], _DOC)
         # The record keeps submissions as JSON (Redis holds them compact: store.records).
-        docs = {
-            cid: records.as_json(doc) for cid, doc in zip(ids, await pipe.execute(), strict=True)
-        }
+        docs = {cid: records.as_json(row[0]) for cid, row in zip(ids, found, strict=True)}
         # Decisions travel as blobs (store.decisions); the record keeps their JSON.
         await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))
         rows = []
