@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -204,8 +205,13 @@ class Archive:
     ) -> None:
         """Record a batch in one transaction (all of it, or nothing to acknowledge)."""
         keys = [event_key(e.entry_id) for e in events]
-        decision_rows = [_decision_row(e, key) for e, key in zip(events, keys, strict=True)]
-        latest = _latest(events, keys)
+        # Rows in key order: two batches written at once (PostgreSQL) lock the rows they share
+        # in the same order, so neither waits for the other in a cycle.
+        decision_rows = sorted(
+            (_decision_row(e, key) for e, key in zip(events, keys, strict=True)),
+            key=itemgetter(0),
+        )
+        latest = dict(sorted(_latest(events, keys).items()))
         comment_rows = _comment_rows(latest.values())
         audit_rows = [row for row in (_audit_row(a) for a in audits) if row is not None]
         async with self.record.engine.begin() as conn:
