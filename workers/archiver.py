@@ -28,6 +28,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,17 @@ from moderation.record import (
 from moderation.settings import Settings
 from moderation.store import decisions, records
 from moderation.store.codec import as_str
+from moderation.store.comments import hmget_many
 from moderation.store.trim import trim_acknowledged
 
 log = logging.getLogger("moderation.archiver")
 
+#: The one field of a comment's hash the archiver reads (its submission).
+_DOC = (CommentField.DOC,)
+#: Batches written to the database at once, by dialect (others: one). PostgreSQL writes
+#: each in its own server process, so two use two cores; SQLite has one writer, a second
+#: would only wait for its lock.
+WRITERS = {"postgresql": 2}
 #: Newest events kept in the stream once archived (live views replay recent ones).
 EVENTS_KEEP = 10_000
 #: Seconds between trims.
@@ -85,8 +93,10 @@ class Archiver:
         self.name = name
         self.archived = 0
         self._stop = asyncio.Event()
-        # The batch being written to the database while the next one is read (``run``).
-        self._writing: asyncio.Task[int] | None = None
+        # The batches being written to the database while the next one is read (``run``),
+        # oldest first; at most ``_writers`` at once.
+        self._writing: deque[asyncio.Task[int]] = deque()
+        self._writers = WRITERS.get(record.dialect, 1)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -164,36 +174,42 @@ class Archiver:
         )
 
     async def _step_overlapped(self) -> None:
-        """Read and prepare the next batch of new entries while the previous one is written to
+        """Read and prepare the next batch of new entries while earlier ones are written to
         the database, then start writing it: reading and decoding (Redis, Python) overlap the
-        database's work. Each batch is acknowledged only after its own write, so a failure
-        leaves both batches pending, to be archived again (idempotently)."""
+        database's work, and on PostgreSQL two batches are written at once (``WRITERS``). Each
+        batch is acknowledged only after its own write, so a failure leaves every batch in
+        hand pending, to be archived again (idempotently; the writes commute: statuses move
+        only forward, whatever order the transactions commit in)."""
         reply: Any = await self.redis.xreadgroup(
             ARCHIVE_GROUP,
             self.name,
             {stream: ">" for stream in self.streams},
             count=self.settings.archiver_batch_size,
-            block=None if self._writing is not None else self.settings.block_ms,
+            block=None if self._writing else self.settings.block_ms,
         )
         by_stream = {as_str(name): entries for name, entries in reply or []}
         events = by_stream.get(self.keys.events, [])
         audits = by_stream.get(self.keys.audit, [])
-        prepared = await self._prepare(events, audits) if events or audits else None
-        await self._written()
-        if prepared is not None:
-            self._writing = asyncio.create_task(self._write_and_ack(prepared))
+        if not events and not audits:
+            await self._written()  # caught up: finish (and acknowledge) what is in hand
+            return
+        prepared = await self._prepare(events, audits)
+        while len(self._writing) >= self._writers:
+            await self._writing.popleft()
+        self._writing.append(asyncio.create_task(self._write_and_ack(prepared)))
 
     async def _written(self, *, raise_errors: bool = True) -> None:
-        """Wait for the batch being written (its failure raised unless ``raise_errors`` is
-        false: the caller is already recovering, and the batch stays pending)."""
-        task, self._writing = self._writing, None
-        if task is None:
-            return
-        try:
-            await task
-        except Exception:
-            if raise_errors:
-                raise
+        """Wait for every batch being written (the first failure raised unless
+        ``raise_errors`` is false: the caller is already recovering, and the batch stays
+        pending). All of them are awaited either way."""
+        failure: Exception | None = None
+        while self._writing:
+            try:
+                await self._writing.popleft()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None and raise_errors:
+            raise failure
 
     async def _reclaim(self) -> None:
         for stream in self.streams:
@@ -250,14 +266,10 @@ class Archiver:
             if fields and b"type" not in fields and "type" not in fields
         ]
         ids = list(dict.fromkeys(as_str(f.get("id", b"")) for _, f in decoded))
-        pipe = self.redis.pipeline(transaction=False)
-        for cid in ids:
-            pipe.hget(self.keys.comment(cid), CommentField.DOC)
+        # One script call for all the submissions: a single reply, not one per comment.
+        found = await hmget_many(self.redis, [self.keys.comment(cid) for cid in ids], _DOC)
         # The record keeps submissions as JSON (Redis holds them compact: store.records).
-        docs = {
-            cid: records.as_json(doc, cid)
-            for cid, doc in zip(ids, await pipe.execute(), strict=True)
-        }
+        docs = {cid: records.as_json(row[0], cid) for cid, row in zip(ids, found, strict=True)}
         # Decisions travel as blobs (store.decisions); the record keeps their JSON.
         await decisions.load_facts(self.redis, self.keys, (f.get("decision") for _, f in decoded))
         rows = []
