@@ -14,13 +14,7 @@ local shard_list = cmsgpack.unpack(ARGV[4])
 local FIELD_KEY = 17
 
 local function generation(n)
-  local g, start, size = 0, 0, first
-  while n >= start + size do
-    start = start + size
-    size = size * growth
-    g = g + 1
-  end
-  return g
+  return lsh_generation(n, first, growth)
 end
 
 local out = {}

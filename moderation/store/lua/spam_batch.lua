@@ -91,13 +91,7 @@ end
 -- 2. The LSH shards as they are before the batch.
 -- The generation of a shard's n-th comment (from 0).
 local function generation(n)
-  local g, start, size = 0, 0, first
-  while n >= start + size do
-    start = start + size
-    size = size * growth
-    g = g + 1
-  end
-  return g
+  return lsh_generation(n, first, growth)
 end
 
 local probes = {}
