@@ -33,3 +33,16 @@ local function lsh_generation(n, first, growth)
   end
   return g
 end
+
+-- lsh_group_names(fk, from, to, depth, names, wanted): append to the list `names` the groups of
+-- field key `fk` in generations `from` to `to` (its first depth + g + 1 characters), each once
+-- (`wanted` is the set of those already listed).
+local function lsh_group_names(fk, from, to, depth, names, wanted)
+  for g = from, to do
+    local f = string.sub(fk, 1, depth + g + 1)
+    if not wanted[f] then
+      wanted[f] = true
+      names[#names + 1] = f
+    end
+  end
+end

@@ -27,13 +27,7 @@ for i, s in ipairs(shard_list) do
     local names, wanted = {}, {}
     for at = 1, #blob, FIELD_KEY do
       local fk = string.sub(blob, at, at + FIELD_KEY - 1)
-      for g = 0, gens do
-        local f = string.sub(fk, 1, depth + g + 1)
-        if not wanted[f] then
-          wanted[f] = true
-          names[#names + 1] = f
-        end
-      end
+      lsh_group_names(fk, 0, gens, depth, names, wanted)
     end
     local extra = {}
     for j = 1, #names, 1000 do

@@ -149,13 +149,7 @@ for _, p in ipairs(shard_list) do
       if math.floor((probe.t - window) / width) <= index
         and math.floor((probe.t + window) / width) >= index then
         for _, fk in ipairs(unpack_probe(probe).fields) do
-          for g = p[4] + 1, gens do
-            local f = string.sub(fk, 1, depth + g + 1)
-            if not wanted[f] then
-              wanted[f] = true
-              names[#names + 1] = f
-            end
-          end
+          lsh_group_names(fk, p[4] + 1, gens, depth, names, wanted)
         end
       end
     end
