@@ -309,11 +309,19 @@ class BatchPipeline:
         log.error("dead-lettered %d entries: %s", len(entries), [e.comment_id for e in entries])
 
     async def score_isolated(self, texts: list[str]) -> list[dict[str, float] | None]:
-        """Score a batch in the scoring thread; on failure or past ``scoring_timeout_s``, score
-        one by one to isolate the culprit (``None`` in its place: its entry stays unacked, is
-        retried, then dead-lettered and its comment held)."""
+        """Score a batch in the scoring thread (on the loop, for a scorer marked ``inline``);
+        on failure or past ``scoring_timeout_s``, score one by one to isolate the culprit
+        (``None`` in its place: its entry stays unacked, is retried, then dead-lettered and
+        its comment held)."""
+
+        inline = bool(getattr(self.scorer, "inline", False))
 
         async def score(batch: list[str]) -> list[dict[str, float]]:
+            if inline:
+                # A cheap scorer runs on the loop: a thread hop would cost more than the call,
+                # and its thread holding the GIL stalls the loop's Redis work (up to the
+                # interpreter's 5 ms switch interval) while it scores.
+                return self.scorer.score(batch)
             return await self.scoring_thread.run(lambda: self.scorer.score(batch))
 
         try:

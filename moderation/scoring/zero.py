@@ -24,6 +24,9 @@ LABELS = (
 
 
 class ZeroScorer:
+    #: Costs nothing: scored on the worker's loop (``scoring.base``).
+    inline = True
+
     def __init__(self) -> None:
         self._info = ModelInfo(name="zero", version="0", device="cpu")
 
