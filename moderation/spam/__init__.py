@@ -47,6 +47,7 @@ from moderation.spam.model import ModelState, OnlineModel, contributions, sigmoi
 from moderation.spam.signals import DomainLists, TextSignals, text_signals
 from moderation.spam.state import SharedState
 from moderation.spam.velocity import Velocity
+from moderation.store.codec import execute_verified
 from moderation.store.domainlists import DomainCache
 
 log = logging.getLogger("moderation.spam")
@@ -219,7 +220,7 @@ class SpamScorer:
         for p in prepared:
             wanted.update(p.text_x)
         pending = await self.model.queue_read(pipe, self.redis, wanted)
-        replies = await pipe.execute()
+        replies = await execute_verified(pipe)
 
         n = queued.replies
         model_state = await self.model.finish_read(self.redis, pending, replies[n:])

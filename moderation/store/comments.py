@@ -32,7 +32,14 @@ from moderation.store.admission import (
     submit_constants,
 )
 from moderation.store.batching import ScriptBatcher
-from moderation.store.codec import as_str, decode_cursor, encode_cursor, lua_source, script
+from moderation.store.codec import (
+    as_str,
+    decode_cursor,
+    encode_cursor,
+    execute_verified,
+    lua_source,
+    script,
+)
 from moderation.store.pseudonyms import Pseudonyms
 from moderation.store.records import decode_record, encode_record
 
@@ -461,7 +468,7 @@ class Store:
             start = end
         await self.decisions.save(self.redis, self.keys)
         results: list[TransitionResult] = []
-        for reply in await pipe.execute():
+        for reply in await execute_verified(pipe):
             results.extend(parse_transition(r) for r in reply)
         out: list[TransitionResult] = [results[0]] * len(items)
         for position, index in enumerate(order):
