@@ -37,9 +37,9 @@ from bench.soak import (  # noqa: E402
     Generator,
     Load,
     Service,
-    drained,
     find_capacity,
     percentile,
+    settled,
     started_service,
 )
 
@@ -121,7 +121,7 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
     rows: list[Row] = []
 
     async def drain() -> None:
-        await asyncio.to_thread(wait_until, lambda: drained(service.redis), 300, "drain")
+        await asyncio.to_thread(wait_until, lambda: settled(service.redis), 300, "drain")
 
     try:
         if args.capacity:
