@@ -51,6 +51,7 @@ is seen whichever workers score the copies.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,10 +91,11 @@ _DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
 #: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
 #: of its buckets (a group holds about 8 entries, 136 bytes: only a campaign's grows this long).
 TRIM_AT = 64 * 17
-#: Signatures a worker keeps in memory (≈ 200 bytes each): a campaign's copies are compared
-#: against the same few earlier ones again and again, so a few thousand suffice; a bigger cache
-#: only makes the worker's memory grow for longer before it levels off.
-SIGNATURE_CACHE = 10_000
+#: Signatures a worker keeps in memory (stored values, about 300 bytes each with the dict's
+#: share: 6 MB at most; past it the older half goes): a campaign's copies are compared against
+#: the same earlier ones again and again; a bigger cache only makes the worker's memory grow
+#: for longer before it levels off.
+SIGNATURE_CACHE = 20_000
 #: The longest shard: an entry's time within its shard is stored in 4 bytes.
 _MAX_WIDTH_MS = 2**32 - 1
 
@@ -103,6 +105,8 @@ _rng = np.random.default_rng(20_240_611)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
 _B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
 _SEP = b"\x1f"
+#: Bytes of a signature at the head of its stored value (little-endian uint32s).
+_SIG_BYTES = NUM_PERM * 4
 _REF_BYTES = 8
 
 
@@ -212,11 +216,10 @@ class _Known:
 
 
 def _decode(value: bytes) -> _Known | None:
-    size = NUM_PERM * 4
-    if len(value) < size:
+    if len(value) < _SIG_BYTES:
         return None
-    sig = np.frombuffer(value[:size], dtype="<u4").astype(np.uint32)
-    parts = value[size:].split(_SEP)
+    sig = np.frombuffer(value[:_SIG_BYTES], dtype="<u4").astype(np.uint32)
+    parts = value[_SIG_BYTES:].split(_SEP)
     if len(parts) != 3:
         return None
     cid, author, article = (p.decode(errors="replace") for p in parts)
@@ -420,11 +423,12 @@ class Geometry:
         oldest = now_ms - self.window_ms - self.width_ms - self.margin_ms
         return range(self.shard(oldest), self.shard(now_ms + self.window_ms) + 1)
 
-    async def signatures(
+    async def raw_signatures(
         self, redis: Redis, wanted: Iterable[tuple[bytes, int]]
-    ) -> dict[bytes, _Known]:
-        """The stored signatures of (ref, shard) pairs: one round trip, an ``HMGET`` per
-        shard; absent ones (expired, erased) are left out."""
+    ) -> dict[bytes, bytes]:
+        """The stored signature values (:meth:`Probe.stored`) of (ref, shard) pairs: one round
+        trip, an ``HMGET`` per shard; absent ones (expired, erased) and ones too short to
+        hold a signature are left out."""
         by_shard: dict[int, list[bytes]] = {}
         for ref, shard in wanted:
             by_shard.setdefault(shard, []).append(ref)
@@ -434,12 +438,19 @@ class Geometry:
         for shard, refs in by_shard.items():
             pipe.hmget(self.signature_key(shard), refs)
         replies = await pipe.execute()
-        found: dict[bytes, _Known] = {}
+        found: dict[bytes, bytes] = {}
         for refs, values in zip(by_shard.values(), replies, strict=True):
             for ref, v in zip(refs, values, strict=True):
-                if isinstance(v, bytes) and (decoded := _decode(v)) is not None:
-                    found[ref] = decoded
+                if isinstance(v, bytes) and len(v) >= _SIG_BYTES:
+                    found[ref] = v
         return found
+
+    async def signatures(
+        self, redis: Redis, wanted: Iterable[tuple[bytes, int]]
+    ) -> dict[bytes, _Known]:
+        """:meth:`raw_signatures`, decoded (a malformed value is left out)."""
+        raw = await self.raw_signatures(redis, wanted)
+        return {ref: known for ref, v in raw.items() if (known := _decode(v)) is not None}
 
 
 class DuplicateIndex:
@@ -448,25 +459,25 @@ class DuplicateIndex:
         self.geometry = Geometry(keys, window_s)
         self.window_ms = self.geometry.window_ms
         self.threshold = threshold
-        # Decoded once: a campaign's copies are compared against the same few again and again.
-        self._signatures: dict[bytes, _Known] = {}
+        # Stored values by ref, kept as the bytes Redis holds (a third of a decoded signature's
+        # size, and decoding is left to the few candidates that pass the threshold): a
+        # campaign's copies are compared against the same few again and again.
+        self._signatures: dict[bytes, bytes] = {}
 
     def remember(self, probes: Sequence[Probe]) -> list[bytes]:
         """The stored values of ``probes``' signatures, kept in this process' cache too."""
         stored = [probe.stored() for probe in probes]
-        self._remember(
-            (
-                comment_ref(p.comment_id),
-                _Known(p.signature, p.comment_id, p.author_id, p.article_id),
-            )
-            for p in probes
-        )
+        self._remember(zip((comment_ref(p.comment_id) for p in probes), stored, strict=True))
         return stored
 
-    def _remember(self, pairs: Iterable[tuple[bytes, _Known]]) -> None:
-        if len(self._signatures) > SIGNATURE_CACHE:
-            self._signatures.clear()
-        self._signatures.update(pairs)
+    def _remember(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        cache = self._signatures
+        if len(cache) > SIGNATURE_CACHE:
+            # The older half goes (a dict keeps insertion order): the newest stay cached, so
+            # the cost of a full cache is a trickle of re-reads, not a cliff.
+            for ref in list(itertools.islice(cache, len(cache) // 2)):
+                del cache[ref]
+        cache.update(pairs)
 
     async def confirm(
         self,
@@ -476,42 +487,54 @@ class DuplicateIndex:
     ) -> list[DupSignals]:
         """Compare each probe with its candidates' signatures (one round trip for the batch,
         of those not cached)."""
-        parsed = candidates
-        if not any(parsed):
+        if not any(candidates):
             return [DupSignals() for _ in probes]
-        known = self._signatures
-        missing = {(ref, shard) for cands in parsed for ref, shard in cands if ref not in known}
+        cache = self._signatures
+        missing = {(ref, s) for cands in candidates for ref, s in cands if ref not in cache}
+        found: dict[bytes, bytes] = {}
         if missing:
-            found = await self.geometry.signatures(redis, sorted(missing))
-            self._remember(found.items())
-            known = {**known, **found}  # the cache may have been cleared just now
-        return [
-            self._compare(probe, [known[ref] for ref, _ in cands if ref in known])
-            for probe, cands in zip(probes, parsed, strict=True)
-        ]
+            found = await self.geometry.raw_signatures(redis, sorted(missing))
+            self._remember(found.items())  # may drop some cached ones: ``found`` keeps them
+        out = []
+        for probe, cands in zip(probes, candidates, strict=True):
+            others = []
+            for ref, _ in cands:
+                value = cache.get(ref) or found.get(ref)
+                if value is not None:
+                    others.append(value)
+            out.append(self._compare(probe, others))
+        return out
 
-    def _compare(self, probe: Probe, others: Sequence[_Known]) -> DupSignals:
-        """``probe`` against the candidates still stored (one expired between the two round
-        trips is skipped), all signatures compared in one array operation."""
+    def _compare(self, probe: Probe, others: Sequence[bytes]) -> DupSignals:
+        """``probe`` against the stored values of the candidates still stored (one expired
+        between the two round trips is skipped), all signatures compared in one array
+        operation; the author and article are read only from those similar enough (a
+        malformed value is skipped)."""
         if not others:
             return DupSignals()
-        agree = np.count_nonzero(np.stack([o.signature for o in others]) == probe.signature, axis=1)
+        sigs = np.frombuffer(b"".join(o[:_SIG_BYTES] for o in others), dtype="<u4")
+        agree = np.count_nonzero(sigs.reshape(len(others), NUM_PERM) == probe.signature, axis=1)
+        mine, here = probe.author_id.encode(), probe.article_id.encode()
         count, best = 0, 0.0
-        authors: set[str] = set()
-        articles: set[str] = set()
+        authors: set[bytes] = set()
+        articles: set[bytes] = set()
         cross = 0
+        threshold = self.threshold
         for other, same in zip(others, agree.tolist(), strict=True):
             sim = same / NUM_PERM
-            if sim < self.threshold:
+            if sim < threshold:
                 continue
+            parts = other[_SIG_BYTES:].split(_SEP)
+            if len(parts) != 3:
+                continue
+            author, article = parts[1], parts[2]
             count += 1
             best = max(best, sim)
-            author, article = other.author_id, other.article_id
-            if author != probe.author_id:
+            if author != mine:
                 authors.add(author)
-            if article != probe.article_id:
+            if article != here:
                 articles.add(article)
-                if author == probe.author_id:
+                if author == mine:
                     cross += 1
         return DupSignals(count, len(authors), len(articles), cross, best)
 
