@@ -48,10 +48,11 @@ async def test_a_read_lingers_only_until_it_is_told_to_stop(rds: Redis) -> None:
 
     started = time.monotonic()
     task = asyncio.create_task(later())
-    entries = await queue.read(32, 100, 10_000, until=done.is_set)
+    in_flight = asyncio.ensure_future(done.wait())  # stands for the worker's batch in flight
+    entries = await queue.read(32, 100, 10_000, until=in_flight)
     await task
     assert [e.comment_id for e in entries] == ["c1", "c2"]
     assert time.monotonic() - started < 5  # far short of the 10 s linger
     # Already told to stop: it takes what is there and does not linger at all.
     await rds.xadd(keys.stream, {"id": "c3"})
-    assert [e.comment_id for e in await queue.read(32, 100, 10_000, until=lambda: True)] == ["c3"]
+    assert [e.comment_id for e in await queue.read(32, 100, 10_000, until=in_flight)] == ["c3"]

@@ -173,7 +173,7 @@ class ScoringWorker:
                     linger = s.batch_linger_ms if busy or not s.batch_linger_auto else 0
                     # Auto: fill the batch only while the previous one is being decided; once
                     # it is done, waiting longer would only add latency.
-                    until = in_flight.done if busy and s.batch_linger_auto and in_flight else None
+                    until = in_flight if busy and s.batch_linger_auto else None
                     entries = await self.queue.read(count, s.block_ms, linger, until)
                     # A full batch means a backlog: take bigger ones until it is worked off.
                     count = backlog if len(entries) >= count else s.batch_size

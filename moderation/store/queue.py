@@ -8,8 +8,9 @@ count; past ``max_deliveries`` the entry is dead-lettered instead of processed a
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,6 @@ from redis.exceptions import ResponseError
 
 from moderation.keys import SCORING_GROUP, Keys
 from moderation.store.codec import as_str
-
-#: How often a lingering read checks whether it should stop (:meth:`CommentQueue.read`).
-LINGER_STEP_MS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,37 +66,46 @@ class CommentQueue:
         count: int,
         block_ms: int,
         linger_ms: int,
-        until: Callable[[], bool] | None = None,
+        until: asyncio.Future[Any] | None = None,
     ) -> list[Entry]:
         """Up to ``count`` new entries: block up to ``block_ms`` for the first, then wait at most
         ``linger_ms`` more for the batch to fill (a fuller batch scores faster per comment).
-        With ``until``, the wait also ends as soon as ``until()`` is true (checked every
-        :data:`LINGER_STEP_MS`): the worker lingers only while its previous batch is still
-        being decided, never past it."""
+
+        With ``until`` (the worker's batch in flight), the linger ends as soon as it is done,
+        and Redis is not asked again meanwhile: the read waits on ``until`` itself, then takes
+        what arrived in one more ``XREADGROUP`` (so a worker lingers only while its previous
+        batch is being decided, never past it, and costs no polling round trips while it
+        does). Without it, the read blocks on Redis for the rest of the linger."""
         batch = await self._read_new(count, block_ms)
         if not batch or linger_ms <= 0:
             return batch
+        if until is not None:
+            if not until.done():
+                await asyncio.wait({until}, timeout=linger_ms / 1000)
+            if len(batch) < count:
+                batch.extend(await self._read_new(count - len(batch), None))
+            return batch
         deadline = time.monotonic() + linger_ms / 1000
-        while len(batch) < count and not (until is not None and until()):
+        while len(batch) < count:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms < 1:
                 break
-            step = remaining_ms if until is None else min(remaining_ms, LINGER_STEP_MS)
-            more = await self._read_new(count - len(batch), step)
-            if more:
-                batch.extend(more)
-            elif until is None:
+            more = await self._read_new(count - len(batch), remaining_ms)
+            if not more:
                 break
+            batch.extend(more)
         return batch
 
-    async def _read_new(self, count: int, block_ms: int) -> list[Entry]:
+    async def _read_new(self, count: int, block_ms: int | None) -> list[Entry]:
+        """Up to ``count`` new entries, blocking up to ``block_ms`` for the first (``None``:
+        not at all, what is there now)."""
         try:
             reply: Any = await self.redis.xreadgroup(
                 SCORING_GROUP,
                 self.consumer,
                 {self.keys.stream: ">"},
                 count=count,
-                block=max(block_ms, 1),
+                block=None if block_ms is None else max(block_ms, 1),
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
