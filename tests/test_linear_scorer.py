@@ -1,7 +1,8 @@
 """The linear scorer gives the shipped model's own probabilities, from its folds' numbers.
 
 ``LinearScorer`` does not call the package's ``predict_prob`` (3 ms a call whatever the batch):
-it reads the five calibrated folds once and scores with one sparse product. These tests hold
+it reads the five calibrated folds once and scores with one product, on TF-IDF features it
+builds itself. These tests hold
 it to the package's answer on real comments and crafted ones, and to the worker's contract
 for an ``inline`` scorer (scored on the loop: no scoring thread is used).
 """
@@ -41,10 +42,14 @@ def test_same_probabilities_as_the_package(scorer: LinearScorer) -> None:
 
 
 def test_unrounded_values_agree_to_float_precision(scorer: LinearScorer) -> None:
-    folds = scorer._folds
+    folds, words = scorer._folds, scorer._words
     assert folds is not None, "the shipped model's folds were not read"
-    raw = folds.probabilities(profanity_check.vectorizer.transform(TEXTS))
-    assert np.abs(raw - profanity_check.predict_prob(TEXTS)).max() < 1e-12
+    assert words is not None, "the shipped vectoriser's settings were not recognised"
+    want = profanity_check.predict_prob(TEXTS)
+    # The folds on the package's own features, and on the features built here.
+    from_package = folds.probabilities(profanity_check.vectorizer.transform(TEXTS))
+    assert np.abs(from_package - want).max() < 1e-12
+    assert np.abs(folds.calibrated(words.margins(TEXTS, folds)) - want).max() < 1e-12
 
 
 def test_batches_of_any_size_match_one_by_one(scorer: LinearScorer) -> None:
