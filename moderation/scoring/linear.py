@@ -18,12 +18,11 @@ release of the package) is scored through the package's own objects instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from importlib import metadata
-from typing import Any
-
 import re
 from collections import Counter
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -68,7 +67,7 @@ class _Words:
     """The vectoriser's TF-IDF rows, computed as its ``transform`` does for its settings."""
 
     #: The settings this reimplements; any other makes the scorer use ``transform`` itself.
-    SETTINGS = {
+    SETTINGS: ClassVar[dict[str, object]] = {
         "analyzer": "word",
         "lowercase": True,
         "ngram_range": (1, 1),
