@@ -91,11 +91,13 @@ _DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
 #: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
 #: of its buckets (a group holds about 8 entries, 136 bytes: only a campaign's grows this long).
 TRIM_AT = 64 * 17
-#: Signatures a worker keeps in memory (stored values, about 300 bytes each with the dict's
-#: share: 6 MB at most; past it the older half goes): a campaign's copies are compared against
-#: the same earlier ones again and again; a bigger cache only makes the worker's memory grow
-#: for longer before it levels off.
-SIGNATURE_CACHE = 20_000
+#: Signatures a worker keeps in memory (stored values, about 280 bytes each with the dict's
+#: share: 3 MB at most; past it the older half goes): a campaign's copies are compared against
+#: the same earlier ones again and again. Twice as many would save a fifth of the worker's CPU
+#: on a corpus thick with near duplicates (40,000 comments in one window) but grow its memory
+#: for longer before it levels off (+11% from 10,000 to 100,000 comments stored, past the 10%
+#: bound of ``bench/growth.py``).
+SIGNATURE_CACHE = 10_000
 #: The longest shard: an entry's time within its shard is stored in 4 bytes.
 _MAX_WIDTH_MS = 2**32 - 1
 
