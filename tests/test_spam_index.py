@@ -16,8 +16,10 @@ from moderation.spam import SpamInput, SpamScorer
 from moderation.spam.duplicates import (
     BUCKET_CAP,
     FIRST_GENERATION,
+    SIGNATURE_CACHE,
     TRIM_AT,
     WINDOW_MARGIN_S,
+    DuplicateIndex,
     Geometry,
     comment_ref,
     forget_signatures,
@@ -208,3 +210,31 @@ async def test_erasure_removes_the_signatures_and_lookups_find_nothing(
     )
     assert sorted(c.comment_id for c in found["c000000"]) == ["c000002", "c000004"]
     assert "c000001" not in found
+
+
+def test_a_full_signature_cache_drops_its_older_half() -> None:
+    index = DuplicateIndex(Keys(), 86_400, 0.7)
+    refs = [n.to_bytes(8, "big") for n in range(SIGNATURE_CACHE + 2)]
+    index._remember((ref, b"v" * 140) for ref in refs[: SIGNATURE_CACHE + 1])
+    assert len(index._signatures) == SIGNATURE_CACHE + 1
+    # One more past the bound: the oldest half goes, the newest stay (not a cleared cache).
+    index._remember([(refs[-1], b"w" * 140)])
+    kept = index._signatures
+    assert len(kept) == SIGNATURE_CACHE + 2 - (SIGNATURE_CACHE + 1) // 2
+    assert refs[0] not in kept and refs[(SIGNATURE_CACHE + 1) // 2 - 1] not in kept
+    assert all(ref in kept for ref in refs[(SIGNATURE_CACHE + 1) // 2 :])
+
+
+async def test_cached_and_read_signatures_confirm_alike(settings: Settings, rds: Redis) -> None:
+    # The worker that indexed a campaign confirms from its cache; a fresh one reads the stored
+    # values from Redis: the signals must be the same.
+    keys = Keys(settings.key_prefix)
+    now = int(time.time() * 1000)
+    first = SpamScorer(rds, keys, settings)
+    await first.score([item(n, now + n, author=f"u{n % 3}") for n in range(6)])
+    later = [item(100 + n, now + 100 + n, author=f"u{n % 3}") for n in range(3)]
+    warm = await first.score(later[:1])
+    cold = await SpamScorer(rds, keys, settings).score(later[1:2])
+    for got in (warm[0], cold[0]):
+        assert got.signals["dup_count"] >= 5
+    assert warm[0].signals["dup_authors"] == cold[0].signals["dup_authors"] == 2
