@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.httpclient import Connection  # noqa: E402
 from bench.load import article_name, post_all, wait_until  # noqa: E402
-from bench.soak import Service, drained, percentile, rss_bytes, started_service  # noqa: E402
+from bench.soak import Service, percentile, rss_bytes, settled, started_service  # noqa: E402
 from moderation.evaluation.corpus import SENTENCES  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Role  # noqa: E402
@@ -143,10 +143,11 @@ async def post(service: Service, n: int, articles: int) -> None:
 
 
 async def fill(service: Service, n: int, articles: int) -> None:
-    """``n`` more comments through the API, then wait until the worker has decided them all."""
+    """``n`` more comments through the API, then wait until the worker has decided them all and
+    no AOF rewrite is running (one the fill set off must not land in the next measurement)."""
     if n > 0:
         await post(service, n, articles)
-    await asyncio.to_thread(wait_until, lambda: drained(service.redis), 3600, "the queue to drain")
+    await asyncio.to_thread(wait_until, lambda: settled(service.redis), 3600, "the queue to drain")
 
 
 async def stored_phase(
