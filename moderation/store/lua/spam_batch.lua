@@ -290,17 +290,22 @@ for _, probe in ipairs(probes) do
     end
   end
 end
+-- A group's value with `more` entries appended, trimmed once it passes `trim_at` bytes.
+local function appended(value, more)
+  value = value .. more
+  if #value > trim_at then
+    return trim(value)
+  end
+  return value
+end
+
 for index, shard in pairs(shards) do
   if grouped_ok[index] then
     local names, suffixes = shard.names, shard.suffixes
     local got = hmget(KEYS[shard.lsh], names)
     local values = shard.values
     for i, f in ipairs(names) do
-      local value = (got[i] or "") .. suffixes[i]
-      if #value > trim_at then
-        value = trim(value)
-      end
-      values[f] = value
+      values[f] = appended(got[i] or "", suffixes[i])
     end
     shard.dirty = names
   elseif #shard.writes > 0 then
@@ -320,11 +325,7 @@ for index, shard in pairs(shards) do
     end
     for i = 1, #writes, 2 do
       local f = writes[i]
-      local value = values[f] .. writes[i + 1]
-      if #value > trim_at then
-        value = trim(value)
-      end
-      values[f] = value
+      values[f] = appended(values[f], writes[i + 1])
     end
     shard.dirty = names
   end
