@@ -15,7 +15,7 @@ from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key, digest_of, revoke_key
 from moderation.store.pseudonyms import Pseudonyms
-from tests.conftest import comment, running_api, wait_for
+from tests.conftest import comment, running_api, running_worker, wait_for
 
 #: Production defaults for flood control, and a key cache that outlives the test.
 PRODUCTION = {
@@ -171,3 +171,41 @@ async def test_a_lost_revocation_subscription_makes_the_key_cache_forget(
         await asyncio.sleep(0.3)  # the listener notices and resubscribes (50 ms back-off)
         await wait_for(lambda: _subscribed(api))
         assert (await api.post_comment(comment(), headers=headers)).status_code == 401
+
+
+async def test_a_waiting_post_reads_no_status_and_leaves_no_waiter_behind(
+    settings: Settings, rds: Redis, keys: Keys
+) -> None:
+    async with running_api(settings.with_overrides(**PRODUCTION)) as api:
+        assert api.transport is not None
+        waiters = api.transport.app.state.waiters  # type: ignore[attr-defined]
+        async with running_worker(settings):
+            warm = await api.post_comment(comment(author="warm"), wait=5)
+            assert warm.status_code == 201, warm.text
+            async with monitored(rds) as seen:
+                r = await api.post_comment(comment(author="reader"), wait=5)
+            assert r.status_code == 201, r.text
+            assert r.json()["status"] == "approved"
+            # Registered for the decision before the comment was stored: no status read
+            # between the submission and the decision.
+            status_reads = [
+                c
+                for c in round_trips(seen, keys)
+                if c.upper().startswith("HGET ") and keys.comment(r.json()["id"]) in c
+            ]
+            assert status_reads == []
+            assert waiters.count == 0
+
+            # A refusal and an idempotent replay wait for nothing and leave nothing registered.
+            await rds.hset(keys.article_settings("shut"), "closed", "1")
+            refused = await api.post_comment(comment(article="shut", author="late"), wait=5)
+            assert refused.status_code == 409
+            replay = await api.post_comment(
+                comment(author="warm"), wait=5, headers={"Idempotency-Key": "k1"}
+            )
+            again = await api.post_comment(
+                comment(author="warm"), wait=5, headers={"Idempotency-Key": "k1"}
+            )
+            assert again.json()["id"] == replay.json()["id"]
+            assert again.headers["Idempotent-Replayed"] == "true"
+            assert waiters.count == 0

@@ -17,14 +17,15 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-from moderation.keys import CommentField, Keys
-from moderation.messages import Author, CommentRecord, Context
+from moderation.keys import SCORING_GROUP, CommentField, Keys
+from moderation.messages import Author, CommentRecord, Context, Decision, Status
 from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
 from moderation.store import decisions
 from moderation.store.codec import as_str
-from moderation.store.comments import AutoDecision, CommentRef, Store
+from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
 from moderation.store.queue import CommentQueue
 from tests.conftest import linear_scorer
 
@@ -207,7 +208,7 @@ async def test_a_poison_key_refuses_the_batch_and_only_its_comment_is_left(
     await queue.ensure_group()
     try:
         entries = await queue.read(8, 10, 0)
-        result = await pipeline.process(entries)
+        result = await pipeline.process(entries, after_write=tally)
     finally:
         pipeline.close()
     assert (result.decided, result.retry) == (7, 1)
@@ -216,3 +217,36 @@ async def test_a_poison_key_refuses_the_batch_and_only_its_comment_is_left(
     )
     assert as_str(statuses[3]) == "pending"  # the comment by u3, left for retry
     assert all(as_str(s) != "pending" for i, s in enumerate(statuses) if i != 3)
+    # The refused call acknowledged nothing; the one-by-one writes acknowledged the seven, and
+    # the tally its pipeline counted first is corrected to what was decided.
+    left = await rds.xpending_range(keys.stream, SCORING_GROUP, "-", "+", 10)
+    assert [as_str(e["message_id"]) for e in left] == [entries[3].entry_id]
+    assert int(await rds.hget("tally", "decided") or 0) == 7
+
+
+def tally(pipe: Pipeline, decided: int) -> None:
+    pipe.hincrby("tally", "decided", decided)
+
+
+async def test_a_batch_is_acknowledged_and_tallied_with_its_writes(
+    settings: Settings, rds: Redis
+) -> None:
+    keys = Keys(settings.key_prefix)
+    records = stream(8)
+    await prepare(rds, keys, records)
+    # One comment decided before the worker reads it (a redelivery): acknowledged, not written.
+    early = records[2]
+    decision = Decision(status=Status.APPROVED, by="auto", decided_at=now_ms())
+    await Store(rds, keys).transition_batch([AutoDecision(CommentRef.of(early), decision)])
+    pipeline = BatchPipeline(settings, rds, linear_scorer(), consumer="t")
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    try:
+        entries = await queue.read(8, 10, 0)
+        assert len(await rds.xpending_range(keys.stream, SCORING_GROUP, "-", "+", 10)) == 8
+        result = await pipeline.process(entries, after_write=tally)
+    finally:
+        pipeline.close()
+    assert (result.decided, result.acked, result.retry) == (7, 8, 0)
+    assert await rds.xpending_range(keys.stream, SCORING_GROUP, "-", "+", 10) == []
+    assert int(await rds.hget("tally", "decided") or 0) == 7

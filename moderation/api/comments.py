@@ -83,53 +83,62 @@ async def post_comment(request: Request) -> Response:
         await gate(request, record)
 
     checks: Admission = request.app.state.admission
-    result = await store.submit(
-        record,
-        body_digest(payload) if idem_key else "",  # only an idempotency key needs the digest
-        idem_key,
-        settings.idempotency_ttl_s,
-        checks,
-        flood_ip(record, checks),
-    )
-    if result.refusal is not None:
-        raise refusal_error(result.refusal, record)
-    if article is not None and result.created:
-        # The site sent the article's facts with the comment: keep them (titles for moderators).
-        await articles.upsert(
-            store.redis, store.keys.for_site(site), record.article_id, now=created_at,
-            title=article.title, url=article.url, published_at=article.published_at,
-        )  # fmt: skip
-    comment_id = result.comment_id
-    headers = {"Location": f"/v1/comments/{comment_id}"}
-    if not result.created:
-        headers["Idempotent-Replayed"] = "true"
-        stored = await store.get(comment_id)
-        if stored is None:  # the original expired or was purged: answer as accepted
-            return JSON(schemas.Accepted(comment_id, Status.PENDING.value), 202, headers)
-        code = 202 if stored.status is Status.PENDING else 200
-        return JSON(_comment(stored), code, headers)
+    waiters: DecisionWaiters = request.app.state.waiters
+    # Registered before the comment is stored, so its decision cannot land unseen and the wait
+    # needs no first status read.
+    expected = waiters.expect(record.id) if wait_s else None
+    try:
+        result = await store.submit(
+            record,
+            body_digest(payload) if idem_key else "",  # only an idempotency key needs the digest
+            idem_key,
+            settings.idempotency_ttl_s,
+            checks,
+            flood_ip(record, checks),
+        )
+        if result.refusal is not None:
+            raise refusal_error(result.refusal, record)
+        if article is not None and result.created:
+            # The site sent the article's facts with the comment: keep them (titles for moderators).
+            await articles.upsert(
+                store.redis, store.keys.for_site(site), record.article_id, now=created_at,
+                title=article.title, url=article.url, published_at=article.published_at,
+            )  # fmt: skip
+        comment_id = result.comment_id
+        headers = {"Location": f"/v1/comments/{comment_id}"}
+        if not result.created:
+            headers["Idempotent-Replayed"] = "true"
+            stored = await store.get(comment_id)
+            if stored is None:  # the original expired or was purged: answer as accepted
+                return JSON(schemas.Accepted(comment_id, Status.PENDING.value), 202, headers)
+            code = 202 if stored.status is Status.PENDING else 200
+            return JSON(_comment(stored), code, headers)
 
-    if wait_s:
-        waiters: DecisionWaiters = request.app.state.waiters
-        try:
-            status = await waiters.wait(comment_id, wait_s, lambda: store.status(comment_id))
-            if status is not None and status is not Status.PENDING:
-                stored = await store.get(comment_id)
-                if stored is not None:
-                    return JSON(_comment(stored), 201, headers)
-        except (RedisError, OSError) as exc:
-            # The comment is stored; a failing wait must not turn that into an error the site
-            # would retry (and duplicate). Answer "pending".
-            log.warning("wait for %s interrupted: %s", comment_id, exc)
+        if expected is not None and result.created:
+            try:
+                status = await waiters.wait(
+                    comment_id, wait_s, lambda: store.status(comment_id), expected
+                )
+                if status is not None and status is not Status.PENDING:
+                    stored = await store.get(comment_id)
+                    if stored is not None:
+                        return JSON(_comment(stored), 201, headers)
+            except (RedisError, OSError) as exc:
+                # The comment is stored; a failing wait must not turn that into an error the site
+                # would retry (and duplicate). Answer "pending".
+                log.warning("wait for %s interrupted: %s", comment_id, exc)
 
-    accepted = schemas.Accepted(
-        id=comment_id,
-        status=Status.PENDING.value,
-        article_id=record.article_id,
-        created_at=iso(record.created_at) or "",
-        links=schemas.Links(self=f"/v1/comments/{comment_id}"),
-    )
-    return JSON(accepted, 202, headers)
+        accepted = schemas.Accepted(
+            id=comment_id,
+            status=Status.PENDING.value,
+            article_id=record.article_id,
+            created_at=iso(record.created_at) or "",
+            links=schemas.Links(self=f"/v1/comments/{comment_id}"),
+        )
+        return JSON(accepted, 202, headers)
+    finally:
+        if expected is not None:  # whatever happened (a refusal, a replay, an error)
+            waiters.forget(record.id, expected)
 
 
 def _comment(stored: StoredComment) -> schemas.Comment:

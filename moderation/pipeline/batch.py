@@ -13,9 +13,10 @@ One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top
    entry so one poison text cannot sink its neighbours;
 5. **decide** each comment (``policy.decide_comment``: rules, then thresholds);
 6. **write** every decision with one ``transition_batch.lua`` call (the effects of
-   ``transition.lua`` per comment, shared keys written once) and ``XACK`` the batch; a batch
-   the script refuses (a key of the wrong type) is written comment by comment with
-   ``transition.lua``, so one poison entry cannot sink its neighbours.
+   ``transition.lua`` per comment, shared keys written once), which also ``XACK``s the
+   entries it wrote (the rest of the batch's acknowledgements and the worker's tally travel in
+   the same round trip); a batch the script refuses (a key of the wrong type) is written
+   comment by comment with ``transition.lua``, so one poison entry cannot sink its neighbours.
 
 The worker process (``workers/scoring.py``), the spam evaluation replay and the tests all call
 this class; it owns no lifecycle (no signals, heartbeat or reclaim loop).
@@ -235,29 +236,50 @@ class BatchPipeline:
                         decided.decision,
                         decided.risk,
                         decided.reason_code,
+                        item.entry.entry_id,
                     )
                 )
                 decided_entries.append(item.entry)
-        written = await self._write(writes, decided_entries)
-        acks.extend(written)
+        written = await self._write(writes, decided_entries, acks, after_write)
+        if written is None:  # written, acknowledged and tallied in one round trip
+            acked = len(acks) + len(writes)
+            return BatchResult(len(writes), acked, len(entries) - acked)
         pipe = self.redis.pipeline(transaction=False)
-        self.queue.ack(pipe, acks)
+        self.queue.ack(pipe, [*acks, *written])
         if after_write is not None:
-            after_write(pipe, len(written))
+            # The failed batch call's pipeline tallied every write already: correct it.
+            after_write(pipe, len(written) - (len(writes) if self.batch_writes else 0))
         await pipe.execute()
-        return BatchResult(len(written), len(acks), len(entries) - len(acks))
+        acked = len(acks) + len(written)
+        return BatchResult(len(written), acked, len(entries) - acked)
 
-    async def _write(self, writes: Sequence[AutoDecision], entries: Sequence[Entry]) -> list[str]:
-        """Apply the transitions; the entry ids whose transition ran (applied, or stale: decided
-        meanwhile). One the script refused stays unacked: it is retried, then dead-lettered."""
-        if not writes:
-            return []
-        if self.batch_writes:
+    async def _write(
+        self,
+        writes: Sequence[AutoDecision],
+        entries: Sequence[Entry],
+        acks: Sequence[str],
+        after_write: AfterWrite | None,
+    ) -> list[str] | None:
+        """Apply the transitions. ``None`` when the batch script wrote them all: it acknowledged
+        their entries in the same calls, and ``acks`` (entries needing no write) and the
+        ``after_write`` tally travelled in its round trip. Otherwise (the script refused, or
+        batch writes are off) the entry ids whose transition ran one by one (applied, or stale:
+        decided meanwhile), for the caller to acknowledge; one the script refused stays unacked:
+        it is retried, then dead-lettered."""
+        if self.batch_writes and writes:
+
+            def also(pipe: Pipeline) -> None:
+                self.queue.ack(pipe, acks)
+                if after_write is not None:
+                    after_write(pipe, len(writes))
+
             try:
-                await self.store.transition_batch(writes)
-                return [e.entry_id for e in entries]
+                await self.store.transition_batch(writes, also=also)
+                return None
             except ResponseError as exc:
                 log.warning("batch write refused (%s); writing its comments one by one", exc)
+        if not writes:
+            return []
         calls = [
             self.store.transition_call(
                 w.ref,

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from moderation.errors import BadRequest, IdempotencyConflict, ValidationFailed
 from moderation.ids import id_time_ms, is_comment_id
-from moderation.keys import DEFAULT_SITE, CommentField, Keys
+from moderation.keys import DEFAULT_SITE, SCORING_GROUP, CommentField, Keys
 from moderation.messages import CommentRecord, Decision, Status, StoredComment
 from moderation.store import decisions, idempotency
 from moderation.store.admission import (
@@ -103,6 +104,9 @@ class AutoDecision:
     decision: Decision
     risk: float = 0.0
     reason_code: str = ""
+    #: The scoring group's stream entry to acknowledge in the same script call, once the
+    #: transition ran (applied or stale); "" for none.
+    entry_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,13 +405,22 @@ class Store:
         return out
 
     async def transition_batch(
-        self, items: Sequence[AutoDecision], *, actor: str = "auto"
+        self,
+        items: Sequence[AutoDecision],
+        *,
+        actor: str = "auto",
+        also: Callable[[Pipeline], None] | None = None,
     ) -> list[TransitionResult]:
         """Write a batch of automatic decisions out of ``pending`` with ``transition_batch.lua``
         (one script call per minute of ``decided_at``, all in one round trip): the effects of
         :meth:`transition` for each, at a fraction of the Redis work. The script checks every
         key first and refuses the whole call if one is of the wrong type (``ResponseError``
-        raised, nothing written): the caller then falls back to :meth:`transition_each`."""
+        raised, nothing written): the caller then falls back to :meth:`transition_each`.
+
+        Each item's ``entry_id`` is acknowledged (``SCORING_GROUP`` on ``Keys.stream``) by the
+        call that writes it, so a refused call leaves its entries pending. ``also`` queues more
+        commands on the same pipeline, after the calls: they run even when a call is refused
+        (a worker's heartbeat tally, acknowledgements that need no write)."""
         if not items:
             return []
         # One call per minute and site (held counts are the site's); answers in ``items`` order.
@@ -438,9 +451,12 @@ class Store:
                 keys.auto_latency,
                 keys.held_counts,
                 keys.held_articles,
+                self.keys.stream,
             ]
+            acking = any(item.entry_id for item in ordered[start:end])
             args: list[Any] = [
-                keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor, keys.site
+                keys.decided_channel, EVENTS_MAXLEN, MINUTE_TTL_S, actor, keys.site,
+                SCORING_GROUP if acking else "",
             ]  # fmt: skip
             for item in ordered[start:end]:
                 ref, decision = item.ref, item.decision
@@ -463,12 +479,16 @@ class Store:
                     "" if ref.revision is None else ref.revision,
                     ref.article_id,
                     ref.created,
+                    item.entry_id,
                 ]
             await self._transition_batch(keys=call_keys, args=args, client=pipe)
             start = end
+        calls = len(pipe.command_stack)
+        if also is not None:
+            also(pipe)
         await self.decisions.save(self.redis, self.keys)
         results: list[TransitionResult] = []
-        for reply in await execute_verified(pipe):
+        for reply in (await execute_verified(pipe))[:calls]:
             results.extend(parse_transition(r) for r in reply)
         out: list[TransitionResult] = [results[0]] * len(items)
         for position, index in enumerate(order):

@@ -63,21 +63,39 @@ class DecisionWaiters:
             if not futures:
                 del self._waiting[comment_id]
 
+    def expect(self, comment_id: str) -> asyncio.Future[str]:
+        """Register for ``comment_id`` *before* the comment exists (before it is submitted):
+        no decision can then land unseen, so :meth:`wait` given this future skips its first
+        status read. Pass it to :meth:`wait`, or to :meth:`forget` when there is nothing to
+        wait for."""
+        return self._register(comment_id)
+
+    def forget(self, comment_id: str, expected: asyncio.Future[str]) -> None:
+        self._unregister(comment_id, expected)
+
     async def wait(
         self,
         comment_id: str,
         timeout_s: float,
         read_status: Callable[[], Awaitable[Status | None]],
+        expected: asyncio.Future[str] | None = None,
     ) -> Status | None:
         """Wait until the comment leaves ``pending`` or ``timeout_s`` passes; returns the last
-        status read (``pending`` at the deadline)."""
+        status read (``pending`` at the deadline). ``expected``: the future :meth:`expect`
+        registered before the comment was stored, pending since (its first status read is
+        skipped: one round trip less)."""
         deadline = time.monotonic() + timeout_s
+        fut = expected
         while True:
-            fut = self._register(comment_id)
+            status: Status | None = Status.PENDING
+            known = fut is not None
+            if fut is None:
+                fut = self._register(comment_id)
             try:
-                status = await read_status()
-                if status is not Status.PENDING:
-                    return status
+                if not known:
+                    status = await read_status()
+                    if status is not Status.PENDING:
+                        return status
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return status
@@ -92,3 +110,4 @@ class DecisionWaiters:
                         pass
             finally:
                 self._unregister(comment_id, fut)
+            fut = None

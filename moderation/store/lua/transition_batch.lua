@@ -12,25 +12,31 @@
 -- whole (the worker then writes its comments one by one with transition.lua, which isolates the
 -- culprit).
 --
+-- The worker's stream entries are acknowledged here too (XACK, once the call's transitions
+-- ran): in the same call, so a refused call acknowledges nothing, and the batch needs no round
+-- trip of its own for them.
+--
 -- KEYS[1] held zset (by age)   KEYS[2] held zset (by risk)   KEYS[3] pending zset
 -- KEYS[4] events stream   KEYS[5] counters hash   KEYS[6] this minute's counters hash
 -- KEYS[7] auto-latency list   KEYS[8] held-counts hash (as transition.lua's KEYS[15])
--- KEYS[9] held-articles zset (as transition.lua's KEYS[17]); then per
--- comment i (from 0), at 10 + 6i: comment hash, article
--- approved zset, article held zset, author hash, article thread roots zset, the thread's
--- approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
+-- KEYS[9] held-articles zset (as transition.lua's KEYS[17])   KEYS[10] the comments stream
+-- (whose entries ARGV[6]'s group acknowledges); then per comment i (from 0), at 11 + 6i:
+-- comment hash, article approved zset, article held zset, author hash, article thread roots
+-- zset, the thread's approved replies zset (as transition.lua's KEYS[13] and KEYS[14]).
 -- ARGV[1] decided channel   ARGV[2] events max length (approx.; 0 = untrimmed)   ARGV[3] minute-counter TTL (s)
 -- ARGV[4] actor ("auto" or "system")   ARGV[5] the comments' site (a call is one site's: the
 -- held counts and the article and author keys are that site's; the event names it, as
--- transition.lua's ARGV[20]); then per comment i, at 6 + 10i: comment id, new status,
+-- transition.lua's ARGV[20])   ARGV[6] the consumer group acknowledging entries of KEYS[10]
+-- ("" = none); then per comment i, at 7 + 11i: comment id, new status,
 -- decision (store.decisions blob), now ms, risk, reason code ("" = none), thread root id ("" = top-level),
 -- the revision the decision scored ("" = any; as transition.lua's ARGV[18]: a decision of an
 -- older revision than the comment holds is stale), the article id and the creation time (ms)
--- (the submission's, as transition.lua's ARGV[21] and ARGV[22]). Hash fields: the letters of
+-- (the submission's, as transition.lua's ARGV[21] and ARGV[22]), the stream entry to acknowledge
+-- once its transition ran, applied or not ("" = none). Hash fields: the letters of
 -- moderation.keys.CommentField, as in transition.lua.
 --
 -- Returns one {"ok", "pending"} | {"stale", current} | {"missing", ""} per comment, in order.
-local SHARED, PER_KEY, PER_ARG = 9, 6, 10
+local SHARED, SHARED_ARGS, PER_KEY, PER_ARG = 10, 6, 6, 11
 local n = (#KEYS - SHARED) / PER_KEY
 local seen = {}
 local function check(key, letter)
@@ -45,7 +51,7 @@ local function check(key, letter)
   end
   return nil
 end
-local bad = check_types("zzzshhlhz")
+local bad = check_types("zzzshhlhzs")
 for i = 0, n - 1 do
   local base = SHARED + PER_KEY * i
   bad = bad or check(KEYS[base + 1], "h") or check(KEYS[base + 2], "z")
@@ -62,13 +68,17 @@ local out = {}
 local decided_ids, held_age, held_risk, unheld = {}, {}, {}, {}
 local counters, minute, authors, author_order, latencies = {}, {}, {}, {}, {}
 local held_counts, held_articles = {}, {}
+local entries = {}
 local function bump(tally, field, by)
   tally[field] = (tally[field] or 0) + by
 end
 
 for i = 0, n - 1 do
-  local k, a = SHARED + PER_KEY * i, 5 + PER_ARG * i
+  local k, a = SHARED + PER_KEY * i, SHARED_ARGS + PER_ARG * i
   local id, new, decision, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  if ARGV[a + 11] ~= "" then
+    entries[#entries + 1] = ARGV[a + 11]
+  end
   local row = redis.call("HMGET", KEYS[k + 1], "s", "v")
   local current = row[1]
   if not current then
@@ -181,6 +191,9 @@ if next(minute) then
     redis.call("HINCRBY", KEYS[6], field, by)
   end
   redis.call("EXPIRE", KEYS[6], ARGV[3])
+end
+if ARGV[6] ~= "" then
+  each_chunk(entries, 500, function(...) redis.call("XACK", KEYS[10], ARGV[6], ...) end)
 end
 if #latencies > 0 then
   -- transition.lua pushes one sample per comment, newest first: the same order here.
