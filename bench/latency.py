@@ -12,8 +12,11 @@ always), the API and one worker process (``bench/soak.py``'s service), then:
    ``POST``, answered 202 at once, then ``GET /v1/comments/{id}`` every ``--poll-ms`` until the
    status is no longer ``pending``). Arrivals are open loop: each request starts at its scheduled
    time whether or not earlier ones have answered, and its latency counts from then;
-3. prints p50/p99 per row, errors, and the issue's goal for ``linear`` at 50%: p50 ≤ 20 ms,
-   p99 ≤ 100 ms. The load generator shares the machine's cores with everything it measures.
+3. prints p50/p99 per row, errors, the longest stall Redis itself recorded during the row
+   (``LATENCY LATEST`` past 100 ms: an AOF ``fsync`` the disk held up, a fork), so a p99 the
+   machine caused can be told from one the service caused, and the issue's goal for ``linear``
+   at 50%: p50 ≤ 20 ms, p99 ≤ 100 ms. The load generator shares the machine's cores with
+   everything it measures.
 
     python -m bench.latency                                  # linear and onnx, 20 s a row
     python -m bench.latency --scorers linear --seconds 10    # quicker
@@ -99,6 +102,18 @@ class Row:
     p50_ms: float
     p99_ms: float
     errors: int
+    #: The longest event Redis' latency monitor recorded during the row ("" = none past 100 ms).
+    stall: str
+
+
+def longest_stall(service: Service) -> str:
+    """The longest event Redis' latency monitor holds (``started_service`` records those past
+    100 ms), as ``"<event> <ms> ms"``; "" when there is none."""
+    events = service.redis.execute_command("LATENCY", "LATEST")
+    if not events:
+        return ""
+    name, _, _, longest = max(events, key=lambda e: int(e[3]))
+    return f"{name.decode() if isinstance(name, bytes) else name} {int(longest)} ms"
 
 
 def model_env(size: str) -> dict[str, str]:
@@ -136,7 +151,9 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
         for share in LOADS:
             rate = capacity * share
             for mode, source in (("wait", gen), ("poll", poller)):
+                service.redis.execute_command("LATENCY", "RESET")
                 load = await source.run(rate, args.seconds)
+                stall = longest_stall(service)
                 await drain()
                 row = Row(
                     scorer,
@@ -147,10 +164,12 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     round(percentile(load.latencies, 0.5) * 1000, 1),
                     round(percentile(load.latencies, 0.99) * 1000, 1),
                     load.errors,
+                    stall,
                 )
                 print(
                     f"[{scorer}] {share:4.0%} ({rate:6.1f}/s) {mode}: p50 {row.p50_ms:7.1f} ms, "
-                    f"p99 {row.p99_ms:7.1f} ms, n {row.n}, errors {row.errors}",
+                    f"p99 {row.p99_ms:7.1f} ms, n {row.n}, errors {row.errors}"
+                    + (f", Redis stalled: {stall}" if stall else ""),
                     flush=True,
                 )
                 rows.append(row)
@@ -184,12 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(got)
         errors += sum(r.errors for r in got)
     print()
-    print("| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors | Redis stall |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.scorer} | {r.share:.0%} | {r.rate} | {r.mode} | {r.p50_ms} | {r.p99_ms} "
-            f"| {r.n} | {r.errors} |"
+            f"| {r.n} | {r.errors} | {r.stall or '—'} |"
         )
     for r in rows:
         if r.scorer == "linear" and r.share == 0.5:

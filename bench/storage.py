@@ -59,6 +59,8 @@ from workers.archiver import Archiver  # noqa: E402
 from workers.scoring import ScoringWorker  # noqa: E402
 
 K = Keys()
+#: The site every comment of the run is posted to (its per-site keys hold the counts).
+SITE = K.for_site("bench")
 SHARED = ROOT.parent / "shared" / "data"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: Bursts no bench comment reaches: the flood keys exist, nothing is refused.
@@ -116,7 +118,7 @@ def records(n: int, seed: int, run: str) -> list[CommentRecord]:
                     email=f"reader{author}@example.org",
                 ),
                 created_at=created,
-                site="bench",
+                site=SITE.site,
                 context=Context(
                     ip=f"10.{ip // 65536 % 256}.{ip // 256 % 256}.{ip % 256}",
                     user_agent=UA,
@@ -332,14 +334,14 @@ def main(argv: list[str] | None = None) -> int:
         after = report(f"after the windows ({hours} h later: windowed keys swept)")
         approved_ids = sum(
             int(sync.memory_usage(k, samples=0) or 0)
-            for k in sync.scan_iter(match=f"{K.prefix}:article:*:approved", count=1000)
+            for k in sync.scan_iter(match=f"{SITE.scope}:article:*:approved", count=1000)
         )
         approved = int(sync.hget(K.counters, "decided:approved") or 0)
         # 31 days on, every key with a TTL has run out too (idempotency buckets live up to two
         # TTLs: store.idempotency), then retention moves the decided comments out.
         asyncio.run(_sweep(settings, 31 * 86_400_000))
         asyncio.run(_retain(settings, 31 * 86_400_000))
-        moved = int(sync.memory_usage(K.archived_counts, samples=0) or 0)
+        moved = int(sync.memory_usage(SITE.archived_counts, samples=0) or 0)
         report("after retention (31 days later: decided comments swept to the record)")
         per_id = approved_ids / max(approved, 1)
         print(f"counts: ids kept in the approved sets {per_id:,.0f} B per approved comment "
