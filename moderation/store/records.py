@@ -6,6 +6,10 @@ in JSON. The comment's id is not stored (the hash's key names it): :func:`decode
 given it back and returns the :class:`~moderation.messages.CommentRecord` encoded, equal field
 for field; a JSON document (``{…}``, e.g. written by hand) is still read. The record (SQL)
 keeps JSON: the archiver converts (``as_json``).
+
+The msgpack document is then compressed (``store.compression``: zstd with a built-in
+dictionary of what comments commonly contain) when that makes it smaller: a news comment's
+document shrinks by about a third.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import msgspec
 
 from moderation.messages import Author, CommentRecord, Context, json_encoder
+from moderation.store import compression
 
 
 class _Author(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -49,7 +54,7 @@ _json_decoder = msgspec.json.Decoder(CommentRecord)
 
 def encode_record(r: CommentRecord) -> bytes:
     a, c = r.author, r.context
-    return _encoder.encode(
+    raw = _encoder.encode(
         _Record(
             r.article_id,
             r.text,
@@ -65,12 +70,18 @@ def encode_record(r: CommentRecord) -> bytes:
             r.edited_at,
         )
     )
+    return compression.pack(raw)
 
 
 def decode_record(raw: bytes | str, comment_id: str) -> CommentRecord:
     """The submission ``raw`` encodes, of the comment ``comment_id`` (the id of its hash's key);
     raises ``msgspec.DecodeError`` (or ``TypeError``) when it is corrupt."""
     data = raw.encode() if isinstance(raw, str) else raw
+    if compression.is_packed(data):
+        try:
+            data = compression.unpack(data)
+        except ValueError as exc:
+            raise msgspec.DecodeError(str(exc)) from exc
     if data[:1] == b"{":
         return _json_decoder.decode(data)
     p = _decoder.decode(data)
