@@ -535,13 +535,15 @@ class Keys:
     def spam_lsh(self, width_ms: int, shard: int) -> str:
         """Hash: the MinHash LSH index of the comments created in one time shard (``shard`` =
         creation ms // ``width_ms``): packed entries grouped by band bucket, plus the
-        shard's comment count (``moderation.spam.duplicates``; expires whole)."""
-        return f"{self.prefix}:spam:lsh:{int(width_ms)}:{int(shard)}"
+        shard's comment count (``moderation.spam.duplicates``; expires whole). ``v2``: band
+        buckets of 16-bit MinHash values."""
+        return f"{self.prefix}:spam:lsh:v2:{int(width_ms)}:{int(shard)}"
 
     def spam_signatures(self, width_ms: int, shard: int) -> str:
         """Hash ``comment ref -> MinHash signature, comment id, author, article`` of the comments
-        created in one time shard (``moderation.spam.duplicates``; expires whole)."""
-        return f"{self.prefix}:spam:sig:{int(width_ms)}:{int(shard)}"
+        created in one time shard (``moderation.spam.duplicates``; expires whole). ``v2``:
+        16-bit MinHash values."""
+        return f"{self.prefix}:spam:sig:v2:{int(width_ms)}:{int(shard)}"
 
     def spam_ip_posts(self, ip: str) -> str:
         """Sorted set of comment ids from one IP address scored by creation ms (velocity);

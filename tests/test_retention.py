@@ -30,7 +30,7 @@ from moderation.messages import (
 from moderation.record import Record
 from moderation.record.schema import comments
 from moderation.settings import Settings
-from moderation.store import decisions, records
+from moderation.store import compression, decisions, records
 from moderation.store.codec import as_str
 from moderation.store.records import decode_record, encode_record
 from tests.conftest import comment, running_api, running_worker, wait_for
@@ -352,7 +352,7 @@ async def test_personal_data_leaves_both_stores_after_its_period(
 def test_a_submission_round_trips_its_compact_encoding(record: CommentRecord) -> None:
     raw = encode_record(record)
     assert decode_record(raw, record.id) == record
-    assert record.id.encode() not in raw  # the hash's key names it
+    assert record.id.encode() not in compression.plain(raw)  # the hash's key names it
     assert len(raw) < len(msgspec.json.encode(record))
     assert decode_record(msgspec.json.encode(record), record.id) == record  # JSON is still read
     assert records.as_json(raw, record.id) == msgspec.json.encode(record)

@@ -329,8 +329,8 @@ def test_batch_tokens_and_text_features_equal_one_by_one() -> None:
 
 def test_hashing_is_stable_across_processes_and_runs() -> None:
     # Fixed values: a change here silently invalidates every stored model and signature, so it
-    # must come with new key versions (spam:model:v1). Python's own hash() is seeded per
-    # process and must never be used for these.
+    # must come with new key versions (spam:model:v1, spam:sig:v2, spam:lsh:v2). Python's own
+    # hash() is seeded per process and must never be used for these.
     grams = tokenize("spam").grams  # " spam " has the 4-grams " spa", "spam", "pam "
     assert sorted(grams.tolist()) == [
         7022425817040583774,
@@ -339,9 +339,11 @@ def test_hashing_is_stable_across_processes_and_runs() -> None:
     ]
     assert _bucket("w:spam") == 68572
     sig = signature(grams)
-    assert sig[:4].tolist() == [1165530585, 1969785598, 2010960542, 891259719]
-    # The band number, then the bucket (the same CRC-32 values as ever).
-    assert band_keys(sig)[:2] == [bytes.fromhex("00fd76a6dc"), bytes.fromhex("011083734a")]
+    # The low 16 bits of the 32-bit minima (1165530585, 1969785598, 2010960542, 891259719).
+    assert sig[:4].tolist() == [38361, 35582, 53918, 35655]
+    assert sig.dtype == np.uint16
+    # The band number, then the bucket (CRC-32 of the band's little-endian uint16s).
+    assert band_keys(sig)[:2] == [bytes.fromhex("00038ecf3c"), bytes.fromhex("01dfdb1df2")]
     assert sorted(vectorize(tokenize("spam"), {})) == sorted(vectorize(tokenize("SPAM"), {}))
 
 

@@ -91,7 +91,7 @@ _DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
 #: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
 #: of its buckets (a group holds about 8 entries, 136 bytes: only a campaign's grows this long).
 TRIM_AT = 64 * 17
-#: Signatures a worker keeps in memory (stored values, about 280 bytes each with the dict's
+#: Signatures a worker keeps in memory (stored values, about 220 bytes each with the dict's
 #: share: 3 MB at most; past it the older half goes): a campaign's copies are compared against
 #: the same earlier ones again and again. Twice as many would save a fifth of the worker's CPU
 #: on a corpus thick with near duplicates (40,000 comments in one window) but grow its memory
@@ -107,22 +107,26 @@ _rng = np.random.default_rng(20_240_611)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
 _B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
 _SEP = b"\x1f"
-#: Bytes of a signature at the head of its stored value (little-endian uint32s).
-_SIG_BYTES = NUM_PERM * 4
+#: Bytes of a signature at the head of its stored value (little-endian uint16s).
+_SIG_BYTES = NUM_PERM * 2
 _REF_BYTES = 8
 
 
-def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
-    """The MinHash signature of a non-empty set of 64-bit shingle hashes."""
+def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
+    """The MinHash signature of a non-empty set of 64-bit shingle hashes: per permutation, the
+    low 16 bits of the smallest 32-bit hash ("b-bit" MinHash). Two texts' signatures still
+    agree where their minima agree; unrelated minima agree by chance once in 65,536, which
+    moves a similarity estimate by far less than its own sampling error, and each signature
+    stored in the window costs half the bytes."""
     hashed = (shingles[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-    out: npt.NDArray[np.uint32] = hashed.min(axis=0).astype(np.uint32)
+    out: npt.NDArray[np.uint16] = (hashed.min(axis=0) & np.uint64(0xFFFF)).astype(np.uint16)
     return out
 
 
-def band_keys(sig: npt.NDArray[np.uint32]) -> list[bytes]:
+def band_keys(sig: npt.NDArray[np.uint16]) -> list[bytes]:
     """Per band, its band number and bucket (CRC-32 of the band's values): 5 bytes each."""
-    raw = sig.astype("<u4").tobytes()
-    width = ROWS * 4
+    raw = sig.astype("<u2").tobytes()
+    width = ROWS * 2
     return [
         bytes((b,)) + zlib.crc32(raw[b * width : (b + 1) * width]).to_bytes(4, "big")
         for b in range(BANDS)
@@ -161,7 +165,7 @@ def comment_ref(comment_id: str) -> bytes:
     return hashlib.blake2b(comment_id.encode(), digest_size=_REF_BYTES).digest()
 
 
-def similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
+def similarity(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
     return float(np.count_nonzero(a == b)) / NUM_PERM
 
@@ -174,11 +178,11 @@ class Probe:
     author_id: str
     article_id: str
     created_ms: int
-    signature: npt.NDArray[np.uint32]
+    signature: npt.NDArray[np.uint16]
 
     def stored(self) -> bytes:
         """The signature hash's value: signature, comment id, author, article."""
-        head = self.signature.astype("<u4").tobytes()
+        head = self.signature.astype("<u2").tobytes()
         return _SEP.join(
             (head + self.comment_id.encode(), self.author_id.encode(), self.article_id.encode())
         )
@@ -211,7 +215,7 @@ class DupSignals:
 class _Known:
     """A stored signature read back, with its comment's id, author and article."""
 
-    signature: npt.NDArray[np.uint32]
+    signature: npt.NDArray[np.uint16]
     comment_id: str
     author_id: str
     article_id: str
@@ -220,7 +224,7 @@ class _Known:
 def _decode(value: bytes) -> _Known | None:
     if len(value) < _SIG_BYTES:
         return None
-    sig = np.frombuffer(value[:_SIG_BYTES], dtype="<u4").astype(np.uint32)
+    sig = np.frombuffer(value[:_SIG_BYTES], dtype="<u2").astype(np.uint16)
     parts = value[_SIG_BYTES:].split(_SEP)
     if len(parts) != 3:
         return None
@@ -236,7 +240,7 @@ Shard = tuple[int, dict[str, bytes]]
 Lookup = tuple[int, bytes, Sequence[bytes], Sequence[str]]
 
 
-def lookup(created_ms: int, comment_id: str, sig: npt.NDArray[np.uint32]) -> Lookup:
+def lookup(created_ms: int, comment_id: str, sig: npt.NDArray[np.uint16]) -> Lookup:
     keys5 = band_keys(sig)
     return created_ms, comment_ref(comment_id), keys5, [field_key(k) for k in keys5]
 
@@ -514,7 +518,7 @@ class DuplicateIndex:
         malformed value is skipped)."""
         if not others:
             return DupSignals()
-        sigs = np.frombuffer(b"".join(o[:_SIG_BYTES] for o in others), dtype="<u4")
+        sigs = np.frombuffer(b"".join(o[:_SIG_BYTES] for o in others), dtype="<u2")
         agree = np.count_nonzero(sigs.reshape(len(others), NUM_PERM) == probe.signature, axis=1)
         mine, here = probe.author_id.encode(), probe.article_id.encode()
         count, best = 0, 0.0

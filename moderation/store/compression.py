@@ -85,3 +85,9 @@ def unpack(data: bytes) -> bytes:
         return _codecs.decompressor(data[1]).decompress(data[2:])
     except zstandard.ZstdError as exc:
         raise ValueError(f"compressed document is corrupt: {exc}") from exc
+
+
+def plain(data: bytes) -> bytes:
+    """``data`` uncompressed when :func:`pack` compressed it, else as it is (a tool inspecting
+    stored values, a test looking for what a document must no longer hold)."""
+    return unpack(data) if is_packed(data) else data
