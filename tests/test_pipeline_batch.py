@@ -23,7 +23,7 @@ from moderation.keys import SCORING_GROUP, CommentField, Keys
 from moderation.messages import Author, CommentRecord, Context, Decision, Status
 from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
-from moderation.store import decisions
+from moderation.store import decisions, waiters
 from moderation.store.codec import as_str
 from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
 from moderation.store.queue import CommentQueue
@@ -69,7 +69,7 @@ async def prepare(rds: Redis, keys: Keys, records: list[CommentRecord]) -> None:
         await store.submit(record, "", None, 0)
 
 
-async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> list[str]:
+async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> list[bytes]:
     """Drain the stream in batches of 8; returns the decided channel's messages."""
     keys = Keys(settings.key_prefix)
     pubsub = rds.pubsub()
@@ -85,15 +85,33 @@ async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> l
             assert result.retry == 0
     finally:
         pipeline.close()
-    messages = []
+    messages: list[bytes] = []
     quiet = 0
     while quiet < 3:  # until three empty polls in a row (the subscribe reply comes first)
         m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
         quiet = quiet + 1 if m is None else 0
         if m is not None:
-            messages.append(as_str(m["data"]))
+            messages.append(bytes(m["data"]))
     await pubsub.aclose()
-    return sorted(messages)
+    # Each message announces the stored decision: its status, "updated" time and blob, as
+    # stored (a waiter answers from it without reading the comment back).
+    for message in messages:
+        comment_id = message.split(b" ", 1)[0].decode()
+        published = waiters.parse(message)
+        assert published is not None, message
+        status, updated, blob = await rds.hmget(
+            keys.comment(comment_id),
+            CommentField.STATUS,
+            CommentField.UPDATED,
+            CommentField.DECISION,
+        )
+        assert (published.status.value, published.updated_at, published.decision) == (
+            as_str(status),
+            int(updated),
+            blob,
+        )
+    # The decisions' times differ from run to run: compare id and status.
+    return sorted(b" ".join(m.split(b" ", 2)[:2]) for m in messages)
 
 
 def _decision(raw: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from moderation.settings import Settings
 from moderation.store import articles, revisions
 from moderation.store.admission import Admission
 from moderation.store.audit import Actor
-from moderation.store.comments import Store, now_ms
+from moderation.store.comments import Store, announced, now_ms
 from moderation.store.views import comment_view
 from moderation.store.waiters import DecisionWaiters
 
@@ -116,9 +116,16 @@ async def post_comment(request: Request) -> Response:
 
         if expected is not None and result.created:
             try:
-                status = await waiters.wait(
+                status, published = await waiters.wait(
                     comment_id, wait_s, lambda: store.status(comment_id), expected
                 )
+                if published is not None:
+                    # The transition's message holds all this request lacks: no read back.
+                    stored = await announced(
+                        store.redis, store.keys, record, published.status,
+                        published.updated_at, published.decision,
+                    )  # fmt: skip
+                    return JSON(_comment(stored), 201, headers)
                 if status is not None and status is not Status.PENDING:
                     stored = await store.get(comment_id)
                     if stored is not None:

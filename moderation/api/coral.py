@@ -139,7 +139,7 @@ async def coral_moderate(request: Request) -> Response:
         await links.drop_link(store.redis, store.keys, record.id)
         raise refusal_error(result.refusal, record)
     waiters: DecisionWaiters = request.app.state.waiters
-    status = await waiters.wait(
+    status, _ = await waiters.wait(
         result.comment_id, settings.coral_budget_ms / 1000, lambda: store.status(result.comment_id)
     )
     counters = store.keys.counters

@@ -699,6 +699,24 @@ def parse_transition(reply: Any) -> TransitionResult:
     return TransitionResult(kind == "ok", Status(status))
 
 
+async def announced(
+    redis: Redis,
+    keys: Keys,
+    record: CommentRecord,
+    status: Status,
+    updated_at: int,
+    decision: bytes,
+) -> StoredComment:
+    """The stored comment a transition announced (``store.waiters.Published``) for a caller
+    holding its submission ``record`` (the request that stored it): what :func:`decode_rows`
+    would read back, without reading the comment (its decision's facts are read only if this
+    process has not seen them)."""
+    await decisions.load_facts(redis, keys, [decision])
+    return StoredComment(
+        record=record, status=status, updated_at=updated_at, decision=decisions.decode(decision)
+    )
+
+
 async def decode_rows(
     redis: Redis, keys: Keys, rows: Sequence[Any], comment_ids: Sequence[str]
 ) -> list[StoredComment | None]:

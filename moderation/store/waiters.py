@@ -3,8 +3,11 @@
 Each API process holds **one** pub/sub subscription (``store.subscription``, shared with the
 API key cache) to ``keys.decided_channel``; every
 ``?wait=`` request registers an ``asyncio.Future`` here and sleeps on it. ``transition.lua``
-publishes ``<id> <status>`` after each change; the listener resolves the matching futures.
-Thousands of concurrent waiters therefore cost one connection and a dict entry each.
+(and ``transition_batch.lua``) publish ``<id> <status> <updated ms> <decision blob>`` after
+each change; the listener resolves the matching futures with it (:class:`Published`), so a
+waiter that holds the comment's submission (the request that stored it) can answer without
+reading the comment back. Thousands of concurrent waiters therefore cost one connection and a
+dict entry each.
 
 Correctness does not depend on pub/sub delivery: a waiter registers *before* it reads the
 status (so a decision landing in between is not missed), and when the subscription drops and
@@ -17,12 +20,36 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from moderation.messages import Status
 from moderation.store.subscription import Subscription
 
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What a transition announced: the comment's new status, its ``updated`` time and the
+    decision (a ``store.decisions`` blob) as stored."""
+
+    status: Status
+    updated_at: int
+    decision: bytes
+
+
 #: Resolved value telling a waiter to re-read the status itself.
 RECHECK = "recheck"
+
+
+def parse(data: bytes | str) -> Published | None:
+    """A message of the decided channel; ``None`` for one this release cannot read."""
+    raw = data.encode() if isinstance(data, str) else data
+    parts = raw.split(b" ", 3)
+    if len(parts) != 4:
+        return None
+    try:
+        return Published(Status(parts[1].decode()), int(parts[2]), parts[3])
+    except ValueError:
+        return None
 
 
 class DecisionWaiters:
@@ -30,7 +57,7 @@ class DecisionWaiters:
     and stops)."""
 
     def __init__(self, subscription: Subscription, channel: str) -> None:
-        self._waiting: dict[str, set[asyncio.Future[str]]] = {}
+        self._waiting: dict[str, set[asyncio.Future[Published | str]]] = {}
         subscription.add(channel, self._dispatch, self._wake_all)
 
     @property
@@ -38,11 +65,15 @@ class DecisionWaiters:
         return sum(len(v) for v in self._waiting.values())
 
     def _dispatch(self, data: bytes | str) -> None:
-        text = data.decode() if isinstance(data, bytes) else data
-        comment_id, _, status = text.partition(" ")
-        for fut in self._waiting.pop(comment_id, ()):
+        raw = data.encode() if isinstance(data, str) else data
+        comment_id = raw.partition(b" ")[0].decode(errors="replace")
+        futures = self._waiting.pop(comment_id, ())
+        if not futures:
+            return
+        published = parse(raw)
+        for fut in futures:
             if not fut.done():
-                fut.set_result(status)
+                fut.set_result(RECHECK if published is None else published)
 
     def _wake_all(self) -> None:
         waiting, self._waiting = self._waiting, {}
@@ -51,26 +82,26 @@ class DecisionWaiters:
                 if not fut.done():
                     fut.set_result(RECHECK)
 
-    def _register(self, comment_id: str) -> asyncio.Future[str]:
-        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    def _register(self, comment_id: str) -> asyncio.Future[Published | str]:
+        fut: asyncio.Future[Published | str] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(comment_id, set()).add(fut)
         return fut
 
-    def _unregister(self, comment_id: str, fut: asyncio.Future[str]) -> None:
+    def _unregister(self, comment_id: str, fut: asyncio.Future[Published | str]) -> None:
         futures = self._waiting.get(comment_id)
         if futures is not None:
             futures.discard(fut)
             if not futures:
                 del self._waiting[comment_id]
 
-    def expect(self, comment_id: str) -> asyncio.Future[str]:
+    def expect(self, comment_id: str) -> asyncio.Future[Published | str]:
         """Register for ``comment_id`` *before* the comment exists (before it is submitted):
         no decision can then land unseen, so :meth:`wait` given this future skips its first
         status read. Pass it to :meth:`wait`, or to :meth:`forget` when there is nothing to
         wait for."""
         return self._register(comment_id)
 
-    def forget(self, comment_id: str, expected: asyncio.Future[str]) -> None:
+    def forget(self, comment_id: str, expected: asyncio.Future[Published | str]) -> None:
         self._unregister(comment_id, expected)
 
     async def wait(
@@ -78,12 +109,13 @@ class DecisionWaiters:
         comment_id: str,
         timeout_s: float,
         read_status: Callable[[], Awaitable[Status | None]],
-        expected: asyncio.Future[str] | None = None,
-    ) -> Status | None:
-        """Wait until the comment leaves ``pending`` or ``timeout_s`` passes; returns the last
-        status read (``pending`` at the deadline). ``expected``: the future :meth:`expect`
-        registered before the comment was stored, pending since (its first status read is
-        skipped: one round trip less)."""
+        expected: asyncio.Future[Published | str] | None = None,
+    ) -> tuple[Status | None, Published | None]:
+        """Wait until the comment leaves ``pending`` or ``timeout_s`` passes. Returns the last
+        status known (``pending`` at the deadline) and, when a transition's message told it,
+        that message (else ``None``: the status was read). ``expected``: the future
+        :meth:`expect` registered before the comment was stored, pending since (its first
+        status read is skipped: one round trip less)."""
         deadline = time.monotonic() + timeout_s
         fut = expected
         while True:
@@ -95,19 +127,16 @@ class DecisionWaiters:
                 if not known:
                     status = await read_status()
                     if status is not Status.PENDING:
-                        return status
+                        return status, None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return status
+                    return status, None
                 try:
                     result = await asyncio.wait_for(fut, remaining)
                 except TimeoutError:
-                    return await read_status()
-                if result not in (RECHECK, Status.PENDING.value):
-                    try:
-                        return Status(result)
-                    except ValueError:
-                        pass
+                    return await read_status(), None
+                if isinstance(result, Published) and result.status is not Status.PENDING:
+                    return result.status, result
             finally:
                 self._unregister(comment_id, fut)
             fut = None

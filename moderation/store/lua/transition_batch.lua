@@ -152,7 +152,7 @@ for i = 0, n - 1 do
       bump(counters, "reason:" .. ARGV[a + 6], 1)
     end
     latencies[#latencies + 1] = tonumber(now) - tonumber(created)
-    redis.call("PUBLISH", channel, id .. " " .. new)
+    redis.call("PUBLISH", channel, id .. " " .. new .. " " .. now .. " " .. decision)  -- as transition.lua
     out[#out + 1] = {"ok", "pending"}
   end
 end
