@@ -22,8 +22,10 @@ from moderation.spam.duplicates import (
     DuplicateIndex,
     Geometry,
     comment_ref,
+    field_key,
     forget_signatures,
     near_duplicates,
+    select,
 )
 
 CAMPAIGN = "Hey music fans, please check out my new single on my channel and subscribe today"
@@ -238,3 +240,36 @@ async def test_cached_and_read_signatures_confirm_alike(settings: Settings, rds:
     for got in (warm[0], cold[0]):
         assert got.signals["dup_count"] >= 5
     assert warm[0].signals["dup_authors"] == cold[0].signals["dup_authors"] == 2
+
+
+def test_a_lookup_takes_the_entries_indexed_last_and_reads_no_further() -> None:
+    """Per band, the candidates are the comments indexed last (newest generation first, each
+    group from its end), and an older generation is not read once a band has its ``limit``."""
+    geometry = Geometry(Keys("sel"), 86_400)
+    now = 1_800_000_000_000
+    shard = geometry.shard(now)
+    base = shard * geometry.width_ms
+    key5 = bytes((0,)) + (1234567).to_bytes(4, "big")
+    fk = field_key(key5)
+
+    def entries(refs: list[bytes], first_ms: int) -> bytes:
+        return b"".join(
+            key5 + r + (first_ms - base + i).to_bytes(4, "big") for i, r in enumerate(refs)
+        )
+
+    older = [bytes([65 + i]) * 8 for i in range(5)]  # generation 0: A..E
+    newer = [bytes([70 + i]) * 8 for i in range(11)]  # generation 1: F..P
+    # Generation 0's comments were created later than generation 1's (two workers indexing out
+    # of order): the order indexed decides, not the creation times.
+    values = {fk[:4]: entries(older, now - 10), fk[:5]: entries(newer, now - 50)}
+    shards = {shard: (FIRST_GENERATION + 1, values)}
+    probe = (now, b"Z" * 8, [key5], [fk])
+
+    [ten] = select(geometry, shards, [probe], 10, sequential=False)
+    assert [r for r, _ in ten] == list(reversed(newer))[:10]
+    [all_of_them] = select(geometry, shards, [probe], 20, sequential=False)
+    assert [r for r, _ in all_of_them] == list(reversed(newer)) + list(reversed(older))
+    # The batch's own earlier comment was indexed after everything read: it comes first.
+    early = (now + 1, b"Y" * 8, [key5], [fk])
+    _, after = select(geometry, shards, [early, probe], 3, sequential=True)
+    assert [r for r, _ in after] == [b"Y" * 8, newer[-1], newer[-2]]

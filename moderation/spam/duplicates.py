@@ -1,9 +1,10 @@
 """Repeated and near-duplicate text across articles and authors, shared through Redis.
 
 Each comment long enough to compare gets a MinHash signature of its character 4-gram shingles
-(:data:`NUM_PERM` values). Two texts' signatures agree in a fraction of positions that
-estimates the Jaccard similarity of their shingle sets, so a changed word or a different link
-at the end still leaves two copies of a template close together (robust to small edits).
+(:data:`NUM_PERM` values of 16 bits: :func:`signature`). Two texts' signatures agree in a
+fraction of positions that estimates the Jaccard similarity of their shingle sets, so a changed
+word or a different link at the end still leaves two copies of a template close together
+(robust to small edits).
 
 Finding candidates without comparing against everything uses locality-sensitive hashing: the
 signature is cut into :data:`BANDS` bands of :data:`ROWS` values; each band is hashed to a
@@ -33,12 +34,16 @@ hashes per shard, each expiring whole (its expiry set once, when created: no per
 A batch (``moderation.spam.state``) reads the groups of its buckets with one ``HMGET`` per
 shard, queued just before its ``lua/spam_batch.lua`` call in one ``MULTI`` (so both see the same
 index), and the script appends the batch's entries with one ``HSET`` per shard. Redis stores;
-the worker picks the candidates (:func:`select`): per band, the newest
+the worker picks the candidates (:func:`select`): per band, the
 :data:`CANDIDATES_PER_BAND` distinct comments of its bucket created within ± the window of the
-comment, the batch's earlier comments included — what ``ZRANGE … BYSCORE REV LIMIT`` gave on the
-former per-bucket sorted sets (ties at the same millisecond go by ref rather than by comment
-id). Parsing and rebuilding the packed groups in Lua cost Redis more than the commands it
-saved; in the worker it is cheap. Window bounds use the entries' stored creation times,
+comment that were indexed last, the batch's earlier comments included (newest shard first;
+within a shard, the batch's own, then the groups from the newest generation down, each read
+from its end). Comments are indexed in about the order they are created, so these are the
+newest, as ``ZRANGE … BYSCORE REV LIMIT`` gave on the former per-bucket sorted sets; reading
+in that order lets a lookup stop once it has them, so a campaign's bucket, full in every
+generation of a filling shard, costs one generation's read, not all of them. Parsing and
+rebuilding the packed groups in Lua cost Redis more than the commands it saved; in the worker
+it is cheap. Window bounds use the entries' stored creation times,
 exactly, so replaying old comments (the evaluation) behaves as it did live; the shards' expiry
 only collects garbage (a shard is kept until the window has passed its end).
 
@@ -329,23 +334,6 @@ def wanted_groups(
     return {s: list(names) for s, names in out.items() if names}
 
 
-def _scan(
-    value: bytes, key5: bytes, base: int, lo: int, hi: int, into: list[tuple[int, bytes]]
-) -> None:
-    """Append to ``into`` the (time, ref) of ``key5``'s entries in the packed ``value`` whose
-    time is inside [lo, hi]."""
-    find = value.find
-    pos = find(key5)
-    while pos >= 0:
-        if pos % _ENTRY == 0:
-            at = base + int.from_bytes(value[pos + 13 : pos + 17], "big")
-            if lo <= at <= hi:
-                into.append((at, value[pos + 5 : pos + 13]))
-            pos = find(key5, pos + _ENTRY)
-        else:
-            pos = find(key5, pos + 1)
-
-
 def select(
     geometry: Geometry,
     shards: Mapping[int, Shard],
@@ -354,14 +342,17 @@ def select(
     *,
     sequential: bool,
 ) -> list[list[tuple[bytes, int]]]:
-    """Each lookup's candidates as (ref, shard index): per band, the newest ``limit`` distinct
-    comments of its bucket created within ± the window of it (ties: the higher ref first), its
-    own ref and repeats across bands left out, in that order. ``sequential``: each lookup also
-    sees those before it (a batch indexes its comments in order, and the shards read are as
-    they were before the batch)."""
+    """Each lookup's candidates as (ref, shard index): per band, the ``limit`` distinct
+    comments of its bucket created within ± the window of it that were indexed last (shards
+    newest first; within a shard its groups from the newest generation down, each value from
+    its end, entries appended last first), its own ref and repeats across bands left out.
+    ``sequential``: each lookup also sees those before it, as indexed after everything read
+    in their shard (a batch indexes its comments in order, and the shards read are as they
+    were before the batch): the same candidates as looking each comment up in turn."""
     width, window = geometry.width_ms, geometry.window_ms
     gens = {s: generation(n - 1) if n > 0 else -1 for s, (n, _) in shards.items()}
-    earlier: dict[bytes, list[tuple[int, bytes]]] = {}
+    #: The batch's earlier comments per band key: (time, ref, shard), in the order indexed.
+    earlier: dict[bytes, list[tuple[int, bytes, int]]] = {}
     out: list[list[tuple[bytes, int]]] = []
     for lookup in lookups:
         if lookup is None:
@@ -369,33 +360,55 @@ def select(
             continue
         t, ref, keys5, fks = lookup
         lo, hi = t - window, t + window
-        around = [(s, shards[s][1]) for s in geometry.around(t) if gens.get(s, -1) >= 0]
+        around = list(reversed(geometry.around(t)))
         seen: set[bytes] = set()
         found: list[tuple[bytes, int]] = []
         for key5, fk in zip(keys5, fks, strict=True):
-            matches: list[tuple[int, bytes]] = []
-            for s, values in around:
-                base = s * width
-                for g in range(gens[s] + 1):
-                    value = values.get(fk[: _DEPTH + g + 1])
-                    if value:
-                        _scan(value, key5, base, lo, hi, matches)
-            if sequential:
-                matches.extend(e for e in earlier.get(key5, ()) if lo <= e[0] <= hi)
-            matches.sort(reverse=True)
             taken: set[bytes] = set()
-            for at, other in matches:
-                if other in taken:
+            mine = earlier.get(key5, ()) if sequential else ()
+            for s in around:
+                # The batch's own comments in this shard first (indexed last), newest first.
+                for at, other, shard in reversed(mine):
+                    if shard != s or not lo <= at <= hi or other in taken:
+                        continue
+                    taken.add(other)
+                    if other != ref and other not in seen:
+                        seen.add(other)
+                        found.append((other, s))
+                    if len(taken) == limit:
+                        break
+                if len(taken) == limit:
+                    break
+                values = shards[s][1] if s in shards else None
+                if values is None:
                     continue
-                taken.add(other)
-                if other != ref and other not in seen:
-                    seen.add(other)
-                    found.append((other, at // width))
+                base = s * width
+                for g in range(gens[s], -1, -1):
+                    value = values.get(fk[: _DEPTH + g + 1])
+                    if not value:
+                        continue
+                    find = value.rfind
+                    pos = find(key5)
+                    while pos >= 0:
+                        if pos % _ENTRY == 0:
+                            at = base + int.from_bytes(value[pos + 13 : pos + 17], "big")
+                            other = value[pos + 5 : pos + 13]
+                            if lo <= at <= hi and other not in taken:
+                                taken.add(other)
+                                if other != ref and other not in seen:
+                                    seen.add(other)
+                                    found.append((other, s))
+                                if len(taken) == limit:
+                                    break
+                        pos = find(key5, 0, pos + 4)  # the next match starting before pos
+                    if len(taken) == limit:
+                        break
                 if len(taken) == limit:
                     break
         if sequential:
+            shard = geometry.shard(t)
             for key5 in keys5:
-                earlier.setdefault(key5, []).append((t, ref))
+                earlier.setdefault(key5, []).append((t, ref, shard))
         out.append(found)
     return out
 
