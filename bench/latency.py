@@ -18,8 +18,16 @@ always), the API and one worker process (``bench/soak.py``'s service), then:
    at 50%: p50 ≤ 20 ms, p99 ≤ 100 ms. The load generator shares the machine's cores with
    everything it measures.
 
+Through ``?wait`` each row also splits the latency at the decision's own time (the answer's
+``decided_at``, the worker's clock, which is this machine's): **server** = decided minus the
+comment's ``created_at`` (queue, batch, scoring, the write), **answer** = the client's receipt
+minus decided (the announcement, the API's answer, the client), p50 each. ``--fill-seconds``
+posts at ``--fill-rate`` first and waits for the queue to drain, so the rows run on a store as
+full as a busy day leaves it (the capacity search fills it too).
+
     python -m bench.latency                                  # linear and onnx, 20 s a row
     python -m bench.latency --scorers linear --seconds 10    # quicker
+    python -m bench.latency --scorers linear --capacity 1000 --fill-seconds 40 --fill-rate 900
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.load import wait_until  # noqa: E402
 from bench.soak import (  # noqa: E402
+    WAIT_S,
     Generator,
     Load,
     Service,
@@ -49,6 +59,40 @@ from bench.soak import (  # noqa: E402
 LOADS = (0.25, 0.5, 0.75)
 #: The issue's goal for ``linear`` at half of capacity, milliseconds.
 GOAL_P50_MS, GOAL_P99_MS = 20.0, 100.0
+
+
+def _epoch_s(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class Waiter(Generator):
+    """The soak's ``?wait`` arrivals, each decided answer also split at its decision's time."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__(service)
+        #: Per decided answer: (decided - created, received - decided), seconds.
+        self.split: list[tuple[float, float]] = []
+
+    async def _one(self, payload: dict[str, object], due: float, load: Load) -> None:
+        async with self.slots:
+            conn = self._connection()
+            try:
+                reply = await asyncio.wait_for(
+                    conn.post_json(f"/v1/comments?wait={WAIT_S}", payload, self.headers),
+                    WAIT_S + 10,
+                )
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                load.failures[type(exc).__name__] += 1
+                await conn.close()
+                return
+            received = time.time()
+            self.idle.append((conn, time.monotonic()))
+        load.statuses[reply.status] += 1
+        load.latencies.append(time.monotonic() - due)
+        if reply.status == 201:
+            body = reply.json()
+            decided = _epoch_s(body["decided_at"])
+            self.split.append((decided - _epoch_s(body["created_at"]), received - decided))
 
 
 class Poller(Generator):
@@ -104,6 +148,8 @@ class Row:
     errors: int
     #: The longest event Redis' latency monitor recorded during the row ("" = none past 100 ms).
     stall: str
+    #: ``?wait`` only: p50 of decided - created and of received - decided, ms.
+    split: tuple[float, float] | None = None
 
 
 def longest_stall(service: Service) -> str:
@@ -131,7 +177,7 @@ def model_env(size: str) -> dict[str, str]:
 
 
 async def measure(args: argparse.Namespace, scorer: str, service: Service) -> list[Row]:
-    gen = Generator(service)
+    gen = Waiter(service)
     poller = Poller(service, args.poll_ms / 1000)
     rows: list[Row] = []
 
@@ -139,6 +185,11 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
         await asyncio.to_thread(wait_until, lambda: settled(service.redis), 300, "drain")
 
     try:
+        if args.fill_seconds > 0:
+            filled = await Generator(service).run(args.fill_rate, args.fill_seconds)
+            await drain()
+            print(f"[{scorer}] filled: {filled.accepted} comments at {args.fill_rate:g}/s, "
+                  f"{filled.errors} errors", flush=True)  # fmt: skip
         if args.capacity:
             capacity = args.capacity
         else:
@@ -152,6 +203,7 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
             rate = capacity * share
             for mode, source in (("wait", gen), ("poll", poller)):
                 service.redis.execute_command("LATENCY", "RESET")
+                gen.split.clear()
                 load = await source.run(rate, args.seconds)
                 stall = longest_stall(service)
                 await drain()
@@ -165,10 +217,21 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     round(percentile(load.latencies, 0.99) * 1000, 1),
                     load.errors,
                     stall,
+                    (
+                        round(percentile([d for d, _ in gen.split], 0.5) * 1000, 1),
+                        round(percentile([a for _, a in gen.split], 0.5) * 1000, 1),
+                    )
+                    if mode == "wait" and gen.split
+                    else None,
                 )
                 print(
                     f"[{scorer}] {share:4.0%} ({rate:6.1f}/s) {mode}: p50 {row.p50_ms:7.1f} ms, "
                     f"p99 {row.p99_ms:7.1f} ms, n {row.n}, errors {row.errors}"
+                    + (
+                        f" (p50 server {row.split[0]} ms, answer {row.split[1]} ms)"
+                        if row.split
+                        else ""
+                    )
                     + (f", Redis stalled: {stall}" if stall else ""),
                     flush=True,
                 )
@@ -190,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-rate", type=float, default=3000.0)
     ap.add_argument("--poll-ms", type=float, default=20.0, help="polling interval")
     ap.add_argument("--size", choices=["base", "tiny"], default="base", help="onnx model shape")
+    ap.add_argument("--fill-seconds", type=float, default=0.0, help="post this long first")
+    ap.add_argument("--fill-rate", type=float, default=900.0, help="arrivals/s of the fill")
     args = ap.parse_args(argv)
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows: list[Row] = []

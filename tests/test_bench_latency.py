@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 def test_latency_bench_runs_every_row_without_errors() -> None:
-    args = ["--scorers", "linear,onnx", "--size", "tiny", "--capacity", "20", "--seconds", "1"]
+    args = ["--scorers", "linear,onnx", "--size", "tiny", "--capacity", "20", "--seconds", "1",
+            "--fill-seconds", "1", "--fill-rate", "20"]  # fmt: skip
     out = subprocess.run(
         [sys.executable, "-m", "bench.latency", *args],
         cwd=ROOT,
@@ -30,4 +31,8 @@ def test_latency_bench_runs_every_row_without_errors() -> None:
     assert all(row.split("|")[8].strip() == "0" for row in rows)  # no errors in any row
     assert all(row.split("|")[9].strip() for row in rows)  # a stall, or "—" for none
     assert "goal (linear, 50%, wait)" in out.stdout
+    assert "[linear] filled: 20 comments at 20/s, 0 errors" in out.stdout
+    # Every ?wait row splits its latency at the decision's time.
+    waits = [line for line in out.stdout.splitlines() if " wait: p50" in line]
+    assert len(waits) == 6 and all("(p50 server " in line for line in waits)
     assert "command: python -m bench.latency" in out.stdout
