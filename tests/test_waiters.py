@@ -9,9 +9,11 @@ from redis.asyncio import Redis
 from bench.httpclient import Connection
 from moderation.evaluation.corpus import prose
 from moderation.keys import Keys
-from moderation.messages import Role
+from moderation.messages import Role, Status
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
+from moderation.store.subscription import Subscription
+from moderation.store.waiters import DecisionWaiters
 from tests.conftest import comment, linear_scorer, running_worker, served_api, wait_for
 
 WAITERS = 1000
@@ -82,3 +84,49 @@ async def test_wait_wakes_as_soon_as_the_decision_lands(settings: Settings, rds:
             woke_after = loop.time() - started
     assert r.status_code == 201 and r.json()["status"] == "approved"
     assert woke_after < 5  # woken by the decision, not by the 10 s deadline
+
+
+async def test_only_the_first_transition_answers_from_its_message(
+    settings: Settings, rds: Redis
+) -> None:
+    """The first message after the registration carries the decision of the submission as
+    stored; after an edit's ``pending`` (which replaced the document) the status is read back
+    instead. A message this release cannot parse only wakes the waiter to read."""
+    keys = Keys()
+    subscription = Subscription(Redis.from_url(settings.resolved_redis_url()))
+    waiters = DecisionWaiters(subscription, keys.decided_channel)
+    await subscription.start()
+    # (Connecting wakes every waiter to re-read: register after it.)
+    await asyncio.wait_for(subscription.connected.wait(), 5)
+    try:
+        statuses = {"c1": Status.APPROVED, "c2": Status.HELD, "c3": Status.APPROVED}
+
+        async def status_of(cid: str) -> Status:
+            return statuses[cid]
+
+        async def announce(*messages: bytes) -> None:
+            await asyncio.sleep(0.05)
+            for m in messages:
+                await rds.publish(keys.decided_channel, m)
+
+        first = waiters.expect("c1")
+        task = asyncio.create_task(announce(b"c1 approved 1700000000123 \x9c\x02blob"))
+        status, published = await waiters.wait("c1", 5, lambda: status_of("c1"), first)
+        await task
+        assert status is Status.APPROVED and published is not None
+        assert (published.updated_at, published.decision) == (1_700_000_000_123, b"\x9c\x02blob")
+
+        edited = waiters.expect("c2")
+        task = asyncio.create_task(announce(b"c2 pending 1 x", b"c2 held 2 \x9c"))
+        status, published = await waiters.wait("c2", 5, lambda: status_of("c2"), edited)
+        await task
+        assert (status, published) == (Status.HELD, None)
+
+        odd = waiters.expect("c3")
+        task = asyncio.create_task(announce(b"c3 approved"))  # an older release's form
+        status, published = await waiters.wait("c3", 5, lambda: status_of("c3"), odd)
+        await task
+        assert (status, published) == (Status.APPROVED, None)
+        assert waiters.count == 0
+    finally:
+        await subscription.stop()

@@ -119,8 +119,9 @@ async def post_comment(request: Request) -> Response:
                 status, published = await waiters.wait(
                     comment_id, wait_s, lambda: store.status(comment_id), expected
                 )
-                if published is not None:
-                    # The transition's message holds all this request lacks: no read back.
+                if published is not None and published.status is not Status.DELETED:
+                    # The first transition after the submission (a deletion replaces the
+                    # document): its message holds all this request lacks, no read back.
                     stored = await announced(
                         store.redis, store.keys, record, published.status,
                         published.updated_at, published.decision,

@@ -112,12 +112,14 @@ class DecisionWaiters:
         expected: asyncio.Future[Published | str] | None = None,
     ) -> tuple[Status | None, Published | None]:
         """Wait until the comment leaves ``pending`` or ``timeout_s`` passes. Returns the last
-        status known (``pending`` at the deadline) and, when a transition's message told it,
-        that message (else ``None``: the status was read). ``expected``: the future
-        :meth:`expect` registered before the comment was stored, pending since (its first
-        status read is skipped: one round trip less)."""
+        status known (``pending`` at the deadline) and, when the first transition after the
+        registration told it, that message (else ``None``: the status was read, or a later
+        transition told it, after one that may have replaced the submitted document).
+        ``expected``: the future :meth:`expect` registered before the comment was stored,
+        pending since (its first status read is skipped: one round trip less)."""
         deadline = time.monotonic() + timeout_s
         fut = expected
+        first = True  # the first message after the submission: its document is as submitted
         while True:
             status: Status | None = Status.PENDING
             known = fut is not None
@@ -136,7 +138,10 @@ class DecisionWaiters:
                 except TimeoutError:
                     return await read_status(), None
                 if isinstance(result, Published) and result.status is not Status.PENDING:
-                    return result.status, result
+                    # Only the first transition is sure to have kept the submitted document
+                    # (an edit or a deletion replaces it): later ones are read back.
+                    return result.status, result if first else None
             finally:
                 self._unregister(comment_id, fut)
             fut = None
+            first = False
