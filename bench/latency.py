@@ -44,9 +44,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.httpclient import Reply  # noqa: E402
 from bench.load import wait_until  # noqa: E402
 from bench.soak import (  # noqa: E402
-    WAIT_S,
     Generator,
     Load,
     Service,
@@ -73,22 +73,7 @@ class Waiter(Generator):
         #: Per decided answer: (decided - created, received - decided), seconds.
         self.split: list[tuple[float, float]] = []
 
-    async def _one(self, payload: dict[str, object], due: float, load: Load) -> None:
-        async with self.slots:
-            conn = self._connection()
-            try:
-                reply = await asyncio.wait_for(
-                    conn.post_json(f"/v1/comments?wait={WAIT_S}", payload, self.headers),
-                    WAIT_S + 10,
-                )
-            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                load.failures[type(exc).__name__] += 1
-                await conn.close()
-                return
-            received = time.time()
-            self.idle.append((conn, time.monotonic()))
-        load.statuses[reply.status] += 1
-        load.latencies.append(time.monotonic() - due)
+    def answered(self, reply: Reply, received: float) -> None:
         if reply.status == 201:
             body = reply.json()
             decided = _epoch_s(body["decided_at"])

@@ -55,7 +55,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.httpclient import Connection  # noqa: E402
+from bench.httpclient import Connection, Reply  # noqa: E402
 from bench.load import free_port, make_comment, wait_until  # noqa: E402
 from moderation.keys import SCORING_GROUP, Keys  # noqa: E402
 from moderation.store.embedded import find_redis_server  # noqa: E402
@@ -250,9 +250,14 @@ class Generator:
                 load.failures[type(exc).__name__] += 1
                 await conn.close()
                 return
+            received = time.time()
             self.idle.append((conn, time.monotonic()))
         load.statuses[reply.status] += 1
         load.latencies.append(time.monotonic() - due)
+        self.answered(reply, received)
+
+    def answered(self, reply: Reply, received: float) -> None:
+        """Called with each answer and when it arrived (epoch seconds): a subclass' hook."""
 
     def _connection(self) -> Connection:
         while self.idle:

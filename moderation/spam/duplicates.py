@@ -361,21 +361,19 @@ def select(
         t, ref, keys5, fks = lookup
         lo, hi = t - window, t + window
         around = list(reversed(geometry.around(t)))
-        seen: set[bytes] = set()
-        found: list[tuple[bytes, int]] = []
+        picked = _Picked(ref, limit)
         for key5, fk in zip(keys5, fks, strict=True):
-            taken: set[bytes] = set()
+            taken = picked.next_band()
             mine = earlier.get(key5, ()) if sequential else ()
             for s in around:
                 # The batch's own comments in this shard first (indexed last), newest first.
                 for at, other, shard in reversed(mine):
-                    if shard != s or not lo <= at <= hi or other in taken:
-                        continue
-                    taken.add(other)
-                    if other != ref and other not in seen:
-                        seen.add(other)
-                        found.append((other, s))
-                    if len(taken) == limit:
+                    if (
+                        shard == s
+                        and lo <= at <= hi
+                        and other not in taken
+                        and picked.take(other, s)
+                    ):
                         break
                 if len(taken) == limit:
                     break
@@ -393,13 +391,8 @@ def select(
                         if pos % _ENTRY == 0:
                             at = base + int.from_bytes(value[pos + 13 : pos + 17], "big")
                             other = value[pos + 5 : pos + 13]
-                            if lo <= at <= hi and other not in taken:
-                                taken.add(other)
-                                if other != ref and other not in seen:
-                                    seen.add(other)
-                                    found.append((other, s))
-                                if len(taken) == limit:
-                                    break
+                            if lo <= at <= hi and other not in taken and picked.take(other, s):
+                                break
                         pos = find(key5, 0, pos + 4)  # the next match starting before pos
                     if len(taken) == limit:
                         break
@@ -409,8 +402,33 @@ def select(
             shard = geometry.shard(t)
             for key5 in keys5:
                 earlier.setdefault(key5, []).append((t, ref, shard))
-        out.append(found)
+        out.append(picked.found)
     return out
+
+
+class _Picked:
+    """One lookup's candidates as :func:`select` picks them: the refs counted for the band
+    being read (its own included) and the candidates found in all bands (no repeats)."""
+
+    __slots__ = ("found", "limit", "ref", "seen", "taken")
+
+    def __init__(self, ref: bytes, limit: int) -> None:
+        self.ref, self.limit = ref, limit
+        self.seen: set[bytes] = set()
+        self.found: list[tuple[bytes, int]] = []
+        self.taken: set[bytes] = set()
+
+    def next_band(self) -> set[bytes]:
+        self.taken = set()
+        return self.taken
+
+    def take(self, other: bytes, shard: int) -> bool:
+        """Count ``other`` (of ``shard``) for this band; True once the band has its limit."""
+        self.taken.add(other)
+        if other != self.ref and other not in self.seen:
+            self.seen.add(other)
+            self.found.append((other, shard))
+        return len(self.taken) == self.limit
 
 
 class Geometry:
