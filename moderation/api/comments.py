@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import msgspec
@@ -26,7 +27,14 @@ from moderation.api.validation import (
 )
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id, new_id
-from moderation.messages import CommentEditIn, CommentIn, Status, StoredComment, iso
+from moderation.messages import (
+    CommentEditIn,
+    CommentIn,
+    CommentRecord,
+    Status,
+    StoredComment,
+    iso,
+)
 from moderation.record import Reader
 from moderation.settings import Settings
 from moderation.store import articles, revisions
@@ -34,7 +42,7 @@ from moderation.store.admission import Admission
 from moderation.store.audit import Actor
 from moderation.store.comments import Store, announced, now_ms
 from moderation.store.views import comment_view
-from moderation.store.waiters import DecisionWaiters
+from moderation.store.waiters import DecisionWaiters, Published
 
 log = logging.getLogger("moderation.api")
 
@@ -114,27 +122,10 @@ async def post_comment(request: Request) -> Response:
             code = 202 if stored.status is Status.PENDING else 200
             return JSON(_comment(stored), code, headers)
 
-        if expected is not None and result.created:
-            try:
-                status, published = await waiters.wait(
-                    comment_id, wait_s, lambda: store.status(comment_id), expected
-                )
-                if published is not None and published.status is not Status.DELETED:
-                    # The first transition after the submission (a deletion replaces the
-                    # document): its message holds all this request lacks, no read back.
-                    stored = await announced(
-                        store.redis, store.keys, record, published.status,
-                        published.updated_at, published.decision,
-                    )  # fmt: skip
-                    return JSON(_comment(stored), 201, headers)
-                if status is not None and status is not Status.PENDING:
-                    stored = await store.get(comment_id)
-                    if stored is not None:
-                        return JSON(_comment(stored), 201, headers)
-            except (RedisError, OSError) as exc:
-                # The comment is stored; a failing wait must not turn that into an error the site
-                # would retry (and duplicate). Answer "pending".
-                log.warning("wait for %s interrupted: %s", comment_id, exc)
+        if expected is not None:
+            decided = await _decided(store, waiters, record, wait_s, expected)
+            if decided is not None:
+                return JSON(_comment(decided), 201, headers)
 
         accepted = schemas.Accepted(
             id=comment_id,
@@ -147,6 +138,35 @@ async def post_comment(request: Request) -> Response:
     finally:
         if expected is not None:  # whatever happened (a refusal, a replay, an error)
             waiters.forget(record.id, expected)
+
+
+async def _decided(
+    store: Store,
+    waiters: DecisionWaiters,
+    record: CommentRecord,
+    wait_s: float,
+    expected: asyncio.Future[Published | str],
+) -> StoredComment | None:
+    """The comment ``record`` just stored, once decided within ``wait_s``; ``None`` while it
+    is pending (or when the wait failed: the comment is stored, and an error would make the
+    site retry and duplicate it)."""
+    comment_id = record.id
+    try:
+        status, published = await waiters.wait(
+            comment_id, wait_s, lambda: store.status(comment_id), expected
+        )
+        if published is not None and published.status is not Status.DELETED:
+            # The first transition after the submission (a deletion replaces the document):
+            # its message holds all this request lacks, no read back.
+            return await announced(
+                store.redis, store.keys, record, published.status,
+                published.updated_at, published.decision,
+            )  # fmt: skip
+        if status is not None and status is not Status.PENDING:
+            return await store.get(comment_id)
+    except (RedisError, OSError) as exc:
+        log.warning("wait for %s interrupted: %s", comment_id, exc)
+    return None
 
 
 def _comment(stored: StoredComment) -> schemas.Comment:
