@@ -106,8 +106,9 @@ class OnlineModel:
     async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> PendingRead:
         """Queue the model counters and the weights of ``indices`` not cached."""
         wanted = set(indices)
-        known = self._cache.keys() if self._cached else set()
-        missing = sorted(wanted - known)
+        # set.difference looks each wanted index up in the cache; ``wanted - cache.keys()``
+        # would walk the whole cache (up to MODEL_CACHE entries) on every batch.
+        missing = sorted(wanted.difference(self._cache) if self._cached else wanted)
         # The version is read first: weights read after it are at least that new.
         pipe.hmget(self.keys.spam_model_meta, ["spam", "ham", "version"])
         if missing:
@@ -126,7 +127,7 @@ class OnlineModel:
         if self._cached and version != self._version:
             self._cache.clear()  # learned since: every cached weight may be stale
             self._nonzero.clear()
-            rest = sorted(pending.wanted - fresh.keys())
+            rest = sorted(pending.wanted.difference(fresh))
             if rest:
                 pipe = redis.pipeline(transaction=False)
                 await self._queue_weights(pipe, redis, rest)
