@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
@@ -13,7 +14,9 @@ from moderation.messages import Author, CommentRecord, Context
 from moderation.normalize import normalize
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
+from moderation.spam.features import N_BUCKETS
 from moderation.spam.feedback import record_feedback
+from moderation.spam.model import OnlineModel
 from moderation.store.comments import Store
 from moderation.store.pseudonyms import Pseudonyms
 from tests.conftest import Api, comment, running_worker, wait_for
@@ -339,7 +342,7 @@ async def test_worker_weight_cache_follows_the_model_version(
     [first] = await scorer.score([item])
     # Nothing learned since: the second batch reads no weights at all.
     pipe = rds.pipeline(transaction=False)
-    pending = await scorer.model.queue_read(pipe, rds, scorer.model._cache.keys())
+    pending = await scorer.model.queue_read(pipe, rds, np.flatnonzero(scorer.model._known))
     assert pending.missing == [] and pending.replies == 1
     await pipe.execute()
     # Another process (a moderator's request) teaches the model; this scorer must see it.
@@ -360,6 +363,29 @@ async def test_worker_weight_cache_follows_the_model_version(
     [second] = await scorer.score([item])
     assert second.signals["learned_from"] == 3
     assert second.score > first.score + 0.2
+
+
+async def test_the_weight_cache_holds_the_whole_feature_space(rds: Redis, keys: Keys) -> None:
+    """The cache never overflows: once a worker has read every feature's weight (far more
+    than any batch holds), a batch reads none again, and what it returns is the model's."""
+    model = OnlineModel(keys, 0.5, cache=True)
+    await rds.hset(keys.spam_weights, mapping={"100": "0.25", str(N_BUCKETS - 1): "-0.5"})
+    every = range(N_BUCKETS)
+    for chunk in range(0, N_BUCKETS, 65_536):
+        await model.read(rds, every[chunk : chunk + 65_536])
+    pipe = rds.pipeline(transaction=False)
+    pending = await model.queue_read(pipe, rds, every)
+    assert pending.missing == [] and pending.replies == 1
+    state = await model.finish_read(rds, pending, await pipe.execute())
+    assert dict(state.weights) == {100: 0.25, N_BUCKETS - 1: -0.5}
+    # A model without a cache reads every weight each time.
+    plain = OnlineModel(keys, 0.5)
+    assert dict((await plain.read(rds, [100, 7, N_BUCKETS - 1])).weights) == {
+        100: 0.25,
+        N_BUCKETS - 1: -0.5,
+    }
+    pipe = rds.pipeline(transaction=False)
+    assert (await plain.queue_read(pipe, rds, [100])).missing == [100]
 
 
 async def test_scoring_costs_two_round_trips_per_batch(

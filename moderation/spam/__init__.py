@@ -54,8 +54,6 @@ log = logging.getLogger("moderation.spam")
 
 __all__ = ["SpamInput", "SpamScorer", "context_signals", "explain"]
 
-#: Feature weights a worker keeps in memory between batches (see OnlineModel; ~10 MB).
-MODEL_CACHE = 100_000
 #: A page-load time this far after the submission is clock skew, not information.
 _SKEW_MS = 5_000
 
@@ -165,7 +163,7 @@ class SpamScorer:
         )
         self.velocity = Velocity(keys, settings.spam_velocity_window_s)
         self.state = SharedState(redis, keys, self.duplicates, self.velocity)
-        self.model = OnlineModel(keys, settings.spam_learning_rate, cache_limit=MODEL_CACHE)
+        self.model = OnlineModel(keys, settings.spam_learning_rate, cache=True)
 
     async def _refresh_lists(self) -> None:
         runtime = await self.domain_cache.lists(self.redis, self.keys)

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from moderation.keys import Keys
-from moderation.spam.features import PRIORS, TEXT_OFFSET
+from moderation.spam.features import N_BUCKETS, PRIORS, TEXT_OFFSET
 from moderation.store.codec import as_int, script
 
 #: Initial squared-gradient sum of the signal features (bigger = more trust in the prior).
@@ -83,19 +85,24 @@ class PendingRead:
 class OnlineModel:
     """Reads and trains the shared model.
 
-    With ``cache_limit`` > 0 (workers), weights already read are kept in memory together with
-    the model's version, which every learning step increments: each batch reads the version
-    and only the weights it has not seen, and a changed version discards the cache. So a
-    worker never scores with weights older than the version it read, while the common case,
-    no feedback since the last batch, costs Redis almost nothing (reading thousands of
-    weights per batch otherwise dominates Redis' time).
+    With ``cache`` (workers), weights already read are kept in memory together with the
+    model's version, which every learning step increments: each batch reads the version and
+    only the weights it has not seen, and a changed version discards the cache. So a worker
+    never scores with weights older than the version it read, while the common case, no
+    feedback since the last batch, costs Redis almost nothing (reading thousands of weights per
+    batch otherwise dominates Redis' time). The cache covers the whole feature space
+    (``N_BUCKETS``: a bitmap of the weights known, 256 KB, and the learned ones, which are few):
+    it never overflows, so a worker that has seen every feature reads no weight again until
+    a moderator's label changes the model.
     """
 
-    def __init__(self, keys: Keys, learning_rate: float, *, cache_limit: int = 0) -> None:
+    def __init__(self, keys: Keys, learning_rate: float, *, cache: bool = False) -> None:
         self.keys = keys
         self.learning_rate = learning_rate
-        self.cache_limit = cache_limit
-        self._cache: dict[int, float] = {}
+        #: Which weights are cached (by feature index); ``None``: no cache.
+        self._known: npt.NDArray[np.bool_] | None = (
+            np.zeros(N_BUCKETS, dtype=np.bool_) if cache else None
+        )
         #: The cached weights that are not 0 (most features never learned one): a batch's
         #: weights are these among its features.
         self._nonzero: dict[int, float] = {}
@@ -106,9 +113,11 @@ class OnlineModel:
     async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> PendingRead:
         """Queue the model counters and the weights of ``indices`` not cached."""
         wanted = set(indices)
-        # set.difference looks each wanted index up in the cache; ``wanted - cache.keys()``
-        # would walk the whole cache (up to MODEL_CACHE entries) on every batch.
-        missing = sorted(wanted.difference(self._cache) if self._cached else wanted)
+        if self._known is not None and self._cached:
+            every = np.fromiter(wanted, dtype=np.int64, count=len(wanted))
+            missing: list[int] = np.sort(every[~self._known[every]]).tolist()
+        else:
+            missing = sorted(wanted)
         # The version is read first: weights read after it are at least that new.
         pipe.hmget(self.keys.spam_model_meta, ["spam", "ham", "version"])
         if missing:
@@ -124,8 +133,12 @@ class OnlineModel:
         fresh = dict(
             zip(pending.missing, _decode(replies[1]) if pending.missing else [], strict=True)
         )
+        known = self._known
+        if known is None:
+            weights = {i: w for i in pending.wanted if (w := fresh.get(i, 0.0))}
+            return ModelState(weights, as_int(spam), as_int(ham))
         if self._cached and version != self._version:
-            self._cache.clear()  # learned since: every cached weight may be stale
+            known[:] = False  # learned since: every cached weight may be stale
             self._nonzero.clear()
             rest = sorted(pending.wanted.difference(fresh))
             if rest:
@@ -133,19 +146,14 @@ class OnlineModel:
                 await self._queue_weights(pipe, redis, rest)
                 [raw] = await pipe.execute()
                 fresh.update(zip(rest, _decode(raw), strict=True))
-        if self.cache_limit > 0:
-            if len(self._cache) + len(fresh) > self.cache_limit:
-                self._cache.clear()
-                self._nonzero.clear()
-            self._cache.update(fresh)
+        if fresh:
+            known[np.fromiter(fresh, dtype=np.int64, count=len(fresh))] = True
             self._nonzero.update((i, w) for i, w in fresh.items() if w)
-            self._version, self._cached = version, True
-            # Within a version a weight never changes, so the nonzero ones of the wanted
-            # features are those of the cache's nonzero ones that are wanted.
-            nonzero = self._nonzero
-            weights = {i: nonzero[i] for i in nonzero.keys() & pending.wanted}
-        else:
-            weights = {i: w for i in pending.wanted if (w := fresh.get(i, 0.0))}
+        self._version, self._cached = version, True
+        # Within a version a weight never changes, so the nonzero ones of the wanted features
+        # are those of the cache's nonzero ones that are wanted.
+        nonzero = self._nonzero
+        weights = {i: nonzero[i] for i in nonzero.keys() & pending.wanted}
         return ModelState(weights, as_int(spam), as_int(ham))
 
     async def read(self, redis: Redis, indices: Iterable[int]) -> ModelState:
