@@ -133,6 +133,10 @@ def parse_counter(name: str) -> tuple[str, str]:
     return kind, rest
 
 
+#: Audit targets whose ids are a site's own (``Keys.audit_index`` keeps their lists per site;
+#: an entry about one carries its site: ``store.audit``).
+SITE_AUDIT_TARGETS = ("author", "article")
+
 #: The site of keys created without ``--site``, of public requests that name none while it is
 #: the only site, and of every ``Keys()`` built without one.
 DEFAULT_SITE = "default"
@@ -417,7 +421,7 @@ class Keys:
         ``actor``, or ``type`` (``value`` then names a target type: every entry about one).
         An author's or an article's list is its site's (the ids are the site's own).
         """
-        base = self.scope if kind in ("author", "article") else self.prefix
+        base = self.scope if kind in SITE_AUDIT_TARGETS else self.prefix
         return f"{base}:audit:{part(kind)}:{part(value)}"
 
     def session(self, digest: str) -> str:

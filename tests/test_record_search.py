@@ -9,9 +9,12 @@ from typing import Any
 from redis.asyncio import Redis as AsyncRedis
 
 from moderation.keys import Keys
+from moderation.messages import Role
 from moderation.record import Record
 from moderation.settings import Settings
+from moderation.store.apikeys import create_key
 from tests.conftest import Api, comment, running_api, running_worker, wait_for
+from tests.moderation_support import sign_in
 from tests.record_support import archive_all
 
 M = "/v1/moderation"
@@ -147,3 +150,40 @@ async def test_search_history_and_audit_from_the_record(
         )
         assert [e["action"] for e in one] == ["comment.reject"]
         assert one[0]["before"]["status"] != one[0]["after"]["status"] == "rejected"
+
+
+async def test_an_authors_archived_audit_trail_is_one_sites(
+    record_settings: Settings, record: Record, rds: AsyncRedis
+) -> None:
+    """Author ids are a site's own: once Redis no longer holds the audit trail, the record's
+    trail of one site's author ``u5`` is that author's alone, never the other site's ``u5``;
+    the API and the moderator's audit page read the same."""
+    settings = record_settings
+    keys = Keys(settings.key_prefix)
+    states = {"site-alpha": "banned", "site-beta": "trusted"}
+    for site in states:
+        await create_key(rds, keys, site, Role.SITE, site=site)
+    async with running_api(settings) as api:
+        mod = api.auth("moderator")
+        for site, state in states.items():
+            r = await api.client.post(
+                f"{M}/authors/u5/state", params={"site": site}, json={"state": state},
+                headers=mod,
+            )  # fmt: skip
+            assert r.status_code == 200, r.text
+        await archive_all(settings, record)
+        # Redis's window has passed: the stream and every index list are gone.
+        gone = [k async for k in rds.scan_iter(match=f"{settings.key_prefix}:*audit:*")]
+        await rds.delete(keys.audit, *gone)
+        await sign_in(api.client, api.moderator_key)
+        for site, state in states.items():
+            params = {"target_type": "author", "target": "u5", "site": site}
+            page = await _all_pages(api, f"{M}/audit", params, "entries")
+            assert [e["after"]["state"] for e in page] == [state]
+            html = await api.client.get("/moderate/audit", params=params)
+            assert html.status_code == 200, html.text[:300]
+            other = next(s for s in states.values() if s != state)
+            assert state in html.text and other not in html.text
+        # Without a target, every site's entries: the audit trail of the installation.
+        every = await _all_pages(api, f"{M}/audit", {"target_type": "author"}, "entries")
+        assert sorted(e["after"]["state"] for e in every) == sorted(states.values())

@@ -26,7 +26,7 @@ from moderation.api.schemas import typed
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import BadRequest, NotFound, ValidationFailed
 from moderation.ids import check_site_id, is_comment_id
-from moderation.keys import DEFAULT_SITE
+from moderation.keys import DEFAULT_SITE, SITE_AUDIT_TARGETS
 from moderation.messages import Status
 from moderation.record import Reader, SearchQuery
 from moderation.review import authors, decisions, erasure, history, notes, overrides, words
@@ -434,23 +434,17 @@ async def get_audit(request: Request) -> Response:
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
     cursor = check_cursor(q.get("cursor") or None)
     # An author's or an article's trail is its site's (``?site=``, as on their pages).
-    per_site = target is not None and target_type in ("author", "article")
+    per_site = target is not None and target_type in SITE_AUDIT_TARGETS
     review = await site_review(request) if per_site else review_of(request)
-    entries, next_cursor = await review.audit.read(
-        limit=limit, cursor=cursor, target_type=target_type, target=target, actor=actor
+    entries, next_cursor = await history.audit_trail(
+        review,
+        request.app.state.record,
+        limit=limit,
+        cursor=cursor,
+        target_type=target_type,
+        target=target,
+        actor=actor,
     )
-    if next_cursor is None:
-        # Redis has no older entry: the record (SQL) holds the trail beyond its window.
-        older, more = await history.older_audit(
-            request.app.state.record,
-            before=entries[-1].id if entries else cursor,
-            limit=limit - len(entries),
-            target_type=target_type,
-            target=target,
-            actor=actor,
-        )
-        entries += older
-        next_cursor = entries[-1].id if more and entries else None
     return JSON(
         typed(
             r.AuditPage, {"entries": [entry_view(e) for e in entries], "next_cursor": next_cursor}

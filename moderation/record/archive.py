@@ -70,6 +70,7 @@ class _AuditFields(msgspec.Struct):
     action: str
     target_type: str
     target: str
+    site: str = ""
 
 
 _audit_decoder = msgspec.json.Decoder(_AuditFields)
@@ -111,6 +112,7 @@ AUDIT_COLUMNS = (
     "action",
     "target_type",
     "target",
+    "site",
     "doc",
 )
 
@@ -315,5 +317,6 @@ def _audit_row(a: AuditRow) -> tuple[Any, ...] | None:
         f.action,
         f.target_type,
         f.target,
+        f.site,
         doc,
     )

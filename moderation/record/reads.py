@@ -135,6 +135,8 @@ class AuditQuery:
     target_type: str | None = None
     target: str | None = None
     actor: str | None = None
+    #: Only the entries about this site's authors and articles (their ids are the site's own).
+    site: str | None = None
 
 
 async def audit_page(record: Record, q: AuditQuery) -> list[tuple[str, bytes]]:
@@ -147,6 +149,8 @@ async def audit_page(record: Record, q: AuditQuery) -> list[tuple[str, bytes]]:
         query = query.where(audit.c.target == q.target)
     if q.actor is not None:
         query = query.where(audit.c.actor == q.actor)
+    if q.site is not None:
+        query = query.where(audit.c.site == q.site)
     if q.before is not None:
         query = query.where(audit.c.event_key < event_key(q.before))
     query = query.order_by(audit.c.event_key.desc()).limit(q.limit)

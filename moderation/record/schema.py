@@ -82,9 +82,12 @@ audit = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target_type", sa.String(32), nullable=False),
     sa.Column("target", sa.String(255), nullable=False),
+    #: The site of an author's or an article's entry (their ids are a site's own); "" for
+    #: every other target.
+    sa.Column("site", sa.String(64), nullable=False, server_default=""),
     #: The entry as written (``AuditEntry`` JSON), with the statuses a transition observed.
     sa.Column("doc", sa.Text, nullable=False),
-    sa.Index("ix_audit_target", "target_type", "target", "event_key"),
+    sa.Index("ix_audit_target", "target_type", "site", "target", "event_key"),
     sa.Index("ix_audit_actor", "actor", "event_key"),
     sa.Index("ix_audit_at", "at"),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moderation.ids import is_comment_id
+from moderation.keys import SITE_AUDIT_TARGETS
 from moderation.messages import StoredComment
 from moderation.record import Reader, SearchQuery
 from moderation.record.reads import AuditQuery
@@ -53,16 +54,55 @@ async def older_audit(
     target_type: str | None,
     target: str | None,
     actor: str | None,
+    site: str | None = None,
 ) -> tuple[list[AuditEntry], bool]:
     """Up to ``limit`` archived audit entries strictly older than ``before`` (a stream id),
-    newest first, and whether there are more."""
+    newest first, and whether there are more; with ``site``, only those about that site's
+    authors and articles (give it for an author's or an article's trail: their ids are the
+    site's own)."""
     rows = await reader.audit_page(
         AuditQuery(
-            limit=limit + 1, before=before, target_type=target_type, target=target, actor=actor
+            limit=limit + 1,
+            before=before,
+            target_type=target_type,
+            target=target,
+            actor=actor,
+            site=site,
         )
     )
     entries = [e for e in (entry_from_doc(eid, doc) for eid, doc in rows) if e is not None]
     return entries[:limit], len(rows) > limit
+
+
+async def audit_trail(
+    review: Review,
+    reader: Reader,
+    *,
+    limit: int,
+    cursor: str | None,
+    target_type: str | None,
+    target: str | None,
+    actor: str | None,
+) -> tuple[list[AuditEntry], str | None]:
+    """One page of the audit trail, newest first, and the cursor of the next: Redis's entries,
+    then, once Redis has no older one, the record's (``review`` is bound to the site of an
+    author or article target, whose ids are the site's own)."""
+    entries, next_cursor = await review.audit.read(
+        limit=limit, cursor=cursor, target_type=target_type, target=target, actor=actor
+    )
+    if next_cursor is None:
+        older, more = await older_audit(
+            reader,
+            before=entries[-1].id if entries else cursor,
+            limit=limit - len(entries),
+            target_type=target_type,
+            target=target,
+            actor=actor,
+            site=review.keys.site if target and target_type in SITE_AUDIT_TARGETS else None,
+        )
+        entries += older
+        next_cursor = entries[-1].id if more and entries else None
+    return entries, next_cursor
 
 
 async def load_item(review: Review, reader: Reader, comment_id: str) -> ReviewItem | None:

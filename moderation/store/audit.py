@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from moderation.errors import BadRequest
-from moderation.keys import Keys
+from moderation.keys import SITE_AUDIT_TARGETS, Keys
 from moderation.messages import Role, iso, json_encoder
 from moderation.settings import Settings
 from moderation.store.codec import as_str, script
@@ -68,6 +68,9 @@ class AuditEntry(msgspec.Struct, omit_defaults=True, kw_only=True):
     after: dict[str, Any] = msgspec.field(default_factory=dict)
     #: Extra facts (e.g. the article of a decided comment, the size of a bulk action).
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The site of an author or an article (their ids are a site's own; "" for any other
+    #: target): set on the way in from the keys the entry is written under (``_sited``).
+    site: str = ""
     #: The stream id; set when read back.
     id: str = ""
 
@@ -103,6 +106,13 @@ def new_entry(
     )
 
 
+def _sited(keys: Keys, entry: AuditEntry) -> AuditEntry:
+    """``entry`` with its site when its target is a site's own (the record filters by it)."""
+    if entry.target_type in SITE_AUDIT_TARGETS and entry.site != keys.site:
+        return msgspec.structs.replace(entry, site=keys.site)
+    return entry
+
+
 def _indexes(keys: Keys, entry: AuditEntry) -> tuple[str, ...]:
     return (
         keys.audit_index(entry.target_type, entry.target),
@@ -116,7 +126,7 @@ def for_transition(keys: Keys, settings: Settings, entry: AuditEntry) -> AuditAp
     """The audit part of a ``Store.transition`` call (written only if the transition applies)."""
     return AuditAppend(
         stream=keys.audit,
-        doc=json_encoder.encode(entry),
+        doc=json_encoder.encode(_sited(keys, entry)),
         indexes=_indexes(keys, entry),
         maxlen=0,  # trimmed by the archiver, never past what it archived
         index_cap=INDEX_CAP,
@@ -137,7 +147,7 @@ class AuditLog:
         return await self._append(
             keys=[self.keys.audit, *_indexes(self.keys, entry)],
             # maxlen 0: the archiver trims the stream, never past what it archived.
-            args=[json_encoder.encode(entry), 0, INDEX_CAP],
+            args=[json_encoder.encode(_sited(self.keys, entry)), 0, INDEX_CAP],
             client=pipe,
         )
 

@@ -24,10 +24,12 @@ from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
+from moderation.keys import SITE_AUDIT_TARGETS
 from moderation.review import authors, history, notes, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_page
 from moderation.settings import Settings
+from moderation.store.audit import check_cursor
 from moderation.store.codec import as_str
 from moderation.store.wordlists import KINDS, load_lists
 from moderation.ui.audit_view import audit_rows, automatic_row
@@ -329,11 +331,14 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    per_site = target is not None and target_type in ("author", "article")
+    per_site = target is not None and target_type in SITE_AUDIT_TARGETS
     review = await site_review(request) if per_site else review_of(request)
-    entries, next_cursor = await review.audit.read(
+    # Beyond Redis's window the record's entries follow, as in the audit API.
+    entries, next_cursor = await history.audit_trail(
+        review,
+        request.app.state.record,
         limit=limit,
-        cursor=q.get("cursor") or None,
+        cursor=check_cursor(q.get("cursor") or None),
         target_type=target_type,
         target=target,
         actor=actor,
