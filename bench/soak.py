@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 from bench.httpclient import Connection, Reply  # noqa: E402
 from bench.load import free_port, make_comment, wait_until  # noqa: E402
 from moderation.keys import SCORING_GROUP, Keys  # noqa: E402
-from moderation.store.embedded import find_redis_server  # noqa: E402
+from moderation.store.embedded import COMPACT_ENCODINGS, find_redis_server  # noqa: E402
 
 K = Keys()
 #: The p99 (seconds) past which the system is called saturated.
@@ -99,7 +99,7 @@ def started_service(scorer: str, extra_env: dict[str, str] | None = None) -> Ite
             subprocess.Popen(
                 [find_redis_server(), "--port", str(redis_port), "--bind", "127.0.0.1",
                  "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", "always",
-                 "--save", "", "--maxmemory-policy", "noeviction"],
+                 "--save", "", "--maxmemory-policy", "noeviction", *COMPACT_ENCODINGS],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
