@@ -28,6 +28,12 @@ full as a busy day leaves it (the capacity search fills it too).
     python -m bench.latency                                  # linear and onnx, 20 s a row
     python -m bench.latency --scorers linear --seconds 10    # quicker
     python -m bench.latency --scorers linear --capacity 1000 --fill-seconds 40 --fill-rate 900
+    python -m bench.latency --scorers linear --appendfsync everysec   # the disk's share
+
+``--appendfsync everysec`` runs Redis as ``moderation run``'s embedded server does (the AOF
+written at once, flushed to the disk every second by a background thread) instead of
+``always`` (each write flushed before Redis answers, as ``docker-compose.yml`` ships it): the
+difference between the two is what the disk's ``fsync`` costs the rows.
 """
 
 from __future__ import annotations
@@ -239,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--poll-ms", type=float, default=20.0, help="polling interval")
     ap.add_argument("--size", choices=["base", "tiny"], default="base", help="onnx model shape")
     ap.add_argument("--fill-seconds", type=float, default=0.0, help="post this long first")
+    ap.add_argument(
+        "--appendfsync",
+        choices=["always", "everysec"],
+        default="always",
+        help="Redis' AOF fsync policy (always: as docker-compose.yml ships it; everysec: as "
+        "the embedded server of `moderation run`)",
+    )
     ap.add_argument("--fill-rate", type=float, default=900.0, help="arrivals/s of the fill")
     args = ap.parse_args(argv)
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -248,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         if scorer not in ("linear", "onnx"):
             ap.error(f"unknown scorer {scorer!r}: linear or onnx")
         env = model_env(args.size) if scorer == "onnx" else None
-        with started_service("linear" if scorer == "linear" else "detoxify", env) as service:
+        name = "linear" if scorer == "linear" else "detoxify"
+        with started_service(name, env, appendfsync=args.appendfsync) as service:
             got = asyncio.run(measure(args, scorer, service))
         rows.extend(got)
         errors += sum(r.errors for r in got)

@@ -88,9 +88,12 @@ class Service:
 
 
 @contextmanager
-def started_service(scorer: str, extra_env: dict[str, str] | None = None) -> Iterator[Service]:
-    """Redis (AOF always), the API and one worker process, stopped (SIGTERM) on the way out.
-    ``extra_env`` adds ``MODERATION_*`` settings (a model's folder and runtime, say)."""
+def started_service(
+    scorer: str, extra_env: dict[str, str] | None = None, *, appendfsync: str = "always"
+) -> Iterator[Service]:
+    """Redis (AOF, ``appendfsync`` as given: ``always`` as ``docker-compose.yml`` ships it),
+    the API and one worker process, stopped (SIGTERM) on the way out. ``extra_env`` adds
+    ``MODERATION_*`` settings (a model's folder and runtime, say)."""
     tmp = Path(tempfile.mkdtemp(prefix="mod-soak-"))
     redis_port, api_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -98,7 +101,7 @@ def started_service(scorer: str, extra_env: dict[str, str] | None = None) -> Ite
         procs.append(
             subprocess.Popen(
                 [find_redis_server(), "--port", str(redis_port), "--bind", "127.0.0.1",
-                 "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", "always",
+                 "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", appendfsync,
                  "--save", "", "--maxmemory-policy", "noeviction", *COMPACT_ENCODINGS],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
