@@ -157,10 +157,13 @@ def generation(n: int) -> int:
     return g
 
 
-def probe_blob(ref: bytes, offset_ms: int, keys5: Sequence[bytes], stored: bytes) -> bytes:
+def probe_blob(
+    ref: bytes, offset_ms: int, keys5: Sequence[bytes], fks: Sequence[str], stored: bytes
+) -> bytes:
     """A probe as ``spam_batch.lua`` takes it: ref, creation ms within its shard, number of
-    bands, per band its band key and field key, then the stored signature."""
-    bands = b"".join(k + field_key(k).encode() for k in keys5)
+    bands, per band its band key and field key (``fks``: :func:`field_key` of each), then the
+    stored signature."""
+    bands = b"".join(k + fk.encode() for k, fk in zip(keys5, fks, strict=True))
     return ref + offset_ms.to_bytes(4, "big") + bytes((len(keys5),)) + bands + stored
 
 

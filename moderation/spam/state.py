@@ -168,10 +168,10 @@ class SharedState:
                 0,
             ]
             if looked is not None and probe is not None:
-                t, ref, keys5, _ = looked
+                t, ref, keys5, fks = looked
                 row[5] = first_probe + len(blobs)
                 offset = t - geometry.shard(t) * geometry.width_ms
-                blobs.append(probe_blob(ref, offset, keys5, stored[probe.comment_id]))
+                blobs.append(probe_blob(ref, offset, keys5, fks, stored[probe.comment_id]))
             rows.append(row)
         await self._script(
             keys=list(keys.names),
