@@ -178,9 +178,11 @@ class Settings:
     # --- Worker ------------------------------------------------------------------------------
     #: Most comments scored together.
     batch_size: int = 32
-    #: Under a backlog (the last read filled its batch), read batches of up to this many: fewer
-    #: round trips and script calls per comment (the model still runs in its own chunks). A
-    #: value below ``batch_size`` means ``batch_size``.
+    #: Under a backlog (the last read filled its batch), each read takes twice as many as the
+    #: last, up to this many: fewer round trips and script calls per comment (the model still
+    #: runs in its own chunks), while a short burst is worked off in medium batches that keep
+    #: each comment's wait for the batch in flight short. A value below ``batch_size`` means
+    #: ``batch_size``.
     batch_size_backlog: int = 256
     #: After the first message of a batch arrives, wait at most this long for the batch to fill.
     batch_linger_ms: int = 20

@@ -175,8 +175,11 @@ class ScoringWorker:
                     # it is done, waiting longer would only add latency.
                     until = in_flight if busy and s.batch_linger_auto else None
                     entries = await self.queue.read(count, s.block_ms, linger, until)
-                    # A full batch means a backlog: take bigger ones until it is worked off.
-                    count = backlog if len(entries) >= count else s.batch_size
+                    # A full batch means a backlog: take bigger ones until it is worked off,
+                    # doubling per full read (a burst of a few batches' worth is worked off in
+                    # medium batches, each comment waiting less for the one in flight; a lasting
+                    # backlog reaches the largest within a few reads).
+                    count = min(count * 2, backlog) if len(entries) >= count else s.batch_size
                     # The slot is cleared before awaiting: a batch whose writes failed (Redis
                     # gone) is left unacked for redelivery, never awaited twice. Without
                     # overlap the new batch is awaited at once, as the previous one.
