@@ -13,9 +13,10 @@ always), the API and one worker process (``bench/soak.py``'s service), then:
    status is no longer ``pending``). Arrivals are open loop: each request starts at its scheduled
    time whether or not earlier ones have answered, and its latency counts from then;
 3. prints p50/p99 per row, errors, the longest stall Redis itself recorded during the row
-   (``LATENCY LATEST`` past 100 ms: an AOF ``fsync`` the disk held up, a fork), so a p99 the
-   machine caused can be told from one the service caused, and the issue's goal for ``linear``
-   at 50%: p50 ≤ 20 ms, p99 ≤ 100 ms. The load generator shares the machine's cores with
+   (``LATENCY LATEST`` past 100 ms: an AOF ``fsync`` the disk held up, a fork) and the AOF
+   rewrites that ran during it (the rewriting child takes a core for a second or more), so a
+   p99 the machine caused can be told from one the service caused, and the issue's goal for
+   ``linear`` at 50%: p50 ≤ 20 ms, p99 ≤ 100 ms. The load generator shares the machine's cores with
    everything it measures.
 
 Through ``?wait`` each row also splits the latency at the decision's own time (the answer's
@@ -29,6 +30,7 @@ full as a busy day leaves it (the capacity search fills it too).
     python -m bench.latency --scorers linear --seconds 10    # quicker
     python -m bench.latency --scorers linear --capacity 1000 --fill-seconds 40 --fill-rate 900
     python -m bench.latency --scorers linear --appendfsync everysec   # the disk's share
+    python -m bench.latency --scorers linear --no-auto-rewrite        # no AOF rewrite mid-row
 
 ``--appendfsync everysec`` runs Redis as ``moderation run``'s embedded server does (the AOF
 written at once, flushed to the disk every second by a background thread) instead of
@@ -139,8 +141,17 @@ class Row:
     errors: int
     #: The longest event Redis' latency monitor recorded during the row ("" = none past 100 ms).
     stall: str
+    #: AOF rewrites that ran during the row (started in it, or running when it began): the
+    #: rewrite's child takes a core for a second or more, which a 2-core machine's p99 shows.
+    rewrites: int = 0
     #: ``?wait`` only: p50 of decided - created and of received - decided, ms.
     split: tuple[float, float] | None = None
+
+
+def aof_rewrites(service: Service) -> tuple[int, bool]:
+    """Redis' count of AOF rewrites so far, and whether one is running now."""
+    info = service.redis.info("persistence")
+    return int(info["aof_rewrites"]), bool(int(info["aof_rewrite_in_progress"]))
 
 
 def longest_stall(service: Service) -> str:
@@ -195,8 +206,10 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
             for mode, source in (("wait", gen), ("poll", poller)):
                 service.redis.execute_command("LATENCY", "RESET")
                 gen.split.clear()
+                done_before, running = aof_rewrites(service)
                 load = await source.run(rate, args.seconds)
                 stall = longest_stall(service)
+                rewrites = aof_rewrites(service)[0] - done_before + int(running)
                 await drain()
                 row = Row(
                     scorer,
@@ -208,6 +221,7 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     round(percentile(load.latencies, 0.99) * 1000, 1),
                     load.errors,
                     stall,
+                    rewrites,
                     (
                         round(percentile([d for d, _ in gen.split], 0.5) * 1000, 1),
                         round(percentile([a for _, a in gen.split], 0.5) * 1000, 1),
@@ -223,7 +237,8 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                         if row.split
                         else ""
                     )
-                    + (f", Redis stalled: {stall}" if stall else ""),
+                    + (f", Redis stalled: {stall}" if stall else "")
+                    + (f", AOF rewrites: {rewrites}" if rewrites else ""),
                     flush=True,
                 )
                 rows.append(row)
@@ -253,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         "the embedded server of `moderation run`)",
     )
     ap.add_argument("--fill-rate", type=float, default=900.0, help="arrivals/s of the fill")
+    ap.add_argument(
+        "--no-auto-rewrite",
+        action="store_true",
+        help="no automatic AOF rewrite (auto-aof-rewrite-percentage 0), as a deployment that "
+        "runs BGREWRITEAOF at a quiet hour",
+    )
     args = ap.parse_args(argv)
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows: list[Row] = []
@@ -263,16 +284,21 @@ def main(argv: list[str] | None = None) -> int:
         env = model_env(args.size) if scorer == "onnx" else None
         name = "linear" if scorer == "linear" else "detoxify"
         with started_service(name, env, appendfsync=args.appendfsync) as service:
+            if args.no_auto_rewrite:
+                service.redis.config_set("auto-aof-rewrite-percentage", 0)
             got = asyncio.run(measure(args, scorer, service))
         rows.extend(got)
         errors += sum(r.errors for r in got)
     print()
-    print("| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors | Redis stall |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors | Redis stall "
+        "| AOF rewrites |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.scorer} | {r.share:.0%} | {r.rate} | {r.mode} | {r.p50_ms} | {r.p99_ms} "
-            f"| {r.n} | {r.errors} | {r.stall or '—'} |"
+            f"| {r.n} | {r.errors} | {r.stall or '—'} | {r.rewrites} |"
         )
     for r in rows:
         if r.scorer == "linear" and r.share == 0.5:
