@@ -26,7 +26,7 @@ from moderation.api.schemas import typed
 from moderation.api.validation import check_json_media_type, decode_json, query_int, read_body
 from moderation.errors import BadRequest, NotFound, ValidationFailed
 from moderation.ids import check_site_id, is_comment_id
-from moderation.keys import DEFAULT_SITE, SITE_AUDIT_TARGETS
+from moderation.keys import DEFAULT_SITE
 from moderation.messages import Status
 from moderation.record import Reader, SearchQuery
 from moderation.review import authors, decisions, erasure, history, notes, overrides, words
@@ -434,8 +434,8 @@ async def get_audit(request: Request) -> Response:
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
     cursor = check_cursor(q.get("cursor") or None)
     # An author's or an article's trail is its site's (``?site=``, as on their pages).
-    per_site = target is not None and target_type in SITE_AUDIT_TARGETS
-    review = await site_review(request) if per_site else review_of(request)
+    site_trail = history.site_trail(target_type, target)
+    review = await site_review(request) if site_trail else review_of(request)
     entries, next_cursor = await history.audit_trail(
         review,
         request.app.state.record,

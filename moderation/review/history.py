@@ -74,6 +74,12 @@ async def older_audit(
     return entries[:limit], len(rows) > limit
 
 
+def site_trail(target_type: str | None, target: str | None) -> bool:
+    """Whether the audit trail asked for is one site's: an author's or an article's (their ids
+    are the site's own), read with a ``Review`` bound to that site."""
+    return target is not None and target_type in SITE_AUDIT_TARGETS
+
+
 async def audit_trail(
     review: Review,
     reader: Reader,
@@ -98,7 +104,7 @@ async def audit_trail(
             target_type=target_type,
             target=target,
             actor=actor,
-            site=review.keys.site if target and target_type in SITE_AUDIT_TARGETS else None,
+            site=review.keys.site if site_trail(target_type, target) else None,
         )
         entries += older
         next_cursor = entries[-1].id if more and entries else None

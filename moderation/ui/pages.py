@@ -24,7 +24,6 @@ from moderation.api.responses import JSON
 from moderation.api.validation import query_int
 from moderation.errors import NotFound, ValidationFailed
 from moderation.ids import is_comment_id
-from moderation.keys import SITE_AUDIT_TARGETS
 from moderation.review import authors, history, notes, overrides
 from moderation.review.items import load_items
 from moderation.review.queue import QueueQuery, queue_page
@@ -331,8 +330,8 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    per_site = target is not None and target_type in SITE_AUDIT_TARGETS
-    review = await site_review(request) if per_site else review_of(request)
+    site_trail = history.site_trail(target_type, target)
+    review = await site_review(request) if site_trail else review_of(request)
     # Beyond Redis's window the record's entries follow, as in the audit API.
     entries, next_cursor = await history.audit_trail(
         review,
