@@ -195,6 +195,21 @@ class Api:
             "/v1/comments", json=body, params=params, headers={**self.auth(role), **(headers or {})}
         )
 
+    async def get_as_a_client_would(
+        self, path: str, *, role: str = "site", give_up_after_s: float = 30.0
+    ) -> httpx.Response:
+        """GET ``path``, waiting out 503 + Retry-After as a site's client does.
+
+        For tests that assert what is stored, not how the API rides out a stall: on a loaded
+        machine one Redis reply slower than the fail-fast timeout makes the API answer 503 for a
+        moment, by design (tests/test_faults.py asserts that behaviour)."""
+        deadline = time.monotonic() + give_up_after_s
+        while True:
+            r = await self.client.get(path, headers=self.auth(role))
+            if r.status_code != 503 or time.monotonic() > deadline:
+                return r
+            await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+
 
 @contextlib.asynccontextmanager
 async def running_api(settings: Settings, *, create_keys: bool = True) -> AsyncIterator[Api]:

@@ -48,7 +48,8 @@ async def test_kill_9_of_worker_and_archiver_loses_and_duplicates_nothing(
             procs += [worker, archiver]
 
             async def stats() -> dict[str, object]:
-                r = await api.client.get("/v1/stats", headers=api.auth("admin"))
+                r = await api.get_as_a_client_would("/v1/stats", role="admin")
+                assert r.status_code == 200, r.text
                 return dict(r.json())
 
             async def some_decided() -> bool:
@@ -75,7 +76,8 @@ async def test_kill_9_of_worker_and_archiver_loses_and_duplicates_nothing(
             await wait_for(everything_archived, timeout=120, interval=0.2)
             views = {}
             for cid in ids:
-                r = await api.client.get(f"/v1/comments/{cid}", headers=api.auth())
+                r = await api.get_as_a_client_would(f"/v1/comments/{cid}")
+                assert r.status_code == 200, r.text
                 views[cid] = r.json()
     finally:
         for p in procs:
