@@ -144,6 +144,11 @@ def make_settings(url: str, **overrides: Any) -> Settings:
         flood_ip_interval_s=0.0,
         # One process per `moderation worker` child: the pool tests ask for more.
         worker_processes=1,
+        # Production's 0.5 s fail-fast timeout is for a Redis on its own cores; here a test's
+        # Redis shares two with the test, its API and worker subprocesses starting up, and one
+        # reply slower than 0.5 s answered a whole burst of reads 503 (a CI run failed on it).
+        # The tests of that behaviour (test_faults) set their own timeouts.
+        redis_timeout_s=2.0,
     )
     return base.with_overrides(**overrides)
 

@@ -56,3 +56,19 @@ async def test_a_read_lingers_only_until_it_is_told_to_stop(rds: Redis) -> None:
     # Already told to stop: it takes what is there and does not linger at all.
     await rds.xadd(keys.stream, {"id": "c3"})
     assert [e.comment_id for e in await queue.read(32, 100, 10_000, until=in_flight)] == ["c3"]
+
+
+async def test_a_read_whose_batch_in_flight_is_already_done_asks_redis_once(rds: Redis) -> None:
+    """The batch in flight finished before the blocking read answered: that read took all there
+    was, so no second XREADGROUP follows it (one round trip of a light-load batch's few)."""
+    keys = Keys()
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    await rds.xadd(keys.stream, {"id": "c1"})
+    finished = asyncio.get_running_loop().create_future()
+    finished.set_result(None)
+    await rds.config_resetstat()
+    entries = await queue.read(32, 100, 10_000, until=finished)
+    assert [e.comment_id for e in entries] == ["c1"]
+    stats = await rds.info("commandstats")
+    assert stats["cmdstat_xreadgroup"]["calls"] == 1

@@ -80,8 +80,12 @@ class CommentQueue:
         if not batch or linger_ms <= 0:
             return batch
         if until is not None:
-            if not until.done():
-                await asyncio.wait({until}, timeout=linger_ms / 1000)
+            if until.done():
+                # Done before the read answered: the read took all there was a moment ago, and
+                # asking again at once would cost a round trip for nothing (at light load,
+                # one round trip of every batch's six).
+                return batch
+            await asyncio.wait({until}, timeout=linger_ms / 1000)
             if len(batch) < count:
                 batch.extend(await self._read_new(count - len(batch), None))
             return batch
