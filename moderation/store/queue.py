@@ -73,9 +73,10 @@ class CommentQueue:
 
         With ``until`` (the worker's batch in flight), the linger ends as soon as it is done,
         and Redis is not asked again meanwhile: the read waits on ``until`` itself, then takes
-        what arrived in one more ``XREADGROUP`` (so a worker lingers only while its previous
+        what arrived in one more ``XREADGROUP`` (none when it was done before the first read
+        answered, which then took all there was), so a worker lingers only while its previous
         batch is being decided, never past it, and costs no polling round trips while it
-        does). Without it, the read blocks on Redis for the rest of the linger."""
+        does. Without it, the read blocks on Redis for the rest of the linger."""
         batch = await self._read_new(count, block_ms)
         if not batch or linger_ms <= 0:
             return batch
