@@ -6,7 +6,8 @@ One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top
    (a redelivery) or gone is acknowledged and skipped; an unreadable one is left unacked
    (retried, then dead-lettered);
 2. **context**: per-article policy, author standing, word lists and grounds in one round trip
-   (:func:`load_context`);
+   (:func:`load_context`), sent at once and awaited only once the batch is scored (steps 3
+   and 4 run meanwhile: one round trip off the batch's way to its decisions);
 3. **normalise** the texts (the stored text is untouched);
 4. **score** toxicity in the scoring thread while spam is scored on the loop; a batch the model
    fails on, or that overruns ``scoring_timeout_s`` (a model that hangs), is scored entry by
@@ -56,6 +57,7 @@ from moderation.store.comments import AutoDecision, CommentRef, Store, hmget_man
 from moderation.store.grounds import decode as decode_grounds
 from moderation.store.queue import CommentQueue, Entry
 from moderation.store.wordlists import matcher_cache
+from moderation.tasks import stop_task
 
 log = logging.getLogger("moderation.pipeline")
 
@@ -206,19 +208,29 @@ class BatchPipeline:
         decided_entries: list[Entry] = []
         if loaded:
             records = [item.record for item in loaded]
-            ctx = await load_context(self.redis, self.keys, self.base_policy, records)
-            texts = normalize_many([r.text for r in records])
-            spam_inputs = [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
-            started = time.perf_counter()
-            if self.overlap:
-                scoring = asyncio.create_task(self.score_isolated(texts))
-                try:
+            # Policies, word lists and author facts are needed only to decide: their round
+            # trip runs while the texts are normalised and scored, not before (one round trip
+            # off every batch's way to its decisions).
+            context = asyncio.create_task(
+                load_context(self.redis, self.keys, self.base_policy, records)
+            )
+            try:
+                texts = normalize_many([r.text for r in records])
+                spam_inputs = [SpamInput(r, t) for r, t in zip(records, texts, strict=True)]
+                started = time.perf_counter()
+                if self.overlap:
+                    scoring = asyncio.create_task(self.score_isolated(texts))
+                    try:
+                        spam = await self.spam.score(spam_inputs)
+                    finally:
+                        toxicity = await scoring
+                else:
+                    toxicity = await self.score_isolated(texts)
                     spam = await self.spam.score(spam_inputs)
-                finally:
-                    toxicity = await scoring
-            else:
-                toxicity = await self.score_isolated(texts)
-                spam = await self.spam.score(spam_inputs)
+            except BaseException:
+                await stop_task(context)
+                raise
+            ctx = await context
             if self.recorder is not None:
                 model = (self.scorer.info.name,)
                 self.recorder.observe(BATCH_DURATION, model, time.perf_counter() - started)
