@@ -76,6 +76,14 @@ async def queue_review(request: Request, q: QueueQuery) -> Review:
     return await site_review(request) if q.article or q.author else review_of(request)
 
 
+async def audit_review(request: Request, target_type: str | None, target: str | None) -> Review:
+    """The review an audit trail is read with: an author's or an article's trail is its
+    site's (``?site=``, as on their pages), any other one the whole installation's."""
+    if history.site_trail(target_type, target):
+        return await site_review(request)
+    return review_of(request)
+
+
 async def counted_sites(request: Request) -> list[str]:
     """The sites whose held counts a moderator sees: the one ``?site=`` names, else all."""
     if request.query_params.get("site"):
@@ -433,9 +441,7 @@ async def get_audit(request: Request) -> Response:
             authors.check_id(value, settings.max_id_chars, name)
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
     cursor = check_cursor(q.get("cursor") or None)
-    # An author's or an article's trail is its site's (``?site=``, as on their pages).
-    site_trail = history.site_trail(target_type, target)
-    review = await site_review(request) if site_trail else review_of(request)
+    review = await audit_review(request, target_type, target)
     entries, next_cursor = await history.audit_trail(
         review,
         request.app.state.record,

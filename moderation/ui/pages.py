@@ -15,6 +15,7 @@ from moderation.api.access import Principal, require_session
 from moderation.api.auth import ADMINS, MODERATORS
 from moderation.api.moderation import (
     AUDIT_TARGETS,
+    audit_review,
     queue_query,
     queue_review,
     review_of,
@@ -330,8 +331,7 @@ async def audit_log(request: Request, principal: Principal) -> Response:
         if value is not None:
             authors.check_id(value, settings.max_id_chars, "filter")
     limit = query_int(q.get("limit"), "limit", default=50, low=1, high=settings.max_page_size)
-    site_trail = history.site_trail(target_type, target)
-    review = await site_review(request) if site_trail else review_of(request)
+    review = await audit_review(request, target_type, target)
     # Beyond Redis's window the record's entries follow, as in the audit API.
     entries, next_cursor = await history.audit_trail(
         review,
