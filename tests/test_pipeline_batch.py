@@ -93,25 +93,28 @@ async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> l
         if m is not None:
             messages.append(bytes(m["data"]))
     await pubsub.aclose()
-    # Each message announces the stored decision: its status, "updated" time and blob, as
+    # Each record announces the stored decision: its status, "updated" time and blob, as
     # stored (a waiter answers from it without reading the comment back).
+    announced: list[bytes] = []
     for message in messages:
-        comment_id = message.split(b" ", 1)[0].decode()
-        published = waiters.parse(message)
-        assert published is not None, message
-        status, updated, blob = await rds.hmget(
-            keys.comment(comment_id),
-            CommentField.STATUS,
-            CommentField.UPDATED,
-            CommentField.DECISION,
-        )
-        assert (published.status.value, published.updated_at, published.decision) == (
-            as_str(status),
-            int(updated),
-            blob,
-        )
+        found = list(waiters.records(message))
+        assert found, message
+        for comment_id, published in found:
+            assert published is not None, message
+            status, updated, blob = await rds.hmget(
+                keys.comment(comment_id),
+                CommentField.STATUS,
+                CommentField.UPDATED,
+                CommentField.DECISION,
+            )
+            assert (published.status.value, published.updated_at, published.decision) == (
+                as_str(status),
+                int(updated),
+                blob,
+            )
+            announced.append(f"{comment_id} {published.status.value}".encode())
     # The decisions' times differ from run to run: compare id and status.
-    return sorted(b" ".join(m.split(b" ", 2)[:2]) for m in messages)
+    return sorted(announced)
 
 
 def _decision(raw: Any) -> dict[str, Any]:
@@ -268,3 +271,65 @@ async def test_a_batch_is_acknowledged_and_tallied_with_its_writes(
     assert (result.decided, result.acked, result.retry) == (7, 8, 0)
     assert await rds.xpending_range(keys.stream, SCORING_GROUP, "-", "+", 10) == []
     assert int(await rds.hget("tally", "decided") or 0) == 7
+
+
+async def test_a_comment_hash_of_the_wrong_type_refuses_the_batch_before_any_write(
+    settings: Settings, rds: Redis
+) -> None:
+    """The comment hashes are type-checked by the script's first pass of reads (no ``TYPE``
+    per comment): a batch holding one that is not a hash is refused with nothing written."""
+    keys = Keys(settings.key_prefix)
+    records = stream(6)
+    await prepare(rds, keys, records)
+    await rds.delete(keys.comment(records[4].id))
+    await rds.set(keys.comment(records[4].id), "not a hash")
+    before = await rds.hgetall(keys.counters)
+    now = now_ms()
+    items = [
+        AutoDecision(CommentRef.of(r), Decision(status=Status.APPROVED, by="auto", decided_at=now))
+        for r in records
+    ]
+    try:
+        await Store(rds, keys).transition_batch(items)
+    except Exception as exc:  # redis' ResponseError, raised by the pipeline
+        assert "WRONGTYPE" in str(exc)
+    else:
+        raise AssertionError("a batch with a string for a comment hash was written")
+    for r in records[:4]:
+        assert as_str(await rds.hget(keys.comment(r.id), CommentField.STATUS)) == "pending"
+    assert await rds.hgetall(keys.counters) == before
+    assert await rds.xlen(keys.events) == 0
+
+
+async def test_a_comment_twice_in_one_batch_is_decided_once(settings: Settings, rds: Redis) -> None:
+    """A redelivery can put the same comment twice in one call: the second copy finds the
+    status the first one wrote (stale), so nothing is counted, listed or announced twice."""
+    keys = Keys(settings.key_prefix)
+    records = stream(3)
+    await prepare(rds, keys, records)
+    pubsub = rds.pubsub()
+    await pubsub.subscribe(keys.decided_channel)
+    now = now_ms()
+    twice = AutoDecision(
+        CommentRef.of(records[1]), Decision(status=Status.HELD, by="auto", decided_at=now)
+    )
+    results = await Store(rds, keys).transition_batch([twice, twice])
+    assert [(r.applied, r.previous) for r in results] == [
+        (True, Status.PENDING),
+        (False, Status.HELD),
+    ]
+    assert int(await rds.hget(keys.counters, "decided:held") or 0) == 1
+    assert await rds.zcard(keys.held) == 1
+    assert await rds.xlen(keys.events) == 1
+    author = await rds.hgetall(keys.author(records[1].author.id))
+    assert (int(author[b"held"]), int(author[b"pending"])) == (1, 0)
+    messages = []
+    for _ in range(20):
+        m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if m is not None:
+            messages.append(bytes(m["data"]))
+        elif messages:
+            break
+    await pubsub.aclose()
+    announced = [cid for m in messages for cid, _ in waiters.records(m)]
+    assert announced == [records[1].id]

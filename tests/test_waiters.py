@@ -13,7 +13,7 @@ from moderation.messages import Role, Status
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
 from moderation.store.subscription import Subscription
-from moderation.store.waiters import DecisionWaiters
+from moderation.store.waiters import DecisionWaiters, Published, record, records
 from tests.conftest import comment, linear_scorer, running_worker, served_api, wait_for
 
 WAITERS = 1000
@@ -110,14 +110,18 @@ async def test_only_the_first_transition_answers_from_its_message(
                 await rds.publish(keys.decided_channel, m)
 
         first = waiters.expect("c1")
-        task = asyncio.create_task(announce(b"c1 approved 1700000000123 \x9c\x02blob"))
+        task = asyncio.create_task(
+            announce(record("c1", "approved", 1_700_000_000_123, b"\x9c\x02 blob"))
+        )
         status, published = await waiters.wait("c1", 5, lambda: status_of("c1"), first)
         await task
         assert status is Status.APPROVED and published is not None
-        assert (published.updated_at, published.decision) == (1_700_000_000_123, b"\x9c\x02blob")
+        assert (published.updated_at, published.decision) == (1_700_000_000_123, b"\x9c\x02 blob")
 
         edited = waiters.expect("c2")
-        task = asyncio.create_task(announce(b"c2 pending 1 x", b"c2 held 2 \x9c"))
+        task = asyncio.create_task(
+            announce(record("c2", "pending", 1, b"x"), record("c2", "held", 2, b"\x9c"))
+        )
         status, published = await waiters.wait("c2", 5, lambda: status_of("c2"), edited)
         await task
         assert (status, published) == (Status.HELD, None)
@@ -130,3 +134,22 @@ async def test_only_the_first_transition_answers_from_its_message(
         assert waiters.count == 0
     finally:
         await subscription.stop()
+
+
+def test_one_message_carries_a_whole_batch_of_records() -> None:
+    """``transition_batch.lua`` announces its batch in one message: records concatenated, each
+    decision's length telling where its binary blob (spaces and all) ends; a record with a
+    status this release does not know is still told apart (its waiter reads the status)."""
+    message = (
+        record("c1", "approved", 17, b"a b\x00c")
+        + record("c2", "someday", 18, b"")
+        + record("c3", "held", 19, b"\x9c 4 x")
+    )
+    assert list(records(message)) == [
+        ("c1", Published(Status.APPROVED, 17, b"a b\x00c")),
+        ("c2", None),
+        ("c3", Published(Status.HELD, 19, b"\x9c 4 x")),
+    ]
+    # A cut or foreign message yields what it holds whole, then stops.
+    assert list(records(message[:-1])) == list(records(message))[:2]
+    assert list(records(b"c3 approved")) == []

@@ -3,11 +3,13 @@
 Each API process holds **one** pub/sub subscription (``store.subscription``, shared with the
 API key cache) to ``keys.decided_channel``; every
 ``?wait=`` request registers an ``asyncio.Future`` here and sleeps on it. ``transition.lua``
-(and ``transition_batch.lua``) publish ``<id> <status> <updated ms> <decision blob>`` after
-each change; the listener resolves the matching futures with it (:class:`Published`), so a
-waiter that holds the comment's submission (the request that stored it) can answer without
-reading the comment back. Thousands of concurrent waiters therefore cost one connection and a
-dict entry each.
+publishes one *record* after each change and ``transition_batch.lua`` one message holding the
+records of its whole batch (one ``PUBLISH`` and one message to parse per batch, not per
+comment): ``<id> <status> <updated ms> <decision length> <decision blob>``, records simply
+concatenated (the length says where the binary blob ends). The listener resolves the matching
+futures with its record (:class:`Published`), so a waiter that holds the comment's submission
+(the request that stored it) can answer without reading the comment back. Thousands of
+concurrent waiters therefore cost one connection and a dict entry each.
 
 Correctness does not depend on pub/sub delivery: a waiter registers *before* it reads the
 status (so a decision landing in between is not missed), and when the subscription drops and
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from moderation.messages import Status
@@ -40,16 +42,38 @@ class Published:
 RECHECK = "recheck"
 
 
-def parse(data: bytes | str) -> Published | None:
-    """A message of the decided channel; ``None`` for one this release cannot read."""
+def records(data: bytes | str) -> Iterator[tuple[str, Published | None]]:
+    """The records of a message of the decided channel, in order: ``(comment id, what it
+    announced)``, the second ``None`` for a record this release cannot read (an unknown
+    status). Stops at the first malformed record; a message with none yields nothing."""
     raw = data.encode() if isinstance(data, str) else data
-    parts = raw.split(b" ", 3)
-    if len(parts) != 4:
-        return None
-    try:
-        return Published(Status(parts[1].decode()), int(parts[2]), parts[3])
-    except ValueError:
-        return None
+    pos, end = 0, len(raw)
+    while pos < end:
+        try:
+            a = raw.index(b" ", pos)
+            b = raw.index(b" ", a + 1)
+            c = raw.index(b" ", b + 1)
+            d = raw.index(b" ", c + 1)
+            stop = d + 1 + int(raw[c + 1 : d])
+            updated = int(raw[b + 1 : c])
+        except ValueError:
+            return
+        if stop > end:
+            return
+        comment_id = raw[pos:a].decode(errors="replace")
+        try:
+            status = Status(raw[a + 1 : b].decode())
+        except ValueError:
+            yield comment_id, None
+        else:
+            yield comment_id, Published(status, updated, raw[d + 1 : stop])
+        pos = stop
+
+
+def record(comment_id: str, status: str, updated: int, decision: bytes) -> bytes:
+    """One record as the scripts write it (the tests' and tools' side of :func:`records`)."""
+    head = f"{comment_id} {status} {updated} {len(decision)} ".encode()
+    return head + decision
 
 
 class DecisionWaiters:
@@ -65,15 +89,19 @@ class DecisionWaiters:
         return sum(len(v) for v in self._waiting.values())
 
     def _dispatch(self, data: bytes | str) -> None:
-        raw = data.encode() if isinstance(data, str) else data
-        comment_id = raw.partition(b" ")[0].decode(errors="replace")
-        futures = self._waiting.pop(comment_id, ())
-        if not futures:
+        if not self._waiting:
             return
-        published = parse(raw)
-        for fut in futures:
-            if not fut.done():
-                fut.set_result(RECHECK if published is None else published)
+        found = False
+        for comment_id, published in records(data):
+            found = True
+            futures = self._waiting.pop(comment_id, ())
+            for fut in futures:
+                if not fut.done():
+                    fut.set_result(RECHECK if published is None else published)
+        if not found:
+            # A message this release cannot read at all may have named anyone: every waiter
+            # reads its status again (correctness never rests on a message).
+            self._wake_all()
 
     def _wake_all(self) -> None:
         waiting, self._waiting = self._waiting, {}

@@ -2,15 +2,18 @@
 --
 -- The worker's hot path. Every comment gets exactly the effects transition.lua gives an
 -- automatic decision out of "pending" (status and decision fields, auto decision dropped, approved and
--- held sets, author tallies, one event, one PUBLISH, counters, latency sample), but what the
--- batch shares is written once: one ZREM from the pending set, one ZADD per held queue, each
--- counter incremented once by its total, each expiry and trim set once. A comment no longer
+-- held sets, author tallies, one event, its record on the decided channel, counters, latency
+-- sample), but what the batch shares is written once: one ZREM from the pending set, one ZADD
+-- per held queue, each counter incremented once by its total, each expiry and trim set once,
+-- and one PUBLISH carrying every comment's record (store.waiters). A comment no longer
 -- pending (a redelivery) changes nothing, as in transition.lua. tests/test_pipeline_batch.py
 -- compares both scripts' effects on the same stream: a change to one must be mirrored here.
 --
 -- Every key is type-checked before the first write; a batch with one bad key is refused as a
 -- whole (the worker then writes its comments one by one with transition.lua, which isolates the
--- culprit).
+-- culprit). The comment hashes are checked by their own reads: every one is read (HMGET) in a
+-- first pass, before any write, so a hash of the wrong type fails the call while nothing is
+-- written yet, as a TYPE check would, without the command per comment.
 --
 -- The worker's stream entries are acknowledged here too (XACK, once the call's transitions
 -- ran): in the same call, so a refused call acknowledges nothing, and the batch needs no round
@@ -54,12 +57,18 @@ end
 local bad = check_types("zzzshhlhzs")
 for i = 0, n - 1 do
   local base = SHARED + PER_KEY * i
-  bad = bad or check(KEYS[base + 1], "h") or check(KEYS[base + 2], "z")
+  bad = bad or check(KEYS[base + 2], "z")
     or check(KEYS[base + 3], "z") or check(KEYS[base + 4], "h")
     or check(KEYS[base + 5], "z") or check(KEYS[base + 6], "z")
 end
 if bad then
   return redis.error_reply(bad)
+end
+-- Read pass (the comment hashes' type check, above): status, revision and whether an
+-- automatic decision was set aside ("a").
+local rows = {}
+for i = 0, n - 1 do
+  rows[i] = redis.call("HMGET", KEYS[SHARED + PER_KEY * i + 1], "s", "v", "a")
 end
 
 local channel, maxlen, actor = ARGV[1], ARGV[2], ARGV[4]
@@ -69,6 +78,9 @@ local decided_ids, held_age, held_risk, unheld = {}, {}, {}, {}
 local counters, minute, authors, author_order, latencies = {}, {}, {}, {}, {}
 local held_counts, held_articles = {}, {}
 local entries = {}
+local announced = {}
+-- A comment twice in one batch (a redelivery): its second copy sees the status the first set.
+local written = {}
 local function bump(tally, field, by)
   tally[field] = (tally[field] or 0) + by
 end
@@ -79,8 +91,8 @@ for i = 0, n - 1 do
   if ARGV[a + 11] ~= "" then
     entries[#entries + 1] = ARGV[a + 11]
   end
-  local row = redis.call("HMGET", KEYS[k + 1], "s", "v")
-  local current = row[1]
+  local row = rows[i]
+  local current = written[KEYS[k + 1]] or row[1]
   if not current then
     out[#out + 1] = {"missing", ""}
   elseif current ~= "pending" or (ARGV[a + 8] ~= "" and (row[2] or "0") ~= ARGV[a + 8]) then
@@ -88,8 +100,17 @@ for i = 0, n - 1 do
   else
     local article, created = ARGV[a + 9], ARGV[a + 10]
     -- As in transition.lua: an automatic decision is the one copy, in "x".
-    redis.call("HDEL", KEYS[k + 1], "a")
-    redis.call("HSET", KEYS[k + 1], "s", new, "x", decision, "u", now)
+    if row[3] then
+      redis.call("HDEL", KEYS[k + 1], "a")
+    end
+    written[KEYS[k + 1]] = new
+    local reason = ARGV[a + 6] ~= "" and ARGV[a + 6] or "unspecified"
+    if new == "held" then
+      -- [held counts] as in transition.lua: the reason it entered with stays on the comment.
+      redis.call("HSET", KEYS[k + 1], "s", new, "x", decision, "u", now, "r", reason)
+    else
+      redis.call("HSET", KEYS[k + 1], "s", new, "x", decision, "u", now)
+    end
     decided_ids[#decided_ids + 1] = id
     if new == "approved" then
       redis.call("ZADD", KEYS[k + 2], 0, id)
@@ -120,9 +141,6 @@ for i = 0, n - 1 do
       held_risk[#held_risk + 1] = ARGV[a + 5]
       held_risk[#held_risk + 1] = id
       redis.call("ZADD", KEYS[k + 3], created, id)
-      -- [held counts] as in transition.lua: the reason it entered with stays on the comment.
-      local reason = ARGV[a + 6] ~= "" and ARGV[a + 6] or "unspecified"
-      redis.call("HSET", KEYS[k + 1], "r", reason)
       bump(held_articles, article, 1)
       bump(held_counts, "reason:" .. reason, 1)
     else
@@ -152,7 +170,7 @@ for i = 0, n - 1 do
       bump(counters, "reason:" .. ARGV[a + 6], 1)
     end
     latencies[#latencies + 1] = tonumber(now) - tonumber(created)
-    redis.call("PUBLISH", channel, id .. " " .. new .. " " .. now .. " " .. decision)  -- as transition.lua
+    announced[#announced + 1] = id .. " " .. new .. " " .. now .. " " .. #decision .. " " .. decision
     out[#out + 1] = {"ok", "pending"}
   end
 end
@@ -194,6 +212,9 @@ if next(minute) then
 end
 if ARGV[6] ~= "" then
   each_chunk(entries, 500, function(...) redis.call("XACK", KEYS[10], ARGV[6], ...) end)
+end
+if #announced > 0 then
+  redis.call("PUBLISH", channel, table.concat(announced))
 end
 if #latencies > 0 then
   -- transition.lua pushes one sample per comment, newest first: the same order here.
