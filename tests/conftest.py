@@ -301,19 +301,26 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02
 
 
 def worker_subprocess(settings: Settings, **overrides: Any) -> subprocess.Popen[bytes]:
-    """``moderation worker`` in a child process (so tests can SIGKILL or SIGTERM it)."""
+    """``moderation worker`` in a child process (so tests can SIGKILL or SIGTERM it). Its
+    output goes to a file of its own (named on stderr, so a failing test's captured output
+    says where to look): a pipe nobody reads would stop the worker once the pipe is full."""
     env = {
         **os.environ,
         **settings_env(settings.with_overrides(**overrides)),
         "PYTHONUNBUFFERED": "1",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "moderation", "worker"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with tempfile.NamedTemporaryFile(
+        "wb", prefix="moderation-worker-", suffix=".log", delete=False
+    ) as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moderation", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    print(f"worker pid {proc.pid} logs to {log.name}", file=sys.stderr)
+    return proc
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
