@@ -31,11 +31,14 @@ full as a busy day leaves it (the capacity search fills it too).
     python -m bench.latency --scorers linear --capacity 1000 --fill-seconds 40 --fill-rate 900
     python -m bench.latency --scorers linear --appendfsync everysec   # the disk's share
     python -m bench.latency --scorers linear --no-auto-rewrite        # no AOF rewrite mid-row
+    python -m bench.latency --scorers linear --unix-socket            # Redis on the same host
 
 ``--appendfsync everysec`` runs Redis as ``moderation run``'s embedded server does (the AOF
 written at once, flushed to the disk every second by a background thread) instead of
 ``always`` (each write flushed before Redis answers, as ``docker-compose.yml`` ships it): the
-difference between the two is what the disk's ``fsync`` costs the rows.
+difference between the two is what the disk's ``fsync`` costs the rows. ``--unix-socket``: the
+API and the worker reach Redis over a Unix socket, as they do on one host under ``moderation
+run``, instead of TCP to 127.0.0.1 (the loopback's TCP path costs each round trip more CPU).
 """
 
 from __future__ import annotations
@@ -274,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         help="no automatic AOF rewrite (auto-aof-rewrite-percentage 0), as a deployment that "
         "runs BGREWRITEAOF at a quiet hour",
     )
+    ap.add_argument(
+        "--unix-socket",
+        action="store_true",
+        help="Redis over a Unix socket (one host, as `moderation run`), not TCP on 127.0.0.1",
+    )
     args = ap.parse_args(argv)
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows: list[Row] = []
@@ -283,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown scorer {scorer!r}: linear or onnx")
         env = model_env(args.size) if scorer == "onnx" else None
         name = "linear" if scorer == "linear" else "detoxify"
-        with started_service(name, env, appendfsync=args.appendfsync) as service:
+        with started_service(
+            name, env, appendfsync=args.appendfsync, unix_socket=args.unix_socket
+        ) as service:
             if args.no_auto_rewrite:
                 service.redis.config_set("auto-aof-rewrite-percentage", 0)
             got = asyncio.run(measure(args, scorer, service))

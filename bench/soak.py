@@ -89,25 +89,37 @@ class Service:
 
 @contextmanager
 def started_service(
-    scorer: str, extra_env: dict[str, str] | None = None, *, appendfsync: str = "always"
+    scorer: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    appendfsync: str = "always",
+    unix_socket: bool = False,
 ) -> Iterator[Service]:
     """Redis (AOF, ``appendfsync`` as given: ``always`` as ``docker-compose.yml`` ships it),
     the API and one worker process, stopped (SIGTERM) on the way out. ``extra_env`` adds
-    ``MODERATION_*`` settings (a model's folder and runtime, say)."""
+    ``MODERATION_*`` settings (a model's folder and runtime, say). ``unix_socket``: the API
+    and the worker reach Redis over a Unix socket, as on one host with ``moderation run``'s
+    embedded Redis, instead of TCP on 127.0.0.1 (as to a Redis on a host of its own)."""
     tmp = Path(tempfile.mkdtemp(prefix="mod-soak-"))
     redis_port, api_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
+    sock = tmp / "redis.sock"
+    where = ["--port", str(redis_port), "--bind", "127.0.0.1"]
+    if unix_socket:
+        where = ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
     try:
         procs.append(
             subprocess.Popen(
-                [find_redis_server(), "--port", str(redis_port), "--bind", "127.0.0.1",
+                [find_redis_server(), *where,
                  "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", appendfsync,
                  "--save", "", "--maxmemory-policy", "noeviction", *COMPACT_ENCODINGS],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
         )  # fmt: skip
-        url = f"redis://127.0.0.1:{redis_port}/0"
+        url = f"unix://{sock}?db=0" if unix_socket else f"redis://127.0.0.1:{redis_port}/0"
+        if unix_socket:
+            wait_until(sock.exists, 10, "redis' socket")
         r = redis.Redis.from_url(url)
         wait_until(r.ping, 10, "redis")
         # Redis records every event slower than this (fsync, fork, commands): printed at the

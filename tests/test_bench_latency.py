@@ -36,3 +36,22 @@ def test_latency_bench_runs_every_row_without_errors() -> None:
     waits = [line for line in out.stdout.splitlines() if " wait: p50" in line]
     assert len(waits) == 6 and all("(p50 server " in line for line in waits)
     assert "command: python -m bench.latency" in out.stdout
+
+
+@pytest.mark.slow
+def test_latency_bench_over_a_unix_socket() -> None:
+    """``--unix-socket``: the API and the worker reach Redis over a socket file (one host)."""
+    args = ["--scorers", "linear", "--capacity", "20", "--seconds", "1", "--unix-socket"]
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.latency", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    print(out.stdout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| linear")]
+    assert len(rows) == 6  # 3 loads x 2 modes
+    assert all(row.split("|")[8].strip() == "0" for row in rows)
+    assert all(int(row.split("|")[7]) > 0 for row in rows)  # every row answered something
