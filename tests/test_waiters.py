@@ -13,7 +13,13 @@ from moderation.messages import Role, Status
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
 from moderation.store.subscription import Subscription
-from moderation.store.waiters import DecisionWaiters, Published, record, records
+from moderation.store.waiters import (
+    DecisionWaiters,
+    Published,
+    parse_message,
+    record,
+    records,
+)
 from tests.conftest import comment, linear_scorer, running_worker, served_api, wait_for
 
 WAITERS = 1000
@@ -131,6 +137,23 @@ async def test_only_the_first_transition_answers_from_its_message(
         status, published = await waiters.wait("c3", 5, lambda: status_of("c3"), odd)
         await task
         assert (status, published) == (Status.APPROVED, None)
+
+        # A message read only in part: its whole records answer their waiters, and every
+        # other waiter reads its status (it may have been named in the part not understood).
+        statuses.update(c4=Status.HELD, c5=Status.APPROVED)
+        whole, other = waiters.expect("c4"), waiters.expect("c5")
+        message = record("c4", "held", 4, b"\x9c") + b"c5 approved x"
+        task = asyncio.create_task(announce(message))
+        got = await asyncio.wait_for(  # woken by the message, long before their deadline
+            asyncio.gather(
+                waiters.wait("c4", 60, lambda: status_of("c4"), whole),
+                waiters.wait("c5", 60, lambda: status_of("c5"), other),
+            ),
+            10,
+        )
+        await task
+        assert got[0] == (Status.HELD, Published(Status.HELD, 4, b"\x9c"))
+        assert got[1] == (Status.APPROVED, None)
         assert waiters.count == 0
     finally:
         await subscription.stop()
@@ -150,6 +173,8 @@ def test_one_message_carries_a_whole_batch_of_records() -> None:
         ("c2", None),
         ("c3", Published(Status.HELD, 19, b"\x9c 4 x")),
     ]
-    # A cut or foreign message yields what it holds whole, then stops.
-    assert list(records(message[:-1])) == list(records(message))[:2]
-    assert list(records(b"c3 approved")) == []
+    # A cut or foreign message yields what it holds whole, and says it was not read whole
+    # (its waiters left then read their status).
+    assert parse_message(message) == (records(message), True)
+    assert parse_message(message[:-1]) == (records(message)[:2], False)
+    assert parse_message(b"c3 approved") == ([], False)

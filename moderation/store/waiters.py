@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from moderation.messages import Status
@@ -42,11 +42,13 @@ class Published:
 RECHECK = "recheck"
 
 
-def records(data: bytes | str) -> Iterator[tuple[str, Published | None]]:
+def parse_message(data: bytes | str) -> tuple[list[tuple[str, Published | None]], bool]:
     """The records of a message of the decided channel, in order: ``(comment id, what it
     announced)``, the second ``None`` for a record this release cannot read (an unknown
-    status). Stops at the first malformed record; a message with none yields nothing."""
+    status); and whether the whole message was read (reading stops at the first malformed
+    record: what follows it cannot be told apart)."""
     raw = data.encode() if isinstance(data, str) else data
+    out: list[tuple[str, Published | None]] = []
     pos, end = 0, len(raw)
     while pos < end:
         try:
@@ -57,17 +59,22 @@ def records(data: bytes | str) -> Iterator[tuple[str, Published | None]]:
             stop = d + 1 + int(raw[c + 1 : d])
             updated = int(raw[b + 1 : c])
         except ValueError:
-            return
+            return out, False
         if stop > end:
-            return
+            return out, False
         comment_id = raw[pos:a].decode(errors="replace")
         try:
-            status = Status(raw[a + 1 : b].decode())
+            out.append((comment_id, Published(Status(raw[a + 1 : b].decode()), updated,
+                                              raw[d + 1 : stop])))  # fmt: skip
         except ValueError:
-            yield comment_id, None
-        else:
-            yield comment_id, Published(status, updated, raw[d + 1 : stop])
+            out.append((comment_id, None))
         pos = stop
+    return out, bool(out)
+
+
+def records(data: bytes | str) -> list[tuple[str, Published | None]]:
+    """The records :func:`parse_message` reads in a message."""
+    return parse_message(data)[0]
 
 
 def record(comment_id: str, status: str, updated: int, decision: bytes) -> bytes:
@@ -91,16 +98,15 @@ class DecisionWaiters:
     def _dispatch(self, data: bytes | str) -> None:
         if not self._waiting:
             return
-        found = False
-        for comment_id, published in records(data):
-            found = True
+        found, complete = parse_message(data)
+        for comment_id, published in found:
             futures = self._waiting.pop(comment_id, ())
             for fut in futures:
                 if not fut.done():
                     fut.set_result(RECHECK if published is None else published)
-        if not found:
-            # A message this release cannot read at all may have named anyone: every waiter
-            # reads its status again (correctness never rests on a message).
+        if not complete:
+            # What this release cannot read may have named anyone: every waiter left reads
+            # its status again (correctness never rests on a message).
             self._wake_all()
 
     def _wake_all(self) -> None:
