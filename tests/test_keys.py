@@ -105,3 +105,25 @@ async def test_submit_refuses_before_its_first_write(rds: Redis) -> None:
     assert await rds.xlen(K.stream) == 0
     assert await rds.hget(K.counters, "accepted") is None
     assert await rds.zcard(K.pending) == 0
+
+
+async def test_submit_refuses_a_comment_hash_of_the_wrong_type_before_any_write(
+    rds: Redis,
+) -> None:
+    """The comment hash is the script's first write, checked by that write alone: when it is
+    not a hash, nothing else is written either (flood state, stream, counters, lists)."""
+    store = Store(rds, K)
+    record = CommentRecord(
+        id="01KAXD6Y8V3N9TQ2J5ZB7W4H1D",
+        article_id="a1",
+        text="hello",
+        author=Author(id="reader", name="Reader"),
+        site="default",
+        created_at=1,
+    )
+    await rds.set(K.comment(record.id), "not a hash")
+    before = set(await rds.keys("*"))
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await store.submit(record, "digest", "idem-key", 60)
+    assert set(await rds.keys("*")) == before
+    assert await rds.get(K.comment(record.id)) == b"not a hash"

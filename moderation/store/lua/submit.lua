@@ -46,8 +46,9 @@
 -- Types: keys 3 and 9-12 are left to their own commands: each is first touched by a read
 -- (GET, HGET) that comes before every write of the script, so a key of the wrong type fails the
 -- call while nothing is written yet, as check_types would (both idempotency generations are
--- read by HGET first).
-local bad = check_types("hs-zhhzh----h")
+-- read by HGET first). The comment hash (key 1) is the accepted comment's first write, so it
+-- too fails, if it must, before anything is written.
+local bad = check_types("-s-zhhzh----h")
 if bad then
   return redis.error_reply(bad)
 end
@@ -95,6 +96,7 @@ if C.close_field ~= "" then
   end
 end
 
+local updates = {}
 local limits = {}
 if KEYS[11] ~= "" and C.author_ms > 0 then
   limits[#limits + 1] = {KEYS[11], C.author_ms, C.author_burst, "author"}
@@ -105,7 +107,6 @@ end
 if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
   local t = redis.call("TIME")
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local updates = {}
   for _, limit in ipairs(limits) do
     local key, interval, burst, kind = limit[1], limit[2], limit[3], limit[4]
     local tat = math.max(tonumber(redis.call("GET", key) or now), now)
@@ -120,15 +121,16 @@ if #limits > 0 and redis.call("HGET", KEYS[8], "state") ~= "trusted" then
     end
     updates[#updates + 1] = {key, tat + interval, ahead + interval}
   end
-  for _, u in ipairs(updates) do
-    redis.call("SET", u[1], string.format("%.0f", u[2]), "PX", string.format("%.0f", u[3]))
-  end
 end
 
+-- Accepted. The comment hash first (see Types above).
+redis.call("HSET", KEYS[1], "d", ARGV[2], "s", "pending", "u", ARGV[3])
+for _, u in ipairs(updates) do
+  redis.call("SET", u[1], string.format("%.0f", u[2]), "PX", string.format("%.0f", u[3]))
+end
 if C.first_seen ~= "" then
   redis.call("HSETNX", KEYS[13], C.first_seen, ARGV[3])  -- "close after N days" may count from here
 end
-redis.call("HSET", KEYS[1], "d", ARGV[2], "s", "pending", "u", ARGV[3])
 redis.call("XADD", KEYS[2], "*", "id", ARGV[1])
 redis.call("ZADD", KEYS[4], ARGV[3], ARGV[1])
 redis.call("ZADD", KEYS[7], ARGV[3], ARGV[1])
