@@ -86,19 +86,24 @@ async def test_an_author_id_naming_another_authors_key_is_harmless(
     assert await rds.type(K.author("colla:comments")) == b"hash"
 
 
+def _comment(comment_id: str, *, author: str) -> CommentRecord:
+    """A comment submitted straight to the store (``Store.submit``), not through the API."""
+    return CommentRecord(
+        id=comment_id,
+        article_id="a1",
+        text="hello",
+        author=Author(id=author, name=author.title()),
+        site="default",
+        created_at=1,
+    )
+
+
 async def test_submit_refuses_before_its_first_write(rds: Redis) -> None:
     """A key of the wrong type fails the script before anything is written: no comment hash,
     no stream entry, no counters — not a comment half stored."""
     store = Store(rds, K)
     await rds.set(K.author("squatter"), "not a hash")
-    record = CommentRecord(
-        id="01KAXD6Y8V3N9TQ2J5ZB7W4H1C",
-        article_id="a1",
-        text="hello",
-        author=Author(id="squatter", name="Squatter"),
-        site="default",
-        created_at=1,
-    )
+    record = _comment("01KAXD6Y8V3N9TQ2J5ZB7W4H1C", author="squatter")
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await store.submit(record, "digest", None, 60)
     assert await rds.exists(K.comment(record.id)) == 0
@@ -113,14 +118,7 @@ async def test_submit_refuses_a_comment_hash_of_the_wrong_type_before_any_write(
     """The comment hash is the script's first write, checked by that write alone: when it is
     not a hash, nothing else is written either (flood state, stream, counters, lists)."""
     store = Store(rds, K)
-    record = CommentRecord(
-        id="01KAXD6Y8V3N9TQ2J5ZB7W4H1D",
-        article_id="a1",
-        text="hello",
-        author=Author(id="reader", name="Reader"),
-        site="default",
-        created_at=1,
-    )
+    record = _comment("01KAXD6Y8V3N9TQ2J5ZB7W4H1D", author="reader")
     await rds.set(K.comment(record.id), "not a hash")
     before = set(await rds.keys("*"))
     with pytest.raises(ResponseError, match="WRONGTYPE"):
