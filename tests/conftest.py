@@ -300,6 +300,16 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02
         await asyncio.sleep(interval)
 
 
+def run_bench(*argv: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python *argv`` from the project's root, as a bench is run by hand, with its output
+    captured as text and printed (a failing test shows what the bench said)."""
+    out = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    print(out.stdout)
+    return out
+
+
 def worker_subprocess(settings: Settings, **overrides: Any) -> subprocess.Popen[bytes]:
     """``moderation worker`` in a child process (so tests can SIGKILL or SIGTERM it). Its
     output goes to a file of its own (named on stderr, so a failing test's captured output

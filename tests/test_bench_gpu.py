@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_bench
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -39,14 +39,8 @@ def synth(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_bench(*args: str) -> re.Match[str]:
-    out = subprocess.run(
-        [sys.executable, "bench/gpu.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def gpu_bench(*args: str) -> re.Match[str]:
+    out = run_bench("bench/gpu.py", *args, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "raw forward ceiling" in out.stdout and "end to end" in out.stdout, out.stdout
     match = LINE.search(out.stdout)
@@ -57,7 +51,7 @@ def run_bench(*args: str) -> re.Match[str]:
 @pytest.mark.slow
 def test_gpu_bench_runs_on_cpu(tmp_path: Path) -> None:
     model_dir = synth(tmp_path)
-    found = run_bench(
+    found = gpu_bench(
         "--device", "cpu", "--model-dir", str(model_dir), "-n", "24", "--batch-size", "8"
     )
     device, precision, processes, batch, n = found.group(1, 2, 3, 4, 5)
@@ -77,7 +71,7 @@ def _cuda() -> bool:
 @pytest.mark.skipif(not _cuda(), reason="no CUDA device")
 def test_gpu_bench_runs_on_cuda_in_bf16(tmp_path: Path) -> None:
     model_dir = synth(tmp_path)
-    found = run_bench("--device", "cuda", "--model-dir", str(model_dir), "-n", "2000")
+    found = gpu_bench("--device", "cuda", "--model-dir", str(model_dir), "-n", "2000")
     assert found.group(1) == "cuda"
     assert found.group(2) in ("bf16", "fp16")
     assert found.group(3) == "4" and found.group(4) == "512"

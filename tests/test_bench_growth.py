@@ -3,26 +3,16 @@ tables. It proves the script works; the figures are not asserted."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_bench
 
 
 @pytest.mark.slow
 def test_growth_bench_measures_every_size() -> None:
     args = ["--sizes", "300,600", "--held", "50,120", "--ingest", "100", "--requests", "20",
             "--articles", "200"]  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.growth", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    print(out.stdout)
+    out = run_bench("-m", "bench.growth", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     assert any(line.startswith("| 300 |") for line in lines)

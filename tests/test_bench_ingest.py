@@ -4,24 +4,16 @@ broken one. It asserts the figures are there and that no request failed, never a
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_bench
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_ingest_benchmark_runs_and_prints_its_figures() -> None:
-    out = subprocess.run(
-        [sys.executable, "bench/ingest.py", "-d", "1", "-r", "1", "-c", "4"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    out = run_bench("bench/ingest.py", "-d", "1", "-r", "1", "-c", "4", timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
     for heading in ("POST /v1/comments", "GET /v1/counts (50)"):

@@ -3,26 +3,16 @@ errors. It proves the script works; the figures themselves are not asserted."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_bench
 
 
 @pytest.mark.slow
 def test_latency_bench_runs_every_row_without_errors() -> None:
     args = ["--scorers", "linear,onnx", "--size", "tiny", "--capacity", "20", "--seconds", "1",
             "--fill-seconds", "1", "--fill-rate", "20"]  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.latency", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    print(out.stdout)
+    out = run_bench("-m", "bench.latency", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| linear") or
             line.startswith("| onnx")]  # fmt: skip
@@ -42,14 +32,7 @@ def test_latency_bench_runs_every_row_without_errors() -> None:
 def test_latency_bench_over_a_unix_socket() -> None:
     """``--unix-socket``: the API and the worker reach Redis over a socket file (one host)."""
     args = ["--scorers", "linear", "--capacity", "20", "--seconds", "1", "--unix-socket"]
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.latency", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=200,
-    )
-    print(out.stdout)
+    out = run_bench("-m", "bench.latency", *args, timeout=200)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| linear")]
     assert len(rows) == 6  # 3 loads x 2 modes

@@ -12,18 +12,12 @@ from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
-from tests.conftest import ROOT, running_worker, served_api
+from tests.conftest import ROOT, run_bench, running_worker, served_api
 
 
 @pytest.mark.slow
 def test_load_benchmark_runs_and_verifies() -> None:
-    out = subprocess.run(
-        [sys.executable, "bench/load.py", "--quick", "-n", "300", "-c", "16"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_bench("bench/load.py", "--quick", "-n", "300", "-c", "16", timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "verified: every comment has exactly one decision" in out.stdout
     assert "comments/s" in out.stdout

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_bench
 
 
 @pytest.mark.slow
 def test_scoring_benchmark_runs(model_dir: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "bench/scoring.py",
-            "--model-dir",
-            str(model_dir),
-            "-n",
-            "48",
-            "--latency",
-            "5",
-            "--runtimes",
-            "torch,onnx",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    out = run_bench(
+        "bench/scoring.py",
+        "--model-dir",
+        str(model_dir),
+        "-n",
+        "48",
+        "--latency",
+        "5",
+        "--runtimes",
+        "torch,onnx",
         timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr

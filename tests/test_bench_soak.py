@@ -5,13 +5,11 @@ long run, where warm-up noise has settled)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_bench
 
 
 @pytest.mark.slow
@@ -19,14 +17,7 @@ def test_soak_finds_capacity_and_runs_at_half_of_it_without_errors(tmp_path: Pat
     summary_path = tmp_path / "soak.json"
     args = ["--seconds", "30", "--step-s", "4", "--start-rate", "50", "--factor", "1.5",
             "--sample-s", "2", "--warmup-s", "8", "--json", str(summary_path)]  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.soak", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    print(out.stdout)
+    out = run_bench("-m", "bench.soak", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     summary = json.loads(summary_path.read_text())
     assert summary["errors"] == 0

@@ -97,7 +97,7 @@ async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> l
     # stored (a waiter answers from it without reading the comment back).
     announced: list[bytes] = []
     for message in messages:
-        found = list(waiters.records(message))
+        found = waiters.parse_message(message)[0]
         assert found, message
         for comment_id, published in found:
             assert published is not None, message
@@ -331,5 +331,5 @@ async def test_a_comment_twice_in_one_batch_is_decided_once(settings: Settings, 
         elif messages:
             break
     await pubsub.aclose()
-    announced = [cid for m in messages for cid, _ in waiters.records(m)]
+    announced = [cid for m in messages for cid, _ in waiters.parse_message(m)[0]]
     assert announced == [records[1].id]

@@ -72,13 +72,8 @@ def parse_message(data: bytes | str) -> tuple[list[tuple[str, Published | None]]
     return out, bool(out)
 
 
-def records(data: bytes | str) -> list[tuple[str, Published | None]]:
-    """The records :func:`parse_message` reads in a message."""
-    return parse_message(data)[0]
-
-
 def record(comment_id: str, status: str, updated: int, decision: bytes) -> bytes:
-    """One record as the scripts write it (the tests' and tools' side of :func:`records`)."""
+    """One record as the scripts write it (the tests' and tools' side of :func:`parse_message`)."""
     head = f"{comment_id} {status} {updated} {len(decision)} ".encode()
     return head + decision
 

@@ -1,5 +1,5 @@
--- Prepended to every script by moderation.store.codec.lua_source: the check every writing
--- script runs before its first write. A Redis script that fails halfway keeps the writes it
+-- Prepended to every script by moderation.store.codec.lua_source: what the scripts share. First
+-- the check every writing script runs before its first write. A Redis script that fails halfway keeps the writes it
 -- made, so a key of the wrong type must be found while nothing has been written yet.
 --
 -- check_types(spec, first): spec has one letter per key from KEYS[first] on (h hash, s stream,
@@ -45,4 +45,11 @@ local function lsh_group_names(fk, from, to, depth, names, wanted)
       names[#names + 1] = f
     end
   end
+end
+
+-- decided_record(id, status, updated, decision): a transition's record on the decided channel,
+-- "<id> <status> <updated ms> <decision length> <decision blob>" (the length says where the
+-- binary blob ends, so records can follow each other in one message: store.waiters reads them).
+local function decided_record(id, status, updated, decision)
+  return id .. " " .. status .. " " .. updated .. " " .. #decision .. " " .. decision
 end

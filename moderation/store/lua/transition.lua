@@ -179,9 +179,8 @@ elseif current == "held" and kind ~= "auto" and kind ~= "system" then
   redis.call("LTRIM", KEYS[12], 0, 999)
 end
 
--- One record "<id> <status> <updated ms> <decision length> <decision blob>": a waiter holding
--- the comment's submission can answer from this alone (store.waiters).
-redis.call("PUBLISH", ARGV[7], id .. " " .. new .. " " .. now .. " " .. #ARGV[4] .. " " .. ARGV[4])
+-- Its record: a waiter holding the comment's submission can answer from this alone.
+redis.call("PUBLISH", ARGV[7], decided_record(id, new, now, ARGV[4]))
 
 if ARGV[12] and ARGV[12] ~= "" then
   local first = tonumber(ARGV[15])

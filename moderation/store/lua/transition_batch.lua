@@ -170,7 +170,7 @@ for i = 0, n - 1 do
       bump(counters, "reason:" .. ARGV[a + 6], 1)
     end
     latencies[#latencies + 1] = tonumber(now) - tonumber(created)
-    announced[#announced + 1] = id .. " " .. new .. " " .. now .. " " .. #decision .. " " .. decision
+    announced[#announced + 1] = decided_record(id, new, now, decision)
     out[#out + 1] = {"ok", "pending"}
   end
 end
