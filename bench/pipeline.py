@@ -58,6 +58,7 @@ from moderation.messages import Author, CommentRecord, Context, Role  # noqa: E4
 from moderation.scoring.zero import ZeroScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
 from moderation.store.apikeys import create_key  # noqa: E402
+from moderation.store.client import worker_client  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
 from moderation.store.embedded import temporary_redis  # noqa: E402
 from workers.scoring import ScoringWorker  # noqa: E402
@@ -196,8 +197,9 @@ def _body(r: CommentRecord) -> dict[str, Any]:
 
 
 async def drain_in_process(settings: Settings, profile: cProfile.Profile | None) -> float:
-    """Run one ScoringWorker until nothing is pending; returns wall seconds."""
-    client = AsyncRedis.from_url(settings.resolved_redis_url())
+    """Run one ScoringWorker, on the client ``moderation worker`` uses, until nothing is pending;
+    returns wall seconds."""
+    client = worker_client(settings)
     probe = AsyncRedis.from_url(settings.resolved_redis_url())
     worker = ScoringWorker(settings, client, ZeroScorer(), name="bench-1")
     started = time.perf_counter()
