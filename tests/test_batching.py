@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import DataError, ResponseError
 
 from moderation.store.admission import Admission, lua_table, submit_constants
-from moderation.store.batching import ScriptBatcher
+from moderation.store.batching import MergedScriptBatcher, ScriptBatcher
 
 # Echoes its key and argument; fails (a script error) when the key holds a list.
 ECHO = """
@@ -106,3 +106,57 @@ async def test_an_argument_redis_cannot_take_fails_only_its_own_call(rds: Redis)
     )
     assert isinstance(results[0], DataError)
     assert results[1] == [b"batching:h", b"ok"]
+
+
+# Takes any number of calls (one key and one argument each); refuses the whole call, before it
+# writes, when a key holds a list; else one reply per call.
+ECHO_MANY = """
+for i = 1, #KEYS do
+  if redis.call("TYPE", KEYS[i])["ok"] == "list" then
+    return redis.error_reply("WRONGTYPE " .. KEYS[i])
+  end
+end
+local out = {}
+for i = 1, #KEYS do
+  redis.call("INCR", "batching:many")
+  out[i] = {KEYS[i], ARGV[i]}
+end
+return out
+"""
+
+
+async def test_merged_calls_go_out_as_one_script_call_each_with_its_own_reply(rds: Redis) -> None:
+    batcher = MergedScriptBatcher(rds, rds.register_script(ECHO_MANY), keys_per_call=1)
+    await batcher(["batching:warm"], ["w"])  # loads the script
+    await rds.config_resetstat()
+    replies = await asyncio.gather(*(batcher([f"batching:m{i}"], [i]) for i in range(200)))
+    assert replies == [[f"batching:m{i}".encode(), str(i).encode()] for i in range(200)]
+    assert await _evalshas(rds) == 4  # 64 + 64 + 64 + 8: MAX_MERGED calls a script call
+    assert await rds.get("batching:many") == b"201"
+    with pytest.raises(ValueError, match="takes 1 keys"):
+        await batcher(["a", "b"], ["x"])
+
+
+async def test_a_refused_merged_call_is_sent_again_call_by_call(rds: Redis) -> None:
+    batcher = MergedScriptBatcher(rds, rds.register_script(ECHO_MANY), keys_per_call=1)
+    await rds.rpush("batching:poison", "x")
+    results = await asyncio.gather(
+        batcher(["batching:n1"], ["1"]),
+        batcher(["batching:poison"], ["2"]),
+        batcher(["batching:n3"], ["\ud800"]),  # not encodable: fails on its own too
+        batcher(["batching:n4"], ["4"]),
+        return_exceptions=True,
+    )
+    assert results[0] == [b"batching:n1", b"1"]
+    assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
+    assert isinstance(results[2], DataError)
+    assert results[3] == [b"batching:n4", b"4"]
+    assert await rds.get("batching:many") == b"2"  # each good call ran once
+
+
+async def test_a_merged_call_survives_a_flushed_script_cache(rds: Redis) -> None:
+    batcher = MergedScriptBatcher(rds, rds.register_script(ECHO_MANY), keys_per_call=1)
+    assert await batcher(["batching:o"], ["1"]) == [b"batching:o", b"1"]
+    await rds.script_flush()
+    replies = await asyncio.gather(*(batcher([f"batching:p{i}"], [i]) for i in range(5)))
+    assert replies == [[f"batching:p{i}".encode(), str(i).encode()] for i in range(5)]

@@ -1,5 +1,7 @@
-"""Concurrent calls of one Lua script coalesced into pipelines: one pool checkout, one write
-and one read for every call that arrives while the previous batch is in flight.
+"""Concurrent calls of one Lua script coalesced: one pool checkout, one write and one read for
+every call that arrives while the previous batch is in flight. :class:`ScriptBatcher` sends them
+as a pipeline of calls; :class:`MergedScriptBatcher` as one call of a script that takes many
+calls' keys and arguments at once.
 
 Under load the API has dozens of ``POST /v1/comments`` handlers waiting on ``submit.lua`` at
 once. Sent one by one, each call pays redis-py's whole per-command path (pool checkout with its
@@ -109,7 +111,11 @@ class ScriptBatcher:
             if isinstance(reply, Exception):
                 future.set_exception(reply)
             else:
-                future.set_result(reply)
+                future.set_result(self._one(reply))
+
+    def _one(self, reply: Any) -> Any:
+        """A call's own reply out of what its script answered to it alone."""
+        return reply
 
     def _pack(self, call: _Call) -> bytes:
         # hiredis packs str, bytes and int in C: no per-argument encoding in Python.
@@ -148,3 +154,70 @@ async def _exchange(connection: Any, packed: list[bytes]) -> list[Any]:
         await connection.disconnect(nowait=True)
         raise
     return replies
+
+
+#: Calls merged into one script call at most: the script holds Redis while it runs (tens of
+#: microseconds a call), so a huge backlog goes out in several calls, one round trip.
+MAX_MERGED = 64
+
+
+class MergedScriptBatcher(ScriptBatcher):
+    """``await batcher(keys, args)``, like :class:`ScriptBatcher`, for a script that takes any
+    number of calls at once: each call's ``keys`` (always ``keys_per_call`` of them) and
+    ``args`` follow the previous call's, and the script answers with a list of one reply per
+    call, in order (``lua/submit.lua``). Concurrent calls go out as one script call, so Redis
+    runs the script, and the script its once-per-call work (its clock, type checks of the
+    keys the calls share, counters and expiries), once for all of them.
+
+    The script must decide each call as separate calls made in the same order would, and must
+    refuse a batch (an error reply) before it writes anything. A refused batch, or one with an
+    argument Redis cannot take, is sent again as separate calls in a pipeline (each a batch of
+    one), so only the culprit fails, with its own error.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        script: AsyncScript,
+        keys_per_call: int,
+        max_batch: int = MAX_MERGED,
+    ) -> None:
+        super().__init__(redis, script, max_batch)
+        self.keys_per_call = keys_per_call
+
+    async def _send(self, batch: list[_Call]) -> None:
+        for call in batch:
+            if len(call[0]) != self.keys_per_call:
+                raise ValueError(f"a call takes {self.keys_per_call} keys, not {len(call[0])}")
+        if len(batch) > 1:
+            if not self._loaded:
+                self.script.sha = await self.redis.script_load(self.script.script)
+                self._loaded = True
+            try:
+                reply = await self._merged(batch)
+            except (TypeError, ValueError):  # an argument Redis cannot take: find whose
+                reply = None
+            if isinstance(reply, list) and len(reply) == len(batch):
+                for (_, _, future), one in zip(batch, reply, strict=True):
+                    if not future.done():  # else its caller was cancelled
+                        future.set_result(one)
+                return
+            # Refused (nothing written): each call on its own, so only the culprit fails.
+        await super()._send(batch)
+
+    async def _merged(self, batch: list[_Call]) -> Any:
+        keys = [key for call in batch for key in call[0]]
+        args = [arg for call in batch for arg in call[1]]
+
+        def pack() -> bytes:
+            command = ("EVALSHA", self.script.sha, len(keys), *keys, *args)
+            return bytes(pack_command(command))
+
+        reply = (await self._pipeline([pack()]))[0]
+        if isinstance(reply, NoScriptError):  # Redis lost its script cache: load, send again
+            self.script.sha = await self.redis.script_load(self.script.script)
+            reply = (await self._pipeline([pack()]))[0]
+        return reply
+
+    def _one(self, reply: Any) -> Any:
+        return reply[0]

@@ -32,7 +32,7 @@ from moderation.store.admission import (
     lua_table,
     submit_constants,
 )
-from moderation.store.batching import ScriptBatcher
+from moderation.store.batching import MergedScriptBatcher
 from moderation.store.codec import (
     as_str,
     decode_cursor,
@@ -167,6 +167,10 @@ async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -
     return rows
 
 
+#: Keys of one comment in a ``submit.lua`` call (its ``KEYS``, comment after comment).
+SUBMIT_KEYS = 13
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     comment_id: str  # "" when refused
@@ -182,7 +186,7 @@ class Store:
         self.keys = keys
         #: ``submit.lua`` with one set of constants baked in, per (admission, idempotency TTL):
         #: a process uses one, so each call sends only the comment's own values.
-        self._submitters: dict[tuple[Admission, int], ScriptBatcher] = {}
+        self._submitters: dict[tuple[Admission, int], MergedScriptBatcher] = {}
         self._transition: AsyncScript = script(redis, "transition.lua")
         self._transition_batch: AsyncScript = script(redis, "transition_batch.lua")
         self._zcard_many: AsyncScript = script(redis, "zcard_many.lua")
@@ -252,16 +256,18 @@ class Store:
             )
         return SubmitResult(seen_id, created=False)
 
-    def _submitter(self, admission: Admission, idem_ttl_s: int) -> ScriptBatcher:
+    def _submitter(self, admission: Admission, idem_ttl_s: int) -> MergedScriptBatcher:
         batcher = self._submitters.get((admission, idem_ttl_s))
         if batcher is None:
             # A TTL under a second would make no generation (store.idempotency).
             constants = submit_constants(admission, max(idem_ttl_s, 1))
-            head = "\n-- Accept one comment"  # submit.lua's first line, after the prelude
+            head = "\n-- Accept comments"  # submit.lua's first line, after the prelude
             source = lua_source("submit.lua").replace(
                 head, f"\nlocal C = {lua_table(constants)}{head}", 1
             )
-            batcher = ScriptBatcher(self.redis, self.redis.register_script(source))
+            batcher = MergedScriptBatcher(
+                self.redis, self.redis.register_script(source), SUBMIT_KEYS
+            )
             if len(self._submitters) >= _MAX_SUBMITTERS:  # configurations churn only in tests
                 self._submitters.clear()
             self._submitters[(admission, idem_ttl_s)] = batcher
