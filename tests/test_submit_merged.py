@@ -54,18 +54,23 @@ async def _prepare(rds: Redis, keys: Keys) -> None:
     await rds.hset(keys.author("vip"), "state", "trusted")
 
 
+def _record(
+    article: str, author: str, created: int, ip: str | None = None, comment_id: str = ""
+) -> CommentRecord:
+    return CommentRecord(
+        id=comment_id or new_id(created),
+        article_id=article,
+        text=f"A comment on {article} by {author}.",
+        author=Author(id=author, name=author.title()),
+        site="default",
+        created_at=created,
+        context=Context(ip=ip) if ip else None,
+    )
+
+
 def _records(now: int) -> list[CommentRecord]:
     return [
-        CommentRecord(
-            id=new_id(now + i),
-            article_id=article,
-            text=f"Comment number {i} on {article}.",
-            author=Author(id=author, name=author.title()),
-            site="default",
-            created_at=now + i,
-            context=Context(ip=ip),
-        )
-        for i, (article, author, ip, _, _) in enumerate(PLAN)
+        _record(article, author, now + i, ip) for i, (article, author, ip, _, _) in enumerate(PLAN)
     ]
 
 
@@ -134,15 +139,7 @@ async def test_a_merged_call_decides_as_separate_calls_do(rds: Redis) -> None:
         store = Store(rds, keys)
         # Warm up: the script loaded, the IP pseudonyms' secret read (the submissions below
         # then reach the batcher in the same turn of the loop).
-        warm = CommentRecord(
-            id=new_id(),
-            article_id="warm",
-            text="Warming up.",
-            author=Author(id="warm", name="Warm"),
-            site="default",
-            created_at=1_800_000_000_000,
-            context=Context(ip="192.0.2.1"),
-        )
+        warm = _record("warm", "warm", 1_800_000_000_000, "192.0.2.1")
         await store.submit(warm, "warm", None, TTL, ADMISSION, "192.0.2.1")
         await rds.delete(keys.flood("author", "warm"))
         records = _records(now=1_800_000_000_000)
@@ -190,25 +187,11 @@ async def test_a_key_of_the_wrong_type_fails_only_its_own_comment(
     store = Store(rds, keys)
     await rds.set(keys.author("squatter"), "not a hash")
     await rds.set(keys.comment("01KAXD6Y8V3N9TQ2J5ZB7W4H1Q"), "not a hash either")
-    warm = CommentRecord(
-        id=new_id(),
-        article_id="a",
-        text="Warm.",
-        author=Author(id="w", name="W"),
-        site="default",
-        created_at=1,
-    )
+    warm = _record("a", "w", 1)
     await store.submit(warm, "warm", None, TTL)
     authors = ["ann", "squatter", "bob", "cid", "dan"]
     records = [
-        CommentRecord(
-            id=new_id() if i != 3 else "01KAXD6Y8V3N9TQ2J5ZB7W4H1Q",
-            article_id="a",
-            text=f"Comment {i}.",
-            author=Author(id=author, name=author),
-            site="default",
-            created_at=i + 1,
-        )
+        _record("a", author, i + 1, comment_id="01KAXD6Y8V3N9TQ2J5ZB7W4H1Q" if i == 3 else "")
         for i, author in enumerate(authors)
     ]
     got = await asyncio.gather(
@@ -238,17 +221,7 @@ async def test_a_key_of_the_wrong_type_fails_only_its_own_comment(
 async def test_batches_of_any_size_store_every_comment_once(rds: Redis, n: int) -> None:
     keys = Keys(f"size{n}")
     store = Store(rds, keys)
-    records = [
-        CommentRecord(
-            id=new_id(),
-            article_id=f"a{i % 7}",
-            text=f"Comment {i}.",
-            author=Author(id=f"u{i % 5}", name="U"),
-            site="default",
-            created_at=i + 1,
-        )
-        for i in range(n)
-    ]
+    records = [_record(f"a{i % 7}", f"u{i % 5}", i + 1) for i in range(n)]
     got = await asyncio.gather(
         *(store.submit(r, f"b{i}", f"k{i}", TTL) for i, r in enumerate(records))
     )

@@ -85,10 +85,15 @@ class ScriptBatcher:
                     if not future.done():
                         future.set_exception(exc)
 
+    async def _load(self) -> None:
+        """Load the script (its SHA1 set on ``script``): once before the first batch, and again
+        after Redis answered ``NOSCRIPT`` (a restart, ``SCRIPT FLUSH``)."""
+        self.script.sha = await self.redis.script_load(self.script.script)
+        self._loaded = True
+
     async def _send(self, batch: list[_Call]) -> None:
         if not self._loaded:
-            self.script.sha = await self.redis.script_load(self.script.script)
-            self._loaded = True
+            await self._load()
         calls: list[tuple[_Call, bytes]] = []
         for call in batch:
             try:
@@ -101,7 +106,7 @@ class ScriptBatcher:
         if missing:
             # Redis lost its script cache (a restart, SCRIPT FLUSH): none of these ran. Load
             # the script once and send them again.
-            self.script.sha = await self.redis.script_load(self.script.script)
+            await self._load()
             again = await self._pipeline([self._pack(calls[i][0]) for i in missing])
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
@@ -185,14 +190,16 @@ class MergedScriptBatcher(ScriptBatcher):
         super().__init__(redis, script, max_batch)
         self.keys_per_call = keys_per_call
 
+    async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        # A call of another shape would shift every later call's keys in a merged call.
+        if len(keys) != self.keys_per_call:
+            raise ValueError(f"a call takes {self.keys_per_call} keys, not {len(keys)}")
+        return await super().__call__(keys, args)
+
     async def _send(self, batch: list[_Call]) -> None:
-        for call in batch:
-            if len(call[0]) != self.keys_per_call:
-                raise ValueError(f"a call takes {self.keys_per_call} keys, not {len(call[0])}")
         if len(batch) > 1:
             if not self._loaded:
-                self.script.sha = await self.redis.script_load(self.script.script)
-                self._loaded = True
+                await self._load()
             try:
                 reply = await self._merged(batch)
             except (TypeError, ValueError):  # an argument Redis cannot take: find whose
@@ -215,7 +222,7 @@ class MergedScriptBatcher(ScriptBatcher):
 
         reply = (await self._pipeline([pack()]))[0]
         if isinstance(reply, NoScriptError):  # Redis lost its script cache: load, send again
-            self.script.sha = await self.redis.script_load(self.script.script)
+            await self._load()
             reply = (await self._pipeline([pack()]))[0]
         return reply
 

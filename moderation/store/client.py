@@ -178,7 +178,8 @@ def fast_packing(base: type[Any]) -> type[Any]:
     return FastPacking
 
 
-def _packing_fast(client: Redis) -> Redis:
+def _with_fast_packing(client: Redis) -> Redis:
+    """``client``, its pool making connections that pack with :func:`fast_packing`."""
     pool = client.connection_pool
     pool.connection_class = fast_packing(pool.connection_class)
     return client
@@ -215,7 +216,7 @@ def api_client(settings: Settings) -> Redis:
 
 def listener_client(settings: Settings) -> Redis:
     """A client for pub/sub subscriptions: reads block for as long as nothing is published."""
-    return _packing_fast(
+    return _with_fast_packing(
         Redis.from_url(
             settings.resolved_redis_url(),
             socket_timeout=None,
@@ -229,7 +230,7 @@ def listener_client(settings: Settings) -> Redis:
 def worker_client(settings: Settings) -> Redis:
     """A client for workers: reads may block ``block_ms``; connection errors surface to the
     worker loop, which backs off and tries again."""
-    return _packing_fast(
+    return _with_fast_packing(
         Redis.from_url(
             settings.resolved_redis_url(),
             socket_timeout=settings.block_ms / 1000 + 10,

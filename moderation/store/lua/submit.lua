@@ -87,16 +87,18 @@ local conf = {}       -- settings or policy key -> {closed, close after}
 local opened = {}     -- article key -> its published or first-seen ms (false: neither)
 local trusted = {}    -- author key -> true / false
 local tats = {}       -- flood key -> TAT (false: none)
+local days_of = {}    -- comment -> its article's "close after N days" (0: never)
+local limits_of = {}  -- comment -> the limits it is checked against
 -- The flood keys a comment is limited by (none: not limited).
-local function limits_of(k)
-  local limits = {}
+local function limits(k)
+  local out = {}
   if KEYS[k + 11] ~= "" and C.author_ms > 0 then
-    limits[#limits + 1] = {KEYS[k + 11], C.author_ms, C.author_burst, "author"}
+    out[#out + 1] = {KEYS[k + 11], C.author_ms, C.author_burst, "author"}
   end
   if KEYS[k + 12] ~= "" and C.ip_ms > 0 then
-    limits[#limits + 1] = {KEYS[k + 12], C.ip_ms, C.ip_burst, "ip"}
+    out[#out + 1] = {KEYS[k + 12], C.ip_ms, C.ip_burst, "ip"}
   end
-  return limits
+  return out
 end
 local function settings(key)
   if key == "" then
@@ -138,18 +140,19 @@ for i = 1, n do
   end
   settings(KEYS[k + 10])
   local article = KEYS[k + 13]
-  if C.close_field ~= "" and opened[article] == nil and close_days(k) > 0 then
+  days_of[i] = C.close_field ~= "" and close_days(k) or 0
+  if days_of[i] > 0 and opened[article] == nil then
     local times = redis.call("HMGET", article, C.published, C.first_seen)
     opened[article] = tonumber(times[1] or times[2] or "") or false
   end
-  local limits = limits_of(k)
+  limits_of[i] = limits(k)
   local author = KEYS[k + 8]
-  if #limits > 0 then
+  if #limits_of[i] > 0 then
     if trusted[author] == nil then
       trusted[author] = redis.call("HGET", author, "state") == "trusted"
       checked[author] = true  -- that read was its type check
     end
-    for _, limit in ipairs(limits) do
+    for _, limit in ipairs(limits_of[i]) do
       if tats[limit[1]] == nil then
         tats[limit[1]] = tonumber(redis.call("GET", limit[1]) or "") or false
       end
@@ -190,16 +193,15 @@ for i = 1, n do
     end
   end
   -- Close after N days: the article's own setting, else the site's, else the default.
-  if not reply and C.close_field ~= "" and close_days(k) > 0 then
+  if not reply and days_of[i] > 0 then
     local at = opened[KEYS[k + 13]]
-    if at and tonumber(ARGV[a + 3]) >= at + close_days(k) * 86400000 then
+    if at and tonumber(ARGV[a + 3]) >= at + days_of[i] * 86400000 then
       reply = {"closed", "expired"}
     end
   end
-  local limits = limits_of(k)
-  if not reply and #limits > 0 and not trusted[KEYS[k + 8]] then
+  if not reply and #limits_of[i] > 0 and not trusted[KEYS[k + 8]] then
     local updates = {}
-    for _, limit in ipairs(limits) do
+    for _, limit in ipairs(limits_of[i]) do
       local key, interval, burst, kind = limit[1], limit[2], limit[3], limit[4]
       local tat = math.max(tats[key] or now, now)
       local ahead = tat - now
