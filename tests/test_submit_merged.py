@@ -139,7 +139,7 @@ async def test_a_merged_call_decides_as_separate_calls_do(rds: Redis) -> None:
         store = Store(rds, keys)
         # Warm up: the script loaded, the IP pseudonyms' secret read (the submissions below
         # then reach the batcher in the same turn of the loop).
-        warm = _record("warm", "warm", 1_800_000_000_000, "192.0.2.1")
+        warm = _record("warm", "warm", 1_799_999_999_000, "192.0.2.1")
         await store.submit(warm, "warm", None, TTL, ADMISSION, "192.0.2.1")
         await rds.delete(keys.flood("author", "warm"))
         records = _records(now=1_800_000_000_000)
