@@ -157,7 +157,7 @@ class Settings:
     max_name_chars: int = 200
     #: Upper bound of ``?wait=`` in seconds.
     max_wait_s: float = 10.0
-    #: Seconds an ``Idempotency-Key`` is remembered.
+    #: Seconds an ``Idempotency-Key`` is remembered (at least; kept at most a quarter longer).
     idempotency_ttl_s: int = 24 * 3600
     #: Seconds an API process caches a verified API key. Revocation is pushed to every API
     #: process (pub/sub) and bites at once; this bounds an entry's life regardless.

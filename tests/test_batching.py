@@ -88,7 +88,9 @@ async def test_a_connection_error_fails_every_call_of_the_batch() -> None:
 
 def test_lua_table_bakes_plain_constants_only() -> None:
     table = lua_table(submit_constants(Admission(closed_field="closed"), 86_400))
-    assert table.startswith('{idem_ttl = 86400, minute_ttl = 7200, closed = "closed",')
+    assert table.startswith(
+        '{idem_span = 21600, idem_spans = 4, minute_ttl = 7200, closed = "closed",'
+    )
     with pytest.raises(ValueError):
         lua_table({"closed": 'x" .. redis.call("FLUSHALL") .. "'})
     with pytest.raises(ValueError):

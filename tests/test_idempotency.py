@@ -1,6 +1,7 @@
 """Idempotency keys in the store (``store.idempotency``, ``submit.lua``): a replay within the
 TTL answers the first comment, generations keep every key for at least the TTL and forget it
-after two, sites never share a key, and the client's key never appears in Redis."""
+at most a generation (a quarter of the TTL) later, sites never share a key, and the client's
+key never appears in Redis."""
 
 from __future__ import annotations
 
@@ -75,6 +76,35 @@ async def test_generations_keep_a_key_for_at_least_the_ttl(rds: Redis, keys: Key
     assert 0 < await rds.pttl(names[0]) <= 2000
 
 
+def test_generations_are_a_quarter_of_the_ttl() -> None:
+    assert idempotency.generations(86_400) == (21_600, 4)
+    assert idempotency.generations(10) == (3, 4)  # 12 s read: at least the 10
+    assert idempotency.generations(3) == (1, 3)
+    assert idempotency.generations(1) == (1, 1)
+    assert idempotency.generations(0) == (1, 1)
+
+
+async def test_a_key_is_read_back_across_generations_and_kept_a_span_past_its_ttl(
+    rds: Redis, keys: Keys
+) -> None:
+    """TTL 4 s: generations of 1 s, four of them read. The key is answered after the clock has
+    crossed at least three generation boundaries (so older generations are read), and its
+    hash expires at most one generation past the TTL (not a whole TTL, as two generations of
+    a TTL each did)."""
+    store = Store(rds, keys)
+    before = await redis_time(rds)
+    first = await store.submit(record(), DIGEST, "quarters", 4)
+    bucket, _ = idempotency.slot("quarters")
+    names = [k.decode() async for k in rds.scan_iter(match=f"{keys.idempotency(bucket)}:*")]
+    assert len(names) == 1
+    assert 3_000 < await rds.pttl(names[0]) <= 5_000
+    await asyncio.sleep(max(0.0, before + 3.5 - await redis_time(rds)))
+    again = await store.submit(record(), DIGEST, "quarters", 4)
+    assert (again.comment_id, again.created) == (first.comment_id, False)
+    # The replay wrote nothing: still the one generation's hash.
+    assert len([k async for k in rds.scan_iter(match=f"{keys.idempotency(bucket)}:*")]) == 1
+
+
 async def test_sites_never_share_a_key(rds: Redis, keys: Keys) -> None:
     store = Store(rds, keys)
     a = await store.submit(record("site-a"), DIGEST, "same", 3600)
@@ -100,8 +130,10 @@ async def test_a_bucket_of_the_wrong_type_fails_before_any_write(rds: Redis, key
     bucket, _ = idempotency.slot("typed")
     now = int(await redis_time(rds))
     stem = keys.idempotency(bucket)
-    # Both generations a call may read (the clock may cross a boundary meanwhile).
-    for generation in (now // 3600, now // 3600 + 1):
+    # The generation a call reads first (a quarter of the TTL: the clock may cross a boundary
+    # meanwhile, so the next one too).
+    span, _ = idempotency.generations(3600)
+    for generation in (now // span, now // span + 1):
         await rds.set(f"{stem}:{generation}", "not a hash")
     with pytest.raises(ResponseError):
         await store.submit(record(), DIGEST, "typed", 3600)

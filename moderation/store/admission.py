@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from moderation.keys import ArticleField
+from moderation.store import idempotency
 
 #: Minute counters live two hours: enough for "last 60 minutes" figures.
 MINUTE_TTL_S = 2 * 3600
@@ -75,8 +76,10 @@ class Refusal:
 def submit_constants(admission: Admission, idem_ttl_s: int) -> dict[str, str | int]:
     """The constants ``submit.lua`` reads from its table ``C``, for ``admission`` and an
     idempotency TTL: baked into the script when it is loaded, never sent per call."""
+    span, spans = idempotency.generations(idem_ttl_s)
     return {
-        "idem_ttl": idem_ttl_s,
+        "idem_span": span,
+        "idem_spans": spans,
         "minute_ttl": MINUTE_TTL_S,
         "closed": admission.closed_field,
         "author_ms": admission.author_interval_ms,

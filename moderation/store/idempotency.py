@@ -2,7 +2,7 @@
 
 One string key with a TTL per comment cost about 150 bytes (the key's name held the client's
 key; each key has its own entry in the main and the expiry tables). Instead a key is a field of
-one of :data:`BUCKETS` hashes of its site, in two generations:
+one of :data:`BUCKETS` hashes of its site, in generations:
 
 - **field**: 8 bytes of a BLAKE2b digest of the client's key (never the key itself: user input
   never becomes part of a key name, nor is it stored); the bucket is picked by two more bytes
@@ -11,14 +11,17 @@ one of :data:`BUCKETS` hashes of its site, in two generations:
 - **value**: 8 bytes of a digest of the request body (tells a replay from a reuse with another
   body, a 409), then the first comment's id.
 - **generations**: Redis' own clock (``TIME``, one clock for every API process) cut in spans of
-  the TTL; generation ``g = floor(now / ttl)`` is written, ``g`` and ``g - 1`` are read, and
-  ``g``'s hashes expire at the end of ``g + 1``, when no reader looks at them any more. A key
-  written at ``t`` is therefore answered until at least ``t + ttl`` (at most ``t + 2 ttl``),
-  with no rotation state and nothing to sweep.
+  a quarter of the TTL (:data:`SPANS`, :func:`generations`); generation ``g = floor(now / span)``
+  is written, ``g`` back to ``g - SPANS`` are read, and ``g``'s hashes expire at the end of
+  ``g + SPANS``, when no reader looks at them any more. A key written at ``t`` is therefore
+  answered until at least ``t + ttl`` and kept at most ``t + ttl + span``, with no rotation
+  state and nothing to sweep. (Two generations of a whole TTL each kept a key up to twice the
+  TTL: half of a day's keys were still there a day and a half after their last use.) A miss
+  reads the SPANS + 1 generations, newest first: a few hash lookups inside the script.
 - **buckets**: a hash keeps Redis' compact listpack encoding up to 128 fields (the default
-  ``hash-max-listpack-entries``), about 50 bytes a key; 1,024 buckets keep a site compact up to
-  about 130,000 keys a generation; beyond that a bucket becomes a hash table (about 110 bytes a
-  key, still correct).
+  ``hash-max-listpack-entries``), about 50 bytes a key; 256 buckets a generation keep a site
+  compact up to about 32,000 keys a span (130,000 a day with the default TTL); beyond that a
+  bucket becomes a hash table (about 110 bytes a key, still correct).
 
 ``submit.lua`` builds the generation's key names from the bucket's stem (``Keys.idempotency``)
 and its clock, so they are not declared in ``KEYS``: fine on one Redis (the submit script
@@ -31,9 +34,19 @@ from __future__ import annotations
 import hashlib
 
 #: Hashes per site and generation (a power of two; see above).
-BUCKETS = 1024
+BUCKETS = 256
+#: Generations to a TTL (see above): a key outlives its TTL by at most 1/SPANS of it.
+SPANS = 4
 #: Bytes of the body digest kept with a key.
 BODY_DIGEST_BYTES = 8
+
+
+def generations(ttl_s: int) -> tuple[int, int]:
+    """``(span, spans)`` for an idempotency TTL of ``ttl_s``: a generation's seconds (a second
+    at least: Redis' clock is read in seconds) and how many of them cover the TTL (``SPANS``,
+    fewer for a TTL under ``SPANS`` seconds)."""
+    span = max(1, -(-ttl_s // SPANS))
+    return span, max(1, -(-ttl_s // span))
 
 
 def slot(idem_key: str) -> tuple[int, bytes]:

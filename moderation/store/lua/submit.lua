@@ -10,10 +10,12 @@
 --      the same allowance in turn;
 --   4. store the hash, XADD the id to the stream, remember the idempotency key, count.
 --
--- Idempotency keys live as fields of small per-site hashes in two generations
--- (moderation/store/idempotency.py): generation g = floor(TIME / C.idem_ttl) is written, g and
--- g - 1 are read, and g's hash expires at the end of g + 1, so a key is answered for at least
--- the TTL. A comment's key 3 is the bucket's stem; the generation's hash is stem .. ":" .. g.
+-- Idempotency keys live as fields of small per-site hashes in generations of C.idem_span
+-- seconds, C.idem_spans of them to a TTL (moderation/store/idempotency.py): generation
+-- g = floor(TIME / C.idem_span) is written, g back to g - C.idem_spans are read (newest
+-- first), and g's hash expires at the end of g + C.idem_spans, so a key is answered for at
+-- least the TTL and kept at most one span longer. A comment's key 3 is the bucket's stem; the
+-- generation's hash is stem .. ":" .. g.
 -- A refusal writes nothing but its own counters.
 --
 -- Flood control is GCRA (the "generic cell rate algorithm": one timestamp per limited thing).
@@ -40,7 +42,8 @@
 --
 -- The process's constants are baked into the script when it is loaded (Store.submit), as the
 -- table C, so each call sends only what changes per comment:
---   C.idem_ttl      idempotency TTL (s)        C.minute_ttl    minute-counter TTL (s)
+--   C.idem_span     an idempotency generation (s)   C.idem_spans  generations to a TTL
+--   C.minute_ttl    minute-counter TTL (s)
 --   C.closed        the "closed" settings field ("" = no closed check)
 --   C.author_ms, C.author_burst, C.ip_ms, C.ip_burst   flood control (interval 0 = off)
 --   C.close_field   the "close after N days" settings field ("" = no such check)
@@ -66,7 +69,17 @@ local n = #ARGV / NA
 
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local generation = math.floor(tonumber(t[1]) / C.idem_ttl)
+local generation = math.floor(tonumber(t[1]) / C.idem_span)
+-- The value a key's field holds in the newest generation that has it, or false.
+local function remembered(stem, field)
+  for g = generation, generation - C.idem_spans, -1 do
+    local value = redis.call("HGET", stem .. ":" .. g, field)
+    if value then
+      return value
+    end
+  end
+  return false
+end
 
 local checked = {}
 local function check(key, want)
@@ -131,8 +144,7 @@ for i = 1, n do
     end
     local field = ARGV[a + 5]
     if fields[field] == nil then
-      fields[field] = redis.call("HGET", stem .. ":" .. generation, field)
-        or redis.call("HGET", stem .. ":" .. (generation - 1), field)
+      fields[field] = remembered(stem, field)
     end
   end
   if KEYS[k + 9] ~= "" then
@@ -279,7 +291,7 @@ end
 for stem, list in pairs(idem_new) do
   local bucket = stem .. ":" .. generation
   redis.call("HSET", bucket, unpack(list))
-  redis.call("EXPIREAT", bucket, (generation + 2) * C.idem_ttl)
+  redis.call("EXPIREAT", bucket, (generation + C.idem_spans + 1) * C.idem_span)
 end
 for key, list in pairs(refused) do
   local count = #list / 2
