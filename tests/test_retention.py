@@ -231,9 +231,11 @@ async def test_retention_moves_decided_comments_out_and_counts_stay_exact(
 ) -> None:
     settings = record_settings
     keys = Keys(settings.key_prefix)
-    async with running_api(settings) as api, running_worker(settings):
-        ids = await _post_and_decide(api, rds, settings)
-        # A held comment stays until decided, however old.
+    async with running_api(settings) as api:
+        async with running_worker(settings):
+            ids = await _post_and_decide(api, rds, settings)
+        # A held comment stays until decided, however old. Held with no worker running, which
+        # would otherwise race the hold and decide the comment first.
         ids.append(
             await held(api, rds, text="Is this a link farm? example.com", article="a/retained")
         )
