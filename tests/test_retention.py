@@ -100,6 +100,20 @@ DECISIONS = [
             automated_decision=Automation.NOT,
         ),
     ),
+    # Score reasons: worded as the format words them (the message left out), an unscaled
+    # score, an integer threshold, a wording of its own, a negative zero.
+    Decision(
+        status=Status.REJECTED,
+        by="auto",
+        decided_at=1_700_000_200_000,
+        reasons=[
+            Reason("toxicity", "insult 0.81 ≥ threshold 0.60", "insult", 0.8105, 0.6),
+            Reason("toxicity", "threat 0.91 ≥ threshold 1.00", "threat", 0.912345678, 1),
+            Reason("spam_blatant", "spam 0.99 ≥ reject level 0.95", None, 0.9901, 0.95),
+            Reason("spam", "looks like spam to me", None, 0.7, 0.5),
+            Reason("spam", "spam -0.00 ≥ threshold 0.50", None, -0.0, 0.5),
+        ],
+    ),
     # The smallest: an approval with nothing to say, and a deletion.
     Decision(status=Status.APPROVED, by="auto", decided_at=1),
     Decision(status=Status.DELETED, by="site:www", decided_at=2, spam=SpamResult(0.0)),
@@ -155,6 +169,18 @@ def test_packed_values_that_do_not_match_the_facts_are_refused() -> None:
     packed = decisions.pack_values([{"bias": -2.0}], names)
     with pytest.raises(msgspec.DecodeError):
         decisions.unpack_values(packed, ())  # the name table lacks "bias"
+
+
+def test_every_status_has_a_code_and_a_worded_reason_is_small() -> None:
+    assert set(decisions._STATUSES) == set(Status)
+    held = decisions.Encoder().encode(DECISIONS[0])
+    reason = Reason("spam", "spam 0.94 ≥ threshold 0.50", score=0.9393, threshold=0.5)
+    (packed,) = decisions.split(msgspec.structs.replace(DECISIONS[0], reasons=[reason]))[0].reasons
+    assert packed.message is None and len(msgspec.msgpack.encode(decisions.wire(packed))) <= 14
+    assert decisions.decode(held).reasons == [reason]
+    # A message the wording does not give back is kept as made.
+    (kept,) = decisions.split(DECISIONS[2])[0].reasons[3:4]
+    assert kept.message == "looks like spam to me"
 
 
 def test_a_packed_decision_is_smaller_than_its_plain_msgpack() -> None:

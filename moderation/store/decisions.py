@@ -11,9 +11,13 @@ same for every comment decided under one policy and one model. Here a decision i
   BLAKE2b digest of their encoding, value = the encoding). A digest names one immutable
   value, so a decision stays reproducible whatever the policy becomes later;
 - the **blob**, what is this decision's own, as a msgpack array without field names (format
-  :data:`FORMAT`): the facts' digest, status, actor, time, reasons, the score values and
-  spam-signal values in the facts' order, rules, note, and the statement's facts and codes
-  (``None`` when they are the reasons' messages and codes, as they usually are).
+  :data:`FORMAT`): the facts' digest, status (a small integer), actor, time, reasons, the
+  score values and spam-signal values in the facts' order, rules, note, and the statement's
+  facts and codes (``None`` when they are the reasons' messages and codes, as they usually
+  are). A reason's message is left out when the format's own wording of its score and
+  threshold gives it back exactly (``"spam 0.86 ≥ threshold 0.50"``: every reason the policy
+  scores), and its score and threshold are packed like the signals below: an automatic hold's
+  reason takes 14 bytes instead of 54.
 
 Numbers in the scores and spam signals are packed smaller than msgpack's 9-byte float64 where
 that loses nothing (:func:`pack_values`): a float that is exactly ``k / 10,000`` (signals are
@@ -55,7 +59,7 @@ from moderation.messages import (
 )
 
 #: The blob's format version (its first element): a reader refuses a format it does not know.
-FORMAT = 2
+FORMAT = 3
 #: Facts kept in this process' cache before it is cleared (a handful exist in practice).
 _CACHE_MAX = 4096
 
@@ -116,6 +120,35 @@ class Packed(msgspec.Struct, array_like=True):
     named: bytes = b""
 
 
+#: Per array-like struct class, each field's default (``_REQUIRED``: none).
+_REQUIRED: Any = object()
+_defaults: dict[type, tuple[Any, ...]] = {}
+
+
+def wire(struct: msgspec.Struct) -> list[Any]:
+    """An array-like struct as the list msgpack writes, without its trailing default values:
+    msgspec writes every field, and its decoder fills missing trailing fields back in with
+    their defaults (a ``None``, an empty list or bitmap: a byte or two each)."""
+    cls = type(struct)
+    defaults = _defaults.get(cls)
+    if defaults is None:
+        defaults = _defaults[cls] = tuple(
+            f.default_factory()
+            if f.default_factory is not msgspec.NODEFAULT
+            else (_REQUIRED if f.default is msgspec.NODEFAULT else f.default)
+            for f in msgspec.structs.fields(cls)
+        )
+    values = [getattr(struct, name) for name in struct.__struct_fields__]
+    n = len(values)
+    while n and (d := defaults[n - 1]) is not _REQUIRED:
+        v = values[n - 1]
+        if type(v) is not type(d) or v != d:
+            break
+        n -= 1
+    del values[n:]
+    return values
+
+
 def _bits(mask: int) -> bytes:
     return mask.to_bytes((mask.bit_length() + 7) // 8, "little") if mask else b""
 
@@ -153,7 +186,7 @@ def pack_values(values: Iterable[Any], names: dict[str, int]) -> Packed:
                 if pos is None:
                     pos = names[key] = len(names)
                 positions.append(pos)
-            append([positions, pack_values(v.values(), names)])
+            append([positions, wire(pack_values(v.values(), names))])
             named |= bit
         else:
             append(v)
@@ -197,11 +230,76 @@ def unpack_values(p: Packed, names: tuple[str, ...]) -> list[Any]:
 
 class _Reason(msgspec.Struct, array_like=True, omit_defaults=True):
     code: str
-    message: str
     label: str | None = None
-    score: float | None = None
-    threshold: float | None = None
+    #: A float that is exactly ``k / 10,000`` is stored as ``k`` (its bit in ``scaled`` set).
+    score: float | int | None = None
+    threshold: float | int | None = None
+    #: Bit 0: ``score`` is scaled; bit 1: ``threshold`` is.
+    scaled: int = 0
     words: list[str] | None = None
+    #: ``None``: the message is the format's wording of the score (:func:`_worded`), as it is
+    #: for every reason the policy gives a score; any other message is stored as made.
+    message: str | None = None
+
+
+#: How format 3 words a score reason whose message it does not store, by code. Fixed with the
+#: format: the policy's wording may change, and then its messages are stored whole (a message
+#: is left out only when this wording gives it back exactly).
+_WORDING = {
+    "toxicity": "{label} {score:.2f} ≥ threshold {threshold:.2f}",
+    "spam": "spam {score:.2f} ≥ threshold {threshold:.2f}",
+    "spam_blatant": "spam {score:.2f} ≥ reject level {threshold:.2f}",
+}
+#: Format 3's status codes: a status is stored as its position here (append only).
+_STATUSES = (Status.PENDING, Status.APPROVED, Status.HELD, Status.REJECTED, Status.DELETED)
+_STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
+
+
+def _worded(code: str, label: str | None, score: Any, threshold: Any) -> str | None:
+    wording = _WORDING.get(code)
+    if wording is None or score is None or threshold is None:
+        return None
+    try:
+        return wording.format(label=label, score=score, threshold=threshold)
+    except (TypeError, ValueError):
+        return None
+
+
+def _scale(value: Any) -> tuple[Any, bool]:
+    """``(k, True)`` for a float that is exactly ``k / 10,000``; else ``(value, False)``."""
+    if type(value) is float and (value or math.copysign(1.0, value) > 0):
+        form = _float_form(value)
+        if form is not None and form[0] == 1:
+            return form[1], True
+    return value, False
+
+
+def _pack_reason(r: Reason) -> _Reason:
+    score, score_scaled = _scale(r.score)
+    threshold, threshold_scaled = _scale(r.threshold)
+    worded = _worded(r.code, r.label, r.score, r.threshold)
+    return _Reason(
+        r.code,
+        r.label,
+        score,
+        threshold,
+        score_scaled | threshold_scaled << 1,
+        r.words,
+        None if worded == r.message else r.message,
+    )
+
+
+def _unpack_reason(r: _Reason) -> Reason:
+    score = r.score / _SCALE if r.scaled & 1 and r.score is not None else r.score
+    threshold = r.threshold
+    if r.scaled & 2 and threshold is not None:
+        threshold = threshold / _SCALE
+    message = r.message
+    if message is None:
+        message = _worded(r.code, r.label, score, threshold)
+        if message is None:
+            raise msgspec.DecodeError(f"a {r.code!r} reason has no message to word")
+    return Reason(r.code, message, r.label, score, threshold, r.words)
 
 
 class Blob(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -209,7 +307,8 @@ class Blob(msgspec.Struct, array_like=True, omit_defaults=True):
 
     format: int
     facts: bytes
-    status: Status
+    #: The status' position in :data:`_STATUSES`.
+    status: int
     by: str
     decided_at: int
     reasons: list[_Reason] = msgspec.field(default_factory=list)
@@ -263,13 +362,10 @@ def split(decision: Decision, names: dict[str, int] | None = None) -> tuple[Blob
     blob = Blob(
         format=FORMAT,
         facts=b"",
-        status=decision.status,
+        status=_STATUS_CODE[decision.status],
         by=decision.by,
         decided_at=decision.decided_at,
-        reasons=[
-            _Reason(r.code, r.message, r.label, r.score, r.threshold, r.words)
-            for r in decision.reasons
-        ],
+        reasons=[_pack_reason(r) for r in decision.reasons],
         scores=scores,
         spam=packed_spam,
         rules=decision.rules,
@@ -278,6 +374,18 @@ def split(decision: Decision, names: dict[str, int] | None = None) -> tuple[Blob
         statement_codes=None if st is None or st.codes == codes else st.codes,
     )
     return blob, facts
+
+
+def _blob_wire(blob: Blob) -> list[Any]:
+    """``blob`` as :func:`wire` lists, its reasons and packed values too."""
+    out = wire(blob)
+    if len(out) > 5:
+        out[5] = [wire(r) for r in blob.reasons]
+    if len(out) > 6:
+        out[6] = wire(blob.scores)
+    if len(out) > 7 and blob.spam is not None:
+        out[7] = wire(blob.spam)
+    return out
 
 
 class Encoder:
@@ -306,7 +414,7 @@ class Encoder:
             self._unsaved[key] = encoded
             _remember(key, facts)
         blob.facts = key
-        return _encoder.encode(blob)
+        return _encoder.encode(_blob_wire(blob))
 
     def pending_facts(self) -> dict[bytes, bytes]:
         return self._unsaved
@@ -363,9 +471,9 @@ def decode(raw: bytes | str) -> Decision:
     facts = _cache.get(blob.facts)
     if facts is None:
         raise msgspec.DecodeError(f"decision facts {blob.facts.hex()} are not stored")
-    reasons = [
-        Reason(r.code, r.message, r.label, r.score, r.threshold, r.words) for r in blob.reasons
-    ]
+    if not 0 <= blob.status < len(_STATUSES):
+        raise msgspec.DecodeError(f"decision status code {blob.status} is unknown")
+    reasons = [_unpack_reason(r) for r in blob.reasons]
     statement = None
     if facts.restriction is not None and facts.ground is not None:
         statement = Statement(
@@ -390,7 +498,7 @@ def decode(raw: bytes | str) -> Decision:
             score=values[0], signals=dict(zip(facts.signals, values[1:], strict=True))
         )
     return Decision(
-        status=blob.status,
+        status=_STATUSES[blob.status],
         by=blob.by,
         decided_at=blob.decided_at,
         reasons=reasons,
