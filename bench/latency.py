@@ -282,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="Redis over a Unix socket (one host, as `moderation run`), not TCP on 127.0.0.1",
     )
+    ap.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="`moderation worker --processes` (0: one per core, a deployment's default)",
+    )
     args = ap.parse_args(argv)
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows: list[Row] = []
@@ -292,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         env = model_env(args.size) if scorer == "onnx" else None
         name = "linear" if scorer == "linear" else "detoxify"
         with started_service(
-            name, env, appendfsync=args.appendfsync, unix_socket=args.unix_socket
+            name,
+            env,
+            appendfsync=args.appendfsync,
+            unix_socket=args.unix_socket,
+            worker_processes=args.worker_processes,
         ) as service:
             if args.no_auto_rewrite:
                 service.redis.config_set("auto-aof-rewrite-percentage", 0)

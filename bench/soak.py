@@ -94,12 +94,15 @@ def started_service(
     *,
     appendfsync: str = "always",
     unix_socket: bool = False,
+    worker_processes: int = 1,
 ) -> Iterator[Service]:
     """Redis (AOF, ``appendfsync`` as given: ``always`` as ``docker-compose.yml`` ships it),
     the API and one worker process, stopped (SIGTERM) on the way out. ``extra_env`` adds
     ``MODERATION_*`` settings (a model's folder and runtime, say). ``unix_socket``: the API
     and the worker reach Redis over a Unix socket, as on one host with ``moderation run``'s
-    embedded Redis, instead of TCP on 127.0.0.1 (as to a Redis on a host of its own)."""
+    embedded Redis, instead of TCP on 127.0.0.1 (as to a Redis on a host of its own).
+    ``worker_processes``: ``moderation worker --processes`` (one by default; 0, one per core,
+    is what a deployment runs unless told otherwise)."""
     tmp = Path(tempfile.mkdtemp(prefix="mod-soak-"))
     redis_port, api_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -152,7 +155,8 @@ def started_service(
         )  # fmt: skip
         procs.append(api)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "moderation", "worker", "--processes", "1"], env=env
+            [sys.executable, "-m", "moderation", "worker", "--processes", str(worker_processes)],
+            env=env,
         )
         procs.append(worker)
         base = f"http://127.0.0.1:{api_port}"
