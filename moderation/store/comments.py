@@ -167,20 +167,6 @@ async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -
     return rows
 
 
-async def queue_hmget_many(
-    pipe: Pipeline, redis: Redis, keys: Sequence[str], fields: Sequence[str]
-) -> int:
-    """:func:`hmget_many`'s script calls queued on ``pipe`` (of ``redis``), to share its round
-    trip; returns how many were queued: their replies, in order and concatenated, are the
-    rows. Run the pipeline with ``execute_verified`` (its scripts are not checked first)."""
-    bound = script(redis, "hmget_many.lua")
-    calls = 0
-    for i in range(0, len(keys), _HMGET_CHUNK):
-        await bound(keys=list(keys[i : i + _HMGET_CHUNK]), args=list(fields), client=pipe)
-        calls += 1
-    return calls
-
-
 #: Keys of one comment in a ``submit.lua`` call (its ``KEYS``, comment after comment).
 SUBMIT_KEYS = 13
 
