@@ -289,11 +289,12 @@ def _pack_reason(r: Reason) -> _Reason:
     )
 
 
+def _unscale(value: Any, scaled: int) -> Any:
+    return value / _SCALE if scaled and value is not None else value
+
+
 def _unpack_reason(r: _Reason) -> Reason:
-    score = r.score / _SCALE if r.scaled & 1 and r.score is not None else r.score
-    threshold = r.threshold
-    if r.scaled & 2 and threshold is not None:
-        threshold = threshold / _SCALE
+    score, threshold = _unscale(r.score, r.scaled & 1), _unscale(r.threshold, r.scaled & 2)
     message = r.message
     if message is None:
         message = _worded(r.code, r.label, score, threshold)
@@ -376,15 +377,19 @@ def split(decision: Decision, names: dict[str, int] | None = None) -> tuple[Blob
     return blob, facts
 
 
+#: Positions in a blob's array of the fields that hold structs of their own.
+_REASONS, _SCORES, _SPAM = (Blob.__struct_fields__.index(f) for f in ("reasons", "scores", "spam"))
+
+
 def _blob_wire(blob: Blob) -> list[Any]:
     """``blob`` as :func:`wire` lists, its reasons and packed values too."""
     out = wire(blob)
-    if len(out) > 5:
-        out[5] = [wire(r) for r in blob.reasons]
-    if len(out) > 6:
-        out[6] = wire(blob.scores)
-    if len(out) > 7 and blob.spam is not None:
-        out[7] = wire(blob.spam)
+    if len(out) > _REASONS:
+        out[_REASONS] = [wire(r) for r in blob.reasons]
+    if len(out) > _SCORES:
+        out[_SCORES] = wire(blob.scores)
+    if len(out) > _SPAM and blob.spam is not None:
+        out[_SPAM] = wire(blob.spam)
     return out
 
 

@@ -14,8 +14,9 @@ one of :data:`BUCKETS` hashes of its site, in generations:
   a quarter of the TTL (:data:`SPANS`, :func:`generations`); generation ``g = floor(now / span)``
   is written, ``g`` back to ``g - SPANS`` are read, and ``g``'s hashes expire at the end of
   ``g + SPANS``, when no reader looks at them any more. A key written at ``t`` is therefore
-  answered until at least ``t + ttl`` and kept at most ``t + ttl + span``, with no rotation
-  state and nothing to sweep. (Two generations of a whole TTL each kept a key up to twice the
+  answered until at least ``t + ttl`` and kept at most ``SPANS + 1`` spans (``t + ttl + span``
+  when ``SPANS`` divides the TTL, as it does the default day), with no rotation state and
+  nothing to sweep. (Two generations of a whole TTL each kept a key up to twice the
   TTL: half of a day's keys were still there a day and a half after their last use.) A miss
   reads the SPANS + 1 generations, newest first: a few hash lookups inside the script.
 - **buckets**: a hash keeps Redis' compact listpack encoding up to 128 fields (the default
