@@ -351,11 +351,23 @@ def select(
     its end, entries appended last first), its own ref and repeats across bands left out.
     ``sequential``: each lookup also sees those before it, as indexed after everything read
     in their shard (a batch indexes its comments in order, and the shards read are as they
-    were before the batch): the same candidates as looking each comment up in turn."""
+    were before the batch): the same candidates as looking each comment up in turn.
+
+    The worker's hottest loop on a filled window (every entry of a bucket's groups is looked
+    at until the band has its ``limit``), so it is written flat: no call per entry, the
+    entry's time decoded only for a ref the band has not counted yet, and each shard's
+    groups, base time and group-name lengths looked up once per batch."""
     width, window = geometry.width_ms, geometry.window_ms
-    gens = {s: generation(n - 1) if n > 0 else -1 for s, (n, _) in shards.items()}
-    #: The batch's earlier comments per band key: (time, ref, shard), in the order indexed.
-    earlier: dict[bytes, list[tuple[int, bytes, int]]] = {}
+    # Per shard read: its base time, its groups, and the lengths of its generations' group
+    # names, newest generation first.
+    plans = {
+        s: (s * width, values, range(_DEPTH + generation(n - 1) + 1, _DEPTH, -1))
+        for s, (n, values) in shards.items()
+        if n > 0
+    }
+    #: The batch's earlier comments per band key and shard: (time, ref), in the order indexed.
+    earlier: dict[tuple[bytes, int], list[tuple[int, bytes]]] = {}
+    from_bytes = int.from_bytes
     out: list[list[tuple[bytes, int]]] = []
     for lookup in lookups:
         if lookup is None:
@@ -364,74 +376,59 @@ def select(
         t, ref, keys5, fks = lookup
         lo, hi = t - window, t + window
         around = list(reversed(geometry.around(t)))
-        picked = _Picked(ref, limit)
+        seen: set[bytes] = set()  # candidates found in any band
+        found: list[tuple[bytes, int]] = []
         for key5, fk in zip(keys5, fks, strict=True):
-            taken = picked.next_band()
-            mine = earlier.get(key5, ()) if sequential else ()
+            # The refs this band counted (its own included: it counts towards ``limit``).
+            taken: set[bytes] = set()
+            left = limit
             for s in around:
                 # The batch's own comments in this shard first (indexed last), newest first.
-                for at, other, shard in reversed(mine):
-                    if (
-                        shard == s
-                        and lo <= at <= hi
-                        and other not in taken
-                        and picked.take(other, s)
-                    ):
-                        break
-                if len(taken) == limit:
+                for at, other in reversed(earlier.get((key5, s), ())):
+                    if lo <= at <= hi and other not in taken:
+                        taken.add(other)
+                        if other != ref and other not in seen:
+                            seen.add(other)
+                            found.append((other, s))
+                        left -= 1
+                        if not left:
+                            break
+                if not left:
                     break
-                values = shards[s][1] if s in shards else None
-                if values is None:
+                plan = plans.get(s)
+                if plan is None:
                     continue
-                base = s * width
-                for g in range(gens[s], -1, -1):
-                    value = values.get(fk[: _DEPTH + g + 1])
+                base, values, lengths = plan
+                for length in lengths:
+                    value = values.get(fk[:length])
                     if not value:
                         continue
                     find = value.rfind
                     pos = find(key5)
                     while pos >= 0:
                         if pos % _ENTRY == 0:
-                            at = base + int.from_bytes(value[pos + 13 : pos + 17], "big")
                             other = value[pos + 5 : pos + 13]
-                            if lo <= at <= hi and other not in taken and picked.take(other, s):
-                                break
+                            if other not in taken:
+                                at = base + from_bytes(value[pos + 13 : pos + 17], "big")
+                                if lo <= at <= hi:
+                                    taken.add(other)
+                                    if other != ref and other not in seen:
+                                        seen.add(other)
+                                        found.append((other, s))
+                                    left -= 1
+                                    if not left:
+                                        break
                         pos = find(key5, 0, pos + 4)  # the next match starting before pos
-                    if len(taken) == limit:
+                    if not left:
                         break
-                if len(taken) == limit:
+                if not left:
                     break
         if sequential:
             shard = geometry.shard(t)
             for key5 in keys5:
-                earlier.setdefault(key5, []).append((t, ref, shard))
-        out.append(picked.found)
+                earlier.setdefault((key5, shard), []).append((t, ref))
+        out.append(found)
     return out
-
-
-class _Picked:
-    """One lookup's candidates as :func:`select` picks them: the refs counted for the band
-    being read (its own included) and the candidates found in all bands (no repeats)."""
-
-    __slots__ = ("found", "limit", "ref", "seen", "taken")
-
-    def __init__(self, ref: bytes, limit: int) -> None:
-        self.ref, self.limit = ref, limit
-        self.seen: set[bytes] = set()
-        self.found: list[tuple[bytes, int]] = []
-        self.taken: set[bytes] = set()
-
-    def next_band(self) -> set[bytes]:
-        self.taken = set()
-        return self.taken
-
-    def take(self, other: bytes, shard: int) -> bool:
-        """Count ``other`` (of ``shard``) for this band; True once the band has its limit."""
-        self.taken.add(other)
-        if other != self.ref and other not in self.seen:
-            self.seen.add(other)
-            self.found.append((other, shard))
-        return len(self.taken) == self.limit
 
 
 class Geometry:
