@@ -333,3 +333,65 @@ async def test_a_comment_twice_in_one_batch_is_decided_once(settings: Settings, 
     await pubsub.aclose()
     announced = [cid for m in messages for cid, _ in waiters.parse_message(m)[0]]
     assert announced == [records[1].id]
+
+
+async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
+    settings: Settings, rds: Redis
+) -> None:
+    """A top-level comment held in the same batch as an approved reply to it stays listed (its
+    thread has an approved reply), as when each is written on its own: the batch script reads
+    a top-level comment's replies set in its first pass, and again once the batch has written
+    it. A top-level comment approved leaves its (wrong-typed) replies set untouched."""
+    keys = Keys(settings.key_prefix)
+
+    def record(i: int, parent: str | None = None) -> CommentRecord:
+        return CommentRecord(
+            id=f"t{i:05d}",
+            article_id="threaded",
+            text=f"A comment in a thread, number {i}.",
+            author=Author(id=f"u{i}", name="Reader"),
+            created_at=BASE_MS + i * 1000,
+            site="default",
+            parent_id=parent,
+        )
+
+    top, reply, lone, approved = record(1), record(2, "t00001"), record(3), record(4)
+    records = [top, reply, lone, approved]
+    now = now_ms()
+
+    def item(r: CommentRecord, status: Status) -> AutoDecision:
+        return AutoDecision(CommentRef.of(r), Decision(status=status, by="auto", decided_at=now))
+
+    # The reply first: the top-level comment's replies set changes within the batch.
+    items = [
+        item(reply, Status.APPROVED),
+        item(top, Status.HELD),
+        item(lone, Status.HELD),
+        item(approved, Status.APPROVED),
+    ]
+
+    async def lists() -> dict[str, Any]:
+        return {
+            "roots": await rds.zrange(keys.thread_roots("threaded"), 0, -1),
+            "replies": await rds.zrange(keys.thread_replies("threaded", top.id), 0, -1),
+            "approved": await rds.zrange(keys.approved("threaded"), 0, -1),
+        }
+
+    async def fresh() -> Store:
+        await prepare(rds, keys, records)
+        # Roots listed beforehand, as if approved once: a hold must unlist a lone one.
+        await rds.zadd(keys.thread_roots("threaded"), {top.id: 0, lone.id: 0})
+        return Store(rds, keys)
+
+    store = await fresh()
+    calls = [
+        store.transition_call(i.ref, [Status.PENDING], i.decision, actor="auto") for i in items
+    ]
+    await store.transition_each(calls)
+    one_by_one = await lists()
+    assert one_by_one["roots"] == [top.id.encode(), approved.id.encode()]
+
+    store = await fresh()
+    await rds.set(keys.thread_replies("threaded", approved.id), "not a set")
+    await store.transition_batch(items)
+    assert await lists() == one_by_one

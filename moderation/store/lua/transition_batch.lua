@@ -13,7 +13,9 @@
 -- whole (the worker then writes its comments one by one with transition.lua, which isolates the
 -- culprit). The comment hashes are checked by their own reads: every one is read (HMGET) in a
 -- first pass, before any write, so a hash of the wrong type fails the call while nothing is
--- written yet, as a TYPE check would, without the command per comment.
+-- written yet, as a TYPE check would, without the command per comment. So is a top-level
+-- comment's replies set where it is only read (ZCARD, for a comment not approved: the first pass
+-- reads it); where it is not touched at all (a top-level comment approved), it is not checked.
 --
 -- The worker's stream entries are acknowledged here too (XACK, once the call's transitions
 -- ran): in the same call, so a refused call acknowledges nothing, and the batch needs no round
@@ -59,16 +61,30 @@ for i = 0, n - 1 do
   local base = SHARED + PER_KEY * i
   bad = bad or check(KEYS[base + 2], "z")
     or check(KEYS[base + 3], "z") or check(KEYS[base + 4], "h")
-    or check(KEYS[base + 5], "z") or check(KEYS[base + 6], "z")
+    or check(KEYS[base + 5], "z")
+  if ARGV[SHARED_ARGS + PER_ARG * i + 7] ~= "" then
+    bad = bad or check(KEYS[base + 6], "z") -- a reply: its thread's replies set is written
+  end
 end
 if bad then
   return redis.error_reply(bad)
 end
 -- Read pass (the comment hashes' type check, above): status, revision and whether an
 -- automatic decision was set aside ("a").
-local rows = {}
+-- A top-level comment not approved reads its replies set (is any reply approved?): read here,
+-- where a set of the wrong type fails the call before any write; a reply in the same batch
+-- that writes the set has it read again when the comment comes (see replies_of).
+local rows, replies = {}, {}
 for i = 0, n - 1 do
-  rows[i] = redis.call("HMGET", KEYS[SHARED + PER_KEY * i + 1], "s", "v", "a")
+  local k, a = SHARED + PER_KEY * i, SHARED_ARGS + PER_ARG * i
+  rows[i] = redis.call("HMGET", KEYS[k + 1], "s", "v", "a")
+  if ARGV[a + 7] == "" and ARGV[a + 2] ~= "approved" then
+    replies[KEYS[k + 6]] = redis.call("ZCARD", KEYS[k + 6])
+  end
+end
+-- A replies set's size: as read above, unless this batch has written the set since.
+local function replies_of(key)
+  return replies[key] or redis.call("ZCARD", key)
 end
 
 local channel, maxlen, actor = ARGV[1], ARGV[2], ARGV[4]
@@ -123,13 +139,15 @@ for i = 0, n - 1 do
     if root == "" then
       if new == "approved" then
         redis.call("ZADD", KEYS[k + 5], 0, id)
-      elseif redis.call("ZCARD", KEYS[k + 6]) == 0 then
+      elseif replies_of(KEYS[k + 6]) == 0 then
         redis.call("ZREM", KEYS[k + 5], id)
       end
     elseif new == "approved" then
+      replies[KEYS[k + 6]] = nil
       redis.call("ZADD", KEYS[k + 6], 0, id)
       redis.call("ZADD", KEYS[k + 5], 0, root)
     else
+      replies[KEYS[k + 6]] = nil
       redis.call("ZREM", KEYS[k + 6], id)
       if redis.call("ZCARD", KEYS[k + 6]) == 0 and not redis.call("ZSCORE", KEYS[k + 2], root) then
         redis.call("ZREM", KEYS[k + 5], root)
