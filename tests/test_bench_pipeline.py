@@ -22,3 +22,29 @@ def test_the_pipeline_bench_runs_on_200_comments() -> None:
     assert "µs/comment" in out and "commands/comment" in out
     assert "ingest via the API" in out
     assert "profile (top 5" in out
+
+
+def test_the_pipeline_bench_runs_more_rounds_without_the_duplicate_index() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "bench/pipeline.py",
+            "-n",
+            "100",
+            "--api-sample",
+            "0",
+            "--no-profile",
+            "--rounds",
+            "2",
+            "--no-duplicates",
+            "--processes",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "near-duplicate index off" in out
+    assert "round 2 (200 comments posted):" in out and "decisions/s" in out
