@@ -21,6 +21,8 @@ from moderation.spam.duplicates import (
     WINDOW_MARGIN_S,
     DuplicateIndex,
     Geometry,
+    _msgpack,
+    _strings,
     comment_ref,
     field_key,
     forget_signatures,
@@ -273,3 +275,14 @@ def test_a_lookup_takes_the_entries_indexed_last_and_reads_no_further() -> None:
     early = (now + 1, b"Y" * 8, [key5], [fk])
     _, after = select(geometry, shards, [early, probe], 3, sequential=True)
     assert [r for r, _ in after] == [b"Y" * 8, newer[-1], newer[-2]]
+
+
+def test_grouped_entries_are_packed_as_the_scripts_read_them() -> None:
+    """The fast packing of a list of byte strings gives the bytes of the general one, for
+    every header size msgpack has (fixstr, str 8, 16 and 32), and the group names spelled
+    out give the base-4 digits of the bucket."""
+    for n in (0, 1, 17, 31, 32, 34, 255, 256, 65_535, 65_536):
+        items = [bytes([n % 251]) * n, b"", bytes(range(256))[: n % 40]]
+        assert _strings(items) == _msgpack(items)
+    assert _strings([]) == _msgpack([])
+    assert field_key(bytes([2, 0, 1, 2, 255])) == "c" + "0000" + "0001" + "0002" + "3333"

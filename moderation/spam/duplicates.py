@@ -144,7 +144,8 @@ _BASE4 = ["".join("0123"[(v >> k) & 3] for k in (6, 4, 2, 0)) for v in range(256
 def field_key(key5: bytes) -> str:
     """A band key's field key: its band as a letter, then its bucket in base-4 digits; the
     bucket's group in generation g is the first ``_DEPTH + g + 1`` characters."""
-    return chr(97 + key5[0]) + "".join(_BASE4[b] for b in key5[1:])
+    b4 = _BASE4  # spelled out: a generator per key costs more than the lookups
+    return chr(97 + key5[0]) + b4[key5[1]] + b4[key5[2]] + b4[key5[3]] + b4[key5[4]]
 
 
 def generation(n: int) -> int:
@@ -273,6 +274,27 @@ def _msgpack(value: int | bytes | str | Sequence[Any]) -> bytes:
     return b"\xdd" + len(value).to_bytes(4, "big") + b"".join(_msgpack(v) for v in value)
 
 
+#: msgpack's array header for 3 items, as :func:`_msgpack` writes it (array 32).
+_ARRAY3 = b"\xdd" + (3).to_bytes(4, "big")
+#: msgpack's fixstr headers, by length.
+_FIXSTR = [bytes((0xA0 | n,)) for n in range(32)]
+
+
+def _strings(items: Sequence[bytes]) -> bytes:
+    """``_msgpack(list(items))`` for a list of byte strings: the same bytes, one loop."""
+    parts = [b"\xdd" + len(items).to_bytes(4, "big")]
+    for raw in items:
+        n = len(raw)
+        if n < 32:
+            parts.append(_FIXSTR[n])
+        elif n < 256:
+            parts.append(b"\xd9" + bytes((n,)))
+        else:
+            parts.append(_msgpack(raw)[:-n])  # rare: a group of 16 entries or more
+        parts.append(raw)
+    return b"".join(parts)
+
+
 def grouped_entries(
     geometry: Geometry, lookups: Sequence[Lookup | None], counts: Mapping[int, int]
 ) -> dict[int, bytes]:
@@ -298,7 +320,10 @@ def grouped_entries(
             tail = ref + (t - base).to_bytes(4, "big")
             for key5, fk in zip(keys5, fks, strict=True):
                 groups.setdefault(fk[:length], []).append(key5 + tail)
-        out[s] = _msgpack([g, list(groups), [b"".join(v) for v in groups.values()]])
+        names = [name.encode() for name in groups]
+        values = [b"".join(v) for v in groups.values()]
+        # As _msgpack([g, names, values]) gives it, without a call per string.
+        out[s] = _ARRAY3 + _msgpack(g) + _strings(names) + _strings(values)
     return out
 
 
