@@ -8,15 +8,20 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_the_pipeline_bench_runs_on_200_comments() -> None:
-    out = subprocess.run(
-        [sys.executable, "bench/pipeline.py", "-n", "200", "--api-sample", "20", "--top", "5"],
+def run_bench(*args: str) -> str:
+    """``bench/pipeline.py`` with ``args``: what it printed (it must exit 0)."""
+    return subprocess.run(
+        [sys.executable, "bench/pipeline.py", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout
+
+
+def test_the_pipeline_bench_runs_on_200_comments() -> None:
+    out = run_bench("-n", "200", "--api-sample", "20", "--top", "5")
     assert "command:" in out
     assert "decisions/s" in out
     assert "µs/comment" in out and "commands/comment" in out
@@ -25,26 +30,9 @@ def test_the_pipeline_bench_runs_on_200_comments() -> None:
 
 
 def test_the_pipeline_bench_runs_more_rounds_without_the_duplicate_index() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "bench/pipeline.py",
-            "-n",
-            "100",
-            "--api-sample",
-            "0",
-            "--no-profile",
-            "--rounds",
-            "2",
-            "--no-duplicates",
-            "--processes",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_bench(
+        "-n", "100", "--api-sample", "0", "--no-profile", "--rounds", "2",
+        "--no-duplicates", "--processes", "1",
+    )  # fmt: skip
     assert "near-duplicate index off" in out
     assert "round 2 (200 comments posted):" in out and "decisions/s" in out

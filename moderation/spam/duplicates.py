@@ -379,9 +379,9 @@ def select(
     were before the batch): the same candidates as looking each comment up in turn.
 
     The worker's hottest loop on a filled window (every entry of a bucket's groups is looked
-    at until the band has its ``limit``), so it is written flat: no call per entry, the
-    entry's time decoded only for a ref the band has not counted yet, and each shard's
-    groups, base time and group-name lengths looked up once per batch."""
+    at until the band has its ``limit``), so it is written flat: a call only per ref a band
+    counts, the entry's time decoded only for a ref the band has not counted yet, and each
+    shard's groups, base time and group-name lengths looked up once per batch."""
     width, window = geometry.width_ms, geometry.window_ms
     # Per shard read: its base time, its groups, and the lengths of its generations' group
     # names, newest generation first.
@@ -403,6 +403,20 @@ def select(
         around = list(reversed(geometry.around(t)))
         seen: set[bytes] = set()  # candidates found in any band
         found: list[tuple[bytes, int]] = []
+
+        def note(
+            other: bytes,
+            s: int,
+            ref: bytes = ref,
+            seen: set[bytes] = seen,
+            found: list[tuple[bytes, int]] = found,
+        ) -> None:
+            """A ref a band counted (bound to this lookup): a candidate unless it is the
+            lookup's own or found already."""
+            if other != ref and other not in seen:
+                seen.add(other)
+                found.append((other, s))
+
         for key5, fk in zip(keys5, fks, strict=True):
             # The refs this band counted (its own included: it counts towards ``limit``).
             taken: set[bytes] = set()
@@ -412,9 +426,7 @@ def select(
                 for at, other in reversed(earlier.get((key5, s), ())):
                     if lo <= at <= hi and other not in taken:
                         taken.add(other)
-                        if other != ref and other not in seen:
-                            seen.add(other)
-                            found.append((other, s))
+                        note(other, s)
                         left -= 1
                         if not left:
                             break
@@ -437,9 +449,7 @@ def select(
                                 at = base + from_bytes(value[pos + 13 : pos + 17], "big")
                                 if lo <= at <= hi:
                                     taken.add(other)
-                                    if other != ref and other not in seen:
-                                        seen.add(other)
-                                        found.append((other, s))
+                                    note(other, s)
                                     left -= 1
                                     if not left:
                                         break
