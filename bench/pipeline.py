@@ -2,8 +2,9 @@
 
 Starts its own ``redis-server`` (no persistence: the figure is Redis' CPU, not the disk's), then:
 
-1. **ingest**: fills the stream with N varied comments (``moderation.evaluation.corpus``: civil
-   prose, toxic remarks, news-length comments; many articles, authors and IP addresses),
+1. **ingest**: fills the stream with N varied comments (``--corpus``, :func:`texts`: by default
+   news-length comments that overlap as little as real ones, a tenth with a toxic remark; many
+   articles, authors and IP addresses),
    most through ``Store.submit`` (``submit.lua``, what the API runs once a request passed its
    gates) and a sample through the real ASGI app (auth, validation, flood gates, submit), and
    reports Redis CPU and commands per comment for each from ``INFO cpu`` / ``INFO
@@ -20,9 +21,10 @@ Starts its own ``redis-server`` (no persistence: the figure is Redis' CPU, not t
    it again under cProfile, printing the top entries by own time (cProfile slows the worker, so
    these are shares, not speeds).
 
-``--no-duplicates`` turns the near-duplicate index off (``spam_dup_min_chars`` past every
-text's length; every other signal, rule and write kept): run with and without it, the
-difference is what the index costs.
+``--corpus campaign`` posts the stream this bench used before stop 28 (thick with near
+duplicates: the index's worst case). ``--no-duplicates`` turns the near-duplicate index off
+(``spam_dup_min_chars`` past every text's length; every other signal, rule and write kept): run
+with and without it, the difference is what the index costs.
 
 Prints the exact command line first. Not a test: figures vary with the machine.
 
@@ -60,7 +62,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from moderation.app import create_app  # noqa: E402
-from moderation.evaluation.corpus import news_comments, stream_text  # noqa: E402
+from moderation.evaluation.corpus import (  # noqa: E402
+    news_comments,
+    news_stream_text,
+    stream_text,
+)
 from moderation.ids import new_id  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Author, CommentRecord, Context, Role  # noqa: E402
@@ -86,16 +92,34 @@ def free_port() -> int:
 # --- the corpus --------------------------------------------------------------------------------
 
 
-def records(n: int, seed: int, run: str) -> list[CommentRecord]:
-    """N varied comments: a third news-length, the rest prose with 10% toxic remarks; 1 in 50
-    articles, 1 in 4 authors and 1 in 8 IP addresses shared, so velocity and duplicates see
-    real neighbours."""
+#: ``--corpus``: what the stream's comments say.
+CORPORA = ("news", "campaign")
+
+
+def texts(n: int, seed: int, corpus: str) -> list[str]:
+    """N comments' texts. ``news``: :func:`news_stream_text`, news-length comments that overlap
+    as little as real ones (as many near-duplicate candidates by chance: ``bench/candidates.py``),
+    a tenth with a toxic remark. ``campaign``: the stream this bench posted before stop 28, a
+    third :func:`news_comments` (few sentences, recombined) and the rest :func:`stream_text`
+    (prose that repeats itself past 2,431 comments): each comment has about a dozen near
+    duplicates among 8,000 and sixty times real text's chance candidates, the index's worst
+    case short of one template."""
     rng = random.Random(seed)
+    if corpus == "news":
+        return [news_stream_text(rng) for _ in range(n)]
     long = news_comments(max(n // 3, 1), seed=seed)
+    return [
+        long[i // 3] if i % 3 == 0 and i // 3 < len(long) else stream_text(i, rng) for i in range(n)
+    ]
+
+
+def records(n: int, seed: int, run: str, corpus: str = "news") -> list[CommentRecord]:
+    """N comments (:func:`texts`); 1 in 50 articles, 1 in 4 authors and 1 in 8 IP addresses
+    shared, so velocity and duplicates see real neighbours."""
+    rng = random.Random(seed + 1_000_003)
     now = int(time.time() * 1000)
     out = []
-    for i in range(n):
-        text = long[i // 3] if i % 3 == 0 and i // 3 < len(long) else stream_text(i, rng)
+    for i, text in enumerate(texts(n, seed, corpus)):
         created = now - (n - i)
         ip = rng.randrange(max(n // 8, 1))
         out.append(
@@ -305,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=15)
     p.add_argument("--rounds", type=int, default=1, help="fill and drain N comments this often")
     p.add_argument(
+        "--corpus",
+        choices=CORPORA,
+        default="news",
+        help="news: real text's overlap; campaign: the stream before stop 28 (see texts())",
+    )
+    p.add_argument(
         "--no-duplicates",
         action="store_true",
         help="near-duplicate index off (its cost: the difference with a run without this)",
@@ -333,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_duplicates:
             print("near-duplicate index off (spam_dup_min_chars past every text's length)")
         meter = RedisMeter(sync)
-        corpus = records(args.n, args.seed, "b1")
+        corpus = records(args.n, args.seed, "b1", args.corpus)
         api_n = min(args.api_sample, args.n // 10)
 
         meter.start()
@@ -369,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         for r in range(2, args.rounds + 1):
-            more = records(args.n, args.seed + r, f"r{r}")
+            more = records(args.n, args.seed + r, f"r{r}", args.corpus)
             asyncio.run(fill(url, more))
             meter.start()
             if args.processes:
@@ -387,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         if not args.no_profile and not args.processes:
-            more = records(min(args.profile_n, args.n), args.seed + 1, "b2")
+            more = records(min(args.profile_n, args.n), args.seed + 1, "b2", args.corpus)
             asyncio.run(fill(url, more))
             profile = cProfile.Profile()
             asyncio.run(drain_in_process(settings, profile))

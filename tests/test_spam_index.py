@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
@@ -13,6 +14,7 @@ from moderation.messages import Author, CommentRecord, Context
 from moderation.normalize import normalize
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
+from moderation.spam import state as state_module
 from moderation.spam.duplicates import (
     BUCKET_CAP,
     FIRST_GENERATION,
@@ -181,7 +183,59 @@ async def test_generations_and_a_second_worker_see_the_same(settings: Settings, 
     assert max(expected) > 0
     geometry = Geometry(pair_keys, settings.spam_dup_window_s)
     fields = await rds.hkeys(geometry.lsh_key(geometry.shard(now)))
-    assert {len(f) for f in fields if f != b"n"} == {4, 5}  # generations 0 and 1
+    # Generations 0 and 1, 0 being folded into 1: one group name moved per comment of each
+    # batch that ended in generation 1 (50 + 50 + 12 of its 512 so far).
+    assert {len(f) for f in fields if f not in (b"n", b"f", b"c")} == {4, 5}
+    assert await rds.hmget(geometry.lsh_key(geometry.shard(now)), "f", "c") == [b"0", b"112"]
+
+
+async def test_folded_generations_find_what_unfolded_ones_did(
+    settings: Settings, rds: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard filled past two generation boundaries, its older groups folded into newer ones
+    as it fills (by two workers in turn, each with a stale view of the shard), gives every
+    comment the signals, and every held comment the copies, that the same comments give from
+    an index never folded; its groups are then in two generations only, the oldest gone."""
+    now = int(time.time() * 1000)
+    count = FIRST_GENERATION + 4 * FIRST_GENERATION + 800  # into generation 2
+    # 40 templates, about 80 copies each: more than a band reads (10; 30 for copies), so which
+    # entries come newest decides what is found.
+    texts = [f"{CAMPAIGN} number {n % 40} " + "x" * (n % 5) for n in range(count)]
+    batches = [
+        [item(n, now + n, texts[n], author=f"u{n % 97}") for n in range(s, min(s + 64, count))]
+        for s in range(0, count, 64)
+    ]
+
+    async def run(prefix: str, workers: int) -> tuple[list[dict[str, object]], Keys]:
+        keys = Keys(prefix)
+        scorers = [SpamScorer(rds, keys, settings) for _ in range(workers)]
+        signals = []
+        for i, batch in enumerate(batches):
+            signals += [r.signals for r in await scorers[i % workers].score(batch)]
+        return signals, keys
+
+    monkeypatch.setattr(state_module, "FOLD_RATE", 0)
+    expected, plain_keys = await run("plain", 1)
+    monkeypatch.undo()
+    got, keys = await run("folded", 2)
+    assert got == expected
+    # Candidates were cut at the limit: no comment found all of its template's earlier copies.
+    assert 10 < max(s["dup_count"] for s in expected) < count // 40 - 10
+
+    geometry = Geometry(keys, settings.spam_dup_window_s)
+    shard_key = geometry.lsh_key(geometry.shard(now))
+    lengths = {len(f) for f in await rds.hkeys(shard_key) if f not in (b"n", b"f", b"c")}
+    assert lengths == {5, 6}  # generation 0 folded away, 1 being folded into 2
+    assert await rds.hget(shard_key, "f") == b"1"
+    plain_key = Geometry(plain_keys, settings.spam_dup_window_s).lsh_key(geometry.shard(now))
+    assert {len(f) for f in await rds.hkeys(plain_key) if f != b"n"} == {4, 5, 6}
+
+    held = [(b.record.id, b.record.created_at) for batch in batches[::7] for b in batch[::9]]
+    window = settings.spam_dup_window_s
+    copies = await near_duplicates(rds, keys, held, window_s=window, threshold=0.7)
+    plain = await near_duplicates(rds, plain_keys, held, window_s=window, threshold=0.7)
+    assert copies == plain
+    assert max(len(c) for c in copies.values()) > 30
 
 
 async def test_erasure_removes_the_signatures_and_lookups_find_nothing(
@@ -264,7 +318,7 @@ def test_a_lookup_takes_the_entries_indexed_last_and_reads_no_further() -> None:
     # Generation 0's comments were created later than generation 1's (two workers indexing out
     # of order): the order indexed decides, not the creation times.
     values = {fk[:4]: entries(older, now - 10), fk[:5]: entries(newer, now - 50)}
-    shards = {shard: (FIRST_GENERATION + 1, values)}
+    shards = {shard: (FIRST_GENERATION + 1, 0, values)}
     probe = (now, b"Z" * 8, [key5], [fk])
 
     [ten] = select(geometry, shards, [probe], 10, sequential=False)

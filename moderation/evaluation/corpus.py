@@ -15,7 +15,10 @@ reader comments:
 2,431 comments such a stream repeats itself (prose has 46,189 texts, and its variations overlap),
 which the spam checks rightly see as a campaign. :func:`open_stream_text` mixes them into
 :func:`varied_prose` instead, which stays distinct however long the run: the text of the latency
-and load benchmarks, whose figures are for ordinary traffic.
+and load benchmarks, whose figures are for ordinary traffic. :func:`news_prose` (and
+:func:`news_stream_text`, with toxic remarks) is news-length text whose comments overlap about
+as little as real ones (:mod:`moderation.evaluation.words`): the text of the benchmarks whose
+figures depend on how many near-duplicate candidates a comment finds (pipeline, growth).
 
 Every function is deterministic for the same arguments (and seed / generator state).
 """
@@ -23,6 +26,8 @@ Every function is deterministic for the same arguments (and seed / generator sta
 from __future__ import annotations
 
 import random
+
+from moderation.evaluation.words import FUNCTION, MORE
 
 # Four parts of similar length, from lists of 11, 13, 17 and 19 entries (pairwise coprime),
 # chosen by index modulo each size: see :func:`prose`.
@@ -214,6 +219,41 @@ def open_stream_text(i: int, rng: random.Random, *, toxic_share: float = 0.1) ->
     if rng.random() < toxic_share:
         return f"{rng.choice(TOXIC)} ({i})"
     return varied_prose(rng)
+
+
+#: Content words of :func:`news_prose`: :data:`WORDS` and :data:`~moderation.evaluation.words.MORE`.
+CONTENT: tuple[str, ...] = tuple(sorted(set(WORDS) | set(MORE)))
+
+
+def news_prose(rng: random.Random, *, function_share: float = 0.3) -> str:
+    """A civil comment of news-comment length (as :func:`news_comments`: a log-normal number of
+    words, median about 35), in sentences of six to twelve words: each word a short common one
+    (:data:`~moderation.evaluation.words.FUNCTION`) with probability ``function_share``, else
+    one of :data:`CONTENT`. Word salad, but two of them overlap about as little as two real
+    comments do: the near-duplicate index finds about as many chance candidates among them
+    as among real text (``bench/candidates.py``), where :func:`news_comments`, built from
+    few sentences, gives a hundred times as many and a stream of :func:`stream_text` is a
+    campaign."""
+    count = max(3, int(rng.lognormvariate(3.55, 0.75)))
+    words = [
+        rng.choice(FUNCTION) if rng.random() < function_share else rng.choice(CONTENT)
+        for _ in range(count)
+    ]
+    sentences = []
+    while words:
+        n = rng.randrange(6, 13)
+        sentence, words = words[:n], words[n:]
+        sentences.append(" ".join(sentence).capitalize() + ".")
+    return " ".join(sentences)
+
+
+def news_stream_text(rng: random.Random, *, toxic_share: float = 0.1) -> str:
+    """A comment of an open-ended stream of news-length comments: :func:`news_prose`, and with
+    probability ``toxic_share`` a :data:`TOXIC` remark before it (every text distinct)."""
+    text = news_prose(rng)
+    if rng.random() < toxic_share:
+        return f"{rng.choice(TOXIC)}. {text}"
+    return text
 
 
 def news_comments(n: int, *, seed: int = 7) -> list[str]:

@@ -26,7 +26,12 @@ hashes per shard, each expiring whole (its expiry set once, when created: no per
   by the first ``_DEPTH + g + 1`` characters of its :func:`field_key` (band letter, bucket in
   base-4 digits). Field ``n`` counts the shard's comments. A group keeps the newest
   :data:`BUCKET_CAP` entries of each bucket (a campaign's bucket is trimmed, rarely, when its
-  group passes :data:`TRIM_AT` bytes).
+  group passes :data:`TRIM_AT` bytes). Older generations are *folded* into newer ones as the
+  shard fills: each batch moves :data:`FOLD_RATE` group names per comment it indexes from the
+  oldest generation that has groups (field ``f``; field ``c`` counts the names moved) into its
+  children in the next, before their own entries (they are older), so a lookup reads at most
+  two generations of a shard however full it is, where it read every generation the shard
+  had had (five at 50,000 comments).
 - ``Keys.spam_signatures``: field = the comment's *ref* (:func:`comment_ref`, 8 bytes of a hash
   of its id: the LSH entries carry it instead of the id), value = signature, comment id, author,
   article.
@@ -87,6 +92,10 @@ WINDOW_MARGIN_S = 300
 #: between 1 and 1 + 1/SHARDS_PER_WINDOW windows of comments; a batch reads the shards
 #: overlapping ± the window (2 * SHARDS_PER_WINDOW + 1 at most, one ``HMGET`` each).
 SHARDS_PER_WINDOW = 2
+#: Group names folded into the next generation per comment indexed (``lua/spam_batch.lua``, 5.):
+#: one moves a generation's groups a quarter of the way into the next, which holds four times
+#: its comments, so no shard has groups in more than two generations.
+FOLD_RATE = 1
 #: Comments in a shard's first generation of bucket groups (as many groups: 8 bands × 4^depth),
 #: and the factor each next one grows by: 4, one more base-4 digit of the bucket per generation
 #: (see the module docstring).
@@ -243,8 +252,9 @@ def _decode(value: bytes) -> _Known | None:
 
 _ENTRY = 17
 
-#: A shard as a script read it: its comment count ("n") and its groups read (field -> value).
-Shard = tuple[int, dict[str, bytes]]
+#: A shard as a script read it: its comment count ("n"), its oldest generation with groups ("f")
+#: and its groups read (field -> value).
+Shard = tuple[int, int, dict[str, bytes]]
 #: A comment looked up: creation ms, ref, band keys, their field keys.
 Lookup = tuple[int, bytes, Sequence[bytes], Sequence[str]]
 
@@ -330,34 +340,34 @@ def grouped_entries(
 def parse_shards(
     reply: Sequence[Any], read: Mapping[int, tuple[Sequence[str], Sequence[Any]]]
 ) -> dict[int, Shard]:
-    """The shards of a script's reply, ``{shard index, n, {field, value, ...}}``, with the
+    """The shards of a script's reply, ``{shard index, n, {field, value, ...}, f}``, with the
     groups read before it (``read[shard]``: the fields and the ``HMGET``'s reply)."""
     out: dict[int, Shard] = {}
-    for index, n, extra in reply:
+    for index, n, extra, folded in reply:
         names, got = read.get(int(index), ((), ()))
         values = {f: v for f, v in zip(names, got, strict=True) if v}
         values.update((as_str(f), v) for f, v in zip(extra[::2], extra[1::2], strict=True) if v)
-        out[int(index)] = (int(n), values)
+        out[int(index)] = (int(n), int(folded), values)
     return out
 
 
 def wanted_groups(
-    geometry: Geometry, lookups: Sequence[Lookup | None], known: Mapping[int, int]
+    geometry: Geometry, lookups: Sequence[Lookup | None], known: Mapping[int, tuple[int, int]]
 ) -> dict[int, list[str]]:
     """Per shard overlapping ± the window of a lookup, the groups of the lookups' buckets in
-    generations 0 to ``known[shard]`` (the last one this process knows the shard has), without
-    repeats."""
+    the generations ``known[shard]`` (the first and last this process knows the shard has
+    groups in), without repeats."""
     out: dict[int, dict[str, None]] = {}
     for lookup in lookups:
         if lookup is None:
             continue
         t, _, _, fks = lookup
         for s in geometry.around(t):
-            last = known.get(s, -1)
-            if last < 0:
+            span = known.get(s)
+            if span is None:
                 continue
             names = out.setdefault(s, {})
-            for g in range(last + 1):
+            for g in range(span[0], span[1] + 1):
                 names.update(dict.fromkeys(fk[: _DEPTH + g + 1] for fk in fks))
     return {s: list(names) for s, names in out.items() if names}
 
@@ -386,8 +396,8 @@ def select(
     # Per shard read: its base time, its groups, and the lengths of its generations' group
     # names, newest generation first.
     plans = {
-        s: (s * width, values, range(_DEPTH + generation(n - 1) + 1, _DEPTH, -1))
-        for s, (n, values) in shards.items()
+        s: (s * width, values, range(_DEPTH + generation(n - 1) + 1, _DEPTH + folded, -1))
+        for s, (n, folded, values) in shards.items()
         if n > 0
     }
     #: The batch's earlier comments per band key and shard: (time, ref), in the order indexed.

@@ -30,6 +30,7 @@ from moderation.spam.duplicates import (
     BUCKET_CAP,
     CANDIDATES_PER_BAND,
     FIRST_GENERATION,
+    FOLD_RATE,
     GROWTH,
     TRIM_AT,
     DuplicateIndex,
@@ -60,7 +61,7 @@ class SharedSignals:
 
 #: The ARGV position (Lua counts from 1) of the first grouped entries, then probes
 #: (``lua/spam_batch.lua``).
-_FIRST_GROUPED_ARG = 15
+_FIRST_GROUPED_ARG = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +109,10 @@ class SharedState:
         self._script: AsyncScript = script(redis, "spam_batch.lua")
         self.pseudonyms = Pseudonyms(redis, keys)
         # Per shard, its comments when this process last wrote or read it: the groups to ask
-        # for (the script reads those of newer generations itself) and where the next batch's
-        # entries go (the script checks).
+        # for (the script reads those of other generations itself) and where the next batch's
+        # entries go (the script checks); and its oldest generation with groups then.
         self._counts: dict[int, int] = {}
+        self._folded: dict[int, int] = {}
 
     async def queue(
         self, pipe: Pipeline, records: Sequence[CommentRecord], probes: Sequence[Probe | None]
@@ -135,7 +137,8 @@ class SharedState:
             None if p is None else lookup(p.created_ms, p.comment_id, p.signature) for p in probes
         ]
         counts = self._counts
-        known = {s: generation(n - 1) for s, n in counts.items() if n > 0}
+        folded = self._folded
+        known = {s: (folded.get(s, 0), generation(n - 1)) for s, n in counts.items() if n > 0}
         asked = wanted_groups(geometry, lookups, known)
         grouped = grouped_entries(geometry, lookups, counts)
         first_probe = _FIRST_GROUPED_ARG + len(grouped)
@@ -145,8 +148,9 @@ class SharedState:
                 s,
                 keys.add(geometry.lsh_key(s), "h"),
                 keys.add(geometry.signature_key(s), "h") if s in written else 0,
-                known.get(s, -1) if s in asked else -1,
+                known[s][1] if s in asked else -1,
                 grouped_arg.get(s, 0),
+                known[s][0] if s in asked else 0,
             ]
             for s in shards
         ]
@@ -188,6 +192,7 @@ class SharedState:
                 _DEPTH,
                 TRIM_AT,
                 BUCKET_CAP,
+                FOLD_RATE,
                 msgspec.msgpack.encode(rows),
                 msgspec.msgpack.encode(plan),
                 *grouped.values(),
@@ -208,8 +213,10 @@ class SharedState:
         shards = parse_shards(extra, read)
         if len(self._counts) > _KNOWN_SHARDS:
             self._counts.clear()
-        for s, (n, _) in shards.items():
+            self._folded.clear()
+        for s, (n, folded, _) in shards.items():
             self._counts[s] = n + queued.written.get(s, 0)
+            self._folded[s] = folded
         candidates = select(
             self.duplicates.geometry, shards, queued.lookups, CANDIDATES_PER_BAND, sequential=True
         )

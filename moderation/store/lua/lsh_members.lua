@@ -7,8 +7,9 @@
 -- ARGV[4] msgpack array of shards: {shard index, KEYS position}
 -- ARGV[5...] the comments' field keys (17 characters each, concatenated), per shard in
 --   ARGV[4]'s order: those of the comments whose window it overlaps.
--- Returns per shard that has comments {shard index, n, {field, value, field, value, ...}}
--- (non-empty groups: spam_batch.lua's reply has the same shape).
+-- Returns per shard that has comments {shard index, n, {field, value, field, value, ...}, f}
+-- (non-empty groups of the generations from "f", the oldest not folded away, to the newest:
+-- spam_batch.lua's reply has the same shape).
 local first, growth, depth = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local shard_list = cmsgpack.unpack(ARGV[4])
 local FIELD_KEY = 17
@@ -20,14 +21,15 @@ end
 local out = {}
 for i, s in ipairs(shard_list) do
   local key = KEYS[s[2]]
-  local n = tonumber(redis.call("HGET", key, "n")) or 0
+  local state = redis.call("HMGET", key, "n", "f")
+  local n, folded = tonumber(state[1]) or 0, tonumber(state[2]) or 0
   if n > 0 then
     local gens = generation(n - 1)
     local blob = ARGV[4 + i]
     local names, wanted = {}, {}
     for at = 1, #blob, FIELD_KEY do
       local fk = string.sub(blob, at, at + FIELD_KEY - 1)
-      lsh_group_names(fk, 0, gens, depth, names, wanted)
+      lsh_group_names(fk, folded, gens, depth, names, wanted)
     end
     local extra = {}
     for j = 1, #names, 1000 do
@@ -40,7 +42,7 @@ for i, s in ipairs(shard_list) do
         end
       end
     end
-    out[#out + 1] = {s[1], n, extra}
+    out[#out + 1] = {s[1], n, extra, folded}
   end
 end
 return out

@@ -14,11 +14,19 @@
 -- (band letter, then the bucket in base-4 digits), so each generation has `growth` times the
 -- groups of the one before and a group holds about 8 entries however full the shard.
 --
+-- Older generations are folded into newer ones as the shard fills (5.), so a lookup reads one
+-- or two generations however many the shard has had: field "f" is the oldest generation that
+-- still has groups (absent: 0), field "c" how many of its group names have been moved into the
+-- next generation so far. A group moved is split into its `growth` children by the bucket's
+-- next base-4 digit and its entries put before each child's own (they are older), so reading a
+-- group from its end still gives its bucket's entries newest first.
+--
 -- The caller reads the groups of the batch's buckets in every shard overlapping ± the window of
--- a compared comment, in every generation the shard had when it last saw its count, with one
--- HMGET per shard queued just before this script in the same MULTI (so they see the index as
--- this script finds it, at C speed: values read through Lua would cost a Lua string each way).
--- If a shard has more generations by now, the script reads and returns those groups. Which
+-- a compared comment, in the generations the shard had when it last saw it (from its "f" to the
+-- generation of its count), with one HMGET per shard queued just before this script in the same
+-- MULTI (so they see the index as this script finds it, at C speed: values read through Lua
+-- would cost a Lua string each way). If the shard has other generations by now, the script
+-- reads and returns those groups. Which
 -- entries are candidates is worked out by the caller from that (newest first per bucket, inside
 -- the window, the batch's earlier comments included): Redis stores, workers compute. Then the
 -- batch's entries are appended (one HMGET of the groups written and one HSET per shard). A
@@ -41,20 +49,22 @@
 -- ARGV[8] first generation's comments   ARGV[9] generation growth (4: one base-4 digit more)
 -- ARGV[10] `depth`: base-4 digits of the first generation's groups
 -- ARGV[11] `trim_at` (bytes)   ARGV[12] `bucket_cap` (entries)
--- ARGV[13] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
+-- ARGV[13] `fold_rate`: group names moved per comment indexed (see 5.)
+-- ARGV[14] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
 --   IP set pos (0: none), probe (0: not compared): the ARGV position of its probe}
--- ARGV[14] msgpack array of shards: {shard index, LSH hash pos, signature hash pos (0: the
+-- ARGV[15] msgpack array of shards: {shard index, LSH hash pos, signature hash pos (0: the
 --   batch writes no comment there), the last generation the caller read (-1: none), the ARGV
---   position of the batch's entries grouped for it (0: none; see 3.)}, every shard overlapping
---   a compared comment's window.
--- ARGV[15...] the grouped entries (msgpack, binary strings as msgpack strings), then the
+--   position of the batch's entries grouped for it (0: none; see 3.), the first generation the
+--   caller read}, every shard overlapping a compared comment's window.
+-- ARGV[16...] the grouped entries (msgpack, binary strings as msgpack strings), then the
 --   probes (binary, so not in msgpack, which the scripts' cmsgpack reads only
 --   as text): ref (8 bytes), creation ms since its shard's start (4 bytes), the number of
 --   bands (1 byte), per band its band key (band byte and bucket, 5 bytes) and field key (17
 --   characters), then the stored signature (the rest).
 --
 -- Returns {per comment {author rate, IP rate, approved, rejected}, per shard {shard index, its
--- "n" before the batch, {field, value, ... of the generations the caller did not read}}}.
+-- "n" before the batch, {field, value, ... of the generations the caller did not read}, its "f"
+-- before the batch}}.
 local bad = check_types(ARGV[1])
 if bad then
   return redis.error_reply(bad)
@@ -63,8 +73,9 @@ local window, width, margin = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARG
 local vwindow, vttl, cap = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local first, growth, depth = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local trim_at, bucket_cap = tonumber(ARGV[11]), tonumber(ARGV[12])
-local rows = cmsgpack.unpack(ARGV[13])
-local shard_list = cmsgpack.unpack(ARGV[14])
+local fold_rate = tonumber(ARGV[13])
+local rows = cmsgpack.unpack(ARGV[14])
+local shard_list = cmsgpack.unpack(ARGV[15])
 local ENTRY = 17
 local BAND = 22
 
@@ -136,20 +147,28 @@ local shards = {}
 local before = {}
 for _, p in ipairs(shard_list) do
   local index, key = tonumber(p[1]), KEYS[p[2]]
-  local n = tonumber(redis.call("HGET", key, "n")) or 0
+  local state = redis.call("HMGET", key, "n", "f")
+  local n, folded = tonumber(state[1]) or 0, tonumber(state[2]) or 0
   local gens = n > 0 and generation(n - 1) or -1
   shards[index] = {lsh = p[2], sig = p[3], n = n, values = {}, writes = {}, signatures = {},
     stored = {}, oldest = nil, grouped = p[5], fresh = 0, stale = false}
   local extra = {}
-  if gens > p[4] then
-    -- Generations added since the caller last saw this shard: their groups of every bucket
-    -- of the comments whose window overlaps it.
+  local read_from, read_to = p[6], p[4]
+  if gens >= 0 and (gens > read_to or folded < read_from) then
+    -- Generations the caller did not read (added, or a shard it saw fold further than this
+    -- one has: recreated): their groups of every bucket of the comments whose window
+    -- overlaps it.
     local names, wanted = {}, {}
     for _, probe in ipairs(probes) do
       if math.floor((probe.t - window) / width) <= index
         and math.floor((probe.t + window) / width) >= index then
         for _, fk in ipairs(unpack_probe(probe).fields) do
-          lsh_group_names(fk, p[4] + 1, gens, depth, names, wanted)
+          if read_to < 0 then
+            lsh_group_names(fk, folded, gens, depth, names, wanted)
+          else
+            lsh_group_names(fk, math.max(folded, read_to + 1), gens, depth, names, wanted)
+            lsh_group_names(fk, folded, math.min(gens, read_from - 1), depth, names, wanted)
+          end
         end
       end
     end
@@ -161,7 +180,7 @@ for _, p in ipairs(shard_list) do
       end
     end
   end
-  before[#before + 1] = {index, n, extra}
+  before[#before + 1] = {index, n, extra, folded}
 end
 
 -- Signatures already stored (a retried batch, or an edited comment's earlier text).
@@ -365,6 +384,98 @@ for index, shard in pairs(shards) do
     end
     expire_new(KEYS[shard.lsh], index, shard.oldest)
     expire_new(KEYS[shard.sig], index, shard.oldest)
+  end
+end
+
+-- 5. Fold: in each shard written, while it has groups in a generation older than its newest,
+-- move `fold_rate` group names per comment indexed from the oldest generation f into f + 1
+-- (the names in a fixed order: band letter, then the base-4 digits counted up; field "c" says
+-- how far). A moved group's entries go before those of its children (they are older) and the
+-- group is deleted. Generation f + 1 holds `growth` times the comments of f, so at a rate of
+-- one name per comment f is gone a quarter of the way into f + 1, and a lookup reads at most
+-- two generations of a shard. Each entry moves once per generation the shard starts after its
+-- own: about a third of a group per comment over a shard's life, in steps of a batch's size.
+local function group_name(c, digits, per_band)
+  local band, rest = math.floor(c / per_band), c % per_band
+  local out = {string.char(97 + band)}
+  for k = digits, 1, -1 do
+    local unit = 4 ^ (k - 1)
+    out[#out + 1] = tostring(math.floor(rest / unit) % 4)
+  end
+  return table.concat(out)
+end
+
+local function fold(key, n, budget, bands)
+  local state = redis.call("HMGET", key, "f", "c")
+  local f, c = tonumber(state[1]) or 0, tonumber(state[2]) or 0
+  if n == 0 or f >= generation(n - 1) then
+    return
+  end
+  local digits = depth + f                -- base-4 digits of a generation-f group's name
+  local per_band = 4 ^ digits
+  local total = bands * per_band
+  local names = {}
+  while budget > 0 and c < total do
+    names[#names + 1] = group_name(c, digits, per_band)
+    c = c + 1
+    budget = budget - 1
+  end
+  -- The child of an entry: its bucket's base-4 digit number `digits` (from 0), in the bucket's
+  -- byte 1 + digits // 4 (the entry's byte 2 + that), two bits from the top.
+  local byte_at = 2 + math.floor(digits / 4)
+  local unit = 4 ^ (3 - digits % 4)
+  local got = hmget(key, names)
+  local moved, children, parts = {}, {}, {}
+  for i, name in ipairs(names) do
+    local value = got[i]
+    if value then
+      moved[#moved + 1] = name
+      local split = {}
+      for pos = 1, #value - ENTRY + 1, ENTRY do
+        local d = math.floor(string.byte(value, pos + byte_at - 1) / unit) % 4
+        local list = split[d]
+        if not list then
+          list = {}
+          split[d] = list
+        end
+        list[#list + 1] = string.sub(value, pos, pos + ENTRY - 1)
+      end
+      for d = 0, 3 do
+        if split[d] then
+          children[#children + 1] = name .. d
+          parts[#parts + 1] = table.concat(split[d])
+        end
+      end
+    end
+  end
+  local args = {}
+  if #children > 0 then
+    local existing = hmget(key, children)
+    for i, child in ipairs(children) do
+      args[#args + 1] = child
+      args[#args + 1] = appended(parts[i], existing[i] or "")
+    end
+  end
+  if c >= total then
+    f, c = f + 1, 0
+  end
+  args[#args + 1] = "f"
+  args[#args + 1] = f
+  args[#args + 1] = "c"
+  args[#args + 1] = c
+  for i = 1, #args, 2000 do
+    redis.call("HSET", key, unpack(args, i, math.min(i + 1999, #args)))
+  end
+  for i = 1, #moved, 1000 do
+    redis.call("HDEL", key, unpack(moved, i, math.min(i + 999, #moved)))
+  end
+end
+
+if fold_rate > 0 then
+  for _, shard in pairs(shards) do
+    if shard.oldest then
+      fold(KEYS[shard.lsh], shard.n, shard.fresh * fold_rate, probes[1].bands)
+    end
   end
 end
 return {out, before}
