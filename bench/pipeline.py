@@ -92,8 +92,12 @@ def free_port() -> int:
 # --- the corpus --------------------------------------------------------------------------------
 
 
-#: ``--corpus``: what the stream's comments say.
-CORPORA = ("news", "campaign")
+#: ``--corpus``: what the stream's comments say, in a line each (see :func:`texts`).
+CORPUS_LINES = {
+    "news": "news-length comments overlapping as little as real ones, a tenth toxic",
+    "campaign": "the stream before stop 28, thick with near duplicates",
+}
+CORPORA = tuple(CORPUS_LINES)
 
 
 def texts(n: int, seed: int, corpus: str) -> list[str]:
@@ -362,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.no_duplicates:
             print("near-duplicate index off (spam_dup_min_chars past every text's length)")
+        print(f"corpus: {args.corpus} ({CORPUS_LINES[args.corpus]})")
         meter = RedisMeter(sync)
         corpus = records(args.n, args.seed, "b1", args.corpus)
         api_n = min(args.api_sample, args.n // 10)

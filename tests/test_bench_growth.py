@@ -10,8 +10,8 @@ from tests.conftest import run_bench
 
 @pytest.mark.slow
 def test_growth_bench_measures_every_size() -> None:
-    args = ["--sizes", "300,600", "--held", "50,120", "--ingest", "100", "--requests", "20",
-            "--articles", "200"]  # fmt: skip
+    args = ["--sizes", "300,600", "--held", "50,120", "--ingest", "100", "--ingest-runs", "2",
+            "--requests", "20", "--articles", "200"]  # fmt: skip
     out = run_bench("-m", "bench.growth", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
@@ -20,4 +20,7 @@ def test_growth_bench_measures_every_size() -> None:
     held_rows = [line for line in lines if line.startswith("| ") and "/" in line.split("|")[2]]
     assert len(held_rows) >= 2 + 2  # two stored sizes, two held sizes
     assert "worsening 300 → 600" in out.stdout
+    bursts = [line for line in lines if line.strip().startswith("ingest bursts:")]
+    assert len(bursts) == 2 and all(line.count("req/s") == 1 for line in bursts)
+    assert all(len(line.split(":")[1].split(" / ")) == 2 for line in bursts)
     assert "command: python -m bench.growth" in out.stdout

@@ -36,3 +36,9 @@ def test_the_pipeline_bench_runs_more_rounds_without_the_duplicate_index() -> No
     )  # fmt: skip
     assert "near-duplicate index off" in out
     assert "round 2 (200 comments posted):" in out and "decisions/s" in out
+    assert "corpus: news" in out
+
+
+def test_the_pipeline_bench_posts_the_campaign_stream_when_asked() -> None:
+    out = run_bench("-n", "120", "--api-sample", "0", "--no-profile", "--corpus", "campaign")
+    assert "corpus: campaign" in out and "decisions/s" in out
