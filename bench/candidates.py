@@ -49,8 +49,8 @@ from moderation.evaluation.corpus import (  # noqa: E402
 )
 from moderation.normalize import normalize_many  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
-from moderation.spam.duplicates import NUM_PERM, band_keys, signature  # noqa: E402
 from moderation.spam.features import tokenize_many  # noqa: E402
+from moderation.spam.minhash import NUM_PERM, band_keys, signature  # noqa: E402
 
 #: A bucket shared by more texts than this is a campaign's; the scorer reads only the newest
 #: few of it (``CANDIDATES_PER_BAND``), so its pairs are not counted.

@@ -51,7 +51,7 @@ from moderation.messages import Author, CommentRecord, Context  # noqa: E402
 from moderation.record import open_record  # noqa: E402
 from moderation.scoring.zero import ZeroScorer  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
-from moderation.spam.duplicates import SHARDS_PER_WINDOW, WINDOW_MARGIN_S  # noqa: E402
+from moderation.spam.lsh import SHARDS_PER_WINDOW, WINDOW_MARGIN_S  # noqa: E402
 from moderation.store.admission import Admission  # noqa: E402
 from moderation.store.codec import as_str  # noqa: E402
 from moderation.store.comments import Store  # noqa: E402
@@ -252,7 +252,7 @@ def breakdown(sync: redis.Redis, n: int, top: int = 16) -> None:
 
 def windows_pass_hours(settings: Settings) -> int:
     """Whole hours after which nothing kept for a spam window is left: a near-duplicate shard
-    expires up to one shard's width past the window (``spam.duplicates``), 25 h at least."""
+    expires up to one shard's width past the window (``spam.lsh``), 25 h at least."""
     window_ms = settings.spam_dup_window_s * 1000
     kept = window_ms + window_ms // SHARDS_PER_WINDOW + WINDOW_MARGIN_S * 1000
     return max(25, -(-kept // 3_600_000) + 1)

@@ -539,13 +539,13 @@ class Keys:
     def spam_lsh(self, width_ms: int, shard: int) -> str:
         """Hash: the MinHash LSH index of the comments created in one time shard (``shard`` =
         creation ms // ``width_ms``): packed entries grouped by band bucket, plus the
-        shard's comment count (``moderation.spam.duplicates``; expires whole). ``v2``: band
+        shard's comment count (``moderation.spam.lsh``; expires whole). ``v2``: band
         buckets of 16-bit MinHash values."""
         return f"{self.prefix}:spam:lsh:v2:{int(width_ms)}:{int(shard)}"
 
     def spam_signatures(self, width_ms: int, shard: int) -> str:
         """Hash ``comment ref -> MinHash signature, comment id, author, article`` of the comments
-        created in one time shard (``moderation.spam.duplicates``; expires whole). ``v2``:
+        created in one time shard (``moderation.spam.lsh``; expires whole). ``v2``:
         16-bit MinHash values."""
         return f"{self.prefix}:spam:sig:v2:{int(width_ms)}:{int(shard)}"
 

@@ -17,8 +17,8 @@ from moderation.evaluation.corpus import (
 )
 from moderation.normalize import normalize
 from moderation.settings import Settings
-from moderation.spam.duplicates import signature, similarity
 from moderation.spam.features import tokenize
+from moderation.spam.minhash import signature, similarity
 
 
 def test_prose_is_fixed_per_index() -> None:

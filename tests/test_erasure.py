@@ -23,7 +23,7 @@ from moderation.cli.record import export
 from moderation.keys import Keys
 from moderation.record import open_record
 from moderation.settings import Settings
-from moderation.spam.duplicates import NUM_PERM
+from moderation.spam.minhash import NUM_PERM
 from moderation.store import compression
 from tests.conftest import (
     RedisServer,

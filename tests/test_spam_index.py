@@ -1,4 +1,4 @@
-"""The near-duplicate index's layout in Redis (``moderation.spam.duplicates``): time shards
+"""The near-duplicate index's layout in Redis (``moderation.spam.lsh``): time shards
 read and written once per batch, the window bound exact by creation time, shards expiring
 whole, erasure of signatures, a refused batch writing nothing, retries and campaigns bounded."""
 
@@ -16,21 +16,22 @@ from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
 from moderation.spam import state as state_module
 from moderation.spam.duplicates import (
+    SIGNATURE_CACHE,
+    DuplicateIndex,
+    forget_signatures,
+    near_duplicates,
+)
+from moderation.spam.lsh import (
     BUCKET_CAP,
     FIRST_GENERATION,
-    SIGNATURE_CACHE,
     TRIM_AT,
     WINDOW_MARGIN_S,
-    DuplicateIndex,
     Geometry,
     _msgpack,
     _strings,
-    comment_ref,
-    field_key,
-    forget_signatures,
-    near_duplicates,
     select,
 )
+from moderation.spam.minhash import comment_ref, field_key
 
 CAMPAIGN = "Hey music fans, please check out my new single on my channel and subscribe today"
 OTHER = "The council voted on the budget yesterday and the mayor was not happy about it at all"

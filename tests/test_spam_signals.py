@@ -8,7 +8,6 @@ import pytest
 from moderation.messages import Author, CommentRecord, Context
 from moderation.normalize import normalize
 from moderation.spam import context_signals
-from moderation.spam.duplicates import band_keys, signature, similarity
 from moderation.spam.features import (
     PRIORS,
     SIGNAL_FEATURES,
@@ -25,6 +24,7 @@ from moderation.spam.features import (
     tokenize_many,
     vectorize,
 )
+from moderation.spam.minhash import band_keys, signature, similarity
 from moderation.spam.signals import DomainLists, registrable, text_signals
 
 

@@ -19,7 +19,7 @@ idempotent work.
 
 What the windows trim needs no sweep: the near-duplicate index expires a whole time shard at a
 time (its LSH and signature hashes get their expiry once, when created: the shard's end plus
-the window, ``spam.duplicates``; nothing per comment to trim), IP sets, flood-control and
+the window, ``spam.lsh``; nothing per comment to trim), IP sets, flood-control and
 idempotency keys expire with their TTLs (the spam windows, ``idempotency_ttl_s``), the IP sets
 are also trimmed by their writer (``spam_batch.lua``), and the streams are trimmed by the
 archiver, never past what a consumer group has not acknowledged (``store.trim``). Erasure

@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from moderation.keys import Keys
 from moderation.messages import CommentRecord, SpamResult
 from moderation.settings import Settings
-from moderation.spam.duplicates import DuplicateIndex, DupSignals, Probe, signature
+from moderation.spam.duplicates import DuplicateIndex, DupSignals
 from moderation.spam.features import (
     PRIORS,
     SIGNAL_NAMES,
@@ -43,6 +43,7 @@ from moderation.spam.features import (
     tokenize,
     tokenize_many,
 )
+from moderation.spam.minhash import Probe, signature
 from moderation.spam.model import ModelState, OnlineModel, contributions, sigmoid
 from moderation.spam.signals import DomainLists, TextSignals, text_signals
 from moderation.spam.state import SharedState

@@ -25,7 +25,8 @@ from redis.commands.core import AsyncScript
 
 from moderation.keys import Keys
 from moderation.messages import CommentRecord
-from moderation.spam.duplicates import (
+from moderation.spam.duplicates import DuplicateIndex
+from moderation.spam.lsh import (
     _DEPTH,
     BUCKET_CAP,
     CANDIDATES_PER_BAND,
@@ -33,9 +34,7 @@ from moderation.spam.duplicates import (
     FOLD_RATE,
     GROWTH,
     TRIM_AT,
-    DuplicateIndex,
     Lookup,
-    Probe,
     generation,
     grouped_entries,
     lookup,
@@ -44,6 +43,7 @@ from moderation.spam.duplicates import (
     select,
     wanted_groups,
 )
+from moderation.spam.minhash import Probe
 from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals
 from moderation.store.codec import as_int, script
 from moderation.store.pseudonyms import Pseudonyms
@@ -54,7 +54,7 @@ class SharedSignals:
     """What the shared state says about one comment."""
 
     #: Other comments sharing an LSH bucket within the window (to be confirmed): each its ref
-    #: (``duplicates.comment_ref``) and its shard's index.
+    #: (``minhash.comment_ref``) and its shard's index.
     candidates: list[tuple[bytes, int]]
     velocity: VelocitySignals
 
@@ -206,7 +206,7 @@ class SharedState:
     def parse(self, replies: Sequence[Any], queued: Queued) -> list[SharedSignals]:
         """The per-comment signals from the replies of what :meth:`queue` queued (it returned
         ``queued``), in the records' order: the candidates are picked here from the index's
-        groups read (:func:`~.duplicates.select`), as if each comment had been looked up in
+        groups read (:func:`~.lsh.select`), as if each comment had been looked up in
         turn."""
         *got, (rows, extra) = replies
         read = dict(zip(queued.asked, zip(queued.asked.values(), got, strict=True), strict=True))

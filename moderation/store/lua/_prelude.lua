@@ -23,7 +23,7 @@ end
 
 -- lsh_generation(n, first, growth): the generation of a near-duplicate shard's n-th comment
 -- (from 0), when generation 0 holds `first` comments and each next one `growth` times more
--- (spam_batch.lua and lsh_members.lua; moderation.spam.duplicates.generation in Python).
+-- (spam_batch.lua and lsh_members.lua; moderation.spam.lsh.generation in Python).
 local function lsh_generation(n, first, growth)
   local g, start, size = 0, 0, first
   while n >= start + size do

@@ -1,6 +1,6 @@
 -- The near-duplicate index's groups that hold the buckets of some comments (moderation.spam.
 -- duplicates.near_duplicates, for the held queue's groups), as spam_batch.lua returns them: the
--- caller picks the candidates. Reads only. Layout: spam_batch.lua and moderation.spam.duplicates.
+-- caller picks the candidates. Reads only. Layout: spam_batch.lua and moderation.spam.lsh.
 --
 -- KEYS: the LSH shard hashes.
 -- ARGV[1] first generation's comments   ARGV[2] generation growth   ARGV[3] `depth`

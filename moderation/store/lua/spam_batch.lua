@@ -4,7 +4,7 @@
 -- Velocity first: every comment's IP address is recorded (so comments of one batch see each
 -- other), each IP set trimmed once to the batch's oldest window and its expiry refreshed once.
 --
--- Near duplicates (layout: moderation.spam.duplicates). Comments are indexed in time shards of
+-- Near duplicates (layout: moderation.spam.lsh). Comments are indexed in time shards of
 -- `width` ms by creation time, one hash per shard (`lsh`) and one of signatures (`sig`). An LSH
 -- hash's fields are groups of band buckets; a value is packed 17-byte entries (band 1, bucket 4,
 -- comment ref 8, creation ms since the shard's start 4, big-endian); field "n" counts the

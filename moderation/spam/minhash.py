@@ -1,0 +1,120 @@
+"""MinHash signatures of comment texts and their LSH band keys, and the stored signature value.
+
+Each comment long enough to compare gets a MinHash signature of its character 4-gram shingles
+(:data:`NUM_PERM` values of 16 bits: :func:`signature`). Two texts' signatures agree in a
+fraction of positions that estimates the Jaccard similarity of their shingle sets, so a changed
+word or a different link at the end still leaves two copies of a template close together
+(robust to small edits). The signature is cut into :data:`BANDS` bands of :data:`ROWS` values;
+each band is hashed to a bucket (:func:`band_keys`): texts sharing a bucket are candidates
+(likely from a similarity of about (1/BANDS)^(1/ROWS) ≈ 0.6 up), where the index
+(:mod:`.lsh`) finds them.
+
+Pure functions and one value format, no Redis: every process must compute the same signatures
+and keys, so the hash family's seed is fixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+NUM_PERM = 32
+BANDS = 8
+ROWS = NUM_PERM // BANDS
+
+# Multiply-shift hash family: h_k(x) = (a_k * x + b_k) >> 32 (mod 2^64), a_k odd. Fixed seed:
+# every process must compute the same signatures.
+_rng = np.random.default_rng(20_240_611)
+_A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
+_B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
+#: Separates the comment id, author and article in a stored value.
+SEP = b"\x1f"
+#: Bytes of a signature at the head of its stored value (little-endian uint16s).
+SIG_BYTES = NUM_PERM * 2
+_REF_BYTES = 8
+
+
+def signature(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
+    """The MinHash signature of a non-empty set of 64-bit shingle hashes: per permutation, the
+    low 16 bits of the smallest 32-bit hash ("b-bit" MinHash). Two texts' signatures still
+    agree where their minima agree; unrelated minima agree by chance once in 65,536, which
+    moves a similarity estimate by far less than its own sampling error, and each signature
+    stored in the window costs half the bytes."""
+    hashed = (shingles[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+    out: npt.NDArray[np.uint16] = (hashed.min(axis=0) & np.uint64(0xFFFF)).astype(np.uint16)
+    return out
+
+
+def band_keys(sig: npt.NDArray[np.uint16]) -> list[bytes]:
+    """Per band, its band number and bucket (CRC-32 of the band's values): 5 bytes each."""
+    raw = sig.astype("<u2").tobytes()
+    width = ROWS * 2
+    return [
+        bytes((b,)) + zlib.crc32(raw[b * width : (b + 1) * width]).to_bytes(4, "big")
+        for b in range(BANDS)
+    ]
+
+
+_BASE4 = ["".join("0123"[(v >> k) & 3] for k in (6, 4, 2, 0)) for v in range(256)]
+
+
+def field_key(key5: bytes) -> str:
+    """A band key's field key: its band as a letter, then its bucket in base-4 digits; the
+    bucket's group in generation g is the first ``_DEPTH + g + 1`` characters."""
+    b4 = _BASE4  # spelled out: a generator per key costs more than the lookups
+    return chr(97 + key5[0]) + b4[key5[1]] + b4[key5[2]] + b4[key5[3]] + b4[key5[4]]
+
+
+def comment_ref(comment_id: str) -> bytes:
+    """The 8 bytes that stand for a comment in the index (a hash of its id: two comments of one
+    shard share one with a chance of about n²/2⁶⁵)."""
+    return hashlib.blake2b(comment_id.encode(), digest_size=_REF_BYTES).digest()
+
+
+def similarity(a: npt.NDArray[np.uint16], b: npt.NDArray[np.uint16]) -> float:
+    """Estimated Jaccard similarity of the two shingle sets."""
+    return float(np.count_nonzero(a == b)) / NUM_PERM
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One comment to index: its id, who posted it where and when, and its signature."""
+
+    comment_id: str
+    author_id: str
+    article_id: str
+    created_ms: int
+    signature: npt.NDArray[np.uint16]
+
+    def stored(self) -> bytes:
+        """The signature hash's value: signature, comment id, author, article."""
+        head = self.signature.astype("<u2").tobytes()
+        return SEP.join(
+            (head + self.comment_id.encode(), self.author_id.encode(), self.article_id.encode())
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A stored signature read back, with its comment's id, author and article."""
+
+    signature: npt.NDArray[np.uint16]
+    comment_id: str
+    author_id: str
+    article_id: str
+
+
+def decode_stored(value: bytes) -> Known | None:
+    """A stored value (:meth:`Probe.stored`) read back; ``None`` when malformed."""
+    if len(value) < SIG_BYTES:
+        return None
+    sig = np.frombuffer(value[:SIG_BYTES], dtype="<u2").astype(np.uint16)
+    parts = value[SIG_BYTES:].split(SEP)
+    if len(parts) != 3:
+        return None
+    cid, author, article = (p.decode(errors="replace") for p in parts)
+    return Known(sig, cid, author, article)
