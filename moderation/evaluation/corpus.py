@@ -14,11 +14,12 @@ reader comments:
 :func:`stream_text` mixes :data:`TOXIC` remarks into :func:`prose` at a given share; past
 2,431 comments such a stream repeats itself (prose has 46,189 texts, and its variations overlap),
 which the spam checks rightly see as a campaign. :func:`open_stream_text` mixes them into
-:func:`varied_prose` instead, which stays distinct however long the run: the text of the latency
-and load benchmarks, whose figures are for ordinary traffic. :func:`news_prose` (and
-:func:`news_stream_text`, with toxic remarks) is news-length text whose comments overlap about
-as little as real ones (:mod:`moderation.evaluation.words`): the text of the benchmarks whose
-figures depend on how many near-duplicate candidates a comment finds (pipeline, growth).
+:func:`varied_prose` instead, whose civil comments stay distinct however long the run (its toxic
+remarks, numbered, are near duplicates of each other). :func:`news_prose` (and
+:func:`news_stream_text`, with a toxic remark before a tenth of them) is news-length text whose
+comments overlap about as little as real ones (:mod:`moderation.evaluation.words`): the text of
+the benchmarks whose figures are for ordinary traffic (pipeline, growth, load, latency, soak),
+which depend on how many near-duplicate candidates a comment finds.
 
 Every function is deterministic for the same arguments (and seed / generator state).
 """

@@ -150,7 +150,10 @@ async def edit(
             replace=revision,
         )
         if result.applied:
-            return await _read(store, comment_id, site), True
+            # What this edit stored, not a read back: the same call queued the revision, and a
+            # worker can decide it before a read would answer (the answer would then say
+            # "approved" to the request that made the comment pending).
+            return StoredComment(revision, Status.PENDING, now, decision), True
     raise DecisionConflict(
         f"comment {comment_id} kept changing while it was being edited; try again",
         extra={"current": {"id": comment_id}},
