@@ -4,24 +4,19 @@ text the benchmarks post overlaps far less than the corpora they used to."""
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 
 from bench.candidates import chance
 from moderation.evaluation.corpus import news_comments, news_stream_text
 from moderation.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_bench
 
 
 def test_the_candidates_bench_prints_a_row_per_corpus() -> None:
-    out = subprocess.run(
-        [sys.executable, "bench/candidates.py", "-n", "300", "--data", str(ROOT / "missing")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    run = run_bench(
+        "bench/candidates.py", "-n", "300", "--data", str(ROOT / "missing"), timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
     assert "Command:" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "corpus" not in line]
     assert len(rows) == 5  # the generated corpora; no real data at that path

@@ -205,7 +205,12 @@ def varied_prose(rng: random.Random) -> str:
     six to twelve words. It reads as word salad, but to the scorers it is ordinary text, and
     two of them share no more than two random draws of the same words would, far below the
     near-duplicate threshold, at any index: a stream of them is never a campaign."""
-    words = [rng.choice(WORDS) for _ in range(rng.randrange(12, 48))]
+    return _sentences([rng.choice(WORDS) for _ in range(rng.randrange(12, 48))], rng)
+
+
+def _sentences(words: list[str], rng: random.Random) -> str:
+    """``words`` cut into sentences of six to twelve words (drawn by ``rng``), each capitalised
+    and ended with a full stop."""
     sentences = []
     while words:
         n = rng.randrange(6, 13)
@@ -240,12 +245,7 @@ def news_prose(rng: random.Random, *, function_share: float = 0.3) -> str:
         rng.choice(FUNCTION) if rng.random() < function_share else rng.choice(CONTENT)
         for _ in range(count)
     ]
-    sentences = []
-    while words:
-        n = rng.randrange(6, 13)
-        sentence, words = words[:n], words[n:]
-        sentences.append(" ".join(sentence).capitalize() + ".")
-    return " ".join(sentences)
+    return _sentences(words, rng)
 
 
 def news_stream_text(rng: random.Random, *, toxic_share: float = 0.1) -> str:

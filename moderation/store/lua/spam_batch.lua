@@ -151,7 +151,7 @@ for _, p in ipairs(shard_list) do
   local n, folded = tonumber(state[1]) or 0, tonumber(state[2]) or 0
   local gens = n > 0 and generation(n - 1) or -1
   shards[index] = {lsh = p[2], sig = p[3], n = n, values = {}, writes = {}, signatures = {},
-    stored = {}, oldest = nil, grouped = p[5], fresh = 0, stale = false}
+    stored = {}, oldest = nil, grouped = p[5], fresh = 0, stale = false, folded = folded}
   local extra = {}
   local read_from, read_to = p[6], p[4]
   if gens >= 0 and (gens > read_to or folded < read_from) then
@@ -405,12 +405,11 @@ local function group_name(c, digits, per_band)
   return table.concat(out)
 end
 
-local function fold(key, n, budget, bands)
-  local state = redis.call("HMGET", key, "f", "c")
-  local f, c = tonumber(state[1]) or 0, tonumber(state[2]) or 0
+local function fold(key, f, n, budget, bands)
   if n == 0 or f >= generation(n - 1) then
     return
   end
+  local c = tonumber(redis.call("HGET", key, "c")) or 0
   local digits = depth + f                -- base-4 digits of a generation-f group's name
   local per_band = 4 ^ digits
   local total = bands * per_band
@@ -474,7 +473,7 @@ end
 if fold_rate > 0 then
   for _, shard in pairs(shards) do
     if shard.oldest then
-      fold(KEYS[shard.lsh], shard.n, shard.fresh * fold_rate, probes[1].bands)
+      fold(KEYS[shard.lsh], shard.folded, shard.n, shard.fresh * fold_rate, probes[1].bands)
     end
   end
 end
