@@ -2,9 +2,10 @@
 
 One call of :meth:`BatchPipeline.process` is every step of deciding a batch, top to bottom:
 
-1. **load** the comments through the store (``Store.load_pending``): a comment already decided
-   (a redelivery) or gone is acknowledged and skipped; an unreadable one is left unacked
-   (retried, then dead-lettered);
+1. **load** the comments: those the queue took with their entries (``take.lua``: a busy
+   stream's) as they came, the rest through the store (``Store.load_pending``, one round
+   trip); a comment already decided (a redelivery) or gone is acknowledged and skipped; an
+   unreadable one is left unacked (retried, then dead-lettered);
 2. **context**: per-article policy, author standing, word lists and grounds in one round trip
    (:func:`load_context`), sent at once and awaited only once the batch is scored (steps 3
    and 4 run meanwhile: one round trip off the batch's way to its decisions);
@@ -53,7 +54,16 @@ from moderation.scoring.base import Scorer
 from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
 from moderation.statements import by_id
-from moderation.store.comments import AutoDecision, CommentRef, Store, hmget_many, now_ms
+from moderation.store.codec import execute_verified
+from moderation.store.comments import (
+    AutoDecision,
+    CommentRef,
+    Store,
+    joined_rows,
+    now_ms,
+    pending_of,
+    queue_hmget_many,
+)
 from moderation.store.grounds import decode as decode_grounds
 from moderation.store.queue import CommentQueue, Entry
 from moderation.store.wordlists import matcher_cache
@@ -70,9 +80,9 @@ async def load_context(
     redis: Redis, keys: Keys, base: Policy, records: Sequence[CommentRecord]
 ) -> BatchContext:
     """Each site's overrides, per-article overrides, author facts (all per site: a site's
-    articles and authors are its own) and the word lists' version, in two requests sent
-    together (a pipeline, and one ``hmget_many.lua`` call for the authors: one reply instead
-    of one per author); the word lists themselves are reloaded only when their version
+    articles and authors are its own) and the word lists' version, in one round trip (a
+    pipeline whose last call, ``hmget_many.lua``, reads every author in one reply instead of
+    one per author); the word lists themselves are reloaded only when their version
     changes."""
     sites = sorted({r.site for r in records})
     articles = sorted({(r.site, r.article_id) for r in records})
@@ -85,9 +95,12 @@ async def load_context(
     pipe.get(keys.words_version)
     pipe.get(keys.grounds)
     author_keys = [keys.for_site(site_id).author(a) for site_id, a in authors]
-    replies, facts = await asyncio.gather(
-        pipe.execute(), hmget_many(redis, author_keys, AUTHOR_FIELDS)
-    )
+    calls = await queue_hmget_many(redis, pipe, author_keys, AUTHOR_FIELDS)
+    # A server that lost its scripts fails the batch (NOSCRIPT), which is then decided entry
+    # by entry, and the next pipeline loads them again (``execute_verified``).
+    replies = await execute_verified(pipe)
+    facts = joined_rows(replies[len(replies) - calls :])
+    del replies[len(replies) - calls :]
     grounds_raw = replies.pop()
     site_policy = {
         site_id: base.overlay(raw, "site")
@@ -186,7 +199,13 @@ class BatchPipeline:
     ) -> BatchResult:
         acks: list[str] = []
         loaded: list[_Loaded] = []
-        states = await self.store.load_pending([e.comment_id for e in entries])
+        # Entries taken with their comments (``take.lua``) need no read here; only the rest
+        # (a blocking read's, reclaimed ones) cost a round trip.
+        unread = [e.comment_id for e in entries if e.row is None]
+        read = iter(await self.store.load_pending(unread) if unread else ())
+        states = [
+            next(read) if e.row is None else pending_of(e.comment_id, *e.row) for e in entries
+        ]
         for entry, state in zip(entries, states, strict=True):
             if state.status is None:
                 log.warning(

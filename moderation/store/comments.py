@@ -167,6 +167,25 @@ async def hmget_many(redis: Redis, keys: Sequence[str], fields: Sequence[str]) -
     return rows
 
 
+async def queue_hmget_many(
+    redis: Redis, pipe: Pipeline, keys: Sequence[str], fields: Sequence[str]
+) -> int:
+    """Queue :func:`hmget_many`'s script calls on ``pipe`` (of ``redis``), to travel with other
+    reads in one round trip; returns how many replies they take (:func:`joined_rows` joins
+    them)."""
+    bound = script(redis, "hmget_many.lua")
+    calls = 0
+    for i in range(0, len(keys), _HMGET_CHUNK):
+        await bound(keys=list(keys[i : i + _HMGET_CHUNK]), args=list(fields), client=pipe)
+        calls += 1
+    return calls
+
+
+def joined_rows(replies: Sequence[Any]) -> list[Any]:
+    """The rows of :func:`queue_hmget_many`'s replies, in key order."""
+    return [row for reply in replies for row in reply]
+
+
 #: Keys of one comment in a ``submit.lua`` call (its ``KEYS``, comment after comment).
 SUBMIT_KEYS = 13
 
@@ -176,6 +195,19 @@ class SubmitResult:
     comment_id: str  # "" when refused
     created: bool  # False: an idempotent replay of an earlier request, or refused
     refusal: Refusal | None = None  # set when an admission check refused the comment
+
+
+def pending_of(comment_id: str, doc: Any, status: Any) -> Pending:
+    """What the pipeline needs of a comment from its stored document and status (as
+    :meth:`Store.load_pending` reads them, or ``take.lua`` with its stream entry)."""
+    if doc is None or status is None:
+        return Pending(None, None)
+    if as_str(status) != Status.PENDING.value:
+        return Pending(Status(as_str(status)), None)
+    try:
+        return Pending(Status.PENDING, decode_record(doc, comment_id))
+    except (msgspec.DecodeError, TypeError) as exc:
+        return Pending(Status.PENDING, None, error=str(exc))
 
 
 class Store:
@@ -526,18 +558,10 @@ class Store:
             [self.keys.comment(cid) for cid in comment_ids],
             (CommentField.DOC, CommentField.STATUS),
         )
-        out: list[Pending] = []
-        for cid, (doc, status) in zip(comment_ids, rows, strict=True):
-            if doc is None or status is None:
-                out.append(Pending(None, None))
-            elif as_str(status) != Status.PENDING.value:
-                out.append(Pending(Status(as_str(status)), None))
-            else:
-                try:
-                    out.append(Pending(Status.PENDING, decode_record(doc, cid)))
-                except (msgspec.DecodeError, TypeError) as exc:
-                    out.append(Pending(Status.PENDING, None, error=str(exc)))
-        return out
+        return [
+            pending_of(cid, doc, status)
+            for cid, (doc, status) in zip(comment_ids, rows, strict=True)
+        ]
 
     async def refs(self, comment_ids: Sequence[str]) -> list[CommentRef | None]:
         """The transition refs of comments (``None`` for a comment that does not exist); a

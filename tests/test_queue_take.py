@@ -1,0 +1,118 @@
+"""``take.lua``: a read of the comment stream that finds entries waiting takes them with their
+comments (document and status) in the same round trip, and the pipeline decides them without
+reading them again; what the script does not read (an id key encoding would change, a key of
+the wrong type, a blocking read's entries) is read the usual way, with the same outcome."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from moderation.keys import SCORING_GROUP, CommentField, Keys
+from moderation.messages import Status
+from moderation.pipeline.batch import BatchPipeline
+from moderation.settings import Settings
+from moderation.store.comments import Store
+from moderation.store.queue import CommentQueue
+from tests.conftest import linear_scorer
+from tests.test_pipeline_batch import stream
+
+
+async def _submit(rds: Redis, n: int) -> list[str]:
+    store = Store(rds, Keys())
+    records = stream(n)
+    for record in records:
+        await store.submit(record, "", None, 0)
+    return [r.id for r in records]
+
+
+async def _stored(rds: Redis, comment_id: str) -> tuple[bytes, bytes]:
+    doc, status = await rds.hmget(
+        Keys().comment(comment_id), CommentField.DOC, CommentField.STATUS
+    )
+    return doc, status
+
+
+async def test_waiting_entries_come_with_their_comments(rds: Redis) -> None:
+    queue = CommentQueue(rds, Keys(), "t")
+    await queue.ensure_group()
+    assert await queue.read(32, 1, 0) == []  # the script is loaded before the count starts
+    ids = await _submit(rds, 3)
+    await rds.config_resetstat()
+    entries = await queue.read(32, 100, 0)
+    assert [e.comment_id for e in entries] == ids
+    for entry in entries:
+        assert entry.row == await _stored(rds, entry.comment_id)
+        assert entry.row[1] == Status.PENDING.value.encode()
+    stats = await rds.info("commandstats")
+    assert stats["cmdstat_xreadgroup"]["calls"] == 1  # inside the script: one round trip
+    assert stats["cmdstat_evalsha"]["calls"] == 1
+    # Taken means delivered: the group's pending list holds them, as after an XREADGROUP.
+    pending = await rds.xpending_range(Keys().stream, SCORING_GROUP, "-", "+", 10)
+    assert [p["consumer"] for p in pending] == [b"t"] * 3
+
+
+async def test_a_blocking_reads_entries_are_read_with_the_rest_of_the_batch(
+    rds: Redis,
+) -> None:
+    queue = CommentQueue(rds, Keys(), "t")
+    await queue.ensure_group()
+    done = asyncio.Event()
+
+    async def arrivals() -> None:
+        await asyncio.sleep(0.05)
+        await _submit(rds, 1)  # wakes the blocking read: taken without its comment
+        await asyncio.sleep(0.05)
+        store = Store(rds, Keys())
+        await store.submit(stream(2)[1], "", None, 0)  # arrives while the read lingers
+        await asyncio.sleep(0.05)
+        done.set()
+
+    task = asyncio.create_task(arrivals())
+    in_flight = asyncio.ensure_future(done.wait())
+    entries = await queue.read(32, 2000, 10_000, until=in_flight)
+    await task
+    assert [e.comment_id for e in entries] == ["c00000", "c00001"]
+    # The fill read took the second with its comment and read the first's.
+    for entry in entries:
+        assert entry.row == await _stored(rds, entry.comment_id)
+
+
+async def test_what_the_script_cannot_read_is_read_by_the_pipeline(
+    rds: Redis, settings: Settings
+) -> None:
+    keys = Keys()
+    await _submit(rds, 2)
+    # An id that key encoding changes, and one whose key is not a hash.
+    await rds.xadd(keys.stream, {"id": "odd:id"})
+    await rds.set(keys.comment("c09999"), "not a hash")
+    await rds.xadd(keys.stream, {"id": "c09999"})
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    entries = await queue.read(32, 100, 0)
+    assert [e.comment_id for e in entries] == ["c00000", "c00001", "odd:id", "c09999"]
+    assert [e.row is not None for e in entries] == [True, True, False, False]
+    pipeline = BatchPipeline(settings, rds, linear_scorer(), consumer="t")
+    try:
+        result = await pipeline.process(entries)
+    finally:
+        pipeline.close()
+    # As before the script: the two comments decided, the unknown id acknowledged, the poison
+    # key's entry left for retry (then dead-lettered), its neighbours unharmed.
+    assert (result.decided, result.acked, result.retry) == (2, 3, 1)
+    for comment_id in ("c00000", "c00001"):
+        status = (await _stored(rds, comment_id))[1]
+        assert status != Status.PENDING.value.encode()
+    pending = await rds.xpending_range(keys.stream, SCORING_GROUP, "-", "+", 10)
+    assert len(pending) == 1
+
+
+async def test_a_deleted_group_is_made_again(rds: Redis) -> None:
+    keys = Keys()
+    queue = CommentQueue(rds, keys, "t")
+    await queue.ensure_group()
+    await rds.xgroup_destroy(keys.stream, SCORING_GROUP)
+    assert await queue.read(32, 10, 0) == []
+    groups = await rds.xinfo_groups(keys.stream)
+    assert [g["name"] for g in groups] == [SCORING_GROUP.encode()]
