@@ -66,6 +66,8 @@ class CommentQueue:
         self._claim_cursor = "0-0"
         self._take = script(redis, "take.lua")
         self._prefix = keys.comment("")
+        #: The last read came back full: entries are likely waiting.
+        self._backlog = False
 
     async def ensure_group(self) -> None:
         await ensure_group(self.redis, self.keys)
@@ -115,13 +117,19 @@ class CommentQueue:
 
     async def _read_new(self, count: int, block_ms: int | None) -> list[Entry]:
         """Up to ``count`` new entries, blocking up to ``block_ms`` for the first (``None``:
-        not at all, what is there now). What is there now is taken with its comments
-        (``take.lua``); only an idle stream is waited on with a blocking ``XREADGROUP`` (a
-        script cannot block), whose entries come without theirs."""
-        taken = await self._take_more([], count)
-        if taken or block_ms is None:
-            return taken
-        return await self._block(count, block_ms)
+        not at all, what is there now). While the stream has a backlog (the last read came
+        back full) what is there is taken with its comments (``take.lua``); otherwise, and
+        when that finds none, a blocking ``XREADGROUP`` (a script cannot block) waits, whose
+        entries come without theirs: at light load, asking first would cost a round trip
+        for nothing on every batch."""
+        if block_ms is not None and not self._backlog:
+            got = await self._block(count, block_ms)
+        else:
+            got = await self._take_more([], count)
+            if not got and block_ms is not None:
+                got = await self._block(count, block_ms)
+        self._backlog = len(got) >= count
+        return got
 
     async def _block(self, count: int, block_ms: int) -> list[Entry]:
         """Up to ``count`` new entries, without their comments, blocking up to ``block_ms``
