@@ -235,9 +235,13 @@ def _body(r: CommentRecord) -> dict[str, Any]:
     }
 
 
-async def drain_in_process(settings: Settings, profile: cProfile.Profile | None) -> float:
+async def drain_in_process(
+    settings: Settings, profile: cProfile.Profile | None
+) -> tuple[float, float]:
     """Run one ScoringWorker, on the client ``moderation worker`` uses, until nothing is pending;
-    returns wall seconds."""
+    returns wall seconds from its start until it stopped, and decisions/s from its first
+    decision seen (the pending count polled every 20 ms) to its last (its start, a second or
+    less of one-time work, and its stop left out, as ``drain_processes`` leaves them out)."""
     client = worker_client(settings)
     probe = AsyncRedis.from_url(settings.resolved_redis_url())
     worker = ScoringWorker(settings, client, ZeroScorer(), name="bench-1")
@@ -245,9 +249,14 @@ async def drain_in_process(settings: Settings, profile: cProfile.Profile | None)
     if profile is not None:
         profile.enable()
     task = asyncio.create_task(worker.run())
+    total = await probe.zcard(K.pending)
+    first: tuple[float, int] | None = None
     try:
-        while await probe.zcard(K.pending):  # noqa: ASYNC110 - polling another process' state
+        while left := await probe.zcard(K.pending):
+            if first is None and left < total:
+                first = (time.perf_counter(), left)
             await asyncio.sleep(0.02)
+        last = time.perf_counter()
     finally:
         worker.request_stop()
         await task
@@ -255,7 +264,8 @@ async def drain_in_process(settings: Settings, profile: cProfile.Profile | None)
             profile.disable()
         await client.aclose()
         await probe.aclose()
-    return time.perf_counter() - started
+    steady = first[1] / (last - first[0]) if first is not None and last > first[0] else 0.0
+    return time.perf_counter() - started, steady
 
 
 def drain_processes(
@@ -382,12 +392,13 @@ def main(argv: list[str] | None = None) -> int:
             meter.report(f"ingest via the API ({api_n} comments, in-process ASGI)", api_n)
 
         meter.start()
+        steady = 0.0
         if args.processes:
             wall, worker_cpu, decided = drain_processes(settings, args.processes)
             mode = f"moderation worker --processes {args.processes}"
         else:
             cpu0 = time.process_time()
-            wall = asyncio.run(drain_in_process(settings, None))
+            wall, steady = asyncio.run(drain_in_process(settings, None))
             worker_cpu = time.process_time() - cpu0
             decided = args.n
             mode = "one in-process ScoringWorker"
@@ -395,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"decide ({mode}, zero scorer): {decided} comments in {wall:.2f} s = "
             f"{decided / wall:,.0f} decisions/s"
+            + (
+                f"; from its first decision to its last: {steady:,.0f} decisions/s"
+                if steady
+                else ""
+            )
         )
         meter.report("decide", args.n)
         print(
@@ -411,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                 wall, worker_cpu, decided = drain_processes(settings, args.processes)
             else:
                 cpu0 = time.process_time()
-                wall = asyncio.run(drain_in_process(settings, None))
+                wall, _ = asyncio.run(drain_in_process(settings, None))
                 worker_cpu, decided = time.process_time() - cpu0, args.n
             meter.stop()
             print(

@@ -186,11 +186,10 @@ class Settings:
     batch_size_backlog: int = 256
     #: After the first message of a batch arrives, wait at most this long for the batch to fill.
     batch_linger_ms: int = 20
-    #: Linger only while the previous batch is still being scored, and never past it: an idle
+    #: Linger only while the previous batch is still being decided, and never past it: an idle
     #: worker takes what is queued at once (no added latency when traffic is light), a busy one
-    #: lets the next batch fill until the previous one is scored (big batches under load, no
-    #: waiting once the worker is free; the previous batch's decisions are written while the
-    #: next one is loaded and scored). Off: always linger up to ``batch_linger_ms`` (fuller
+    #: lets the next batch fill until the previous one is written (big batches under load, no
+    #: waiting once the worker is free). Off: always linger up to ``batch_linger_ms`` (fuller
     #: batches at light load, for a GPU whose per-batch cost dominates).
     batch_linger_auto: bool = True
     #: How long one XREADGROUP blocks when the stream is empty (bounds SIGTERM reaction time).

@@ -395,39 +395,3 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
     await rds.set(keys.thread_replies("threaded", approved.id), "not a set")
     await store.transition_batch(items)
     assert await lists() == one_by_one
-
-
-async def test_the_next_batch_is_released_once_this_one_is_scored(
-    settings: Settings, rds: Redis
-) -> None:
-    """``released`` resolves before the batch's decisions are written (its spam state is, so
-    the worker's next batch may start and sees this one's comments), and a batch that fails
-    before it is scored still releases it when the call ends (the worker never waits on it)."""
-    keys = Keys(settings.key_prefix)
-    records = stream(6)
-    await prepare(rds, keys, records)
-    pipeline = BatchPipeline(settings, rds, linear_scorer(), consumer="t")
-    queue = CommentQueue(rds, keys, "t")
-    await queue.ensure_group()
-    at_write: list[bool] = []
-    released = asyncio.get_running_loop().create_future()
-
-    def check(pipe: Pipeline, decided: int) -> None:
-        at_write.append(released.done())
-
-    try:
-        entries = await queue.read(3, 10, 0)
-        result = await pipeline.process(entries, after_write=check, released=released)
-        assert result.decided == 3
-        assert at_write == [True]
-        # Spam state written before the release: the index holds the batch's comments.
-        assert await rds.keys(f"{keys.prefix}:spam:sig:*")
-        # A batch whose comments cannot even be read fails before scoring: released at the end.
-        await rds.set(keys.comment(records[3].id), "not a hash")
-        rest = await queue.read(3, 10, 0)
-        assert rest[0].comment_id == records[3].id
-        failed = asyncio.get_running_loop().create_future()
-        one = await pipeline.process(rest[:1], released=failed)
-        assert one.retry == 1 and failed.done()
-    finally:
-        pipeline.close()

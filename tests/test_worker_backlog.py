@@ -22,11 +22,9 @@ class SizedWorker(ScoringWorker):
 
     sizes: list[int]
 
-    async def process(
-        self, entries: Sequence[Entry], released: asyncio.Future[None] | None = None
-    ) -> None:
+    async def process(self, entries: Sequence[Entry]) -> None:
         self.sizes.append(len(entries))
-        await super().process(entries, released)
+        await super().process(entries)
 
 
 async def drain(settings: Settings, rds: Redis, n: int) -> list[int]:

@@ -22,15 +22,11 @@ once :data:`GC_YOUNG_THRESHOLD` containers outlive their batch rather than every
 holds large sets and lists of feature indices that each young collection walks again whole
 (the thresholds in force before are restored on stop).
 
-With overlap on (``MODERATION_WORKER_OVERLAP``, the default) two batches are in flight: batch
-*n + 1* starts as soon as batch *n* is scored (its spam state written, so *n + 1* sees *n*'s
-comments as near duplicates and in velocity counts), while *n*'s decisions are made and written:
-while the model scores one batch in the (single) scoring thread, the loop scores spam, writes the
-decisions of the one before and reads and loads the next, so neither the model nor the loop is
-left idle during Redis round trips (on a GPU above all; on 2 CPU cores with ONNX Runtime it took
-end-to-end throughput from 0.90 to 0.93 of the raw model's). What *n + 1* cannot see of *n* is
-its decisions' effect on the authors' approved and rejected counts, one batch late, as between
-the processes of a pool.
+With overlap on (``MODERATION_WORKER_OVERLAP``, the default) two batches are in flight: while
+the model scores batch *n* in the (single) scoring thread, the loop scores spam, writes the
+decisions of batch *n − 1* and reads and loads batch *n + 1*, so the model is not left idle
+during Redis round trips and Python work (on a GPU above all; on 2 CPU cores with ONNX Runtime it
+took end-to-end throughput from 0.90 to 0.93 of the raw model's).
 """
 
 from __future__ import annotations
@@ -161,9 +157,6 @@ class ScoringWorker:
             ", DEGRADED fallback" if info.degraded else "",
         )
         in_flight: asyncio.Task[None] | None = None
-        # Resolved once the batch in flight is scored (moderation.pipeline.batch): the next
-        # batch may start then, while this one's decisions are written.
-        released: asyncio.Future[None] | None = None
         count, backlog = s.batch_size, max(s.batch_size, s.batch_size_backlog)
         try:
             while not self._stop.is_set():
@@ -176,11 +169,11 @@ class ScoringWorker:
                             await previous
                         await self.reclaim()
                         next_reclaim = time.monotonic() + s.reclaim_interval_s
-                    busy = released is not None and not released.done()
+                    busy = in_flight is not None and not in_flight.done()
                     linger = s.batch_linger_ms if busy or not s.batch_linger_auto else 0
-                    # Auto: fill the batch only while the previous one is being scored; once
-                    # it is, waiting longer would only add latency.
-                    until = released if busy and s.batch_linger_auto else None
+                    # Auto: fill the batch only while the previous one is being decided; once
+                    # it is done, waiting longer would only add latency.
+                    until = in_flight if busy and s.batch_linger_auto else None
                     entries = await self.queue.read(count, s.block_ms, linger, until)
                     # A full batch means a backlog: take bigger ones until it is worked off,
                     # doubling per full read (a burst of a few batches' worth is worked off in
@@ -190,10 +183,7 @@ class ScoringWorker:
                     # The slot is cleared before awaiting: a batch whose writes failed (Redis
                     # gone) is left unacked for redelivery, never awaited twice. Without
                     # overlap the new batch is awaited at once, as the previous one.
-                    batch = None
-                    if entries:
-                        released = asyncio.get_running_loop().create_future()
-                        batch = asyncio.create_task(self.process(entries, released))
+                    batch = asyncio.create_task(self.process(entries)) if entries else None
                     previous, in_flight = (in_flight, batch) if self.overlap else (batch, None)
                     if previous is not None:
                         await previous
@@ -311,11 +301,8 @@ class ScoringWorker:
         return len(claimed)
 
     # --- the batch --------------------------------------------------------------------------
-    async def process(
-        self, entries: Sequence[Entry], released: asyncio.Future[None] | None = None
-    ) -> None:
-        """Decide a batch through the pipeline, counting it in this worker's heartbeat;
-        ``released`` as :meth:`BatchPipeline.process`'s."""
+    async def process(self, entries: Sequence[Entry]) -> None:
+        """Decide a batch through the pipeline, counting it in this worker's heartbeat."""
         key = self.keys.worker(self.name)
         expiry = self._heartbeat_expiry_s
 
@@ -326,7 +313,7 @@ class ScoringWorker:
             pipe.hincrby(key, PROCESSED, decided)
             pipe.expire(key, expiry)
 
-        result = await self.pipeline.process(entries, after_write=tally, released=released)
+        result = await self.pipeline.process(entries, after_write=tally)
         self.processed += result.decided
         self.last_batch_size = len(entries)
 

@@ -116,11 +116,6 @@ async def load_context(
     return ctx
 
 
-def _release(released: asyncio.Future[None] | None) -> None:
-    if released is not None and not released.done():
-        released.set_result(None)
-
-
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """What one batch did: comments decided, entries acknowledged, entries left for retry."""
@@ -176,37 +171,16 @@ class BatchPipeline:
         self.scoring_thread.close()
 
     async def process(
-        self,
-        entries: Sequence[Entry],
-        *,
-        after_write: AfterWrite | None = None,
-        released: asyncio.Future[None] | None = None,
+        self, entries: Sequence[Entry], *, after_write: AfterWrite | None = None
     ) -> BatchResult:
         """Decide a batch. Entries that fail stay unacked (retried, then dead-lettered).
 
         A failure of the batch as a whole that is not Redis being unavailable (a poison comment
         that breaks a stage for everyone) is isolated: each entry is then decided on its own, so
         the culprit stays unacked and its neighbours are decided.
-
-        ``released`` is resolved once the batch is scored (its spam state written: a batch
-        started after that sees this one's comments in the near-duplicate index and velocity
-        counts), or when the call ends, whichever comes first: the worker starts its next
-        batch then, so that batch's loading and Python work fill the round trips of this
-        one's decisions.
         """
         try:
-            return await self._isolated(entries, after_write, released)
-        finally:
-            _release(released)
-
-    async def _isolated(
-        self,
-        entries: Sequence[Entry],
-        after_write: AfterWrite | None,
-        released: asyncio.Future[None] | None,
-    ) -> BatchResult:
-        try:
-            return await self._decide(entries, after_write, released)
+            return await self._decide(entries, after_write)
         except REDIS_UNAVAILABLE:
             raise
         except Exception:
@@ -221,10 +195,7 @@ class BatchPipeline:
         return BatchResult(decided, acked, retry)
 
     async def _decide(
-        self,
-        entries: Sequence[Entry],
-        after_write: AfterWrite | None,
-        released: asyncio.Future[None] | None = None,
+        self, entries: Sequence[Entry], after_write: AfterWrite | None
     ) -> BatchResult:
         acks: list[str] = []
         loaded: list[_Loaded] = []
@@ -278,7 +249,6 @@ class BatchPipeline:
             except BaseException:
                 await stop_task(context)
                 raise
-            _release(released)
             ctx = await context
             if self.recorder is not None:
                 model = (self.scorer.info.name,)
