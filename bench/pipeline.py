@@ -240,8 +240,10 @@ async def drain_in_process(
 ) -> tuple[float, float]:
     """Run one ScoringWorker, on the client ``moderation worker`` uses, until nothing is pending;
     returns wall seconds from its start until it stopped, and decisions/s from its first
-    decision seen (the pending count polled every 20 ms) to its last (its start, a second or
-    less of one-time work, and its stop left out, as ``drain_processes`` leaves them out)."""
+    decision seen (the pending count polled every 20 ms) to its last: its start and its stop
+    left out, as ``drain_processes`` leaves them out (once the stream is drained the worker
+    sits in a blocking read, up to ``block_ms``, a second, before it sees the request to
+    stop)."""
     client = worker_client(settings)
     probe = AsyncRedis.from_url(settings.resolved_redis_url())
     worker = ScoringWorker(settings, client, ZeroScorer(), name="bench-1")
