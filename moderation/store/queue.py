@@ -88,9 +88,9 @@ class CommentQueue:
         the comments of all of them in one ``take.lua`` call, so a worker lingers only while
         its previous batch is being decided, never past it, costs no polling round trips while
         it does, and the batch it returns needs no round trip more to load. Already done
-        (nothing in flight), the read takes what is waiting with its comments, and blocks only
-        if there is none. Without ``until``, the read blocks on Redis for the rest of the
-        linger."""
+        (nothing in flight), the read is :meth:`_read_new`'s: what is waiting, with its
+        comments while the stream has a backlog. Without ``until``, the read blocks on Redis
+        for the rest of the linger."""
         if until is not None and not until.done() and linger_ms > 0:
             # Blocking first costs nothing here: what it takes is loaded with the rest.
             batch = await self._block(count, block_ms)
@@ -143,14 +143,18 @@ class CommentQueue:
                 block=max(block_ms, 1),
             )
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            # The stream or group was deleted under us (e.g. a FLUSHALL): recreate and go on.
-            await self.ensure_group()
+            await self._regroup(exc)
             return []
         if not reply:
             return []
         return _entries(reply[0][1])
+
+    async def _regroup(self, exc: ResponseError) -> None:
+        """Re-raise ``exc`` unless it says the stream or group is gone (deleted under us, e.g.
+        by a FLUSHALL): then recreate them, and the read returns what it had."""
+        if "NOGROUP" not in str(exc):
+            raise exc
+        await self.ensure_group()
 
     async def _take_more(self, taken: list[Entry], count: int) -> list[Entry]:
         """``taken`` with the comments of those read without theirs, and up to ``count`` new
@@ -170,9 +174,7 @@ class CommentQueue:
                 ],
             )
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            await self.ensure_group()
+            await self._regroup(exc)
             return taken
         new, rows = reply
         out = list(taken)
