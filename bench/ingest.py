@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Role  # noqa: E402
 from moderation.store.apikeys import create_key  # noqa: E402
-from moderation.store.embedded import COMPACT_ENCODINGS, find_redis_server  # noqa: E402
+from moderation.store.embedded import SERVER_TUNING, find_redis_server  # noqa: E402
 
 K = Keys()
 ARTICLES = 50
@@ -95,7 +95,7 @@ def start_redis(procs: list[subprocess.Popen[bytes]], workdir: str) -> str:
                 find_redis_server(os.environ.get("MODERATION_REDIS_SERVER", "")),
                 "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec", "--dir", workdir,
-                *COMPACT_ENCODINGS,
+                *SERVER_TUNING,
             ],
             stdout=subprocess.DEVNULL,
         )

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench.httpclient import Connection  # noqa: E402
 from moderation.evaluation.corpus import news_stream_text  # noqa: E402
 from moderation.keys import CommentField, Keys  # noqa: E402
-from moderation.store.embedded import COMPACT_ENCODINGS, find_redis_server  # noqa: E402
+from moderation.store.embedded import SERVER_TUNING, find_redis_server  # noqa: E402
 from moderation.store.records import decode_record  # noqa: E402
 
 K = Keys()
@@ -298,7 +298,7 @@ def start_and_measure(args: argparse.Namespace) -> int:
                     "yes",
                     "--appendfsync",
                     "everysec",
-                    *COMPACT_ENCODINGS,
+                    *SERVER_TUNING,
                     "--save",
                     "",
                     "--maxmemory-policy",

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 from bench.httpclient import Connection, Reply  # noqa: E402
 from bench.load import free_port, make_comment, wait_until  # noqa: E402
 from moderation.keys import SCORING_GROUP, Keys  # noqa: E402
-from moderation.store.embedded import COMPACT_ENCODINGS, find_redis_server  # noqa: E402
+from moderation.store.embedded import SERVER_TUNING, find_redis_server  # noqa: E402
 
 K = Keys()
 #: The p99 (seconds) past which the system is called saturated.
@@ -115,7 +115,7 @@ def started_service(
             subprocess.Popen(
                 [find_redis_server(), *where,
                  "--dir", str(tmp), "--appendonly", "yes", "--appendfsync", appendfsync,
-                 "--save", "", "--maxmemory-policy", "noeviction", *COMPACT_ENCODINGS],
+                 "--save", "", "--maxmemory-policy", "noeviction", *SERVER_TUNING],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -30,7 +30,7 @@ from moderation.messages import Role
 from moderation.scoring.linear import LinearScorer
 from moderation.settings import Settings
 from moderation.store.apikeys import create_key
-from moderation.store.embedded import COMPACT_ENCODINGS, find_redis_server
+from moderation.store.embedded import SERVER_TUNING, find_redis_server
 from workers.scoring import ScoringWorker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ class RedisServer:
                 str(self.dir),
                 "--maxmemory-policy",
                 "noeviction",
-                *COMPACT_ENCODINGS,
+                *SERVER_TUNING,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
