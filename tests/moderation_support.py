@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 
 from moderation.keys import CommentField, Keys
 from moderation.messages import Decision, Reason, Status
-from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.comments import Store, now_ms
+from moderation.store.transitions import CommentRef
 from tests.conftest import Api, comment
 
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')

@@ -18,7 +18,8 @@ from moderation.settings import Settings
 from moderation.statements import DEFAULT_GROUNDS, by_id, with_statement
 from moderation.store.apikeys import create_key
 from moderation.store.codec import as_str
-from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.comments import Store, now_ms
+from moderation.store.transitions import CommentRef
 from tests.conftest import Api, running_api, wait_for
 from tests.moderation_support import held, status_of
 from tests.test_webhooks import receiver, sender

@@ -25,8 +25,9 @@ from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
 from moderation.store import decisions, waiters
 from moderation.store.codec import as_str
-from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
+from moderation.store.comments import Store, now_ms
 from moderation.store.queue import CommentQueue
+from moderation.store.transitions import AutoDecision, CommentRef
 from tests.conftest import linear_scorer
 
 BASE_MS = 1_700_000_000_000

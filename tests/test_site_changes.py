@@ -16,8 +16,9 @@ from moderation.record import Record, reads
 from moderation.record.schema import comments
 from moderation.settings import Settings
 from moderation.store import compression
-from moderation.store.comments import AutoDecision, CommentRef, Store, now_ms
+from moderation.store.comments import Store, now_ms
 from moderation.store.records import decode_record
+from moderation.store.transitions import AutoDecision, CommentRef
 from tests.conftest import Api, comment, running_api, running_worker, wait_for
 from tests.moderation_support import held, sign_in, status_of
 from tests.record_support import archive_all

@@ -52,7 +52,7 @@ from moderation.record import (
 from moderation.settings import Settings
 from moderation.store import decisions, records
 from moderation.store.codec import as_str
-from moderation.store.comments import hmget_many
+from moderation.store.comment_reads import hmget_many
 from moderation.store.trim import trim_acknowledged
 
 log = logging.getLogger("moderation.archiver")

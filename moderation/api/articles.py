@@ -31,7 +31,8 @@ from moderation.settings import Settings
 from moderation.store import articles
 from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_str, encode_cursor
-from moderation.store.comments import Store, decode_comment_cursor, now_ms
+from moderation.store.comment_reads import decode_comment_cursor
+from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view, hidden_view
 
 #: Most article ids in one counts request (a front page rarely links more).

@@ -40,7 +40,8 @@ from moderation.settings import Settings
 from moderation.store import articles, revisions
 from moderation.store.admission import Admission
 from moderation.store.audit import Actor
-from moderation.store.comments import Store, announced, now_ms
+from moderation.store.comment_reads import announced
+from moderation.store.comments import Store, now_ms
 from moderation.store.views import comment_view
 from moderation.store.waiters import DecisionWaiters, Published
 

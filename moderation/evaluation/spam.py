@@ -54,9 +54,10 @@ from moderation.messages import Author, CommentRecord, Decision, ModelInfo, Reas
 from moderation.pipeline.batch import BatchPipeline
 from moderation.settings import Settings
 from moderation.spam.feedback import record_feedback
-from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.comments import Store, now_ms
 from moderation.store.embedded import temporary_redis
 from moderation.store.queue import Entry
+from moderation.store.transitions import CommentRef
 
 MODES = ("zero-shot", "prequential")
 #: Progress bars appear from this many comments on.

@@ -55,17 +55,11 @@ from moderation.settings import Settings
 from moderation.spam import SpamInput, SpamScorer
 from moderation.statements import by_id
 from moderation.store.codec import execute_verified
-from moderation.store.comments import (
-    AutoDecision,
-    CommentRef,
-    Store,
-    joined_rows,
-    now_ms,
-    pending_of,
-    queue_hmget_many,
-)
+from moderation.store.comment_reads import joined_rows, pending_of, queue_hmget_many
+from moderation.store.comments import Store, now_ms
 from moderation.store.grounds import decode as decode_grounds
 from moderation.store.queue import CommentQueue, Entry
+from moderation.store.transitions import AutoDecision, CommentRef
 from moderation.store.wordlists import matcher_cache
 from moderation.tasks import stop_task
 

@@ -55,7 +55,9 @@ from moderation.store.appeals import (
     queue_ids,
 )
 from moderation.store.audit import Actor
-from moderation.store.comments import STORED_FIELDS, CommentRef, decode_stored, now_ms
+from moderation.store.comment_reads import STORED_FIELDS, decode_stored
+from moderation.store.comments import now_ms
+from moderation.store.transitions import CommentRef
 
 MAX_TEXT = 5_000
 #: The reason code of a reversal (counted as ``reason:appeal``).

@@ -28,7 +28,8 @@ from moderation.statements import with_statement
 from moderation.store import audit
 from moderation.store.audit import Actor
 from moderation.store.codec import as_str
-from moderation.store.comments import CommentRef, now_ms
+from moderation.store.comments import now_ms
+from moderation.store.transitions import CommentRef
 
 STATES = tuple(s.value for s in AuthorState)
 #: Most waiting comments one ban rejects in a single request.

@@ -33,7 +33,8 @@ from moderation.spam.feedback import Label, record_feedback
 from moderation.statements import with_statement
 from moderation.store import audit
 from moderation.store.audit import Actor
-from moderation.store.comments import CommentRef, now_ms
+from moderation.store.comments import now_ms
+from moderation.store.transitions import CommentRef
 
 log = logging.getLogger("moderation.review")
 

@@ -15,7 +15,8 @@ from moderation.messages import Decision, StoredComment
 from moderation.store import articles, decisions
 from moderation.store.articles import ArticleInfo
 from moderation.store.codec import as_int, as_str
-from moderation.store.comments import STORED_FIELDS, Store, decode_stored, hmget_many
+from moderation.store.comment_reads import STORED_FIELDS, decode_stored, hmget_many
+from moderation.store.comments import Store
 from moderation.store.views import comment_view
 
 #: Who decides automatically (their decision is the automatic one).

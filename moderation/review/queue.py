@@ -27,7 +27,7 @@ from moderation.keys import CommentField, HeldCount, Keys
 from moderation.messages import Status
 from moderation.review.items import ReviewItem, load_items
 from moderation.store.codec import as_str, decode_cursor, encode_cursor, int_map
-from moderation.store.comments import hmget_many
+from moderation.store.comment_reads import hmget_many
 from moderation.store.records import decode_record
 
 ORDERS = ("oldest", "newest", "riskiest")

@@ -27,7 +27,7 @@ from moderation.review.context import Review
 from moderation.review.items import ReviewItem, item_view, load_items
 from moderation.statements import with_statement
 from moderation.store.audit import Actor
-from moderation.store.comments import CommentRef, now_ms
+from moderation.store.comments import now_ms
 from moderation.store.reports import (
     Filed,
     Notice,
@@ -39,6 +39,7 @@ from moderation.store.reports import (
     reported_ids,
     reporter_hash,
 )
+from moderation.store.transitions import CommentRef
 
 #: The actor of the automatic hide (its own kind in the counters).
 REPORTS_ACTOR = "reports"

@@ -23,7 +23,7 @@ from moderation.keys import SITE_AUDIT_TARGETS, Keys
 from moderation.messages import Role, iso, json_encoder
 from moderation.settings import Settings
 from moderation.store.codec import as_str, script
-from moderation.store.comments import AuditAppend
+from moderation.store.transitions import AuditAppend
 
 #: Entries kept per index list (per comment, author, article, actor).
 INDEX_CAP = 1_000

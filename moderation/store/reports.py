@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from moderation.keys import Keys
 from moderation.messages import json_encoder
 from moderation.store.codec import as_str, script
-from moderation.store.comments import EVENTS_MAXLEN
+from moderation.store.transitions import EVENTS_MAXLEN
 
 
 class ReportReason(enum.StrEnum):

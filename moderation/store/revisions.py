@@ -29,7 +29,8 @@ from moderation.messages import Author, CommentRecord, Decision, Status, StoredC
 from moderation.settings import Settings
 from moderation.store import audit
 from moderation.store.audit import Actor
-from moderation.store.comments import CommentRef, Store, now_ms
+from moderation.store.comments import Store, now_ms
+from moderation.store.transitions import CommentRef
 
 #: Statuses an edit may start from (a rejected or deleted comment stays as it is).
 EDITABLE = (Status.PENDING, Status.APPROVED, Status.HELD)
