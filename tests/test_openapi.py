@@ -11,7 +11,8 @@ import msgspec
 from openapi_spec_validator import validate
 
 from moderation.api import schemas
-from moderation.api.openapi import OPERATIONS, mounted
+from moderation.api.openapi import mounted
+from moderation.api.operations import OPERATIONS
 from tests.conftest import Api, comment
 from workers.scoring import ScoringWorker
 
