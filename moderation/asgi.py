@@ -6,10 +6,9 @@ A factory, so each uvicorn worker process reads its settings once at start.
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 
+from moderation import logs
 from moderation.app import create_app, create_metrics_app
 from moderation.settings import Settings
 
@@ -25,8 +24,5 @@ def metrics_app() -> Starlette:
 
 def _settings() -> Settings:
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
+    logs.setup(settings.log_level)
     return settings

@@ -46,10 +46,11 @@ class CommentField:
     pays for them (``bench/storage.py``).
 
     Python reads and writes them only through ``moderation.store.comments`` and its
-    ``transitions`` (and the readers of ``comment_reads.STORED_FIELDS``); the scripts that touch the hash (``submit.lua``, ``transition.lua``,
-    ``transition_batch.lua``, ``sweep.lua``) spell the same letters. Each fact is stored once:
-    the comment id is the key's, the article and the creation time are the submission's (the
-    scripts get them from their caller, who read them there: ``CommentRef``).
+    ``transitions`` (and the readers of ``comment_reads.STORED_FIELDS``); the scripts that
+    touch the hash (``submit.lua``, ``transition.lua``, ``transition_batch.lua``, ``sweep.lua``)
+    spell the same letters. Each fact is stored once: the comment id is the key's, the article
+    and the creation time are the submission's (the scripts get them from their caller, who
+    read them there: ``CommentRef``).
     """
 
     #: The submission as accepted, without its id (``store.records``: msgpack).

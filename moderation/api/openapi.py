@@ -2,12 +2,12 @@
 ``/docs`` (rendered here, server-side, from the same document: no CDN, no script) and ``/``.
 
 The catalogue ``moderation.api.operations`` (:data:`OPERATIONS`) says, for each JSON route,
-who may call it, what it takes and what it answers; the schemas come from the msgspec structs of ``moderation.api.schemas`` and
-``moderation.messages`` (``msgspec.json.schema_components``). Routes that do not speak JSON
-(the review UI's pages, the event streams, static files, ``/metrics``, ``count.js``) are listed
-as what they are. :func:`document` builds from the app's *mounted* routes and refuses a route
-it cannot describe, so a new route without an entry fails the tests rather than going
-undocumented.
+who may call it, what it takes and what it answers; the schemas come from the msgspec structs
+of ``moderation.api.schemas`` and ``moderation.messages``
+(``msgspec.json.schema_components``). Routes that do not speak JSON (the review UI's pages,
+the event streams, static files, ``/metrics``, ``count.js``) are listed as what they are.
+:func:`document` builds from the app's *mounted* routes and refuses a route it cannot
+describe, so a new route without an entry fails the tests rather than going undocumented.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ for the API and the web UI: one line on stderr and exit status 2 (a bug still ra
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from moderation import logs
 from moderation.cli import (
     accounts,
     config,
@@ -35,10 +35,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
+    logs.setup(settings.log_level)
 
 
 def build_parser() -> argparse.ArgumentParser:
