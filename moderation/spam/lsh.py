@@ -262,8 +262,11 @@ def select(
         for s, (n, folded, values) in shards.items()
         if n > 0
     }
-    #: The batch's earlier comments per band key and shard: (time, ref), in the order indexed.
-    earlier: dict[tuple[bytes, int], list[tuple[int, bytes]]] = {}
+    #: Per ``around`` range (the lookups of a batch share a few): its shards newest first,
+    #: each with its plan (``None``: not read, or empty).
+    routes: dict[range, list[tuple[int, Any]]] = {}
+    #: The batch's earlier comments per band key, per shard: (time, ref), in the order indexed.
+    earlier: dict[bytes, dict[int, list[tuple[int, bytes]]]] = {}
     from_bytes = int.from_bytes
     out: list[list[tuple[bytes, int]]] = []
     for lookup in lookups:
@@ -272,7 +275,10 @@ def select(
             continue
         t, ref, keys5, fks = lookup
         lo, hi = t - window, t + window
-        around = list(reversed(geometry.around(t)))
+        around = geometry.around(t)
+        route = routes.get(around)
+        if route is None:
+            route = routes[around] = [(s, plans.get(s)) for s in reversed(around)]
         seen: set[bytes] = set()  # candidates found in any band
         found: list[tuple[bytes, int]] = []
 
@@ -293,18 +299,19 @@ def select(
             # The refs this band counted (its own included: it counts towards ``limit``).
             taken: set[bytes] = set()
             left = limit
-            for s in around:
+            mine = earlier.get(key5)
+            for s, plan in route:
                 # The batch's own comments in this shard first (indexed last), newest first.
-                for at, other in reversed(earlier.get((key5, s), ())):
-                    if lo <= at <= hi and other not in taken:
-                        taken.add(other)
-                        note(other, s)
-                        left -= 1
-                        if not left:
-                            break
-                if not left:
-                    break
-                plan = plans.get(s)
+                if mine is not None:
+                    for at, other in reversed(mine.get(s, ())):
+                        if lo <= at <= hi and other not in taken:
+                            taken.add(other)
+                            note(other, s)
+                            left -= 1
+                            if not left:
+                                break
+                    if not left:
+                        break
                 if plan is None:
                     continue
                 base, values, lengths = plan
@@ -333,7 +340,7 @@ def select(
         if sequential:
             shard = geometry.shard(t)
             for key5 in keys5:
-                earlier.setdefault((key5, shard), []).append((t, ref))
+                earlier.setdefault(key5, {}).setdefault(shard, []).append((t, ref))
         out.append(found)
     return out
 
