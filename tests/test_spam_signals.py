@@ -181,6 +181,24 @@ def test_promotion_is_found_through_leetspeak_and_zero_width() -> None:
     assert s["evasion"] == ["zero_width"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hey guys check out my new video and subscribe to my channel!!",
+        "Earn $500 a day from home, click here",  # a currency sign: the phrase tokens differ
+        "Win £1000 now! free € prize",
+        "m4ke m0ney fast with crypto",
+        "A measured column on the council's budget; nothing to sell here.",
+    ],
+)
+def test_the_tokenisers_words_give_the_same_signals(text: str) -> None:
+    r"""The scorer passes the tokeniser's words (they are the same ``\w+`` runs) instead of
+    letting the promotion lookup find them again: the signals must not change."""
+    normalized = normalize(text)
+    words = tokenize(normalized).words
+    assert text_signals(text, normalized, None, words) == text_signals(text, normalized)
+
+
 def test_shouting() -> None:
     assert sig("THIS IS ALL SHOUTING, READ IT NOW")["caps"] == 1.0
     assert sig("This is a calm sentence, read it.")["caps"] < 0.1  # type: ignore[operator]

@@ -33,6 +33,8 @@ from moderation.messages import CommentRecord, SpamResult
 from moderation.settings import Settings
 from moderation.spam.duplicates import DuplicateIndex, DupSignals
 from moderation.spam.features import (
+    MAX_TEXT_CHARS,
+    MAX_WORDS,
     PRIORS,
     SIGNAL_NAMES,
     TEXT_OFFSET,
@@ -273,9 +275,11 @@ class SpamScorer:
 
     def _prepare(self, item: SpamInput, tokens: Tokens | None = None) -> _Prepared:
         record = item.record
-        text = text_signals(record.text, item.text, self.lists)
         if tokens is None:
             tokens = tokenize(item.text)
+        # The tokeniser's words are the text signals' too, unless it cut the text short.
+        whole = len(item.text) <= MAX_TEXT_CHARS and len(tokens.words) < MAX_WORDS
+        text = text_signals(record.text, item.text, self.lists, tokens.words if whole else None)
         probe = None
         if len(tokens.joined) >= self.settings.spam_dup_min_chars and len(tokens.grams):
             probe = Probe(

@@ -111,8 +111,10 @@ class OnlineModel:
 
     # --- reading ------------------------------------------------------------------------------
     async def queue_read(self, pipe: Pipeline, redis: Redis, indices: Iterable[int]) -> PendingRead:
-        """Queue the model counters and the weights of ``indices`` not cached."""
-        wanted = set(indices)
+        """Queue the model counters and the weights of ``indices`` not cached. A ``set`` is
+        kept as it is (not copied: a batch's union of features runs to 100,000 indices), so
+        the caller must not change it until :meth:`finish_read` has run."""
+        wanted = indices if isinstance(indices, set) else set(indices)
         if self._known is not None and self._cached:
             every = np.fromiter(wanted, dtype=np.int64, count=len(wanted))
             missing: list[int] = np.sort(every[~self._known[every]]).tolist()

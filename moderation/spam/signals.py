@@ -126,6 +126,7 @@ _WORD = re.compile(r"\w+")
 # word start the patterns come first, then the longest phrase: "check out my new video" finds
 # "check out my" and "my new video", overlapping, but never "check out" besides "check out my".
 _PHRASE_TOKEN = re.compile(r"\w+|[$€£]")
+_CURRENCIES = ("$", "€", "£")
 # Phrases indexed by their first token, longest first.
 _PHRASES: dict[str, list[tuple[tuple[str, ...], str, int]]] = {}
 for _phrase, _weight in PROMO_PHRASES.items():
@@ -220,12 +221,17 @@ class TextSignals:
 
 
 def text_signals(
-    raw: str, normalized: str | None = None, lists: DomainLists | None = None
+    raw: str,
+    normalized: str | None = None,
+    lists: DomainLists | None = None,
+    words: list[str] | None = None,
 ) -> TextSignals:
-    """Compute every text signal of ``raw`` (the verbatim comment).
+    r"""Compute every text signal of ``raw`` (the verbatim comment).
 
     ``normalized`` is the scoring normalisation of the same text (computed when absent): the
     promotional phrases are looked up there, where ``fr33 m0ney`` already reads "free money".
+    ``words``: every ``\w+`` run of ``normalized.lower()``, in order, when the caller has them
+    already (the tokeniser's words of a text it did not truncate), so they are not found twice.
     """
     lists = lists or DomainLists()
     if normalized is None:
@@ -253,7 +259,7 @@ def text_signals(
         if _listed(host, lists.deny):
             denied += 1
 
-    promo, promo_score = _promo(normalized.lower())
+    promo, promo_score = _promo(normalized.lower(), words)
     return TextSignals(
         links=links,
         links_allowed=allowed,
@@ -284,16 +290,19 @@ def registrable(host: str) -> str:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _promo(lowered: str) -> tuple[tuple[str, ...], int]:
-    """Promotional phrases found and their strength: 2 points per strong one, plus 1 if any
-    weak one.
+def _promo(lowered: str, words: list[str] | None = None) -> tuple[tuple[str, ...], int]:
+    r"""Promotional phrases found and their strength: 2 points per strong one, plus 1 if any
+    weak one. ``words``: the ``\w+`` runs of ``lowered`` if the caller has them.
 
     Every word start is tried, so matches may overlap ("check out my new video" finds "check
     out my" and "my new video"); at one start the patterns come first, then the longest
     phrase. Only starts whose word can begin an entry are tried, by dict lookup: the cost
     grows with the text, not with the lexicon.
     """
-    words = _PHRASE_TOKEN.findall(lowered)
+    if words is None or any(map(lowered.__contains__, _CURRENCIES)):
+        # The phrase tokens are the words and the currency signs, in order: without a sign,
+        # exactly the words.
+        words = _PHRASE_TOKEN.findall(lowered)
     if _FIRST_WORDS.isdisjoint(words):
         return (), 0
     # The offsets of the words patterns start with, the n-th for the n-th such word.
