@@ -16,9 +16,9 @@ count within a fraction of a per cent whatever else the machine does. This scrip
    comment, with the command line.
 
 The count includes what the worker does per batch and while it waits (its heartbeat, the
-reads that find nothing), not its start or its stop; compare counts of the same N. The worker runs about 50 times
-slower under callgrind: a few thousand comments take a few minutes. Redis' own cost is
-``bench/pipeline.py``'s (``INFO cpu``).
+reads that find nothing), not its start or its stop; compare counts of the same N. The worker
+runs about 50 times slower under callgrind: a thousand comments take under a minute. Redis' own
+cost is ``bench/pipeline.py``'s (``INFO cpu``).
 
     python bench/instructions.py              # 2,000 comments
     python bench/instructions.py -n 50        # a smoke run (tests/test_bench_instructions.py)
