@@ -18,11 +18,14 @@ count within a fraction of a per cent whatever else the machine does. This scrip
 The count includes what the worker does per batch and while it waits (its heartbeat, the
 reads that find nothing), not its start or its stop; compare counts of the same N. The worker
 runs about 50 times slower under callgrind: a thousand comments take under a minute. Redis' own
-cost is ``bench/pipeline.py``'s (``INFO cpu``).
+cost is ``bench/pipeline.py``'s (``INFO cpu``), or with ``--redis`` counted the same way:
+``redis-server`` runs under callgrind too, counting from the first comment posted (through
+``submit.lua``, as the API does once a request passed its gates) to the last decided.
 
     python bench/instructions.py              # 2,000 comments
     python bench/instructions.py -n 50        # a smoke run (tests/test_bench_instructions.py)
     python bench/instructions.py --keep cg.out && callgrind_annotate cg.out | head -40
+    python bench/instructions.py -n 1000 --redis   # Redis' instructions per comment too
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import K, fill, records  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
-from moderation.store.embedded import temporary_redis  # noqa: E402
+from moderation.store.embedded import find_redis_server, temporary_redis  # noqa: E402
 
 #: callgrind's totals line in its output file: the instructions counted (event ``Ir``). Its
 #: ``summary`` line reads 0 when counting was off at the end, as it is here.
@@ -67,6 +70,18 @@ def wait_until(
         time.sleep(0.05)
 
 
+def _control(control: str, pid: int, *args: str) -> None:
+    subprocess.run([control, *args, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def _total(out: Path) -> int:
+    found = _TOTAL.search(out.read_bytes())
+    if found is None:
+        raise SystemExit(f"no instruction count in {out}")
+    return int(found.group(1))
+
+
 def count(
     n: int,
     seed: int,
@@ -75,57 +90,77 @@ def count(
     timeout_s: float,
     keep: str = "",
     batch: int = 0,
-) -> tuple[int, int]:
-    """Instructions the worker ran while deciding ``n`` comments, and how many it decided;
-    ``keep``: a path to copy callgrind's output file to (``callgrind_annotate`` reads it);
-    ``batch``: every batch at most this size (0: the settings' sizes, growing under a
-    backlog)."""
+    redis_too: bool = False,
+) -> tuple[int, int | None, int]:
+    """Instructions the worker ran while deciding ``n`` comments, those Redis ran meanwhile
+    (with ``redis_too``: it runs under callgrind as well, counting from the first comment
+    posted to the last decided, ingest and decisions together; else ``None``), and how many
+    comments were decided. ``keep``: a path to copy the worker's callgrind output to
+    (``callgrind_annotate`` reads it; Redis' goes to ``keep`` + ``.redis``); ``batch``: every
+    batch at most this size (0: the settings' sizes, growing under a backlog)."""
     valgrind = shutil.which("valgrind")
     control = shutil.which("callgrind_control")
     if valgrind is None or control is None:
         raise SystemExit("valgrind (with callgrind_control) is not installed")
-    with temporary_redis(redis_server, tcp=True) as url, tempfile.TemporaryDirectory() as tmp:
-        sync = redis.Redis.from_url(url)
-        out = Path(tmp) / "callgrind.out"
-        env = {
-            **os.environ,
-            "MODERATION_REDIS_URL": url,
-            "MODERATION_SCORER": "zero",
-            "MODERATION_WORKER_NAME": "instructions",
-            "MODERATION_FLOOD_AUTHOR_INTERVAL_S": "0",
-            "MODERATION_FLOOD_IP_INTERVAL_S": "0",
-            "PYTHONPATH": str(ROOT),
-            # The same hash seed every run: set and dict iteration orders, and so the work
-            # done, do not change between two counts of the same code.
-            "PYTHONHASHSEED": "0",
-        }
-        if batch:
-            env["MODERATION_BATCH_SIZE"] = env["MODERATION_BATCH_SIZE_BACKLOG"] = str(batch)
-        proc = subprocess.Popen(
-            [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-             sys.executable, "-m", "moderation", "worker", "--processes", "1"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_until(lambda: sync.zcard(K.workers) > 0, timeout_s, "the worker's start", proc)
-            subprocess.run([control, "-i", "on", str(proc.pid)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            asyncio.run(fill(url, records(n, seed, "i", corpus)))
-            wait_until(lambda: sync.zcard(K.pending) == 0, timeout_s, "the decisions", proc)
-            decided = n - int(sync.zcard(K.pending))
-            # Counting stops before the stop: the interpreter's shutdown (a full collection of
-            # every module's objects among it) is the same whatever the comments cost.
-            subprocess.run([control, "-i", "off", str(proc.pid)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=timeout_s)
+    with tempfile.TemporaryDirectory() as tmp:
+        out, redis_out = Path(tmp) / "callgrind.out", Path(tmp) / "redis.callgrind.out"
+        binary = redis_server
+        if redis_too:
+            # temporary_redis runs what it is given with the server's arguments.
+            wrapper = Path(tmp) / "redis-server"
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                f"exec {shlex.quote(valgrind)} --tool=callgrind --instr-atstart=no "
+                f"--callgrind-out-file={shlex.quote(str(redis_out))} "
+                f'{shlex.quote(find_redis_server(redis_server))} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+            binary = str(wrapper)
+        with temporary_redis(binary, tcp=True) as url:
+            sync = redis.Redis.from_url(url)
+            redis_pid = int(sync.info("server")["process_id"])
+            env = {
+                **os.environ,
+                "MODERATION_REDIS_URL": url,
+                "MODERATION_SCORER": "zero",
+                "MODERATION_WORKER_NAME": "instructions",
+                "MODERATION_FLOOD_AUTHOR_INTERVAL_S": "0",
+                "MODERATION_FLOOD_IP_INTERVAL_S": "0",
+                "PYTHONPATH": str(ROOT),
+                # The same hash seed every run: set and dict iteration orders, and so the work
+                # done, do not change between two counts of the same code.
+                "PYTHONHASHSEED": "0",
+            }
+            if batch:
+                env["MODERATION_BATCH_SIZE"] = env["MODERATION_BATCH_SIZE_BACKLOG"] = str(batch)
+            proc = subprocess.Popen(
+                [valgrind, "--tool=callgrind", "--instr-atstart=no",
+                 f"--callgrind-out-file={out}",
+                 sys.executable, "-m", "moderation", "worker", "--processes", "1"],
+                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            counted = [proc.pid, *([redis_pid] if redis_too else [])]
+            try:
+                wait_until(lambda: sync.zcard(K.workers) > 0, timeout_s, "the worker's start",
+                           proc)  # fmt: skip
+                for pid in counted:
+                    _control(control, pid, "-i", "on")
+                asyncio.run(fill(url, records(n, seed, "i", corpus)))
+                wait_until(lambda: sync.zcard(K.pending) == 0, timeout_s, "the decisions", proc)
+                decided = n - int(sync.zcard(K.pending))
+                # Counting stops before the stop: the interpreter's shutdown (a full collection
+                # of every module's objects among it) is the same whatever the comments cost.
+                for pid in counted:
+                    _control(control, pid, "-i", "off")
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=timeout_s)
+        # temporary_redis has stopped Redis (SIGTERM): callgrind has written its counts.
         if keep:
             shutil.copyfile(out, keep)
-        found = _TOTAL.search(out.read_bytes())
-        if found is None:
-            raise SystemExit(f"no instruction count in {out}")
-        return int(found.group(1)), decided
+            if redis_too:
+                shutil.copyfile(redis_out, keep + ".redis")
+        return _total(out), _total(redis_out) if redis_too else None, decided
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds for each wait")
     p.add_argument("--keep", default="", help="copy callgrind's output here (callgrind_annotate)")
     p.add_argument(
+        "--redis",
+        action="store_true",
+        help="count redis-server's instructions too (ingest and decisions together)",
+    )
+    p.add_argument(
         "--batch",
         type=int,
         default=0,
@@ -145,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
     started = time.perf_counter()
-    total, decided = count(
-        args.n, args.seed, args.corpus, args.redis_server, args.timeout, args.keep, args.batch
-    )
+    total, in_redis, decided = count(
+        args.n, args.seed, args.corpus, args.redis_server, args.timeout, args.keep, args.batch,
+        args.redis,
+    )  # fmt: skip
     print(
         f"worker instructions: {total:,} for {decided:,} comments = "
         f"{total / max(decided, 1):,.0f} per comment (callgrind, zero scorer, "
@@ -159,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         + f", corpus {args.corpus}; {time.perf_counter() - started:.0f} s)"
     )
+    if in_redis is not None:
+        print(
+            f"redis-server instructions: {in_redis:,} = {in_redis / max(decided, 1):,.0f} per "
+            "comment (ingest through submit.lua and the decisions together)"
+        )
     return 0
 
 

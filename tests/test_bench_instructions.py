@@ -17,9 +17,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_the_instructions_bench_counts_a_worker_deciding_50_comments() -> None:
+def test_the_instructions_bench_counts_a_worker_and_redis_deciding_50_comments() -> None:
     out = subprocess.run(
-        [sys.executable, "bench/instructions.py", "-n", "50"],
+        [sys.executable, "bench/instructions.py", "-n", "50", "--redis"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -31,3 +31,6 @@ def test_the_instructions_bench_counts_a_worker_deciding_50_comments() -> None:
     assert found is not None, out
     # Counting was on while the worker decided them: far more than nothing per comment.
     assert int(found.group(2).replace(",", "")) > 100_000
+    in_redis = re.search(r"redis-server instructions: [\d,]+ = ([\d,]+) per comment", out)
+    assert in_redis is not None, out
+    assert int(in_redis.group(1).replace(",", "")) > 10_000
