@@ -79,9 +79,7 @@ local shard_list = cmsgpack.unpack(ARGV[15])
 local ENTRY = 17
 local BAND = 22
 
-local function ms(n)
-  return string.format("%.0f", n)
-end
+local ms = int
 
 -- 1. IP addresses, recorded for the whole batch before any read.
 local ip_oldest = {}
@@ -370,7 +368,7 @@ local function expire_new(key, index, oldest)
 end
 for index, shard in pairs(shards) do
   if shard.oldest then
-    local args = {"n", shard.n}
+    local args = {"n", int(shard.n)}
     for _, f in ipairs(shard.dirty) do
       args[#args + 1] = f
       args[#args + 1] = shard.values[f]
@@ -395,12 +393,14 @@ end
 -- one name per comment f is gone a quarter of the way into f + 1, and a lookup reads at most
 -- two generations of a shard. Each entry moves once per generation the shard starts after its
 -- own: about a third of a group per comment over a shard's life, in steps of a batch's size.
+-- A base-4 digit's character, looked up: tostring() of a number formats it as a float (int()).
+local DIGIT = {[0] = "0", "1", "2", "3"}
 local function group_name(c, digits, per_band)
   local band, rest = math.floor(c / per_band), c % per_band
   local out = {string.char(97 + band)}
   for k = digits, 1, -1 do
     local unit = 4 ^ (k - 1)
-    out[#out + 1] = tostring(math.floor(rest / unit) % 4)
+    out[#out + 1] = DIGIT[math.floor(rest / unit) % 4]
   end
   return table.concat(out)
 end
@@ -441,7 +441,7 @@ local function fold(key, f, n, budget, bands)
       end
       for d = 0, 3 do
         if split[d] then
-          children[#children + 1] = name .. d
+          children[#children + 1] = name .. DIGIT[d]
           parts[#parts + 1] = table.concat(split[d])
         end
       end
@@ -459,9 +459,9 @@ local function fold(key, f, n, budget, bands)
     f, c = f + 1, 0
   end
   args[#args + 1] = "f"
-  args[#args + 1] = f
+  args[#args + 1] = int(f)
   args[#args + 1] = "c"
-  args[#args + 1] = c
+  args[#args + 1] = int(c)
   for i = 1, #args, 2000 do
     redis.call("HSET", key, unpack(args, i, math.min(i + 1999, #args)))
   end

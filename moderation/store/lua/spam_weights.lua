@@ -16,13 +16,16 @@ local n = #index
 local out = {}
 local size = redis.call("HLEN", KEYS[1])
 if size <= math.max(128, n) then
-  local all = redis.call("HGETALL", KEYS[1])
+  -- Keyed by number: a number's tostring() is a float formatting (_prelude.lua, int()).
   local known = {}
-  for i = 1, #all, 2 do
-    known[all[i]] = all[i + 1]
+  if size > 0 then
+    local all = redis.call("HGETALL", KEYS[1])
+    for i = 1, #all, 2 do
+      known[tonumber(all[i])] = tonumber(all[i + 1])
+    end
   end
   for k = 1, n do
-    out[k] = tonumber(known[tostring(index[k])]) or 0
+    out[k] = known[index[k]] or 0
   end
   return cmsgpack.pack(out)
 end

@@ -286,16 +286,16 @@ for _, i in ipairs(accepted) do
   minutes[KEYS[k + 6]] = (minutes[KEYS[k + 6]] or 0) + 1
 end
 for key, count in pairs(authors) do
-  redis.call("HINCRBY", key, "pending", count)
+  redis.call("HINCRBY", key, "pending", int(count))
 end
 for stem, list in pairs(idem_new) do
   local bucket = stem .. ":" .. generation
   redis.call("HSET", bucket, unpack(list))
-  redis.call("EXPIREAT", bucket, (generation + C.idem_spans + 1) * C.idem_span)
+  redis.call("EXPIREAT", bucket, int((generation + C.idem_spans + 1) * C.idem_span))
 end
 for key, list in pairs(refused) do
   local count = #list / 2
-  redis.call("HINCRBY", key, "rate_limited", count)
+  redis.call("HINCRBY", key, "rate_limited", int(count))
   for j = 1, #list, 2 do
     redis.call("HINCRBY", key, "rate_limited:" .. list[j + 1], 1)
     minutes[list[j]] = (minutes[list[j]] or 0)
@@ -303,11 +303,11 @@ for key, list in pairs(refused) do
   end
 end
 for key, count in pairs(counted) do
-  redis.call("HINCRBY", key, "accepted", count)
+  redis.call("HINCRBY", key, "accepted", int(count))
 end
 for key, count in pairs(minutes) do
   if count > 0 then
-    redis.call("HINCRBY", key, "accepted", count)
+    redis.call("HINCRBY", key, "accepted", int(count))
   end
   redis.call("EXPIRE", key, C.minute_ttl)
 end

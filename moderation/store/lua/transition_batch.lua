@@ -129,7 +129,7 @@ for i = 0, n - 1 do
     end
     decided_ids[#decided_ids + 1] = id
     if new == "approved" then
-      redis.call("ZADD", KEYS[k + 2], 0, id)
+      redis.call("ZADD", KEYS[k + 2], "0", id)
     else
       redis.call("ZREM", KEYS[k + 2], id)
     end
@@ -138,14 +138,14 @@ for i = 0, n - 1 do
     local root = ARGV[a + 7]
     if root == "" then
       if new == "approved" then
-        redis.call("ZADD", KEYS[k + 5], 0, id)
+        redis.call("ZADD", KEYS[k + 5], "0", id)
       elseif replies_of(KEYS[k + 6]) == 0 then
         redis.call("ZREM", KEYS[k + 5], id)
       end
     elseif new == "approved" then
       replies[KEYS[k + 6]] = nil
-      redis.call("ZADD", KEYS[k + 6], 0, id)
-      redis.call("ZADD", KEYS[k + 5], 0, root)
+      redis.call("ZADD", KEYS[k + 6], "0", id)
+      redis.call("ZADD", KEYS[k + 5], "0", root)
     else
       replies[KEYS[k + 6]] = nil
       redis.call("ZREM", KEYS[k + 6], id)
@@ -187,7 +187,7 @@ for i = 0, n - 1 do
     if ARGV[a + 6] ~= "" then
       bump(counters, "reason:" .. ARGV[a + 6], 1)
     end
-    latencies[#latencies + 1] = tonumber(now) - tonumber(created)
+    latencies[#latencies + 1] = int(tonumber(now) - tonumber(created))
     announced[#announced + 1] = decided_record(id, new, now, decision)
     out[#out + 1] = {"ok", "pending"}
   end
@@ -209,22 +209,22 @@ end)
 for _, author in ipairs(author_order) do
   for field, by in pairs(authors[author]) do
     if by ~= 0 then
-      redis.call("HINCRBY", author, field, by)
+      redis.call("HINCRBY", author, field, int(by))
     end
   end
 end
 for field, by in pairs(counters) do
-  redis.call("HINCRBY", KEYS[5], field, by)
+  redis.call("HINCRBY", KEYS[5], field, int(by))
 end
 for field, by in pairs(held_counts) do
-  redis.call("HINCRBY", KEYS[8], field, by)
+  redis.call("HINCRBY", KEYS[8], field, int(by))
 end
 for article, by in pairs(held_articles) do
-  redis.call("ZINCRBY", KEYS[9], by, article)
+  redis.call("ZINCRBY", KEYS[9], int(by), article)
 end
 if next(minute) then
   for field, by in pairs(minute) do
-    redis.call("HINCRBY", KEYS[6], field, by)
+    redis.call("HINCRBY", KEYS[6], field, int(by))
   end
   redis.call("EXPIRE", KEYS[6], ARGV[3])
 end
@@ -237,6 +237,6 @@ end
 if #latencies > 0 then
   -- transition.lua pushes one sample per comment, newest first: the same order here.
   each_chunk(latencies, 500, function(...) redis.call("LPUSH", KEYS[7], ...) end)
-  redis.call("LTRIM", KEYS[7], 0, 999)
+  redis.call("LTRIM", KEYS[7], "0", "999")
 end
 return out
