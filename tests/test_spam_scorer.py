@@ -388,6 +388,24 @@ async def test_the_weight_cache_holds_the_whole_feature_space(rds: Redis, keys: 
     assert (await plain.queue_read(pipe, rds, [100])).missing == [100]
 
 
+async def test_weights_read_alike_from_a_small_and_a_large_hash(rds: Redis, keys: Keys) -> None:
+    """``spam_weights.lua`` reads a hash no larger than the lookups (or a listpack-sized one)
+    whole and looks the features up itself, and a larger one field by field: the same weights
+    either way, absent ones 0."""
+    plain = OnlineModel(keys, 0.5)
+    small = {str(i): str(i / 1000) for i in range(1, 6)}
+    await rds.hset(keys.spam_weights, mapping=small)
+    wanted = [3, 4, 999, 5]
+    assert dict((await plain.read(rds, wanted)).weights) == {3: 0.003, 4: 0.004, 5: 0.005}
+    # Past 128 fields and more than the lookups: read field by field.
+    await rds.hset(keys.spam_weights, mapping={str(i): str(i / 1000) for i in range(6, 400)})
+    assert dict((await plain.read(rds, wanted)).weights) == {3: 0.003, 4: 0.004, 5: 0.005}
+    # As many lookups as fields: read whole again, the same answer.
+    many = list(range(0, 450))
+    state = await plain.read(rds, many)
+    assert dict(state.weights) == {i: i / 1000 for i in range(1, 400)}
+
+
 async def test_scoring_costs_two_round_trips_per_batch(
     rds: Redis, keys: Keys, settings: Settings
 ) -> None:
