@@ -19,10 +19,14 @@ one of :data:`BUCKETS` hashes of its site, in generations:
   nothing to sweep. (Two generations of a whole TTL each kept a key up to twice the
   TTL: half of a day's keys were still there a day and a half after their last use.) A miss
   reads the SPANS + 1 generations, newest first: a few hash lookups inside the script.
-- **buckets**: a hash keeps Redis' compact listpack encoding up to 128 fields (the default
-  ``hash-max-listpack-entries``), about 50 bytes a key; 256 buckets a generation keep a site
-  compact up to about 32,000 keys a span (130,000 a day with the default TTL); beyond that a
-  bucket becomes a hash table (about 110 bytes a key, still correct).
+- **buckets**: a hash keeps Redis' compact listpack encoding up to 128 fields
+  (``hash-max-listpack-entries``, ``store.embedded.SERVER_TUNING``), about 50 bytes a key;
+  1,024 buckets a generation keep a site compact up to about 130,000 keys a span (half a
+  million a day with the default TTL, or a burst of 100,000 within minutes, as
+  ``bench/storage.py`` posts them); beyond that a bucket becomes a hash table (about 110
+  bytes a key, still correct). A bucket's field is found by walking its listpack, so a
+  bucket is kept small rather than long (256 buckets of up to 512 fields held the same keys
+  in less memory, and each lookup walked hundreds of entries).
 
 ``submit.lua`` builds the generation's key names from the bucket's stem (``Keys.idempotency``)
 and its clock, so they are not declared in ``KEYS``: fine on one Redis (the submit script
@@ -35,7 +39,7 @@ from __future__ import annotations
 import hashlib
 
 #: Hashes per site and generation (a power of two; see above).
-BUCKETS = 256
+BUCKETS = 1024
 #: Generations to a TTL (see above): a key outlives its TTL by at most 1/SPANS of it.
 SPANS = 4
 #: Bytes of the body digest kept with a key.
