@@ -540,18 +540,19 @@ class Keys:
     def spam_lsh(self, width_ms: int, shard: int) -> str:
         """Hash: the MinHash LSH index of the comments created in one time shard (``shard`` =
         creation ms // ``width_ms``): packed entries grouped by band bucket, plus the
-        shard's comment count (``moderation.spam.lsh``; expires whole). ``v2``: band
-        buckets of 16-bit MinHash values."""
-        return f"{self.prefix}:spam:lsh:v2:{int(width_ms)}:{int(shard)}"
+        shard's comment count (``moderation.spam.lsh``; expires whole). ``v3``: band
+        buckets of 16-bit MinHash values, 14-byte entries with 6-byte refs."""
+        return f"{self.prefix}:spam:lsh:v3:{int(width_ms)}:{int(shard)}"
 
     def spam_signatures(self, width_ms: int, shard: int) -> str:
-        """Hash ``comment ref -> MinHash signature, comment id, author, article`` of the comments
-        created in one time shard (``moderation.spam.lsh``; expires whole). ``v2``:
-        16-bit MinHash values."""
-        return f"{self.prefix}:spam:sig:v2:{int(width_ms)}:{int(shard)}"
+        """Hash ``comment ref -> MinHash signature, author, article, comment id`` of the
+        comments created in one time shard (``moderation.spam.lsh``; expires whole). ``v3``:
+        16-bit MinHash values, 6-byte refs, the id packed (``ids.pack_id``)."""
+        return f"{self.prefix}:spam:sig:v3:{int(width_ms)}:{int(shard)}"
 
     def spam_ip_posts(self, ip: str) -> str:
-        """Sorted set of comment ids from one IP address scored by creation ms (velocity);
+        """Sorted set of the comments from one IP address (members: the end of each id,
+        ``spam.velocity.ip_member``) scored by creation ms (velocity);
         ``ip`` is the address' keyed hash (``store.pseudonyms``), never the address."""
         return f"{self.prefix}:spam:ip:{part(ip)}"
 

@@ -23,7 +23,7 @@ from moderation.cli.record import export
 from moderation.keys import Keys
 from moderation.record import open_record
 from moderation.settings import Settings
-from moderation.spam.minhash import NUM_PERM
+from moderation.spam.minhash import decode_stored, party_key
 from moderation.store import compression
 from tests.conftest import (
     RedisServer,
@@ -88,18 +88,14 @@ async def _sql_dump(url: str, settings: Settings) -> str:
     return "\n".join(out)
 
 
-#: A stored signature's head: 16-bit MinHash values.
-SIGNATURE_BYTES = NUM_PERM * 2
-
-
 async def _signatures_of(redis: AsyncRedis, keys: Keys, author: str) -> int:
-    """Stored MinHash signatures of ``author``'s comments (value: signature, comment id,
-    author, article, separated by 0x1f)."""
-    n = 0
+    """Stored MinHash signatures of ``author``'s comments (each value holds its author's
+    ``party_key``)."""
+    n, mine = 0, party_key(author)
     async for key in redis.scan_iter(f"{keys.prefix}:spam:sig:*"):
-        n += sum(
-            v[SIGNATURE_BYTES:].split(b"\x1f")[1] == author.encode() for v in await redis.hvals(key)
-        )
+        for v in await redis.hvals(key):
+            known = decode_stored(v)
+            n += known is not None and known.author_key == mine
     return n
 
 
@@ -163,7 +159,7 @@ async def test_forget_author_leaves_no_trace(
                 # Everything is archived before the erasure: both tiers hold the author's data.
                 await archive_all(settings, record)
                 assert _found(await _redis_dump(redis)) == NEEDLES  # the scan can find them
-                # The near-duplicate signatures name their author (time-sharded hashes).
+                # The near-duplicate signatures hold a digest of their author (time-sharded hashes).
                 assert await _signatures_of(redis, keys, "erin") == 4
                 assert set(_found(await _sql_dump(url, settings))) >= {NAME, WORD}
 

@@ -120,6 +120,16 @@ DECISIONS = [
 ]
 
 
+def test_the_automatic_actor_takes_one_byte() -> None:
+    """``auto``, the actor of nearly every decision, is a code in the blob; any other name is
+    kept as it is, one of four letters too."""
+    encoder = decisions.Encoder()
+    auto = DECISIONS[3]
+    other = msgspec.structs.replace(auto, by="site")
+    assert len(encoder.encode(other)) - len(encoder.encode(auto)) == 4
+    assert decisions.decode(encoder.encode(other)).by == "site"
+
+
 @pytest.mark.parametrize("decision", DECISIONS)
 async def test_a_decision_round_trips_its_compact_encoding(
     decision: Decision, rds: AsyncRedis

@@ -31,7 +31,7 @@ from moderation.spam.lsh import (
     _strings,
     select,
 )
-from moderation.spam.minhash import comment_ref, field_key
+from moderation.spam.minhash import SIG_BYTES, comment_ref, field_key, party_key
 
 CAMPAIGN = "Hey music fans, please check out my new single on my channel and subscribe today"
 OTHER = "The council voted on the budget yesterday and the mayor was not happy about it at all"
@@ -185,9 +185,10 @@ async def test_generations_and_a_second_worker_see_the_same(settings: Settings, 
     geometry = Geometry(pair_keys, settings.spam_dup_window_s)
     fields = await rds.hkeys(geometry.lsh_key(geometry.shard(now)))
     # Generations 0 and 1, 0 being folded into 1: one group name moved per comment of each
-    # batch that ended in generation 1 (50 + 50 + 12 of its 512 so far).
+    # batch that ended in generation 1 (50 + 50 + 48 of its 512 so far: FIRST_GENERATION is
+    # 2,048, so the batch from 2,000 ends there).
     assert {len(f) for f in fields if f not in (b"n", b"f", b"c")} == {4, 5}
-    assert await rds.hmget(geometry.lsh_key(geometry.shard(now)), "f", "c") == [b"0", b"112"]
+    assert await rds.hmget(geometry.lsh_key(geometry.shard(now)), "f", "c") == [b"0", b"148"]
 
 
 async def test_folded_generations_find_what_unfolded_ones_did(
@@ -249,7 +250,9 @@ async def test_erasure_removes_the_signatures_and_lookups_find_nothing(
     await scorer.score(batch)
     geometry = Geometry(keys, settings.spam_dup_window_s)
     sig_key = geometry.signature_key(geometry.shard(now))
-    assert sum(b"\x1ferin\x1f" in v for v in await rds.hvals(sig_key)) == 3
+    # The author's key follows the signature (minhash.Probe.stored).
+    erin_key = party_key("erin")
+    assert sum(v[SIG_BYTES:].startswith(erin_key) for v in await rds.hvals(sig_key)) == 3
     comments = [(i.record.id, i.record.created_at) for i in batch]
     found = await near_duplicates(
         rds, keys, comments, window_s=settings.spam_dup_window_s, threshold=0.7
@@ -262,7 +265,7 @@ async def test_erasure_removes_the_signatures_and_lookups_find_nothing(
     )
     assert deleted == 3
     values = await rds.hvals(sig_key)
-    assert len(values) == 3 and not any(b"erin" in v for v in values)
+    assert len(values) == 3 and not any(erin_key in v for v in values)
     assert comment_ref("c000001") not in await rds.hkeys(sig_key)
     found = await near_duplicates(
         rds, keys, comments, window_s=settings.spam_dup_window_s, threshold=0.7
@@ -311,25 +314,25 @@ def test_a_lookup_takes_the_entries_indexed_last_and_reads_no_further() -> None:
 
     def entries(refs: list[bytes], first_ms: int) -> bytes:
         return b"".join(
-            key5 + r + (first_ms - base + i).to_bytes(4, "big") for i, r in enumerate(refs)
+            key5[1:] + r + (first_ms - base + i).to_bytes(4, "big") for i, r in enumerate(refs)
         )
 
-    older = [bytes([65 + i]) * 8 for i in range(5)]  # generation 0: A..E
-    newer = [bytes([70 + i]) * 8 for i in range(11)]  # generation 1: F..P
+    older = [bytes([65 + i]) * 6 for i in range(5)]  # generation 0: A..E
+    newer = [bytes([70 + i]) * 6 for i in range(11)]  # generation 1: F..P
     # Generation 0's comments were created later than generation 1's (two workers indexing out
     # of order): the order indexed decides, not the creation times.
     values = {fk[:4]: entries(older, now - 10), fk[:5]: entries(newer, now - 50)}
     shards = {shard: (FIRST_GENERATION + 1, 0, values)}
-    probe = (now, b"Z" * 8, [key5], [fk])
+    probe = (now, b"Z" * 6, [key5], [fk])
 
     [ten] = select(geometry, shards, [probe], 10, sequential=False)
     assert [r for r, _ in ten] == list(reversed(newer))[:10]
     [all_of_them] = select(geometry, shards, [probe], 20, sequential=False)
     assert [r for r, _ in all_of_them] == list(reversed(newer)) + list(reversed(older))
     # The batch's own earlier comment was indexed after everything read: it comes first.
-    early = (now + 1, b"Y" * 8, [key5], [fk])
+    early = (now + 1, b"Y" * 6, [key5], [fk])
     _, after = select(geometry, shards, [early, probe], 3, sequential=True)
-    assert [r for r, _ in after] == [b"Y" * 8, newer[-1], newer[-2]]
+    assert [r for r, _ in after] == [b"Y" * 6, newer[-1], newer[-2]]
 
 
 def test_grouped_entries_are_packed_as_the_scripts_read_them() -> None:

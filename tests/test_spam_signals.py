@@ -347,7 +347,7 @@ def test_batch_tokens_and_text_features_equal_one_by_one() -> None:
 
 def test_hashing_is_stable_across_processes_and_runs() -> None:
     # Fixed values: a change here silently invalidates every stored model and signature, so it
-    # must come with new key versions (spam:model:v1, spam:sig:v2, spam:lsh:v2). Python's own
+    # must come with new key versions (spam:model:v1, spam:sig:v3, spam:lsh:v3). Python's own
     # hash() is seeded per process and must never be used for these.
     grams = tokenize("spam").grams  # " spam " has the 4-grams " spa", "spam", "pam "
     assert sorted(grams.tolist()) == [

@@ -16,6 +16,7 @@ from moderation.errors import IdempotencyConflict
 from moderation.ids import new_id
 from moderation.keys import Keys
 from moderation.messages import Author, CommentRecord, Context
+from moderation.store import idempotency
 from moderation.store.admission import Admission
 from moderation.store.comments import Store, SubmitResult
 
@@ -123,7 +124,7 @@ async def _state(rds: Redis, keys: Keys, records: list[CommentRecord]) -> dict[s
     state["minute counters"] = sorted([sorted((await rds.hgetall(k)).items()) for k in minute])
     buckets = [k async for k in rds.scan_iter(match=f"{keys.scope}:idem:*")]
     values = [v for k in buckets for v in (await rds.hgetall(k)).values()]
-    state["idempotency"] = sorted((v[:8], pos(v[8:])) for v in values)
+    state["idempotency"] = sorted((v[:8], at.get(idempotency.split(v)[1], -1)) for v in values)
     for article in ("open", "fresh", "old", "shut"):
         row = await rds.hgetall(keys.article(article))
         state[f"article {article}"] = sorted(row)  # field names: the times are the run's own

@@ -5,13 +5,13 @@ What goes, in Redis:
 - every comment hash's submission document is replaced by its anonymised form (text, name,
   e-mail, IP, user agent and referrer gone; ids, article, status and times kept, so every count,
   thread and queue stays exact) — ``Store.replace_doc``, which never recreates a hash;
-- the spam state that derives from the texts or names the author: MinHash signatures (they
-  carry the author id and article; entries of the time-sharded signature hashes, deleted from
-  the comment's shard and every live one, ``spam.duplicates.forget_signatures``) and
-  learned-label markers per comment, the per-IP velocity
-  sets and IP flood keys of every address the author's comments came from (whole keys: their
-  names hold the address; a shared address loses at most one spam window of history), the
-  author's flood key;
+- the spam state that derives from the texts or names the author: MinHash signatures (with
+  digests of the author id and article, ``spam.minhash.party_key``; entries of the
+  time-sharded signature hashes, deleted from the comment's shard and every live one,
+  ``spam.duplicates.forget_signatures``) and learned-label markers per comment, the per-IP
+  velocity sets and IP flood keys of every address the author's comments came from (whole
+  keys: their names hold the address; a shared address loses at most one spam window of
+  history), the author's flood key;
 - kept: the author hash (state and per-status counts: aggregates, no personal data), the
   author's comment-id set (ids only), decisions and events (scores and reasons).
 

@@ -18,6 +18,7 @@ from moderation.messages import Status
 from moderation.review.context import Review
 from moderation.review.items import ReviewItem
 from moderation.spam.duplicates import near_duplicates
+from moderation.spam.minhash import party_key
 
 #: Most copies one group carries (the bulk decision's limit applies too).
 MAX_GROUP = 100
@@ -83,11 +84,12 @@ async def held_groups(review: Review, items: Sequence[ReviewItem]) -> dict[str, 
             x = parent[x]
         return x
 
-    article = {i.id: i.stored.record.article_id for i in held_items}
+    # Articles as the index keeps them (minhash.party_key): a group counts distinct ones.
+    article = {i.id: party_key(i.stored.record.article_id) for i in held_items}
     for cid, found in copies.items():
         for c in found:
             if c.comment_id in held:
-                article[c.comment_id] = c.article_id
+                article[c.comment_id] = c.article_key
                 parent[root(c.comment_id)] = root(cid)
     members: dict[str, list[str]] = {}
     for cid in parent:
@@ -127,4 +129,5 @@ async def copies_of(review: Review, item: ReviewItem) -> Group | None:
     if not kept:
         return None
     ids = [item.id, *(c.comment_id for c in kept)]
-    return Group(ids, len({item.stored.record.article_id, *(c.article_id for c in kept)}))
+    articles = {party_key(item.stored.record.article_id), *(c.article_key for c in kept)}
+    return Group(ids, len(articles))

@@ -38,13 +38,14 @@ from moderation.spam.lsh import (
 )
 from moderation.spam.minhash import (
     NUM_PERM,
-    SEP,
     SIG_BYTES,
     Probe,
     band_keys,
     comment_ref,
     field_key,
+    party_key,
     similarity,
+    stored_parties,
 )
 from moderation.store.codec import script
 
@@ -141,7 +142,7 @@ class DuplicateIndex:
             return DupSignals()
         sigs = np.frombuffer(b"".join(o[:SIG_BYTES] for o in others), dtype="<u2")
         agree = np.count_nonzero(sigs.reshape(len(others), NUM_PERM) == probe.signature, axis=1)
-        mine, here = probe.author_id.encode(), probe.article_id.encode()
+        mine, here = party_key(probe.author_id), party_key(probe.article_id)
         count, best = 0, 0.0
         authors: set[bytes] = set()
         articles: set[bytes] = set()
@@ -151,10 +152,10 @@ class DuplicateIndex:
             sim = same / NUM_PERM
             if sim < threshold:
                 continue
-            parts = other[SIG_BYTES:].split(SEP)
-            if len(parts) != 3:
+            parties = stored_parties(other)
+            if parties is None:
                 continue
-            author, article = parts[1], parts[2]
+            author, article = parties
             count += 1
             best = max(best, sim)
             if author != mine:
@@ -173,11 +174,12 @@ COPIES_PER_BAND = 30
 
 @dataclass(frozen=True, slots=True)
 class Copy:
-    """A near duplicate of a looked-up comment: its id, author and article."""
+    """A near duplicate of a looked-up comment: its id and its author's and article's
+    ``minhash.party_key`` (what the index keeps of them)."""
 
     comment_id: str
-    author_id: str
-    article_id: str
+    author_key: bytes
+    article_key: bytes
 
 
 async def near_duplicates(
@@ -234,7 +236,7 @@ async def near_duplicates(
     for cid, found in candidates.items():
         sig = own[cid][1].signature
         copies = {
-            other.comment_id: Copy(other.comment_id, other.author_id, other.article_id)
+            other.comment_id: Copy(other.comment_id, other.author_key, other.article_key)
             for ref, _ in found
             if (other := known.get(ref)) is not None
             and other.comment_id != cid
@@ -252,10 +254,11 @@ async def forget_signatures(
     window_s: int,
     now_ms: int,
 ) -> int:
-    """Delete the stored signatures (they name the author and article) of ``comments`` (id,
-    creation ms or ``None`` when unknown) from their shard and every live one; the number
-    deleted. The LSH entries stay: bucket, ref and time, nothing of the author, and without
-    the signature no reader can turn them into a comment."""
+    """Delete the stored signatures (a signature of the text, with digests of the author and
+    the article) of ``comments`` (id, creation ms or ``None`` when unknown) from their shard
+    and every live one; the number deleted. The LSH entries stay: bucket, ref and time,
+    nothing of the author, and without the signature no reader can turn them into a
+    comment."""
     if not comments:
         return 0
     geometry = Geometry(keys, window_s)

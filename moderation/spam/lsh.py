@@ -5,8 +5,9 @@ comments are indexed in **time shards** of ``window / SHARDS_PER_WINDOW`` by cre
 hashes per shard, each expiring whole (its expiry set once, when created: no per-comment
 ``EXPIRE``, no trimming):
 
-- ``Keys.spam_lsh``: fields are groups of band buckets; a value is packed 17-byte entries (band,
-  bucket, comment ref, creation ms within the shard). A shard's comments fill *generations* of
+- ``Keys.spam_lsh``: fields are groups of band buckets; a value is packed 14-byte entries
+  (bucket 4, comment ref 6, creation ms within the shard 4; the band is the field's first
+  letter, so an entry does not repeat it). A shard's comments fill *generations* of
   :data:`FIRST_GENERATION`, ×:data:`GROWTH`, … comments, each with as many groups as comments,
   so a group holds about :data:`BANDS` entries however many comments a shard gets (a few
   hundred bytes: a lookup reads little, and a field costs its hash's per-field overhead once
@@ -20,9 +21,9 @@ hashes per shard, each expiring whole (its expiry set once, when created: no per
   children in the next, before their own entries (they are older), so a lookup reads at most
   two generations of a shard however full it is, where it read every generation the shard
   had had (five at 50,000 comments).
-- ``Keys.spam_signatures``: field = the comment's *ref* (:func:`comment_ref`, 8 bytes of a hash
-  of its id: the LSH entries carry it instead of the id), value = signature, comment id, author,
-  article.
+- ``Keys.spam_signatures``: field = the comment's *ref* (:func:`comment_ref`, 6 bytes of a hash
+  of its id: the LSH entries carry it instead of the id), value = signature, author,
+  article, comment id (packed: ``ids.pack_id``).
 
 A batch (``moderation.spam.state``) reads the groups of its buckets with one ``HMGET`` per
 shard, queued just before its ``lua/spam_batch.lua`` call in one ``MULTI`` (so both see the same
@@ -82,12 +83,12 @@ FOLD_RATE = 1
 #: Comments in a shard's first generation of bucket groups (as many groups: 8 bands × 4^depth),
 #: and the factor each next one grows by: 4, one more base-4 digit of the bucket per generation
 #: (see the module docstring).
-FIRST_GENERATION = 512
+FIRST_GENERATION = 2048
 GROWTH = 4
 _DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
 #: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
-#: of its buckets (a group holds about 8 entries, 136 bytes: only a campaign's grows this long).
-TRIM_AT = 64 * 17
+#: of its buckets (a group holds about 8 entries, 112 bytes: only a campaign's grows this long).
+TRIM_AT = 64 * 14
 #: The longest shard: an entry's time within its shard is stored in 4 bytes.
 _MAX_WIDTH_MS = 2**32 - 1
 
@@ -106,13 +107,14 @@ def probe_blob(
     ref: bytes, offset_ms: int, keys5: Sequence[bytes], fks: Sequence[str], stored: bytes
 ) -> bytes:
     """A probe as ``spam_batch.lua`` takes it: ref, creation ms within its shard, number of
-    bands, per band its band key and field key (``fks``: :func:`field_key` of each), then the
-    stored signature."""
-    bands = b"".join(k + fk.encode() for k, fk in zip(keys5, fks, strict=True))
+    bands, per band its bucket (its band key without the band byte) and field key (``fks``:
+    :func:`field_key` of each), then the stored signature."""
+    bands = b"".join(k[1:] + fk.encode() for k, fk in zip(keys5, fks, strict=True))
     return ref + offset_ms.to_bytes(4, "big") + bytes((len(keys5),)) + bands + stored
 
 
-_ENTRY = 17
+#: Bytes of an index entry: bucket 4, ref 6, creation ms within the shard 4.
+_ENTRY = 14
 
 #: A shard as a script read it: its comment count ("n"), its oldest generation with groups ("f")
 #: and its groups read (field -> value).
@@ -191,7 +193,7 @@ def grouped_entries(
         for t, ref, keys5, fks in items:
             tail = ref + (t - base).to_bytes(4, "big")
             for key5, fk in zip(keys5, fks, strict=True):
-                groups.setdefault(fk[:length], []).append(key5 + tail)
+                groups.setdefault(fk[:length], []).append(key5[1:] + tail)
         names = [name.encode() for name in groups]
         values = [b"".join(v) for v in groups.values()]
         # As _msgpack([g, names, values]) gives it, without a call per string.
@@ -296,6 +298,7 @@ def select(
                 found.append((other, s))
 
         for key5, fk in zip(keys5, fks, strict=True):
+            bucket = key5[1:]  # the entries' (the group's field names the band)
             # The refs this band counted (its own included: it counts towards ``limit``).
             taken: set[bytes] = set()
             left = limit
@@ -320,19 +323,19 @@ def select(
                     if not value:
                         continue
                     find = value.rfind
-                    pos = find(key5)
+                    pos = find(bucket)
                     while pos >= 0:
                         if pos % _ENTRY == 0:
-                            other = value[pos + 5 : pos + 13]
+                            other = value[pos + 4 : pos + 10]
                             if other not in taken:
-                                at = base + from_bytes(value[pos + 13 : pos + 17], "big")
+                                at = base + from_bytes(value[pos + 10 : pos + 14], "big")
                                 if lo <= at <= hi:
                                     taken.add(other)
                                     note(other, s)
                                     left -= 1
                                     if not left:
                                         break
-                        pos = find(key5, 0, pos + 4)  # the next match starting before pos
+                        pos = find(bucket, 0, pos + 3)  # the next match starting before pos
                     if not left:
                         break
                 if not left:

@@ -44,7 +44,7 @@ from moderation.spam.lsh import (
     wanted_groups,
 )
 from moderation.spam.minhash import Probe
-from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals
+from moderation.spam.velocity import MAX_COUNT, Velocity, VelocitySignals, ip_member
 from moderation.store.codec import as_int, script
 from moderation.store.pseudonyms import Pseudonyms
 
@@ -170,6 +170,7 @@ class SharedState:
                 keys.add(site_keys.author(author), "-"),
                 keys.add(ip_key, "z") if ip_key else 0,
                 0,
+                ip_member(record.id) if ip_key else "",
             ]
             if looked is not None and probe is not None:
                 t, ref, keys5, fks = looked

@@ -129,7 +129,13 @@ class Store(Transitions):
                 ip_key,
                 keys.article(article_id),
             ],
-            [record.id, encode_record(record), record.created_at, body, field],
+            [
+                record.id,
+                encode_record(record),
+                record.created_at,
+                idempotency.stored(body, record.id) if idem_key else b"",
+                field,
+            ],
         )
         kind = as_str(result[0])
         if kind == "new":

@@ -11,7 +11,8 @@ same for every comment decided under one policy and one model. Here a decision i
   BLAKE2b digest of their encoding, value = the encoding). A digest names one immutable
   value, so a decision stays reproducible whatever the policy becomes later;
 - the **blob**, what is this decision's own, as a msgpack array without field names (format
-  :data:`FORMAT`): the facts' digest, status (a small integer), actor, time, reasons, the
+  :data:`FORMAT`): the facts' digest, status (a small integer), actor (0 for the automatic
+  one, the commonest), time, reasons, the
   score values and spam-signal values in the facts' order, rules, note, and the statement's
   facts and codes (``None`` when they are the reasons' messages and codes, as they usually
   are). A reason's message is left out when the format's own wording of its score and
@@ -59,7 +60,7 @@ from moderation.messages import (
 )
 
 #: The blob's format version (its first element): a reader refuses a format it does not know.
-FORMAT = 3
+FORMAT = 4
 #: Facts kept in this process' cache before it is cleared (a handful exist in practice).
 _CACHE_MAX = 4096
 
@@ -253,6 +254,8 @@ _WORDING = {
 #: Format 3's status codes: a status is stored as its position here (append only).
 _STATUSES = (Status.PENDING, Status.APPROVED, Status.HELD, Status.REJECTED, Status.DELETED)
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
+#: The automatic actor's name, and what a blob holds for it.
+_AUTO_ACTOR, _AUTO = "auto", 0
 
 
 def _worded(code: str, label: str | None, score: Any, threshold: Any) -> str | None:
@@ -310,7 +313,9 @@ class Blob(msgspec.Struct, array_like=True, omit_defaults=True):
     facts: bytes
     #: The status' position in :data:`_STATUSES`.
     status: int
-    by: str
+    #: The actor; :data:`_AUTO` for ``"auto"`` (one byte instead of five, in every automatic
+    #: decision).
+    by: str | int
     decided_at: int
     reasons: list[_Reason] = msgspec.field(default_factory=list)
     #: The label scores in the facts' label order, packed (:func:`pack_values`).
@@ -364,7 +369,7 @@ def split(decision: Decision, names: dict[str, int] | None = None) -> tuple[Blob
         format=FORMAT,
         facts=b"",
         status=_STATUS_CODE[decision.status],
-        by=decision.by,
+        by=_AUTO if decision.by == _AUTO_ACTOR else decision.by,
         decided_at=decision.decided_at,
         reasons=[_pack_reason(r) for r in decision.reasons],
         scores=scores,
@@ -478,6 +483,11 @@ def decode(raw: bytes | str) -> Decision:
         raise msgspec.DecodeError(f"decision facts {blob.facts.hex()} are not stored")
     if not 0 <= blob.status < len(_STATUSES):
         raise msgspec.DecodeError(f"decision status code {blob.status} is unknown")
+    by = blob.by
+    if isinstance(by, int):
+        if by != _AUTO:
+            raise msgspec.DecodeError(f"decision actor code {by} is unknown")
+        by = _AUTO_ACTOR
     reasons = [_unpack_reason(r) for r in blob.reasons]
     statement = None
     if facts.restriction is not None and facts.ground is not None:
@@ -504,7 +514,7 @@ def decode(raw: bytes | str) -> Decision:
         )
     return Decision(
         status=_STATUSES[blob.status],
-        by=blob.by,
+        by=by,
         decided_at=blob.decided_at,
         reasons=reasons,
         scores=dict(zip(facts.labels, unpack_values(blob.scores, names), strict=True)),

@@ -9,7 +9,7 @@ one of :data:`BUCKETS` hashes of its site, in generations:
   of the same digest. Two different keys of one site share a field with a chance of about
   n² / 2⁷⁵ for n keys remembered (10⁻⁸ for a day of 70,000 comments).
 - **value**: 8 bytes of a digest of the request body (tells a replay from a reuse with another
-  body, a 409), then the first comment's id.
+  body, a 409), then the first comment's id packed (``ids.pack_id``: 16 bytes, not 26).
 - **generations**: Redis' own clock (``TIME``, one clock for every API process) cut in spans of
   a quarter of the TTL (:data:`SPANS`, :func:`generations`); generation ``g = floor(now / span)``
   is written, ``g`` back to ``g - SPANS`` are read, and ``g``'s hashes expire at the end of
@@ -37,6 +37,8 @@ submit anyway: ARCHITECTURE.md).
 from __future__ import annotations
 
 import hashlib
+
+from moderation.ids import pack_id, unpack_id
 
 #: Hashes per site and generation (a power of two; see above).
 BUCKETS = 1024
@@ -66,6 +68,12 @@ def body_digest(digest: str) -> bytes:
     return hashlib.blake2b(digest.encode(), digest_size=BODY_DIGEST_BYTES).digest()
 
 
+def stored(body: bytes, comment_id: str) -> bytes:
+    """The value that remembers a key: its request body's digest (:func:`body_digest`), then
+    the comment's id, packed."""
+    return body + pack_id(comment_id)
+
+
 def split(value: bytes) -> tuple[bytes, str]:
-    """``(body digest, comment id)`` of a stored value."""
-    return value[:BODY_DIGEST_BYTES], value[BODY_DIGEST_BYTES:].decode()
+    """``(body digest, comment id)`` of a :func:`stored` value."""
+    return value[:BODY_DIGEST_BYTES], unpack_id(value[BODY_DIGEST_BYTES:])

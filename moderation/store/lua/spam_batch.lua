@@ -6,8 +6,9 @@
 --
 -- Near duplicates (layout: moderation.spam.lsh). Comments are indexed in time shards of
 -- `width` ms by creation time, one hash per shard (`lsh`) and one of signatures (`sig`). An LSH
--- hash's fields are groups of band buckets; a value is packed 17-byte entries (band 1, bucket 4,
--- comment ref 8, creation ms since the shard's start 4, big-endian); field "n" counts the
+-- hash's fields are groups of band buckets; a value is packed 14-byte entries (bucket 4, comment
+-- ref 6, creation ms since the shard's start 4, big-endian; the band is the field's first
+-- letter); field "n" counts the
 -- comments indexed in the shard, which decides how many generations of groups it has (the
 -- n-th comment's generation: the comments fill `first`, `first` * `growth`, ... in turn). A
 -- band's group in generation g is the first `depth` + g + 1 characters of its field key
@@ -51,16 +52,17 @@
 -- ARGV[11] `trim_at` (bytes)   ARGV[12] `bucket_cap` (entries)
 -- ARGV[13] `fold_rate`: group names moved per comment indexed (see 5.)
 -- ARGV[14] msgpack array, per comment: {id, created ms, author set pos, author hash pos,
---   IP set pos (0: none), probe (0: not compared): the ARGV position of its probe}
+--   IP set pos (0: none), probe (0: not compared): the ARGV position of its probe, its member
+--   in the IP set (moderation.spam.velocity.ip_member)}
 -- ARGV[15] msgpack array of shards: {shard index, LSH hash pos, signature hash pos (0: the
 --   batch writes no comment there), the last generation the caller read (-1: none), the ARGV
 --   position of the batch's entries grouped for it (0: none; see 3.), the first generation the
 --   caller read}, every shard overlapping a compared comment's window.
 -- ARGV[16...] the grouped entries (msgpack, binary strings as msgpack strings), then the
 --   probes (binary, so not in msgpack, which the scripts' cmsgpack reads only
---   as text): ref (8 bytes), creation ms since its shard's start (4 bytes), the number of
---   bands (1 byte), per band its band key (band byte and bucket, 5 bytes) and field key (17
---   characters), then the stored signature (the rest).
+--   as text): ref (6 bytes), creation ms since its shard's start (4 bytes), the number of
+--   bands (1 byte), per band its bucket (4 bytes) and field key (17 characters), then the
+--   stored signature (the rest).
 --
 -- Returns {per comment {author rate, IP rate, approved, rejected}, per shard {shard index, its
 -- "n" before the batch, {field, value, ... of the generations the caller did not read}, its "f"
@@ -76,8 +78,8 @@ local trim_at, bucket_cap = tonumber(ARGV[11]), tonumber(ARGV[12])
 local fold_rate = tonumber(ARGV[13])
 local rows = cmsgpack.unpack(ARGV[14])
 local shard_list = cmsgpack.unpack(ARGV[15])
-local ENTRY = 17
-local BAND = 22
+local ENTRY = 14
+local BAND = 21
 
 local ms = int
 
@@ -86,7 +88,7 @@ local ip_oldest = {}
 for _, r in ipairs(rows) do
   local k, t = r[5], tonumber(r[2])
   if k > 0 then
-    redis.call("ZADD", KEYS[k], ms(t), r[1])
+    redis.call("ZADD", KEYS[k], ms(t), r[7])
     if not ip_oldest[k] or t < ip_oldest[k] then
       ip_oldest[k] = t
     end
@@ -107,24 +109,24 @@ local probes = {}
 for _, r in ipairs(rows) do
   if r[6] ~= 0 then
     local blob = ARGV[r[6]]
-    local bands = string.byte(blob, 13)
-    local probe = {ref = string.sub(blob, 1, 8), stored = string.sub(blob, 14 + BAND * bands),
+    local bands = string.byte(blob, 11)
+    local probe = {ref = string.sub(blob, 1, 6), stored = string.sub(blob, 12 + BAND * bands),
       blob = blob, bands = bands, t = tonumber(r[2])}
     r[6] = probe
     probes[#probes + 1] = probe
   end
 end
 
--- A probe's band keys, field keys and entry tail (ref and time), read from its blob when needed
+-- A probe's buckets, field keys and entry tail (ref and time), read from its blob when needed
 -- (a batch the caller grouped right needs none of them).
 local function unpack_probe(probe)
   if not probe.fields then
     local blob = probe.blob
-    probe.keys5, probe.fields, probe.tail = {}, {}, string.sub(blob, 1, 12)
+    probe.buckets, probe.fields, probe.tail = {}, {}, string.sub(blob, 1, 10)
     for b = 1, probe.bands do
-      local at = 14 + BAND * (b - 1)
-      probe.keys5[b] = string.sub(blob, at, at + 4)
-      probe.fields[b] = string.sub(blob, at + 5, at + BAND - 1)
+      local at = 12 + BAND * (b - 1)
+      probe.buckets[b] = string.sub(blob, at, at + 3)
+      probe.fields[b] = string.sub(blob, at + 4, at + BAND - 1)
     end
   end
   return probe
@@ -201,11 +203,11 @@ end
 local function trim(value)
   local by_key = {}
   for pos = 1, #value - ENTRY + 1, ENTRY do
-    local key5 = string.sub(value, pos, pos + 4)
-    local list = by_key[key5]
+    local bucket = string.sub(value, pos, pos + 3)
+    local list = by_key[bucket]
     if not list then
       list = {}
-      by_key[key5] = list
+      by_key[bucket] = list
     end
     list[#list + 1] = pos
   end
@@ -214,7 +216,7 @@ local function trim(value)
     if #list > bucket_cap then
       local timed = {}
       for i, pos in ipairs(list) do
-        local o1, o2, o3, o4 = string.byte(value, pos + 13, pos + 16)
+        local o1, o2, o3, o4 = string.byte(value, pos + 10, pos + 13)
         timed[i] = {((o1 * 256 + o2) * 256 + o3) * 256 + o4, pos}
       end
       table.sort(timed, function(a, b)
@@ -301,9 +303,9 @@ for _, probe in ipairs(probes) do
     local length = depth + generation(own.n) + 1
     own.n = own.n + 1
     local writes = own.writes
-    for b, key5 in ipairs(probe.keys5) do
+    for b, bucket in ipairs(probe.buckets) do
       writes[#writes + 1] = string.sub(probe.fields[b], 1, length)
-      writes[#writes + 1] = key5 .. probe.tail
+      writes[#writes + 1] = bucket .. probe.tail
     end
   end
 end
@@ -420,8 +422,8 @@ local function fold(key, f, n, budget, bands)
     budget = budget - 1
   end
   -- The child of an entry: its bucket's base-4 digit number `digits` (from 0), in the bucket's
-  -- byte 1 + digits // 4 (the entry's byte 2 + that), two bits from the top.
-  local byte_at = 2 + math.floor(digits / 4)
+  -- (and the entry's, which starts with it) byte 1 + digits // 4, two bits from the top.
+  local byte_at = 1 + math.floor(digits / 4)
   local unit = 4 ^ (3 - digits % 4)
   local got = hmget(key, names)
   local moved, children, parts = {}, {}, {}

@@ -35,7 +35,9 @@
 -- key 11 author flood key ("" = off)   key 12 IP flood key ("" = no IP or off)
 -- key 13 article hash (its published and first-seen times)
 -- arg 1 comment id        arg 2 record document (store.records: without the id)
--- arg 3 created ms        arg 4 body digest (bytes)   arg 5 idempotency field (key digest)
+-- arg 3 created ms        arg 5 idempotency field (key digest)
+-- arg 4 idempotency value (bytes: the body's digest, then the comment id packed;
+--       moderation.store.idempotency.stored)
 --
 -- The comment hash's fields are moderation.keys.CommentField's letters: d doc, s status,
 -- u updated (the article and the creation time are the document's, the id is the key's).
@@ -50,7 +52,7 @@
 --   C.close_days    the default N
 --   C.published, C.first_seen   the article hash's "published" and "first seen" fields
 --
--- Returns one reply per comment, in order: {"new", id}; {"dup", <body digest><id>} when the
+-- Returns one reply per comment, in order: {"new", id}; {"dup", <the value arg 4 stored>} when the
 -- idempotency key was used before; {"closed", "closed"|"site_closed"|"expired"} for a closed
 -- article, a closed site or one older than its "close after N days"; {"limited", retry-after
 -- ms, "author"|"ip"}.
@@ -242,7 +244,7 @@ for i = 1, n do
     reply = {"new", ARGV[a + 1]}
     accepted[#accepted + 1] = i
     if stem ~= "" then
-      local value = ARGV[a + 4] .. ARGV[a + 1]
+      local value = ARGV[a + 4]
       idem_seen[stem][field] = value
       local list = idem_new[stem] or {}
       idem_new[stem] = list
