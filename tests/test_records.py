@@ -7,6 +7,7 @@ import msgspec
 import pytest
 
 from moderation.evaluation.corpus import news_comments
+from moderation.ids import new_id
 from moderation.messages import Author, CommentRecord, Context, json_encoder
 from moderation.store import compression
 from moderation.store.records import decode_record, encode_record
@@ -64,3 +65,21 @@ def test_a_corrupt_or_unknown_compressed_document_is_refused_not_misread() -> No
         decode_record(bytes((compression.MARKER, 99)) + stored[2:], "x")
     with pytest.raises(msgspec.DecodeError, match="truncated"):
         decode_record(stored[:2], "x")
+
+
+def test_times_the_id_and_the_creation_give_are_not_stored_twice() -> None:
+    """A comment whose id carries its creation time (every comment the API accepts) stores
+    no creation time of its own, and its page-load time as a difference from it; a creation
+    time that differs from the id's, a page loaded after the comment (a clock off) and an id
+    that carries no time all come back exactly."""
+    created = 1_780_000_000_000
+    made = new_id(created)
+    base = record("A comment whose id is made from its creation time.")
+    own = msgspec.structs.replace(base, id=made)
+    other = msgspec.structs.replace(base, id=new_id(created + 1))
+    assert len(encode_record(own)) < len(encode_record(other))  # the 9 bytes of a time
+    ctx = Context(ip="198.51.100.7", page_loaded_at=created + 5)
+    for r in (own, other, base, msgspec.structs.replace(own, context=ctx)):
+        assert decode_record(encode_record(r), r.id) == r
+    with pytest.raises(msgspec.DecodeError):
+        decode_record(encode_record(own), "c1")  # an id without a time cannot stand in

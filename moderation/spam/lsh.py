@@ -8,22 +8,23 @@ hashes per shard, each expiring whole (its expiry set once, when created: no per
 - ``Keys.spam_lsh``: fields are groups of band buckets; a value is packed 14-byte entries
   (bucket 4, comment ref 6, creation ms within the shard 4; the band is the field's first
   letter, so an entry does not repeat it). A shard's comments fill *generations* of
-  :data:`FIRST_GENERATION`, ×:data:`GROWTH`, … comments, each with as many groups as comments,
-  so a group holds about :data:`BANDS` entries however many comments a shard gets (a few
-  hundred bytes: a lookup reads little, and a field costs its hash's per-field overhead once
-  for about eight entries instead of once per entry). A bucket's group in generation g is named
-  by the first ``_DEPTH + g + 1`` characters of its :func:`field_key` (band letter, bucket in
-  base-4 digits). Field ``n`` counts the shard's comments. A group keeps the newest
-  :data:`BUCKET_CAP` entries of each bucket (a campaign's bucket is trimmed, rarely, when its
-  group passes :data:`TRIM_AT` bytes). Older generations are *folded* into newer ones as the
-  shard fills: each batch moves :data:`FOLD_RATE` group names per comment it indexes from the
-  oldest generation that has groups (field ``f``; field ``c`` counts the names moved) into its
-  children in the next, before their own entries (they are older), so a lookup reads at most
-  two generations of a shard however full it is, where it read every generation the shard
-  had had (five at 50,000 comments).
+  :data:`FIRST_GENERATION`, ×:data:`GROWTH`, … comments, each with a quarter as many groups
+  as comments, so a group holds about 4 × :data:`BANDS` entries however many comments a shard
+  gets (about 450 bytes: a lookup reads little, and a field costs its hash's per-field
+  overhead, about 50 bytes, once for 32 entries instead of once per entry; groups of 8 entries
+  cost the index 204 bytes a comment at ``bench/storage.py``'s 100,000, these 151). A
+  bucket's group in generation g is named by the first ``_DEPTH + g + 1`` characters of its
+  :func:`field_key` (band letter, bucket in base-4 digits). Field ``n`` counts the shard's
+  comments. A group keeps the newest :data:`BUCKET_CAP` entries of each bucket (a campaign's
+  bucket is trimmed, rarely, when its group passes :data:`TRIM_AT` bytes). Older generations
+  are *folded* into newer ones as the shard fills: each batch moves :data:`FOLD_RATE` group
+  names per comment it indexes from the oldest generation that has groups (field ``f``;
+  field ``c`` counts the names moved) into its children in the next, before their own
+  entries (they are older), so a lookup reads at most two generations of a shard however full
+  it is, where it read every generation the shard had had (five at 50,000 comments).
 - ``Keys.spam_signatures``: field = the comment's *ref* (:func:`comment_ref`, 6 bytes of a hash
-  of its id: the LSH entries carry it instead of the id), value = signature, author,
-  article, comment id (packed: ``ids.pack_id``).
+  of its id: the LSH entries carry it instead of the id), value = signature, the author's
+  and the article's ``minhash.party_key``, comment id (packed: ``ids.pack_id``).
 
 A batch (``moderation.spam.state``) reads the groups of its buckets with one ``HMGET`` per
 shard, queued just before its ``lua/spam_batch.lua`` call in one ``MULTI`` (so both see the same
@@ -80,15 +81,17 @@ SHARDS_PER_WINDOW = 2
 #: one moves a generation's groups a quarter of the way into the next, which holds four times
 #: its comments, so no shard has groups in more than two generations.
 FOLD_RATE = 1
-#: Comments in a shard's first generation of bucket groups (as many groups: 8 bands × 4^depth),
+#: Comments in a shard's first generation of bucket groups (a quarter as many groups: 8 bands ×
+#: 4^depth),
 #: and the factor each next one grows by: 4, one more base-4 digit of the bucket per generation
 #: (see the module docstring).
 FIRST_GENERATION = 2048
 GROWTH = 4
-_DEPTH = 3  # FIRST_GENERATION == BANDS * GROWTH**_DEPTH
+_DEPTH = 3  # FIRST_GENERATION == 4 * BANDS * GROWTH**_DEPTH
 #: A group longer than this (bytes) keeps only the newest :data:`BUCKET_CAP` entries of each
-#: of its buckets (a group holds about 8 entries, 112 bytes: only a campaign's grows this long).
-TRIM_AT = 64 * 14
+#: of its buckets (a group holds about 32 entries, 448 bytes, and one in thousands passes 64 by
+#: chance: only a campaign's grows this long, so the trim, a Lua loop over the group, stays rare).
+TRIM_AT = 128 * 14
 #: The longest shard: an entry's time within its shard is stored in 4 bytes.
 _MAX_WIDTH_MS = 2**32 - 1
 

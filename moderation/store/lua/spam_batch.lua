@@ -13,7 +13,7 @@
 -- n-th comment's generation: the comments fill `first`, `first` * `growth`, ... in turn). A
 -- band's group in generation g is the first `depth` + g + 1 characters of its field key
 -- (band letter, then the bucket in base-4 digits), so each generation has `growth` times the
--- groups of the one before and a group holds about 8 entries however full the shard.
+-- groups of the one before and a group holds about 32 entries however full the shard.
 --
 -- Older generations are folded into newer ones as the shard fills (5.), so a lookup reads one
 -- or two generations however many the shard has had: field "f" is the oldest generation that
