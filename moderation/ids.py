@@ -20,28 +20,34 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_DECODE = {c: i for i, c in enumerate(_ALPHABET)}
 _SHIFTS = tuple(range(125, -1, -5))
+#: Crockford's digits as Python's base-32 digits (``int(…, 32)`` then parses in C).
+_TO_BASE32 = str.maketrans(_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
+#: A comment id's 26 digits.
+_DIGITS = re.compile("[0-9A-HJKMNP-TV-Z]{26}")
+
+
+def _digits(value: int) -> str:
+    """A 130-bit number as a comment id's 26 digits."""
+    return "".join(_ALPHABET[(value >> shift) & 31] for shift in _SHIFTS)
+
+
+def _number(comment_id: str) -> int:
+    """The number a comment id's digits spell (checked by the caller)."""
+    return int(comment_id.translate(_TO_BASE32), 32)
 
 
 def new_id(now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
     # 130 bits = 26 base32 digits; the two top bits are always zero.
-    return "".join(_ALPHABET[(value >> shift) & 31] for shift in _SHIFTS)
+    return _digits((ms << 80) | int.from_bytes(os.urandom(10), "big"))
 
 
 def id_time_ms(comment_id: str) -> int:
     """The creation time encoded in an id; raises ``ValueError`` for a malformed id."""
-    if len(comment_id) != 26:
+    if _DIGITS.fullmatch(comment_id) is None:
         raise ValueError("not a comment id")
-    value = 0
-    for c in comment_id:
-        try:
-            value = (value << 5) | _DECODE[c]
-        except KeyError:
-            raise ValueError("not a comment id") from None
-    return value >> 80
+    return _number(comment_id) >> 80
 
 
 def is_comment_id(value: str) -> bool:
@@ -52,8 +58,6 @@ def is_comment_id(value: str) -> bool:
     return True
 
 
-#: Crockford's digits as Python's base-32 digits (``int(…, 32)`` then parses in C).
-_TO_BASE32 = str.maketrans(_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 #: First byte of a packed id that is not a comment id (a packed comment id's first byte is its
 #: creation time's top 8 of 48 bits: under 0x80 until the year 6429).
 _TEXT = b"\xff"
@@ -67,30 +71,26 @@ def pack_id(value: str) -> bytes:
     always zero) as 16 bytes instead of 26 characters, any other id (tests, replays) as
     ``0xFF`` and its UTF-8. :func:`unpack_id` gives it back."""
     if _PACKABLE.fullmatch(value):
-        return int(value.translate(_TO_BASE32), 32).to_bytes(16, "big")
+        return _number(value).to_bytes(16, "big")
     return _TEXT + value.encode()
 
 
 def time_of(comment_id: str) -> int | None:
-    """The creation time (epoch ms) a comment id carries, as :func:`id_time_ms` reads it (here
-    in C: the API asks for every comment it stores); ``None`` for an id that does not pack."""
+    """The creation time (epoch ms) a comment id carries, as :func:`id_time_ms` reads it;
+    ``None`` for an id that does not pack."""
     if _PACKABLE.fullmatch(comment_id) is None:
         return None
-    # The first 10 digits are the top 50 of the 130 bits: two zero bits and the 48 of the time.
-    return int(comment_id[:10].translate(_TO_BASE32), 32)
+    return _number(comment_id) >> 80
 
 
 def unpack_id(packed: bytes) -> str:
     """The id :func:`pack_id` packed (a malformed value gives its bytes as text, replaced
     where not UTF-8)."""
     if len(packed) == 16 and packed[0] < 0x80:
-        value = int.from_bytes(packed, "big")
-        return "".join(_ALPHABET[(value >> shift) & 31] for shift in _SHIFTS)
-    return (
-        packed[1:].decode(errors="replace")
-        if packed[:1] == _TEXT
-        else packed.decode(errors="replace")
-    )
+        return _digits(int.from_bytes(packed, "big"))
+    if packed[:1] == _TEXT:
+        packed = packed[1:]
+    return packed.decode(errors="replace")
 
 
 def check_id_characters(value: str, field: str) -> None:

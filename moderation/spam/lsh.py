@@ -82,9 +82,8 @@ SHARDS_PER_WINDOW = 2
 #: its comments, so no shard has groups in more than two generations.
 FOLD_RATE = 1
 #: Comments in a shard's first generation of bucket groups (a quarter as many groups: 8 bands ×
-#: 4^depth),
-#: and the factor each next one grows by: 4, one more base-4 digit of the bucket per generation
-#: (see the module docstring).
+#: 4^depth), and the factor each next one grows by: 4, one more base-4 digit of the bucket per
+#: generation (see the module docstring).
 FIRST_GENERATION = 2048
 GROWTH = 4
 _DEPTH = 3  # FIRST_GENERATION == 4 * BANDS * GROWTH**_DEPTH

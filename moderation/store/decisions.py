@@ -12,13 +12,12 @@ same for every comment decided under one policy and one model. Here a decision i
   value, so a decision stays reproducible whatever the policy becomes later;
 - the **blob**, what is this decision's own, as a msgpack array without field names (format
   :data:`FORMAT`): the facts' digest, status (a small integer), actor (0 for the automatic
-  one, the commonest), time, reasons, the
-  score values and spam-signal values in the facts' order, rules, note, and the statement's
-  facts and codes (``None`` when they are the reasons' messages and codes, as they usually
-  are). A reason's message is left out when the format's own wording of its score and
-  threshold gives it back exactly (``"spam 0.86 ≥ threshold 0.50"``: every reason the policy
-  scores), and its score and threshold are packed like the signals below: an automatic hold's
-  reason takes 14 bytes instead of 54.
+  one, the commonest), time, reasons, the score values and spam-signal values in the facts'
+  order, rules, note, and the statement's facts and codes (``None`` when they are the reasons'
+  messages and codes, as they usually are). A reason's message is left out when the format's
+  own wording of its score and threshold gives it back exactly (``"spam 0.86 ≥ threshold
+  0.50"``: every reason the policy scores), and its score and threshold are packed like the
+  signals below: an automatic hold's reason takes 14 bytes instead of 54.
 
 Numbers in the scores and spam signals are packed smaller than msgpack's 9-byte float64 where
 that loses nothing (:func:`pack_values`): a float that is exactly ``k / 10,000`` (signals are
