@@ -13,8 +13,13 @@ always), the API and one worker process (``bench/soak.py``'s service), then:
    status is no longer ``pending``). Arrivals are open loop: each request starts at its scheduled
    time whether or not earlier ones have answered, and its latency counts from then;
 3. prints p50/p99 per row, errors, the longest stall Redis itself recorded during the row
-   (``LATENCY LATEST`` past 100 ms: an AOF ``fsync`` the disk held up, a fork) and the AOF
-   rewrites that ran during it (the rewriting child takes a core for a second or more), so a
+   (``LATENCY LATEST`` past 100 ms: an AOF ``fsync`` the disk held up, a fork), the AOF
+   rewrites that ran during it (the rewriting child takes a core for a second or more), and,
+   with ``appendfsync always``, how often Redis' main thread waited on the disk: the seconds
+   of the row in which an ``fsync`` took over 1 ms and the median of those seconds' slowest
+   (``LATENCY HISTORY aof-fsync-always``; every reply of an event-loop turn that wrote waits
+   for that turn's ``fsync``, so a worker's batch pays one per round trip), with the AOF bytes
+   written per accepted comment (a row without a rewrite), so a
    p99 the machine caused can be told from one the service caused, and the issue's goal for
    ``linear`` at 50%: p50 ≤ 20 ms, p99 ≤ 100 ms. The load generator shares the machine's cores with
    everything it measures.
@@ -149,6 +154,11 @@ class Row:
     rewrites: int = 0
     #: ``?wait`` only: p50 of decided - created and of received - decided, ms.
     split: tuple[float, float] | None = None
+    #: ``appendfsync always``: seconds of the row with an ``fsync`` over 1 ms, and the median
+    #: of those seconds' slowest, ms (``(0, 0)`` under ``everysec``: its thread never waits).
+    fsync: tuple[int, int] = (0, 0)
+    #: AOF bytes written per accepted comment (``None``: a rewrite ran, the size restarted).
+    aof_bytes: int | None = None
 
 
 def aof_rewrites(service: Service) -> tuple[int, bool]:
@@ -157,14 +167,33 @@ def aof_rewrites(service: Service) -> tuple[int, bool]:
     return int(info["aof_rewrites"]), bool(int(info["aof_rewrite_in_progress"]))
 
 
+#: Redis' latency monitor records events from this many ms (the slow ``fsync``s); a *stall*
+#: is one from :data:`STALL_MS`.
+MONITOR_MS, STALL_MS = 1, 100
+
+
 def longest_stall(service: Service) -> str:
-    """The longest event Redis' latency monitor holds (``started_service`` records those past
-    100 ms), as ``"<event> <ms> ms"``; "" when there is none."""
-    events = service.redis.execute_command("LATENCY", "LATEST")
+    """The longest event of at least :data:`STALL_MS` Redis' latency monitor holds, as
+    ``"<event> <ms> ms"``; "" when there is none."""
+    events = [e for e in service.redis.execute_command("LATENCY", "LATEST") or ()
+              if int(e[3]) >= STALL_MS]  # fmt: skip
     if not events:
         return ""
     name, _, _, longest = max(events, key=lambda e: int(e[3]))
     return f"{name.decode() if isinstance(name, bytes) else name} {int(longest)} ms"
+
+
+def fsync_waits(service: Service) -> tuple[int, int]:
+    """Since the last ``LATENCY RESET``: the seconds in which an ``appendfsync always``
+    ``fsync`` took :data:`MONITOR_MS` or more, and the median of each such second's slowest,
+    ms. The monitor keeps one sample a second (its slowest) for the last 160 seconds."""
+    history = service.redis.execute_command("LATENCY", "HISTORY", "aof-fsync-always") or ()
+    slowest = sorted(int(ms) for _, ms in history)
+    return len(slowest), slowest[len(slowest) // 2] if slowest else 0
+
+
+def aof_size(service: Service) -> int:
+    return int(service.redis.info("persistence").get("aof_current_size", 0))
 
 
 def model_env(size: str) -> dict[str, str]:
@@ -189,6 +218,7 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
     async def drain() -> None:
         await asyncio.to_thread(wait_until, lambda: settled(service.redis), 300, "drain")
 
+    service.redis.config_set("latency-monitor-threshold", MONITOR_MS)
     try:
         if args.fill_seconds > 0:
             filled = await Generator(service).run(args.fill_rate, args.fill_seconds)
@@ -210,9 +240,16 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                 service.redis.execute_command("LATENCY", "RESET")
                 gen.split.clear()
                 done_before, running = aof_rewrites(service)
+                aof_before = aof_size(service)
                 load = await source.run(rate, args.seconds)
                 stall = longest_stall(service)
+                fsync = fsync_waits(service)
                 rewrites = aof_rewrites(service)[0] - done_before + int(running)
+                aof_bytes = (
+                    round((aof_size(service) - aof_before) / load.accepted)
+                    if not rewrites and not aof_rewrites(service)[1] and load.accepted
+                    else None
+                )
                 await drain()
                 row = Row(
                     scorer,
@@ -231,7 +268,11 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     )
                     if mode == "wait" and gen.split
                     else None,
+                    fsync,
+                    aof_bytes,
                 )
+                waits = f", fsync > 1 ms in {fsync[0]} s (median slowest {fsync[1]} ms)"
+                waits = waits if fsync[0] else ""
                 print(
                     f"[{scorer}] {share:4.0%} ({rate:6.1f}/s) {mode}: p50 {row.p50_ms:7.1f} ms, "
                     f"p99 {row.p99_ms:7.1f} ms, n {row.n}, errors {row.errors}"
@@ -241,7 +282,9 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                         else ""
                     )
                     + (f", Redis stalled: {stall}" if stall else "")
-                    + (f", AOF rewrites: {rewrites}" if rewrites else ""),
+                    + (f", AOF rewrites: {rewrites}" if rewrites else "")
+                    + waits
+                    + (f", AOF {aof_bytes:,} B/comment" if aof_bytes is not None else ""),
                     flush=True,
                 )
                 rows.append(row)
@@ -312,13 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors | Redis stall "
-        "| AOF rewrites |"
+        "| AOF rewrites | s with fsync > 1 ms (median slowest) | AOF B/comment |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.scorer} | {r.share:.0%} | {r.rate} | {r.mode} | {r.p50_ms} | {r.p99_ms} "
-            f"| {r.n} | {r.errors} | {r.stall or '—'} | {r.rewrites} |"
+            f"| {r.n} | {r.errors} | {r.stall or '—'} | {r.rewrites} "
+            f"| {f'{r.fsync[0]} ({r.fsync[1]} ms)' if r.fsync[0] else '—'} "
+            f"| {r.aof_bytes if r.aof_bytes is not None else '—'} |"
         )
     for r in rows:
         if r.scorer == "linear" and r.share == 0.5:

@@ -20,6 +20,12 @@ def test_latency_bench_runs_every_row_without_errors() -> None:
     # | scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors | Redis stall |
     assert all(row.split("|")[8].strip() == "0" for row in rows)  # no errors in any row
     assert all(row.split("|")[9].strip() for row in rows)  # a stall, or "—" for none
+    # ... | AOF rewrites | s with fsync > 1 ms (median slowest) | AOF B/comment |: Redis runs
+    # with appendfsync always, so every accepted comment wrote to the AOF (a row a rewrite
+    # restarted says "—").
+    aof = [row.split("|")[12].strip() for row in rows]
+    assert all(a == "—" or int(a) > 0 for a in aof) and any(a != "—" for a in aof)
+    assert all(row.split("|")[11].strip() for row in rows)
     assert "goal (linear, 50%, wait)" in out.stdout
     assert "[linear] filled: 20 comments at 20/s, 0 errors" in out.stdout
     # Every ?wait row splits its latency at the decision's time.
