@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+from msgspec.structs import astuple
 from redis.asyncio import Redis
 
 from moderation.keys import Keys
@@ -90,6 +91,7 @@ _I32 = struct.Struct("<I")
 #: the same few hundred values (rounded signals, the usual contributions) come back in every
 #: decision, so most floats cost a dict lookup.
 _memo: dict[float, tuple[int, int] | None] = {}
+_ZERO = (1, 0)
 _MEMO_MAX = 65_536
 _UNSEEN: Any = object()
 
@@ -138,7 +140,7 @@ def wire(struct: msgspec.Struct) -> list[Any]:
             else (_REQUIRED if f.default is msgspec.NODEFAULT else f.default)
             for f in msgspec.structs.fields(cls)
         )
-    values = [getattr(struct, name) for name in struct.__struct_fields__]
+    values = list(astuple(struct))
     n = len(values)
     while n and (d := defaults[n - 1]) is not _REQUIRED:
         v = values[n - 1]
@@ -161,16 +163,19 @@ def pack_values(values: Iterable[Any], names: dict[str, int]) -> Packed:
     out: list[Any] = []
     append = out.append
     memo_get = _memo.get
-    copysign = math.copysign
     scaled = f32 = named = 0
     bit = 1
     for v in values:
         t = type(v)
         if t is float:
-            # A zero is positive unless its sign says otherwise; -0.0 stays a float.
-            form = memo_get(v, _UNSEEN) if v or copysign(1.0, v) > 0 else None
-            if form is _UNSEEN:
-                form = _float_form(v)
+            if v:
+                form = memo_get(v, _UNSEEN)
+                if form is _UNSEEN:
+                    form = _float_form(v)
+            else:
+                # 0.0 is k = 0 scaled; -0.0 (equal to it, the same dict key) stays a float
+                # for its sign.
+                form = _ZERO if math.copysign(1.0, v) > 0 else None
             if form is None:
                 append(v)
             elif form[0] == 1:
@@ -180,18 +185,21 @@ def pack_values(values: Iterable[Any], names: dict[str, int]) -> Packed:
                 append(form[1])
                 f32 |= bit
         elif t is dict and all(type(k) is str for k in v):
-            positions = []
-            for key in v:
-                pos = names.get(key)
-                if pos is None:
-                    pos = names[key] = len(names)
-                positions.append(pos)
+            try:
+                positions = [names[key] for key in v]
+            except KeyError:
+                positions = [names.setdefault(key, len(names)) for key in v]
             append([positions, wire(pack_values(v.values(), names))])
             named |= bit
         else:
             append(v)
         bit <<= 1
-    return Packed(out, _bits(scaled), _bits(f32), _bits(named))
+    return Packed(
+        out,
+        _bits(scaled) if scaled else b"",
+        _bits(f32) if f32 else b"",
+        _bits(named) if named else b"",
+    )
 
 
 _named_decoder = msgspec.msgpack.Decoder(tuple[list[int], Packed])
