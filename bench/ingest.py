@@ -26,7 +26,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.load import free_port  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Role  # noqa: E402
 from moderation.store.apikeys import create_key  # noqa: E402
@@ -51,12 +51,6 @@ from moderation.store.embedded import SERVER_TUNING, find_redis_server  # noqa: 
 K = Keys()
 ARTICLES = 50
 SCRIPT = ROOT / "bench" / "ingest.lua"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:

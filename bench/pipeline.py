@@ -46,7 +46,6 @@ import random
 import resource
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -81,12 +80,6 @@ from workers.scoring import ScoringWorker  # noqa: E402
 K = Keys()
 #: ``spam_dup_min_chars`` for ``--no-duplicates``: longer than any text, so none is indexed.
 NO_DUPLICATES = 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the corpus --------------------------------------------------------------------------------
