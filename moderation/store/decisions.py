@@ -194,12 +194,7 @@ def pack_values(values: Iterable[Any], names: dict[str, int]) -> Packed:
         else:
             append(v)
         bit <<= 1
-    return Packed(
-        out,
-        _bits(scaled) if scaled else b"",
-        _bits(f32) if f32 else b"",
-        _bits(named) if named else b"",
-    )
+    return Packed(out, _bits(scaled), _bits(f32), _bits(named))
 
 
 _named_decoder = msgspec.msgpack.Decoder(tuple[list[int], Packed])
