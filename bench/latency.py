@@ -20,7 +20,9 @@ always), the API and one worker process (``bench/soak.py``'s service), then:
    (``LATENCY HISTORY aof-fsync-always``; every reply of an event-loop turn that wrote waits
    for that turn's ``fsync``, so a worker's batch pays one per round trip), with the AOF bytes
    written per accepted comment (a row without a rewrite), so a
-   p99 the machine caused can be told from one the service caused, and the issue's goal for
+   p99 the machine caused can be told from one the service caused; the CPU each part spent
+   per accepted comment (worker, API, Redis, this load generator: how busy the cores were)
+   and the comments per batch the worker wrote; and the issue's goal for
    ``linear`` at 50%: p50 ≤ 20 ms, p99 ≤ 100 ms. The load generator shares the machine's cores with
    everything it measures.
 
@@ -50,12 +52,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -159,6 +163,62 @@ class Row:
     fsync: tuple[int, int] = (0, 0)
     #: AOF bytes written per accepted comment (``None``: a rewrite ran, the size restarted).
     aof_bytes: int | None = None
+    #: CPU per accepted comment, µs: the worker process(es), the API, Redis (``INFO cpu``,
+    #: its main thread and background threads) and this load generator, from the row's start
+    #: until its comments were decided.
+    cpu: tuple[int, int, int, int] | None = None
+    #: Comments per batch the worker wrote (accepted / the batch scripts' ``XACK``s).
+    batch: float | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds used so far by each part (see :attr:`Row.cpu`) and the ``XACK``s Redis ran."""
+
+    worker: float
+    api: float
+    redis: float
+    bench: float
+    acks: int
+
+    @classmethod
+    def now(cls, service: Service) -> Usage:
+        info = service.redis.info("everything")
+        return cls(
+            sum(process_cpu_s(pid) for pid in family(service.worker_pid)),
+            sum(process_cpu_s(pid) for pid in family(service.api_pid)),
+            float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
+            time.process_time(),
+            int(info.get("cmdstat_xack", {}).get("calls", 0)),
+        )
+
+    def per_comment(self, before: Usage, n: int) -> tuple[tuple[int, int, int, int], float | None]:
+        """µs per comment of each part since ``before``, and comments per batch."""
+        parts = (self.worker - before.worker, self.api - before.api,
+                 self.redis - before.redis, self.bench - before.bench)  # fmt: skip
+        acks = self.acks - before.acks
+        return (
+            cast("tuple[int, int, int, int]", tuple(round(p / n * 1e6) for p in parts)),
+            round(n / acks, 1) if acks else None,
+        )
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def family(pid: int) -> list[int]:
+    """``pid`` and its children (``moderation worker --processes N`` runs N of them)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [pid, *(int(c) for c in children.read_text().split())]
+    except OSError:
+        return [pid]
 
 
 def aof_rewrites(service: Service) -> tuple[int, bool]:
@@ -241,6 +301,7 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                 gen.split.clear()
                 done_before, running = aof_rewrites(service)
                 aof_before = aof_size(service)
+                used_before = Usage.now(service)
                 load = await source.run(rate, args.seconds)
                 stall = longest_stall(service)
                 fsync = fsync_waits(service)
@@ -251,6 +312,7 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     else None
                 )
                 await drain()
+                cpu, batch = Usage.now(service).per_comment(used_before, max(load.accepted, 1))
                 row = Row(
                     scorer,
                     share,
@@ -270,6 +332,8 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     else None,
                     fsync,
                     aof_bytes,
+                    cpu,
+                    batch,
                 )
                 waits = f", fsync > 1 ms in {fsync[0]} s (median slowest {fsync[1]} ms)"
                 waits = waits if fsync[0] else ""
@@ -284,7 +348,9 @@ async def measure(args: argparse.Namespace, scorer: str, service: Service) -> li
                     + (f", Redis stalled: {stall}" if stall else "")
                     + (f", AOF rewrites: {rewrites}" if rewrites else "")
                     + waits
-                    + (f", AOF {aof_bytes:,} B/comment" if aof_bytes is not None else ""),
+                    + (f", AOF {aof_bytes:,} B/comment" if aof_bytes is not None else "")
+                    + f"; CPU µs/comment worker {cpu[0]}, API {cpu[1]}, Redis {cpu[2]}, "
+                    f"bench {cpu[3]}; {batch or '—'} comments/batch",
                     flush=True,
                 )
                 rows.append(row)
@@ -355,15 +421,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| scorer | load | rate/s | mode | p50 ms | p99 ms | n | errors | Redis stall "
-        "| AOF rewrites | s with fsync > 1 ms (median slowest) | AOF B/comment |"
+        "| AOF rewrites | s with fsync > 1 ms (median slowest) | AOF B/comment "
+        "| CPU µs/comment: worker / API / Redis / bench | comments/batch |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.scorer} | {r.share:.0%} | {r.rate} | {r.mode} | {r.p50_ms} | {r.p99_ms} "
             f"| {r.n} | {r.errors} | {r.stall or '—'} | {r.rewrites} "
             f"| {f'{r.fsync[0]} ({r.fsync[1]} ms)' if r.fsync[0] else '—'} "
-            f"| {r.aof_bytes if r.aof_bytes is not None else '—'} |"
+            f"| {r.aof_bytes if r.aof_bytes is not None else '—'} "
+            f"| {' / '.join(map(str, r.cpu)) if r.cpu else '—'} | {r.batch or '—'} |"
         )
     for r in rows:
         if r.scorer == "linear" and r.share == 0.5:
