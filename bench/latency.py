@@ -39,6 +39,7 @@ full as a busy day leaves it (the capacity search fills it too).
     python -m bench.latency --scorers linear --appendfsync everysec   # the disk's share
     python -m bench.latency --scorers linear --no-auto-rewrite        # no AOF rewrite mid-row
     python -m bench.latency --scorers linear --unix-socket            # Redis on the same host
+    python -m bench.latency --scorers linear --setting MODERATION_BATCH_LINGER_AUTO=false
 
 ``--appendfsync everysec`` runs Redis as ``moderation run``'s embedded server does (the AOF
 written at once, flushed to the disk every second by a background thread) instead of
@@ -397,14 +398,25 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="`moderation worker --processes` (0: one per core, a deployment's default)",
     )
+    ap.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="MODERATION_NAME=VALUE",
+        help="a setting for the API and the worker (repeatable), e.g. "
+        "MODERATION_BATCH_LINGER_AUTO=false",
+    )
     args = ap.parse_args(argv)
+    settings = dict(item.partition("=")[::2] for item in args.setting)
+    if bad := [name for name in settings if not name.startswith("MODERATION_")]:
+        ap.error(f"--setting names a MODERATION_* variable, not {bad[0]!r}")
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows: list[Row] = []
     errors = 0
     for scorer in [s.strip() for s in args.scorers.split(",") if s.strip()]:
         if scorer not in ("linear", "onnx"):
             ap.error(f"unknown scorer {scorer!r}: linear or onnx")
-        env = model_env(args.size) if scorer == "onnx" else None
+        env = {**(model_env(args.size) if scorer == "onnx" else {}), **settings}
         name = "linear" if scorer == "linear" else "detoxify"
         with started_service(
             name,

@@ -41,12 +41,24 @@ def test_latency_bench_runs_every_row_without_errors() -> None:
 
 
 @pytest.mark.slow
-def test_latency_bench_over_a_unix_socket() -> None:
-    """``--unix-socket``: the API and the worker reach Redis over a socket file (one host)."""
-    args = ["--scorers", "linear", "--capacity", "20", "--seconds", "1", "--unix-socket"]
+def test_latency_bench_over_a_unix_socket_with_settings() -> None:
+    """``--unix-socket``: the API and the worker reach Redis over a socket file (one host).
+    ``--setting`` reaches the worker: a fixed linger of 500 ms gathers comments that arrive
+    10 to 30 a second into batches of several (about 5 to 15), where the default takes each
+    one alone at these rates."""
+    args = ["--scorers", "linear", "--capacity", "40", "--seconds", "1", "--unix-socket",
+            "--setting", "MODERATION_BATCH_LINGER_AUTO=false",
+            "--setting", "MODERATION_BATCH_LINGER_MS=500"]  # fmt: skip
     out = run_bench("-m", "bench.latency", *args, timeout=200)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| linear")]
     assert len(rows) == 6  # 3 loads x 2 modes
     assert all(row.split("|")[8].strip() == "0" for row in rows)
     assert all(int(row.split("|")[7]) > 0 for row in rows)  # every row answered something
+    assert all(float(row.split("|")[14]) >= 2 for row in rows)
+
+
+def test_latency_bench_refuses_a_setting_that_is_not_ours() -> None:
+    out = run_bench("-m", "bench.latency", "--setting", "PATH=/nowhere", timeout=30)
+    assert out.returncode == 2
+    assert "--setting names a MODERATION_* variable, not 'PATH'" in out.stderr
