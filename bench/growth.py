@@ -44,7 +44,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench.httpclient import Connection  # noqa: E402
 from bench.load import article_name, post_all, wait_until  # noqa: E402
-from bench.soak import Service, percentile, rss_bytes, settled, started_service  # noqa: E402
+from bench.soak import (  # noqa: E402
+    Service,
+    add_setting_option,
+    percentile,
+    rss_bytes,
+    settings_given,
+    settled,
+    started_service,
+)
 from moderation.evaluation.corpus import news_prose  # noqa: E402
 from moderation.keys import Keys  # noqa: E402
 from moderation.messages import Role  # noqa: E402
@@ -288,12 +296,14 @@ def main(argv: list[str] | None = None) -> int:
         "--ingest-runs", type=int, default=5, help="ingest bursts per size (their median counts)"
     )
     ap.add_argument("--requests", type=int, default=200, help="GETs timed per figure")
+    add_setting_option(ap)
     args = ap.parse_args(argv)
+    settings = settings_given(ap, args)
     command = "python -m bench.growth " + shlex.join(sys.argv[1:] if argv is None else argv)
     # Each phase on a fresh store: the held queue grows from nothing.
-    with started_service("linear") as service:
+    with started_service("linear", settings) as service:
         stages = asyncio.run(run_stored(args, service))
-    with started_service("linear") as service:
+    with started_service("linear", settings) as service:
         held = asyncio.run(run_held(args, service))
     report(stages, held)
     print(f"command: {command}")

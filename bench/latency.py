@@ -71,8 +71,10 @@ from bench.soak import (  # noqa: E402
     Generator,
     Load,
     Service,
+    add_setting_option,
     find_capacity,
     percentile,
+    settings_given,
     settled,
     started_service,
 )
@@ -398,18 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="`moderation worker --processes` (0: one per core, a deployment's default)",
     )
-    ap.add_argument(
-        "--setting",
-        action="append",
-        default=[],
-        metavar="MODERATION_NAME=VALUE",
-        help="a setting for the API and the worker (repeatable), e.g. "
-        "MODERATION_BATCH_LINGER_AUTO=false",
-    )
+    add_setting_option(ap)
     args = ap.parse_args(argv)
-    settings = dict(item.partition("=")[::2] for item in args.setting)
-    if bad := [name for name in settings if not name.startswith("MODERATION_")]:
-        ap.error(f"--setting names a MODERATION_* variable, not {bad[0]!r}")
+    settings = settings_given(ap, args)
     command = "python -m bench.latency " + shlex.join(sys.argv[1:] if argv is None else argv)
     rows: list[Row] = []
     errors = 0

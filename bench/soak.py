@@ -177,6 +177,28 @@ def started_service(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def add_setting_option(ap: argparse.ArgumentParser) -> None:
+    """``--setting MODERATION_NAME=VALUE`` (repeatable): a setting for the service's API and
+    worker, which :func:`started_service` otherwise starts with the defaults."""
+    ap.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="MODERATION_NAME=VALUE",
+        help="a setting for the API and the worker (repeatable), e.g. "
+        "MODERATION_BATCH_LINGER_AUTO=false",
+    )
+
+
+def settings_given(ap: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """The ``--setting`` values as environment variables; a name that is not a
+    ``MODERATION_*`` setting ends the program with a usage error."""
+    settings = dict(item.partition("=")[::2] for item in args.setting)
+    if bad := [name for name in settings if not name.startswith("MODERATION_")]:
+        ap.error(f"--setting names a MODERATION_* variable, not {bad[0]!r}")
+    return settings
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process and all its descendants (Linux ``/proc``)."""
     total = 0
@@ -469,11 +491,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-drift", type=float, default=10.0, help="percent, runs ≥ 300 s")
     ap.add_argument("--scorer", default="linear")
     ap.add_argument("--json", help="write the summary (with every sample) here")
+    add_setting_option(ap)
     args = ap.parse_args(argv)
+    settings = settings_given(ap, args)
     if args.warmup_s is None:
         args.warmup_s = min(60.0, args.seconds / 4)
     command = "python -m bench.soak " + shlex.join(sys.argv[1:] if argv is None else argv)
-    with started_service(args.scorer) as service:
+    with started_service(args.scorer, settings) as service:
         summary = asyncio.run(soak(args, service))
     summary["command"] = command
     if args.json:

@@ -300,6 +300,14 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02
         await asyncio.sleep(interval)
 
 
+#: For the benches that start the service (``bench.soak.started_service``): these machines'
+#: disks sometimes hold an ``fsync`` for most of a second. Under ``appendfsync always`` Redis
+#: answers nothing meanwhile, and the API, after ``MODERATION_REDIS_TIMEOUT_S`` (0.5 s),
+#: answers 503 by design (tests/test_faults.py tests that). A bench's test proves the bench
+#: works, so the API waits such a stall out.
+PATIENT_SERVICE = ("--setting", "MODERATION_REDIS_TIMEOUT_S=5")
+
+
 def run_bench(*argv: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """``python *argv`` from the project's root, as a bench is run by hand, with its output
     captured as text and printed (a failing test shows what the bench said)."""

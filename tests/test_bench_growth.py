@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_bench
+from tests.conftest import PATIENT_SERVICE, run_bench
 
 
 @pytest.mark.slow
 def test_growth_bench_measures_every_size() -> None:
     args = ["--sizes", "300,600", "--held", "50,120", "--ingest", "100", "--ingest-runs", "2",
-            "--requests", "20", "--articles", "200"]  # fmt: skip
+            "--requests", "20", "--articles", "200", *PATIENT_SERVICE]  # fmt: skip
     out = run_bench("-m", "bench.growth", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()

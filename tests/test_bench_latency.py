@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_bench
+from tests.conftest import PATIENT_SERVICE, run_bench
 
 
 @pytest.mark.slow
 def test_latency_bench_runs_every_row_without_errors() -> None:
     args = ["--scorers", "linear,onnx", "--size", "tiny", "--capacity", "20", "--seconds", "1",
-            "--fill-seconds", "1", "--fill-rate", "20"]  # fmt: skip
+            "--fill-seconds", "1", "--fill-rate", "20", *PATIENT_SERVICE]  # fmt: skip
     out = run_bench("-m", "bench.latency", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| linear") or
@@ -31,7 +31,7 @@ def test_latency_bench_runs_every_row_without_errors() -> None:
     for row in rows:
         worker, api, redis_cpu, _ = (int(x) for x in row.split("|")[13].split(" / "))
         assert api > 0 and redis_cpu > 0 and worker >= 0
-        assert float(row.split("|")[14]) >= 1
+        assert float(row.split("|")[14]) > 0
     assert "goal (linear, 50%, wait)" in out.stdout
     assert "[linear] filled: 20 comments at 20/s, 0 errors" in out.stdout
     # Every ?wait row splits its latency at the decision's time.
@@ -48,7 +48,7 @@ def test_latency_bench_over_a_unix_socket_with_settings() -> None:
     one alone at these rates."""
     args = ["--scorers", "linear", "--capacity", "40", "--seconds", "1", "--unix-socket",
             "--setting", "MODERATION_BATCH_LINGER_AUTO=false",
-            "--setting", "MODERATION_BATCH_LINGER_MS=500"]  # fmt: skip
+            "--setting", "MODERATION_BATCH_LINGER_MS=500", *PATIENT_SERVICE]  # fmt: skip
     out = run_bench("-m", "bench.latency", *args, timeout=200)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = [line for line in out.stdout.splitlines() if line.startswith("| linear")]

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_bench
+from tests.conftest import PATIENT_SERVICE, run_bench
 
 
 @pytest.mark.slow
 def test_soak_finds_capacity_and_runs_at_half_of_it_without_errors(tmp_path: Path) -> None:
     summary_path = tmp_path / "soak.json"
     args = ["--seconds", "30", "--step-s", "4", "--start-rate", "50", "--factor", "1.5",
-            "--sample-s", "2", "--warmup-s", "8", "--json", str(summary_path)]  # fmt: skip
+            "--sample-s", "2", "--warmup-s", "8", "--json", str(summary_path),
+            *PATIENT_SERVICE]  # fmt: skip
     out = run_bench("-m", "bench.soak", *args, timeout=280)
     assert out.returncode == 0, out.stdout + out.stderr
     summary = json.loads(summary_path.read_text())
