@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shlex
 import sys
 import time
@@ -72,6 +71,7 @@ from bench.soak import (  # noqa: E402
     Load,
     Service,
     add_setting_option,
+    cpu_seconds,
     find_capacity,
     percentile,
     settings_given,
@@ -188,8 +188,8 @@ class Usage:
     def now(cls, service: Service) -> Usage:
         info = service.redis.info("everything")
         return cls(
-            sum(process_cpu_s(pid) for pid in family(service.worker_pid)),
-            sum(process_cpu_s(pid) for pid in family(service.api_pid)),
+            cpu_seconds(service.worker_pid),
+            cpu_seconds(service.api_pid),
             float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
             time.process_time(),
             int(info.get("cmdstat_xack", {}).get("calls", 0)),
@@ -204,24 +204,6 @@ class Usage:
             cast("tuple[int, int, int, int]", tuple(round(p / n * 1e6) for p in parts)),
             round(n / acks, 1) if acks else None,
         )
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a live process (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def family(pid: int) -> list[int]:
-    """``pid`` and its children (``moderation worker --processes N`` runs N of them)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    try:
-        return [pid, *(int(c) for c in children.read_text().split())]
-    except OSError:
-        return [pid]
 
 
 def aof_rewrites(service: Service) -> tuple[int, bool]:

@@ -199,19 +199,42 @@ def settings_given(ap: argparse.ArgumentParser, args: argparse.Namespace) -> dic
     return settings
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (Linux ``/proc``)."""
-    total = 0
+def family(pid: int) -> list[int]:
+    """``pid`` and all its descendants still alive (Linux ``/proc``)."""
+    out: list[int] = []
     stack = [pid]
     while stack:
         p = stack.pop()
+        out.append(p)
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
             for task in Path(f"/proc/{p}/task").iterdir():
                 stack.extend(int(c) for c in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError):
             continue
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux ``/proc``)."""
+    total = 0
+    for p in family(pid):
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants alive now (Linux ``/proc``)."""
+    total = 0
+    for p in family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def drained(r: redis.Redis) -> bool:
