@@ -135,3 +135,26 @@ async def test_a_deleted_group_is_made_again(rds: Redis) -> None:
     assert await queue.read(32, 10, 0) == []
     groups = await rds.xinfo_groups(keys.stream)
     assert [g["name"] for g in groups] == [SCORING_GROUP.encode()]
+
+
+async def test_a_full_batch_does_not_wait_for_the_batch_in_flight(rds: Redis) -> None:
+    """Under a backlog the worker decides the next batch beside the one in flight: a read
+    that finds a full batch returns it, with its comments, however long the linger and
+    whether or not the batch in flight is done; a short one still lingers for it."""
+    queue = CommentQueue(rds, Keys(), "t")
+    await queue.ensure_group()
+    ids = await _submit(rds, 5)
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    # The first read blocks (no backlog known yet) and finds a full batch: loaded, not held.
+    first = await asyncio.wait_for(queue.read(2, 100, 60_000, until=never), timeout=30)
+    # Full again: now taken with the comments in one call.
+    second = await asyncio.wait_for(queue.read(2, 100, 60_000, until=never), timeout=30)
+    assert [e.comment_id for e in first + second] == ids[:4]
+    for entry in first + second:
+        assert entry.row == await _stored(rds, entry.comment_id)
+    # One left: a short batch lingers until the batch in flight is done.
+    last = asyncio.ensure_future(queue.read(2, 100, 60_000, until=never))
+    await asyncio.sleep(0.2)
+    assert not last.done()
+    never.set_result(None)
+    assert [e.comment_id for e in await asyncio.wait_for(last, timeout=30)] == ids[4:]
