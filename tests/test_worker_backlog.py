@@ -22,9 +22,11 @@ class SizedWorker(ScoringWorker):
 
     sizes: list[int]
 
-    async def process(self, entries: Sequence[Entry]) -> None:
+    async def process(
+        self, entries: Sequence[Entry], decided: asyncio.Future[None] | None = None
+    ) -> None:
         self.sizes.append(len(entries))
-        await super().process(entries)
+        await super().process(entries, decided)
 
 
 async def drain(settings: Settings, rds: Redis, n: int) -> list[int]:

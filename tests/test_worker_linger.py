@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from moderation.keys import Keys
+from moderation.keys import CommentField, Keys
+from moderation.messages import Status
 from moderation.settings import Settings
-from moderation.store.queue import CommentQueue
-from tests.conftest import Api, comment, running_worker
+from moderation.store.comments import Store
+from moderation.store.queue import CommentQueue, Entry
+from tests.conftest import Api, comment, linear_scorer, running_worker, wait_for
+from tests.test_pipeline_batch import prepare, stream
+from workers.scoring import ScoringWorker
 
 
 async def _post_and_wait(api: Api, author: str) -> int:
@@ -72,3 +77,49 @@ async def test_a_read_whose_batch_in_flight_is_already_done_asks_redis_once(rds:
     assert [e.comment_id for e in entries] == ["c1"]
     stats = await rds.info("commandstats")
     assert stats["cmdstat_xreadgroup"]["calls"] == 1
+
+
+class HeldWorker(ScoringWorker):
+    """The real worker whose first batch, once decided and written, stays in flight until
+    ``release`` is set (as a batch whose write's round trip is slow would)."""
+
+    release: asyncio.Event
+    batches: list[list[str]]
+
+    async def process(
+        self, entries: Sequence[Entry], decided: asyncio.Future[None] | None = None
+    ) -> None:
+        self.batches.append([e.comment_id for e in entries])
+        await super().process(entries, decided)
+        if len(self.batches) == 1:
+            await self.release.wait()
+
+
+async def test_the_next_batch_does_not_wait_for_the_write_in_flight(
+    settings: Settings, rds: Redis
+) -> None:
+    """The linger ends once the batch in flight is decided, not once its write is answered: a
+    comment arriving meanwhile is decided while that batch is still in flight, far inside a
+    linger that would otherwise hold it (10 s)."""
+    keys = Keys(settings.key_prefix)
+    first, second = stream(2)
+    await prepare(rds, keys, [first])
+    tuned = settings.with_overrides(batch_size=32, batch_linger_ms=10_000, batch_linger_auto=True)
+    worker = HeldWorker(tuned, rds, linear_scorer(), name="held")
+    worker.release, worker.batches = asyncio.Event(), []
+    task = asyncio.create_task(worker.run())
+    try:
+        await wait_for(lambda: _decided(rds, keys, first.id), timeout=10)
+        await Store(rds, keys).submit(second, "", None, 0)
+        await wait_for(lambda: _decided(rds, keys, second.id), timeout=5)
+        assert worker.batches == [[first.id], [second.id]]
+        assert not worker.release.is_set()  # the first batch was in flight all along
+    finally:
+        worker.release.set()
+        worker.request_stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def _decided(rds: Redis, keys: Keys, comment_id: str) -> bool:
+    status = await rds.hget(keys.comment(comment_id), CommentField.STATUS)
+    return status not in (None, Status.PENDING.value.encode())

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -157,6 +158,8 @@ class ScoringWorker:
             ", DEGRADED fallback" if info.degraded else "",
         )
         in_flight: asyncio.Task[None] | None = None
+        #: Done once the batch in flight is decided and its write is on its way to Redis.
+        writing: asyncio.Future[None] | None = None
         count, backlog = s.batch_size, max(s.batch_size, s.batch_size_backlog)
         try:
             while not self._stop.is_set():
@@ -172,8 +175,11 @@ class ScoringWorker:
                     busy = in_flight is not None and not in_flight.done()
                     linger = s.batch_linger_ms if busy or not s.batch_linger_auto else 0
                     # Auto: fill the batch only while the previous one is being decided; once
-                    # it is done, waiting longer would only add latency.
-                    until = in_flight if busy and s.batch_linger_auto else None
+                    # it is decided, waiting longer would only add latency. Its write's round
+                    # trip is not waited for: this batch's read travels beside it (at
+                    # appendfsync always each reply waits for a disk flush, so one round trip
+                    # fewer on a comment's way to its decision is worth a flush's time).
+                    until = writing if busy and s.batch_linger_auto else None
                     entries = await self.queue.read(count, s.block_ms, linger, until)
                     # A full batch means a backlog: take bigger ones until it is worked off,
                     # doubling per full read (a burst of a few batches' worth is worked off in
@@ -183,7 +189,12 @@ class ScoringWorker:
                     # The slot is cleared before awaiting: a batch whose writes failed (Redis
                     # gone) is left unacked for redelivery, never awaited twice. Without
                     # overlap the new batch is awaited at once, as the previous one.
-                    batch = asyncio.create_task(self.process(entries)) if entries else None
+                    batch: asyncio.Task[None] | None = None
+                    if entries:
+                        decided: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                        batch = asyncio.create_task(self.process(entries, decided))
+                        batch.add_done_callback(functools.partial(_resolved, decided))
+                        writing = decided
                     previous, in_flight = (in_flight, batch) if self.overlap else (batch, None)
                     if previous is not None:
                         await previous
@@ -301,8 +312,11 @@ class ScoringWorker:
         return len(claimed)
 
     # --- the batch --------------------------------------------------------------------------
-    async def process(self, entries: Sequence[Entry]) -> None:
-        """Decide a batch through the pipeline, counting it in this worker's heartbeat."""
+    async def process(
+        self, entries: Sequence[Entry], decided: asyncio.Future[None] | None = None
+    ) -> None:
+        """Decide a batch through the pipeline, counting it in this worker's heartbeat;
+        ``decided`` is resolved once its decisions are made, as their write is sent."""
         key = self.keys.worker(self.name)
         expiry = self._heartbeat_expiry_s
 
@@ -313,9 +327,20 @@ class ScoringWorker:
             pipe.hincrby(key, PROCESSED, decided)
             pipe.expire(key, expiry)
 
-        result = await self.pipeline.process(entries, after_write=tally)
+        on_write = None if decided is None else (lambda: _resolve(decided))
+        result = await self.pipeline.process(entries, after_write=tally, on_write=on_write)
         self.processed += result.decided
         self.last_batch_size = len(entries)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _resolved(future: asyncio.Future[None], _task: asyncio.Task[None]) -> None:
+    """A batch's task ended (decided, failed or cancelled): its ``decided`` future with it."""
+    _resolve(future)
 
 
 async def serve_worker(settings: Settings, scorer: Scorer, redis: Redis) -> ScoringWorker:

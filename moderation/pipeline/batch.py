@@ -68,6 +68,9 @@ log = logging.getLogger("moderation.pipeline")
 #: Extra commands queued on the pipeline that writes a batch's decisions (the worker adds its
 #: heartbeat tally there, so the count moves in the same round trip as the decisions).
 AfterWrite = Callable[[Pipeline, int], None]
+#: Called once a batch is decided, just before its writes go to Redis (the worker ends the
+#: next batch's linger there, so that batch is read while this one's write is in flight).
+OnWrite = Callable[[], None]
 
 
 async def load_context(
@@ -165,7 +168,11 @@ class BatchPipeline:
         self.scoring_thread.close()
 
     async def process(
-        self, entries: Sequence[Entry], *, after_write: AfterWrite | None = None
+        self,
+        entries: Sequence[Entry],
+        *,
+        after_write: AfterWrite | None = None,
+        on_write: OnWrite | None = None,
     ) -> BatchResult:
         """Decide a batch. Entries that fail stay unacked (retried, then dead-lettered).
 
@@ -174,7 +181,7 @@ class BatchPipeline:
         the culprit stays unacked and its neighbours are decided.
         """
         try:
-            return await self._decide(entries, after_write)
+            return await self._decide(entries, after_write, on_write)
         except REDIS_UNAVAILABLE:
             raise
         except Exception:
@@ -189,7 +196,7 @@ class BatchPipeline:
         return BatchResult(decided, acked, retry)
 
     async def _decide(
-        self, entries: Sequence[Entry], after_write: AfterWrite | None
+        self, entries: Sequence[Entry], after_write: AfterWrite | None, on_write: OnWrite | None
     ) -> BatchResult:
         acks: list[str] = []
         loaded: list[_Loaded] = []
@@ -265,6 +272,8 @@ class BatchPipeline:
                     )
                 )
                 decided_entries.append(item.entry)
+        if on_write is not None:
+            on_write()
         written = await self._write(writes, decided_entries, acks, after_write)
         if written is None:  # written, acknowledged and tallied in one round trip
             acked = len(acks) + len(writes)
