@@ -188,9 +188,10 @@ class Settings:
     batch_linger_ms: int = 20
     #: Linger only while the previous batch is still being decided, and never past it: an idle
     #: worker takes what is queued at once (no added latency when traffic is light), a busy one
-    #: lets the next batch fill until the previous one is written (big batches under load, no
-    #: waiting once the worker is free). Off: always linger up to ``batch_linger_ms`` (fuller
-    #: batches at light load, for a GPU whose per-batch cost dominates).
+    #: lets the next batch fill until the previous one is decided (its write then travels
+    #: beside this batch's read), and a full batch never waits (under a backlog it is decided
+    #: beside the one in flight). Off: always linger up to ``batch_linger_ms`` (fuller batches
+    #: at light load, for a GPU whose per-batch cost dominates).
     batch_linger_auto: bool = True
     #: How long one XREADGROUP blocks when the stream is empty (bounds SIGTERM reaction time).
     block_ms: int = 1000
