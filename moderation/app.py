@@ -34,6 +34,7 @@ from moderation.api import moderation as review_api
 from moderation.api import tools as moderator_tools
 from moderation.api.edge import CorsRule, EdgeMiddleware
 from moderation.api.errors import exception_handlers
+from moderation.api.events import stop_hub
 from moderation.api.gates import admission, admission_gates
 from moderation.api.routing import IdRoute
 from moderation.keys import Keys
@@ -141,6 +142,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await stop_hub(app.state)
             await sampler.stop()
             await recorder.stop()
             await record.close()

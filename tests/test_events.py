@@ -11,6 +11,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from moderation.api.events import EventHub
+from moderation.app import create_app
 from moderation.keys import Keys
 from moderation.messages import Role
 from moderation.settings import Settings
@@ -118,3 +120,33 @@ async def test_event_stream_roles_live_events_and_resume(live: LiveServer, rds: 
         async with client.stream("GET", EVENTS, headers=headers) as stream:
             missed = await next_event(stream.aiter_lines())
             assert (missed.name, missed.id) == ("decided", decided.id)
+
+
+async def test_shutdown_stops_the_reader_while_a_stream_is_still_subscribed(
+    settings: Settings,
+) -> None:
+    """The app's shutdown stops the events reader even while a stream still holds its
+    subscription (a response cancelled at shutdown lets go of it only when its generator is
+    finalised, which may come after the loop has ended: the reader was then destroyed
+    pending, its Redis connection never closed)."""
+    app = create_app(settings)
+    release = asyncio.Event()
+    subscribed = asyncio.Event()
+
+    async def stream(hub: EventHub) -> None:
+        async with hub.subscribe():
+            subscribed.set()
+            await release.wait()
+
+    async with app.router.lifespan_context(app):
+        hub = EventHub(settings, Keys())
+        app.state.event_hub = hub  # as the first stream's request makes it (``hub_of``)
+        holder = asyncio.create_task(stream(hub))
+        await asyncio.wait_for(subscribed.wait(), 10)
+        assert hub.running and hub.subscribers == 1
+    try:
+        assert not hub.running  # stopped by the shutdown, the subscription still held
+        assert hub.subscribers == 1
+    finally:
+        release.set()
+        await holder

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -100,6 +101,11 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def running(self) -> bool:
+        """Whether the reader of the events stream is running (it is while a stream is open)."""
+        return self._task is not None and not self._task.done()
+
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
         queue: asyncio.Queue[Event] = asyncio.Queue(CLIENT_BUFFER + 1)
@@ -118,6 +124,13 @@ class EventHub:
             if not self._subscribers and self._task is not None:
                 await stop_task(self._task)
                 self._task = None
+
+    async def close(self) -> None:
+        """Stop the reader (the app's shutdown). A stream response cancelled at shutdown does
+        not end its subscription until its generator is finalised, which may be after the loop
+        has stopped: the reader would then be destroyed pending, its connection unclosed."""
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def _run(self, started: asyncio.Event) -> None:
         s = self.settings
@@ -162,6 +175,13 @@ class EventHub:
                     queue.put_nowait(_OVERFLOW)
                 continue
             queue.put_nowait(event)
+
+
+async def stop_hub(state: State) -> None:
+    """Stop the app's event reader, if a stream ever started one (the lifespan's shutdown)."""
+    hub: EventHub | None = getattr(state, "event_hub", None)
+    if hub is not None:
+        await hub.close()
 
 
 def hub_of(request: Request) -> EventHub:
