@@ -51,6 +51,15 @@ def item(n: int, created: int, text: str = CAMPAIGN, author: str = "") -> SpamIn
     return SpamInput(record, normalize(text))
 
 
+def inside_one_shard(settings: Settings, span_ms: int = 60_000) -> int:
+    """Now, or, where the next ``span_ms`` would cross into the next time shard (at 00:00 and
+    12:00 UTC with the default window), a moment earlier in this one: a test's comments, created
+    from then on, all land in one shard whatever the clock says when it runs."""
+    width = Geometry(Keys(), settings.spam_dup_window_s).width_ms
+    now = int(time.time() * 1000)
+    return min(now, (now // width + 1) * width - span_ms)
+
+
 async def lsh_keys(rds: Redis, keys: Keys) -> list[str]:
     return sorted([k.decode() async for k in rds.scan_iter(f"{keys.prefix}:spam:lsh:*")])
 
@@ -84,7 +93,7 @@ async def test_shards_expire_whole_once_written(settings: Settings, rds: Redis) 
     scorer = SpamScorer(rds, keys, settings)
     geometry = Geometry(keys, settings.spam_dup_window_s)
     window, width, margin = geometry.window_ms, geometry.width_ms, WINDOW_MARGIN_S * 1000
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     await scorer.score([item(1, now), item(2, now + 1, OTHER)])
     shard = geometry.shard(now)
     assert await lsh_keys(rds, keys) == [geometry.lsh_key(shard)]
@@ -114,7 +123,7 @@ async def test_a_poisoned_shard_refuses_the_batch_before_any_write(
     keys = Keys(settings.key_prefix)
     scorer = SpamScorer(rds, keys, settings)
     geometry = Geometry(keys, settings.spam_dup_window_s)
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     poisoned = geometry.lsh_key(geometry.shard(now) - 1)  # only read by this batch
     await rds.set(poisoned, "not a hash")
     try:
@@ -130,7 +139,7 @@ async def test_a_poisoned_shard_refuses_the_batch_before_any_write(
 
 async def test_a_retried_batch_is_not_indexed_twice(settings: Settings, rds: Redis) -> None:
     keys = Keys(settings.key_prefix)
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     batch = [item(n, now + n, f"{CAMPAIGN} {n}") for n in range(5)]
     first = await SpamScorer(rds, keys, settings).score(batch)
     geometry = Geometry(keys, settings.spam_dup_window_s)
@@ -148,7 +157,7 @@ async def test_a_retried_batch_is_not_indexed_twice(settings: Settings, rds: Red
 async def test_a_campaigns_bucket_keeps_its_newest_entries(settings: Settings, rds: Redis) -> None:
     keys = Keys(settings.key_prefix)
     scorer = SpamScorer(rds, keys, settings)
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     copies = 3 * BUCKET_CAP
     results = []
     for start in range(0, copies, 16):
@@ -168,7 +177,7 @@ async def test_generations_and_a_second_worker_see_the_same(settings: Settings, 
     """Past the first generation of groups, and with two workers whose counts of the shard are
     stale in turn (the script then works the groups out itself), the signals are those one
     worker computes alone."""
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     texts = [f"{CAMPAIGN} number {n % 40} " + "x" * (n % 3) for n in range(FIRST_GENERATION + 100)]
     batches = [[item(n, now + n, texts[n]) for n in range(s, min(s + 50, len(texts)))]
                for s in range(0, len(texts), 50)]  # fmt: skip
@@ -198,7 +207,7 @@ async def test_folded_generations_find_what_unfolded_ones_did(
     as it fills (by two workers in turn, each with a stale view of the shard), gives every
     comment the signals, and every held comment the copies, that the same comments give from
     an index never folded; its groups are then in two generations only, the oldest gone."""
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     count = FIRST_GENERATION + 4 * FIRST_GENERATION + 800  # into generation 2
     # 40 templates, about 80 copies each: more than a band reads (10; 30 for copies), so which
     # entries come newest decides what is found.
@@ -245,7 +254,7 @@ async def test_erasure_removes_the_signatures_and_lookups_find_nothing(
 ) -> None:
     keys = Keys(settings.key_prefix)
     scorer = SpamScorer(rds, keys, settings)
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     batch = [item(n, now + n, author="erin" if n % 2 else "olga") for n in range(6)]
     await scorer.score(batch)
     geometry = Geometry(keys, settings.spam_dup_window_s)
@@ -291,7 +300,7 @@ async def test_cached_and_read_signatures_confirm_alike(settings: Settings, rds:
     # The worker that indexed a campaign confirms from its cache; a fresh one reads the stored
     # values from Redis: the signals must be the same.
     keys = Keys(settings.key_prefix)
-    now = int(time.time() * 1000)
+    now = inside_one_shard(settings)
     first = SpamScorer(rds, keys, settings)
     await first.score([item(n, now + n, author=f"u{n % 3}") for n in range(6)])
     later = [item(100 + n, now + 100 + n, author=f"u{n % 3}") for n in range(3)]
