@@ -23,10 +23,10 @@ class SizedWorker(ScoringWorker):
     sizes: list[int]
 
     async def process(
-        self, entries: Sequence[Entry], decided: asyncio.Future[None] | None = None
+        self, entries: Sequence[Entry], sent: asyncio.Future[None] | None = None
     ) -> None:
         self.sizes.append(len(entries))
-        await super().process(entries, decided)
+        await super().process(entries, sent)
 
 
 async def drain(settings: Settings, rds: Redis, n: int) -> list[int]:

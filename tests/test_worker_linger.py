@@ -87,10 +87,10 @@ class HeldWorker(ScoringWorker):
     batches: list[list[str]]
 
     async def process(
-        self, entries: Sequence[Entry], decided: asyncio.Future[None] | None = None
+        self, entries: Sequence[Entry], sent: asyncio.Future[None] | None = None
     ) -> None:
         self.batches.append([e.comment_id for e in entries])
-        await super().process(entries, decided)
+        await super().process(entries, sent)
         if len(self.batches) == 1:
             await self.release.wait()
 

@@ -159,7 +159,7 @@ class ScoringWorker:
         )
         in_flight: asyncio.Task[None] | None = None
         #: Done once the batch in flight is decided and its write is on its way to Redis.
-        writing: asyncio.Future[None] | None = None
+        sent: asyncio.Future[None] | None = None
         count, backlog = s.batch_size, max(s.batch_size, s.batch_size_backlog)
         try:
             while not self._stop.is_set():
@@ -179,7 +179,7 @@ class ScoringWorker:
                     # trip is not waited for: this batch's read travels beside it (at
                     # appendfsync always each reply waits for a disk flush, so one round trip
                     # fewer on a comment's way to its decision is worth a flush's time).
-                    until = writing if busy and s.batch_linger_auto else None
+                    until = sent if busy and s.batch_linger_auto else None
                     entries = await self.queue.read(count, s.block_ms, linger, until)
                     # A full batch means a backlog: take bigger ones until it is worked off,
                     # doubling per full read (a burst of a few batches' worth is worked off in
@@ -191,10 +191,9 @@ class ScoringWorker:
                     # overlap the new batch is awaited at once, as the previous one.
                     batch: asyncio.Task[None] | None = None
                     if entries:
-                        decided: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                        batch = asyncio.create_task(self.process(entries, decided))
-                        batch.add_done_callback(functools.partial(_resolved, decided))
-                        writing = decided
+                        sent = asyncio.get_running_loop().create_future()
+                        batch = asyncio.create_task(self.process(entries, sent))
+                        batch.add_done_callback(functools.partial(_resolve, sent))
                     previous, in_flight = (in_flight, batch) if self.overlap else (batch, None)
                     if previous is not None:
                         await previous
@@ -313,10 +312,10 @@ class ScoringWorker:
 
     # --- the batch --------------------------------------------------------------------------
     async def process(
-        self, entries: Sequence[Entry], decided: asyncio.Future[None] | None = None
+        self, entries: Sequence[Entry], sent: asyncio.Future[None] | None = None
     ) -> None:
         """Decide a batch through the pipeline, counting it in this worker's heartbeat;
-        ``decided`` is resolved once its decisions are made, as their write is sent."""
+        ``sent`` is resolved once its decisions are made, as their write is sent."""
         key = self.keys.worker(self.name)
         expiry = self._heartbeat_expiry_s
 
@@ -327,20 +326,17 @@ class ScoringWorker:
             pipe.hincrby(key, PROCESSED, decided)
             pipe.expire(key, expiry)
 
-        on_write = None if decided is None else (lambda: _resolve(decided))
+        on_write = None if sent is None else functools.partial(_resolve, sent)
         result = await self.pipeline.process(entries, after_write=tally, on_write=on_write)
         self.processed += result.decided
         self.last_batch_size = len(entries)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: asyncio.Future[None], *_: object) -> None:
+    """Resolve a batch's ``sent`` future, once: as its write is sent, or as its task ends
+    however it ended (a done callback's task argument is ignored)."""
     if not future.done():
         future.set_result(None)
-
-
-def _resolved(future: asyncio.Future[None], _task: asyncio.Task[None]) -> None:
-    """A batch's task ended (decided, failed or cancelled): its ``decided`` future with it."""
-    _resolve(future)
 
 
 async def serve_worker(settings: Settings, scorer: Scorer, redis: Redis) -> ScoringWorker:

@@ -121,9 +121,8 @@ class EventHub:
             yield queue
         finally:
             self._subscribers.discard(queue)
-            if not self._subscribers and self._task is not None:
-                await stop_task(self._task)
-                self._task = None
+            if not self._subscribers:
+                await self.close()
 
     async def close(self) -> None:
         """Stop the reader (the app's shutdown). A stream response cancelled at shutdown does
