@@ -10,9 +10,21 @@ service), then two phases:
      (the median of ``--ingest-runs`` such bursts, each drained before the next);
    - *counts*: ``GET /v1/counts`` for 50 articles, p50/p99 over ``--requests`` requests;
    - *queue*: ``GET /v1/moderation/queue?limit=50`` (a moderator key), p50/p99;
+
+   the reads are timed after each burst is drained, and each figure is the median of the
+   ``--ingest-runs`` rounds' (one round's reads last under a second: a noisy neighbour could
+   move a single round's p50 by 40%);
 2. **held comments**: the site is set to pre-moderate everything, and the held queue is grown to
    each size of ``--held`` (1k, 10k, 50k); at each size ``GET /v1/moderation/queue/counts``
    and ``GET /v1/moderation/queue?limit=50`` are timed, p50/p99.
+
+The stored phase runs a second service beside the first, its **baseline**: a store filled to
+the smallest size only. At each size the rounds alternate between the two (burst and reads on
+one, then on the other), so each size is compared with a small store measured in the same
+minutes; a VM's speed drifts by more than the goal over a run (one run's reads at 100,000
+stored were twice as slow as the next run's, on the same code). The worsening it prints is each
+figure's ratio to the baseline at the largest size over that ratio at the smallest (where the
+two stores hold about as many comments: the noise floor, printed too).
 
 It prints one table per phase with each figure's change from the smallest size (the issue's
 goal: none degrades by more than 15% from 10k to 1M; held counts O(1) in the queue's size),
@@ -72,6 +84,16 @@ class Timing:
 
 
 @dataclass
+class Baseline:
+    """The small store's figures, from the rounds alternating with a stage's."""
+
+    stored: int
+    ingest_per_s: float
+    counts: Timing
+    queue: Timing
+
+
+@dataclass
 class Stage:
     size: int
     ingest_per_s: float
@@ -82,6 +104,8 @@ class Stage:
     #: Comments in the held queue at this size (the queue page lists up to 50 of them: its
     #: time follows how full the page is, so compare sizes whose pages hold as many).
     held: int = 0
+    #: The same figures on the baseline store, measured in rounds alternating with these.
+    baseline: Baseline | None = None
 
 
 @dataclass
@@ -108,6 +132,15 @@ async def timed_gets(base: str, path: str, headers: dict[str, str], n: int) -> T
         await conn.close()
     return Timing(
         round(percentile(took, 0.5) * 1000, 2), round(percentile(took, 0.99) * 1000, 2), errors
+    )
+
+
+def median_timing(rounds: list[Timing]) -> Timing:
+    """The median of each percentile over the rounds, and their errors summed."""
+    return Timing(
+        round(statistics.median(t.p50_ms for t in rounds), 2),
+        round(statistics.median(t.p99_ms for t in rounds), 2),
+        sum(t.errors for t in rounds),
     )
 
 
@@ -161,39 +194,89 @@ async def fill(service: Service, n: int, articles: int) -> None:
     await asyncio.to_thread(wait_until, lambda: settled(service.redis), 3600, "the queue to drain")
 
 
+@dataclass
+class Round:
+    """One round on one store: an ingest burst, drained, then the reads."""
+
+    ingest_per_s: float
+    counts: Timing
+    queue: Timing
+
+
+async def one_round(args: argparse.Namespace, service: Service, moderator: dict[str, str]) -> Round:
+    site = {"Authorization": f"Bearer {service.key}"}
+    posted_at = time.perf_counter()
+    await post(service, args.ingest, args.articles)
+    rate = args.ingest / (time.perf_counter() - posted_at)
+    await fill(service, 0, args.articles)
+    counts = await timed_gets(service.base, counts_path(args.articles), site, args.requests)
+    queue = await timed_gets(
+        service.base, "/v1/moderation/queue?limit=50", moderator, args.requests
+    )
+    return Round(rate, counts, queue)
+
+
+def summed(rounds: list[Round]) -> tuple[float, Timing, Timing]:
+    """The rounds' median ingest rate and read timings."""
+    rate = round(statistics.median(r.ingest_per_s for r in rounds), 1)
+    return rate, median_timing([r.counts for r in rounds]), median_timing([r.queue for r in rounds])
+
+
+def show(label: str, rounds: list[Round]) -> None:
+    rates = " / ".join(f"{r.ingest_per_s:,.0f}" for r in rounds)
+    print(f"  {label} ingest bursts: {rates} req/s", flush=True)
+    print(f"  {label} counts p50s: {' / '.join(str(r.counts.p50_ms) for r in rounds)} ms")
+    print(f"  {label} queue p50s: {' / '.join(str(r.queue.p50_ms) for r in rounds)} ms")
+
+
 async def stored_phase(
-    args: argparse.Namespace, service: Service, moderator: dict[str, str]
+    args: argparse.Namespace,
+    service: Service,
+    moderator: dict[str, str],
+    baseline: Service,
+    base_moderator: dict[str, str],
 ) -> list[Stage]:
+    """Grow ``service`` through the sizes; at each, rounds alternate between it and
+    ``baseline``, a second store filled to the smallest size only (it grows by its rounds'
+    bursts alone): the figures of both come from the same minutes of a machine whose speed
+    drifts (on a noisy VM, one run's reads at 100,000 came out twice as slow as the run
+    before's, on the same code)."""
     stages: list[Stage] = []
     stored = 0
-    site = {"Authorization": f"Bearer {service.key}"}
+    await fill(baseline, args.sizes[0], args.articles)
+    base_stored = args.sizes[0]
     for size in args.sizes:
         started = time.perf_counter()
         await fill(service, size - stored, args.articles)
         stored = size
         print(
-            f"stored {size:,} comments ({time.perf_counter() - started:.0f} s to fill)", flush=True
+            f"stored {size:,} comments ({time.perf_counter() - started:.0f} s to fill); "
+            f"the baseline {base_stored:,}",
+            flush=True,
         )
-        # The median of a few bursts, each drained before the next: one burst of a few
-        # thousand lasts about a second here, and single bursts varied by ±20%.
-        rates = []
+        # The median of a few rounds, each an ingest burst drained before the reads are timed:
+        # one burst of a few thousand lasts about a second here, and single bursts varied by
+        # ±20%.
+        mine: list[Round] = []
+        theirs: list[Round] = []
         for _ in range(args.ingest_runs):
-            posted_at = time.perf_counter()
-            await post(service, args.ingest, args.articles)
-            rates.append(args.ingest / (time.perf_counter() - posted_at))
-            await fill(service, 0, args.articles)
-            stored += args.ingest
-        print(f"  ingest bursts: {' / '.join(f'{r:,.0f}' for r in rates)} req/s", flush=True)
+            mine.append(await one_round(args, service, moderator))
+            theirs.append(await one_round(args, baseline, base_moderator))
+        stored += args.ingest * args.ingest_runs
+        base_stored += args.ingest * args.ingest_runs
+        show("grown", mine)
+        show("baseline", theirs)
+        rate, counts, queue = summed(mine)
+        b_rate, b_counts, b_queue = summed(theirs)
         stage = Stage(
             size,
-            round(statistics.median(rates), 1),
-            await timed_gets(service.base, counts_path(args.articles), site, args.requests),
-            await timed_gets(
-                service.base, "/v1/moderation/queue?limit=50", moderator, args.requests
-            ),
+            rate,
+            counts,
+            queue,
             round(rss_bytes(service.api_pid) / 2**20, 1),
             round(rss_bytes(service.worker_pid) / 2**20, 1),
             int(service.redis.zcard(K.held)),
+            Baseline(base_stored, b_rate, b_counts, b_queue),
         )
         print(f"  {stage}", flush=True)
         stages.append(stage)
@@ -232,27 +315,54 @@ def change(first: float, last: float, higher_is_better: bool = False) -> str:
     return f"{pct:+.0f}%"
 
 
+def against(stage: Stage) -> tuple[float, float, float]:
+    """A stage's ingest rate, counts p50 and queue p50 each over the baseline's alongside
+    (1.0: as fast; the ingest ratio inverted, so above 1 is always slower)."""
+    b = stage.baseline
+    if b is None:
+        return 1.0, 1.0, 1.0
+    return (
+        b.ingest_per_s / stage.ingest_per_s if stage.ingest_per_s else 0.0,
+        stage.counts.p50_ms / b.counts.p50_ms if b.counts.p50_ms else 0.0,
+        stage.queue.p50_ms / b.queue.p50_ms if b.queue.p50_ms else 0.0,
+    )
+
+
 def report(stages: list[Stage], held: list[HeldStage]) -> None:
     print()
     print(
         "| stored | ingest req/s | counts p50/p99 ms | queue p50/p99 ms (held) "
+        "| baseline alongside: stored, ingest req/s, counts p50, queue p50 "
         "| API RSS MB | worker RSS MB | errors |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for s in stages:
+        base = s.baseline
+        alongside = (
+            f"{base.stored:,}, {base.ingest_per_s}, {base.counts.p50_ms}, {base.queue.p50_ms}"
+            if base
+            else "—"
+        )
         print(
             f"| {s.size:,} | {s.ingest_per_s} | {s.counts.p50_ms}/{s.counts.p99_ms} "
-            f"| {s.queue.p50_ms}/{s.queue.p99_ms} ({s.held:,}) | {s.api_rss_mb} "
+            f"| {s.queue.p50_ms}/{s.queue.p99_ms} ({s.held:,}) | {alongside} | {s.api_rss_mb} "
             f"| {s.worker_rss_mb} | {s.counts.errors + s.queue.errors} |"
         )
     if len(stages) > 1:
         a, b = stages[0], stages[-1]
+        first, last = against(a), against(b)
+        # Each size against the baseline measured in the same minutes, and the first size's
+        # own ratio (two stores of about the same size: the noise floor) divided out.
+        worse = [
+            f"{100.0 * (y / x - 1.0):+.0f}%" if x else "n/a"
+            for x, y in zip(first, last, strict=True)
+        ]
+        floor = ", ".join(f"{100.0 * (x - 1.0):+.0f}%" for x in first)
         print(
-            f"worsening {a.size:,} → {b.size:,} (goal ≤ {GOAL_PCT:.0f}%): ingest "
-            f"{change(a.ingest_per_s, b.ingest_per_s, True)}, counts p50 "
-            f"{change(a.counts.p50_ms, b.counts.p50_ms)}, queue p50 "
-            f"{change(a.queue.p50_ms, b.queue.p50_ms)}; RSS API "
-            f"{change(a.api_rss_mb, b.api_rss_mb)}, "
+            f"worsening {a.size:,} → {b.size:,} (goal ≤ {GOAL_PCT:.0f}%; each size against the "
+            f"baseline store measured alongside): ingest {worse[0]}, counts p50 {worse[1]}, "
+            f"queue p50 {worse[2]} (at {a.size:,}, the two stores differed by {floor}); "
+            f"RSS API {change(a.api_rss_mb, b.api_rss_mb)}, "
             f"worker {change(a.worker_rss_mb, b.worker_rss_mb)}"
         )
     print()
@@ -272,9 +382,10 @@ def report(stages: list[Stage], held: list[HeldStage]) -> None:
         )
 
 
-async def run_stored(args: argparse.Namespace, service: Service) -> list[Stage]:
+async def run_stored(args: argparse.Namespace, service: Service, baseline: Service) -> list[Stage]:
     moderator = {"Authorization": f"Bearer {await moderator_key(service)}"}
-    return await stored_phase(args, service, moderator)
+    base_moderator = {"Authorization": f"Bearer {await moderator_key(baseline)}"}
+    return await stored_phase(args, service, moderator, baseline, base_moderator)
 
 
 async def run_held(args: argparse.Namespace, service: Service) -> list[HeldStage]:
@@ -293,16 +404,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--articles", type=int, default=10_000)
     ap.add_argument("--ingest", type=int, default=3_000, help="comments posted to time ingest")
     ap.add_argument(
-        "--ingest-runs", type=int, default=5, help="ingest bursts per size (their median counts)"
+        "--ingest-runs", type=int, default=5, help="rounds per size: a burst, then the reads"
     )
-    ap.add_argument("--requests", type=int, default=200, help="GETs timed per figure")
+    ap.add_argument("--requests", type=int, default=200, help="GETs timed per figure and round")
     add_setting_option(ap)
     args = ap.parse_args(argv)
     settings = settings_given(ap, args)
     command = "python -m bench.growth " + shlex.join(sys.argv[1:] if argv is None else argv)
     # Each phase on a fresh store: the held queue grows from nothing.
-    with started_service("linear", settings) as service:
-        stages = asyncio.run(run_stored(args, service))
+    with (
+        started_service("linear", settings) as service,
+        started_service("linear", settings) as baseline,
+    ):
+        stages = asyncio.run(run_stored(args, service, baseline))
     with started_service("linear", settings) as service:
         held = asyncio.run(run_held(args, service))
     report(stages, held)

@@ -20,7 +20,12 @@ def test_growth_bench_measures_every_size() -> None:
     held_rows = [line for line in lines if line.startswith("| ") and "/" in line.split("|")[2]]
     assert len(held_rows) >= 2 + 2  # two stored sizes, two held sizes
     assert "worsening 300 → 600" in out.stdout
-    bursts = [line for line in lines if line.strip().startswith("ingest bursts:")]
-    assert len(bursts) == 2 and all(line.count("req/s") == 1 for line in bursts)
-    assert all(len(line.split(":")[1].split(" / ")) == 2 for line in bursts)
+    # Each size's rounds alternate between the grown store and the baseline: two bursts each.
+    for store in ("grown", "baseline"):
+        bursts = [line for line in lines if line.strip().startswith(f"{store} ingest bursts:")]
+        assert len(bursts) == 2 and all(line.count("req/s") == 1 for line in bursts)
+        assert all(len(line.split(":")[1].split(" / ")) == 2 for line in bursts)
+    # The baseline stays at the smallest size plus its own bursts (2 × 100 per size).
+    assert any(line.startswith("| 600 |") and "| 700, " in line for line in lines), out.stdout
+    assert "the two stores differed by" in out.stdout
     assert "command: python -m bench.growth" in out.stdout
