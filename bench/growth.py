@@ -17,17 +17,19 @@ service), then two phases:
    move a single round's p50 by 40%);
 2. **held comments**: the site is set to pre-moderate everything, and the held queue is grown to
    each size of ``--held`` (1k, 10k, 50k); at each size ``GET /v1/moderation/queue/counts``
-   and ``GET /v1/moderation/queue?limit=50`` are timed, p50/p99.
+   and ``GET /v1/moderation/queue?limit=50`` are timed, p50/p99, in rounds alternating with
+   the same reads on a baseline store holding the smallest size.
 
-The stored phase runs a second service beside the first, its **baseline**: a store filled to
-the smallest size only. At each size the rounds alternate between the two (burst and reads on
-one, then on the other), so each size is compared with a small store measured in the same
+Each phase runs a second service beside the first, its **baseline**: a store filled to
+the smallest size only. At each size the rounds alternate between the two (on one, then on the
+other: a burst and the reads in the stored phase, the reads in the held phase), so each size
+is compared with a small store measured in the same
 minutes; a VM's speed drifts by more than the goal over a run (one run's reads at 100,000
 stored were twice as slow as the next run's, on the same code). The worsening it prints is each
 figure's ratio to the baseline at the largest size, and beside it the same ratio at the
-smallest size, where the two stores hold about as many comments (the noise floor). The baseline
-grows by its own rounds' bursts (15,000 comments a size by default): against 1,000,000 that is
-nothing, against 100,000 it understates the growth a little.
+smallest size, where the two stores hold about as many comments (the noise floor). The stored
+phase's baseline grows by its own rounds' bursts (15,000 comments a size by default): against
+1,000,000 that is nothing, against 100,000 it understates the growth a little.
 
 It prints one table per phase with each figure's change from the smallest size (the issue's
 goal: none degrades by more than 15% from 10k to 1M; held counts O(1) in the queue's size),
@@ -115,10 +117,20 @@ class Stage:
 
 
 @dataclass
+class HeldBaseline:
+    """The baseline's held-queue reads, from the rounds alternating with a stage's."""
+
+    held: int
+    queue_counts: Timing
+    queue: Timing
+
+
+@dataclass
 class HeldStage:
     held: int
     queue_counts: Timing
     queue: Timing
+    baseline: HeldBaseline | None = None
 
 
 async def timed_gets(base: str, path: str, headers: dict[str, str], n: int) -> Timing:
@@ -296,27 +308,56 @@ async def stored_phase(
     return stages
 
 
-async def held_phase(
+async def held_reads(
     args: argparse.Namespace, service: Service, moderator: dict[str, str]
+) -> tuple[Timing, Timing]:
+    counts = await timed_gets(service.base, "/v1/moderation/queue/counts", moderator, args.requests)
+    page = await timed_gets(
+        service.base, f"/v1/moderation/queue?limit={PAGE}", moderator, args.requests
+    )
+    return counts, page
+
+
+async def held_phase(
+    args: argparse.Namespace,
+    service: Service,
+    moderator: dict[str, str],
+    baseline: Service,
+    base_moderator: dict[str, str],
 ) -> list[HeldStage]:
-    service.redis.hset(K.policy, "premoderate", "1")
+    """Grow ``service``'s held queue through the sizes; at each, ``--ingest-runs`` rounds of
+    reads alternate with the same reads on ``baseline``, a store holding the smallest size
+    (reads add nothing to it), as in :func:`stored_phase`."""
     stages: list[HeldStage] = []
+    for store in (service, baseline):
+        store.redis.hset(K.policy, "premoderate", "1")
+    await fill(baseline, args.held[0], args.articles)
+    base_held = int(baseline.redis.zcard(K.held))
     held = int(service.redis.zcard(K.held))
     for size in args.held:
         started = time.perf_counter()
         await fill(service, size - held, args.articles)
         held = int(service.redis.zcard(K.held))
         print(f"held {held:,} comments ({time.perf_counter() - started:.0f} s to fill)", flush=True)
+        mine: list[tuple[Timing, Timing]] = []
+        theirs: list[tuple[Timing, Timing]] = []
+        for _ in range(args.ingest_runs):
+            mine.append(await held_reads(args, service, moderator))
+            theirs.append(await held_reads(args, baseline, base_moderator))
         stage = HeldStage(
             held,
-            await timed_gets(service.base, "/v1/moderation/queue/counts", moderator, args.requests),
-            await timed_gets(
-                service.base, "/v1/moderation/queue?limit=50", moderator, args.requests
+            median_timing([c for c, _ in mine]),
+            median_timing([p for _, p in mine]),
+            HeldBaseline(
+                base_held,
+                median_timing([c for c, _ in theirs]),
+                median_timing([p for _, p in theirs]),
             ),
         )
         print(f"  {stage}", flush=True)
         stages.append(stage)
-    service.redis.hdel(K.policy, "premoderate")
+    for store in (service, baseline):
+        store.redis.hdel(K.policy, "premoderate")
     return stages
 
 
@@ -377,19 +418,33 @@ def report(stages: list[Stage], held: list[HeldStage]) -> None:
             f"worker {change(a.worker_rss_mb, b.worker_rss_mb)}"
         )
     print()
-    print("| held | queue counts p50/p99 ms | queue page p50/p99 ms | errors |")
-    print("|---|---|---|---|")
+    print(
+        "| held | queue counts p50/p99 ms | queue page p50/p99 ms "
+        "| baseline alongside: held, queue counts p50, queue page p50 | errors |"
+    )
+    print("|---|---|---|---|---|")
     for h in held:
+        hb = h.baseline
+        beside = f"{hb.held:,}, {hb.queue_counts.p50_ms}, {hb.queue.p50_ms}" if hb else "—"
         print(
             f"| {h.held:,} | {h.queue_counts.p50_ms}/{h.queue_counts.p99_ms} "
-            f"| {h.queue.p50_ms}/{h.queue.p99_ms} | {h.queue_counts.errors + h.queue.errors} |"
+            f"| {h.queue.p50_ms}/{h.queue.p99_ms} | {beside} "
+            f"| {h.queue_counts.errors + h.queue.errors} |"
         )
     if len(held) > 1:
         a2, b2 = held[0], held[-1]
+
+        def vs(h: HeldStage) -> str:
+            hb = h.baseline
+            if hb is None or not hb.queue_counts.p50_ms or not hb.queue.p50_ms:
+                return "n/a"
+            counts = 100.0 * (h.queue_counts.p50_ms / hb.queue_counts.p50_ms - 1.0)
+            page = 100.0 * (h.queue.p50_ms / hb.queue.p50_ms - 1.0)
+            return f"queue counts p50 {counts:+.0f}%, queue page p50 {page:+.0f}%"
+
         print(
-            f"worsening {a2.held:,} → {b2.held:,} held: queue counts p50 "
-            f"{change(a2.queue_counts.p50_ms, b2.queue_counts.p50_ms)}, queue page p50 "
-            f"{change(a2.queue.p50_ms, b2.queue.p50_ms)}"
+            f"worsening {a2.held:,} → {b2.held:,} held, the largest size against the baseline "
+            f"measured alongside: {vs(b2)}; at {a2.held:,} (the noise floor): {vs(a2)}"
         )
 
 
@@ -399,9 +454,12 @@ async def run_stored(args: argparse.Namespace, service: Service, baseline: Servi
     return await stored_phase(args, service, moderator, baseline, base_moderator)
 
 
-async def run_held(args: argparse.Namespace, service: Service) -> list[HeldStage]:
+async def run_held(
+    args: argparse.Namespace, service: Service, baseline: Service
+) -> list[HeldStage]:
     moderator = {"Authorization": f"Bearer {await moderator_key(service)}"}
-    return await held_phase(args, service, moderator)
+    base_moderator = {"Authorization": f"Bearer {await moderator_key(baseline)}"}
+    return await held_phase(args, service, moderator, baseline, base_moderator)
 
 
 def sizes(text: str) -> list[int]:
@@ -428,8 +486,11 @@ def main(argv: list[str] | None = None) -> int:
         started_service("linear", settings) as baseline,
     ):
         stages = asyncio.run(run_stored(args, service, baseline))
-    with started_service("linear", settings) as service:
-        held = asyncio.run(run_held(args, service))
+    with (
+        started_service("linear", settings) as service,
+        started_service("linear", settings) as baseline,
+    ):
+        held = asyncio.run(run_held(args, service, baseline))
     report(stages, held)
     print(f"command: {command}")
     errors = sum(s.counts.errors + s.queue.errors for s in stages)

@@ -28,4 +28,7 @@ def test_growth_bench_measures_every_size() -> None:
     # The baseline stays at the smallest size plus its own bursts (2 × 100 per size).
     assert any(line.startswith("| 600 |") and "| 700, " in line for line in lines), out.stdout
     assert "(the noise floor)" in out.stdout
+    # The held phase's baseline holds the smallest size, measured beside each size.
+    assert any(line.startswith("| 120 |") and "| 50, " in line for line in lines), out.stdout
+    assert "worsening 50 → 120 held, the largest size against the baseline" in out.stdout
     assert "command: python -m bench.growth" in out.stdout
