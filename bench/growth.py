@@ -287,6 +287,8 @@ async def stored_phase(
         for _ in range(args.ingest_runs):
             mine.append(await one_round(args, service, moderator))
             theirs.append(await one_round(args, baseline, base_moderator))
+        # Both stores' sizes as the rounds began (the table's first column is the grown one's).
+        base_at = base_stored
         stored += args.ingest * args.ingest_runs
         base_stored += args.ingest * args.ingest_runs
         show("grown", mine)
@@ -301,7 +303,7 @@ async def stored_phase(
             round(rss_bytes(service.api_pid) / 2**20, 1),
             round(rss_bytes(service.worker_pid) / 2**20, 1),
             int(service.redis.zcard(K.held)),
-            Baseline(base_stored, b_rate, b_counts, b_queue),
+            Baseline(base_at, b_rate, b_counts, b_queue),
         )
         print(f"  {stage}", flush=True)
         stages.append(stage)

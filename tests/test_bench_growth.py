@@ -25,8 +25,10 @@ def test_growth_bench_measures_every_size() -> None:
         bursts = [line for line in lines if line.strip().startswith(f"{store} ingest bursts:")]
         assert len(bursts) == 2 and all(line.count("req/s") == 1 for line in bursts)
         assert all(len(line.split(":")[1].split(" / ")) == 2 for line in bursts)
-    # The baseline stays at the smallest size plus its own bursts (2 × 100 per size).
-    assert any(line.startswith("| 600 |") and "| 700, " in line for line in lines), out.stdout
+    # The baseline stays at the smallest size plus its own bursts (2 × 100 per size): as the
+    # rounds at 600 began, it held 300 + 200.
+    assert any(line.startswith("| 300 |") and "| 300, " in line for line in lines), out.stdout
+    assert any(line.startswith("| 600 |") and "| 500, " in line for line in lines), out.stdout
     assert "(the noise floor)" in out.stdout
     # The held phase's baseline holds the smallest size, measured beside each size.
     assert any(line.startswith("| 120 |") and "| 50, " in line for line in lines), out.stdout
