@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from moderation.messages import Author, CommentRecord, Context
-from moderation.normalize import normalize
+from moderation.normalize import _CANDIDATE, _CANDIDATE_CHAR, _fold_match, _fold_words, normalize
 from moderation.spam import context_signals
 from moderation.spam.features import (
     PRIORS,
@@ -25,7 +27,7 @@ from moderation.spam.features import (
     vectorize,
 )
 from moderation.spam.minhash import band_keys, signature, similarity
-from moderation.spam.signals import DomainLists, registrable, text_signals
+from moderation.spam.signals import _BARE_GATE, DomainLists, registrable, text_signals
 
 
 def sig(text: str, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()) -> dict[str, object]:
@@ -376,3 +378,23 @@ def test_minhash_similarity_is_robust_to_small_edits() -> None:
     assert similarity(s(base), s(base)) == 1.0
     assert similarity(s(base), s(edited)) >= 0.7
     assert similarity(s(base), s(other)) < 0.3
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["see example.com", "EXAMPLE.COM", "done. Next", "done.Next", "x.", ".com", "1.a",
+     "a . b", "é.a", "\u212a.a", "a.\u017f", "...", "v2.io now", "end.", "a.\nb"],
+)  # fmt: skip
+def test_bare_domain_gate_finds_what_the_class_first_pattern_found(text: str) -> None:
+    """The gate is written dot first (a literal-first pattern is searched for its literal);
+    it must find exactly what ``[a-z0-9]\\.[a-z]`` (case-insensitive) finds."""
+    found = re.search(r"[a-z0-9]\.[a-z]", text, re.I) is not None
+    assert (_BARE_GATE.search(text) is not None) == found
+
+
+@pytest.mark.parametrize("text", ["fr33 m0ney", "great!", "a|b", "plain words", "x@y", "n°1 ok"])
+def test_words_without_a_leet_character_are_left_alone_ascii_or_not(text: str) -> None:
+    """ASCII texts skip the candidate scan by substring checks, others by the regex: both give
+    what the regex alone gave."""
+    expected = text if _CANDIDATE_CHAR.search(text) is None else _CANDIDATE.sub(_fold_match, text)
+    assert _fold_words(text) == expected

@@ -115,8 +115,10 @@ _EMAIL = re.compile(
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d \t().\-/]{6,}\d(?!\d)")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$")
 #: Every bare domain _BARE finds has a label's last character, a dot and a letter in a row:
-#: prose whose dots all end sentences ("done. Next") skips that scan.
-_BARE_GATE = re.compile(r"[a-z0-9]\.[a-z]", re.I)
+#: prose whose dots all end sentences ("done. Next") skips that scan. Written dot first, the
+#: character before it checked behind: a pattern that starts with a literal is searched for
+#: that literal (fast), one that starts with a class tries every position (4 µs a comment).
+_BARE_GATE = re.compile(r"\.(?<=[a-z0-9]\.)[a-z]", re.I)
 #: A phone number counts with 9 digits or more: an ASCII text with fewer skips the scan.
 _PHONE_MIN_DIGITS = 9
 _ASCII_DIGITS = b"0123456789"
