@@ -11,6 +11,8 @@ from moderation.messages import Author, CommentRecord, Context
 from moderation.normalize import _CANDIDATE, _CANDIDATE_CHAR, _fold_match, _fold_words, normalize
 from moderation.spam import context_signals
 from moderation.spam.features import (
+    MAX_TEXT_CHARS,
+    MAX_WORDS,
     PRIORS,
     SIGNAL_FEATURES,
     TEXT_OFFSET,
@@ -398,3 +400,15 @@ def test_words_without_a_leet_character_are_left_alone_ascii_or_not(text: str) -
     what the regex alone gave."""
     expected = text if _CANDIDATE_CHAR.search(text) is None else _CANDIDATE.sub(_fold_match, text)
     assert _fold_words(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Hello, World!", "snake_case and CamelCase 42x", "tabs\tand\nlines", "  ", "", "a-b_c.d",
+     "café au lait", "ǅemal", "x" * 2100, " ".join(["w"] * 400)],
+)  # fmt: skip
+def test_words_are_the_regex_words_ascii_or_not(text: str) -> None:
+    """ASCII texts are split by a byte table instead of the regex: the same words, cut at the
+    same limits."""
+    expected = re.findall(r"\w+", text[:MAX_TEXT_CHARS].lower())[:MAX_WORDS]
+    assert tokenize(text).words == expected
