@@ -50,9 +50,10 @@ import shlex
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis as AsyncRedis
 
@@ -76,6 +77,7 @@ from moderation.messages import Role  # noqa: E402
 from moderation.store.apikeys import create_key  # noqa: E402
 
 K = Keys()
+T = TypeVar("T")
 #: The issue's bound on degradation from the smallest to the largest size.
 GOAL_PCT = 15.0
 #: Comments the moderator's queue page lists (``?limit=``), held in each store before the
@@ -212,6 +214,32 @@ async def fill(service: Service, n: int, articles: int) -> None:
     await asyncio.to_thread(wait_until, lambda: settled(service.redis), 3600, "the queue to drain")
 
 
+@dataclass(frozen=True)
+class Side:
+    """One of the two stores a phase compares, with the moderator key its reads use."""
+
+    service: Service
+    moderator: dict[str, str]
+
+
+async def side_of(service: Service) -> Side:
+    return Side(service, {"Authorization": f"Bearer {await moderator_key(service)}"})
+
+
+def premoderate(service: Service, on: bool) -> None:
+    """Hold every comment from now on (``on``), or decide them as the policy says again."""
+    if on:
+        service.redis.hset(K.policy, "premoderate", "1")
+    else:
+        service.redis.hdel(K.policy, "premoderate")
+
+
+async def queue_page(args: argparse.Namespace, side: Side) -> Timing:
+    """The moderator's queue page, a full one (:data:`PAGE` items), timed."""
+    path = f"/v1/moderation/queue?limit={PAGE}"
+    return await timed_gets(side.service.base, path, side.moderator, args.requests)
+
+
 @dataclass
 class Round:
     """One round on one store: an ingest burst, drained, then the reads."""
@@ -221,17 +249,15 @@ class Round:
     queue: Timing
 
 
-async def one_round(args: argparse.Namespace, service: Service, moderator: dict[str, str]) -> Round:
+async def one_round(args: argparse.Namespace, side: Side) -> Round:
+    service = side.service
     site = {"Authorization": f"Bearer {service.key}"}
     posted_at = time.perf_counter()
     await post(service, args.ingest, args.articles)
     rate = args.ingest / (time.perf_counter() - posted_at)
     await fill(service, 0, args.articles)
     counts = await timed_gets(service.base, counts_path(args.articles), site, args.requests)
-    queue = await timed_gets(
-        service.base, f"/v1/moderation/queue?limit={PAGE}", moderator, args.requests
-    )
-    return Round(rate, counts, queue)
+    return Round(rate, counts, await queue_page(args, side))
 
 
 def summed(rounds: list[Round]) -> tuple[float, Timing, Timing]:
@@ -247,26 +273,21 @@ def show(label: str, rounds: list[Round]) -> None:
     print(f"  {label} queue p50s: {' / '.join(str(r.queue.p50_ms) for r in rounds)} ms")
 
 
-async def stored_phase(
-    args: argparse.Namespace,
-    service: Service,
-    moderator: dict[str, str],
-    baseline: Service,
-    base_moderator: dict[str, str],
-) -> list[Stage]:
-    """Grow ``service`` through the sizes; at each, rounds alternate between it and
-    ``baseline``, a second store filled to the smallest size only (it grows by its rounds'
+async def stored_phase(args: argparse.Namespace, grown: Side, base: Side) -> list[Stage]:
+    """Grow ``grown``'s store through the sizes; at each, rounds alternate between it and
+    ``base``'s, a second store filled to the smallest size only (it grows by its rounds'
     bursts alone): the figures of both come from the same minutes of a machine whose speed
     drifts (on a noisy VM, one run's reads at 100,000 came out twice as slow as the run
     before's, on the same code)."""
+    service, baseline = grown.service, base.service
     stages: list[Stage] = []
     # A full queue page in both stores from the start: the page's time follows how many items
     # it lists, and a comment held by chance as a store grows (one in 100,000 here) made an
     # empty page one of one item, three times as slow.
     for store in (service, baseline):
-        store.redis.hset(K.policy, "premoderate", "1")
+        premoderate(store, True)
         await fill(store, PAGE, args.articles)
-        store.redis.hdel(K.policy, "premoderate")
+        premoderate(store, False)
     stored = PAGE
     await fill(baseline, args.sizes[0] - PAGE, args.articles)
     base_stored = args.sizes[0]
@@ -285,8 +306,8 @@ async def stored_phase(
         mine: list[Round] = []
         theirs: list[Round] = []
         for _ in range(args.ingest_runs):
-            mine.append(await one_round(args, service, moderator))
-            theirs.append(await one_round(args, baseline, base_moderator))
+            mine.append(await one_round(args, grown))
+            theirs.append(await one_round(args, base))
         # Both stores' sizes as the rounds began (the table's first column is the grown one's).
         base_at = base_stored
         stored += args.ingest * args.ingest_runs
@@ -310,29 +331,20 @@ async def stored_phase(
     return stages
 
 
-async def held_reads(
-    args: argparse.Namespace, service: Service, moderator: dict[str, str]
-) -> tuple[Timing, Timing]:
-    counts = await timed_gets(service.base, "/v1/moderation/queue/counts", moderator, args.requests)
-    page = await timed_gets(
-        service.base, f"/v1/moderation/queue?limit={PAGE}", moderator, args.requests
-    )
-    return counts, page
+async def held_reads(args: argparse.Namespace, side: Side) -> tuple[Timing, Timing]:
+    path = "/v1/moderation/queue/counts"
+    counts = await timed_gets(side.service.base, path, side.moderator, args.requests)
+    return counts, await queue_page(args, side)
 
 
-async def held_phase(
-    args: argparse.Namespace,
-    service: Service,
-    moderator: dict[str, str],
-    baseline: Service,
-    base_moderator: dict[str, str],
-) -> list[HeldStage]:
-    """Grow ``service``'s held queue through the sizes; at each, ``--ingest-runs`` rounds of
-    reads alternate with the same reads on ``baseline``, a store holding the smallest size
+async def held_phase(args: argparse.Namespace, grown: Side, base: Side) -> list[HeldStage]:
+    """Grow ``grown``'s held queue through the sizes; at each, ``--ingest-runs`` rounds of
+    reads alternate with the same reads on ``base``'s store, holding the smallest size
     (reads add nothing to it), as in :func:`stored_phase`."""
+    service, baseline = grown.service, base.service
     stages: list[HeldStage] = []
     for store in (service, baseline):
-        store.redis.hset(K.policy, "premoderate", "1")
+        premoderate(store, True)
     await fill(baseline, args.held[0], args.articles)
     base_held = int(baseline.redis.zcard(K.held))
     held = int(service.redis.zcard(K.held))
@@ -344,8 +356,8 @@ async def held_phase(
         mine: list[tuple[Timing, Timing]] = []
         theirs: list[tuple[Timing, Timing]] = []
         for _ in range(args.ingest_runs):
-            mine.append(await held_reads(args, service, moderator))
-            theirs.append(await held_reads(args, baseline, base_moderator))
+            mine.append(await held_reads(args, grown))
+            theirs.append(await held_reads(args, base))
         stage = HeldStage(
             held,
             median_timing([c for c, _ in mine]),
@@ -359,7 +371,7 @@ async def held_phase(
         print(f"  {stage}", flush=True)
         stages.append(stage)
     for store in (service, baseline):
-        store.redis.hdel(K.policy, "premoderate")
+        premoderate(store, False)
     return stages
 
 
@@ -450,18 +462,13 @@ def report(stages: list[Stage], held: list[HeldStage]) -> None:
         )
 
 
-async def run_stored(args: argparse.Namespace, service: Service, baseline: Service) -> list[Stage]:
-    moderator = {"Authorization": f"Bearer {await moderator_key(service)}"}
-    base_moderator = {"Authorization": f"Bearer {await moderator_key(baseline)}"}
-    return await stored_phase(args, service, moderator, baseline, base_moderator)
-
-
-async def run_held(
-    args: argparse.Namespace, service: Service, baseline: Service
-) -> list[HeldStage]:
-    moderator = {"Authorization": f"Bearer {await moderator_key(service)}"}
-    base_moderator = {"Authorization": f"Bearer {await moderator_key(baseline)}"}
-    return await held_phase(args, service, moderator, baseline, base_moderator)
+async def run_phase(
+    phase: Callable[[argparse.Namespace, Side, Side], Awaitable[T]],
+    args: argparse.Namespace,
+    service: Service,
+    baseline: Service,
+) -> T:
+    return await phase(args, await side_of(service), await side_of(baseline))
 
 
 def sizes(text: str) -> list[int]:
@@ -487,12 +494,12 @@ def main(argv: list[str] | None = None) -> int:
         started_service("linear", settings) as service,
         started_service("linear", settings) as baseline,
     ):
-        stages = asyncio.run(run_stored(args, service, baseline))
+        stages = asyncio.run(run_phase(stored_phase, args, service, baseline))
     with (
         started_service("linear", settings) as service,
         started_service("linear", settings) as baseline,
     ):
-        held = asyncio.run(run_held(args, service, baseline))
+        held = asyncio.run(run_phase(held_phase, args, service, baseline))
     report(stages, held)
     print(f"command: {command}")
     errors = sum(s.counts.errors + s.queue.errors for s in stages)

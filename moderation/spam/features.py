@@ -43,11 +43,11 @@ MAX_WORDS = 300
 GRAM = 4
 
 _WORD = re.compile(r"\w+")
-#: ``\w`` in ASCII is exactly ``[A-Za-z0-9_]``: every other byte becomes a space, so an ASCII
-#: text's words are its bytes translated and split (in C, without the regex engine's walk: a
-#: third of ``findall``'s cost, the worker's largest single regex pass).
+#: ASCII bytes kept where ``\w`` matches them (as ``signals._WORD_RUNS`` is built), every
+#: other byte a space: an ASCII text's words are its bytes translated and split (in C, without
+#: the regex engine's walk: a third of ``findall``'s cost, the worker's largest regex pass).
 _ASCII_WORD_BYTES = bytes(
-    c if c < 128 and (chr(c).isalnum() or chr(c) == "_") else ord(" ") for c in range(256)
+    c if c < 128 and _WORD.fullmatch(chr(c)) else ord(" ") for c in range(256)
 )
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
