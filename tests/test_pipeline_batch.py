@@ -340,9 +340,9 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
     settings: Settings, rds: Redis
 ) -> None:
     """A top-level comment held in the same batch as an approved reply to it stays listed (its
-    thread has an approved reply), as when each is written on its own: the batch script reads
-    a top-level comment's replies set in its first pass, and again once the batch has written
-    it. A top-level comment approved leaves its (wrong-typed) replies set untouched."""
+    thread has an approved reply), as when each is written on its own; one approved once and
+    then edited back to pending is not listed once held. The batch script only adds to the
+    thread sets: a top-level comment approved leaves its (wrong-typed) replies set untouched."""
     keys = Keys(settings.key_prefix)
 
     def record(i: int, parent: str | None = None) -> CommentRecord:
@@ -380,11 +380,20 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
 
     async def fresh() -> Store:
         await prepare(rds, keys, records)
-        # Roots listed beforehand, as if approved once: a hold must unlist a lone one.
-        await rds.zadd(keys.thread_roots("threaded"), {top.id: 0, lone.id: 0})
-        return Store(rds, keys)
+        store = Store(rds, keys)
+        # Listed once: approved, then edited back to pending (the transition a site's edit
+        # makes: store.revisions.edit).
+        for r in (top, lone):
+            ref = CommentRef.of(r)
+            await store.transition(ref, [Status.PENDING], item(r, Status.APPROVED).decision,
+                                   actor="auto")  # fmt: skip
+            edited = msgspec.structs.replace(r, text=r.text + "!", revision=1, edited_at=now)
+            back = Decision(status=Status.PENDING, by="site", decided_at=now)
+            await store.transition(ref, [Status.APPROVED], back, actor="site", replace=edited)
+        return store
 
     store = await fresh()
+    assert (await lists())["roots"] == []  # the edits unlisted both (no approved reply)
     calls = [
         store.transition_call(i.ref, [Status.PENDING], i.decision, actor="auto") for i in items
     ]

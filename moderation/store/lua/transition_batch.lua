@@ -9,13 +9,23 @@
 -- pending (a redelivery) changes nothing, as in transition.lua. tests/test_pipeline_batch.py
 -- compares both scripts' effects on the same stream: a change to one must be mirrored here.
 --
--- Every key is type-checked before the first write; a batch with one bad key is refused as a
--- whole (the worker then writes its comments one by one with transition.lua, which isolates the
--- culprit). The comment hashes are checked by their own reads: every one is read (HMGET) in a
--- first pass, before any write, so a hash of the wrong type fails the call while nothing is
--- written yet, as a TYPE check would, without the command per comment. So is a top-level
--- comment's replies set where it is only read (ZCARD, for a comment not approved: the first pass
--- reads it); where it is not touched at all (a top-level comment approved), it is not checked.
+-- A decision out of "pending" only adds: a pending comment is in none of its article's
+-- approved, held and thread-replies sets, and a top-level one is a thread root exactly when its
+-- thread holds an approved reply. submit.lua creates a comment outside them, and transition.lua,
+-- the one other way into "pending" (an edit), takes the comment out of them in the same step
+-- (its "else" branches), and keeps a root listed only while its replies set is not empty. So
+-- where transition.lua removes (ZREM from the approved set, the held sets and the replies
+-- set, a root unlisted), this script has nothing to remove, and it skips those commands: a
+-- comment approved here is added to its approved set and its thread's sets, one held to the
+-- held sets, and a rejected one touches none of them.
+--
+-- Every key the call writes is type-checked before the first write; a batch with one bad key
+-- is refused as a whole (the worker then writes its comments one by one with transition.lua,
+-- which isolates the culprit). Keys the call does not write (a held comment's approved and
+-- thread sets, an approved comment's held set) are not checked. The comment hashes are checked
+-- by their own reads: every one is read (HMGET) in a first pass, before any write, so a hash
+-- of the wrong type fails the call while nothing is written yet, as a TYPE check would,
+-- without the command per comment.
 --
 -- The worker's stream entries are acknowledged here too (XACK, once the call's transitions
 -- ran): in the same call, so a refused call acknowledges nothing, and the batch needs no round
@@ -58,12 +68,16 @@ local function check(key, letter)
 end
 local bad = check_types("zzzshhlhzs")
 for i = 0, n - 1 do
-  local base = SHARED + PER_KEY * i
-  bad = bad or check(KEYS[base + 2], "z")
-    or check(KEYS[base + 3], "z") or check(KEYS[base + 4], "h")
-    or check(KEYS[base + 5], "z")
-  if ARGV[SHARED_ARGS + PER_ARG * i + 7] ~= "" then
-    bad = bad or check(KEYS[base + 6], "z") -- a reply: its thread's replies set is written
+  local base, a = SHARED + PER_KEY * i, SHARED_ARGS + PER_ARG * i
+  local new = ARGV[a + 2]
+  bad = bad or check(KEYS[base + 4], "h")
+  if new == "approved" then
+    bad = bad or check(KEYS[base + 2], "z") or check(KEYS[base + 5], "z")
+    if ARGV[a + 7] ~= "" then
+      bad = bad or check(KEYS[base + 6], "z") -- a reply: its thread's replies set is written
+    end
+  elseif new == "held" then
+    bad = bad or check(KEYS[base + 3], "z")
   end
 end
 if bad then
@@ -71,26 +85,15 @@ if bad then
 end
 -- Read pass (the comment hashes' type check, above): status, revision and whether an
 -- automatic decision was set aside ("a").
--- A top-level comment not approved reads its replies set (is any reply approved?): read here,
--- where a set of the wrong type fails the call before any write; a reply in the same batch
--- that writes the set has it read again when the comment comes (see replies_of).
-local rows, replies = {}, {}
+local rows = {}
 for i = 0, n - 1 do
-  local k, a = SHARED + PER_KEY * i, SHARED_ARGS + PER_ARG * i
-  rows[i] = redis.call("HMGET", KEYS[k + 1], "s", "v", "a")
-  if ARGV[a + 7] == "" and ARGV[a + 2] ~= "approved" then
-    replies[KEYS[k + 6]] = redis.call("ZCARD", KEYS[k + 6])
-  end
-end
--- A replies set's size: as read above, unless this batch has written the set since.
-local function replies_of(key)
-  return replies[key] or redis.call("ZCARD", key)
+  rows[i] = redis.call("HMGET", KEYS[SHARED + PER_KEY * i + 1], "s", "v", "a")
 end
 
 local channel, maxlen, actor = ARGV[1], ARGV[2], ARGV[4]
 local kind = string.match(actor, "^[^:]+") or actor
 local out = {}
-local decided_ids, held_age, held_risk, unheld = {}, {}, {}, {}
+local decided_ids, held_age, held_risk = {}, {}, {}
 local counters, minute, authors, author_order, latencies = {}, {}, {}, {}, {}
 local held_counts, held_articles = {}, {}
 local entries = {}
@@ -128,32 +131,19 @@ for i = 0, n - 1 do
       redis.call("HSET", KEYS[k + 1], "s", new, "x", decision, "u", now)
     end
     decided_ids[#decided_ids + 1] = id
+    -- Only additions (see the top): what transition.lua removes, a pending comment is not in.
     if new == "approved" then
       redis.call("ZADD", KEYS[k + 2], "0", id)
-    else
-      redis.call("ZREM", KEYS[k + 2], id)
-    end
-    -- Threads, as in transition.lua: a top-level comment is listed while approved or while
-    -- its thread holds an approved reply.
-    local root = ARGV[a + 7]
-    if root == "" then
-      if new == "approved" then
+      -- Threads, as in transition.lua: a top-level comment is listed while approved or while
+      -- its thread holds an approved reply.
+      local root = ARGV[a + 7]
+      if root == "" then
         redis.call("ZADD", KEYS[k + 5], "0", id)
-      elseif replies_of(KEYS[k + 6]) == 0 then
-        redis.call("ZREM", KEYS[k + 5], id)
+      else
+        redis.call("ZADD", KEYS[k + 6], "0", id)
+        redis.call("ZADD", KEYS[k + 5], "0", root)
       end
-    elseif new == "approved" then
-      replies[KEYS[k + 6]] = nil
-      redis.call("ZADD", KEYS[k + 6], "0", id)
-      redis.call("ZADD", KEYS[k + 5], "0", root)
-    else
-      replies[KEYS[k + 6]] = nil
-      redis.call("ZREM", KEYS[k + 6], id)
-      if redis.call("ZCARD", KEYS[k + 6]) == 0 and not redis.call("ZSCORE", KEYS[k + 2], root) then
-        redis.call("ZREM", KEYS[k + 5], root)
-      end
-    end
-    if new == "held" then
+    elseif new == "held" then
       held_age[#held_age + 1] = created
       held_age[#held_age + 1] = id
       held_risk[#held_risk + 1] = ARGV[a + 5]
@@ -161,9 +151,6 @@ for i = 0, n - 1 do
       redis.call("ZADD", KEYS[k + 3], created, id)
       bump(held_articles, article, 1)
       bump(held_counts, "reason:" .. reason, 1)
-    else
-      unheld[#unheld + 1] = id
-      redis.call("ZREM", KEYS[k + 3], id)
     end
     local author = KEYS[k + 4]
     if not authors[author] then
@@ -202,10 +189,6 @@ end
 each_chunk(decided_ids, 500, function(...) redis.call("ZREM", KEYS[3], ...) end)
 each_chunk(held_age, 500, function(...) redis.call("ZADD", KEYS[1], ...) end)
 each_chunk(held_risk, 500, function(...) redis.call("ZADD", KEYS[2], ...) end)
-each_chunk(unheld, 500, function(...)
-  redis.call("ZREM", KEYS[1], ...)
-  redis.call("ZREM", KEYS[2], ...)
-end)
 for _, author in ipairs(author_order) do
   for field, by in pairs(authors[author]) do
     if by ~= 0 then
