@@ -359,9 +359,15 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
     top, reply, lone, approved = record(1), record(2, "t00001"), record(3), record(4)
     records = [top, reply, lone, approved]
     now = now_ms()
+    # Listed once: approved, then edited back to pending (as a site's edit does, below).
+    edited = {
+        r.id: msgspec.structs.replace(r, text=r.text + "!", revision=1, edited_at=now)
+        for r in (top, lone)
+    }
 
     def item(r: CommentRecord, status: Status) -> AutoDecision:
-        return AutoDecision(CommentRef.of(r), Decision(status=status, by="auto", decided_at=now))
+        ref = CommentRef.of(edited.get(r.id, r))
+        return AutoDecision(ref, Decision(status=status, by="auto", decided_at=now))
 
     # The reply first: the top-level comment's replies set changes within the batch.
     items = [
@@ -381,15 +387,13 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
     async def fresh() -> Store:
         await prepare(rds, keys, records)
         store = Store(rds, keys)
-        # Listed once: approved, then edited back to pending (the transition a site's edit
-        # makes: store.revisions.edit).
         for r in (top, lone):
             ref = CommentRef.of(r)
-            await store.transition(ref, [Status.PENDING], item(r, Status.APPROVED).decision,
-                                   actor="auto")  # fmt: skip
-            edited = msgspec.structs.replace(r, text=r.text + "!", revision=1, edited_at=now)
+            first = Decision(status=Status.APPROVED, by="auto", decided_at=now)
+            await store.transition(ref, [Status.PENDING], first, actor="auto")
+            # The transition store.revisions.edit makes.
             back = Decision(status=Status.PENDING, by="site", decided_at=now)
-            await store.transition(ref, [Status.APPROVED], back, actor="site", replace=edited)
+            await store.transition(ref, [Status.APPROVED], back, actor="site", replace=edited[r.id])
         return store
 
     store = await fresh()
@@ -397,11 +401,76 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
     calls = [
         store.transition_call(i.ref, [Status.PENDING], i.decision, actor="auto") for i in items
     ]
-    await store.transition_each(calls)
+    assert all(
+        not isinstance(r, Exception) and r.applied for r in await store.transition_each(calls)
+    )
     one_by_one = await lists()
     assert one_by_one["roots"] == [top.id.encode(), approved.id.encode()]
 
     store = await fresh()
     await rds.set(keys.thread_replies("threaded", approved.id), "not a set")
-    await store.transition_batch(items)
+    assert all(r.applied for r in await store.transition_batch(items))
     assert await lists() == one_by_one
+
+
+async def test_edited_comments_decided_again_in_a_batch_end_as_one_by_one(
+    settings: Settings, rds: Redis
+) -> None:
+    """The batch script only adds to the approved, held and thread sets (a pending comment is
+    in none of them): an edit, the one way back to pending after a decision, takes the comment
+    out of them. Each comment is decided once (approved, held or rejected), edited, then
+    decided again to each outcome: the batch leaves every effect as transition.lua does."""
+    keys = Keys(settings.key_prefix)
+    records = stream(9)
+    outcomes = [Status.APPROVED, Status.HELD, Status.REJECTED]
+    now = now_ms()
+    edited = {
+        r.id: msgspec.structs.replace(r, text=r.text + " (edited)", revision=1, edited_at=now)
+        for r in records
+    }
+
+    def decision(status: Status) -> Decision:
+        return Decision(status=status, by="auto", decided_at=now)
+
+    async def decided_then_edited() -> Store:
+        await prepare(rds, keys, records)
+        store = Store(rds, keys)
+        for i, r in enumerate(records):
+            ref, first = CommentRef.of(r), outcomes[i % 3]
+            applied = await store.transition(
+                ref, [Status.PENDING], decision(first), actor="auto", risk=0.7, reason_code="tox"
+            )
+            assert applied.applied
+            back = Decision(status=Status.PENDING, by="site", decided_at=now)
+            applied = await store.transition(ref, [first], back, actor="site", replace=edited[r.id])
+            assert applied.applied
+        return store
+
+    items = [
+        AutoDecision(
+            CommentRef.of(edited[r.id]),
+            decision(outcomes[i // 3]),
+            risk=0.6,
+            reason_code="tox" if outcomes[i // 3] is Status.HELD else "",
+        )
+        for i, r in enumerate(records)
+    ]
+    store = await decided_then_edited()
+    calls = [
+        store.transition_call(
+            i.ref, [Status.PENDING], i.decision, actor="auto", risk=i.risk,
+            reason_code=i.reason_code,
+        )
+        for i in items
+    ]  # fmt: skip
+    assert all(
+        not isinstance(r, Exception) and r.applied for r in await store.transition_each(calls)
+    )
+    one_by_one = await snapshot(rds, keys, records)
+
+    store = await decided_then_edited()
+    assert all(r.applied for r in await store.transition_batch(items))
+    batched = await snapshot(rds, keys, records)
+    assert {one_by_one[r.id]["status"] for r in records} == {"approved", "held", "rejected"}
+    for key in one_by_one:
+        assert batched[key] == one_by_one[key], key
