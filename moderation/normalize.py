@@ -153,9 +153,9 @@ _CANDIDATE = re.compile(r"(?<!\S)[^\s013457@$!|€\x80-\U0010ffff]*[013457@$!|�
 _SPELLED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*]){2,}[^\W\d_](?![^\W\d_])")
 # Any character _CANDIDATE needs: a text without one skips that pass.
 _CANDIDATE_CHAR = re.compile(r"[013457@$!|€\x80-\U0010ffff]")
-# Those an ASCII text can hold: ten substring searches cost a third of the class's scan, which
-# tries every position.
-_ASCII_CANDIDATES = tuple("013457@$!|")
+# Those an ASCII text can hold (taken from the class itself): ten substring searches cost a
+# third of the class's scan, which tries every position.
+_ASCII_CANDIDATES = tuple(c for c in map(chr, range(128)) if _CANDIDATE_CHAR.match(c))
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _SPACES = re.compile(r"\s+")
 _SEPARATORS = re.compile(r"[ .\-_*]")

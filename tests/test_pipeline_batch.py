@@ -70,6 +70,35 @@ async def prepare(rds: Redis, keys: Keys, records: list[CommentRecord]) -> None:
         await store.submit(record, "", None, 0)
 
 
+def revised(record: CommentRecord, now: int) -> CommentRecord:
+    """``record``'s first edit: revision 1, as a site's edit stores it."""
+    return msgspec.structs.replace(
+        record, text=record.text + " (edited)", revision=1, edited_at=now
+    )
+
+
+async def decide_then_edit(
+    store: Store,
+    record: CommentRecord,
+    first: Status,
+    now: int,
+    *,
+    risk: float = 0.0,
+    reason_code: str = "",
+) -> None:
+    """``record`` decided ``first`` out of pending, then edited back to pending (the transition
+    ``store.revisions.edit`` makes, storing :func:`revised`); both transitions applied."""
+    ref = CommentRef.of(record)
+    decided = Decision(status=first, by="auto", decided_at=now)
+    result = await store.transition(
+        ref, [Status.PENDING], decided, actor="auto", risk=risk, reason_code=reason_code
+    )
+    assert result.applied
+    back = Decision(status=Status.PENDING, by="site", decided_at=now)
+    result = await store.transition(ref, [first], back, actor="site", replace=revised(record, now))
+    assert result.applied
+
+
 async def decide_all(settings: Settings, rds: Redis, *, batch_writes: bool) -> list[bytes]:
     """Drain the stream in batches of 8; returns the decided channel's messages."""
     keys = Keys(settings.key_prefix)
@@ -360,10 +389,7 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
     records = [top, reply, lone, approved]
     now = now_ms()
     # Listed once: approved, then edited back to pending (as a site's edit does, below).
-    edited = {
-        r.id: msgspec.structs.replace(r, text=r.text + "!", revision=1, edited_at=now)
-        for r in (top, lone)
-    }
+    edited = {r.id: revised(r, now) for r in (top, lone)}
 
     def item(r: CommentRecord, status: Status) -> AutoDecision:
         ref = CommentRef.of(edited.get(r.id, r))
@@ -388,12 +414,7 @@ async def test_a_thread_decided_in_one_batch_lists_as_one_by_one(
         await prepare(rds, keys, records)
         store = Store(rds, keys)
         for r in (top, lone):
-            ref = CommentRef.of(r)
-            first = Decision(status=Status.APPROVED, by="auto", decided_at=now)
-            await store.transition(ref, [Status.PENDING], first, actor="auto")
-            # The transition store.revisions.edit makes.
-            back = Decision(status=Status.PENDING, by="site", decided_at=now)
-            await store.transition(ref, [Status.APPROVED], back, actor="site", replace=edited[r.id])
+            await decide_then_edit(store, r, Status.APPROVED, now)
         return store
 
     store = await fresh()
@@ -424,10 +445,6 @@ async def test_edited_comments_decided_again_in_a_batch_end_as_one_by_one(
     records = stream(9)
     outcomes = [Status.APPROVED, Status.HELD, Status.REJECTED]
     now = now_ms()
-    edited = {
-        r.id: msgspec.structs.replace(r, text=r.text + " (edited)", revision=1, edited_at=now)
-        for r in records
-    }
 
     def decision(status: Status) -> Decision:
         return Decision(status=status, by="auto", decided_at=now)
@@ -436,19 +453,12 @@ async def test_edited_comments_decided_again_in_a_batch_end_as_one_by_one(
         await prepare(rds, keys, records)
         store = Store(rds, keys)
         for i, r in enumerate(records):
-            ref, first = CommentRef.of(r), outcomes[i % 3]
-            applied = await store.transition(
-                ref, [Status.PENDING], decision(first), actor="auto", risk=0.7, reason_code="tox"
-            )
-            assert applied.applied
-            back = Decision(status=Status.PENDING, by="site", decided_at=now)
-            applied = await store.transition(ref, [first], back, actor="site", replace=edited[r.id])
-            assert applied.applied
+            await decide_then_edit(store, r, outcomes[i % 3], now, risk=0.7, reason_code="tox")
         return store
 
     items = [
         AutoDecision(
-            CommentRef.of(edited[r.id]),
+            CommentRef.of(revised(r, now)),
             decision(outcomes[i // 3]),
             risk=0.6,
             reason_code="tox" if outcomes[i // 3] is Status.HELD else "",
